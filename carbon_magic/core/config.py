@@ -1,0 +1,260 @@
+"""Resolving parameters from every source, each value remembering where it came from.
+
+Priority, lowest to highest (CodeCarbon's order, with traitlets just below explicit options):
+built-in default < ``~/.codecarbon.config`` < ``./.codecarbon.config`` < ``CODECARBON_*``
+environment variables < extra layers (e.g. IPython's traitlets config) < explicit arguments.
+
+Bad configuration is the one thing that fails loudly: a ``ConfigError`` names the parameter,
+the value (never a secret), where it came from and what is accepted.
+"""
+
+from __future__ import annotations
+
+import configparser
+import difflib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from .params import PARAMS, Param, ParameterError
+
+logger = logging.getLogger("carbon_magic")
+
+CONFIG_FILE_NAME = ".codecarbon.config"
+SECTION = "codecarbon"
+ENV_PREFIX = "CODECARBON_"
+# CODECARBON_* variables that are not tracker parameters but are read elsewhere.
+ENV_NOT_PARAMETERS = frozenset({"CODECARBON_TELEMETRY_LEVEL", "CODECARBON_TELEMETRY_DEBUG"})
+
+
+class ConfigError(ValueError):
+    """A parameter that cannot be accepted, with the source it came from."""
+
+    def __init__(self, message: str, *, name: str | None = None, source: str | None = None):
+        self.name = name
+        self.source = source
+        super().__init__(message)
+
+    @classmethod
+    def from_parameter_error(cls, error: ParameterError, source: str) -> "ConfigError":
+        return cls(
+            f"Invalid value {error.shown_value} for '{error.name}' (from {source}). "
+            f"Accepted: {error.accepted}.",
+            name=error.name,
+            source=source,
+        )
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A resolved value and the source that set it."""
+
+    value: Any
+    source: str
+
+
+def unknown_parameter_error(name: str, source: str) -> ConfigError:
+    """The error for a name that is no parameter, with the closest valid names."""
+    close = difflib.get_close_matches(name.lower(), PARAMS, n=3, cutoff=0.6)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return ConfigError(
+        f"Unknown parameter '{name}' (from {source}).{hint} "
+        f"Valid parameters: carbon_magic.core.params.PARAMS (or `%carbon config`).",
+        name=name,
+        source=source,
+    )
+
+
+def coerce(name: str, value: Any, source: str, *, text: bool = False) -> Any:
+    """Validate one value for parameter ``name``; raise ConfigError naming ``source``."""
+    param = PARAMS.get(name)
+    if param is None:
+        raise unknown_parameter_error(name, source)
+    if text and not param.from_text:
+        raise ConfigError(
+            f"'{name}' (from {source}) cannot be set from text: pass a Python object "
+            f"to the tracker instead.",
+            name=name,
+            source=source,
+        )
+    try:
+        return param.coerce(value)
+    except ParameterError as error:
+        raise ConfigError.from_parameter_error(error, source) from None
+
+
+class Config(Mapping[str, Any]):
+    """An immutable, fully resolved set of parameters; ``source(name)`` says where each came from."""
+
+    __slots__ = ("_settings",)
+
+    def __init__(self, settings: Mapping[str, Setting]):
+        self._settings = dict(settings)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._settings[name].value
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._settings[name].value
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._settings)
+
+    def __len__(self) -> int:
+        return len(self._settings)
+
+    def source(self, name: str) -> str:
+        return self._settings[name].source
+
+    def settings(self) -> dict[str, Setting]:
+        return dict(self._settings)
+
+    def with_values(self, values: Mapping[str, Any], source: str) -> "Config":
+        """A copy with ``values`` (validated) layered on top, attributed to ``source``."""
+        settings = dict(self._settings)
+        for name, value in values.items():
+            settings[name] = Setting(coerce(name, value, source), source)
+        _apply_replacements(settings)
+        return Config(settings)
+
+    def shown(self, name: str) -> str:
+        """The value as it may be displayed: secrets masked."""
+        return PARAMS[name].show(self[name])
+
+    def __repr__(self) -> str:
+        changed = ", ".join(
+            f"{n}={self.shown(n)}" for n, s in self._settings.items() if s.source != "default"
+        )
+        return f"Config({changed})"
+
+
+# --- sources -------------------------------------------------------------------------------
+
+
+def _file_values(path: Path) -> dict[str, str]:
+    """The ``[codecarbon]`` section of an INI file ({} if the file does not exist)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except FileNotFoundError:
+        return {}
+    except (configparser.Error, UnicodeDecodeError) as error:
+        first_line = str(error).splitlines()[0]
+        raise ConfigError(
+            f"Cannot read {path}: {first_line}. Expected an INI file with a [codecarbon] "
+            f"section of 'name = value' lines.",
+            source=str(path),
+        ) from None
+    except OSError as error:
+        logger.warning("carbon_magic: cannot read %s (%s); ignoring it.", path, error.strerror)
+        return {}
+    if not parser.has_section(SECTION):
+        return {}
+    return dict(parser.items(SECTION))
+
+
+def _file_cache_key(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+_FILE_CACHE: dict[str, tuple[tuple | None, dict[str, Any]]] = {}
+
+
+def read_config_file(path: Path, label: str) -> dict[str, Any]:
+    """Validated values from one config file, cached until the file changes."""
+    key = _file_cache_key(path)
+    cached = _FILE_CACHE.get(str(path))
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    values = {
+        name.lower(): coerce(name.lower(), raw, f"{label} [{SECTION}]", text=True)
+        for name, raw in _file_values(path).items()
+    }
+    _FILE_CACHE[str(path)] = (key, values)
+    return values
+
+
+_warned_env: set[str] = set()
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    """``CODECARBON_<PARAM>`` values (prefix case-insensitive), validated, with their variable name."""
+    values: dict[str, tuple[Any, str]] = {}
+    for variable, raw in environ.items():
+        if not variable.upper().startswith(ENV_PREFIX) or variable.upper() in ENV_NOT_PARAMETERS:
+            continue
+        name = variable[len(ENV_PREFIX):].lower()
+        source = f"environment variable {variable}"
+        if name not in PARAMS:
+            if variable not in _warned_env:
+                _warned_env.add(variable)
+                logger.warning("carbon_magic: ignoring %s: %s", variable, unknown_parameter_error(name, source))
+            continue
+        values[name] = (coerce(name, raw, source, text=True), source)
+    return values
+
+
+def config_file_paths(cwd: Path | None = None, home: Path | None = None) -> list[tuple[Path, str]]:
+    """The global then the local config file, each with the label used in messages."""
+    home = home if home is not None else Path.home()
+    cwd = cwd if cwd is not None else Path.cwd()
+    return [
+        (home / CONFIG_FILE_NAME, f"~/{CONFIG_FILE_NAME}"),
+        (cwd / CONFIG_FILE_NAME, str(cwd / CONFIG_FILE_NAME)),
+    ]
+
+
+def _apply_replacements(settings: dict[str, Setting]) -> None:
+    """Carry a deprecated parameter's value to its replacement when that one is unset."""
+    for name, param in PARAMS.items():
+        old = settings.get(name)
+        if param.replaced_by is None or old is None or old.value is None:
+            continue
+        if settings[param.replaced_by].value is None:
+            settings[param.replaced_by] = Setting(old.value, f"{old.source} (deprecated '{name}')")
+
+
+def resolve_config(
+    arguments: Mapping[str, Any] | None = None,
+    *,
+    argument_source: str = "argument",
+    layers: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    files: Iterable[tuple[Path, str]] | None = None,
+) -> Config:
+    """Resolve every parameter from all sources.
+
+    ``layers`` are (source label, values) pairs placed between the environment and the
+    explicit ``arguments`` (IPython's traitlets config uses this).
+    """
+    settings = {name: Setting(param.default, "default") for name, param in PARAMS.items()}
+    for path, label in files if files is not None else config_file_paths(cwd, home):
+        for name, value in read_config_file(path, label).items():
+            settings[name] = Setting(value, label)
+    for name, (value, source) in read_environment(os.environ if environ is None else environ).items():
+        settings[name] = Setting(value, source)
+    for label, values in (*layers, (argument_source, arguments or {})):
+        for name, value in values.items():
+            settings[name] = Setting(coerce(name, value, label), label)
+    _apply_replacements(settings)
+    return Config(settings)
+
+
+def parameter(name: str) -> Param:
+    """The table entry for ``name`` (ConfigError with suggestions if there is none)."""
+    try:
+        return PARAMS[name]
+    except KeyError:
+        raise unknown_parameter_error(name, "argument") from None

@@ -1,0 +1,141 @@
+"""Readings of the cumulative ledger, and windows between two of them.
+
+A Reading is an immutable snapshot of the sampler's running totals. Any measurement of any
+window is ``end - start``: nesting, overlap and thousands of concurrent windows cost
+nothing more than two readings each. Averages (power, utilisation) are deltas of integrals
+divided by the window's duration, never lists of samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+EMPTY: Mapping[str, float] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Cumulative totals at one instant.
+
+    ``energy_j``: joules per component since the sampler started (whole machine).
+    ``process_energy_j``: the part owed to this process tree (``tracking_mode="process"``).
+    ``power_w``: latest power per component (for live views; not used for energy).
+    ``*_util_s``: integrals of utilisation fractions over time (fraction x seconds).
+    ``ram_used_gb_s``: integral of used memory (GB x seconds).
+    ``provisional``: components whose value is an estimate until a slow counter's next
+    update brackets ``t_mono`` (see ``Sampler.settle``).
+    """
+
+    sampler_id: int
+    t_mono: float
+    t_wall: float
+    energy_j: Mapping[str, float]
+    process_energy_j: Mapping[str, float]
+    power_w: Mapping[str, float]
+    cpu_util_s: float
+    gpu_util_s: Mapping[str, float]
+    ram_util_s: float
+    ram_used_gb_s: float
+    process_cpu_s: float
+    provisional: frozenset[str] = frozenset()
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return tuple(self.energy_j)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What happened between two readings of the same sampler, for a set of components."""
+
+    start: Reading
+    end: Reading
+    components: tuple[str, ...]
+    process_mode: bool = False
+
+    def __post_init__(self) -> None:
+        if self.start.sampler_id != self.end.sampler_id:
+            raise ValueError("a window's two readings must come from the same sampler")
+
+    @property
+    def duration_s(self) -> float:
+        return max(self.end.t_mono - self.start.t_mono, 0.0)
+
+    @property
+    def provisional(self) -> bool:
+        return bool((self.start.provisional | self.end.provisional) & set(self.components))
+
+    def energy_j(self) -> dict[str, float]:
+        """Joules per component in the window (machine or process share, by mode)."""
+        result = {}
+        for component in self.components:
+            machine = self.end.energy_j[component] - self.start.energy_j.get(component, 0.0)
+            machine = max(machine, 0.0)
+            if not self.process_mode:
+                result[component] = machine
+                continue
+            share = _process_share(self.start, self.end, component)
+            result[component] = machine * share
+        return result
+
+    def energy_by_kind_j(self) -> dict[str, float]:
+        """Joules summed into CodeCarbon's three kinds: cpu, gpu, ram."""
+        totals = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0}
+        for component, joules in self.energy_j().items():
+            totals[kind_of(component)] += joules
+        return totals
+
+    def average_power_w(self) -> dict[str, float]:
+        duration = self.duration_s
+        if duration <= 0:
+            return {kind: 0.0 for kind in ("cpu", "gpu", "ram")}
+        return {kind: joules / duration for kind, joules in self.energy_by_kind_j().items()}
+
+    def _average(self, start: float, end: float) -> float:
+        duration = self.duration_s
+        return (end - start) / duration if duration > 0 else 0.0
+
+    @property
+    def cpu_utilisation(self) -> float:
+        return self._average(self.start.cpu_util_s, self.end.cpu_util_s)
+
+    @property
+    def ram_utilisation(self) -> float:
+        return self._average(self.start.ram_util_s, self.end.ram_util_s)
+
+    @property
+    def ram_used_gb(self) -> float:
+        return self._average(self.start.ram_used_gb_s, self.end.ram_used_gb_s)
+
+    @property
+    def gpu_utilisation(self) -> float:
+        gpus = [c for c in self.components if c in self.end.gpu_util_s]
+        if not gpus:
+            return 0.0
+        return sum(
+            self._average(self.start.gpu_util_s.get(c, 0.0), self.end.gpu_util_s[c]) for c in gpus
+        ) / len(gpus)
+
+    @property
+    def process_cpu_s(self) -> float:
+        return self.end.process_cpu_s - self.start.process_cpu_s
+
+
+def _process_share(start: Reading, end: Reading, component: str) -> float:
+    """The process tree's fraction of a component's energy between two readings."""
+    machine = end.energy_j[component] - start.energy_j.get(component, 0.0)
+    attributed = end.process_energy_j.get(component, 0.0) - start.process_energy_j.get(component, 0.0)
+    if machine <= 0:
+        return 0.0
+    return min(max(attributed / machine, 0.0), 1.0)
+
+
+def kind_of(component: str) -> str:
+    """'gpu:1' -> 'gpu'."""
+    return component.split(":", 1)[0]
+
+
+def frozen(mapping: Mapping[str, float] | Iterable) -> Mapping[str, float]:
+    return MappingProxyType(dict(mapping))

@@ -1,0 +1,169 @@
+"""Machine and process load, read cheaply enough to run at every cell boundary.
+
+A boundary read costs one ``pread`` of ``/proc/stat`` and a ``process_time()`` call. The
+expensive parts (the process tree's children, memory) are refreshed only on the sampler
+thread's ticks (``full=True``) and reused at boundaries.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSample:
+    """Load over the interval since the previous sample, plus the latest slow figures.
+
+    ``cpu_load`` and ``process_share`` are fractions in [0, 1] over that interval:
+    machine CPU busy time / total CPU time, and the process tree's CPU time / machine busy time.
+    """
+
+    now: float
+    dt_s: float
+    cpu_load: float
+    process_share: float
+    process_cpu_s: float
+    rss_share: float
+    ram_used_gb: float
+    ram_util: float
+
+
+def _read_small(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
+class _ProcStat:
+    """Machine CPU busy/total ticks from the first line of /proc/stat (psutil elsewhere)."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/stat", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def busy_total(self) -> tuple[float, float]:
+        if self._fd is not None:
+            try:
+                line = os.pread(self._fd, 256, 0).split(b"\n", 1)[0]
+                # cpu user nice system idle iowait irq softirq steal guest guest_nice
+                fields = [int(x) for x in line.split()[1:9]]
+                idle = fields[3] + fields[4]
+                total = sum(fields)
+                return float(total - idle), float(total)
+            except (OSError, ValueError, IndexError):
+                self._fd = None
+        import psutil
+
+        times = psutil.cpu_times()
+        idle = times.idle + getattr(times, "iowait", 0.0)
+        total = sum(times)
+        return (total - idle) * _CLOCK_TICKS, total * _CLOCK_TICKS
+
+    def reopen_after_fork(self) -> None:
+        """The descriptor is shared with the parent after fork: use our own."""
+        self.__init__()
+
+
+def read_memory() -> tuple[float, float]:
+    """(used GB, used fraction) of machine memory."""
+    try:
+        info = _read_small("/proc/meminfo").split(b"\n")
+        values = {}
+        for line in info:
+            key, _, rest = line.partition(b":")
+            if key in (b"MemTotal", b"MemAvailable"):
+                values[key] = int(rest.split()[0]) * 1024
+            if len(values) == 2:
+                break
+        total, available = values[b"MemTotal"], values[b"MemAvailable"]
+    except (OSError, KeyError, ValueError, IndexError):
+        import psutil
+
+        memory = psutil.virtual_memory()
+        total, available = memory.total, memory.available
+    used = max(total - available, 0)
+    return used / 1e9, (used / total if total else 0.0)
+
+
+class LoadProbe:
+    """Produces a LoadSample per call; ``full`` refreshes the slow figures too."""
+
+    def __init__(self, total_ram_bytes: int):
+        self._stat = _ProcStat()
+        self._total_ram_bytes = max(total_ram_bytes, 1)
+        self.process_tree = False
+        self._last_now = time.monotonic()
+        self._last_busy, self._last_total = self._stat.busy_total()
+        self._children_cpu_s = 0.0
+        self._last_process_cpu_s = self._process_cpu_s()
+        self._rss_share = 0.0
+        self._ram_used_gb, self._ram_util = read_memory()
+
+    def _process_cpu_s(self) -> float:
+        times = os.times()
+        return time.process_time() + times.children_user + times.children_system + self._children_cpu_s
+
+    def _refresh_tree(self) -> None:
+        """Live children's CPU time and the tree's resident memory (psutil; slow)."""
+        import psutil
+
+        try:
+            me = psutil.Process()
+            children = me.children(recursive=True)
+            cpu_s = 0.0
+            rss = me.memory_info().rss
+            for child in children:
+                try:
+                    child_times = child.cpu_times()
+                    cpu_s += child_times.user + child_times.system
+                    rss += child.memory_info().rss
+                except psutil.Error:
+                    continue
+            self._children_cpu_s = cpu_s
+            self._rss_share = min(rss / self._total_ram_bytes, 1.0)
+        except psutil.Error:
+            pass
+
+    def sample(self, now: float, full: bool) -> LoadSample:
+        if full:
+            if self.process_tree:
+                self._refresh_tree()
+            self._ram_used_gb, self._ram_util = read_memory()
+        busy, total = self._stat.busy_total()
+        d_busy, d_total = busy - self._last_busy, total - self._last_total
+        process_cpu_s = self._process_cpu_s()
+        d_process = max(process_cpu_s - self._last_process_cpu_s, 0.0)
+        dt = max(now - self._last_now, 0.0)
+        if d_total > 0:
+            cpu_load = min(max(d_busy / d_total, 0.0), 1.0)
+            busy_s = d_busy / _CLOCK_TICKS
+            share = min(d_process / busy_s, 1.0) if busy_s > 0 else (1.0 if d_process > 0 else 0.0)
+            self._last_busy, self._last_total = busy, total
+        else:
+            # The tick counters have not moved yet (10 ms resolution): reuse nothing, assume
+            # this process is what runs, bounded by one core's worth of the machine.
+            cpu_load = min(d_process / dt / (os.cpu_count() or 1), 1.0) if dt > 0 else 0.0
+            share = 1.0 if d_process > 0 else 0.0
+        self._last_now = now
+        self._last_process_cpu_s = process_cpu_s
+        return LoadSample(
+            now=now,
+            dt_s=dt,
+            cpu_load=cpu_load,
+            process_share=share,
+            process_cpu_s=process_cpu_s,
+            rss_share=self._rss_share,
+            ram_used_gb=self._ram_used_gb,
+            ram_util=self._ram_util,
+        )
+
+    def after_fork(self) -> None:
+        self._stat.reopen_after_fork()

@@ -1,0 +1,45 @@
+"""The machine-wide lock behind ``allow_multiple_runs=False``.
+
+An advisory ``flock`` on a file in the temp folder: the kernel releases it when the holder
+exits or crashes, so no signal handler is installed and the user's Ctrl-C is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+try:
+    import fcntl
+except ImportError:  # Windows: msvcrt locking of the first byte
+    fcntl = None
+    import msvcrt
+
+LOCK_NAME = ".codecarbon.lock"
+
+
+class MachineLock:
+    def __init__(self, path: str | None = None):
+        self.path = path or os.path.join(tempfile.gettempdir(), LOCK_NAME)
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; False if another holder has it."""
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None

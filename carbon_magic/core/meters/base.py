@@ -1,0 +1,56 @@
+"""What every meter is: one hardware source turned into a cumulative energy in joules.
+
+A meter owns reading its counter or model, wrap-around, and its own errors. It knows nothing
+of trackers, carbon or outputs. The sampler calls ``read`` with the time and a LoadSample and
+stores the cumulative joules it returns in the ledger.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+from ..load import LoadSample
+
+
+class Meter(ABC):
+    """A source of cumulative energy for one ledger component (``cpu``, ``ram``, ``gpu:N``).
+
+    ``method`` says in words how the figure is obtained ("RAPL energy counters (package-0)",
+    "TDP model: AMD EPYC 7B13, 240 W x load"). ``exact`` is True for hardware counters.
+    ``max_interval_s`` bounds the sampler's interval (a counter must not wrap twice unseen).
+    """
+
+    component: str
+    method: str = ""
+    exact: bool = False
+    max_interval_s: float = math.inf
+
+    @abstractmethod
+    def read(self, now: float, load: LoadSample) -> float:
+        """Cumulative joules since the meter was created, up to ``now`` (monotonic seconds)."""
+
+    @abstractmethod
+    def power_w(self) -> float:
+        """The latest estimate of current power in watts (for live views)."""
+
+    def process_fraction(self, load: LoadSample) -> float:
+        """Share of this component's energy over the last interval owed to the process tree."""
+        return load.process_share
+
+    def utilisation(self) -> float | None:
+        """Latest utilisation fraction in [0, 1], if this source has one (GPUs)."""
+        return None
+
+    def fallback(self) -> "Meter | None":
+        """A replacement after this meter failed at run time (e.g. RAPL -> CPU model)."""
+        return None
+
+    def settled_energy_j(self, t: float) -> float | None:
+        """Cumulative joules at past instant ``t`` once final; None while still provisional.
+
+        Meters whose reads are final at once return None from ``settles`` and are never asked.
+        """
+        return None
+
+    settles: bool = False

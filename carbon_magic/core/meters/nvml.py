@@ -1,0 +1,218 @@
+"""NVIDIA GPUs through NVML (the ``pynvml`` module of ``nvidia-ml-py``).
+
+Each GPU is one ledger component ``gpu:<index>``. Where the driver has the total energy
+counter (Volta and newer) it is used; otherwise power is integrated (never a silent 0).
+The counter changes only every 10-100 ms: between two changes a read is the last counter
+value plus recent power x elapsed time, marked approximate, and ``settled_energy_j`` gives
+the interpolated value once a later change brackets the instant.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from ..load import LoadSample
+from .base import Meter
+
+logger = logging.getLogger("carbon_magic")
+
+# Change points kept per GPU: at 10 ms polling, more than 10 s of history.
+_HISTORY = 1024
+
+
+class NvmlUnavailable(Exception):
+    """No NVML, no driver or no GPU; the message says which."""
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    index: int
+    name: str
+    uuid: str
+    has_counter: bool
+    memory_total_gb: float
+
+    @property
+    def component(self) -> str:
+        return f"gpu:{self.index}"
+
+
+def load_nvml() -> Any:
+    """Import and initialise pynvml, or raise NvmlUnavailable."""
+    try:
+        import pynvml
+    except ImportError:
+        raise NvmlUnavailable("pynvml (nvidia-ml-py) is not installed") from None
+    try:
+        pynvml.nvmlInit()
+    except Exception as error:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...
+        raise NvmlUnavailable(f"NVML did not start ({error})") from None
+    return pynvml
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def gpu_infos(nvml: Any) -> list[tuple[GpuInfo, Any]]:
+    """Every GPU NVML sees, with its handle."""
+    found = []
+    for index in range(nvml.nvmlDeviceGetCount()):
+        handle = nvml.nvmlDeviceGetHandleByIndex(index)
+        try:
+            nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+            has_counter = True
+        except Exception:
+            has_counter = False
+        try:
+            memory_gb = nvml.nvmlDeviceGetMemoryInfo(handle).total / 1e9
+        except Exception:
+            memory_gb = 0.0
+        info = GpuInfo(
+            index=index,
+            name=_text(nvml.nvmlDeviceGetName(handle)),
+            uuid=_text(nvml.nvmlDeviceGetUUID(handle)),
+            has_counter=has_counter,
+            memory_total_gb=memory_gb,
+        )
+        found.append((info, handle))
+    return found
+
+
+class NvmlGpuMeter(Meter):
+    """One GPU: energy counter with interpolation, or integrated power."""
+
+    settles = True
+
+    def __init__(self, nvml: Any, handle: Any, info: GpuInfo, now: float):
+        self._nvml = nvml
+        self._handle = handle
+        self.info = info
+        self.component = info.component
+        self.exact = info.has_counter
+        self.method = (
+            f"NVML energy counter ({info.name})"
+            if info.has_counter
+            else f"NVML power x time ({info.name}: this GPU has no energy counter)"
+        )
+        self._power_w = self._read_power_w()
+        self._utilisation: float | None = None
+        self._holds_context = False
+        self._times: deque[float] = deque(maxlen=_HISTORY)
+        self._energies: deque[float] = deque(maxlen=_HISTORY)
+        self._base_mj = self._read_counter_mj() if info.has_counter else 0
+        self._last_counter_mj = self._base_mj
+        self._integral_j = 0.0
+        self._last_now = now
+        self._last_returned_j = 0.0
+        self._record(now, 0.0)
+
+    # -- raw NVML reads --------------------------------------------------------------------
+    def _read_counter_mj(self) -> int:
+        return self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)
+
+    def _read_power_w(self) -> float:
+        return self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
+
+    def _record(self, t: float, energy_j: float) -> None:
+        self._times.append(t)
+        self._energies.append(energy_j)
+
+    # -- Meter -----------------------------------------------------------------------------
+    def read(self, now: float, load: LoadSample) -> float:
+        if self.info.has_counter:
+            value = self._read_counter(now)
+        else:
+            value = self._integrate_power(now)
+        self._last_now = now
+        self._last_returned_j = max(value, self._last_returned_j)
+        return self._last_returned_j
+
+    def _read_counter(self, now: float) -> float:
+        raw_mj = self._read_counter_mj()
+        if raw_mj != self._last_counter_mj:
+            energy_j = (raw_mj - self._base_mj) / 1000.0
+            if len(self._times) and now > self._times[-1]:
+                self._power_w = (energy_j - self._energies[-1]) / (now - self._times[-1])
+            self._last_counter_mj = raw_mj
+            self._record(now, energy_j)
+            return energy_j
+        # No counter change since the last one: extrapolate with recent power (approximate).
+        return self._energies[-1] + self._power_w * (now - self._times[-1])
+
+    def _integrate_power(self, now: float) -> float:
+        power = self._read_power_w()
+        self._integral_j += (self._power_w + power) / 2 * max(now - self._last_now, 0.0)
+        self._power_w = power
+        self._record(now, self._integral_j)
+        return self._integral_j
+
+    def refresh(self, tree_pids: frozenset[int]) -> None:
+        """Slow figures, on sampler ticks only: utilisation and whether the tree holds a context."""
+        try:
+            self._utilisation = self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu / 100.0
+        except Exception:
+            self._utilisation = None
+        if tree_pids:
+            try:
+                running = self._nvml.nvmlDeviceGetComputeRunningProcesses(self._handle)
+                self._holds_context = any(p.pid in tree_pids for p in running)
+            except Exception:
+                self._holds_context = False
+
+    def power_w(self) -> float:
+        return self._power_w
+
+    def utilisation(self) -> float | None:
+        return self._utilisation
+
+    def process_fraction(self, load: LoadSample) -> float:
+        return 1.0 if self._holds_context else 0.0
+
+    def settled_energy_j(self, t: float) -> float | None:
+        times = self._times
+        if not times or t > times[-1]:
+            return None
+        position = bisect.bisect_left(times, t)
+        if position == 0:
+            return self._energies[0]
+        t0, t1 = times[position - 1], times[position]
+        e0, e1 = self._energies[position - 1], self._energies[position]
+        if t1 == t0:
+            return e1
+        return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
+
+
+def select_gpus(
+    gpu_ids: Sequence[int | str] | None, gpus: Sequence[GpuInfo], environ: dict | None = None
+) -> tuple[list[GpuInfo], str]:
+    """The GPUs a tracker counts: ``gpu_ids``, else ``CUDA_VISIBLE_DEVICES``, else all.
+
+    Integers are NVML indexes; text is a prefix of a GPU's UUID (``GPU-...``, ``MIG-...``).
+    Returns the chosen GPUs and where the choice came from; an id that matches no GPU is a
+    ValueError listing the GPUs there are.
+    """
+    environ = os.environ if environ is None else environ
+    source = "gpu_ids"
+    if gpu_ids is None:
+        visible = environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is None:
+            return list(gpus), "all GPUs"
+        gpu_ids = [int(x) if x.strip().isdigit() else x.strip() for x in visible.split(",") if x.strip()]
+        source = "CUDA_VISIBLE_DEVICES"
+    chosen: list[GpuInfo] = []
+    for wanted in gpu_ids:
+        if isinstance(wanted, int):
+            match = [g for g in gpus if g.index == wanted]
+        else:
+            match = [g for g in gpus if g.uuid.lower().startswith(wanted.lower())]
+        if not match:
+            available = "; ".join(f"{g.index} ({g.uuid}, {g.name})" for g in gpus) or "none"
+            raise ValueError(f"{source}: no GPU matches {wanted!r}. GPUs here: {available}.")
+        chosen.extend(g for g in match if g not in chosen)
+    return chosen, source

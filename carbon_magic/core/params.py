@@ -1,0 +1,349 @@
+"""The one parameter table.
+
+Every tracker parameter is declared here once: name, kind, default, help and validation.
+This table generates the traitlets config class, the magic's options, the tracker
+constructor's accepted keywords, the ``CODECARBON_*`` environment variables, the
+``.codecarbon.config`` keys and the documentation table. Add a parameter here and
+nowhere else.
+
+The names, kinds and defaults of CodeCarbon 3.3's ``BaseEmissionsTracker``,
+``OfflineEmissionsTracker`` and ``@track_emissions`` are kept as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class ParameterError(ValueError):
+    """A parameter value that cannot be accepted. ``config.ConfigError`` adds its source."""
+
+    def __init__(self, name: str, shown_value: str, accepted: str):
+        self.name = name
+        self.shown_value = shown_value
+        self.accepted = accepted
+        super().__init__(f"invalid value {shown_value} for '{name}'; accepted: {accepted}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tracker parameter.
+
+    ``kind`` is one of: str, float, int, bool, choice, str_list, gpu_ids, log_level, object.
+    ``from_text`` says whether environment variables, config files and magic options may set it
+    (objects such as a logger cannot be written as text).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    group: str = "general"
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    above: float | None = None
+    secret: bool = False
+    from_text: bool = True
+    replaced_by: str | None = None
+    allow_minus_one: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return "CODECARBON_" + self.name.upper()
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def accepted(self) -> str:
+        """Human description of what this parameter accepts."""
+        return _ACCEPTED[self.kind](self)
+
+    def coerce(self, value: Any) -> Any:
+        """Return ``value`` converted to this parameter's type, or raise ParameterError."""
+        if value is None:
+            return None
+        try:
+            converted = _COERCE[self.kind](self, value)
+        except (TypeError, ValueError, OverflowError):
+            raise ParameterError(self.name, self.show(value), self.accepted()) from None
+        self._check_range(converted, value)
+        return converted
+
+    def show(self, value: Any) -> str:
+        """How a value of this parameter may appear in messages: secrets never do."""
+        if self.secret and value not in (None, ""):
+            return "'***'"
+        text = repr(value)
+        return text if len(text) <= 80 else text[:77] + "...'"
+
+    def _check_range(self, converted: Any, raw: Any) -> None:
+        if self.kind not in ("float", "int"):
+            return
+        if self.allow_minus_one and converted == -1:
+            return
+        if self.minimum is not None and converted < self.minimum:
+            raise ParameterError(self.name, self.show(raw), self.accepted())
+        if self.above is not None and converted <= self.above:
+            raise ParameterError(self.name, self.show(raw), self.accepted())
+
+
+# --- coercion by kind -------------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+def _to_bool(_: Param, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(value)
+
+
+def _to_float(_: Param, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(value.strip() if isinstance(value, str) else value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+def _to_int(_: Param, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    return int(value.strip() if isinstance(value, str) else value)
+
+
+def _to_str(_: Param, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+def _to_choice(param: Param, value: Any) -> str:
+    text = _to_str(param, value).strip().lower()
+    if text not in param.choices:
+        raise ValueError(value)
+    return text
+
+
+def _split_list(value: Any) -> list:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise TypeError(value)
+
+
+def _to_str_list(param: Param, value: Any) -> tuple[str, ...]:
+    items = [str(item).strip().lower() for item in _split_list(value)]
+    if param.choices and any(item not in param.choices for item in items):
+        raise ValueError(value)
+    return tuple(items)
+
+
+def _to_gpu_ids(_: Param, value: Any) -> tuple[int | str, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    ids: list[int | str] = []
+    for item in _split_list(value):
+        if isinstance(item, bool):
+            raise ValueError(value)
+        if isinstance(item, int):
+            ids.append(item)
+        elif isinstance(item, str) and item.strip().isdigit():
+            ids.append(int(item))
+        elif isinstance(item, str) and item.strip():
+            ids.append(item.strip())
+        else:
+            raise ValueError(value)
+    if any(isinstance(i, int) and i < 0 for i in ids):
+        raise ValueError(value)
+    return tuple(ids)
+
+
+def _to_log_level(_: Param, value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        name = logging.getLevelName(value)
+        if isinstance(name, str) and name.lower() in LOG_LEVELS:
+            return name.lower()
+        raise ValueError(value)
+    text = _to_str(_, value).strip().lower()
+    if text not in LOG_LEVELS:
+        raise ValueError(value)
+    return text
+
+
+def _to_object(_: Param, value: Any) -> Any:
+    return value
+
+
+_COERCE: dict[str, Callable[[Param, Any], Any]] = {
+    "bool": _to_bool,
+    "float": _to_float,
+    "int": _to_int,
+    "str": _to_str,
+    "choice": _to_choice,
+    "str_list": _to_str_list,
+    "gpu_ids": _to_gpu_ids,
+    "log_level": _to_log_level,
+    "object": _to_object,
+}
+
+
+def _number_bounds(param: Param) -> str:
+    parts = []
+    if param.minimum is not None:
+        parts.append(f">= {param.minimum:g}")
+    if param.above is not None:
+        parts.append(f"> {param.above:g}")
+    bounds = " and ".join(parts)
+    if param.allow_minus_one:
+        bounds = f"-1 or {bounds}" if bounds else "-1"
+    return f" {bounds}" if bounds else ""
+
+
+_ACCEPTED: dict[str, Callable[[Param], str]] = {
+    "bool": lambda p: "true or false (also 1/0, yes/no, on/off)",
+    "float": lambda p: "a number" + _number_bounds(p),
+    "int": lambda p: "a whole number" + _number_bounds(p),
+    "str": lambda p: "a text value",
+    "choice": lambda p: "one of " + ", ".join(repr(c) for c in p.choices),
+    "str_list": lambda p: "a comma-separated list"
+    + (" of " + ", ".join(repr(c) for c in p.choices) if p.choices else ""),
+    "gpu_ids": lambda p: "GPU indexes or UUID prefixes, as a list or comma-separated text (e.g. '0,1')",
+    "log_level": lambda p: "one of " + ", ".join(repr(c) for c in LOG_LEVELS) + " or a logging level number",
+    "object": lambda p: "a Python object (not settable from text)",
+}
+
+# --- the table ---------------------------------------------------------------------------
+
+OUTPUT_METHODS = ("csv", "api", "logger", "prometheus", "logfire")
+
+_TABLE: tuple[Param, ...] = (
+    # General
+    Param("project_name", "str", "codecarbon", "Project name, written in every record.", "general"),
+    Param("experiment_id", "str", None, "Experiment id on the CodeCarbon API.", "general"),
+    Param("experiment_name", "str", None, "Experiment label (names the task file).", "general"),
+    Param(
+        "measure_power_secs", "float", 15.0,
+        "Seconds between background power samples. Windows are exact at their boundaries "
+        "whatever this is; it sets how often models are fed and live views update. "
+        "Trackers share one sampler: the smallest requested interval wins.",
+        "general", above=0.0,
+    ),
+    Param(
+        "tracking_mode", "choice", "machine",
+        "'machine' counts the whole machine; 'process' counts this process and its children "
+        "(CPU by CPU-time share, RAM by resident memory, GPUs where they hold a context).",
+        "general", choices=("machine", "process"),
+    ),
+    Param("log_level", "log_level", "info", "Log level of the 'carbon_magic' logger.", "general"),
+    Param("logger_preamble", "str", "", "Text put before every log message.", "general"),
+    Param(
+        "allow_multiple_runs", "bool", True,
+        "When false, only one process on this machine may track at a time (a lock file).",
+        "general",
+    ),
+    # Outputs
+    Param("output_dir", "str", ".", "Folder of the CSV files.", "output"),
+    Param("output_file", "str", "emissions.csv", "Name of the CSV file.", "output"),
+    Param("save_to_file", "bool", True, "Write a CSV row per run.", "output"),
+    Param(
+        "on_csv_write", "choice", "append",
+        "'append' adds a row per flush/stop; 'update' rewrites the row with the same run_id.",
+        "output", choices=("append", "update"),
+    ),
+    Param("save_to_api", "bool", False, "Send runs to the CodeCarbon API.", "output"),
+    Param("api_endpoint", "str", "https://api.codecarbon.io", "CodeCarbon API base URL.", "output"),
+    Param("api_key", "str", None, "CodeCarbon API key (sent as x-api-token).", "output", secret=True),
+    Param(
+        "api_call_interval", "int", 8,
+        "Measurements between API calls; -1 sends only on flush() and stop().",
+        "output", minimum=1, allow_minus_one=True,
+    ),
+    Param("emissions_endpoint", "str", None, "URL receiving a POST of the totals on flush/stop.", "output"),
+    Param("save_to_logger", "bool", False, "Log the totals through logging_logger.", "output"),
+    Param(
+        "logging_logger", "object", None, "A LoggerOutput (or GoogleCloudLoggerOutput) to write to.",
+        "output", from_text=False,
+    ),
+    Param("save_to_prometheus", "bool", False, "Push metrics to a Prometheus push gateway.", "output"),
+    Param("prometheus_url", "str", "localhost:9091", "Push gateway address.", "output"),
+    Param("save_to_logfire", "bool", False, "Send metrics to Logfire.", "output"),
+    Param(
+        "output_methods", "str_list", None,
+        "Outputs to use, instead of the save_to_* flags.", "output", choices=OUTPUT_METHODS,
+    ),
+    Param(
+        "output_handlers", "object", (), "Custom outputs with out/live_out/task_out/exit methods.",
+        "output", from_text=False,
+    ),
+    # Location and intensity
+    Param("offline", "bool", False, "Never use the network: location and intensity from parameters.", "location"),
+    Param("country_iso_code", "str", None, "Country (ISO3; ISO2 and English names accepted).", "location"),
+    Param("region", "str", None, "US state, Canadian province or Nordic zone.", "location"),
+    Param("cloud_provider", "str", None, "Cloud provider: gcp, aws or azure.", "location"),
+    Param("cloud_region", "str", None, "Cloud region, e.g. europe-west1.", "location"),
+    Param("country_2letter_iso_code", "str", None, "Electricity Maps zone code.", "location"),
+    Param(
+        "electricitymaps_api_token", "str", None, "Electricity Maps token for live intensity.",
+        "location", secret=True,
+    ),
+    Param(
+        "co2_signal_api_token", "str", None, "Deprecated: use electricitymaps_api_token.",
+        "location", secret=True, replaced_by="electricitymaps_api_token",
+    ),
+    Param(
+        "force_carbon_intensity_g_co2e_kwh", "float", None,
+        "Use this carbon intensity (g CO2e/kWh) instead of any lookup.", "location", minimum=0.0,
+    ),
+    Param("pue", "float", 1.0, "Power Usage Effectiveness of the data centre (>= 1).", "location", minimum=1.0),
+    Param("wue", "float", 0.0, "Water Usage Effectiveness, litres per kWh (>= 0).", "location", minimum=0.0),
+    # Hardware
+    Param("gpu_ids", "gpu_ids", None, "GPUs to track: indexes or UUID prefixes; CUDA_VISIBLE_DEVICES when unset.", "hardware"),
+    Param("force_cpu_power", "float", None, "CPU power in watts (TDP) to use instead of the table.", "hardware", above=0.0),
+    Param("force_ram_power", "float", None, "RAM power in watts instead of the DIMM model.", "hardware", minimum=0.0),
+    Param(
+        "force_mode_cpu_load", "bool", False,
+        "Use the TDP x CPU-load model even where RAPL counters are readable.", "hardware",
+    ),
+    Param("rapl_include_dram", "bool", False, "Add RAPL DRAM domains to the CPU's energy.", "hardware"),
+    Param("rapl_prefer_psys", "bool", False, "Use the RAPL psys (platform) domain instead of packages.", "hardware"),
+    Param(
+        "powercap_root", "str", None,
+        "Folder of the powercap tree; default /sys/class/powercap, then /sys/devices/virtual/powercap.",
+        "hardware",
+    ),
+)
+
+PARAMS: dict[str, Param] = {p.name: p for p in _TABLE}
+
+
+def defaults() -> dict[str, Any]:
+    """Every parameter's built-in default."""
+    return {p.name: p.default for p in _TABLE}
+
+
+def markdown_table() -> str:
+    """The documentation table of every parameter (README / `%carbon config?`)."""
+    rows = ["| parameter | env variable | default | accepts | meaning |", "|---|---|---|---|---|"]
+    for p in _TABLE:
+        default = "" if p.default in (None, ()) else f"`{p.default!r}`"
+        env = f"`{p.env_var}`" if p.from_text else ""
+        rows.append(f"| `{p.name}` | {env} | {default} | {p.accepted()} | {p.help} |")
+    return "\n".join(rows)

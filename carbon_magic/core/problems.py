@@ -1,0 +1,52 @@
+"""Failures that must not break a cell: counted, logged once, shown by ``%carbon status``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+logger = logging.getLogger("carbon_magic")
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    error_type: str
+    count: int
+    message: str
+
+
+class ProblemLog:
+    """Counts failures by (place, error type); logs the first of each kind as a warning."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._first: dict[tuple[str, str], str] = {}
+
+    def note(self, where: str, error: BaseException) -> None:
+        key = (where, type(error).__name__)
+        with self._lock:
+            first = key not in self._counts
+            self._counts[key] += 1
+            if first:
+                self._first[key] = str(error)[:300]
+        if first:
+            logger.warning("carbon_magic: %s failed (%s: %s); tracking goes on.", where, key[1], error)
+
+    def all(self) -> list[Problem]:
+        with self._lock:
+            return [Problem(w, k, n, self._first[(w, k)]) for (w, k), n in self._counts.items()]
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+
+# The one log for everything in this process; the sampler, outputs and magics all note here.
+problems = ProblemLog()

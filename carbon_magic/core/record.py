@@ -1,0 +1,190 @@
+"""Finished measurements as CodeCarbon-shaped records (its 38 CSV columns, in order and units).
+
+Emissions and water are derived from energy here, never stored by hardware code:
+energy_kWh x PUE, then x intensity (kg/kWh) for CO2 and x WUE (L/kWh) for water.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._version import __version__
+from .intensity import Intensity, Location
+from .ledger import Window
+from .machine import MachineFacts
+from .units import j_to_kwh
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
+    "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
+    "ram_energy", "energy_consumed", "water_consumed", "country_name", "country_iso_code",
+    "region", "cloud_provider", "cloud_region", "os", "python_version", "codecarbon_version",
+    "cpu_count", "cpu_model", "gpu_count", "gpu_model", "longitude", "latitude",
+    "ram_total_size", "tracking_mode", "cpu_utilization_percent", "gpu_utilization_percent",
+    "ram_utilization_percent", "ram_used_gb", "on_cloud", "pue", "wue",
+)
+TASK_CSV_COLUMNS: tuple[str, ...] = ("task_name",) + CSV_COLUMNS
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+@dataclass(frozen=True)
+class EmissionsData:
+    """One run (or task, or cell): CodeCarbon's fields plus where the intensity came from.
+
+    Units: duration s; emissions kg CO2eq; emissions_rate kg/s; *_power W (average);
+    *_energy and energy_consumed kWh with PUE; water_consumed litres; ram_total_size and
+    ram_used_gb GB; utilisations %.
+    """
+
+    timestamp: str
+    project_name: str
+    run_id: str
+    experiment_id: str | None
+    duration: float
+    emissions: float
+    emissions_rate: float
+    cpu_power: float
+    gpu_power: float
+    ram_power: float
+    cpu_energy: float
+    gpu_energy: float
+    ram_energy: float
+    energy_consumed: float
+    water_consumed: float
+    country_name: str | None
+    country_iso_code: str | None
+    region: str | None
+    cloud_provider: str | None
+    cloud_region: str | None
+    os: str
+    python_version: str
+    codecarbon_version: str
+    cpu_count: int
+    cpu_model: str
+    gpu_count: int
+    gpu_model: str
+    longitude: float | None
+    latitude: float | None
+    ram_total_size: float
+    tracking_mode: str
+    cpu_utilization_percent: float
+    gpu_utilization_percent: float
+    ram_utilization_percent: float
+    ram_used_gb: float
+    on_cloud: str
+    pue: float
+    wue: float
+    # Not CSV columns: what a user needs to see why a number is what it is.
+    intensity_g_per_kwh: float = 0.0
+    intensity_source: str = ""
+    provisional: bool = False
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def csv_values(self) -> list[Any]:
+        return [getattr(self, name) for name in CSV_COLUMNS]
+
+    def as_dict(self) -> dict[str, Any]:
+        """CodeCarbon's fields (the CSV columns) as a dict."""
+        return {name: getattr(self, name) for name in CSV_COLUMNS}
+
+    def replace(self, **changes: Any) -> "EmissionsData":
+        return dataclasses.replace(self, **changes)
+
+
+def gpu_model_text(names: list[str]) -> str:
+    """CodeCarbon's style: '2 x NVIDIA A100-SXM4-40GB' (several models joined by ', ')."""
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{count} x {name}" for name, count in counts.items())
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The parts of a record that do not come from the window."""
+
+    project_name: str
+    run_id: str
+    experiment_id: str | None
+    tracking_mode: str
+    pue: float
+    wue: float
+    location: Location
+    intensity: Intensity
+    facts: MachineFacts
+    gpu_names: tuple[str, ...]
+
+
+def build_record(window: Window, run: RunInfo) -> EmissionsData:
+    """The record of one window: energy with PUE, then CO2 and water."""
+    duration = window.duration_s
+    energy_kwh = {kind: j_to_kwh(joules) * run.pue for kind, joules in window.energy_by_kind_j().items()}
+    total_kwh = sum(energy_kwh.values())
+    emissions_kg = total_kwh * run.intensity.kg_per_kwh
+    power = window.average_power_w()
+    location = run.location
+    facts = run.facts
+    return EmissionsData(
+        timestamp=time.strftime(TIMESTAMP_FORMAT, time.localtime(window.end.t_wall)),
+        project_name=run.project_name,
+        run_id=run.run_id,
+        experiment_id=run.experiment_id,
+        duration=duration,
+        emissions=emissions_kg,
+        emissions_rate=emissions_kg / duration if duration > 0 else 0.0,
+        cpu_power=power["cpu"],
+        gpu_power=power["gpu"],
+        ram_power=power["ram"],
+        cpu_energy=energy_kwh["cpu"],
+        gpu_energy=energy_kwh["gpu"],
+        ram_energy=energy_kwh["ram"],
+        energy_consumed=total_kwh,
+        water_consumed=total_kwh * run.wue,
+        country_name=location.country_name,
+        country_iso_code=location.country_iso_code,
+        region=location.region,
+        cloud_provider=location.cloud_provider,
+        cloud_region=location.cloud_region,
+        os=facts.os,
+        python_version=facts.python_version,
+        codecarbon_version=__version__,
+        cpu_count=facts.cpu_count,
+        cpu_model=facts.cpu_model,
+        gpu_count=len(run.gpu_names),
+        gpu_model=gpu_model_text(list(run.gpu_names)),
+        longitude=location.longitude,
+        latitude=location.latitude,
+        ram_total_size=facts.ram_total_gb,
+        tracking_mode=run.tracking_mode,
+        cpu_utilization_percent=window.cpu_utilisation * 100,
+        gpu_utilization_percent=window.gpu_utilisation * 100,
+        ram_utilization_percent=window.ram_utilisation * 100,
+        ram_used_gb=window.ram_used_gb,
+        on_cloud="Y" if location.on_cloud else "N",
+        pue=run.pue,
+        wue=run.wue,
+        intensity_g_per_kwh=run.intensity.g_per_kwh,
+        intensity_source=run.intensity.source,
+        provisional=window.provisional,
+    )
+
+
+def delta(total: EmissionsData, previous: EmissionsData | None) -> EmissionsData:
+    """The part of ``total`` since ``previous`` (same run): what CodeCarbon's API receives."""
+    if previous is None:
+        return total
+    duration = total.duration - previous.duration
+    changes: dict[str, Any] = {"duration": duration}
+    for name in ("emissions", "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed", "water_consumed"):
+        changes[name] = getattr(total, name) - getattr(previous, name)
+    for kind in ("cpu", "gpu", "ram"):
+        changes[f"{kind}_power"] = (
+            (getattr(total, f"{kind}_energy") - getattr(previous, f"{kind}_energy")) / total.pue * 3.6e6 / duration
+            if duration > 0
+            else 0.0
+        )
+    changes["emissions_rate"] = changes["emissions"] / duration if duration > 0 else 0.0
+    return total.replace(**changes)

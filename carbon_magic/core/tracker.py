@@ -1,0 +1,260 @@
+"""Trackers: windows over the shared ledger, turned into CodeCarbon-shaped records.
+
+A tracker is two readings and its options; it never touches hardware. Starting and stopping
+costs two ``sampler.read()`` calls and a record. Any number of trackers and tasks may be
+active at once, and a stopped tracker can be started again (each start is a new run_id).
+Outputs are reached through an OutputSink (built above core, in ``carbon_magic.outputs``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from .config import Config, ConfigError
+from .intensity import Intensity, Location, resolve_offline
+from .ledger import Reading, Window
+from .lock import MachineLock
+from .logs import configure_logger
+from .meters import HardwareSpec
+from .meters.nvml import select_gpus
+from .record import EmissionsData, RunInfo, build_record, delta
+from .sampler import Lease, Sampler, Subscription, get_sampler
+
+logger = logging.getLogger("carbon_magic")
+
+
+class OutputSink(Protocol):
+    """Where records go. All methods must return at once (outputs queue their work)."""
+
+    def out(self, total: EmissionsData, delta: EmissionsData) -> None: ...
+    def live_out(self, total: EmissionsData, delta: EmissionsData) -> None: ...
+    def task_out(self, tasks: list[EmissionsData], experiment_name: str) -> None: ...
+    def exit(self) -> None: ...
+    def wait(self, timeout_s: float) -> bool: ...
+
+
+@dataclass
+class _Run:
+    run_id: str
+    start: Reading
+    lease: Lease
+    last_out: EmissionsData | None = None
+    live: Subscription | None = None
+    last_live_t: float = 0.0
+
+
+@dataclass
+class _Task:
+    name: str
+    start: Reading
+
+
+class Tracker:
+    """Measures windows between ``start()`` and ``stop()`` (and tasks inside them)."""
+
+    def __init__(self, config: Config, sink: OutputSink | None = None, *, usage: str = "direct"):
+        self.config = config
+        self.usage = usage
+        configure_logger(config["log_level"], config["logger_preamble"])
+        self._sink = sink
+        self._sampler: Sampler = get_sampler(HardwareSpec.from_config(config))
+        self._components, self._gpu_names = self._select_components()
+        self._location, self._intensity = self._locate()
+        self._lock = threading.RLock()
+        self._run: _Run | None = None
+        self._tasks: dict[str, _Task] = {}
+        self._finished_tasks: list[EmissionsData] = []
+        self._machine_lock = None if config["allow_multiple_runs"] else MachineLock()
+        self.final_emissions_data: EmissionsData | None = None
+        self.final_emissions: float | None = None
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _select_components(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        gpus = self._sampler.gpus
+        try:
+            chosen, _source = select_gpus(self.config["gpu_ids"], gpus)
+        except ValueError as error:
+            if not gpus:  # nothing to validate against: say so, track CPU and RAM
+                logger.warning("carbon_magic: %s Tracking without GPUs.", error)
+                chosen = []
+            else:
+                raise ConfigError(f"{error} (from {self.config.source('gpu_ids')})", name="gpu_ids") from None
+        components = tuple(c for c in self._sampler.components if not c.startswith("gpu:"))
+        components += tuple(g.component for g in chosen)
+        return components, tuple(g.name for g in chosen)
+
+    def _locate(self) -> tuple[Location, Intensity]:
+        return resolve_offline(self.config)
+
+    @property
+    def sampler(self) -> Sampler:
+        return self._sampler
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return self._components
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None
+
+    @property
+    def run_id(self) -> str | None:
+        run = self._run
+        return run.run_id if run else None
+
+    # -- runs -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin a run. Starting a running tracker does nothing (with a warning)."""
+        with self._lock:
+            if self._run is not None:
+                logger.warning("carbon_magic: tracker already started; ignoring start().")
+                return
+            if self._machine_lock is not None and not self._machine_lock.acquire():
+                logger.error(
+                    "carbon_magic: another tracker holds %s (allow_multiple_runs=False); "
+                    "this one will not track.", self._machine_lock.path,
+                )
+                return
+            lease = self._sampler.request_interval(
+                self.config["measure_power_secs"], process_tree=self._process_mode
+            )
+            self._run = _Run(run_id=str(uuid.uuid4()), start=self._sampler.read(), lease=lease)
+            if self._sink is not None:
+                self._run.live = self._sampler.subscribe(self._on_tick)
+
+    @property
+    def _process_mode(self) -> bool:
+        return self.config["tracking_mode"] == "process"
+
+    def window(self, start: Reading, end: Reading) -> Window:
+        return Window(start, end, self._components, self._process_mode)
+
+    def record(self, window: Window, run_id: str) -> EmissionsData:
+        """The record of ``window`` with this tracker's location, intensity and options."""
+        self._location, self._intensity = self._locate()
+        run = RunInfo(
+            project_name=self.config["project_name"],
+            run_id=run_id,
+            experiment_id=self.config["experiment_id"],
+            tracking_mode=self.config["tracking_mode"],
+            pue=self.config["pue"],
+            wue=self.config["wue"],
+            location=self._location,
+            intensity=self._intensity,
+            facts=self._sampler.facts,
+            gpu_names=self._gpu_names,
+        )
+        return build_record(window, run)
+
+    def current(self) -> EmissionsData | None:
+        """The running total so far (None when not running)."""
+        run = self._run
+        if run is None:
+            return None
+        return self.record(self.window(run.start, self._sampler.read()), run.run_id)
+
+    def flush(self) -> float | None:
+        """Send the totals so far to the outputs without stopping; returns kg CO2eq."""
+        with self._lock:
+            run = self._run
+            if run is None:
+                logger.warning("carbon_magic: flush() on a tracker that is not running.")
+                return None
+            total = self.record(self.window(run.start, self._sampler.read()), run.run_id)
+            self._emit_out(run, total)
+            return total.emissions
+
+    def stop(self, wait: bool = True) -> float | None:
+        """End the run; returns kg CO2eq (None if it was not running).
+
+        ``wait``: block until the outputs have written this run (bounded); the magics pass
+        False so a cell never waits for an output.
+        """
+        with self._lock:
+            run = self._run
+            if run is None:
+                logger.warning("carbon_magic: stop() on a tracker that is not running.")
+                return None
+            end = self._sampler.read()
+            for name in list(self._tasks):
+                self._finish_task(name, end)
+            self._run = None
+            run.lease.release()
+            if run.live is not None:
+                run.live.close()
+            total = self.record(self.window(run.start, end), run.run_id)
+            self.final_emissions_data = total
+            self.final_emissions = total.emissions
+            self._emit_out(run, total)
+            if self._finished_tasks and self._sink is not None:
+                experiment = self.config["experiment_name"] or self.config["project_name"]
+                self._sink.task_out(list(self._finished_tasks), experiment)
+            self._finished_tasks = []
+            if self._machine_lock is not None:
+                self._machine_lock.release()
+        if wait and self._sink is not None:
+            self._sink.wait(timeout_s=10.0)
+        return total.emissions
+
+    def _emit_out(self, run: _Run, total: EmissionsData) -> None:
+        if self._sink is not None:
+            self._sink.out(total, delta(total, run.last_out))
+        run.last_out = total
+
+    def _on_tick(self, reading: Reading) -> None:
+        """Sampler listener: live_out at this tracker's own measure_power_secs."""
+        run = self._run
+        if run is None or reading.t_mono - run.last_live_t < self.config["measure_power_secs"]:
+            return
+        run.last_live_t = reading.t_mono
+        total = self.record(self.window(run.start, reading), run.run_id)
+        self._sink.live_out(total, delta(total, run.last_out))
+
+    # -- tasks ----------------------------------------------------------------------------
+    def start_task(self, task_name: str | None = None) -> str:
+        """Start a named task inside the run (starting the run if needed); returns its name."""
+        with self._lock:
+            if self._run is None:
+                self.start()
+            name = task_name or f"task_{uuid.uuid4().hex[:8]}"
+            if name in self._tasks:
+                raise ValueError(f"task {name!r} is already running; give another name")
+            self._tasks[name] = _Task(name, self._sampler.read())
+            return name
+
+    def stop_task(self, task_name: str | None = None) -> EmissionsData:
+        """Stop a task (the latest started if no name); returns its record."""
+        with self._lock:
+            if not self._tasks:
+                raise ValueError("no task is running")
+            name = task_name if task_name is not None else next(reversed(self._tasks))
+            if name not in self._tasks:
+                raise ValueError(f"no running task named {name!r}; running: {', '.join(self._tasks)}")
+            return self._finish_task(name, self._sampler.read())
+
+    def _finish_task(self, name: str, end: Reading) -> EmissionsData:
+        task = self._tasks.pop(name)
+        run_id = self._run.run_id if self._run else str(uuid.uuid4())
+        data = self.record(self.window(task.start, end), run_id)
+        data = data.replace(extra={"task_name": name})
+        self._finished_tasks.append(data)
+        return data
+
+    # -- context manager ------------------------------------------------------------------
+    def __enter__(self) -> "Tracker":
+        if self.usage == "direct":
+            self.usage = "context_manager"
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running run_id={self._run.run_id}" if self._run else "stopped"
+        return f"<{type(self).__name__} {state} {self.config!r}>"

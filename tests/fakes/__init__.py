@@ -1,0 +1,1 @@
+"""Stand-ins for hardware these machines lack: a powercap tree and an NVML library."""
