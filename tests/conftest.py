@@ -7,6 +7,7 @@ import os
 import pytest
 
 from carbon_magic.core import sampler as sampler_module
+from carbon_magic.core.problems import problems
 
 
 @pytest.fixture(autouse=True)
@@ -21,5 +22,6 @@ def isolated(tmp_path, monkeypatch):
         if name.upper().startswith("CODECARBON_") or name in ("CUDA_VISIBLE_DEVICES", "DO_NOT_TRACK"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(work)
+    problems.clear()
     yield work
     sampler_module.shutdown_all()

@@ -44,6 +44,11 @@ class ProblemLog:
         with self._lock:
             return sum(self._counts.values())
 
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+            self._first.clear()
+
     def after_fork(self) -> None:
         self._lock = threading.Lock()
 

@@ -1,0 +1,134 @@
+"""emissions.csv exactly as CodeCarbon writes it, and never torn or lost."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+from carbon_magic.core.record import CSV_COLUMNS
+from carbon_magic.outputs import csv_file
+from carbon_magic.outputs.csv_file import append_rows, format_cell, update_row
+
+CODECARBON_HEADER = (
+    "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,"
+    "gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,"
+    "country_name,country_iso_code,region,cloud_provider,cloud_region,os,python_version,"
+    "codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,"
+    "ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,"
+    "ram_utilization_percent,ram_used_gb,on_cloud,pue,wue"
+)
+
+
+def row(run_id: str, **values) -> list:
+    base = {name: None for name in CSV_COLUMNS}
+    base.update({"run_id": run_id, "project_name": "p", "duration": 1.5, "emissions": 2e-6, **values})
+    return [base[name] for name in CSV_COLUMNS]
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_header_is_codecarbons_38_columns_in_order(tmp_path):
+    path = tmp_path / "emissions.csv"
+    append_rows(path, CSV_COLUMNS, [row("r1")])
+    assert path.read_text().splitlines()[0] == CODECARBON_HEADER
+
+
+def test_empty_fields_stay_in_their_column(tmp_path):
+    path = tmp_path / "emissions.csv"
+    append_rows(path, CSV_COLUMNS, [row("r1", region=None, cloud_provider=None, wue=0.0, pue=1.0)])
+    [record] = read(path)
+    assert record["region"] == "" and record["cloud_provider"] == ""
+    assert record["wue"] == "0.0" and record["pue"] == "1.0"
+    assert len(path.read_text().splitlines()[1].split(",")) == 38
+
+
+def test_floats_round_trip_exactly(tmp_path):
+    path = tmp_path / "emissions.csv"
+    value = 1.2345678901234567e-07
+    append_rows(path, CSV_COLUMNS, [row("r1", cpu_energy=value)])
+    assert float(read(path)[0]["cpu_energy"]) == value
+
+
+def test_other_header_is_kept_as_bak_then_numbered(tmp_path):
+    path = tmp_path / "emissions.csv"
+    path.write_text("old,header\n1,2\n")
+    append_rows(path, CSV_COLUMNS, [row("r1")])
+    assert (tmp_path / "emissions.csv.bak").read_text() == "old,header\n1,2\n"
+    path.write_text("another,header\n3,4\n")
+    append_rows(path, CSV_COLUMNS, [row("r2")])
+    assert (tmp_path / "emissions.csv_0.bak").read_text() == "another,header\n3,4\n"
+    assert [r["run_id"] for r in read(path)] == ["r2"]
+
+
+def test_update_mode_rewrites_the_row_with_the_same_run_id(tmp_path):
+    path = tmp_path / "emissions.csv"
+    append_rows(path, CSV_COLUMNS, [row("a", duration=1.0), row("b", duration=2.0)])
+    update_row(path, CSV_COLUMNS, row("a", duration=9.0), "run_id")
+    update_row(path, CSV_COLUMNS, row("c", duration=3.0), "run_id")
+    records = read(path)
+    assert [(r["run_id"], r["duration"]) for r in records] == [("b", "2.0"), ("a", "9.0"), ("c", "3.0")]
+
+
+def test_truncated_last_line_is_closed_before_the_next_row(tmp_path):
+    path = tmp_path / "emissions.csv"
+    append_rows(path, CSV_COLUMNS, [row("a")])
+    with path.open("a") as handle:
+        handle.write("2026-01-01T00:00:00,p,torn-row")  # a writer killed mid-line
+    append_rows(path, CSV_COLUMNS, [row("b")])
+    lines = path.read_text().splitlines()
+    assert lines[-1].split(",")[2] == "b"
+    assert read(path)[-1]["run_id"] == "b"
+
+
+def test_spreadsheet_formulas_are_defused():
+    assert format_cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert format_cell("+cmd") == "'+cmd" and format_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert format_cell(-1.5) == "-1.5"  # numbers are numbers
+    assert format_cell("normal") == "normal"
+
+
+def test_a_failed_write_leaves_no_partial_row(tmp_path, monkeypatch):
+    path = tmp_path / "emissions.csv"
+    append_rows(path, CSV_COLUMNS, [row("a")])
+    size = path.stat().st_size
+    real_write = os.write
+
+    def disk_full(fd, data):
+        real_write(fd, bytes(data[:10]))  # part of the row reaches the disk, then ENOSPC
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(csv_file.os, "write", disk_full)
+    with pytest.raises(OSError):
+        append_rows(path, CSV_COLUMNS, [row("b")])
+    monkeypatch.setattr(csv_file.os, "write", real_write)
+    assert path.stat().st_size == size
+    append_rows(path, CSV_COLUMNS, [row("c")])
+    assert [r["run_id"] for r in read(path)] == ["a", "c"]
+
+
+def _append_many(path: str, writer: int, count: int) -> None:
+    for index in range(count):
+        append_rows(Path(path), CSV_COLUMNS, [row(f"w{writer}-{index}", project_name="x" * 200)])
+
+
+def test_concurrent_processes_never_interleave(tmp_path):
+    path = tmp_path / "emissions.csv"
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_append_many, args=(str(path), w, 250)) for w in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    records = read(path)
+    assert len(records) == 1000
+    assert len({r["run_id"] for r in records}) == 1000
+    assert all(r["project_name"] == "x" * 200 and r["duration"] == "1.5" for r in records)
+    assert path.read_text().count(CODECARBON_HEADER) == 1

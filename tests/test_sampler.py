@@ -1,0 +1,144 @@
+"""The shared sampler: readings, leases, listeners, its thread, fork."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from carbon_magic.core.ledger import Window
+from carbon_magic.core.meters import HardwareSpec
+from carbon_magic.core.problems import problems
+from carbon_magic.core.sampler import get_sampler
+
+SPEC = HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=6.0)
+
+
+def sampler_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "carbon_magic-sampler"]
+
+
+def test_one_sampler_per_hardware_spec():
+    assert get_sampler(SPEC) is get_sampler(HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=6.0))
+    assert get_sampler(SPEC) is not get_sampler(HardwareSpec(powercap_root="/nonexistent", force_cpu_power=81.0))
+
+
+def test_readings_are_immutable_and_cumulative():
+    sampler = get_sampler(SPEC)
+    first = sampler.read()
+    with pytest.raises(TypeError):
+        first.energy_j["cpu"] = 0.0  # type: ignore[index]
+    time.sleep(0.02)
+    second = sampler.read()
+    assert second.t_mono > first.t_mono
+    for component in sampler.components:
+        assert second.energy_j[component] >= first.energy_j[component]
+    # RAM at a forced 6 W: the window's energy is exactly power x time, whatever the interval
+    window = Window(first, second, ("ram",))
+    assert window.energy_j()["ram"] == pytest.approx(6.0 * window.duration_s, rel=1e-9)
+
+
+def test_nested_and_overlapping_windows_add_up():
+    sampler = get_sampler(SPEC)
+    a = sampler.read()
+    time.sleep(0.01)
+    b = sampler.read()
+    time.sleep(0.01)
+    c = sampler.read()
+    outer = Window(a, c, sampler.components).energy_j()
+    first = Window(a, b, sampler.components).energy_j()
+    second = Window(b, c, sampler.components).energy_j()
+    for component in sampler.components:
+        assert outer[component] == pytest.approx(first[component] + second[component], rel=1e-12)
+
+
+def test_thread_starts_with_first_lease_and_stops_with_the_last():
+    sampler = get_sampler(SPEC)
+    assert not sampler.running
+    slow = sampler.request_interval(5.0)
+    fast = sampler.request_interval(0.02)
+    assert sampler.running and sampler.interval_s == pytest.approx(0.02)
+    time.sleep(0.2)
+    assert sampler.ticks >= 3
+    fast.release()
+    assert sampler.interval_s == pytest.approx(5.0)
+    slow.release()
+    slow.release()  # idempotent
+    deadline = time.monotonic() + 2
+    while sampler.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not sampler.running
+
+
+def test_listeners_get_readings_and_a_raising_listener_is_counted_not_fatal():
+    sampler = get_sampler(SPEC)
+    seen = []
+    good = sampler.subscribe(seen.append)
+
+    def broken(reading):
+        raise RuntimeError("widget gone")
+
+    bad = sampler.subscribe(broken)
+    lease = sampler.request_interval(0.02)
+    time.sleep(0.2)
+    lease.release()
+    good.close()
+    bad.close()
+    assert len(seen) >= 3
+    assert all(b.t_mono > a.t_mono for a, b in zip(seen, seen[1:]))
+    assert any(p.error_type == "RuntimeError" and p.count >= 2 for p in problems.all())
+
+
+def test_meter_raising_on_every_call_is_counted_and_others_go_on():
+    sampler = get_sampler(SPEC)
+
+    class Broken(Exception):
+        pass
+
+    def explode(now, load):
+        raise Broken("sensor unplugged")
+
+    sampler._slots["ram"].meter.read = explode  # a meter with no fallback
+    before = sampler.read()
+    time.sleep(0.01)
+    after = sampler.read()
+    assert after.energy_j["ram"] == before.energy_j["ram"]
+    assert after.energy_j["cpu"] > before.energy_j["cpu"]
+    [problem] = [p for p in problems.all() if p.where == "ram meter"]
+    assert problem.error_type == "Broken" and problem.count >= 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_fork_child_keeps_the_ledger_and_restarts_its_thread():
+    sampler = get_sampler(SPEC)
+    lease = sampler.request_interval(0.02)
+    before = sampler.read()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            time.sleep(0.1)
+            reading = get_sampler(SPEC).read()
+            ok = (
+                reading.energy_j["ram"] > before.energy_j["ram"]
+                and get_sampler(SPEC) is sampler
+                and sampler.running
+            )
+            os.write(write_fd, b"ok" if ok else b"bad")
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    answer = os.read(read_fd, 10)
+    os.waitpid(pid, 0)
+    lease.release()
+    assert answer == b"ok"
+
+
+def test_sampler_thread_cost_is_tracked():
+    sampler = get_sampler(SPEC)
+    lease = sampler.request_interval(0.01)
+    time.sleep(0.2)
+    lease.release()
+    assert sampler.thread_cpu_s > 0.0
