@@ -1,0 +1,209 @@
+"""CPU TDP lookup: normalising /proc/cpuinfo model names and matching them to the table.
+
+Every expected TDP is checked against CodeCarbon 3.3.2's hardware/cpu_power.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from carbon_magic.core import cpu_catalog
+from carbon_magic.core.cpu_catalog import CpuMatch, lookup_tdp, normalise_cpu_name
+
+REPO = Path(__file__).resolve().parents[1]
+TABLE = REPO / "carbon_magic" / "data" / "cpu_tdp.csv"
+SOURCE_CSV = REPO.parent / "shared" / "data" / "codecarbon-3.3.2" / "hardware" / "cpu_power.csv"
+needs_source = pytest.mark.skipif(not SOURCE_CSV.exists(), reason="shared/data/codecarbon-3.3.2 not present")
+
+
+def table_rows() -> list[dict[str, str]]:
+    with open(TABLE, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def source_tdps() -> dict[str, str]:
+    """cpu_power.csv as name -> TDP text, as published."""
+    with open(SOURCE_CSV, encoding="utf-8-sig", newline="") as f:
+        return {row["Name"]: row["TDP"] for row in csv.DictReader(f)}
+
+
+# Real "model name" lines of /proc/cpuinfo -> the table row they are, as in cpu_power.csv.
+KNOWN = [
+    ("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", "Intel Xeon Platinum 8375C"),
+    ("Intel(R) Core(TM) i7-10700K CPU @ 3.80GHz", "Intel Core i7-10700K"),
+    ("Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz", "Intel Xeon E5-2680 v4"),
+    ("Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz", "Intel Xeon E5-2686 v4"),
+    ("Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", "Intel Xeon Gold 6248R"),
+    ("Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", "Intel Xeon Platinum 8259CL"),
+    ("Intel(R) Xeon(R) Platinum 8480+", "Intel Xeon Platinum 8480+"),
+    ("11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz", "Intel Core i7-1165G7"),
+    ("Intel(R) Core(TM) Ultra 7 155H", "Intel Core Ultra 7 155H"),
+    ("Intel(R) Core(TM)2 Duo CPU     E8400  @ 3.00GHz", "Intel Core 2 Duo E8400"),
+    ("Intel(R) Core(TM) i7 CPU         920  @ 2.67GHz", "Intel Core i7-920"),
+    ("Intel(R) Celeron(R) N4020 CPU @ 1.10GHz", "Intel Celeron N4020"),
+    ("AMD Ryzen 9 5950X 16-Core Processor", "AMD Ryzen 9 5950X"),
+    ("AMD Ryzen 7 5800X3D 8-Core Processor", "AMD Ryzen 7 5800X3D"),
+    ("AMD Ryzen 5 5600G with Radeon Graphics", "AMD Ryzen 5 5600G"),
+    ("AMD Ryzen 7 7840U w/ Radeon 780M Graphics", "AMD Ryzen 7 7840U"),
+    ("AMD Ryzen 5 PRO 4650G with Radeon Graphics", "AMD Ryzen 5 PRO 4650G"),
+    ("AMD EPYC 7763 64-Core Processor", "AMD EPYC 7763"),
+    ("AMD EPYC 9654 96-Core Processor", "AMD EPYC 9654"),
+    ("AMD EPYC 7R13 Processor", "AMD EPYC 7R13"),
+    ("AMD Ryzen Threadripper PRO 3995WX 64-Cores", "AMD Ryzen Threadripper PRO 3995WX"),
+    ("AMD Ryzen Threadripper 3970X 32-Core Processor", "AMD Ryzen Threadripper 3970X"),
+    ("AMD FX(tm)-8350 Eight-Core Processor", "AMD FX-8350"),
+    ("AMD Athlon(tm) II X4 640 Processor", "AMD Athlon II X4 640"),
+]
+
+# Family names with no model number, or models that are not in the table.
+AMBIGUOUS_OR_UNKNOWN = [
+    "",
+    "   ",
+    "AMD EPYC",
+    "Intel Xeon",
+    "AMD EPYC Processor",
+    "Intel(R) Xeon(R) CPU @ 2.20GHz",
+    "Intel Xeon Processor (Cascadelake)",
+    "QEMU Virtual CPU version 2.5+",
+    "Common KVM processor",
+    "AMD EPYC 7B13 64-Core Processor",  # GCP's custom EPYC: not in the table (7B12 is)
+    "Intel(R) Xeon(R) Platinum 8488C",  # AWS custom Sapphire Rapids: not in the table
+    "12th Gen Intel(R) Core(TM) i9-12900K",  # not in CodeCarbon 3.3.2's table
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", "xeon platinum 8375c"),
+        ("AMD EPYC 7B13 64-Core Processor", "epyc 7b13"),
+        ("Intel(R) Core(TM) i7-10700K CPU @ 3.80GHz", "core i7-10700k"),
+        ("Intel Core i7-10700K", "core i7-10700k"),
+        ("AMD Ryzen 7 PRO 4750U with Radeon Graphics", "ryzen 7 pro 4750u"),
+        ("AMD FX(tm)-8350 Eight-Core Processor", "fx-8350"),
+        ("Intel(R)  Core(TM)2   Quad CPU Q6600 @ 2.40GHz", "core 2 quad q6600"),
+        ("13th Gen Intel(R) Core(TM) i7-13700H", "core i7-13700h"),
+        ("AMD Ryzen 5 3500 Processor (OEM Only)", "ryzen 5 3500"),
+    ],
+)
+def test_normalise_cpu_name(raw, normalised):
+    assert normalise_cpu_name(raw) == normalised
+
+
+@needs_source
+def test_source_has_the_rows_the_examples_rely_on():
+    source = source_tdps()
+    assert source["Intel Xeon Platinum 8375C"] == "300"
+    assert source["Intel Core i7-10700K"] == "125.0"
+    assert source["AMD EPYC 7B12"] == "240"
+    assert not any("7B13" in name for name in source)
+
+
+@needs_source
+@pytest.mark.parametrize(("raw", "name"), KNOWN)
+def test_known_models_get_their_table_tdp(raw, name):
+    match = lookup_tdp(raw)
+    assert match is not None, raw
+    assert match.name == name
+    assert match.tdp_w == float(source_tdps()[name])
+    assert match.exact and match.score == 1.0
+
+
+@pytest.mark.parametrize("raw", AMBIGUOUS_OR_UNKNOWN)
+def test_ambiguous_or_unknown_models_get_none(raw):
+    assert lookup_tdp(raw) is None
+
+
+@needs_source
+def test_fuzzy_match_keeps_the_model_number():
+    # Sandy Bridge Xeons report "E5-2680 0"; the table's row is the plain E5-2680 (130 W),
+    # not the v2 (115 W), v3 or v4 (120 W).
+    match = lookup_tdp("Intel(R) Xeon(R) CPU E5-2680 0 @ 2.70GHz")
+    assert match == CpuMatch("Intel Xeon E5-2680", float(source_tdps()["Intel Xeon E5-2680"]), False, match.score)
+    assert 0 < match.score < 1
+    pentium = lookup_tdp("Intel(R) Pentium(R) Dual  CPU  E2180  @ 2.00GHz")
+    assert pentium.name == "Intel Pentium Dual-Core E2180" and not pentium.exact
+    assert pentium.tdp_w == float(source_tdps()["Intel Pentium Dual-Core E2180"])
+
+
+def test_same_model_number_in_another_family_is_not_a_match():
+    assert lookup_tdp("AMD EPYC 7763") is not None
+    assert lookup_tdp("Intel Celeron 7763") is None
+    assert lookup_tdp("Ryzen 9 7763") is None
+
+
+def test_table_keys_are_the_normalised_names_and_unique():
+    rows = table_rows()
+    assert list(rows[0]) == ["name", "tdp_w", "key"]
+    assert all(normalise_cpu_name(r["name"]) == r["key"] for r in rows)
+    assert len({r["key"] for r in rows}) == len(rows)
+    assert all(float(r["tdp_w"]) > 0 for r in rows)
+
+
+@needs_source
+def test_every_source_row_is_found_exactly_with_at_least_its_tdp():
+    for name, tdp in source_tdps().items():
+        try:
+            tdp_w = float(tdp)
+        except ValueError:  # four malformed rows ("27.29.5"), dropped by the build
+            assert lookup_tdp(name) is None
+            continue
+        match = lookup_tdp(name)
+        if tdp_w == 0:  # Quark D1000, dropped by the build
+            assert match is None
+            continue
+        assert match is not None and match.exact, name
+        assert match.tdp_w >= tdp_w, name  # duplicates keep the highest TDP
+
+
+@needs_source
+def test_duplicates_keep_the_highest_tdp():
+    source = source_tdps()
+    assert source["AMD Phenom II X4 945 (95W)"] == "95" and source["AMD Phenom II X4 945 (125W)"] == "125"
+    assert lookup_tdp("AMD Phenom(tm) II X4 945 Processor").tdp_w == 125
+
+
+NOISE = st.sampled_from(["", "(R)", "(TM)", " CPU", " Processor", " @ 3.10GHz", "  "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(row=st.sampled_from(table_rows()), prefix=NOISE, suffix=NOISE, drop=st.integers(0, 3))
+def test_a_fuzzy_hit_never_changes_the_model_tokens(row, prefix, suffix, drop):
+    words = row["name"].split()
+    if len(words) > 1 and drop < len(words):
+        del words[drop]  # drop one word, as a model string might
+    raw = prefix + " " + " ".join(words) + suffix
+    match = lookup_tdp(raw)
+    if match is None:
+        return
+    query_tokens = frozenset(normalise_cpu_name(raw).split())
+    match_tokens = frozenset(normalise_cpu_name(match.name).split())
+    assert cpu_catalog._model_tokens(query_tokens) == cpu_catalog._model_tokens(match_tokens)
+    assert cpu_catalog._model_tokens(query_tokens)
+
+
+def test_later_lookups_are_cached():
+    lookup_tdp.cache_clear()
+    first = lookup_tdp("AMD EPYC 7763 64-Core Processor")
+    assert lookup_tdp("AMD EPYC 7763 64-Core Processor") is first
+    assert lookup_tdp.cache_info().hits == 1
+
+
+def test_first_lookup_loads_the_table_quickly():
+    code = (
+        "import time\n"
+        "from carbon_magic.core.cpu_catalog import lookup_tdp\n"
+        "start = time.perf_counter()\n"
+        "assert lookup_tdp('AMD EPYC 7763 64-Core Processor').tdp_w == 280\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) < 0.2  # ~10 ms measured; generous for slow CI machines
