@@ -99,6 +99,7 @@ class LoadProbe:
     def __init__(self, total_ram_bytes: int):
         self._stat = _ProcStat()
         self._total_ram_bytes = max(total_ram_bytes, 1)
+        self._cpu_count = os.cpu_count() or 1
         self.process_tree = False
         self._last_now = time.monotonic()
         self._last_busy, self._last_total = self._stat.busy_total()
@@ -150,7 +151,7 @@ class LoadProbe:
         else:
             # The tick counters have not moved yet (10 ms resolution): reuse nothing, assume
             # this process is what runs, bounded by one core's worth of the machine.
-            cpu_load = min(d_process / dt / (os.cpu_count() or 1), 1.0) if dt > 0 else 0.0
+            cpu_load = min(d_process / dt / self._cpu_count, 1.0) if dt > 0 else 0.0
             share = 1.0 if d_process > 0 else 0.0
         self._last_now = now
         self._last_process_cpu_s = process_cpu_s

@@ -233,12 +233,14 @@ class Sampler:
         """Ask for background samples at least every ``interval_s`` until the lease is released."""
         lease = Lease(self, float(interval_s), process_tree)
         with self._lock:
+            sooner = lease.interval_s < self.interval_s
             self._leases.append(lease)
             if process_tree and not self._probe.process_tree:
                 self._probe.process_tree = True
                 self._probe.sample(self._clock(), full=True)
             self._ensure_thread()
-        self._wake.set()
+        if sooner:
+            self._wake.set()
         return lease
 
     def subscribe(self, callback: Callable[[Reading], None]) -> Subscription:
@@ -249,11 +251,13 @@ class Sampler:
         return subscription
 
     def _drop_lease(self, lease: Lease) -> None:
+        # No wake-up: the interval can only grow, and a thread left without work exits at its
+        # next tick, so short windows in a row do not start and stop a thread each time.
         with self._lock:
             if lease in self._leases:
                 self._leases.remove(lease)
-            self._probe.process_tree = any(l.process_tree for l in self._leases)
-        self._wake.set()
+            if lease.process_tree:
+                self._probe.process_tree = any(other.process_tree for other in self._leases)
 
     def _drop_subscription(self, subscription: Subscription) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ Outputs are reached through an OutputSink (built above core, in ``carbon_magic.o
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ from .sampler import Lease, Sampler, Subscription, get_sampler
 logger = logging.getLogger("carbon_magic")
 
 
+def new_run_id() -> str:
+    """A random (version 4) UUID without a system entropy call: run ids are labels, not secrets."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
 class OutputSink(Protocol):
     """Where records go. All methods must return at once (outputs queue their work)."""
 
@@ -34,6 +40,7 @@ class OutputSink(Protocol):
     def live_out(self, total: EmissionsData, delta: EmissionsData) -> None: ...
     def task_out(self, tasks: list[EmissionsData], experiment_name: str) -> None: ...
     def exit(self) -> None: ...
+    wants_live: bool
     def wait(self, timeout_s: float) -> bool: ...
 
 
@@ -123,8 +130,8 @@ class Tracker:
             lease = self._sampler.request_interval(
                 self.config["measure_power_secs"], process_tree=self._process_mode
             )
-            self._run = _Run(run_id=str(uuid.uuid4()), start=self._sampler.read(), lease=lease)
-            if self._sink is not None:
+            self._run = _Run(run_id=new_run_id(), start=self._sampler.read(), lease=lease)
+            if self._sink is not None and getattr(self._sink, "wants_live", True):
                 self._run.live = self._sampler.subscribe(self._on_tick)
 
     @property
@@ -239,7 +246,7 @@ class Tracker:
 
     def _finish_task(self, name: str, end: Reading) -> EmissionsData:
         task = self._tasks.pop(name)
-        run_id = self._run.run_id if self._run else str(uuid.uuid4())
+        run_id = self._run.run_id if self._run else new_run_id()
         data = self.record(self.window(task.start, end), run_id)
         data = data.replace(extra={"task_name": name})
         self._finished_tasks.append(data)

@@ -36,12 +36,19 @@ def build_outputs(config: Mapping[str, Any]) -> list[Any]:
     return outputs
 
 
+def _implements(output: Any, method: str) -> bool:
+    """True if ``output`` has ``method`` of its own (not BaseOutput's empty one)."""
+    function = getattr(type(output), method, None) or getattr(output, method, None)
+    return callable(function) and function is not getattr(BaseOutput, method)
+
+
 class Dispatcher:
     """An OutputSink that queues each output call on the worker and returns at once."""
 
     def __init__(self, outputs: list[Any]):
         self.outputs = outputs
         self._pending: list[Ticket] = []
+        self.wants_live = any(_implements(o, "live_out") for o in outputs)
         if any(hasattr(o, "exit") for o in outputs):
             on_exit(self._exit_now)
 
@@ -49,7 +56,7 @@ class Dispatcher:
         self._pending = [t for t in self._pending if not t.done.is_set()]
         for output in self.outputs:
             function = getattr(output, method, None)
-            if callable(function):
+            if _implements(output, method):
                 where = f"output {type(output).__name__}.{method}"
                 self._pending.append(worker.submit(where, function, *args))
 
