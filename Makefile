@@ -23,7 +23,7 @@ test: $(PY)
 
 ## make bench: the benchmarks in benchmarks/ (figures, not pass/fail)
 bench: install
-	$(PY) benchmarks/run_all.py
+	cd benchmarks && ../$(PY) run_all.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

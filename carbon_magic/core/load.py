@@ -133,11 +133,15 @@ class LoadProbe:
         except psutil.Error:
             pass
 
+    def refresh_slow(self) -> None:
+        """Re-read the slow figures: memory, and the process tree when attributing to it."""
+        if self.process_tree:
+            self._refresh_tree()
+        self._ram_used_gb, self._ram_util = read_memory()
+
     def sample(self, now: float, full: bool) -> LoadSample:
         if full:
-            if self.process_tree:
-                self._refresh_tree()
-            self._ram_used_gb, self._ram_util = read_memory()
+            self.refresh_slow()
         busy, total = self._stat.busy_total()
         d_busy, d_total = busy - self._last_busy, total - self._last_total
         process_cpu_s = self._process_cpu_s()

@@ -30,6 +30,9 @@ from .problems import problems
 logger = logging.getLogger("carbon_magic")
 
 IDLE_INTERVAL_S = 15.0
+# Slow figures (memory, process tree, GPU utilisation) change slowly and cost ~150 us of
+# kernel time to read: refresh them at most this often, whatever the sampling rate.
+SLOW_REFRESH_S = 1.0
 _ids = itertools.count(1)
 
 
@@ -106,6 +109,7 @@ class Sampler:
         self.started_wall = time.time()
         self._origin = self._clock()
         self._last_now = self._origin
+        self._last_slow_refresh = -float("inf")
         self.read(full=True)
 
     # -- description ----------------------------------------------------------------------
@@ -130,9 +134,13 @@ class Sampler:
 
     # -- reading --------------------------------------------------------------------------
     def read(self, full: bool = False) -> Reading:
-        """A fresh Reading now. ``full`` also refreshes slow figures (memory, GPU utilisation)."""
+        """A fresh Reading now. ``full`` also refreshes slow figures (memory, GPU utilisation)
+        if they are older than SLOW_REFRESH_S."""
         with self._lock:
             now = self._clock()
+            full = full and now - self._last_slow_refresh >= SLOW_REFRESH_S
+            if full:
+                self._last_slow_refresh = now
             load = self._sample_load(now, full)
             energy, power, provisional = {}, {}, []
             for component, slot in self._slots.items():
@@ -237,7 +245,8 @@ class Sampler:
             self._leases.append(lease)
             if process_tree and not self._probe.process_tree:
                 self._probe.process_tree = True
-                self._probe.sample(self._clock(), full=True)
+                self._probe.refresh_slow()
+                self._last_slow_refresh = -float("inf")  # GPU contexts too, at the next tick
             self._ensure_thread()
         if sooner:
             self._wake.set()

@@ -30,7 +30,7 @@ def make_tree(
         path.mkdir(parents=True, exist_ok=True)
         (path / "name").write_text(name + "\n")
         (path / "max_energy_range_uj").write_text(f"{max_range_uj}\n")
-        (path / "energy_uj").write_text(f"{start_uj}\n")
+        (path / "energy_uj").write_text(f"{start_uj:020d}\n")
         domains[name if name != "package" else folder] = path
 
     (root / "intel-rapl").mkdir(parents=True, exist_ok=True)
@@ -45,23 +45,33 @@ def make_tree(
     return domains
 
 
-def _write(path: Path, value: int) -> None:
-    temporary = path.with_name(".energy_uj.tmp")
-    temporary.write_text(f"{value}\n")
-    os.replace(temporary, path)
-
-
 def _writer(files: dict[str, tuple[str, int, Any]], update_s: float, stop: Any, ready: Any) -> None:
-    """Advance each counter from its profile; counters wrap at their range."""
+    """Advance each counter from its profile on a fixed time grid, as RAPL's ~1 kHz updates.
+
+    Each value is written in place, zero-padded to a fixed width, with one ``pwrite``: a
+    reader sees the old value or the new one, never a mix, and never an empty file.
+    """
     t_start = time.monotonic()
-    offsets = {name: int(Path(path).read_text()) for name, (path, _, _) in files.items()}
+    handles = {}
+    for name, (path, max_range, profile) in files.items():
+        offset = int(Path(path).read_text())
+        fd = os.open(path, os.O_WRONLY)
+        handles[name] = (fd, offset, max_range, profile)
     ready.set()
+    tick = 0
     while not stop.is_set():
-        now = time.monotonic()
-        for name, (path, max_range, profile) in files.items():
-            energy_uj = offsets[name] + int(profile.energy_j(t_start, now) * 1e6)
-            _write(Path(path), energy_uj % (max_range + 1))
-        time.sleep(update_s)
+        tick += 1
+        t_grid = t_start + tick * update_s
+        delay = t_grid - time.monotonic()
+        if delay > 0.0002:
+            time.sleep(delay - 0.0002)
+        while time.monotonic() < t_grid:
+            pass
+        for fd, offset, max_range, profile in handles.values():
+            energy_uj = offset + int(profile.energy_j(t_start, t_grid) * 1e6)
+            os.pwrite(fd, b"%020d\n" % (energy_uj % (max_range + 1)), 0)
+    for fd, *_ in handles.values():
+        os.close(fd)
 
 
 class RaplWriter:
