@@ -24,6 +24,8 @@ class Reading:
     ``power_w``: latest power per component (for live views; not used for energy).
     ``*_util_s``: integrals of utilisation fractions over time (fraction x seconds).
     ``ram_used_gb_s``: integral of used memory (GB x seconds).
+    ``process_cpu_s``, ``machine_busy_s``: cumulative CPU seconds of this process tree and of
+    the whole machine; a window's CPU share in process mode is the ratio of their deltas.
     ``provisional``: components whose value is an estimate until a slow counter's next
     update brackets ``t_mono`` (see ``Sampler.settle``).
     """
@@ -39,6 +41,7 @@ class Reading:
     ram_util_s: float
     ram_used_gb_s: float
     process_cpu_s: float
+    machine_busy_s: float
     provisional: frozenset[str] = frozenset()
 
     @property
@@ -124,12 +127,22 @@ class Window:
 
 
 def _process_share(start: Reading, end: Reading, component: str) -> float:
-    """The process tree's fraction of a component's energy between two readings."""
-    machine = end.energy_j[component] - start.energy_j.get(component, 0.0)
-    attributed = end.process_energy_j.get(component, 0.0) - start.process_energy_j.get(component, 0.0)
-    if machine <= 0:
+    """The process tree's fraction of a component's energy between two readings.
+
+    Components with a per-interval attribution (RAM by resident memory, GPUs by context) use
+    it; CPU uses the tree's CPU seconds over the machine's busy CPU seconds in the window.
+    """
+    if component in end.process_energy_j:
+        numerator = end.process_energy_j[component] - start.process_energy_j.get(component, 0.0)
+        denominator = end.energy_j[component] - start.energy_j.get(component, 0.0)
+    else:
+        numerator = end.process_cpu_s - start.process_cpu_s
+        denominator = end.machine_busy_s - start.machine_busy_s
+        if denominator <= 0:  # the machine's 10 ms tick counters have not moved yet
+            return 1.0 if numerator > 0 else 0.0
+    if denominator <= 0:
         return 0.0
-    return min(max(attributed / machine, 0.0), 1.0)
+    return min(max(numerator / denominator, 0.0), 1.0)
 
 
 def kind_of(component: str) -> str:

@@ -16,16 +16,18 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 @dataclass(frozen=True, slots=True)
 class LoadSample:
-    """Load over the interval since the previous sample, plus the latest slow figures.
+    """Load over the interval since the previous sample, plus cumulative and slow figures.
 
-    ``cpu_load`` and ``process_share`` are fractions in [0, 1] over that interval:
-    machine CPU busy time / total CPU time, and the process tree's CPU time / machine busy time.
+    ``cpu_load`` is the machine's CPU busy time / total CPU time over that interval, in [0, 1]
+    (NaN if it could not be measured). ``machine_busy_s`` and ``process_cpu_s`` are cumulative
+    CPU seconds (whole machine; this process tree): in ``tracking_mode="process"`` a window's
+    CPU share is the ratio of their deltas. ``rss_share``, ``ram_*`` are the latest slow figures.
     """
 
     now: float
     dt_s: float
     cpu_load: float
-    process_share: float
+    machine_busy_s: float
     process_cpu_s: float
     rss_share: float
     ram_used_gb: float
@@ -112,7 +114,7 @@ class LoadProbe:
         times = os.times()
         return time.process_time() + times.children_user + times.children_system + self._children_cpu_s
 
-    def _refresh_tree(self) -> None:
+    def refresh_tree(self) -> None:
         """Live children's CPU time and the tree's resident memory (psutil; slow)."""
         import psutil
 
@@ -136,7 +138,7 @@ class LoadProbe:
     def refresh_slow(self) -> None:
         """Re-read the slow figures: memory, and the process tree when attributing to it."""
         if self.process_tree:
-            self._refresh_tree()
+            self.refresh_tree()
         self._ram_used_gb, self._ram_util = read_memory()
 
     def sample(self, now: float, full: bool) -> LoadSample:
@@ -145,25 +147,22 @@ class LoadProbe:
         busy, total = self._stat.busy_total()
         d_busy, d_total = busy - self._last_busy, total - self._last_total
         process_cpu_s = self._process_cpu_s()
-        d_process = max(process_cpu_s - self._last_process_cpu_s, 0.0)
         dt = max(now - self._last_now, 0.0)
         if d_total > 0:
             cpu_load = min(max(d_busy / d_total, 0.0), 1.0)
-            busy_s = d_busy / _CLOCK_TICKS
-            share = min(d_process / busy_s, 1.0) if busy_s > 0 else (1.0 if d_process > 0 else 0.0)
             self._last_busy, self._last_total = busy, total
+            self._last_process_cpu_s = process_cpu_s
         else:
-            # The tick counters have not moved yet (10 ms resolution): reuse nothing, assume
-            # this process is what runs, bounded by one core's worth of the machine.
+            # The tick counters (10 ms resolution) have not moved yet: estimate the load from
+            # this process's own CPU time, which has nanosecond resolution.
+            d_process = max(process_cpu_s - self._last_process_cpu_s, 0.0)
             cpu_load = min(d_process / dt / self._cpu_count, 1.0) if dt > 0 else 0.0
-            share = 1.0 if d_process > 0 else 0.0
         self._last_now = now
-        self._last_process_cpu_s = process_cpu_s
         return LoadSample(
             now=now,
             dt_s=dt,
             cpu_load=cpu_load,
-            process_share=share,
+            machine_busy_s=busy / _CLOCK_TICKS,
             process_cpu_s=process_cpu_s,
             rss_share=self._rss_share,
             ram_used_gb=self._ram_used_gb,

@@ -34,6 +34,7 @@ IDLE_INTERVAL_S = 15.0
 # kernel time to read: refresh them at most this often, whatever the sampling rate.
 SLOW_REFRESH_S = 1.0
 _ids = itertools.count(1)
+_IDLE_LOAD = LoadSample(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass
@@ -96,7 +97,7 @@ class Sampler:
         self._clock = clock
         self._probe = probe or LoadProbe(facts.ram_total_bytes)
         self._slots = {m.component: _Slot(m) for m in discovery.meters}
-        self._process_j = {c: 0.0 for c in self._slots}
+        self._process_j = {c: 0.0 for c, s in self._slots.items() if s.meter.process_fraction(_IDLE_LOAD) is not None}
         self._gpu_util_s = {c: 0.0 for c in self._slots if c.startswith("gpu:")}
         self._cpu_util_s = self._ram_util_s = self._ram_used_gb_s = 0.0
         self._lock = threading.RLock()
@@ -133,10 +134,13 @@ class Sampler:
             return max(min(requested + limits), 0.001)
 
     # -- reading --------------------------------------------------------------------------
-    def read(self, full: bool = False) -> Reading:
+    def read(self, full: bool = False, refresh_tree: bool = False) -> Reading:
         """A fresh Reading now. ``full`` also refreshes slow figures (memory, GPU utilisation)
-        if they are older than SLOW_REFRESH_S."""
+        if they are older than SLOW_REFRESH_S; ``refresh_tree`` re-reads the CPU time of the
+        process tree's live children (a /proc scan: for process-mode window boundaries)."""
         with self._lock:
+            if refresh_tree and self._probe.process_tree:
+                self._probe.refresh_tree()
             now = self._clock()
             full = full and now - self._last_slow_refresh >= SLOW_REFRESH_S
             if full:
@@ -171,6 +175,7 @@ class Sampler:
                 ram_util_s=self._ram_util_s,
                 ram_used_gb_s=self._ram_used_gb_s,
                 process_cpu_s=load.process_cpu_s,
+                machine_busy_s=load.machine_busy_s,
                 provisional=frozenset(provisional),
             )
 
@@ -179,7 +184,7 @@ class Sampler:
             return self._probe.sample(now, full)
         except Exception as error:
             problems.note("load probe", error)
-            return LoadSample(now, max(now - self._last_now, 0.0), math.nan, 1.0, 0.0, 0.0, 0.0, 0.0)
+            return LoadSample(now, max(now - self._last_now, 0.0), math.nan, 0.0, 0.0, 0.0, 0.0, 0.0)
 
     def _advance(self, component: str, slot: _Slot, now: float, load: LoadSample, full: bool) -> None:
         meter = slot.meter
@@ -196,7 +201,8 @@ class Sampler:
             added = 0.0
             total = slot.total_j
         slot.total_j = total
-        self._process_j[component] += added * meter.process_fraction(load)
+        if component in self._process_j:
+            self._process_j[component] += added * meter.process_fraction(load)
 
     def _swap_to_fallback(self, component: str, slot: _Slot, now: float, load: LoadSample) -> None:
         try:

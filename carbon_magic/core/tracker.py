@@ -130,9 +130,13 @@ class Tracker:
             lease = self._sampler.request_interval(
                 self.config["measure_power_secs"], process_tree=self._process_mode
             )
-            self._run = _Run(run_id=new_run_id(), start=self._sampler.read(), lease=lease)
+            self._run = _Run(run_id=new_run_id(), start=self._read(), lease=lease)
             if self._sink is not None and getattr(self._sink, "wants_live", True):
                 self._run.live = self._sampler.subscribe(self._on_tick)
+
+    def _read(self) -> Reading:
+        """A boundary reading; in process mode the tree's live children are re-read first."""
+        return self._sampler.read(refresh_tree=self._process_mode)
 
     @property
     def _process_mode(self) -> bool:
@@ -163,7 +167,7 @@ class Tracker:
         run = self._run
         if run is None:
             return None
-        return self.record(self.window(run.start, self._sampler.read()), run.run_id)
+        return self.record(self.window(run.start, self._read()), run.run_id)
 
     def flush(self) -> float | None:
         """Send the totals so far to the outputs without stopping; returns kg CO2eq."""
@@ -172,7 +176,7 @@ class Tracker:
             if run is None:
                 logger.warning("carbon_magic: flush() on a tracker that is not running.")
                 return None
-            total = self.record(self.window(run.start, self._sampler.read()), run.run_id)
+            total = self.record(self.window(run.start, self._read()), run.run_id)
             self._emit_out(run, total)
             return total.emissions
 
@@ -187,7 +191,7 @@ class Tracker:
             if run is None:
                 logger.warning("carbon_magic: stop() on a tracker that is not running.")
                 return None
-            end = self._sampler.read()
+            end = self._read()
             for name in list(self._tasks):
                 self._finish_task(name, end)
             self._run = None
@@ -231,7 +235,7 @@ class Tracker:
             name = task_name or f"task_{uuid.uuid4().hex[:8]}"
             if name in self._tasks:
                 raise ValueError(f"task {name!r} is already running; give another name")
-            self._tasks[name] = _Task(name, self._sampler.read())
+            self._tasks[name] = _Task(name, self._read())
             return name
 
     def stop_task(self, task_name: str | None = None) -> EmissionsData:
@@ -242,7 +246,7 @@ class Tracker:
             name = task_name if task_name is not None else next(reversed(self._tasks))
             if name not in self._tasks:
                 raise ValueError(f"no running task named {name!r}; running: {', '.join(self._tasks)}")
-            return self._finish_task(name, self._sampler.read())
+            return self._finish_task(name, self._read())
 
     def _finish_task(self, name: str, end: Reading) -> EmissionsData:
         task = self._tasks.pop(name)

@@ -34,9 +34,13 @@ class Meter(ABC):
     def power_w(self) -> float:
         """The latest estimate of current power in watts (for live views)."""
 
-    def process_fraction(self, load: LoadSample) -> float:
-        """Share of this component's energy over the last interval owed to the process tree."""
-        return load.process_share
+    def process_fraction(self, load: LoadSample) -> float | None:
+        """Share of this component's energy over the last interval owed to the process tree.
+
+        None (the default, for CPU meters) means: attribute per window, by the ratio of the
+        tree's CPU seconds to the machine's busy CPU seconds (see ``ledger.Window``).
+        """
+        return None
 
     def utilisation(self) -> float | None:
         """Latest utilisation fraction in [0, 1], if this source has one (GPUs)."""
