@@ -43,11 +43,11 @@ def simulated_day() -> float:
     clock = SimulatedClock()
     sampler = Sampler(discover(spec, machine_facts(), clock.now), machine_facts(), clock=clock)
     for _ in range(1000):
-        sampler.read(full=True)
+        sampler.read(tick=True)
     gc.collect()
     before = rss_mb()
     for _ in range(86_400):
-        sampler.read(full=True)
+        sampler.read(tick=True)
     gc.collect()
     return rss_mb() - before
 

@@ -112,9 +112,9 @@ def test_process_mode_counts_a_gpu_only_where_the_tree_holds_a_context(monkeypat
     )
     sampler = get_sampler(SPEC)
     lease = sampler.request_interval(0.05, process_tree=True)
-    start = sampler.read(full=True)
+    start = sampler.read(tick=True)
     time.sleep(0.4)
-    end = sampler.read(full=True)
+    end = sampler.read(tick=True)
     lease.release()
     mine = end.process_energy_j["gpu:0"] - start.process_energy_j["gpu:0"]
     other = end.process_energy_j["gpu:1"] - start.process_energy_j["gpu:1"]

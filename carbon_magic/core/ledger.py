@@ -90,12 +90,6 @@ class Window:
             totals[kind_of(component)] += joules
         return totals
 
-    def average_power_w(self) -> dict[str, float]:
-        duration = self.duration_s
-        if duration <= 0:
-            return {kind: 0.0 for kind in ("cpu", "gpu", "ram")}
-        return {kind: joules / duration for kind, joules in self.energy_by_kind_j().items()}
-
     def _average(self, start: float, end: float) -> float:
         duration = self.duration_s
         return (end - start) / duration if duration > 0 else 0.0

@@ -2,7 +2,7 @@
 
 A boundary read costs one ``pread`` of ``/proc/stat`` and a ``process_time()`` call. The
 expensive parts (the process tree's children, memory) are refreshed only on the sampler
-thread's ticks (``full=True``) and reused at boundaries.
+thread's ticks and reused at boundaries.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LoadSample:
     """Load over the interval since the previous sample, plus cumulative and slow figures.
 
@@ -22,6 +22,7 @@ class LoadSample:
     (NaN if it could not be measured). ``machine_busy_s`` and ``process_cpu_s`` are cumulative
     CPU seconds (whole machine; this process tree): in ``tracking_mode="process"`` a window's
     CPU share is the ratio of their deltas. ``rss_share``, ``ram_*`` are the latest slow figures.
+    Transient and internal, hence not frozen (cheaper to build at every boundary).
     """
 
     now: float
@@ -111,6 +112,9 @@ class LoadProbe:
         self._ram_used_gb, self._ram_util = read_memory()
 
     def _process_cpu_s(self) -> float:
+        """CPU seconds of this process, plus its children's when attributing to the tree."""
+        if not self.process_tree:
+            return time.process_time()
         times = os.times()
         return time.process_time() + times.children_user + times.children_system + self._children_cpu_s
 
@@ -134,6 +138,15 @@ class LoadProbe:
             self._rss_share = min(rss / self._total_ram_bytes, 1.0)
         except psutil.Error:
             pass
+
+    def set_process_tree(self, enabled: bool) -> None:
+        """Start or stop attributing to the process tree (children's CPU time, resident memory)."""
+        if enabled == self.process_tree:
+            return
+        self.process_tree = enabled
+        if enabled:
+            self.refresh_tree()
+        self._last_process_cpu_s = self._process_cpu_s()  # the series changes definition here
 
     def refresh_slow(self) -> None:
         """Re-read the slow figures: memory, and the process tree when attributing to it."""

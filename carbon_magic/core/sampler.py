@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from .ledger import Reading, frozen
+from types import MappingProxyType
+
+from .ledger import EMPTY, Reading, frozen
 from .load import LoadProbe, LoadSample
 from .machine import MachineFacts, machine_facts
 from .meters import Discovery, GpuInfo, HardwareSpec, Meter, discover
@@ -35,6 +37,7 @@ IDLE_INTERVAL_S = 15.0
 SLOW_REFRESH_S = 1.0
 _ids = itertools.count(1)
 _IDLE_LOAD = LoadSample(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+_NONE: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -111,7 +114,8 @@ class Sampler:
         self._origin = self._clock()
         self._last_now = self._origin
         self._last_slow_refresh = -float("inf")
-        self.read(full=True)
+        self._power_w: MappingProxyType = EMPTY
+        self.read(tick=True)
 
     # -- description ----------------------------------------------------------------------
     @property
@@ -134,25 +138,31 @@ class Sampler:
             return max(min(requested + limits), 0.001)
 
     # -- reading --------------------------------------------------------------------------
-    def read(self, full: bool = False, refresh_tree: bool = False) -> Reading:
-        """A fresh Reading now. ``full`` also refreshes slow figures (memory, GPU utilisation)
-        if they are older than SLOW_REFRESH_S; ``refresh_tree`` re-reads the CPU time of the
-        process tree's live children (a /proc scan: for process-mode window boundaries)."""
+    def read(self, tick: bool = False, refresh_tree: bool = False) -> Reading:
+        """A fresh Reading now.
+
+        ``tick`` (the sampler thread) also updates the latest power per component and, when
+        older than SLOW_REFRESH_S, the slow figures (memory, GPU utilisation and contexts);
+        boundary reads reuse them. ``refresh_tree`` re-reads the CPU time of the process
+        tree's live children (a /proc scan, for process-mode window boundaries).
+        """
         with self._lock:
             if refresh_tree and self._probe.process_tree:
                 self._probe.refresh_tree()
             now = self._clock()
-            full = full and now - self._last_slow_refresh >= SLOW_REFRESH_S
-            if full:
+            slow = tick and now - self._last_slow_refresh >= SLOW_REFRESH_S
+            if slow:
                 self._last_slow_refresh = now
-            load = self._sample_load(now, full)
-            energy, power, provisional = {}, {}, []
+            load = self._sample_load(now, slow)
+            energy = {}
+            provisional = _NONE
             for component, slot in self._slots.items():
-                self._advance(component, slot, now, load, full)
+                self._advance(component, slot, now, load, slow)
                 energy[component] = slot.total_j
-                power[component] = slot.meter.power_w()
                 if slot.meter.settles and slot.meter.settled_energy_j(now) is None:
-                    provisional.append(component)
+                    provisional = provisional | {component}
+            if tick:
+                self._power_w = MappingProxyType({c: s.meter.power_w() for c, s in self._slots.items()})
             dt = load.dt_s
             if not math.isnan(load.cpu_load):
                 self._cpu_util_s += load.cpu_load * dt
@@ -167,16 +177,16 @@ class Sampler:
                 sampler_id=self.id,
                 t_mono=now,
                 t_wall=time.time(),
-                energy_j=frozen(energy),
-                process_energy_j=frozen(self._process_j),
-                power_w=frozen(power),
+                energy_j=MappingProxyType(energy),
+                process_energy_j=frozen(self._process_j) if self._process_j else EMPTY,
+                power_w=self._power_w,
                 cpu_util_s=self._cpu_util_s,
-                gpu_util_s=frozen(self._gpu_util_s),
+                gpu_util_s=frozen(self._gpu_util_s) if self._gpu_util_s else EMPTY,
                 ram_util_s=self._ram_util_s,
                 ram_used_gb_s=self._ram_used_gb_s,
                 process_cpu_s=load.process_cpu_s,
                 machine_busy_s=load.machine_busy_s,
-                provisional=frozenset(provisional),
+                provisional=provisional,
             )
 
     def _sample_load(self, now: float, full: bool) -> LoadSample:
@@ -186,10 +196,10 @@ class Sampler:
             problems.note("load probe", error)
             return LoadSample(now, max(now - self._last_now, 0.0), math.nan, 0.0, 0.0, 0.0, 0.0, 0.0)
 
-    def _advance(self, component: str, slot: _Slot, now: float, load: LoadSample, full: bool) -> None:
+    def _advance(self, component: str, slot: _Slot, now: float, load: LoadSample, slow: bool) -> None:
         meter = slot.meter
         try:
-            if full and hasattr(meter, "refresh"):
+            if slow and hasattr(meter, "refresh"):
                 meter.refresh(self._tree_pids() if self._probe.process_tree else frozenset())
             total = slot.offset_j + meter.read(now, load)
         except Exception as error:
@@ -250,8 +260,7 @@ class Sampler:
             sooner = lease.interval_s < self.interval_s
             self._leases.append(lease)
             if process_tree and not self._probe.process_tree:
-                self._probe.process_tree = True
-                self._probe.refresh_slow()
+                self._probe.set_process_tree(True)
                 self._last_slow_refresh = -float("inf")  # GPU contexts too, at the next tick
             self._ensure_thread()
         if sooner:
@@ -272,7 +281,7 @@ class Sampler:
             if lease in self._leases:
                 self._leases.remove(lease)
             if lease.process_tree:
-                self._probe.process_tree = any(other.process_tree for other in self._leases)
+                self._probe.set_process_tree(any(other.process_tree for other in self._leases))
 
     def _drop_subscription(self, subscription: Subscription) -> None:
         with self._lock:
@@ -317,7 +326,7 @@ class Sampler:
                     self._thread = None
                     break
             try:
-                reading = self.read(full=True)
+                reading = self.read(tick=True)
             except Exception as error:  # read() guards meters; this is a last resort
                 problems.note("sampler", error)
                 continue
