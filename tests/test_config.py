@@ -164,3 +164,13 @@ def test_every_parameter_documented_in_the_table():
     for name, param in PARAMS.items():
         assert f"`{name}`" in table
         assert param.help
+
+
+def test_parameter_docs_are_generated_from_the_table():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "gen_docs.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
