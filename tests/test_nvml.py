@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -17,19 +18,31 @@ from tests.fakes.profiles import Constant
 SPEC = HardwareSpec(powercap_root="/nonexistent", force_cpu_power=50.0)
 
 
-def test_counter_gpu_window_energy(monkeypatch):
+def settled_window(sampler, seconds: float, warm_up_s: float = 1.0):
+    """A window with fast GPU polling, its two readings settled (as a tracker does)."""
+    lease = sampler.request_interval(15.0, watch_gpus=True)
+    time.sleep(warm_up_s)  # the poller learns the counter's rhythm
+    start = sampler.read()
+    time.sleep(seconds)
+    end = sampler.read()
+    done, settled = threading.Event(), []
+    sampler.when_settled((start, end), lambda readings: (settled.extend(readings), done.set()))
+    lease.release()
+    assert done.wait(3.0)
+    return settled
+
+
+def test_counter_gpu_window_energy_once_settled(monkeypatch):
     profile = Constant(300.0)
-    install(monkeypatch, [FakeGpu(profile, update_s=0.02)])
+    install(monkeypatch, [FakeGpu(profile, update_s=0.1)])
     sampler = get_sampler(SPEC)
     assert sampler.components == ("cpu", "ram", "gpu:0")
     assert sampler.methods()["gpu:0"] == "NVML energy counter (NVIDIA H100 80GB HBM3)"
     assert sampler.exact()["gpu:0"]
-    start = sampler.read()
-    time.sleep(1.0)
-    end = sampler.read()
+    start, end = settled_window(sampler, 0.5)
+    assert not start.provisional and not end.provisional
     measured = end.energy_j["gpu:0"] - start.energy_j["gpu:0"]
-    # a raw counter read is off by at most one 20 ms update at each end: 6 J each
-    assert measured == pytest.approx(300.0 * (end.t_mono - start.t_mono), abs=12.5)
+    assert measured == pytest.approx(300.0 * (end.t_mono - start.t_mono), rel=0.01)
 
 
 def test_gpu_without_counter_integrates_power_never_zero(monkeypatch):
@@ -44,26 +57,22 @@ def test_gpu_without_counter_integrates_power_never_zero(monkeypatch):
     assert measured == pytest.approx(120.0 * (end.t_mono - start.t_mono), rel=0.01)
 
 
-def test_short_window_between_counter_updates_is_approximated_and_marked(monkeypatch):
+def test_short_window_between_counter_updates_is_provisional_then_settled(monkeypatch):
     install(monkeypatch, [FakeGpu(Constant(500.0), update_s=0.1)])
     sampler = get_sampler(SPEC)
-    time.sleep(0.25)
-    sampler.read()
+    lease = sampler.request_interval(15.0, watch_gpus=True)
+    time.sleep(1.0)
     start = sampler.read()
     time.sleep(0.01)
     end = sampler.read()
-    measured = end.energy_j["gpu:0"] - start.energy_j["gpu:0"]
-    assert measured > 0  # a raw read would often say 0 J
+    lease.release()
     assert "gpu:0" in end.provisional
-    settled = None
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:
-        sampler.read()
-        settled = sampler.settle(end)
-        if not settled.provisional:
-            break
-        time.sleep(0.02)
-    assert settled is not None and not settled.provisional
+    assert end.energy_j["gpu:0"] > start.energy_j["gpu:0"]  # a raw read would often say 0 J
+    done, settled = threading.Event(), []
+    sampler.when_settled((start, end), lambda readings: (settled.extend(readings), done.set()))
+    assert done.wait(1.0)  # within about one counter update, not the timeout
+    measured = settled[1].energy_j["gpu:0"] - settled[0].energy_j["gpu:0"]
+    assert measured == pytest.approx(500.0 * (end.t_mono - start.t_mono), rel=0.01)
 
 
 def test_no_nvml_means_no_gpu_components_said_once(monkeypatch):

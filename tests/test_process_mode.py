@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from carbon_magic import EmissionsTracker
 
 BURN = "import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass\n"
@@ -17,12 +15,16 @@ MEASURED = {"powercap_root": "/nonexistent", "force_cpu_power": 100.0, "force_ra
             "force_carbon_intensity_g_co2e_kwh": 400.0, "save_to_file": False, "measure_power_secs": 0.1}
 
 
-def track(mode: str, work) -> float:
-    tracker = EmissionsTracker(tracking_mode=mode, **MEASURED)
-    tracker.start()
+def track(work) -> tuple[float, float]:
+    """CPU energy of one window as (process mode, machine mode), measured side by side."""
+    process = EmissionsTracker(tracking_mode="process", **MEASURED)
+    machine = EmissionsTracker(tracking_mode="machine", **MEASURED)
+    machine.start()
+    process.start()
     work()
-    tracker.stop()
-    return tracker.final_emissions_data.cpu_energy
+    process.stop()
+    machine.stop()
+    return process.final_emissions_data.cpu_energy, machine.final_emissions_data.cpu_energy
 
 
 def start_stranger(seconds: float) -> int:
@@ -39,8 +41,7 @@ def test_a_stranger_burning_cpu_is_not_ours():
     stranger = start_stranger(3)
     try:
         time.sleep(0.3)
-        machine = track("machine", lambda: time.sleep(1.0))
-        process = track("process", lambda: time.sleep(1.0))
+        process, machine = track(lambda: time.sleep(1.0))
     finally:
         os.kill(stranger, signal.SIGKILL)
     assert machine > 0
@@ -51,10 +52,10 @@ def test_our_children_are_ours():
     def run_child():
         subprocess.run([sys.executable, "-c", BURN.format(seconds=1.0)], check=True)
 
-    process = track("process", run_child)
-    machine = track("machine", run_child)
-    assert process == pytest.approx(machine, rel=0.35)
-    assert process > 0
+    process, machine = track(run_child)
+    # The child kept one of the machine's cores busy for the whole window: at least about
+    # half the machine's busy CPU time (and so of its CPU energy) is ours.
+    assert machine * 0.4 <= process <= machine
 
 
 def test_process_ram_is_a_share_of_the_machine_ram():

@@ -35,6 +35,11 @@ IDLE_INTERVAL_S = 15.0
 # Slow figures (memory, process tree, GPU utilisation) change slowly and cost ~150 us of
 # kernel time to read: refresh them at most this often, whatever the sampling rate.
 SLOW_REFRESH_S = 1.0
+# GPU polling while a window watches them: deliberately not a divisor of NVML's ~100 ms
+# counter period, so successive polls sweep its cycle and pin the change instants.
+GPU_POLL_S = 0.0073
+# A boundary still unsettled after this long is finalised with what is known (provisional).
+SETTLE_TIMEOUT_S = 2.0
 _ids = itertools.count(1)
 _IDLE_LOAD = LoadSample(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 _NONE: frozenset[str] = frozenset()
@@ -49,15 +54,26 @@ class _Slot:
     total_j: float = 0.0
 
 
+@dataclass
+class _Pending:
+    """Readings waiting for their slow counters to settle, and who to tell."""
+
+    readings: tuple[Reading, ...]
+    callback: Callable[[tuple[Reading, ...]], None]
+    deadline: float
+
+
 class Lease:
-    """A request for a sampling interval; ``release()`` withdraws it. Idempotent."""
+    """A request for a sampling interval (and, with ``watch_gpus``, fast GPU polling) while a
+    window is open; ``release()`` withdraws it. Idempotent."""
 
-    __slots__ = ("_sampler", "interval_s", "process_tree", "released")
+    __slots__ = ("_sampler", "interval_s", "process_tree", "watch_gpus", "released")
 
-    def __init__(self, sampler: "Sampler", interval_s: float, process_tree: bool):
+    def __init__(self, sampler: "Sampler", interval_s: float, process_tree: bool, watch_gpus: bool):
         self._sampler = sampler
         self.interval_s = interval_s
         self.process_tree = process_tree
+        self.watch_gpus = watch_gpus
         self.released = False
 
     def release(self) -> None:
@@ -108,6 +124,9 @@ class Sampler:
         self._leases: list[Lease] = []
         self._subscriptions: list[Subscription] = []
         self._thread: threading.Thread | None = None
+        self._poller: threading.Thread | None = None
+        self._gpu_slots = [slot for slot in self._slots.values() if slot.meter.settles]
+        self._pending: list[_Pending] = []
         self.ticks = 0
         self.thread_cpu_s = 0.0
         self.started_wall = time.time()
@@ -253,9 +272,13 @@ class Sampler:
             return replace(reading, energy_j=frozen(energy), provisional=frozenset(still))
 
     # -- leases, listeners and the thread -------------------------------------------------
-    def request_interval(self, interval_s: float, process_tree: bool = False) -> Lease:
-        """Ask for background samples at least every ``interval_s`` until the lease is released."""
-        lease = Lease(self, float(interval_s), process_tree)
+    def request_interval(self, interval_s: float, process_tree: bool = False, watch_gpus: bool = False) -> Lease:
+        """Ask for background samples at least every ``interval_s`` until the lease is released.
+
+        ``watch_gpus``: poll the GPU counters every GPU_POLL_S meanwhile, so their change
+        instants are known precisely enough to settle the window's boundaries.
+        """
+        lease = Lease(self, float(interval_s), process_tree, watch_gpus and bool(self._gpu_slots))
         with self._lock:
             sooner = lease.interval_s < self.interval_s
             self._leases.append(lease)
@@ -263,6 +286,8 @@ class Sampler:
                 self._probe.set_process_tree(True)
                 self._last_slow_refresh = -float("inf")  # GPU contexts too, at the next tick
             self._ensure_thread()
+            if lease.watch_gpus:
+                self._ensure_poller()
         if sooner:
             self._wake.set()
         return lease
@@ -340,15 +365,66 @@ class Sampler:
                     problems.note(f"listener {getattr(subscription.callback, '__qualname__', '?')}", error)
             self.thread_cpu_s = time.thread_time() - started_cpu
 
+    # -- settling slow counters ------------------------------------------------------------
+    def when_settled(
+        self, readings: tuple[Reading, ...], callback: Callable[[tuple[Reading, ...]], None],
+        timeout_s: float = SETTLE_TIMEOUT_S,
+    ) -> None:
+        """Call ``callback(settled readings)`` once every slow counter has been seen to change
+        after each reading's instant (on the GPU poller thread, within about one counter
+        update), or after ``timeout_s`` with what is known then (still marked provisional).
+        Readings with nothing provisional are passed on at once, on this thread."""
+        if not any(r.provisional for r in readings):
+            callback(readings)
+            return
+        with self._lock:
+            self._pending.append(_Pending(readings, callback, self._clock() + timeout_s))
+            self._ensure_poller()
+
+    def _ensure_poller(self) -> None:
+        if self._poller is None or not self._poller.is_alive():
+            self._poller = threading.Thread(target=self._poll_gpus, name="carbon_magic-gpu-poller", daemon=True)
+            self._poller.start()
+
+    def _poll_gpus(self) -> None:
+        """Poll GPU counters while a window watches them or a boundary waits to be settled."""
+        while True:
+            ready: list[tuple[_Pending, tuple[Reading, ...]]] = []
+            with self._lock:
+                if not (self._pending or any(lease.watch_gpus for lease in self._leases)):
+                    self._poller = None
+                    return
+                now = self._clock()
+                for slot in self._gpu_slots:
+                    try:
+                        slot.meter.poll(now)
+                    except Exception as error:
+                        problems.note(f"{slot.meter.component} poll", error)
+                for pending in list(self._pending):
+                    settled = tuple(self.settle(r) for r in pending.readings)
+                    if now >= pending.deadline or not any(r.provisional for r in settled):
+                        self._pending.remove(pending)
+                        ready.append((pending, settled))
+            for pending, settled in ready:
+                try:
+                    pending.callback(settled)
+                except Exception as error:
+                    problems.note("settled-record callback", error)
+            time.sleep(GPU_POLL_S)
+
     def _after_fork_in_child(self) -> None:
         """Threads do not survive fork: new lock, no thread, no listeners (they belong to the parent)."""
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._thread = None
+        self._poller = None
         self._subscriptions = []
+        self._pending = []
         self._probe.after_fork()
         if self._leases:
             self._ensure_thread()
+            if any(lease.watch_gpus for lease in self._leases):
+                self._ensure_poller()
 
 
 # -- the process-wide registry ----------------------------------------------------------------

@@ -2,28 +2,24 @@
 
 Each GPU is one ledger component ``gpu:<index>``. Where the driver has the total energy
 counter (Volta and newer) it is used; otherwise power is integrated (never a silent 0).
-The counter changes only every 10-100 ms: between two changes a read is the last counter
-value plus recent power x elapsed time, marked approximate, and ``settled_energy_j`` gives
-the interpolated value once a later change brackets the instant.
+The counter changes only every 10-100 ms: a read between two changes is the last counter
+value plus recent power x elapsed time (provisional), and ``settled_energy_j`` gives the
+value interpolated between the two changes that bracket an instant (see CounterTimeline),
+final once the later change has been seen.
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
 import os
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..load import LoadSample
 from .base import Meter
+from .counter_timeline import CounterTimeline
 
 logger = logging.getLogger("carbon_magic")
-
-# Change points kept per GPU: at 10 ms polling, more than 10 s of history.
-_HISTORY = 1024
-
 
 class NvmlUnavailable(Exception):
     """No NVML, no driver or no GPU; the message says which."""
@@ -85,7 +81,7 @@ def gpu_infos(nvml: Any) -> list[tuple[GpuInfo, Any]]:
 
 
 class NvmlGpuMeter(Meter):
-    """One GPU: energy counter with interpolation, or integrated power."""
+    """One GPU: energy counter with interpolation between changes, or integrated power."""
 
     settles = True
 
@@ -103,14 +99,11 @@ class NvmlGpuMeter(Meter):
         self._power_w = self._read_power_w()
         self._utilisation: float | None = None
         self._holds_context = False
-        self._times: deque[float] = deque(maxlen=_HISTORY)
-        self._energies: deque[float] = deque(maxlen=_HISTORY)
         self._base_mj = self._read_counter_mj() if info.has_counter else 0
-        self._last_counter_mj = self._base_mj
         self._integral_j = 0.0
         self._last_now = now
         self._last_returned_j = 0.0
-        self._record(now, 0.0)
+        self.timeline = CounterTimeline(now, 0.0)
 
     # -- raw NVML reads --------------------------------------------------------------------
     def _read_counter_mj(self) -> int:
@@ -119,38 +112,27 @@ class NvmlGpuMeter(Meter):
     def _read_power_w(self) -> float:
         return self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
 
-    def _record(self, t: float, energy_j: float) -> None:
-        self._times.append(t)
-        self._energies.append(energy_j)
+    # -- polling ---------------------------------------------------------------------------
+    def poll(self, now: float) -> None:
+        """Observe the counter (or integrate power) at ``now``: the fast poller calls this."""
+        if self.info.has_counter:
+            if self.timeline.observe(now, (self._read_counter_mj() - self._base_mj) / 1000.0):
+                self._power_w = self.timeline.recent_power_w() or self._power_w
+        else:
+            power = self._read_power_w()
+            self._integral_j += (self._power_w + power) / 2 * max(now - self._last_now, 0.0)
+            self._power_w = power
+            self.timeline.observe_exact(now, self._integral_j)
+        self._last_now = now
 
     # -- Meter -----------------------------------------------------------------------------
     def read(self, now: float, load: LoadSample) -> float:
-        if self.info.has_counter:
-            value = self._read_counter(now)
-        else:
-            value = self._integrate_power(now)
-        self._last_now = now
-        self._last_returned_j = max(value, self._last_returned_j)
+        """The counter's value extrapolated to ``now`` with recent power (provisional)."""
+        self.poll(now)
+        timeline = self.timeline
+        estimate = timeline.last_value_j + self._power_w * max(now - timeline.last_change_t, 0.0)
+        self._last_returned_j = max(estimate, self._last_returned_j)
         return self._last_returned_j
-
-    def _read_counter(self, now: float) -> float:
-        raw_mj = self._read_counter_mj()
-        if raw_mj != self._last_counter_mj:
-            energy_j = (raw_mj - self._base_mj) / 1000.0
-            if len(self._times) and now > self._times[-1]:
-                self._power_w = (energy_j - self._energies[-1]) / (now - self._times[-1])
-            self._last_counter_mj = raw_mj
-            self._record(now, energy_j)
-            return energy_j
-        # No counter change since the last one: extrapolate with recent power (approximate).
-        return self._energies[-1] + self._power_w * (now - self._times[-1])
-
-    def _integrate_power(self, now: float) -> float:
-        power = self._read_power_w()
-        self._integral_j += (self._power_w + power) / 2 * max(now - self._last_now, 0.0)
-        self._power_w = power
-        self._record(now, self._integral_j)
-        return self._integral_j
 
     def refresh(self, tree_pids: frozenset[int]) -> None:
         """Slow figures, on sampler ticks only: utilisation and whether the tree holds a context."""
@@ -175,17 +157,7 @@ class NvmlGpuMeter(Meter):
         return 1.0 if self._holds_context else 0.0
 
     def settled_energy_j(self, t: float) -> float | None:
-        times = self._times
-        if not times or t > times[-1]:
-            return None
-        position = bisect.bisect_left(times, t)
-        if position == 0:
-            return self._energies[0]
-        t0, t1 = times[position - 1], times[position]
-        e0, e1 = self._energies[position - 1], self._energies[position]
-        if t1 == t0:
-            return e1
-        return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
+        return self.timeline.energy_at(t)
 
 
 def select_gpus(
