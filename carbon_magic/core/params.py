@@ -325,6 +325,12 @@ _TABLE: tuple[Param, ...] = (
     Param("rapl_include_dram", "bool", False, "Add RAPL DRAM domains to the CPU's energy.", "hardware"),
     Param("rapl_prefer_psys", "bool", False, "Use the RAPL psys (platform) domain instead of packages.", "hardware"),
     Param(
+        "sync_frameworks", "bool", True,
+        "At window boundaries, wait for GPU work queued by torch, jax or cupy (only those "
+        "already imported and initialised), so each cell gets its own GPU energy.",
+        "hardware",
+    ),
+    Param(
         "powercap_root", "str", None,
         "Folder of the powercap tree; default /sys/class/powercap, then /sys/devices/virtual/powercap.",
         "hardware",

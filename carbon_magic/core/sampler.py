@@ -38,6 +38,8 @@ SLOW_REFRESH_S = 1.0
 # GPU polling while a window watches them: deliberately not a divisor of NVML's ~100 ms
 # counter period, so successive polls sweep its cycle and pin the change instants.
 GPU_POLL_S = 0.0073
+# Fast polling right after start-up, to learn each GPU counter's update rhythm.
+GPU_LEARN_S = 1.5
 # A boundary still unsettled after this long is finalised with what is known (provisional).
 SETTLE_TIMEOUT_S = 2.0
 _ids = itertools.count(1)
@@ -127,6 +129,7 @@ class Sampler:
         self._poller: threading.Thread | None = None
         self._gpu_slots = [slot for slot in self._slots.values() if slot.meter.settles]
         self._pending: list[_Pending] = []
+        self._learn_until = -math.inf
         self.ticks = 0
         self.thread_cpu_s = 0.0
         self.started_wall = time.time()
@@ -135,6 +138,9 @@ class Sampler:
         self._last_slow_refresh = -float("inf")
         self._power_w: MappingProxyType = EMPTY
         self.read(tick=True)
+        if self._gpu_slots:  # learn the GPU counters' update rhythm before the first window
+            self._learn_until = self._clock() + GPU_LEARN_S
+            self._ensure_poller()
 
     # -- description ----------------------------------------------------------------------
     @property
@@ -391,7 +397,8 @@ class Sampler:
         while True:
             ready: list[tuple[_Pending, tuple[Reading, ...]]] = []
             with self._lock:
-                if not (self._pending or any(lease.watch_gpus for lease in self._leases)):
+                learning = self._clock() < self._learn_until
+                if not (learning or self._pending or any(lease.watch_gpus for lease in self._leases)):
                     self._poller = None
                     return
                 now = self._clock()

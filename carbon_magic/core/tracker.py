@@ -13,7 +13,7 @@ import random
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 from .config import Config, ConfigError
 from .intensity import Intensity, Location, resolve_offline
@@ -23,7 +23,8 @@ from .logs import configure_logger
 from .meters import HardwareSpec
 from .meters.nvml import select_gpus
 from .record import EmissionsData, RunInfo, build_record, delta
-from .sampler import Lease, Sampler, Subscription, get_sampler
+from .sampler import SETTLE_TIMEOUT_S, Lease, Sampler, Subscription, get_sampler
+from .sync import synchronize_frameworks
 
 logger = logging.getLogger("carbon_magic")
 
@@ -58,6 +59,7 @@ class _Run:
 class _Task:
     name: str
     start: Reading
+    end: Reading | None = None
 
 
 class Tracker:
@@ -74,7 +76,8 @@ class Tracker:
         self._lock = threading.RLock()
         self._run: _Run | None = None
         self._tasks: dict[str, _Task] = {}
-        self._finished_tasks: list[EmissionsData] = []
+        self._finished_tasks: list[_Task] = []
+        self.sync_s = 0.0  # time spent waiting for GPU frameworks: the cells' own time
         self._machine_lock = None if config["allow_multiple_runs"] else MachineLock()
         self.final_emissions_data: EmissionsData | None = None
         self.final_emissions: float | None = None
@@ -128,11 +131,22 @@ class Tracker:
                 )
                 return
             lease = self._sampler.request_interval(
-                self.config["measure_power_secs"], process_tree=self._process_mode
+                self.config["measure_power_secs"], process_tree=self._process_mode, watch_gpus=self._has_gpus
             )
+            self._synchronise()
             self._run = _Run(run_id=new_run_id(), start=self._read(), lease=lease)
             if self._sink is not None and getattr(self._sink, "wants_live", True):
                 self._run.live = self._sampler.subscribe(self._on_tick)
+
+    @property
+    def _has_gpus(self) -> bool:
+        return bool(self._gpu_names)
+
+    def _synchronise(self) -> None:
+        """Let queued GPU work finish before a boundary (its energy belongs to this side)."""
+        if self._has_gpus and self.config["sync_frameworks"]:
+            _names, seconds = synchronize_frameworks()
+            self.sync_s += seconds
 
     def _read(self) -> Reading:
         """A boundary reading; in process mode the tree's live children are re-read first."""
@@ -180,17 +194,22 @@ class Tracker:
             self._emit_out(run, total)
             return total.emissions
 
-    def stop(self, wait: bool = True) -> float | None:
+    def stop(self, wait: bool = True, on_final: Callable[[EmissionsData], None] | None = None) -> float | None:
         """End the run; returns kg CO2eq (None if it was not running).
 
-        ``wait``: block until the outputs have written this run (bounded); the magics pass
-        False so a cell never waits for an output.
+        GPU counters change only every ~100 ms: a record is final once the counters have been
+        seen to change after both boundaries (about one update later). Until then
+        ``final_emissions_data`` is provisional; the outputs get the final record only, and
+        ``on_final(record)`` is called with it. ``wait`` (the default) blocks until the record
+        is final and the outputs have written it (bounded); the magics pass False so a cell
+        never waits.
         """
         with self._lock:
             run = self._run
             if run is None:
                 logger.warning("carbon_magic: stop() on a tracker that is not running.")
                 return None
+            self._synchronise()
             end = self._read()
             for name in list(self._tasks):
                 self._finish_task(name, end)
@@ -198,19 +217,43 @@ class Tracker:
             run.lease.release()
             if run.live is not None:
                 run.live.close()
-            total = self.record(self.window(run.start, end), run.run_id)
-            self.final_emissions_data = total
-            self.final_emissions = total.emissions
-            self._emit_out(run, total)
-            if self._finished_tasks and self._sink is not None:
-                experiment = self.config["experiment_name"] or self.config["project_name"]
-                self._sink.task_out(list(self._finished_tasks), experiment)
-            self._finished_tasks = []
+            tasks, self._finished_tasks = self._finished_tasks, []
+            self.final_emissions_data = self.record(self.window(run.start, end), run.run_id)
+            self.final_emissions = self.final_emissions_data.emissions
             if self._machine_lock is not None:
                 self._machine_lock.release()
-        if wait and self._sink is not None:
-            self._sink.wait(timeout_s=10.0)
-        return total.emissions
+            finished = threading.Event()
+
+            def finalise(settled: tuple[Reading, ...]) -> None:
+                self._finalise(run, tasks, settled, on_final)
+                finished.set()
+
+            readings = (run.start, end, *(r for task in tasks for r in (task.start, task.end)))
+            self._sampler.when_settled(readings, finalise)
+        if wait:
+            finished.wait(SETTLE_TIMEOUT_S + 1.0)
+            if self._sink is not None:
+                self._sink.wait(timeout_s=10.0)
+        return self.final_emissions
+
+    def _finalise(
+        self, run: _Run, tasks: list[_Task], settled: tuple[Reading, ...],
+        on_final: Callable[[EmissionsData], None] | None,
+    ) -> None:
+        """The final records of a run and its tasks, from settled readings, to the outputs."""
+        total = self.record(self.window(settled[0], settled[1]), run.run_id)
+        self.final_emissions_data = total
+        self.final_emissions = total.emissions
+        self._emit_out(run, total)
+        if tasks and self._sink is not None:
+            task_readings = settled[2:]
+            records = [
+                self._task_record(task.name, task_readings[2 * i], task_readings[2 * i + 1], run.run_id)
+                for i, task in enumerate(tasks)
+            ]
+            self._sink.task_out(records, self.config["experiment_name"] or self.config["project_name"])
+        if on_final is not None:
+            on_final(total)
 
     def _emit_out(self, run: _Run, total: EmissionsData) -> None:
         if self._sink is not None:
@@ -250,11 +293,13 @@ class Tracker:
 
     def _finish_task(self, name: str, end: Reading) -> EmissionsData:
         task = self._tasks.pop(name)
+        task.end = end
+        self._finished_tasks.append(task)
         run_id = self._run.run_id if self._run else new_run_id()
-        data = self.record(self.window(task.start, end), run_id)
-        data = data.replace(extra={"task_name": name})
-        self._finished_tasks.append(data)
-        return data
+        return self._task_record(name, task.start, end, run_id)
+
+    def _task_record(self, name: str, start: Reading, end: Reading, run_id: str) -> EmissionsData:
+        return self.record(self.window(start, end), run_id).replace(extra={"task_name": name})
 
     # -- context manager ------------------------------------------------------------------
     def __enter__(self) -> "Tracker":

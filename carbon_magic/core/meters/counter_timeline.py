@@ -1,14 +1,18 @@
 """When did a slow energy counter change? Interpolating it at any instant between changes.
 
 NVML's energy counter changes only every ~100 ms. A poll sees the new value some time after
-the change: the change happened between the last poll that saw the old value and the first
-that saw the new one. From these brackets the timeline estimates each change instant:
+the change: the change happened in the bracket between the last poll that saw the old value
+and the first that saw the new one. From these brackets the timeline estimates each change
+instant:
 
 - when the counter updates on a regular period (as measured on an H100: ~100 ms), the
-  instants lie on a grid ``phase + k x period``; intersecting the brackets of many changes
-  pins the phase far more tightly than any single bracket (polls are deliberately not a
-  divisor of the period, so their offsets sweep the cycle);
-- otherwise each change is placed at the middle of its bracket.
+  instants lie on a grid ``phase + n x period``. Every change seen through a narrow bracket
+  (fast polling) constrains the grid; intersecting many of them, far apart in time, pins the
+  phase and period far more tightly than any single bracket (polls are deliberately not a
+  divisor of the period, so their offsets sweep the cycle). The grid then places every
+  change, including those seen late by sparse polls, wherever it falls inside its bracket;
+- otherwise a change is placed at the middle of its bracket (for a wide bracket, about half
+  an update period before it was seen).
 
 ``energy_at(t)`` interpolates linearly between the two changes that bracket ``t``: exact
 while power is constant between two updates, and final once the later change has been seen.
@@ -17,16 +21,18 @@ while power is constant between two updates, and final once the later change has
 from __future__ import annotations
 
 import bisect
+import math
 import statistics
 from collections import deque
 
 # Changes kept: at 100 ms per change, a little under two minutes.
 HISTORY = 1024
-# Changes used to estimate the period and phase.
+# Narrow brackets kept to fit the grid, and how many consecutive ones start a first fit.
 FIT_WINDOW = 48
-# Until a grid fit measures it: NVML's counter period on an H100 (REFERENCE.md).
+MIN_FIT = 8
+# Until a fit measures it: NVML's counter period on an H100 (REFERENCE.md).
 DEFAULT_UPDATE_PERIOD_S = 0.1
-# A fitted grid is trusted when the phase is pinned to within this fraction of the period.
+# A fitted grid is trusted when its phase is pinned to within this fraction of the period.
 MAX_PHASE_SPREAD = 0.05
 
 
@@ -35,7 +41,7 @@ class CounterTimeline:
 
     def __init__(self, t0: float, energy_j: float):
         # Where the counter stood when first read: its own change instant is unknown, so it
-        # only anchors instants before the first change seen (never the grid fit).
+        # only anchors instants before the first change seen.
         self._origin = (t0, energy_j)
         self._last_poll_t = t0
         self._last_value = energy_j
@@ -44,7 +50,9 @@ class CounterTimeline:
         self._hi: deque[float] = deque(maxlen=HISTORY)
         self._values: deque[float] = deque(maxlen=HISTORY)
         self._instants: list[float] | None = None  # cache of estimated change instants
-        self.update_period_s = DEFAULT_UPDATE_PERIOD_S  # refined by each grid fit
+        self.update_period_s = DEFAULT_UPDATE_PERIOD_S
+        self.grid: tuple[float, float] | None = None  # (phase, period) of the update grid
+        self._anchors: deque[tuple[int, float, float]] = deque(maxlen=FIT_WINDOW)  # (n, lo, hi)
 
     @property
     def last_value_j(self) -> float:
@@ -60,23 +68,54 @@ class CounterTimeline:
         """Record a poll at ``t``; True if the value changed since the previous poll."""
         changed = energy_j != self._last_value
         if changed:
-            self._lo.append(self._last_poll_t)
-            self._hi.append(t)
-            self._values.append(energy_j)
-            self._last_value = energy_j
-            self._instants = None
+            self._add(self._last_poll_t, t, energy_j)
+            self._learn(self._last_poll_t, t)
         self._last_poll_t = t
         return changed
 
     def observe_exact(self, t: float, energy_j: float) -> None:
         """Record a value known to hold exactly at ``t`` (e.g. power integrated up to ``t``)."""
-        self._lo.append(t)
-        self._hi.append(t)
+        self._add(t, t, energy_j)
+        self._last_poll_t = t
+
+    def _add(self, lo: float, hi: float, energy_j: float) -> None:
+        self._lo.append(lo)
+        self._hi.append(hi)
         self._values.append(energy_j)
         self._last_value = energy_j
-        self._last_poll_t = t
         self._instants = None
 
+    # -- the update grid --------------------------------------------------------------------
+    def _learn(self, lo: float, hi: float) -> None:
+        """Add a narrow bracket to the grid's constraints and refit."""
+        if hi - lo > self.update_period_s / 2:
+            if self.grid is None:
+                self._anchors.clear()  # a first fit needs consecutive changes
+            return
+        if self.grid is None:
+            self._anchors.append((len(self._anchors), lo, hi))
+            if len(self._anchors) >= MIN_FIT and _regular(self._anchors):
+                self._refit()
+            return
+        phase, period = self.grid
+        self._anchors.append((round(((lo + hi) / 2 - phase) / period), lo, hi))
+        self._refit()
+
+    def _refit(self) -> None:
+        fit = _fit_grid(list(self._anchors))
+        if fit is None:  # drifted or irregular: learn afresh from the next consecutive run
+            self.grid = None
+            self._anchors.clear()
+            return
+        phase, period = fit
+        # Re-index the anchors from the new phase so indexes stay small and exact.
+        shift = self._anchors[0][0]
+        self._anchors = deque(((n - shift, a, b) for n, a, b in self._anchors), maxlen=FIT_WINDOW)
+        self.grid = (phase + shift * period, period)
+        self.update_period_s = period
+        self._instants = None
+
+    # -- estimates --------------------------------------------------------------------------
     def recent_power_w(self) -> float | None:
         """Average power between the last two changes (None before two changes)."""
         instants = self.instants()
@@ -85,26 +124,24 @@ class CounterTimeline:
         return (self._values[-1] - self._values[-2]) / (instants[-1] - instants[-2])
 
     def instants(self) -> list[float]:
-        """Estimated instant of every change kept (grid fit where it holds, else midpoints)."""
+        """Estimated instant of every change kept."""
         if self._instants is None:
             self._instants = self._estimate()
         return self._instants
 
     def _estimate(self) -> list[float]:
-        lo, hi = list(self._lo), list(self._hi)
-        start = max(len(lo) - FIT_WINDOW, 0)
-        fit = _fit_grid(lo[start:], hi[start:])
-        if fit is not None:
-            self.update_period_s = fit[1]
-        # A narrow bracket: its middle. A wide one (sparse polling): the counter changes every
-        # update period, so its last change is about half a period before it was seen.
         half = self.update_period_s / 2
-        instants = [max((a + b) / 2, b - half) for a, b in zip(lo, hi)]
-        if fit is not None:
-            phase, period = fit
-            for k in range(len(lo) - start):
-                # never outside the bracket actually observed
-                instants[start + k] = min(max(phase + k * period, lo[start + k]), hi[start + k])
+        instants = []
+        for lo, hi in zip(self._lo, self._hi):
+            instant = max((lo + hi) / 2, hi - half)
+            if self.grid is not None:
+                phase, period = self.grid
+                # the latest grid instant not after the bracket's end: with changes missed
+                # inside a wide bracket, the value seen is the one of its last change
+                candidate = phase + math.floor((hi - phase) / period) * period
+                if lo <= candidate <= hi:
+                    instant = candidate
+            instants.append(instant)
         return instants
 
     def energy_at(self, t: float) -> float | None:
@@ -123,31 +160,33 @@ class CounterTimeline:
         return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
 
 
-def _fit_grid(lo: list[float], hi: list[float]) -> tuple[float, float] | None:
-    """(phase, period) of a regular grid of change instants through the brackets.
-
-    The grid must satisfy ``lo[k] <= phase + k * period <= hi[k]`` for every change k: each
-    pair of changes bounds the period, and at the middle of the feasible periods the
-    brackets intersect in a phase interval. Needs consecutive changes seen with brackets
-    narrower than half a period (fast polling); None when the changes are not regular.
-    """
-    n = len(lo)
-    if n < 8:
-        return None
-    middles = [(a + b) / 2 for a, b in zip(lo, hi)]
+def _regular(anchors: deque[tuple[int, float, float]]) -> bool:
+    """Consecutive changes about one period apart (none missed, none extra)."""
+    middles = [(a + b) / 2 for _, a, b in anchors]
     gaps = [b - a for a, b in zip(middles, middles[1:])]
     typical = statistics.median(gaps)
-    if typical <= 0 or any(b - a > typical / 2 for a, b in zip(lo, hi)):
-        return None
-    if any(abs(gap - typical) > typical / 2 for gap in gaps):
-        return None  # a missed or irregular change: grid indexes would be wrong
-    period_min = max((lo[j] - hi[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
-    period_max = min((hi[j] - lo[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
-    if period_min > period_max:
+    return typical > 0 and all(abs(gap - typical) <= typical / 2 for gap in gaps)
+
+
+def _fit_grid(anchors: list[tuple[int, float, float]]) -> tuple[float, float] | None:
+    """(phase, period) with ``lo <= phase + n * period <= hi`` for every anchor (n, lo, hi).
+
+    Each pair of anchors bounds the period; at the middle of the feasible periods the
+    brackets intersect in a phase interval. None when no grid fits them tightly.
+    """
+    period_min, period_max = 0.0, math.inf
+    for i, (n_i, lo_i, hi_i) in enumerate(anchors):
+        for n_j, lo_j, hi_j in anchors[i + 1:]:
+            steps = n_j - n_i
+            if steps <= 0:
+                return None
+            period_min = max(period_min, (lo_j - hi_i) / steps)
+            period_max = min(period_max, (hi_j - lo_i) / steps)
+    if not period_min <= period_max < math.inf:
         return None
     period = (period_min + period_max) / 2
-    phase_lo = max(a - k * period for k, a in enumerate(lo))
-    phase_hi = min(b - k * period for k, b in enumerate(hi))
+    phase_lo = max(lo - n * period for n, lo, _ in anchors)
+    phase_hi = min(hi - n * period for n, _, hi in anchors)
     if phase_lo > phase_hi or phase_hi - phase_lo > MAX_PHASE_SPREAD * period:
         return None
     return (phase_lo + phase_hi) / 2, period
