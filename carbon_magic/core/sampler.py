@@ -374,17 +374,19 @@ class Sampler:
     # -- settling slow counters ------------------------------------------------------------
     def when_settled(
         self, readings: tuple[Reading, ...], callback: Callable[[tuple[Reading, ...]], None],
-        timeout_s: float = SETTLE_TIMEOUT_S,
+        timeout_s: float | None = None,
     ) -> None:
         """Call ``callback(settled readings)`` once every slow counter has been seen to change
         after each reading's instant (on the GPU poller thread, within about one counter
-        update), or after ``timeout_s`` with what is known then (still marked provisional).
+        update), or after ``timeout_s`` (default SETTLE_TIMEOUT_S) with what is known then
+        (still marked provisional).
         Readings with nothing provisional are passed on at once, on this thread."""
         if not any(r.provisional for r in readings):
             callback(readings)
             return
         with self._lock:
-            self._pending.append(_Pending(readings, callback, self._clock() + timeout_s))
+            deadline = self._clock() + (SETTLE_TIMEOUT_S if timeout_s is None else timeout_s)
+            self._pending.append(_Pending(readings, callback, deadline))
             self._ensure_poller()
 
     def _ensure_poller(self) -> None:

@@ -23,7 +23,8 @@ from .logs import configure_logger
 from .meters import HardwareSpec
 from .meters.nvml import select_gpus
 from .record import EmissionsData, RunInfo, build_record, delta
-from .sampler import SETTLE_TIMEOUT_S, Lease, Sampler, Subscription, get_sampler
+from . import sampler as sampler_module
+from .sampler import Lease, Sampler, Subscription, get_sampler
 from .sync import synchronize_frameworks
 
 logger = logging.getLogger("carbon_magic")
@@ -231,7 +232,7 @@ class Tracker:
             readings = (run.start, end, *(r for task in tasks for r in (task.start, task.end)))
             self._sampler.when_settled(readings, finalise)
         if wait:
-            finished.wait(SETTLE_TIMEOUT_S + 1.0)
+            finished.wait(sampler_module.SETTLE_TIMEOUT_S + 1.0)
             if self._sink is not None:
                 self._sink.wait(timeout_s=10.0)
         return self.final_emissions

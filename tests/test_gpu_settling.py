@@ -1,0 +1,182 @@
+"""Exact GPU energy per window: slow counters settled by interpolation, frameworks synchronised."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import threading
+import time
+import types
+
+import pytest
+
+from carbon_magic import EmissionsTracker
+from carbon_magic.core import sampler as sampler_module
+from tests.fakes.fake_pynvml import FakeGpu, install
+from tests.fakes.profiles import Constant, Step
+
+POWER_W = 700.0
+BASE = {"powercap_root": "/nonexistent", "force_cpu_power": 50.0, "force_ram_power": 10.0,
+        "force_carbon_intensity_g_co2e_kwh": 400.0, "save_to_file": False}
+
+
+def tracked_window(tracker, seconds: float) -> tuple[float, float, float]:
+    """(settled GPU joules, start t_mono, end t_mono) of one tracked window."""
+    tracker.start()
+    start_t = tracker._run.start.t_mono
+    time.sleep(seconds)
+    tracker.stop()
+    data = tracker.final_emissions_data
+    assert not data.provisional
+    return data.gpu_energy * 3.6e6, start_t, start_t + data.duration
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    fake = install(monkeypatch, [FakeGpu(Constant(POWER_W), update_s=0.1)])
+    return fake.gpus[0]
+
+
+def test_windows_are_within_one_percent_and_beat_raw_reads(gpu):
+    tracker = EmissionsTracker(**BASE)
+    time.sleep(sampler_module.GPU_LEARN_S)  # the sampler learns the counter's rhythm
+    ours, raw = [], []
+    for seconds in (0.03, 0.15, 1.0, 0.03, 0.15, 10.0, 0.03):
+        measured, t0, t1 = tracked_window(tracker, seconds)
+        truth = POWER_W * (t1 - t0)
+        raw_j = (gpu.counter_mj(t1) - gpu.counter_mj(t0)) / 1000
+        ours.append(abs(measured - truth) / truth)
+        raw.append(abs(raw_j - truth) / truth)
+        assert measured == pytest.approx(truth, rel=0.01), (seconds, measured, truth)
+    assert sum(ours) < sum(raw) / 10  # a raw read is off by up to one 70 J step per boundary
+
+
+def test_stop_without_waiting_is_provisional_then_final_and_the_csv_row_is_written_once(gpu, tmp_path):
+    finals = []
+    tracker = EmissionsTracker(output_dir=str(tmp_path), **{**BASE, "save_to_file": True})
+    time.sleep(sampler_module.GPU_LEARN_S)
+    tracker.start()
+    time.sleep(0.05)
+    tracker.stop(wait=False, on_final=finals.append)
+    assert tracker.final_emissions_data.provisional  # the next counter update is still ahead
+    assert not (tmp_path / "emissions.csv").exists()
+    deadline = time.monotonic() + 2
+    while not finals and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [final] = finals
+    assert not final.provisional and tracker.final_emissions_data is final
+    assert final.gpu_energy * 3.6e6 == pytest.approx(POWER_W * final.duration, rel=0.01)
+    time.sleep(0.2)  # the output worker writes it
+    with (tmp_path / "emissions.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1
+    assert float(rows[0]["gpu_energy"]) == final.gpu_energy
+
+
+def test_gpu_without_counter_follows_the_same_rule(monkeypatch):
+    install(monkeypatch, [FakeGpu(Constant(250.0), has_counter=False, name="Tesla K80")])
+    tracker = EmissionsTracker(**BASE)
+    measured, t0, t1 = tracked_window(tracker, 0.3)
+    assert measured == pytest.approx(250.0 * (t1 - t0), rel=0.01)
+
+
+def test_power_change_between_windows_goes_to_the_right_window(monkeypatch):
+    at = time.monotonic() + 2.5
+    install(monkeypatch, [FakeGpu(Step(100.0, 600.0, at), update_s=0.1)])
+    tracker = EmissionsTracker(**BASE)
+    time.sleep(max(at - 0.8 - time.monotonic(), 0))
+    before, t0, t1 = tracked_window(tracker, 0.5)  # ends ~0.3 s before the step
+    time.sleep(max(at + 0.2 - time.monotonic(), 0))
+    after, t2, t3 = tracked_window(tracker, 0.5)
+    assert before == pytest.approx(100.0 * (t1 - t0), rel=0.01)
+    assert after == pytest.approx(600.0 * (t3 - t2), rel=0.01)
+
+
+def test_a_boundary_that_never_settles_is_finalised_after_the_timeout(gpu, monkeypatch):
+    monkeypatch.setattr(sampler_module, "SETTLE_TIMEOUT_S", 0.3)
+    tracker = EmissionsTracker(**BASE)
+    tracker.start()
+    time.sleep(0.05)
+    gpu.lost = True  # no counter change will ever be seen again
+    started = time.monotonic()
+    assert tracker.stop() is not None
+    assert time.monotonic() - started < 1.5
+    assert tracker.final_emissions_data.provisional
+
+
+class FakeCuda:
+    def __init__(self, delay_s: float):
+        self.delay_s = delay_s
+        self.synchronised: list[int] = []
+
+    def is_initialized(self) -> bool:
+        return True
+
+    def device_count(self) -> int:
+        return 1
+
+    def synchronize(self, device: int) -> None:
+        time.sleep(self.delay_s)  # queued kernels finishing
+        self.synchronised.append(device)
+
+
+def fake_torch(monkeypatch, delay_s: float = 0.05) -> FakeCuda:
+    module = types.ModuleType("torch")
+    module.cuda = FakeCuda(delay_s)
+    monkeypatch.setitem(sys.modules, "torch", module)
+    return module.cuda
+
+
+def test_imported_framework_is_synchronised_and_its_time_is_the_windows(gpu, monkeypatch):
+    cuda = fake_torch(monkeypatch)
+    tracker = EmissionsTracker(**BASE)
+    tracker.start()
+    tracker.stop()
+    assert cuda.synchronised == [0, 0]  # both boundaries
+    assert tracker.final_emissions_data.duration >= 0.05  # the end's wait is inside the window
+    assert tracker.sync_s >= 0.1
+    for name in ("jax", "cupy"):
+        assert name not in sys.modules  # never imported to synchronise them
+
+
+def test_sync_can_be_turned_off(gpu, monkeypatch):
+    cuda = fake_torch(monkeypatch)
+    tracker = EmissionsTracker(sync_frameworks=False, **BASE)
+    tracker.start()
+    tracker.stop()
+    assert cuda.synchronised == []
+
+
+def test_no_gpu_tracked_means_no_sync(monkeypatch):
+    cuda = fake_torch(monkeypatch)
+    install(monkeypatch, [])
+    tracker = EmissionsTracker(**BASE)
+    tracker.start()
+    tracker.stop()
+    assert cuda.synchronised == []
+
+
+def test_a_failing_synchronise_is_counted_not_raised(gpu, monkeypatch):
+    cuda = fake_torch(monkeypatch)
+
+    def broken(device):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    cuda.synchronize = broken
+    tracker = EmissionsTracker(**BASE)
+    tracker.start()
+    assert tracker.stop() is not None
+    from carbon_magic.core.problems import problems
+
+    assert any(p.where == "torch synchronise" for p in problems.all())
+
+
+def test_settling_happens_off_the_callers_thread(gpu):
+    threads = []
+    tracker = EmissionsTracker(**BASE)
+    tracker.start()
+    tracker.stop(wait=False, on_final=lambda record: threads.append(threading.current_thread().name))
+    deadline = time.monotonic() + 2
+    while not threads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threads == ["carbon_magic-gpu-poller"]
