@@ -14,8 +14,8 @@ instant:
 - otherwise a change is placed at the middle of its bracket (for a wide bracket, about half
   an update period before it was seen).
 
-``energy_at(t)`` interpolates linearly between the two changes that bracket ``t``: exact
-while power is constant between two updates, and final once the later change has been seen.
+``energy_at(t)`` splits the energy of the update interval holding ``t`` in proportion to
+the power of its neighbours: exact when power is constant, and when it steps at ``t``.
 """
 
 from __future__ import annotations
@@ -145,19 +145,43 @@ class CounterTimeline:
         return instants
 
     def energy_at(self, t: float) -> float | None:
-        """Interpolated cumulative energy at ``t``; None until a change after ``t`` is seen."""
+        """Cumulative energy at ``t``; None until the changes it needs have been seen.
+
+        The energy of the update interval holding ``t`` is split at ``t`` in proportion to
+        the average power of the interval before and the one after: exact when the power
+        steps at ``t`` (a cell starting or ending its GPU work, synchronised) and the same as
+        linear interpolation when it does not change. This needs the change after next, so a
+        boundary is final about two counter updates after it.
+        """
         instants = self.instants()
-        if not instants or t > instants[-1]:
+        values = self._values
+        position = bisect.bisect_left(instants, t)  # first change at or after t
+        if position >= len(instants):
             return None
-        position = bisect.bisect_left(instants, t)
         if position == 0:
             t0, e0 = self._origin
         else:
-            t0, e0 = instants[position - 1], self._values[position - 1]
-        t1, e1 = instants[position], self._values[position]
-        if t1 <= t0:
+            t0, e0 = instants[position - 1], values[position - 1]
+        t1, e1 = instants[position], values[position]
+        if t1 <= t0 or t >= t1:
             return e1
-        return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
+        before = _average_power(instants, values, position - 1) if position >= 2 else None
+        if position + 1 >= len(instants):
+            return None
+        after = _average_power(instants, values, position + 1)
+        if before is None or after is None:
+            return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
+        weight_before, weight_after = before * (t - t0), after * (t1 - t)
+        if weight_before + weight_after <= 0:
+            return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
+        return e0 + (e1 - e0) * weight_before / (weight_before + weight_after)
+
+
+def _average_power(instants: list[float], values: deque[float], k: int) -> float | None:
+    """Average power of the update interval ending at change ``k``."""
+    if k < 1 or instants[k] <= instants[k - 1]:
+        return None
+    return max((values[k] - values[k - 1]) / (instants[k] - instants[k - 1]), 0.0)
 
 
 def _regular(anchors: deque[tuple[int, float, float]]) -> bool:
