@@ -60,6 +60,10 @@ logger = logging.getLogger("carbon_magic")
 LIVE_REFRESH_S = 15 * 60.0
 LIVE_MAX_AGE_S = 24 * 3600.0
 IDLE_CHECK_S = 60.0  # how often an idle live feed checks whether trackers run again
+# Background threads first sleep this long, so that the code that started them (a tracker's
+# constructor, a cell) finishes its step before they compete for the GIL: a thread holding
+# the GIL can delay the cell's thread by up to the interpreter's switch interval (5 ms).
+START_DELAY_S = 0.02
 MEMO_SIZE = 256
 THREAD_NAME = "carbon_magic-location"
 
@@ -97,6 +101,7 @@ def _thread(target: Callable[[], None], suffix: str, epoch: int) -> threading.Th
     """Run ``target`` on a daemon thread; an unexpected error is counted, never raised."""
 
     def guarded() -> None:
+        time.sleep(START_DELAY_S)
         try:
             target()
         except Exception as error:
