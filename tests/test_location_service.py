@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -444,3 +445,58 @@ def test_offline_mode_opens_no_socket(monkeypatch, tmp_path, caplog):
 def test_bad_location_parameters_fail_at_start_background_resolution():
     with pytest.raises(ConfigError, match="closest"):
         location.start_background_resolution(resolve_config({"country_iso_code": "Germny"}))
+
+
+# --- status and fork ---------------------------------------------------------------------------------
+
+
+def test_status_says_what_was_found(server):
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    server.routes[("GET", EM_PATH)] = Reply(body=EM)
+    location.start_background_resolution(resolve_config(live_params(server)))
+    assert location.wait_resolved(5)
+    lines = location.status()
+    assert lines[0] == f"location (done): IP geolocation ({server.url}{GEO_PATH})"
+    assert lines[1] == "live intensity: 250 g/kWh, Electricity Maps zone FR at 2025-03-01T10:00:00.000Z"
+
+
+def in_child(function) -> bytes:
+    """Run ``function`` in a forked child; what it returns (bytes) comes back."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write, function())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as stream:
+        answer = stream.read()
+    os.waitpid(pid, 0)
+    return answer
+
+
+def test_a_forked_child_keeps_a_finished_location(server):
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    config = resolve_config(online(server))
+    location.start_background_resolution(config)
+    assert location.wait_resolved(5)
+    answer = in_child(lambda: location.current(config)[0].country_iso_code.encode())
+    assert answer == b"FRA" and server.count(GEO_PATH) == 1
+
+
+def test_a_forked_child_restarts_a_pending_resolution(server):
+    gate = Gate()
+    server.routes[("GET", GEO_PATH)] = gate.hold(Reply(body=FRANCE))
+    config = resolve_config(online(server))
+    location.start_background_resolution(config)
+    wait_for(lambda: server.count(GEO_PATH) == 1)
+
+    def child() -> bytes:
+        location.current(config)  # the parent's threads are gone: this starts the child's own
+        return str(location.wait_resolved(5) and location.current(config)[0].country_iso_code).encode()
+
+    opener = threading.Timer(0.5, gate.open)
+    opener.start()
+    assert in_child(child) == b"FRA" and server.count(GEO_PATH) == 2
+    opener.join()
