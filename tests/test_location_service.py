@@ -259,7 +259,7 @@ EM = {"zone": "FR", "carbonIntensity": 250, "datetime": "2025-03-01T10:00:00.000
 
 
 def live_params(server, **params):
-    return online(server, electricitymaps_api_token="SECRET-TOKEN", country_2letter_iso_code="FR", **params)
+    return online(server, **{"electricitymaps_api_token": "SECRET-TOKEN", "country_2letter_iso_code": "FR", **params})
 
 
 def test_live_intensity_is_used_and_asked_once_per_zone(server):
@@ -278,6 +278,21 @@ def test_live_intensity_is_used_and_asked_once_per_zone(server):
     location.reset()  # a new process within 15 minutes reads the value other processes fetched
     data = run_window(EmissionsTracker(**live_params(server)))
     assert location.wait_resolved(5) and server.count(EM_PATH) == 1
+
+
+def test_feeds_with_different_tokens_share_one_request_per_zone(server):
+    gate = Gate()
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    server.routes[("GET", EM_PATH)] = gate.hold(Reply(body=EM))
+    first = resolve_config(live_params(server))
+    second = resolve_config(live_params(server, electricitymaps_api_token="OTHER-TOKEN"))
+    location.start_background_resolution(first)
+    wait_for(lambda: server.count(EM_PATH) == 1)  # the first feed's request is out
+    location.start_background_resolution(second)
+    gate.open()
+    assert location.wait_resolved(5)
+    assert location.current(first)[1].g_per_kwh == location.current(second)[1].g_per_kwh == 250.0
+    assert server.count(EM_PATH) == 1
 
 
 def test_energy_used_before_the_first_live_value_is_weighed_by_it(server):

@@ -128,7 +128,6 @@ class _Resolution:
         self.geolocated: Location | None = None
         self.geolocation_note = "IP geolocation pending"
         self.cloud: Location | None = None
-        self.cloud_note = "cloud detection pending"
         self.done = threading.Event()
 
     def start(self) -> None:
@@ -157,7 +156,8 @@ class _Resolution:
             answer = geolocation.request_answer(self.geolocation_endpoint, self.timeout_s)
         except FetchError as error:
             _note_problem(self.epoch, "IP geolocation", error)
-            _publish(self.epoch, lambda: setattr(self, "geolocation_note", f"IP geolocation failed ({error})"))
+            note = f"IP geolocation failed ({error})"
+            _publish(self.epoch, lambda: setattr(self, "geolocation_note", note))
             return
         self._publish_geolocated(answer, f"IP geolocation ({host})")
 
@@ -213,11 +213,7 @@ class _Resolution:
                 found_by=f"cloud metadata: {found.provider} {found.region} is not in the tables",
             )
 
-        def change() -> None:
-            self.cloud = cloud
-            self.cloud_note = ""
-
-        _publish(self.epoch, change)
+        _publish(self.epoch, lambda: setattr(self, "cloud", cloud))
 
     def best(self) -> Location:
         """The best location known now (a cloud placed by the tables beats geolocation)."""
@@ -244,7 +240,8 @@ class _Resolution:
 
 # --- live intensity ----------------------------------------------------------------------------
 
-_last_request: dict[str, float] = {}  # query key -> monotonic time of the last request (rate limit)
+# query key -> (monotonic time, note) of the last request: the rate limit, shared by all feeds
+_last_request: dict[str, tuple[float, str]] = {}
 
 
 class _LiveFeed:
@@ -326,18 +323,23 @@ class _LiveFeed:
         if saved is not None and time.time() - saved.fetched_at < LIVE_REFRESH_S:
             self._set(saved, "", due_in_s=LIVE_REFRESH_S - (time.time() - saved.fetched_at))
             return
-        last = _last_request.get(key)
-        if last is not None and time.monotonic() - last < LIVE_REFRESH_S:
-            self._set(self.value or saved, self.note, due_in_s=LIVE_REFRESH_S - (time.monotonic() - last))
+        asked_at, note = _last_request.get(key, (-float("inf"), ""))
+        if time.monotonic() - asked_at < LIVE_REFRESH_S:  # another feed asked: use its answer
+            in_flight = note == "pending"  # look again (in the disk cache) once it has answered
+            wait_s = self.timeout_s if in_flight else LIVE_REFRESH_S - (time.monotonic() - asked_at)
+            self._set(self.value or saved, note, due_in_s=wait_s)
             return
-        _last_request[key] = time.monotonic()
+        _last_request[key] = (time.monotonic(), "pending")
         try:
             value = electricitymaps.fetch_latest(self.endpoint, self.token, query, self.timeout_s)
         except FetchError as error:
             _note_problem(self.epoch, "Electricity Maps", error)
-            self._set(self.value or saved, f"request failed ({error})")
+            note = f"request failed ({error})"
+            _last_request[key] = (_last_request[key][0], note)
+            self._set(self.value or saved, note)
             return
         electricitymaps.save_value(key, value)
+        _last_request[key] = (_last_request[key][0], "")
         self._set(value, "")
 
     def _set(self, value, note: str, due_in_s: float | None = None) -> None:
