@@ -280,6 +280,16 @@ def test_live_intensity_is_used_and_asked_once_per_zone(server):
     assert location.wait_resolved(5) and server.count(EM_PATH) == 1
 
 
+def test_the_deprecated_co2_signal_token_still_works(server):
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    server.routes[("GET", EM_PATH)] = Reply(body=EM)
+    tracker = EmissionsTracker(**online(server, co2_signal_api_token="OLD-TOKEN", country_2letter_iso_code="fr"))
+    assert location.wait_resolved(5)
+    assert run_window(tracker).intensity_source.startswith("live API")
+    [request] = [r for r in server.requests if r.path == EM_PATH]
+    assert request.headers["auth-token"] == "OLD-TOKEN" and request.query == {"zone": ["FR"]}
+
+
 def test_feeds_with_different_tokens_share_one_request_per_zone(server):
     gate = Gate()
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
