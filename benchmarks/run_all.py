@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import accuracy_rapl
+import location_latency
 import memory
 import sampler_cost
 import tracker_overhead
@@ -19,6 +20,8 @@ def main() -> None:
     accuracy_rapl.main(long_windows=not quick)
     print()
     sampler_cost.main(10.0 if quick else 60.0)
+    print()
+    location_latency.main()
 
 
 if __name__ == "__main__":

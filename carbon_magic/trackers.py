@@ -64,17 +64,19 @@ class EmissionsTracker(Tracker):
 class OfflineEmissionsTracker(EmissionsTracker):
     """An EmissionsTracker that never uses the network; the location comes from parameters.
 
-    Needs ``country_iso_code`` (ISO3, ISO2 or English name), ``cloud_provider`` +
-    ``cloud_region``, or ``force_carbon_intensity_g_co2e_kwh``.
+    Needs ``country_iso_code`` (ISO3, ISO2 or English name), a ``region`` that names one
+    country's region (e.g. 'SE3'), ``cloud_provider`` + ``cloud_region``, or
+    ``force_carbon_intensity_g_co2e_kwh``. It opens no socket, ever.
     """
 
     _forced = {"offline": True}
 
     def _check(self, config: Config) -> None:
-        if not (config["country_iso_code"] or config["cloud_region"] or config["force_carbon_intensity_g_co2e_kwh"] is not None):
+        located = config["country_iso_code"] or config["region"] or config["cloud_region"]
+        if not (located or config["force_carbon_intensity_g_co2e_kwh"] is not None):
             raise ConfigError(
-                "OfflineEmissionsTracker needs a location: country_iso_code (e.g. 'FRA'), "
-                "cloud_provider + cloud_region, or force_carbon_intensity_g_co2e_kwh.",
+                "OfflineEmissionsTracker needs a location: country_iso_code (e.g. 'FRA'), region "
+                "(e.g. 'SE3'), cloud_provider + cloud_region, or force_carbon_intensity_g_co2e_kwh.",
                 name="country_iso_code",
             )
 

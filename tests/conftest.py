@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 
+from carbon_magic.core import location as location_module
 from carbon_magic.core import sampler as sampler_module
 from carbon_magic.core.problems import problems
 
@@ -25,3 +27,26 @@ def isolated(tmp_path, monkeypatch):
     problems.clear()
     yield work
     sampler_module.shutdown_all()
+
+
+@pytest.fixture(scope="session")
+def closed_loopback_url() -> str:
+    """``http://127.0.0.1:<port>`` where nothing listens: a request there is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(autouse=True)
+def no_internet(isolated, monkeypatch, closed_loopback_url):
+    """No test reaches the internet: every online endpoint parameter points at a closed loopback
+    port (by CODECARBON_* variable, so explicit arguments still win); the location service is
+    reset after each test; TZ=UTC so no test depends on this machine's time zone."""
+    monkeypatch.setenv("CODECARBON_GEOLOCATION_ENDPOINT", f"{closed_loopback_url}/geolocation")
+    monkeypatch.setenv("CODECARBON_CLOUD_METADATA_URL", closed_loopback_url)
+    monkeypatch.setenv("CODECARBON_ELECTRICITYMAPS_ENDPOINT", f"{closed_loopback_url}/electricitymaps")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("TZ", "UTC")
+    yield
+    location_module.reset()

@@ -114,6 +114,11 @@ class Config(Mapping[str, Any]):
     def settings(self) -> dict[str, Setting]:
         return dict(self._settings)
 
+    def values_and_sources(self, names: tuple[str, ...]) -> tuple:
+        """The values then the sources of ``names``, as one hashable tuple (a cache key)."""
+        settings = self._settings
+        return tuple([settings[n].value for n in names] + [settings[n].source for n in names])
+
     def with_values(self, values: Mapping[str, Any], source: str) -> "Config":
         """A copy with ``values`` (validated) layered on top, attributed to ``source``."""
         settings = dict(self._settings)

@@ -8,11 +8,25 @@ divided by the window's duration, never lists of samples.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
 EMPTY: Mapping[str, float] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class WeighedEnergy:
+    """Cumulative energy weighed by one time-varying intensity signal, per component.
+
+    ``known_j_g``: sum of joules x g/kWh in effect while the signal had a value;
+    ``known_j``: the joules of those moments; ``pending_j``: joules used while it had none
+    (weighed when a record is built, by the best value known then).
+    """
+
+    known_j_g: Mapping[str, float]
+    known_j: Mapping[str, float]
+    pending_j: Mapping[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +42,8 @@ class Reading:
     the whole machine; a window's CPU share in process mode is the ratio of their deltas.
     ``provisional``: components whose value is an estimate until a slow counter's next
     update brackets ``t_mono`` (see ``Sampler.settle``).
+    ``weighed``: per intensity signal key, the energy weighed by that signal since the
+    sampler started weighing it (``Sampler.weigh_by``).
     """
 
     sampler_id: int
@@ -43,6 +59,7 @@ class Reading:
     process_cpu_s: float
     machine_busy_s: float
     provisional: frozenset[str] = frozenset()
+    weighed: Mapping[str, WeighedEnergy] = field(default_factory=lambda: EMPTY)
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -89,6 +106,28 @@ class Window:
         for component, joules in self.energy_j().items():
             totals[kind_of(component)] += joules
         return totals
+
+    def average_intensity_g_per_kwh(self, signal_key: str, pending_g_per_kwh: float) -> dict[str, float] | None:
+        """Per component, the energy-weighted intensity (g/kWh) of a time-varying signal over the
+        window; energy used while the signal had no value counts at ``pending_g_per_kwh``.
+
+        Like energy, it is a difference of two readings' totals. None when either reading
+        predates the signal. A component that used no energy gets ``pending_g_per_kwh``.
+        """
+        start = self.start.weighed.get(signal_key)
+        end = self.end.weighed.get(signal_key)
+        if start is None or end is None:
+            return None
+        result = {}
+        for component in self.components:
+            pending_j = end.pending_j[component] - start.pending_j.get(component, 0.0)
+            known_j = end.known_j[component] - start.known_j.get(component, 0.0)
+            weighed_j_g = end.known_j_g[component] - start.known_j_g.get(component, 0.0)
+            energy_j = known_j + pending_j
+            result[component] = (
+                (weighed_j_g + pending_j * pending_g_per_kwh) / energy_j if energy_j > 0 else pending_g_per_kwh
+            )
+        return result
 
     def _average(self, start: float, end: float) -> float:
         duration = self.duration_s

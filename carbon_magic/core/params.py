@@ -296,10 +296,18 @@ _TABLE: tuple[Param, ...] = (
     # Location and intensity
     Param("offline", "bool", False, "Never use the network: location and intensity from parameters.", "location"),
     Param("country_iso_code", "str", None, "Country (ISO3; ISO2 and English names accepted).", "location"),
-    Param("region", "str", None, "US state, Canadian province or Nordic zone.", "location"),
-    Param("cloud_provider", "str", None, "Cloud provider: gcp, aws or azure.", "location"),
-    Param("cloud_region", "str", None, "Cloud region, e.g. europe-west1.", "location"),
-    Param("country_2letter_iso_code", "str", None, "Electricity Maps zone code.", "location"),
+    Param(
+        "region", "str", None,
+        "US state, Canadian or Chinese province, or Nordic zone (SE1-SE4, NO1-NO5, FI); "
+        "names or codes.", "location",
+    ),
+    Param("cloud_provider", "choice", None, "Cloud provider of cloud_region.", "location", choices=("gcp", "aws", "azure")),
+    Param("cloud_region", "str", None, "Cloud region, e.g. europe-west1, us-east-1, westeurope.", "location"),
+    Param(
+        "country_2letter_iso_code", "str", None,
+        "Electricity Maps zone for live intensity (e.g. FR, US-CAL-CISO); default: from the location.",
+        "location",
+    ),
     Param(
         "electricitymaps_api_token", "str", None, "Electricity Maps token for live intensity.",
         "location", secret=True,
@@ -311,6 +319,26 @@ _TABLE: tuple[Param, ...] = (
     Param(
         "force_carbon_intensity_g_co2e_kwh", "float", None,
         "Use this carbon intensity (g CO2e/kWh) instead of any lookup.", "location", minimum=0.0,
+    ),
+    Param(
+        "geolocation_endpoint", "str", "https://get.geojs.io/v1/ip/geo.json",
+        "IP geolocation service (online mode), queried in the background and cached for a day.",
+        "location",
+    ),
+    Param(
+        "cloud_metadata_url", "str", "http://169.254.169.254",
+        "Base URL of the AWS, Azure and GCP metadata endpoints probed to detect a cloud (online mode).",
+        "location",
+    ),
+    Param(
+        "electricitymaps_endpoint", "str", "https://api.electricitymaps.com/v3/carbon-intensity/latest",
+        "Electricity Maps latest carbon-intensity endpoint (with electricitymaps_api_token).",
+        "location",
+    ),
+    Param(
+        "location_timeout_secs", "float", 2.0,
+        "Seconds each background location or live-intensity request may take; never on a cell's path.",
+        "location", above=0.0,
     ),
     Param("pue", "float", 1.0, "Power Usage Effectiveness of the data centre (>= 1).", "location", minimum=1.0),
     Param("wue", "float", 0.0, "Water Usage Effectiveness, litres per kWh (>= 0).", "location", minimum=0.0),

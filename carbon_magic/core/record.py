@@ -13,9 +13,9 @@ from typing import Any
 
 from .._version import __version__
 from .intensity import Intensity, Location
-from .ledger import Window
+from .ledger import Window, kind_of
 from .machine import MachineFacts
-from .units import j_to_kwh
+from .units import G_PER_KG, j_to_kwh
 
 CSV_COLUMNS: tuple[str, ...] = (
     "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
@@ -121,14 +121,36 @@ class RunInfo:
     gpu_names: tuple[str, ...]
 
 
+def _emissions(
+    window: Window, energy_j: dict[str, float], total_kwh: float, pue: float, intensity: Intensity
+) -> tuple[float, float]:
+    """(kg CO2e, g/kWh used) of the window: kWh (with PUE) x intensity, or, for a live
+    (time-varying) intensity, each component's kWh x PUE x its energy-weighted intensity from
+    the ledger."""
+    by_component = None
+    if intensity.signal is not None:
+        by_component = window.average_intensity_g_per_kwh(intensity.signal.key, intensity.g_per_kwh)
+    if by_component is None or total_kwh <= 0:
+        return total_kwh * intensity.kg_per_kwh, intensity.g_per_kwh
+    grams = sum(j_to_kwh(joules) * pue * by_component[c] for c, joules in energy_j.items())
+    return grams / G_PER_KG, grams / total_kwh
+
+
 def build_record(window: Window, run: RunInfo) -> EmissionsData:
-    """The record of one window: energy with PUE, then CO2 and water."""
+    """The record of one window: energy with PUE, then CO2 and water.
+
+    ``intensity_g_per_kwh`` is the intensity the emissions were computed with: for a live
+    intensity, the window's energy-weighted average of the values in effect.
+    """
     duration = window.duration_s
-    energy_j = window.energy_by_kind_j()
-    energy_kwh = {kind: j_to_kwh(joules) * run.pue for kind, joules in energy_j.items()}
+    energy_j = window.energy_j()
+    energy_by_kind_j = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0}
+    for component, joules in energy_j.items():
+        energy_by_kind_j[kind_of(component)] += joules
+    energy_kwh = {kind: j_to_kwh(joules) * run.pue for kind, joules in energy_by_kind_j.items()}
     total_kwh = sum(energy_kwh.values())
-    emissions_kg = total_kwh * run.intensity.kg_per_kwh
-    power = {kind: joules / duration if duration > 0 else 0.0 for kind, joules in energy_j.items()}
+    emissions_kg, intensity_g_per_kwh = _emissions(window, energy_j, total_kwh, run.pue, run.intensity)
+    power = {kind: joules / duration if duration > 0 else 0.0 for kind, joules in energy_by_kind_j.items()}
     location = run.location
     facts = run.facts
     return EmissionsData(
@@ -170,7 +192,7 @@ def build_record(window: Window, run: RunInfo) -> EmissionsData:
         on_cloud="Y" if location.on_cloud else "N",
         pue=run.pue,
         wue=run.wue,
-        intensity_g_per_kwh=run.intensity.g_per_kwh,
+        intensity_g_per_kwh=intensity_g_per_kwh,
         intensity_source=run.intensity.source,
         provisional=window.provisional,
     )

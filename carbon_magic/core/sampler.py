@@ -19,11 +19,11 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Mapping
 
 from types import MappingProxyType
 
-from .ledger import EMPTY, Reading, frozen
+from .ledger import EMPTY, Reading, WeighedEnergy, frozen
 from .load import LoadProbe, LoadSample
 from .machine import MachineFacts, machine_facts
 from .meters import Discovery, GpuInfo, HardwareSpec, Meter, discover
@@ -63,6 +63,28 @@ class _Pending:
     readings: tuple[Reading, ...]
     callback: Callable[[tuple[Reading, ...]], None]
     deadline: float
+
+
+class _Weighing:
+    """The running totals of energy weighed by one intensity signal (see ledger.WeighedEnergy)."""
+
+    __slots__ = ("signal", "known_j_g", "known_j", "pending_j")
+
+    def __init__(self, signal, components):
+        self.signal = signal
+        self.known_j_g = {c: 0.0 for c in components}
+        self.known_j = {c: 0.0 for c in components}
+        self.pending_j = {c: 0.0 for c in components}
+
+    def add(self, added_j: dict[str, float]) -> WeighedEnergy:
+        value = self.signal.g_per_kwh
+        for component, joules in added_j.items():
+            if value is None:
+                self.pending_j[component] += joules
+            else:
+                self.known_j_g[component] += joules * value
+                self.known_j[component] += joules
+        return WeighedEnergy(frozen(self.known_j_g), frozen(self.known_j), frozen(self.pending_j))
 
 
 class Lease:
@@ -125,6 +147,7 @@ class Sampler:
         self._wake = threading.Event()
         self._leases: list[Lease] = []
         self._subscriptions: list[Subscription] = []
+        self._weighings: dict[str, _Weighing] = {}
         self._thread: threading.Thread | None = None
         self._poller: threading.Thread | None = None
         self._gpu_slots = [slot for slot in self._slots.values() if slot.meter.settles]
@@ -137,6 +160,7 @@ class Sampler:
         self._last_now = self._origin
         self._last_slow_refresh = -float("inf")
         self._power_w: MappingProxyType = EMPTY
+        self._last_energy: dict[str, float] = {}
         self.read(tick=True)
         if self._gpu_slots:  # learn the GPU counters' update rhythm before the first window
             self._learn_until = self._clock() + GPU_LEARN_S
@@ -198,6 +222,8 @@ class Sampler:
                 if utilisation is not None:
                     self._gpu_util_s[component] += utilisation * dt
             self._last_now = now
+            weighed = self._weigh(energy) if self._weighings else EMPTY
+            self._last_energy = energy
             return Reading(
                 sampler_id=self.id,
                 t_mono=now,
@@ -212,7 +238,30 @@ class Sampler:
                 process_cpu_s=load.process_cpu_s,
                 machine_busy_s=load.machine_busy_s,
                 provisional=provisional,
+                weighed=weighed,
             )
+
+    def _weigh(self, energy: dict[str, float]) -> Mapping[str, WeighedEnergy]:
+        """Add the energy used since the last reading to every intensity signal's totals."""
+        added = {c: joules - self._last_energy.get(c, joules) for c, joules in energy.items()}
+        return frozen({key: weighing.add(added) for key, weighing in self._weighings.items()})
+
+    def weigh_by(self, signal) -> None:
+        """Also weigh energy by ``signal.g_per_kwh`` (an intensity.IntensitySignal) from now on.
+
+        Idempotent per ``signal.key``; a new signal object with the same key replaces the old
+        one (the location service recreates its feeds after a fork). Readings then carry the
+        totals under ``weighed[signal.key]``.
+        """
+        weighing = self._weighings.get(signal.key)
+        if weighing is not None and weighing.signal is signal:
+            return
+        with self._lock:
+            weighing = self._weighings.get(signal.key)
+            if weighing is None:
+                self._weighings = {**self._weighings, signal.key: _Weighing(signal, self._slots)}
+            else:
+                weighing.signal = signal
 
     def _sample_load(self, now: float, full: bool) -> LoadSample:
         try:

@@ -2,8 +2,10 @@
 
 Tables: ``carbon_magic/data/grid.json`` (g CO2e/kWh by country, US state, Canadian province,
 Chinese province, Nordic bidding zone, GCP region, per generation source; built by
-``scripts/build_tables.py``) and ``carbon_magic/data/countries.csv`` (ISO 3166-1 codes,
-English names and aliases). Their sources and licences: ``carbon_magic/data/SOURCES.md``.
+``scripts/build_tables.py``), ``carbon_magic/data/countries.csv`` (ISO 3166-1 codes,
+English names and aliases) and ``carbon_magic/data/cloud_regions.csv`` (where each AWS and
+Azure region is: they publish no intensities, so their regions resolve through their place).
+Their sources and licences: ``carbon_magic/data/SOURCES.md``.
 
 Importing this module reads nothing; each file is read on first use and kept. Stdlib only.
 Every figure is a :class:`GridFigure`; every failed lookup raises :class:`UnknownLocation`
@@ -24,11 +26,14 @@ from typing import Callable
 
 GRID_FILE = "grid.json"
 COUNTRIES_FILE = "countries.csv"
+CLOUD_REGIONS_FILE = "cloud_regions.csv"
+CLOUD_PROVIDERS = ("gcp", "aws", "azure")
 MAX_SUGGESTIONS = 5
 
 _APOSTROPHES = re.compile(r"['\u2018\u2019`\u00b4]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _CHINA_SUFFIX = re.compile(r"\s+(province|municipality|autonomous region|sar)$")
+_CLOUD_REGION_SPACES = re.compile(r"[\s_]+")
 
 COUNTRY_SOURCE = "Our World in Data / Ember country mix"
 COUNTRY_MIX_SOURCE = "Our World in Data / Ember country mix x per-source factors"
@@ -342,3 +347,83 @@ def valid_countries(with_intensity: bool = False) -> list[str]:
 def valid_gcp_regions() -> list[str]:
     """Google Cloud region ids with a figure."""
     return sorted(_grid()["gcp_regions"])
+
+
+# --- cloud regions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CloudRegion:
+    """Where a cloud region is.
+
+    ``place`` is the provider's name of the place ("US East (N. Virginia)", "St. Ghislain");
+    ``grid_region`` the region of the country's regional table it lies in ("virginia", "SE3")
+    where that is published, else None. Only GCP regions have intensity figures of their own
+    (``gcp_region_intensity``); AWS and Azure regions resolve through ``grid_region``, then
+    ``country_iso3``.
+    """
+
+    provider: str
+    region: str
+    country_iso3: str
+    place: str
+    grid_region: str | None = None
+
+
+def _cloud_region_key(region: str) -> str:
+    """A comparable cloud region id: no case, no spaces ("West Europe" -> "westeurope")."""
+    return _CLOUD_REGION_SPACES.sub("", region.strip().lower())
+
+
+@functools.lru_cache(maxsize=1)
+def _cloud_regions() -> dict[str, dict[str, CloudRegion]]:
+    """provider -> region id -> CloudRegion: GCP from grid.json, AWS and Azure from cloud_regions.csv."""
+    table: dict[str, dict[str, CloudRegion]] = {provider: {} for provider in CLOUD_PROVIDERS}
+    for name, row in _grid()["gcp_regions"].items():
+        table["gcp"][name] = CloudRegion("gcp", name, row["country_iso3"], row["city"])
+    for row in csv.DictReader(_data_text(CLOUD_REGIONS_FILE).splitlines()):
+        table[row["provider"]][row["region"]] = CloudRegion(
+            row["provider"], row["region"], row["country_iso3"], row["place"], row["grid_region"] or None
+        )
+    return table
+
+
+def _check_provider(provider: str) -> str:
+    name = provider.strip().lower()
+    if name not in CLOUD_PROVIDERS:
+        raise UnknownLocation("cloud provider", provider, _closest(provider, {p: p for p in CLOUD_PROVIDERS}),
+                              "carbon_magic.core.tables.CLOUD_PROVIDERS")
+    return name
+
+
+def cloud_region(provider: str, region: str) -> CloudRegion:
+    """Where ``region`` of ``provider`` ("gcp", "aws", "azure") is; UnknownLocation with the closest ids."""
+    name = _check_provider(provider)
+    regions = _cloud_regions()[name]
+    found = regions.get(_cloud_region_key(region))
+    if found is None:
+        raise UnknownLocation(f"{name} region", region,
+                              _closest(region, {_key(r): r for r in regions}),
+                              f"carbon_magic.core.tables.valid_cloud_regions({name!r})")
+    return found
+
+
+def cloud_providers_of(region: str) -> list[str]:
+    """The providers that have a region with this id (usually one: their naming styles differ)."""
+    key = _cloud_region_key(region)
+    return [provider for provider, regions in _cloud_regions().items() if key in regions]
+
+
+def valid_cloud_regions(provider: str) -> list[str]:
+    """The region ids of ``provider`` that the tables place."""
+    return sorted(_cloud_regions()[_check_provider(provider)])
+
+
+def countries_with_region(region: str) -> list[str]:
+    """ISO3 codes of the countries whose regional table knows ``region`` (a name or code)."""
+    return [iso3 for iso3 in _REGION_TABLES if _region_key(iso3, region) in _region_choices(iso3)]
+
+
+def has_regions(iso3: str) -> bool:
+    """Whether the country has a regional table (USA, CAN, CHN, SWE, NOR, FIN)."""
+    return normalise_country(iso3) in _REGION_TABLES

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from .config import Config, ConfigError
-from .intensity import Intensity, Location, resolve_offline
+from .intensity import Intensity, Location
 from .ledger import Reading, Window
+from .location import current as current_location
 from .lock import MachineLock
 from .logs import configure_logger
 from .meters import HardwareSpec
@@ -99,7 +100,11 @@ class Tracker:
         return components, tuple(g.name for g in chosen)
 
     def _locate(self) -> tuple[Location, Intensity]:
-        return resolve_offline(self.config)
+        """The best location and intensity known now (microseconds; see core.location)."""
+        location, intensity = current_location(self.config)
+        if intensity.signal is not None:
+            self._sampler.weigh_by(intensity.signal)
+        return location, intensity
 
     @property
     def sampler(self) -> Sampler:
