@@ -2,7 +2,7 @@
 
     python scripts/build_tables.py [SOURCE_DIR] [--out OUT_DIR]
 
-SOURCE_DIR defaults to ``../shared/data/codecarbon-3.3.2`` relative to the repository root;
+SOURCE_DIR defaults to ``data-sources/codecarbon-3.3.2`` in the repository;
 OUT_DIR defaults to ``carbon_magic/data``. Writes ``grid.json`` and ``cpu_tdp.csv``;
 ``countries.csv`` (hand-maintained ISO 3166-1 table) is read from the package, never written.
 Output is deterministic: sorted keys, rounded floats, LF line endings. Stdlib only.
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SOURCE_DIR = REPO_ROOT.parent / "shared" / "data" / "codecarbon-3.3.2"
+DEFAULT_SOURCE_DIR = REPO_ROOT / "data-sources" / "codecarbon-3.3.2"
 PACKAGE_DATA_DIR = REPO_ROOT / "carbon_magic" / "data"
 CPU_CATALOG_PATH = REPO_ROOT / "carbon_magic" / "core" / "cpu_catalog.py"
 

@@ -19,8 +19,7 @@ from carbon_magic.core.cpu_catalog import CpuMatch, lookup_tdp, normalise_cpu_na
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "carbon_magic" / "data" / "cpu_tdp.csv"
-SOURCE_CSV = REPO.parent / "shared" / "data" / "codecarbon-3.3.2" / "hardware" / "cpu_power.csv"
-needs_source = pytest.mark.skipif(not SOURCE_CSV.exists(), reason="shared/data/codecarbon-3.3.2 not present")
+SOURCE_CSV = REPO / "data-sources" / "codecarbon-3.3.2" / "hardware" / "cpu_power.csv"
 
 
 def table_rows() -> list[dict[str, str]]:
@@ -97,7 +96,6 @@ def test_normalise_cpu_name(raw, normalised):
     assert normalise_cpu_name(raw) == normalised
 
 
-@needs_source
 def test_source_has_the_rows_the_examples_rely_on():
     source = source_tdps()
     assert source["Intel Xeon Platinum 8375C"] == "300"
@@ -106,7 +104,6 @@ def test_source_has_the_rows_the_examples_rely_on():
     assert not any("7B13" in name for name in source)
 
 
-@needs_source
 @pytest.mark.parametrize(("raw", "name"), KNOWN)
 def test_known_models_get_their_table_tdp(raw, name):
     match = lookup_tdp(raw)
@@ -121,7 +118,6 @@ def test_ambiguous_or_unknown_models_get_none(raw):
     assert lookup_tdp(raw) is None
 
 
-@needs_source
 def test_fuzzy_match_keeps_the_model_number():
     # Sandy Bridge Xeons report "E5-2680 0"; the table's row is the plain E5-2680 (130 W),
     # not the v2 (115 W), v3 or v4 (120 W).
@@ -147,7 +143,6 @@ def test_table_keys_are_the_normalised_names_and_unique():
     assert all(float(r["tdp_w"]) > 0 for r in rows)
 
 
-@needs_source
 def test_every_source_row_is_found_exactly_with_at_least_its_tdp():
     for name, tdp in source_tdps().items():
         try:
@@ -163,7 +158,6 @@ def test_every_source_row_is_found_exactly_with_at_least_its_tdp():
         assert match.tdp_w >= tdp_w, name  # duplicates keep the highest TDP
 
 
-@needs_source
 def test_duplicates_keep_the_highest_tdp():
     source = source_tdps()
     assert source["AMD Phenom II X4 945 (95W)"] == "95" and source["AMD Phenom II X4 945 (125W)"] == "125"

@@ -1,7 +1,7 @@
 """The packaged grid and country tables, their build, and carbon_magic.core.tables.
 
 Expected figures are read from (or computed by hand from) CodeCarbon 3.3.2's data files in
-shared/data, not copied from the built tables.
+data-sources/ (vendored), not copied from the built tables.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from carbon_magic.core.tables import GridFigure, UnknownLocation
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "carbon_magic" / "data"
-SOURCE = REPO.parent / "shared" / "data" / "codecarbon-3.3.2"
+SOURCE = REPO / "data-sources" / "codecarbon-3.3.2"
 BUILD_SCRIPT = REPO / "scripts" / "build_tables.py"
-needs_source = pytest.mark.skipif(not SOURCE.is_dir(), reason="shared/data/codecarbon-3.3.2 not present")
 
 
 def source_json(*parts: str) -> dict:
@@ -36,7 +35,6 @@ def countries_csv() -> list[dict[str, str]]:
 # --- the build ---------------------------------------------------------------------------
 
 
-@needs_source
 def test_build_reproduces_the_committed_tables_byte_for_byte(tmp_path):
     result = subprocess.run(
         [sys.executable, str(BUILD_SCRIPT), str(SOURCE), "--out", str(tmp_path)],
@@ -146,7 +144,6 @@ def test_country_name_and_iso2():
     assert tables.country_iso2("GBR") == "GB"
 
 
-@needs_source
 def test_every_source_country_has_its_figure_and_its_source_name_is_accepted():
     mix = source_json("global_energy_mix.json")
     assert len(mix) == 213
@@ -166,7 +163,6 @@ def test_france_figure_and_label():
     assert figure == GridFigure(56.039, "Our World in Data / Ember country mix", 2023, "France", "FRA")
 
 
-@needs_source
 def test_central_african_republic_zero_is_replaced_by_its_all_hydro_mix():
     entry = source_json("global_energy_mix.json")["CAF"]
     assert entry["carbon_intensity"] == 0.0
@@ -207,7 +203,6 @@ def test_us_state_by_name_and_code_and_lbs_conversion_by_hand():
     assert by_name.country_iso3 == "USA"
 
 
-@needs_source
 def test_every_us_state_is_converted_from_lbs_per_mwh():
     raw = source_json("2023", "usa_emissions.json")
     assert raw["california"]["emissions"] == 394.769
@@ -231,7 +226,6 @@ def test_canadian_province_by_name_and_code_computed_by_hand():
     assert len(tables.valid_regions("CAN")) == 13
 
 
-@needs_source
 def test_canadian_provinces_follow_their_mix():
     raw = source_json("2023", "canada_energy_mix.json")
     coal_heavy = tables.region_intensity("CAN", "Nova Scotia").intensity_g_per_kwh
@@ -297,7 +291,6 @@ def test_gcp_region_typo_in_source_is_fixed_and_unknown_regions_raise():
     assert "valid_gcp_regions()" in str(caught.value)
 
 
-@needs_source
 def test_every_gcp_region_matches_the_source_csv():
     with open(SOURCE / "cloud" / "impact.csv", encoding="utf-8-sig", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["provider"] == "gcp"]
