@@ -25,7 +25,7 @@ class SimulatedClock:
 
 
 def windows(count: int) -> float:
-    tracker = Tracker(resolve_config({"save_to_file": False, "force_carbon_intensity_g_co2e_kwh": 400.0}))
+    tracker = Tracker(resolve_config({"save_to_file": False, "offline": True, "force_carbon_intensity_g_co2e_kwh": 400.0}))
     for _ in range(1000):  # warm-up: caches, allocator pools
         tracker.start()
         tracker.stop()

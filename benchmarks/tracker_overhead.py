@@ -11,7 +11,7 @@ from carbon_magic.core.tracker import Tracker
 
 
 def main(pairs: int = 5000) -> dict:
-    config = resolve_config({"save_to_file": False, "force_carbon_intensity_g_co2e_kwh": 400.0})
+    config = resolve_config({"save_to_file": False, "offline": True, "force_carbon_intensity_g_co2e_kwh": 400.0})
     tracker = Tracker(config)
     t0 = time.perf_counter()
     tracker.start()
