@@ -43,7 +43,7 @@ def main(long_windows: bool = True) -> dict:
         with RaplWriter({"p": (domains["package-0"], profile)}, update_s=UPDATE_S):
             config = resolve_config({
                 "powercap_root": folder, "measure_power_secs": 15, "save_to_file": False,
-                "force_carbon_intensity_g_co2e_kwh": 400.0,
+                "offline": True, "force_carbon_intensity_g_co2e_kwh": 400.0,
             })
             tracker = Tracker(config)
             plan = [(0.02, 30), (0.2, 15), (2.0, 5)] + ([(20.0, 2)] if long_windows else [])

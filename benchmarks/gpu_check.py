@@ -117,7 +117,7 @@ def counter_update_period_s(nvml, handle, work, torch) -> tuple[float, float]:
 
 def carbon_magic_window(tracker_class, work, iterations: int) -> tuple[float, bool]:
     tracker = tracker_class(
-        save_to_file=False, gpu_ids=[0], force_carbon_intensity_g_co2e_kwh=400.0, measure_power_secs=15,
+        save_to_file=False, offline=True, gpu_ids=[0], force_carbon_intensity_g_co2e_kwh=400.0, measure_power_secs=15,
     )
     tracker.start()
     work(iterations)
