@@ -7,12 +7,15 @@ import logging
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carbon_magic import EmissionsTracker
 from carbon_magic.core.config import ConfigError
 from carbon_magic.core.problems import problems
 from carbon_magic.core.record import delta
 from carbon_magic.outputs import CodeCarbonAPIOutput, FileOutput
+from carbon_magic.outputs.api import PendingDeltas
 from tests.outputs_support import (  # noqa: F401
     MEASURED, Recorder, eventually, exit_hooks_run_at_teardown, problem_count, server, tracker_on,
 )
@@ -208,3 +211,41 @@ def test_api_key_and_url_secrets_never_in_logs_errors_or_reprs(server, caplog):
             assert secret not in text
     assert "'***'" in repr(tracker._sink.outputs[0])
     assert server.to("/runs")[0].headers["x-api-token"] == KEY  # it does reach the API
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.booleans()), min_size=1, max_size=60), st.integers(1, 8))
+def test_held_deltas_never_count_energy_twice_and_lose_none_without_drops(steps, bound):
+    template = _template()
+    pending, big = PendingDeltas(bound), PendingDeltas(10_000)
+    clock: dict[str, int] = {}
+    sums = {id(pending): {}, id(big): {}}
+
+    def post_one(queue):
+        newest, posted = queue.next_batch()
+        part = delta(newest, posted)
+        assert part.energy_consumed >= 0
+        sums[id(queue)][newest.run_id] = sums[id(queue)].get(newest.run_id, 0) + part.energy_consumed
+        queue.posted(newest)
+
+    for run_id, post_now in steps:
+        clock[run_id] = clock.get(run_id, 0) + 1
+        total = template.replace(run_id=run_id, duration=float(clock[run_id]), energy_consumed=float(clock[run_id]),
+                                 cpu_energy=float(clock[run_id]))
+        for queue in (pending, big):
+            queue.add(total)
+            if post_now and queue.next_batch():
+                post_one(queue)
+    for queue in (pending, big):
+        while queue.next_batch():
+            post_one(queue)
+    for run_id, last in clock.items():
+        assert sums[id(pending)].get(run_id, 0) <= last + 1e-9  # dropped parts are lost, never doubled
+        assert sums[id(big)][run_id] == pytest.approx(last)  # nothing dropped: everything arrives
+
+
+def _template():
+    tracker = tracker_on()
+    tracker.start()
+    tracker.stop()
+    return tracker.final_emissions_data

@@ -190,3 +190,19 @@ def test_many_threads_submitting_at_once_lose_nothing():
         thread.join()
     assert worker.drain(10)
     assert sorted(seen) == list(range(2000))
+
+
+def test_a_csv_that_cannot_be_written_is_counted_and_the_other_outputs_go_on(tmp_path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    delivered = []
+
+    class Other:
+        def out(self, total, delta):
+            delivered.append(total.run_id)
+
+    tracker = tracker_on(FileOutput("emissions.csv", str(not_a_folder)), Other())
+    tracker.start()
+    assert tracker.stop() > 0
+    assert problem_count("output FileOutput.out", "NotADirectoryError") == 1
+    assert delivered == [tracker.final_emissions_data.run_id]

@@ -17,7 +17,7 @@ interpreter exit gets one last try.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -92,37 +92,39 @@ def emission_payload(part: EmissionsData, api_run_id: str) -> dict[str, Any]:
 
 
 class PendingDeltas:
-    """Totals not posted yet, oldest first, and each run's last posted total.
+    """Totals not posted yet, oldest first; per run, the newest held and the last posted.
 
-    A run's unposted part is ``delta(newest pending total, last posted total)``: deltas held
-    while the API is down merge into one. Holding more than ``bound`` drops the oldest
-    (its part of the run is then never posted).
+    A run's unposted part is ``delta(newest held total, last posted total)``: deltas held
+    while the API is down merge into one. Holding more than ``bound`` drops the oldest (its
+    part of the run is then never posted). ``add`` is O(1): it runs at every out() and
+    every ``api_call_interval`` live ticks.
     """
 
     def __init__(self, bound: int = MAX_PENDING_DELTAS):
         self.bound = bound
         self._totals: deque[EmissionsData] = deque()
+        self._held: Counter[str] = Counter()
+        self._newest: dict[str, EmissionsData] = {}
         self._posted: OrderedDict[str, EmissionsData] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._totals)
 
-    def _newest(self, run_id: str) -> EmissionsData | None:
-        for total in reversed(self._totals):
-            if total.run_id == run_id:
-                return total
-        return self._posted.get(run_id)
-
     def add(self, total: EmissionsData) -> bool:
         """Hold ``total`` (ignored if not newer than one held or posted for its run);
         True if that dropped the oldest held delta."""
-        newest = self._newest(total.run_id)
+        run_id = total.run_id
+        newest = self._newest.get(run_id) or self._posted.get(run_id)
         if newest is not None and total.duration <= newest.duration:
             return False
         self._totals.append(total)
+        self._held[run_id] += 1
+        self._newest[run_id] = total
         if len(self._totals) <= self.bound:
             return False
-        self._mark_posted(self._totals.popleft())
+        oldest = self._totals.popleft()
+        self._release(oldest.run_id, 1)
+        self._mark_posted(oldest)
         return True
 
     def next_batch(self) -> tuple[EmissionsData, EmissionsData | None] | None:
@@ -130,18 +132,28 @@ class PendingDeltas:
         if not self._totals:
             return None
         run_id = self._totals[0].run_id
-        return self._newest(run_id), self._posted.get(run_id)
+        return self._newest[run_id], self._posted.get(run_id)
 
     def posted(self, total: EmissionsData) -> None:
         """``total`` reached the API: what it covers is no longer held."""
-        self._totals = deque(t for t in self._totals if t.run_id != total.run_id or t.duration > total.duration)
+        kept = deque(t for t in self._totals if t.run_id != total.run_id or t.duration > total.duration)
+        self._release(total.run_id, len(self._totals) - len(kept))
+        self._totals = kept
         self._mark_posted(total)
 
+    def _release(self, run_id: str, count: int) -> None:
+        self._held[run_id] -= count
+        if self._held[run_id] <= 0:
+            del self._held[run_id]
+            del self._newest[run_id]
+
     def _mark_posted(self, total: EmissionsData) -> None:
+        """Remember what a run last posted; forget the oldest runs that hold nothing."""
         self._posted[total.run_id] = total
         self._posted.move_to_end(total.run_id)
-        while len(self._posted) > KEEP_API_RUNS:
-            self._posted.popitem(last=False)
+        if len(self._posted) > KEEP_API_RUNS:
+            for run_id in [r for r in self._posted if r not in self._held][: len(self._posted) - KEEP_API_RUNS]:
+                del self._posted[run_id]
 
 
 # Outputs whose retries are used up with deltas still held: one last try at exit.

@@ -34,8 +34,12 @@ from ..core.problems import problems
 
 EXIT_WAIT_S = 5.0
 IDLE_EXIT_S = 30.0
+LINGER_S = 0.02  # an idle lane woken by a call waits this long, then runs all that came meanwhile
 NETWORK_QUEUE_LIMIT = 1000
 EXT_QUEUE_LIMIT = 10_000
+
+
+_LINGER = object()
 
 
 class BacklogDropped(Exception):
@@ -131,11 +135,16 @@ class OutputWorker:
 
     # -- the lane's thread ----------------------------------------------------------------
     def _next(self) -> tuple[_Entry | None, str, Callable[..., Any], tuple] | None:
-        """The next call to run (a due timer first), or None when idle long enough to stop."""
+        """The next call to run (a due timer first); None when idle long enough to stop;
+        ``_LINGER`` when work arrived while idle (the caller waits LINGER_S, then asks again)."""
+        idle = False
         with self._work:
             while True:
                 now = time.monotonic()
-                if self._timers and self._timers[0][0] <= now:
+                due = bool(self._timers) and self._timers[0][0] <= now
+                if (due or self._queue) and idle and LINGER_S:
+                    return _LINGER
+                if due:
                     _due, _id, where, function, args = heapq.heappop(self._timers)
                     return None, where, function, args
                 if self._queue:
@@ -144,6 +153,7 @@ class OutputWorker:
                         del self._keyed[entry.key]
                     return entry, entry.where, entry.function, entry.args
                 timeout = self._timers[0][0] - now if self._timers else IDLE_EXIT_S
+                idle = True
                 if not self._work.wait(timeout) and not self._timers and not self._queue:
                     self._thread = None
                     return None
@@ -153,6 +163,9 @@ class OutputWorker:
             step = self._next()
             if step is None:
                 return
+            if step is _LINGER:
+                time.sleep(LINGER_S)
+                continue
             entry, where, function, args = step
             try:
                 function(*args)
@@ -164,9 +177,9 @@ class OutputWorker:
                 if entry is not None:
                     self.done_seq = entry.seq
                     self._progress.notify_all()
-            for _ in range(dropped):
+            if dropped:
                 problems.note(f"output lane {self.name}", BacklogDropped(
-                    f"queue over {self.max_queued} calls; the oldest queued call was dropped"))
+                    f"queue over {self.max_queued} calls; the oldest queued calls were dropped"), dropped)
 
     # -- waiting --------------------------------------------------------------------------
     def wait_done(self, seq: int, timeout_s: float) -> bool:
