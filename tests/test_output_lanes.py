@@ -206,3 +206,35 @@ def test_a_csv_that_cannot_be_written_is_counted_and_the_other_outputs_go_on(tmp
     assert tracker.stop() > 0
     assert problem_count("output FileOutput.out", "NotADirectoryError") == 1
     assert delivered == [tracker.final_emissions_data.run_id]
+
+
+def test_exit_flush_runs_the_work_itself_where_no_thread_can_start(tmp_path):
+    """Python 3.12 refuses new threads during interpreter exit; lanes idle by then still flush."""
+    script = textwrap.dedent(f"""
+        import atexit, threading, time
+        from carbon_magic import EmissionsTracker
+        from carbon_magic.outputs import BaseOutput, worker
+
+        worker.IDLE_EXIT_S = 0.05
+
+        class WithExit(BaseOutput):
+            def exit(self):
+                open("exit-ran", "w").write("yes")
+
+        tracker = EmissionsTracker(output_handlers=[WithExit()], **{dict(MEASURED, save_to_file=True)!r})
+        tracker.start()
+        tracker.stop()
+        time.sleep(0.5)  # every lane's thread has ended
+
+        def no_new_threads(self):
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+
+        atexit.register(lambda: setattr(threading.Thread, "start", no_new_threads))  # runs before our flush
+        tracker.start()
+        tracker.stop(wait=False)  # queued, and its lane has no thread: the exit flush writes it
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert len(list(csv.DictReader((tmp_path / "emissions.csv").open()))) == 2
+    assert (tmp_path / "exit-ran").read_text() == "yes"

@@ -16,7 +16,9 @@ Lanes also keep scheduled calls (retries with backoff are queued for later, neve
 inline), merge a queued call with a newer one that supersedes it (``key``), and may bound
 their queue (the oldest queued call is dropped and counted). At interpreter exit every
 lane runs its scheduled calls at once and drains, all together, within ``EXIT_WAIT_S``;
-then the ``on_exit`` hooks run on their lanes, within half of that again.
+then the ``on_exit`` hooks run on their lanes, within half of that again. An idle lane
+woken by a call lingers ``LINGER_S`` first, so that calls arriving close together (a loop
+of short cells) cost one wake-up of its thread, not one each.
 """
 
 from __future__ import annotations
@@ -129,34 +131,62 @@ class OutputWorker:
                 self._start_thread()
 
     def _start_thread(self) -> None:
+        """Start the lane's thread (lock held). Python 3.12 refuses new threads during
+        interpreter exit: the work then stays queued for ``run_here`` in the exit flush."""
         thread_name = "carbon_magic-outputs" if self.name == "main" else f"carbon_magic-outputs-{self.name}"
-        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            return
+        self._thread = thread
 
-    # -- the lane's thread ----------------------------------------------------------------
-    def _next(self) -> tuple[_Entry | None, str, Callable[..., Any], tuple] | None:
-        """The next call to run (a due timer first); None when idle long enough to stop;
-        ``_LINGER`` when work arrived while idle (the caller waits LINGER_S, then asks again)."""
+    # -- running calls ----------------------------------------------------------------------
+    def _take(self) -> tuple[_Entry | None, str, Callable[..., Any], tuple] | None:
+        """The next call ready to run, a due timer first (lock held); None if there is none."""
+        if self._timers and self._timers[0][0] <= time.monotonic():
+            _due, _id, where, function, args = heapq.heappop(self._timers)
+            return None, where, function, args
+        if self._queue:
+            entry = self._queue.popleft()
+            if entry.key is not None:
+                del self._keyed[entry.key]
+            return entry, entry.where, entry.function, entry.args
+        return None
+
+    def _next(self) -> tuple[_Entry | None, str, Callable[..., Any], tuple] | object | None:
+        """For the lane's thread: the next call to run; None when idle long enough to stop;
+        ``_LINGER`` when work arrived while idle (the thread waits LINGER_S, then asks again,
+        so that calls arriving close together run in one go)."""
         idle = False
         with self._work:
             while True:
-                now = time.monotonic()
-                due = bool(self._timers) and self._timers[0][0] <= now
-                if (due or self._queue) and idle and LINGER_S:
+                if idle and LINGER_S and (self._queue or (self._timers and self._timers[0][0] <= time.monotonic())):
                     return _LINGER
-                if due:
-                    _due, _id, where, function, args = heapq.heappop(self._timers)
-                    return None, where, function, args
-                if self._queue:
-                    entry = self._queue.popleft()
-                    if entry.key is not None:
-                        del self._keyed[entry.key]
-                    return entry, entry.where, entry.function, entry.args
-                timeout = self._timers[0][0] - now if self._timers else IDLE_EXIT_S
+                step = self._take()
+                if step is not None:
+                    return step
+                timeout = self._timers[0][0] - time.monotonic() if self._timers else IDLE_EXIT_S
                 idle = True
                 if not self._work.wait(timeout) and not self._timers and not self._queue:
                     self._thread = None
                     return None
+
+    def _execute(self, step: tuple[_Entry | None, str, Callable[..., Any], tuple]) -> None:
+        entry, where, function, args = step
+        try:
+            function(*args)
+        except Exception as error:
+            problems.note(where, error)
+        self.calls += 1
+        with self._work:
+            dropped, self._dropped = self._dropped, 0
+            if entry is not None:
+                self.done_seq = entry.seq
+                self._progress.notify_all()
+        if dropped:
+            problems.note(f"output lane {self.name}", BacklogDropped(
+                f"queue over {self.max_queued} calls; the oldest queued calls were dropped"), dropped)
 
     def _run(self) -> None:
         while True:
@@ -166,20 +196,18 @@ class OutputWorker:
             if step is _LINGER:
                 time.sleep(LINGER_S)
                 continue
-            entry, where, function, args = step
-            try:
-                function(*args)
-            except Exception as error:
-                problems.note(where, error)
-            self.calls += 1
+            self._execute(step)
+
+    def run_here(self, deadline: float) -> None:
+        """If the lane has no thread, run its ready calls in the calling thread until none is
+        left or ``deadline`` (``time.monotonic()``) passes: the exit flush, where no thread
+        can be started."""
+        while time.monotonic() < deadline:
             with self._work:
-                dropped, self._dropped = self._dropped, 0
-                if entry is not None:
-                    self.done_seq = entry.seq
-                    self._progress.notify_all()
-            if dropped:
-                problems.note(f"output lane {self.name}", BacklogDropped(
-                    f"queue over {self.max_queued} calls; the oldest queued calls were dropped"), dropped)
+                step = self._take() if self._thread is None else None
+            if step is None:
+                return
+            self._execute(step)
 
     # -- waiting --------------------------------------------------------------------------
     def wait_done(self, seq: int, timeout_s: float) -> bool:
@@ -262,15 +290,25 @@ def on_exit(hook: Callable[[], None], *, lane_name: str = "main", key: Hashable 
 
 
 def flush_at_exit(timeout_s: float = EXIT_WAIT_S) -> bool:
-    """Flush every lane then run the exit hooks, bounded; True if all finished in time."""
+    """Flush every lane then run the exit hooks, bounded; True if all finished in time.
+
+    Lanes whose thread is gone and cannot be restarted (Python 3.12 at exit) are run here,
+    in the exiting thread, within the same bounds.
+    """
     lanes = all_lanes()
+    deadline = time.monotonic() + timeout_s
     for each in lanes:
         each.hurry()
-    drained = wait_all([Ticket(each, each._next_seq) for each in lanes], timeout_s)
+    for each in lanes:
+        each.run_here(deadline)
+    drained = wait_all([Ticket(each, each._next_seq) for each in lanes], max(deadline - time.monotonic(), 0.0))
     hooks = list(_exit_hooks.values())
     _exit_hooks.clear()
+    deadline = time.monotonic() + timeout_s / 2
     tickets = [lane(name).submit(f"output exit ({name} lane)", hook) for name, hook in hooks]
-    return wait_all(tickets, timeout_s / 2) and drained
+    for each in all_lanes():
+        each.run_here(deadline)
+    return wait_all(tickets, max(deadline - time.monotonic(), 0.0)) and drained
 
 
 def all_lanes() -> list[OutputWorker]:
