@@ -11,8 +11,7 @@ import pytest
 from carbon_magic.core.config import resolve_config
 from carbon_magic.core.problems import problems
 from carbon_magic.core.tracker import Tracker
-from carbon_magic.outputs import BaseOutput, Dispatcher
-from carbon_magic.outputs import api
+from carbon_magic.outputs import BaseOutput, Dispatcher, api
 from carbon_magic.outputs.worker import all_lanes, flush_at_exit
 from tests.servers import RecordingServer
 

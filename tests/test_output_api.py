@@ -17,7 +17,13 @@ from carbon_magic.core.record import delta
 from carbon_magic.outputs import CodeCarbonAPIOutput, FileOutput
 from carbon_magic.outputs.api import PendingDeltas
 from tests.outputs_support import (  # noqa: F401
-    MEASURED, Recorder, eventually, exit_hooks_run_at_teardown, problem_count, server, tracker_on,
+    MEASURED,
+    Recorder,
+    eventually,
+    exit_hooks_run_at_teardown,
+    problem_count,
+    server,
+    tracker_on,
 )
 from tests.servers import GARBAGE, HANG_UP, RecordingServer, closed_port, delay, status
 
@@ -47,7 +53,8 @@ def test_run_is_created_then_each_flush_and_stop_posts_its_delta(server):
     assert tracker._sink.wait(5)  # (a stop() while the flush's post still waits would merge into it)
     time.sleep(0.05)
     tracker.stop()
-    assert [(r.method, r.path) for r in server.requests] == [("POST", "/runs"), ("POST", "/emissions"), ("POST", "/emissions")]
+    assert [(r.method, r.path) for r in server.requests] == [
+        ("POST", "/runs"), ("POST", "/emissions"), ("POST", "/emissions")]
     for request in server.requests:
         assert request.headers["x-api-token"] == KEY
         assert request.headers["content-type"] == "application/json"
@@ -78,7 +85,8 @@ def test_api_call_interval_sends_every_n_measurements(server):
     tracker.stop()
     posted = server.to("/emissions")
     assert server.requests[0].path == "/runs" and len(server.to("/runs")) == 1
-    assert sum(r.json["emissions_sum"] for r in posted) == pytest.approx(tracker.final_emissions_data.emissions, rel=1e-9)
+    final = tracker.final_emissions_data
+    assert sum(r.json["emissions_sum"] for r in posted) == pytest.approx(final.emissions, rel=1e-9)
 
 
 def test_api_call_interval_minus_one_posts_only_on_flush_and_stop(server):

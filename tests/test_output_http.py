@@ -10,7 +10,13 @@ from carbon_magic.core.record import CSV_COLUMNS
 from carbon_magic.outputs import HTTPOutput
 from carbon_magic.outputs.http import login_name
 from tests.outputs_support import (  # noqa: F401
-    MEASURED, Recorder, eventually, exit_hooks_run_at_teardown, problem_count, server, tracker_on,
+    MEASURED,
+    Recorder,
+    eventually,
+    exit_hooks_run_at_teardown,
+    problem_count,
+    server,
+    tracker_on,
 )
 from tests.servers import GARBAGE, status
 

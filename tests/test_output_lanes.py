@@ -16,7 +16,12 @@ from carbon_magic import EmissionsTracker
 from carbon_magic.outputs import FileOutput
 from carbon_magic.outputs.worker import OutputWorker, lane
 from tests.outputs_support import (  # noqa: F401
-    MEASURED, Gate, eventually, exit_hooks_run_at_teardown, problem_count, tracker_on,
+    MEASURED,
+    Gate,
+    eventually,
+    exit_hooks_run_at_teardown,
+    problem_count,
+    tracker_on,
 )
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,7 +15,11 @@ from carbon_magic.core.config import ConfigError
 from carbon_magic.core.record import TASK_CSV_COLUMNS
 from carbon_magic.outputs import Dispatcher, FileOutput, GoogleCloudLoggerOutput, LoggerOutput
 from tests.outputs_support import (  # noqa: F401
-    MEASURED, Recorder, eventually, exit_hooks_run_at_teardown, tracker_on,
+    MEASURED,
+    Recorder,
+    eventually,
+    exit_hooks_run_at_teardown,
+    tracker_on,
 )
 
 

@@ -24,7 +24,13 @@ from carbon_magic.outputs import PrometheusOutput
 from carbon_magic.outputs.prometheus import GAUGES, LABELS, job_name
 from carbon_magic.outputs.worker import flush_at_exit
 from tests.outputs_support import (  # noqa: F401
-    MEASURED, Recorder, eventually, exit_hooks_run_at_teardown, problem_count, server, tracker_on,
+    MEASURED,
+    Recorder,
+    eventually,
+    exit_hooks_run_at_teardown,
+    problem_count,
+    server,
+    tracker_on,
 )
 from tests.servers import closed_port, status
 
@@ -33,7 +39,7 @@ BINARY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgate
 
 
 def _missing_gateway() -> None:
-    message = "prometheus-pushgateway is not installed: `make test` installs it (apt-get install prometheus-pushgateway)"
+    message = "prometheus-pushgateway is not installed: `make test` installs it (Debian package)"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
@@ -60,7 +66,7 @@ def gateway(tmp_path):
             return False
 
     try:
-        assert eventually(ready, timeout_s=15), process.stderr.read1(4000) if process.poll() is not None else "no answer"
+        assert eventually(ready, timeout_s=15), process.stderr.read1(4000) if process.poll() is not None else "silent"
         yield address
         flush_at_exit(5)  # what interpreter exit does: each job pushed is deleted
         assert all_codecarbon_jobs(address) == set()

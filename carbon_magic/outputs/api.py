@@ -21,8 +21,8 @@ from collections import Counter, OrderedDict, deque
 from datetime import datetime
 from typing import Any, Iterable
 
-from ..core.problems import problems
 from ..core import record
+from ..core.problems import problems
 from ..core.record import EmissionsData
 from .delivery import RETRY_DELAYS_S, RetryingOutput
 from .transport import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, DeliveryError, post_json, safe_url, url_secrets
@@ -266,6 +266,5 @@ class CodeCarbonAPIOutput(RetryingOutput):
     def _give_up(self, error: DeliveryError) -> None:
         """Keep the deltas: the next send (interval, flush, stop) or the exit takes them."""
         if self._pending:
-            if not _waiting:
-                on_exit(_last_try, lane_name=self.lane, key="api last try")
+            on_exit(_last_try, lane_name=self.lane, key="api last try")
             _waiting.add(self)

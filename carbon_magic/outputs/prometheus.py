@@ -24,8 +24,8 @@ import re
 from typing import Any, Iterable
 
 from ..core.record import EmissionsData
-from .deltas import RunDeltas
 from .delivery import RETRY_DELAYS_S, RetryingOutput
+from .deltas import RunDeltas
 from .transport import READ_TIMEOUT_S, DeliveryError, safe_url, scrub, url_secrets
 from .worker import on_exit
 

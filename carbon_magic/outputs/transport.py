@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any, Container, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from ..core.params import mask_url_password
-from typing import Any, Container, Iterable, Mapping
 
 CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 3.0
