@@ -152,7 +152,7 @@ class Dispatcher:
             for method in self._METHODS
         }
         self.wants_live = bool(self._routes["live_out"])
-        self._last: dict[OutputWorker, Ticket] = {}
+        self._last: dict[OutputWorker, int] = {}  # per lane, the number of this sink's latest call
         for output in self.outputs:
             if _implements(output, "exit"):
                 on_exit(output.exit, lane_name=_lane_name(output), key=("output exit", id(output)))
@@ -160,11 +160,10 @@ class Dispatcher:
     def _send(self, method: str, args: tuple, run_id: str | None = None) -> None:
         last = self._last
         for route in self._routes[method]:
-            key = None if route.merge_key is None else (*route.merge_key, run_id)
-            ticket = route.lane.submit(route.where, route.function, *args, key=key)
-            previous = last.get(route.lane)
-            if previous is None or ticket.seq > previous.seq:
-                last[route.lane] = ticket
+            key = None if route.merge_key is None else (route.merge_key, run_id)
+            seq = route.lane.enqueue(route.where, route.function, args, key)
+            if seq > last.get(route.lane, 0):
+                last[route.lane] = seq
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
         self._send("out", (total, delta), total.run_id)
@@ -187,4 +186,4 @@ class Dispatcher:
 
     def wait(self, timeout_s: float) -> bool:
         """Wait for this sink's queued calls (bounded); True if all finished."""
-        return wait_all(list(self._last.values()), timeout_s)
+        return wait_all([Ticket(lane_, seq) for lane_, seq in list(self._last.items())], timeout_s)

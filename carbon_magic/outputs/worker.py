@@ -37,7 +37,10 @@ from ..core.problems import problems
 EXIT_WAIT_S = 5.0
 IDLE_EXIT_S = 30.0
 LINGER_S = 0.02  # an idle lane woken by a call waits this long, then runs all that came meanwhile
-NETWORK_QUEUE_LIMIT = 1000
+# Calls waiting per lane. A newer out() of a run replaces its queued one, so a network lane
+# holds at most this many runs behind a stuck request; more, held for seconds, would cost
+# every cell memory traffic (measured: 1000 queued records add ~3 us to a 65 us pair).
+NETWORK_QUEUE_LIMIT = 100
 EXT_QUEUE_LIMIT = 10_000
 
 
@@ -85,9 +88,9 @@ class OutputWorker:
         self._reset()
 
     def _reset(self) -> None:
-        lock = threading.Lock()
-        self._work = threading.Condition(lock)
-        self._progress = threading.Condition(lock)
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._progress = threading.Condition(self._lock)
         self._queue: deque[_Entry] = deque()
         self._keyed: dict[Hashable, _Entry] = {}
         self._timers: list[tuple[float, int, str, Callable[..., Any], tuple]] = []
@@ -95,40 +98,55 @@ class OutputWorker:
         self._next_seq = 0
         self._dropped = 0
         self.done_seq = 0
+        self._idle = False  # the thread waits for work and must be notified
         self._thread: threading.Thread | None = None
 
     # -- queueing (any thread; cheap, never blocks on an output) --------------------------
     def submit(self, where: str, function: Callable[..., Any], *args: Any, key: Hashable | None = None) -> Ticket:
         """Queue ``function(*args)``. A call with the ``key`` of one still queued replaces
         that one's arguments in place (the newer call supersedes it) and shares its ticket."""
-        with self._work:
+        return Ticket(self, self.enqueue(where, function, args, key))
+
+    def enqueue(self, where: str, function: Callable[..., Any], args: tuple, key: Hashable | None = None) -> int:
+        """``submit`` without the Ticket (the Dispatcher's path, kept lean): returns the
+        call's number."""
+        with self._lock:
             if key is not None:
                 entry = self._keyed.get(key)
                 if entry is not None:
                     entry.where, entry.function, entry.args = where, function, args
-                    return Ticket(self, entry.seq)
-            self._next_seq += 1
-            entry = _Entry(self._next_seq, where, function, args, key)
-            self._queue.append(entry)
-            if key is not None:
-                self._keyed[key] = entry
-            if self.max_queued is not None and len(self._queue) > self.max_queued:
-                oldest = self._queue.popleft()
+                    return entry.seq
+                seq = self._next_seq = self._next_seq + 1
+                entry = self._keyed[key] = _Entry(seq, where, function, args, key)
+            else:
+                seq = self._next_seq = self._next_seq + 1
+                entry = _Entry(seq, where, function, args, key)
+            queue = self._queue
+            queue.append(entry)
+            if self.max_queued is not None and len(queue) > self.max_queued:
+                oldest = queue.popleft()
                 if oldest.key is not None:
                     del self._keyed[oldest.key]
                 self._dropped += 1
-            self._work.notify()
-            if self._thread is None:
+            if self._idle:
+                self._work.notify()
+            elif self._thread is None:
                 self._start_thread()
-            return Ticket(self, entry.seq)
+            return seq
 
     def submit_after(self, delay_s: float, where: str, function: Callable[..., Any], *args: Any) -> None:
         """Run ``function(*args)`` on this lane in ``delay_s`` seconds (or at exit, sooner)."""
         with self._work:
             heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._timer_ids), where, function, args))
+            self._wake()
+
+    def _wake(self) -> None:
+        """Get the thread to look at the queue (lock held): notify it if it waits for work,
+        start it if there is none; a busy thread finds the new work by itself."""
+        if self._idle:
             self._work.notify()
-            if self._thread is None:
-                self._start_thread()
+        elif self._thread is None:
+            self._start_thread()
 
     def _start_thread(self) -> None:
         """Start the lane's thread (lock held). Python 3.12 refuses new threads during
@@ -167,8 +185,10 @@ class OutputWorker:
                 if step is not None:
                     return step
                 timeout = self._timers[0][0] - time.monotonic() if self._timers else IDLE_EXIT_S
-                idle = True
-                if not self._work.wait(timeout) and not self._timers and not self._queue:
+                idle = self._idle = True
+                woken = self._work.wait(timeout)
+                self._idle = False
+                if not woken and not self._timers and not self._queue:
                     self._thread = None
                     return None
 
@@ -232,9 +252,7 @@ class OutputWorker:
             self._timers = [(0.0, *rest) for _due, *rest in self._timers]
             heapq.heapify(self._timers)
             if self._timers:
-                self._work.notify()
-                if self._thread is None:
-                    self._start_thread()
+                self._wake()
 
     def cancel_scheduled(self) -> int:
         """Forget every scheduled call (a test ending with retries aimed at its closed
