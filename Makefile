@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean pushgateway
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,15 @@ demo: install
 	$(PY) scripts/demo.py
 
 ## make test: everything the tests need, then every test
-test: $(PY)
+test: $(PY) pushgateway
 	$(PIP) install -q -e ".[test]"
 	$(PY) -m pytest
+
+## the Prometheus push gateway that the output tests start on a loopback port (Debian package, as root)
+pushgateway:
+	@command -v prometheus-pushgateway >/dev/null 2>&1 || { \
+	  apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-pushgateway >/dev/null; }
 
 ## make bench: the benchmarks in benchmarks/ (figures, not pass/fail)
 bench: install

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -76,10 +77,11 @@ class Param:
         return converted
 
     def show(self, value: Any) -> str:
-        """How a value of this parameter may appear in messages: secrets never do."""
+        """How a value of this parameter may appear in messages: secrets never do (nor the
+        password of a URL, e.g. an endpoint written http://user:password@host)."""
         if self.secret and value not in (None, ""):
             return "'***'"
-        text = repr(value)
+        text = mask_url_password(repr(value))
         return text if len(text) <= 80 else text[:77] + "...'"
 
     def _check_range(self, converted: Any, raw: Any) -> None:
@@ -91,6 +93,14 @@ class Param:
             raise ParameterError(self.name, self.show(raw), self.accepted())
         if self.above is not None and converted <= self.above:
             raise ParameterError(self.name, self.show(raw), self.accepted())
+
+
+_URL_PASSWORD = re.compile(r"(^|//|')([^/@\s:']+):([^/@\s']+)@")
+
+
+def mask_url_password(text: str) -> str:
+    """``text`` with the password of any ``user:password@host`` in it replaced by ***."""
+    return _URL_PASSWORD.sub(r"\1\2:***@", text)
 
 
 # --- coercion by kind -------------------------------------------------------------------

@@ -26,11 +26,12 @@ class ProblemLog:
         self._counts: Counter[tuple[str, str]] = Counter()
         self._first: dict[tuple[str, str], str] = {}
 
-    def note(self, where: str, error: BaseException) -> None:
+    def note(self, where: str, error: BaseException, count: int = 1) -> None:
+        """Count ``count`` failures like ``error`` at ``where`` (logged the first time)."""
         key = (where, type(error).__name__)
         with self._lock:
             first = key not in self._counts
-            self._counts[key] += 1
+            self._counts[key] += count
             if first:
                 self._first[key] = str(error)[:300]
         if first:

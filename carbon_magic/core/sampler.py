@@ -364,10 +364,12 @@ class Sampler:
                 self._probe.set_process_tree(any(other.process_tree for other in self._leases))
 
     def _drop_subscription(self, subscription: Subscription) -> None:
+        # No wake-up either (as for leases): waking made the thread take a full reading at
+        # every stop() of a tracker with live outputs; a thread left without work exits at its
+        # next tick.
         with self._lock:
             if subscription in self._subscriptions:
                 self._subscriptions.remove(subscription)
-        self._wake.set()
 
     @property
     def running(self) -> bool:

@@ -1,15 +1,32 @@
-"""Outputs: where finished and live measurements go. All of them run on the output worker."""
+"""Outputs: where finished and live measurements go. All of them run on output lanes
+(``outputs.worker``), never on the cell's thread; none can slow or break a cell.
+
+Selected as CodeCarbon selects them: ``output_methods`` (csv, api, logger, prometheus,
+logfire) or else the ``save_to_*`` flags; ``emissions_endpoint`` adds the HTTP output;
+``output_handlers`` are custom outputs, called last.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping
 
+from ..core.config import ConfigError
 from ..core.record import EmissionsData
+from .api import CodeCarbonAPIOutput
 from .base import BaseOutput
 from .csv_file import FileOutput
-from .worker import Ticket, on_exit, wait_all, worker
+from .http import HTTPOutput
+from .logfire import LogfireOutput, logfire_installed
+from .logger import GoogleCloudLoggerOutput, LoggerOutput
+from .prometheus import PrometheusOutput, job_name
+from .worker import OutputWorker, Ticket, lane, on_exit, wait_all
 
-__all__ = ["BaseOutput", "FileOutput", "Dispatcher", "build_outputs", "selected_methods"]
+__all__ = [
+    "BaseOutput", "FileOutput", "CodeCarbonAPIOutput", "HTTPOutput", "LoggerOutput",
+    "GoogleCloudLoggerOutput", "PrometheusOutput", "LogfireOutput", "Dispatcher",
+    "build_outputs", "selected_methods",
+]
 
 
 def selected_methods(config: Mapping[str, Any]) -> set[str]:
@@ -26,12 +43,71 @@ def selected_methods(config: Mapping[str, Any]) -> set[str]:
     return {method for method, wanted in flags.items() if wanted}
 
 
+def _chosen_by(config: Mapping[str, Any], flag: str) -> str:
+    """What selected an output, for error messages: the parameter and its source."""
+    name = "output_methods" if config["output_methods"] is not None else flag
+    source = getattr(config, "source", None)
+    return f"{name} (from {source(name)})" if source else name
+
+
+def _api_output(config: Mapping[str, Any]) -> CodeCarbonAPIOutput:
+    if not config["experiment_id"]:
+        raise ConfigError(
+            f"The CodeCarbon API output, selected by {_chosen_by(config, 'save_to_api')}, needs "
+            f"experiment_id: the id of an experiment on your CodeCarbon dashboard "
+            f"(argument experiment_id=..., CODECARBON_EXPERIMENT_ID or .codecarbon.config).",
+            name="experiment_id",
+        )
+    return CodeCarbonAPIOutput(config["api_endpoint"], config["experiment_id"], config["api_key"],
+                               config["api_call_interval"])
+
+
+def _logger_output(config: Mapping[str, Any]) -> Any:
+    given = config["logging_logger"]
+    if isinstance(given, logging.Logger):
+        return LoggerOutput(given)
+    if given is not None and (_implements(given, "out") or _implements(given, "live_out")):
+        return given
+    shown = "nothing" if given is None else f"a {type(given).__name__}"
+    raise ConfigError(
+        f"The logger output, selected by {_chosen_by(config, 'save_to_logger')}, needs logging_logger: "
+        f"a LoggerOutput(logging.getLogger('name'), severity), a GoogleCloudLoggerOutput(cloud_logger) "
+        f"or a logging.Logger; got {shown}.",
+        name="logging_logger",
+    )
+
+
+def _logfire_output(config: Mapping[str, Any]) -> LogfireOutput:
+    if not logfire_installed():
+        raise ConfigError(
+            f"The Logfire output, selected by {_chosen_by(config, 'save_to_logfire')}, needs the "
+            f"logfire package: pip install 'carbon_magic[logfire]'.",
+            name="save_to_logfire",
+        )
+    return LogfireOutput()
+
+
 def build_outputs(config: Mapping[str, Any]) -> list[Any]:
-    """The output objects a tracker with ``config`` writes to, custom handlers last."""
+    """The output objects a tracker with ``config`` writes to, custom handlers last.
+
+    Raises ConfigError for an output that cannot work as configured (the API without
+    experiment_id, the logger without logging_logger, Logfire not installed).
+    """
     methods = selected_methods(config)
     outputs: list[Any] = []
     if "csv" in methods:
         outputs.append(FileOutput(config["output_file"], config["output_dir"], config["on_csv_write"]))
+    if "api" in methods:
+        outputs.append(_api_output(config))
+    if config["emissions_endpoint"]:
+        outputs.append(HTTPOutput(config["emissions_endpoint"]))
+    if "logger" in methods:
+        outputs.append(_logger_output(config))
+    if "prometheus" in methods:
+        experiment = config["experiment_name"] or config["experiment_id"]
+        outputs.append(PrometheusOutput(config["prometheus_url"], job_name(config["project_name"], experiment)))
+    if "logfire" in methods:
+        outputs.append(_logfire_output(config))
     outputs.extend(config["output_handlers"] or ())
     return outputs
 
@@ -42,42 +118,72 @@ def _implements(output: Any, method: str) -> bool:
     return callable(function) and function is not getattr(BaseOutput, method)
 
 
+def _lane_name(output: Any) -> str:
+    """The lane an output declares (BaseOutput subclasses), else ``ext``."""
+    return output.lane if isinstance(output, BaseOutput) else BaseOutput.lane
+
+
+class _Route:
+    """One output's method and the lane it runs on."""
+
+    __slots__ = ("lane", "where", "function", "merge_key")
+
+    def __init__(self, output: Any, method: str):
+        self.lane: OutputWorker = lane(_lane_name(output))
+        self.where = f"output {type(output).__name__}.{method}"
+        self.function = getattr(output, method)
+        merges = getattr(output, "supersedes", False) and method in ("out", "live_out")
+        self.merge_key = (id(output), method) if merges else None
+
+
 class Dispatcher:
-    """An OutputSink that queues each output call on the worker and returns at once."""
+    """An OutputSink that queues each output call on the output's lane and returns at once.
+
+    Cost on the caller's thread: one queue append per output that implements the method.
+    """
+
+    _METHODS = ("out", "live_out", "task_out", "exit")
 
     def __init__(self, outputs: list[Any]):
-        self.outputs = outputs
-        self._pending: list[Ticket] = []
-        self.wants_live = any(_implements(o, "live_out") for o in outputs)
-        if any(hasattr(o, "exit") for o in outputs):
-            on_exit(self._exit_now)
-
-    def _send(self, method: str, *args: Any) -> None:
-        self._pending = [t for t in self._pending if not t.done.is_set()]
+        self.outputs = list(outputs)
+        self._routes = {
+            method: [_Route(o, method) for o in self.outputs if _implements(o, method)
+                     and (method != "live_out" or getattr(o, "wants_live", True))]
+            for method in self._METHODS
+        }
+        self.wants_live = bool(self._routes["live_out"])
+        self._last: dict[OutputWorker, int] = {}  # per lane, the number of this sink's latest call
         for output in self.outputs:
-            function = getattr(output, method, None)
-            if _implements(output, method):
-                where = f"output {type(output).__name__}.{method}"
-                self._pending.append(worker.submit(where, function, *args))
+            if _implements(output, "exit"):
+                on_exit(output.exit, lane_name=_lane_name(output), key=("output exit", id(output)))
+
+    def _send(self, method: str, args: tuple, run_id: str | None = None) -> None:
+        last = self._last
+        for route in self._routes[method]:
+            key = None if route.merge_key is None else (route.merge_key, run_id)
+            seq = route.lane.enqueue(route.where, route.function, args, key)
+            if seq > last.get(route.lane, 0):
+                last[route.lane] = seq
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
-        self._send("out", total, delta)
+        self._send("out", (total, delta), total.run_id)
 
     def live_out(self, total: EmissionsData, delta: EmissionsData) -> None:
-        self._send("live_out", total, delta)
+        self._send("live_out", (total, delta), total.run_id)
 
     def task_out(self, tasks: list[EmissionsData], experiment_name: str) -> None:
-        self._send("task_out", tasks, experiment_name)
+        self._send("task_out", (tasks, experiment_name))
+
+    def cell_out(self, record: EmissionsData, label: str, experiment_name: str) -> None:
+        """One finished notebook cell, as a task named ``label``, to every output that takes
+        tasks (the CSV task file ``emissions_<experiment_name>_<run_id>.csv``, the logger
+        outputs, custom handlers' ``task_out``). Returns at once, like every sink method."""
+        cell = record.replace(extra={**record.extra, "task_name": label})
+        self._send("task_out", ([cell], experiment_name))
 
     def exit(self) -> None:
-        self._send("exit")
-
-    def _exit_now(self) -> None:
-        for output in self.outputs:
-            function = getattr(output, "exit", None)
-            if callable(function):
-                function()
+        self._send("exit", ())
 
     def wait(self, timeout_s: float) -> bool:
         """Wait for this sink's queued calls (bounded); True if all finished."""
-        return wait_all(list(self._pending), timeout_s)
+        return wait_all([Ticket(lane_, seq) for lane_, seq in list(self._last.items())], timeout_s)

@@ -6,16 +6,31 @@ from ..core.record import EmissionsData
 
 
 class BaseOutput:
-    """Subclass and override what you need; objects with any of these methods also work."""
+    """Subclass and override what you need; objects with any of these methods also work.
+
+    Every call runs on an output lane (``outputs.worker``), never on the cell's thread.
+    Class attributes the Dispatcher reads (plain objects get the defaults):
+
+    - ``lane``: the lane the calls run on; ``"ext"`` by default, so that a slow or stuck
+      handler never holds up the CSV file (lane ``"main"``) or the network outputs.
+    - ``supersedes``: True when a newer ``out``/``live_out`` of a run makes an older one,
+      still queued, useless (it reports cumulative totals); the lane then keeps the newest.
+    - ``wants_live``: False to receive no ``live_out`` calls even though the method exists.
+    """
+
+    lane = "ext"
+    supersedes = False
+    wants_live = True
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
         """A run's totals at flush() or stop(), with the part since the previous out()."""
 
     def live_out(self, total: EmissionsData, delta: EmissionsData) -> None:
-        """Every measure_power_secs while a run is going."""
+        """Every measure_power_secs while a run is going (delta: since the previous out())."""
 
     def task_out(self, data: list[EmissionsData], experiment_name: str) -> None:
-        """The tasks of a run, at stop()."""
+        """The tasks of a run, at stop(); in notebooks also each finished cell (its label as
+        ``extra["task_name"]``), through ``Dispatcher.cell_out``."""
 
     def exit(self) -> None:
-        """At interpreter exit, after the queue is flushed."""
+        """At interpreter exit, after the lanes are flushed."""

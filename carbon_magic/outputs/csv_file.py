@@ -156,7 +156,9 @@ def update_row(path: Path, header: Sequence[str], row: Sequence[Any], key_column
 
 
 class FileOutput(BaseOutput):
-    """``emissions.csv`` (38 columns) and the per-run task files."""
+    """``emissions.csv`` (38 columns) and the per-run task files, on the ``main`` lane."""
+
+    lane = "main"
 
     def __init__(self, output_file: str = "emissions.csv", output_dir: str = ".", on_csv_write: str = "append"):
         self.output_dir = Path(output_dir)

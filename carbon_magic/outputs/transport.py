@@ -1,0 +1,85 @@
+"""HTTP for the network outputs: short timeouts, answers checked, nothing secret in messages.
+
+``requests`` is imported on first use, on an output lane, never at package import.
+Each lane thread keeps its own ``requests.Session`` (connections are reused per lane).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any, Container, Iterable, Mapping
+from urllib.parse import urlsplit
+
+from ..core.params import mask_url_password
+
+CONNECT_TIMEOUT_S = 2.0
+READ_TIMEOUT_S = 3.0
+MIN_SECRET_LENGTH = 4
+
+_SECRET_QUERY = re.compile(r"([?&][^=&\s]*(?:token|key|secret|password|auth)[^=&\s]*=)[^&\s]+", re.IGNORECASE)
+
+
+def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` without URL credentials, secret-looking query values or any of ``secrets``
+    (those of at least ``MIN_SECRET_LENGTH`` characters: shorter ones cannot be told from text)."""
+    for secret in secrets:
+        if secret and len(secret) >= MIN_SECRET_LENGTH:
+            text = text.replace(secret, "***")
+    text = mask_url_password(text)
+    return _SECRET_QUERY.sub(r"\1***", text)
+
+
+def safe_url(url: str) -> str:
+    """A URL as it may be shown: no password, no query string."""
+    return scrub(url.split("?", 1)[0].split("#", 1)[0])
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The parts of ``url`` that may be secret: its password and its query string."""
+    parts = urlsplit(url if "//" in url else "//" + url)
+    return tuple(part for part in (parts.password, parts.query) if part)
+
+
+class DeliveryError(Exception):
+    """An output could not deliver; the message is safe to log (no secrets)."""
+
+
+_local = threading.local()
+
+
+def _session() -> Any:
+    session = getattr(_local, "session", None)
+    if session is None:
+        import requests
+
+        session = _local.session = requests.Session()
+    return session
+
+
+def post_json(
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+    expected: Container[int] = (201,),
+    secrets: Iterable[str | None] = (),
+    timeout_s: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+) -> str:
+    """POST ``payload`` as JSON; returns the answer's body text.
+
+    Raises DeliveryError (scrubbed of ``secrets`` and URL credentials) when the request
+    fails, times out, or the status is not one of ``expected``.
+    """
+    import requests
+
+    secrets = tuple(secrets)
+    shown = safe_url(url)
+    try:
+        answer = _session().post(url, json=payload, headers=dict(headers or {}), timeout=timeout_s)
+    except requests.RequestException as error:
+        raise DeliveryError(f"POST {shown}: {type(error).__name__}: {scrub(str(error), secrets)[:200]}") from None
+    if answer.status_code not in expected:
+        body = scrub(answer.text[:120], secrets).replace("\n", " ")
+        raise DeliveryError(f"POST {shown}: unexpected HTTP {answer.status_code}: {body}")
+    return answer.text

@@ -1,0 +1,202 @@
+"""Prometheus against a real push gateway (Debian's prometheus-pushgateway, installed by
+``make test``, started here on a free loopback port): the series a tracked run leaves on the
+gateway, equal to the record, with every CodeCarbon label filled; gone after exit."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from carbon_magic import OfflineEmissionsTracker
+from carbon_magic.core.problems import problems
+from carbon_magic.core.record import delta
+from carbon_magic.outputs import PrometheusOutput
+from carbon_magic.outputs.prometheus import GAUGES, LABELS, job_name
+from carbon_magic.outputs.worker import flush_at_exit
+from tests.outputs_support import (  # noqa: F401
+    MEASURED,
+    Recorder,
+    eventually,
+    exit_hooks_run_at_teardown,
+    problem_count,
+    server,
+    tracker_on,
+)
+from tests.recording_server import closed_port, status
+
+REPO = Path(__file__).resolve().parents[1]
+BINARY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
+
+
+def _missing_gateway() -> None:
+    message = "prometheus-pushgateway is not installed: `make test` installs it (Debian package)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    """A push gateway on 127.0.0.1:<free port>; yields its 'host:port'."""
+    if not os.path.exists(BINARY):
+        _missing_gateway()
+    port = closed_port()
+    process = subprocess.Popen(
+        [BINARY, f"--web.listen-address=127.0.0.1:{port}", f"--persistence.file={tmp_path / 'gateway.db'}",
+         "--log.level=error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    address = f"127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{address}/-/ready", timeout=1) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
+    try:
+        assert eventually(ready, timeout_s=15), process.stderr.read1(4000) if process.poll() is not None else "silent"
+        yield address
+        flush_at_exit(5)  # what interpreter exit does: each job pushed is deleted
+        assert all_codecarbon_jobs(address) == set()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def series(address: str, job: str) -> dict[str, tuple[dict[str, str], float]]:
+    """Every sample of ``job`` on the gateway: name -> (labels without job/instance, value)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("job") == job and sample.name.startswith("codecarbon_"):
+                labels = {k: v for k, v in sample.labels.items() if k not in ("job", "instance")}
+                found[sample.name] = (labels, sample.value)
+    return found
+
+
+def all_codecarbon_jobs(address: str) -> set[str]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    return {sample.labels["job"] for family in text_string_to_metric_families(text)
+            for sample in family.samples if sample.name.startswith("codecarbon_")}
+
+
+EXPECTED_NAMES = {name for name, _ in GAUGES.values()} | {"codecarbon_energy_total"}
+
+
+def test_a_tracked_run_leaves_codecarbon_series_equal_to_the_record(gateway):
+    tracker = OfflineEmissionsTracker(country_iso_code="FRA", project_name="my project", experiment_name="exp-1",
+                                      save_to_prometheus=True, prometheus_url=gateway, wue=1.7, **MEASURED)
+    tracker.start()
+    time.sleep(0.05)
+    tracker.stop()
+    record = tracker.final_emissions_data
+    job = "my_project_exp_1"
+    found = series(gateway, job)
+    assert set(found) >= EXPECTED_NAMES
+    for field, (name, _help) in GAUGES.items():
+        assert found[name][1] == pytest.approx(getattr(record, field), rel=1e-12, abs=1e-300), name
+    assert found["codecarbon_water_consumed"][1] > 0  # CodeCarbon has no water metric; we do
+    assert found["codecarbon_energy_total"][1] == pytest.approx(record.energy_consumed, rel=1e-12)
+    labels = found["codecarbon_duration"][0]
+    assert set(labels) == set(LABELS)
+    assert labels == {name: "" if getattr(record, name) is None else str(getattr(record, name)) for name in LABELS}
+    assert labels["country_name"] == "France" and labels["project_name"] == "my project"
+    assert labels["cpu_model"] and labels["os"] and labels["tracking_mode"] == "machine"
+    assert flush_at_exit(5)  # the exit hook, in this process
+    assert series(gateway, job) == {}
+
+
+def test_gauges_hold_the_part_since_the_last_push_and_the_counter_adds_up(gateway):
+    recorder = Recorder()
+    tracker = tracker_on(PrometheusOutput(gateway, job="j"), recorder)
+    tracker.start()
+    time.sleep(0.05)
+    tracker.flush()
+    assert tracker._sink.wait(5)
+    time.sleep(0.05)
+    tracker.stop()
+    flushed, final = recorder.outs[0][0], tracker.final_emissions_data
+    found = series(gateway, "j")
+    since_flush = delta(final, flushed)
+    assert found["codecarbon_duration"][1] == pytest.approx(since_flush.duration, rel=1e-9)
+    assert found["codecarbon_cpu_energy"][1] == pytest.approx(since_flush.cpu_energy, rel=1e-9)
+    assert found["codecarbon_energy_total"][1] == pytest.approx(final.energy_consumed, rel=1e-9)
+
+
+def test_live_ticks_push_without_counting_energy_twice(gateway):
+    tracker = tracker_on(PrometheusOutput(gateway, job="live"), measure_power_secs=0.05)
+    tracker.start()
+    assert eventually(lambda: "codecarbon_energy_total" in series(gateway, "live"), timeout_s=5)
+    time.sleep(0.3)
+    tracker.stop()
+    assert eventually(lambda: series(gateway, "live")["codecarbon_energy_total"][1]
+                      == pytest.approx(tracker.final_emissions_data.energy_consumed, rel=1e-9), timeout_s=5)
+
+
+def test_job_is_deleted_from_the_gateway_at_interpreter_exit(gateway, tmp_path):
+    script = textwrap.dedent(f"""
+        import json, sys
+        from carbon_magic import OfflineEmissionsTracker
+        tracker = OfflineEmissionsTracker(country_iso_code="FRA", project_name="exit", experiment_id="e 1",
+                                          save_to_prometheus=True, prometheus_url={gateway!r},
+                                          **{MEASURED!r})
+        tracker.start()
+        tracker.stop()
+        print(json.dumps(tracker.final_emissions_data.as_dict()), flush=True)
+        sys.stdin.readline()  # the test looks at the gateway, then lets us exit
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    record = json.loads(child.stdout.readline())
+    job = job_name("exit", "e 1")
+    assert job == "exit_e_1"
+    assert series(gateway, job)["codecarbon_emissions"][1] == pytest.approx(record["emissions"], rel=1e-12)
+    child.stdin.write("\n")
+    child.stdin.flush()
+    assert child.wait(30) == 0, child.stderr.read()
+    assert series(gateway, job) == {}
+
+
+def test_basic_auth_comes_from_the_environment_and_the_password_stays_secret(server, monkeypatch, caplog):
+    monkeypatch.setenv("PROMETHEUS_USERNAME", "pusher")
+    monkeypatch.setenv("PROMETHEUS_PASSWORD", "gateway-pass-42")
+    server.then("/metrics/job/auth", status(500, "bad gateway-pass-42"))
+    tracker = tracker_on(PrometheusOutput(server.address, job="auth", retry_delays_s=(0.05,)))
+    tracker.start()
+    tracker.stop(wait=False)
+    assert server.wait_for(lambda requests: len(requests) == 2)
+    [first, retry] = server.requests
+    assert (first.method, first.path) == ("PUT", "/metrics/job/auth")
+    assert first.headers["authorization"] == "Basic " + base64.b64encode(b"pusher:gateway-pass-42").decode()
+    assert b"codecarbon_energy_total" in retry.body
+    assert problem_count("output prometheus", "DeliveryError") == 1
+    assert "gateway-pass-42" not in caplog.text
+    assert all("gateway-pass-42" not in p.message for p in problems.all())
+
+
+def test_a_gateway_that_is_down_is_counted_never_raised():
+    output = PrometheusOutput(f"127.0.0.1:{closed_port()}", job="down", retry_delays_s=())
+    tracker = tracker_on(output)
+    tracker.start()
+    assert tracker.stop() > 0
+    assert problem_count("output prometheus", "DeliveryError") == 1
