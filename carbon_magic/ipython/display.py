@@ -9,9 +9,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from IPython.display import display
-
-from ..core.ledger import kind_of
+from IPython.core.display_functions import display
 
 if TYPE_CHECKING:
     from ..core.config import Config
@@ -163,6 +161,8 @@ def short_method(method: str) -> str:
 
 def hardware_phrase(methods: dict[str, str], exact: dict[str, bool]) -> str:
     """'CPU by TDP model x CPU load, RAM by DIMM model, 2 GPUs by NVML energy counter'."""
+    from ..core.ledger import kind_of
+
     parts = []
     gpus = [c for c in methods if kind_of(c) == "gpu"]
     for component in ("cpu", "ram"):

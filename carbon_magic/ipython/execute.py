@@ -13,13 +13,19 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
+from IPython.core.displayhook import DisplayHook
+
 
 @dataclass(frozen=True)
 class Compiled:
-    """A body compiled in two parts: the statements, and the last expression if any."""
+    """A body compiled in two parts: the statements, and the last expression if any.
+
+    ``silenced``: the last expression ends with ``;``, so its value is not displayed.
+    """
 
     statements: Any
     last_expression: Any
+    silenced: bool = False
 
 
 def compile_source(shell: Any, source: str, cell_number: int | None, first_line_number: int = 1) -> Compiled:
@@ -28,18 +34,25 @@ def compile_source(shell: Any, source: str, cell_number: int | None, first_line_
     ``first_line_number``: the cell line where ``source`` starts (2 for a cell magic's body),
     so that tracebacks number lines as the cell shows them.
     """
-    transformed = shell.transform_cell(source)
-    padded = "\n" * (first_line_number - 1) + transformed
+    padded = "\n" * (first_line_number - 1) + source
+    try:  # plain Python is left as it is by IPython's input transformers: skip them
+        tree = ast.parse(padded)
+    except SyntaxError:
+        padded = "\n" * (first_line_number - 1) + shell.transform_cell(source)
+        tree = None
     filename = shell.compile.cache(padded, cell_number or 0, raw_code=padded)
-    tree = shell.compile.ast_parse(padded, filename=filename)
+    if tree is None:
+        tree = shell.compile.ast_parse(padded, filename=filename)
     tree = shell.transform_ast(tree)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
     flags = shell.compile.flags
     statements = compile(tree, filename, "exec", flags, dont_inherit=True)
-    expression = compile(last, filename, "eval", flags, dont_inherit=True) if last is not None else None
-    return Compiled(statements, expression)
+    if last is None:
+        return Compiled(statements, None)
+    expression = compile(last, filename, "eval", flags, dont_inherit=True)
+    return Compiled(statements, expression, DisplayHook.semicolon_at_end_of_expression(padded))
 
 
 def run_compiled(shell: Any, code: Compiled, local_ns: dict | None = None) -> Any:

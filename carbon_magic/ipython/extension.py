@@ -3,7 +3,7 @@
 Loading registers the magics, the ``CarbonMagic`` configuration class (so ``%config`` and
 ``ipython_config.py`` reach it) and two event hooks (``pre_run_cell``, ``post_run_cell``),
 starts hardware discovery and location in the background, and prints one line saying what
-is measured and how. It waits for the background work only briefly (LOAD_WAIT_S); if that
+is measured and how. It waits for the background work only briefly (LOAD_BUDGET_S); if that
 is not enough, the line says so and ``%carbon status`` tells the rest.
 
 Unloading closes running spans (recording them), unregisters every hook, magic and the
@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..core.config import Config, ConfigError, resolve_config
-from ..outputs import selected_methods
-from ..outputs.cells_file import CELLS_FILE_NAME
-from . import display
-from .magics import CarbonMagics
-from .options import NO_OPTIONS
-from .session import Session
 from .traitlets_config import CarbonMagic
 from .warmup import Warmup, locate
 
-LOAD_WAIT_S = 0.08
+if TYPE_CHECKING:
+    from .session import Session
+
+# How long loading may take before printing what is known so far (the target is 150 ms
+# added by %load_ext, imports included).
+LOAD_BUDGET_S = 0.11
 THREAD_EXIT_WAIT_S = 0.1
 _EVENTS = ("pre_run_cell", "post_run_cell")
 
@@ -39,26 +38,35 @@ _loaded: dict[int, "CarbonExtension"] = {}
 
 def output_files(config: Config) -> list[str]:
     """Where tracked cells are written under ``config`` (shown by %carbon status)."""
+    from ..outputs import selected_methods
+    from ..outputs.cells_file import CELLS_FILE_NAME
+
     if "csv" not in selected_methods(config):
         return ["no CSV output (save_to_file is false or output_methods has no 'csv')"]
     return [f"{config['output_dir']}/{config['output_file']}", f"{config['output_dir']}/{CELLS_FILE_NAME}"]
 
 
 class CarbonExtension:
-    """Everything one loaded extension owns in one shell."""
+    """Everything one loaded extension owns in one shell.
+
+    The background warm-up starts first; the magics' modules are imported while it runs.
+    """
 
     def __init__(self, shell: Any):
         self.shell = shell
         self.settings = CarbonMagic(parent=shell)
-        self.session = Session(shell, self.settings)
-        self.magics = CarbonMagics(shell, self.session, self.status_facts)
         self.config_error: str | None = None
         self.warmup = Warmup(self._load_config())
+        from .magics import CarbonMagics
+        from .session import Session
+
+        self.session = Session(shell, self.settings)
+        self.magics = CarbonMagics(shell, self.session, self.status_facts)
 
     def _load_config(self) -> Config:
         """The configuration without magic options; its error (if any) is reported at load."""
         try:
-            return self.session.pool.config(NO_OPTIONS)
+            return resolve_config(layers=self.settings.layers())
         except ConfigError as error:
             self.config_error = str(error)
             return resolve_config({}, environ={}, files=[])
@@ -71,6 +79,8 @@ class CarbonExtension:
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
 
     def detach(self) -> None:
+        from . import display
+
         for record in self.session.shutdown():
             print(f"carbon_magic: stopped running span: {display.summary_text(record)}")
         for event, callback in zip(_EVENTS, (self.session.pre_run_cell, self.session.post_run_cell)):
@@ -92,6 +102,8 @@ class CarbonExtension:
     # -- what it says -------------------------------------------------------------------------
     def load_line(self) -> str:
         """One line: what is measured and how, where, and how to start."""
+        from . import display
+
         hint = "%%carbon tracks a cell, %carbon on every cell; %carbon? for help."
         warmup = self.warmup
         if warmup.sampler is None or warmup.location is None:
@@ -105,6 +117,8 @@ class CarbonExtension:
 
     def status_facts(self) -> dict[str, Any]:
         """The parts of ``%carbon status`` that depend on configuration and hardware."""
+        from .options import NO_OPTIONS
+
         facts: dict[str, Any] = {"sampler": None, "location": None, "intensity_figure": None,
                                  "config_error": None, "files": []}
         try:
@@ -145,12 +159,13 @@ def load(shell: Any) -> None:
     if id(shell) in _loaded:
         print("carbon_magic is already loaded; %reload_ext carbon_magic reloads it.")
         return
+    started = time.monotonic()
     extension = CarbonExtension(shell)
     extension.attach()
     _loaded[id(shell)] = extension
     if extension.config_error:
         print(f"carbon_magic: configuration problem: {extension.config_error}", file=sys.stderr)
-    extension.warmup.wait(LOAD_WAIT_S)
+    extension.warmup.wait(max(LOAD_BUDGET_S - (time.monotonic() - started), 0.0))
     print(extension.load_line())
 
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand, output_can_be_silenced
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand
 
 from .._version import __version__
 from ..core.config import ConfigError
@@ -143,13 +143,13 @@ class CarbonMagics(Magics):
         except Exception as error:  # never hide the cell's own outcome
             problems.note("carbon_magic summary", error)
 
-    @output_can_be_silenced
     @cell_magic("carbon")
     def carbon_cell(self, line: str, cell: str) -> Any:
         __tracebackhide__ = True  # noqa: F841
         options, _ = parse_options(line, "%%carbon")
         code = compile_source(self.shell, cell, self.session.cell.execution_count, first_line_number=2)
-        return self._track("cell", options, code, first_line(cell), None)
+        value = self._track("cell", options, code, first_line(cell), None)
+        return None if code.silenced else value
 
     carbon_cell.__doc__ = _with_options(CELL_HELP)
 

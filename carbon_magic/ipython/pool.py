@@ -6,6 +6,7 @@ CarbonMagic traits, the ``CODECARBON_*`` variables, the two ``.codecarbon.config
 and the working directory; the pool checks those cheaply (a generation counter, the
 environment's contents, two ``stat`` calls) and reuses the resolved Config, its sink
 (one ``Dispatcher`` per configuration, so outputs keep their state) and stopped trackers.
+Outputs and trackers are imported on first use, so loading the extension stays light.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..core.config import CONFIG_FILE_NAME, Config, resolve_config
-from ..outputs import Dispatcher, build_outputs, selected_methods
-from ..outputs.cells_file import CellsFile
 from .options import OPTION_SOURCE, TrackOptions
 
 if TYPE_CHECKING:
     from ..core.tracker import Tracker
+    from ..outputs.cells_file import CellsFile
 
 MAX_CONFIGS = 32
 MAX_IDLE_TRACKERS = 4
@@ -29,10 +29,20 @@ MAX_IDLE_TRACKERS = 4
 
 @dataclass
 class _Entry:
+    """One configuration and what is built from it when a cell is first tracked with it."""
+
     config: Config
-    sink: Dispatcher
-    cells_file: CellsFile | None
+    sink: Any = None
+    cells_file: "CellsFile | None" = None
     idle: list["Tracker"] = field(default_factory=list)
+
+    def build_outputs(self) -> None:
+        from ..outputs import Dispatcher, build_outputs, selected_methods
+        from ..outputs.cells_file import CellsFile
+
+        self.sink = Dispatcher(build_outputs(self.config))
+        if "csv" in selected_methods(self.config):
+            self.cells_file = CellsFile(self.config["output_dir"])
 
 
 def _stat_key(path: str) -> tuple | None:
@@ -57,16 +67,23 @@ class TrackerPool:
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._environment: Any = None
         self._environment_version = 0
+        self._paths: dict[tuple[str, int], tuple[str, str]] = {}  # -> (global file, local file)
 
     def _fingerprint(self, options: TrackOptions) -> tuple:
         snapshot = _environment_snapshot()
         if snapshot != self._environment:
             self._environment = snapshot
             self._environment_version += 1
+            self._paths.clear()
         cwd = os.getcwd()
-        home = os.path.expanduser("~")
-        files = (_stat_key(os.path.join(home, CONFIG_FILE_NAME)), _stat_key(os.path.join(cwd, CONFIG_FILE_NAME)))
-        return (options.parameters, self.settings.generation, self._environment_version, cwd, home, files)
+        paths = self._paths.get((cwd, self._environment_version))
+        if paths is None:
+            home = os.path.expanduser("~")  # HOME is part of the environment's version
+            paths = self._paths[(cwd, self._environment_version)] = (
+                os.path.join(home, CONFIG_FILE_NAME), os.path.join(cwd, CONFIG_FILE_NAME),
+            )
+        files = (_stat_key(paths[0]), _stat_key(paths[1]))
+        return (options.parameters, self.settings.generation, self._environment_version, paths, files)
 
     def _entry(self, options: TrackOptions) -> _Entry:
         key = self._fingerprint(options)
@@ -77,9 +94,7 @@ class TrackerPool:
         config = resolve_config(
             options.parameter_dict(), argument_source=OPTION_SOURCE, layers=self.settings.layers()
         )
-        cells_file = CellsFile(config["output_dir"]) if "csv" in selected_methods(config) else None
-        entry = _Entry(config, Dispatcher(build_outputs(config)), cells_file)
-        self._entries[key] = entry
+        entry = self._entries[key] = _Entry(config)
         while len(self._entries) > MAX_CONFIGS:
             self._entries.popitem(last=False)
         return entry
@@ -88,13 +103,15 @@ class TrackerPool:
         """The resolved configuration for a magic line's options (ConfigError if bad)."""
         return self._entry(options).config
 
-    def acquire(self, options: TrackOptions) -> tuple["Tracker", CellsFile | None]:
+    def acquire(self, options: TrackOptions) -> tuple["Tracker", "CellsFile | None"]:
         """A stopped tracker for these options (reused or new) and its per-cell file."""
         entry = self._entry(options)
         if entry.idle:
             return entry.idle.pop(), entry.cells_file
-        from ..core.tracker import Tracker  # imported on first use, off the load path
+        from ..core.tracker import Tracker
 
+        if entry.sink is None:
+            entry.build_outputs()
         return Tracker(entry.config, entry.sink, usage="magic"), entry.cells_file
 
     def release(self, tracker: "Tracker") -> None:

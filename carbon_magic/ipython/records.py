@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core.record import EmissionsData
-
 if TYPE_CHECKING:
+    from ..core.record import EmissionsData
     from ..core.tracker import Tracker
     from ..outputs.cells_file import CellsFile
 
@@ -88,7 +87,9 @@ class CellRecord:
     provisional: bool
 
     @classmethod
-    def finished(cls, window: TrackedWindow, status: str, data: EmissionsData, first_line: str) -> "CellRecord":
+    def finished(
+        cls, window: TrackedWindow, status: str, data: "EmissionsData", first_line: str, intensity_source: str
+    ) -> "CellRecord":
         return cls(
             kind=window.kind,
             label=window.label,
@@ -109,7 +110,7 @@ class CellRecord:
             gpu_power_w=data.gpu_power,
             ram_power_w=data.ram_power,
             intensity_g_per_kwh=data.intensity_g_per_kwh,
-            intensity_source=data.intensity_source,
+            intensity_source=intensity_source,
             provisional=data.provisional,
         )
 

@@ -25,7 +25,6 @@ import IPython
 
 from ..core.config import ConfigError
 from ..core.problems import problems
-from ..outputs.worker import worker
 from . import display
 from .options import TrackOptions
 from .pool import TrackerPool
@@ -138,11 +137,13 @@ class Session:
             self.pool.release(tracker)
         if data is None:
             return None
-        data = data.replace(intensity_source=self._intern(data.intensity_source))
-        record = CellRecord.finished(window, status, data, line if line is not None else window.cell.first_line)
+        record = CellRecord.finished(
+            window, status, data, line if line is not None else window.cell.first_line,
+            intensity_source=self._intern(data.intensity_source),
+        )
         self.records.append(record)
         if window.cells_file is not None:
-            worker.submit(f"output {window.cells_file.path.name}", window.cells_file.append, record.cell_fields(), data)
+            window.cells_file.add(record.cell_fields(), data)
         self._tell("cell_finished", record, data)
         return record
 

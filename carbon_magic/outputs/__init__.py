@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Mapping
 
 from ..core.record import EmissionsData
@@ -47,13 +48,16 @@ class Dispatcher:
 
     def __init__(self, outputs: list[Any]):
         self.outputs = outputs
-        self._pending: list[Ticket] = []
+        self._pending: deque[Ticket] = deque()
         self.wants_live = any(_implements(o, "live_out") for o in outputs)
         if any(hasattr(o, "exit") for o in outputs):
             on_exit(self._exit_now)
 
     def _send(self, method: str, *args: Any) -> None:
-        self._pending = [t for t in self._pending if not t.done.is_set()]
+        # The single worker finishes calls in order: drop the finished ones from the front
+        # (a scan of the whole queue would cost O(backlog) per call when cells come fast).
+        while self._pending and self._pending[0].done.is_set():
+            self._pending.popleft()
         for output in self.outputs:
             function = getattr(output, method, None)
             if _implements(output, method):
