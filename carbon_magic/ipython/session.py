@@ -25,6 +25,7 @@ import IPython
 
 from ..core.config import ConfigError
 from ..core.problems import problems
+from ..outputs.worker import worker
 from . import display
 from .options import TrackOptions
 from .pool import TrackerPool
@@ -34,6 +35,13 @@ from .records import CellInfo, CellRecord, TrackedWindow, first_line
 # nothing but %carbon line magics (a statement records itself; commands are not work).
 _CELL_MAGIC = re.compile(r"\s*%%carbon(\s|$)")
 _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
+
+
+# Outputs run on one worker thread. When tracked cells come faster than it can write (a loop
+# of tiny cells keeps the GIL busy), its queue would grow without bound; every so many
+# records the session waits (bounded) for it to catch up.
+OUTPUT_BACKLOG_RECORDS = 256
+OUTPUT_CATCH_UP_S = 5.0
 
 
 def left_to_magics(raw_cell: str) -> bool:
@@ -78,6 +86,7 @@ class Session:
         self._listeners: list[Any] = []
         self._span_count = 0
         self._strings: dict[str, str] = {}
+        self._since_catch_up = 0
 
     # -- listeners ---------------------------------------------------------------------------
     def add_listener(self, listener: Any) -> None:
@@ -145,6 +154,10 @@ class Session:
         if window.cells_file is not None:
             window.cells_file.add(record.cell_fields(), data)
         self._tell("cell_finished", record, data)
+        self._since_catch_up += 1
+        if self._since_catch_up >= OUTPUT_BACKLOG_RECORDS:
+            self._since_catch_up = 0
+            worker.drain(OUTPUT_CATCH_UP_S)  # at once when the worker is idle, as it is between cells
         return record
 
     def _intern(self, text: str) -> str:
