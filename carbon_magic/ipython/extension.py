@@ -163,8 +163,8 @@ def load(shell: Any) -> None:
     extension = CarbonExtension(shell)
     extension.attach()
     _loaded[id(shell)] = extension
-    if extension.config_error:
-        print(f"carbon_magic: configuration problem: {extension.config_error}", file=sys.stderr)
+    for problem in [*extension.settings.rejected, *filter(None, [extension.config_error])]:
+        print(f"carbon_magic: configuration problem: {problem}", file=sys.stderr)
     extension.warmup.wait(max(LOAD_BUDGET_S - (time.monotonic() - started), 0.0))
     print(extension.load_line())
 

@@ -16,6 +16,7 @@ route it came by; resolution then puts them between the magic's options and the
 
 from __future__ import annotations
 
+import copy
 import textwrap
 from typing import Any
 
@@ -40,13 +41,8 @@ class ParameterTrait(TraitType):
         help_text = f"{param.help} Accepts {param.accepted()}."
         if param.from_text:
             help_text += f" Environment variable: {param.env_var}."
-        super().__init__(
-            default_value=param.default,
-            allow_none=param.default is None,
-            help=help_text,
-            config=True,
-            secret=param.secret,
-        )
+        super().__init__(default_value=param.default, allow_none=param.default is None, help=help_text)
+        self.tag(config=True, secret=param.secret)
 
     def validate(self, obj: Any, value: Any) -> Any:
         source = getattr(obj, "_source_being_set", None) or SOURCE_ATTRIBUTE
@@ -73,6 +69,11 @@ class _ConfigBehaviour:
     def __init__(self, **kwargs: Any):
         self._sources: dict[str, str] = {}
         self.generation = 0
+        parent = kwargs.get("parent")
+        given = kwargs.get("config") if kwargs.get("config") is not None else getattr(parent, "config", None)
+        self.rejected: list[str] = []
+        if given is not None:
+            kwargs["config"], self.rejected = self._valid_part(given)
         self._source_being_set = SOURCE_CONFIG_FILE
         try:
             super().__init__(**kwargs)
@@ -80,6 +81,27 @@ class _ConfigBehaviour:
             self._source_being_set = None
         self._mark_set(self.config, SOURCE_CONFIG_FILE)
         self.observe(self._on_change, names=list(PARAMS) + ["panel", "quiet"])
+
+    @classmethod
+    def _valid_part(cls, config: Any) -> tuple[Any, list[str]]:
+        """A copy of ``config`` without the values of ours that the core rejects, and why.
+
+        ``%config`` also merges what it is given into the shell's config, rejected values
+        included; a later load must not fail on them but say that they were ignored.
+        """
+        cleaned = copy.deepcopy(config)
+        rejected = []
+        for section in cls.section_names():
+            values = cleaned.get(section)
+            if not values:
+                continue
+            for name in [n for n in values if n in PARAMS]:
+                try:
+                    coerce(name, values[name], SOURCE_CONFIG_FILE)
+                except ConfigError as error:
+                    rejected.append(f"{error} Ignored.")
+                    del values[name]
+        return cleaned, rejected
 
     def _on_change(self, change: Any) -> None:
         """A direct assignment (``magic.pue = 1.3``); %config and config files mark their own."""
