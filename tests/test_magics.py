@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from carbon_magic.core.record import CSV_COLUMNS  # noqa: E402
 from carbon_magic.ipython.extension import get_session  # noqa: E402
 from carbon_magic.ipython.options import NO_OPTIONS  # noqa: E402
 from carbon_magic.ipython.report import REPORT_COLUMNS  # noqa: E402
+from carbon_magic.ipython.warmup import Warmup  # noqa: E402
 from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS  # noqa: E402
 
 from .ipython_helpers import OFFLINE_ENV, drain_outputs, read_csv  # noqa: E402
@@ -55,7 +57,10 @@ def records(ip):
 # -- loading -------------------------------------------------------------------------------------
 
 
-def test_load_says_what_is_measured_and_unload_removes_every_hook(ip, capsys):
+def test_load_says_what_is_measured_and_unload_removes_every_hook(ip, capsys, monkeypatch):
+    from carbon_magic.ipython import extension
+
+    monkeypatch.setattr(extension, "LOAD_BUDGET_S", 30.0)  # wait for discovery, however slow
     ip.extension_manager.unload_extension("carbon_magic")
     capsys.readouterr()
     ip.run_line_magic("load_ext", "carbon_magic")
@@ -74,6 +79,25 @@ def test_load_says_what_is_measured_and_unload_removes_every_hook(ip, capsys):
     assert session.post_run_cell not in ip.events.callbacks["post_run_cell"]
     assert get_session(ip) is None
     ip.run_line_magic("load_ext", "carbon_magic")  # the fixture unloads it again
+
+
+def test_load_does_not_wait_for_slow_discovery_and_status_tells_the_rest(ip, capsys, monkeypatch):
+    from carbon_magic.ipython import extension
+
+    ip.extension_manager.unload_extension("carbon_magic")
+    monkeypatch.setattr(extension, "LOAD_BUDGET_S", 0.0)
+    discover = Warmup._run
+    monkeypatch.setattr(Warmup, "_run", lambda self: (time.sleep(0.3), discover(self)))
+    capsys.readouterr()
+    ip.run_line_magic("load_ext", "carbon_magic")
+    assert "still finding how to measure CPU, RAM and GPUs" in capsys.readouterr().out
+    run(ip, "%carbon status")
+    assert "discovery still running" in capsys.readouterr().out
+    get_session(ip)  # the extension works meanwhile
+    assert run(ip, "%%carbon --quiet\nx = 1").success
+    time.sleep(0.5)
+    run(ip, "%carbon status")
+    assert "cpu: TDP model x CPU load" in capsys.readouterr().out
 
 
 def test_a_value_rejected_by_config_does_not_break_a_later_load(ip, caplog, capsys):
