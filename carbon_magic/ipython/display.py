@@ -135,10 +135,13 @@ def _html_table(header: Sequence[str], rows: Iterable[Sequence[str]], highlight:
 
 
 # -- %carbon config ----------------------------------------------------------------------------
-def show_config(config: "Config", extra: Sequence[tuple[str, Any, str]] = ()) -> None:
-    """Every parameter's value (secrets masked) and where it came from; set ones in bold."""
-    rows = [(name, config.shown(name), config.source(name)) for name in config]
-    rows += [(name, repr(value), source) for name, value, source in extra]
+def show_config(config: "Config", extra: Sequence[tuple[str, Any, str]] = (), only: Sequence[str] = ()) -> None:
+    """Every parameter's value (secrets masked) and where it came from; set ones in bold.
+
+    ``only``: show just these parameters.
+    """
+    rows = [(name, config.shown(name), config.source(name)) for name in config if not only or name in only]
+    rows += [(name, repr(value), source) for name, value, source in extra if not only or name in only]
     header = ("parameter", "value", "source")
     changed = [source != "default" for _, _, source in rows]
     title = "carbon_magic configuration (priority: magic option > CarbonMagic traits > CODECARBON_* > ./.codecarbon.config > ~/.codecarbon.config > default)"

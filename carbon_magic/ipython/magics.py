@@ -14,11 +14,12 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, needs_local_scope, no_var_expand
 
 from .._version import __version__
-from ..core.config import ConfigError
+from ..core.config import ConfigError, unknown_parameter_error
+from ..core.params import PARAMS
 from ..core.problems import problems
 from . import display
 from .execute import Compiled, compile_source, run_compiled
-from .options import TrackOptions, options_help, parse_options, split_statement, split_words
+from .options import TrackOptions, options_help, parse_options, split_names, split_statement, split_words
 from .records import first_line
 from .session import Session, status_of
 
@@ -37,7 +38,9 @@ Usage::
                                   sampler interval, what runs now, errors so far
   %carbon report                  a pandas DataFrame, one row per tracked cell or span
   %carbon plot                    a plotly figure: energy and CO2 per cell, by component
-  %carbon config [options]        every parameter's value and where it came from
+  %carbon config [NAME...] [options]
+                                  every parameter's value (or the NAMEs') and where
+                                  it came from; options show what a cell would get
   %carbon export PATH             the report to PATH (.csv, .json or .html)
 
 Use %%carbon (two %) to track one whole cell. After a tracked cell or statement, a
@@ -245,7 +248,11 @@ class CarbonMagics(Magics):
         return figure(self.session.records)
 
     def _config(self, rest: str) -> None:
-        options, _ = parse_options(rest, "%carbon config")
+        names, options_text = split_names(rest)
+        options, _ = parse_options(options_text, "%carbon config")
+        unknown = [name for name in names if name not in PARAMS and name not in ("panel", "quiet")]
+        if unknown:
+            raise UsageError(str(unknown_parameter_error(unknown[0], "%carbon config")))
         try:
             config = self.session.pool.config(options)
         except ConfigError as error:
@@ -255,7 +262,7 @@ class CarbonMagics(Magics):
         for name, given in (("panel", options.panel), ("quiet", options.quiet)):
             source = "magic option" if given is not None else (settings.source(name) or "default")
             extra.append((name, getattr(settings, name) if given is None else given, source))
-        display.show_config(config, extra)
+        display.show_config(config, extra, only=names)
 
     def _export(self, rest: str) -> None:
         words = split_words(rest, "%carbon export")

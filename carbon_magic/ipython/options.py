@@ -207,6 +207,16 @@ def split_statement(line: str) -> tuple[str, str]:
     return line[:position], ""
 
 
+def split_names(text: str) -> tuple[list[str], str]:
+    """``NAME NAME --option value``: the leading plain words, and the options' text."""
+    names = []
+    for match in _WORD.finditer(text):
+        if match.group().startswith("-"):
+            return names, text[match.start():]
+        names.append(match.group())
+    return names, ""
+
+
 def options_help() -> str:
     """The options section of the magics' help (``%carbon?``), grouped like the table."""
     lines = ["Options (every tracker parameter, plus the magics' own):", ""]
