@@ -501,3 +501,22 @@ def test_help_is_complete_with_options_and_examples(ip):
         for option in ("--pue NUMBER", "--country-iso-code TEXT", "--tracking-mode machine|process",
                        "--name LABEL", "--quiet", "--no-panel", "--offline [true|false]"):
             assert option in doc
+
+
+def test_core_and_loading_stay_free_of_heavy_imports(isolated):
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, threading, contextlib, io\n"
+        "import carbon_magic, carbon_magic.core.tracker\n"
+        "assert not {'IPython', 'pandas', 'plotly', 'ipywidgets'} & set(sys.modules), 'core imported a UI library'\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    shell.run_line_magic('load_ext', 'carbon_magic')\n"
+        "print(sorted({'pandas', 'plotly', 'requests'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=isolated)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
