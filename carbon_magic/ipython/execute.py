@@ -52,7 +52,13 @@ def compile_source(shell: Any, source: str, cell_number: int | None, first_line_
     if last is None:
         return Compiled(statements, None)
     expression = compile(last, filename, "eval", flags, dont_inherit=True)
-    return Compiled(statements, expression, DisplayHook.semicolon_at_end_of_expression(padded))
+    return Compiled(statements, expression, _ends_with_semicolon(padded))
+
+
+def _ends_with_semicolon(code: str) -> bool:
+    """True if the last Python token of ``code`` is ';' (comments ignored), as IPython judges it."""
+    check = getattr(DisplayHook, "semicolon_at_end_of_expression", None)  # IPython >= 8.12
+    return check(code) if check is not None else code.rstrip().endswith(";")
 
 
 def run_compiled(shell: Any, code: Compiled, local_ns: dict | None = None) -> Any:
