@@ -12,8 +12,10 @@ $(PY):
 install: $(PY)
 	$(PIP) install -q -e .
 
-## make demo: run the demo offline and print what each part cost
-demo: install
+## make demo: run notebooks/demo.ipynb headless and offline, print the per-cell table,
+## write the executed notebook, its HTML and the CSV files to demo-output/
+demo: $(PY)
+	$(PIP) install -q -e ".[demo]"
 	$(PY) scripts/demo.py
 
 ## make test: everything the tests need, then every test

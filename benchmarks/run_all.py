@@ -1,28 +1,23 @@
-"""Run every benchmark and print its figures (`make bench`). Pass --quick for a short run."""
+"""Run every benchmark script in this folder (``make bench``); each prints its own figures."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from pathlib import Path
 
-import accuracy_rapl
-import location_latency
-import memory
-import sampler_cost
-import tracker_overhead
+HERE = Path(__file__).resolve().parent
 
 
-def main() -> None:
-    quick = "--quick" in sys.argv
-    tracker_overhead.main()
-    print()
-    memory.main()
-    print()
-    accuracy_rapl.main(long_windows=not quick)
-    print()
-    sampler_cost.main(10.0 if quick else 60.0)
-    print()
-    location_latency.main()
+def main() -> int:
+    failed = 0
+    for script in sorted(HERE.glob("*.py")):
+        if script.name in ("common.py", "run_all.py", "gpu_check.py"):  # gpu_check needs a GPU
+            continue
+        print(f"\n== {script.name}", flush=True)
+        failed += subprocess.run([sys.executable, str(script)], cwd=HERE).returncode != 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 from pathlib import Path
@@ -51,6 +52,12 @@ def csv_bytes(rows: Iterable[Sequence[str]]) -> bytes:
 def encode_rows(rows: Iterable[Sequence[Any]]) -> bytes:
     """Rows of values, each field through ``format_cell``."""
     return csv_bytes([format_cell(v) for v in row] for row in rows)
+
+
+@functools.lru_cache(maxsize=64)
+def header_line(header: tuple[str, ...]) -> bytes:
+    """A header row as CSV bytes, encoded once per distinct header."""
+    return encode_rows([header])
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -121,7 +128,7 @@ class LockedFile:
 
 def append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Append ``rows`` under ``header``, moving a file with another header aside first."""
-    header_bytes = encode_rows([header])
+    header_bytes = header_line(tuple(header))
     with LockedFile(path) as locked:
         if locked.size() and locked.first_line() + b"\n" != header_bytes:
             os.rename(path, backup_path(path))
@@ -136,7 +143,7 @@ def append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]
 
 def update_row(path: Path, header: Sequence[str], row: Sequence[Any], key_column: str) -> None:
     """Replace the row whose ``key_column`` matches ``row``'s (or append it), atomically."""
-    header_bytes = encode_rows([header])
+    header_bytes = header_line(tuple(header))
     key_index = list(header).index(key_column)
     key = format_cell(row[key_index])
     with LockedFile(path) as locked:

@@ -1,0 +1,231 @@
+"""What the magics print: each view as plain text (terminals) and HTML (notebooks).
+
+Every view is a mimebundle with ``text/plain`` and ``text/html``; front ends show the
+richest they can. Figures are scaled to readable units (mWh, mg, mL) and say their units.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from IPython.core.display_functions import display
+
+if TYPE_CHECKING:
+    from ..core.config import Config
+    from ..core.problems import Problem
+    from .records import CellRecord, TrackedWindow
+
+_BOX = (
+    "font-family:var(--jp-ui-font-family,sans-serif);font-size:12px;line-height:1.5;"
+    "border-left:3px solid #3a8d4f;padding:2px 8px;margin:2px 0;"
+)
+_STATUS_COLOUR = {"ok": "#3a8d4f", "failed": "#c0392b", "interrupted": "#d68910"}
+
+
+# -- numbers -----------------------------------------------------------------------------------
+_PREFIXES = ((1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
+
+
+def _scaled(value: float, unit: str) -> str:
+    """``value`` (in ``unit``) with an SI prefix and 3 significant digits: '21.4 mWh'."""
+    if value == 0:
+        return f"0 {unit}"
+    factor, prefix = next(((f, p) for f, p in _PREFIXES if abs(value) >= f), _PREFIXES[-1])
+    return f"{value / factor:.3g} {prefix}{unit}"
+
+
+def energy(kwh: float) -> str:
+    """'21.4 mWh', '1.2 kWh'."""
+    return _scaled(kwh * 1000.0, "Wh")
+
+
+def co2(kg: float) -> str:
+    """'10.2 mg CO2e', '3.1 g CO2e'."""
+    return _scaled(kg * 1000.0, "g") + " CO2e"
+
+
+def water(litres: float) -> str:
+    return _scaled(litres, "L")
+
+
+def power(watts: float) -> str:
+    return f"{watts:.3g} W" if watts < 100 else f"{watts:.0f} W"
+
+
+def duration(seconds: float) -> str:
+    """'850 ms', '2.31 s', '3 min 12 s', '1 h 05 min'."""
+    if seconds < 1.0:
+        return f"{seconds * 1000:.3g} ms"
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def intensity(g_per_kwh: float, source: str) -> str:
+    return f"{g_per_kwh:.0f} g CO2e/kWh ({source})"
+
+
+def show(text: str, html_text: str) -> None:
+    """Display one view: text in terminals, HTML in notebooks."""
+    display({"text/plain": text, "text/html": html_text}, raw=True)
+
+
+# -- after a tracked cell ----------------------------------------------------------------------
+def _power_parts(record: "CellRecord") -> list[str]:
+    parts = [f"CPU {power(record.cpu_power_w)}"]
+    if record.gpu_energy_kwh or record.gpu_power_w:
+        parts.append(f"GPU {power(record.gpu_power_w)}")
+    parts.append(f"RAM {power(record.ram_power_w)}")
+    return parts
+
+
+def summary_text(record: "CellRecord") -> str:
+    """One line: what the cell cost and why (status only when it did not end well)."""
+    items = [
+        f"carbon: {record.label}",
+        duration(record.duration_s),
+        energy(record.energy_kwh),
+        co2(record.emissions_kg),
+        f"water {water(record.water_l)}",
+        "avg " + ", ".join(_power_parts(record)),
+        intensity(record.intensity_g_per_kwh, record.intensity_source),
+    ]
+    if record.status != "ok":
+        items.append(record.status.upper())
+    if record.provisional:
+        items.append("provisional")
+    return " | ".join(items)
+
+
+def summary_html(record: "CellRecord") -> str:
+    colour = _STATUS_COLOUR.get(record.status, "#3a8d4f")
+    status = "" if record.status == "ok" else f' <b style="color:{colour}">{record.status}</b>'
+    return (
+        f'<div class="carbon-magic-summary" style="{_BOX}border-left-color:{colour}">'
+        f"<b>{html.escape(record.label)}</b>{status} &middot; {duration(record.duration_s)} &middot; "
+        f"<b>{energy(record.energy_kwh)}</b> &middot; <b>{co2(record.emissions_kg)}</b> &middot; "
+        f"water {water(record.water_l)} &middot; avg {html.escape(', '.join(_power_parts(record)))}"
+        f'<br><span style="opacity:.7">{html.escape(intensity(record.intensity_g_per_kwh, record.intensity_source))}'
+        f"{' (provisional: a slow counter will settle it)' if record.provisional else ''}</span></div>"
+    )
+
+
+def show_summary(record: "CellRecord") -> None:
+    show(summary_text(record), summary_html(record))
+
+
+# -- tables ------------------------------------------------------------------------------------
+def _text_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    rows = [list(map(str, row)) for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _html_table(header: Sequence[str], rows: Iterable[Sequence[str]], highlight: Sequence[bool] = ()) -> str:
+    head = "".join(f'<th style="text-align:left">{html.escape(h)}</th>' for h in header)
+    body = []
+    for index, row in enumerate(rows):
+        style = ' style="font-weight:bold"' if index < len(highlight) and highlight[index] else ""
+        body.append(f"<tr{style}>" + "".join(f'<td style="text-align:left">{html.escape(str(c))}</td>' for c in row) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+# -- %carbon config ----------------------------------------------------------------------------
+def show_config(config: "Config", extra: Sequence[tuple[str, Any, str]] = (), only: Sequence[str] = ()) -> None:
+    """Every parameter's value (secrets masked) and where it came from; set ones in bold.
+
+    ``only``: show just these parameters.
+    """
+    rows = [(name, config.shown(name), config.source(name)) for name in config if not only or name in only]
+    rows += [(name, repr(value), source) for name, value, source in extra if not only or name in only]
+    header = ("parameter", "value", "source")
+    changed = [source != "default" for _, _, source in rows]
+    title = "carbon_magic configuration (priority: magic option > CarbonMagic traits > CODECARBON_* > ./.codecarbon.config > ~/.codecarbon.config > default)"
+    show(
+        title + "\n" + _text_table(header, rows),
+        f'<div style="{_BOX}"><b>carbon_magic configuration</b> '
+        f'<span style="opacity:.7">(bold: set somewhere; priority: magic option &gt; CarbonMagic traits '
+        f"&gt; CODECARBON_* &gt; ./.codecarbon.config &gt; ~/.codecarbon.config &gt; default)</span>"
+        f"{_html_table(header, rows, changed)}</div>",
+    )
+
+
+# -- %carbon status and the load line ----------------------------------------------------------
+def short_method(method: str) -> str:
+    """'TDP model x CPU load: ...' -> 'TDP model x CPU load'."""
+    for stop in (":", "(", ";"):
+        method = method.split(stop, 1)[0]
+    return method.strip()
+
+
+def hardware_phrase(methods: dict[str, str], exact: dict[str, bool]) -> str:
+    """'CPU by TDP model x CPU load, RAM by DIMM model, 2 GPUs by NVML energy counter'."""
+    from ..core.ledger import kind_of
+
+    parts = []
+    gpus = [c for c in methods if kind_of(c) == "gpu"]
+    for component in ("cpu", "ram"):
+        if component in methods:
+            parts.append(f"{component.upper()} by {short_method(methods[component])}")
+    if gpus:
+        counted = sum(1 for c in gpus if exact.get(c))
+        plural = "s" if len(gpus) > 1 else ""
+        how = "NVML energy counter" if counted == len(gpus) else (
+            "NVML power x time" if counted == 0 else f"NVML ({counted} by energy counter, {len(gpus) - counted} by power x time)")
+        parts.append(f"{len(gpus)} GPU{plural} by {how}")
+    else:
+        parts.append("no GPU")
+    return ", ".join(parts)
+
+
+def location_phrase(location: Any, intensity_figure: Any) -> str:
+    where = location.country_name or "no country set (use --country-iso-code)"
+    if location.cloud_provider:
+        where += f", {location.cloud_provider} {location.cloud_region or ''}".rstrip()
+    return f"{where}; {intensity(intensity_figure.g_per_kwh, intensity_figure.source)}"
+
+
+def status_view(
+    *, version: str, sampler: Any, location: Any, intensity_figure: Any, config_error: str | None,
+    auto: str | None, active: Sequence["TrackedWindow"], records: int, files: Sequence[str],
+    problems: Sequence["Problem"], now: float,
+) -> tuple[str, str]:
+    """``%carbon status``: how each component is measured, where, what runs, what went wrong."""
+    sections: list[tuple[str, list[str]]] = []
+    if sampler is None:
+        sections.append(("Hardware", ["discovery still running; ask again in a moment"]))
+    else:
+        thread = "running" if sampler.running else "idle (starts with a tracked cell)"
+        lines = [f"{component}: {method}" for component, method in sampler.methods().items()]
+        lines.append(f"sampler interval {sampler.interval_s:g} s, thread {thread}")
+        lines += [f"note: {note}" for note in sampler.notes]
+        sections.append(("Measured", lines))
+    if location is not None:
+        sections.append(("Location and intensity", [location_phrase(location, intensity_figure)]))
+    if config_error:
+        sections.append(("Configuration problem", [config_error]))
+    sections.append(("Auto mode (%carbon on)", [auto or "off"]))
+    running = [
+        f"{w.kind} {w.label!r}: started {duration(max(now - w.started_at, 0.0))} ago in cell [{w.cell.execution_count}]"
+        for w in active
+    ]
+    sections.append(("Tracking now", running or ["nothing"]))
+    sections.append(("Records", [f"{records} this session", *files]))
+    sections.append((
+        "Errors and warnings",
+        [f"{p.where}: {p.error_type} x{p.count}: {p.message}" for p in problems] or ["none"],
+    ))
+    text = [f"carbon_magic {version} status"]
+    for title, lines in sections:
+        text.append(f"{title}:")
+        text += [f"  {line}" for line in lines]
+    html_parts = [f'<div style="{_BOX}"><b>carbon_magic {html.escape(version)} status</b>']
+    for title, lines in sections:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        html_parts.append(f'<div><b>{html.escape(title)}</b><ul style="margin:0">{items}</ul></div>')
+    html_parts.append("</div>")
+    return "\n".join(text), "".join(html_parts)

@@ -1,0 +1,186 @@
+"""``%load_ext carbon_magic`` and ``%unload_ext carbon_magic``.
+
+Loading registers the magics, the ``CarbonMagic`` configuration class (so ``%config`` and
+``ipython_config.py`` reach it) and two event hooks (``pre_run_cell``, ``post_run_cell``),
+starts hardware discovery and location in the background, and prints one line saying what
+is measured and how. It waits for the background work only briefly (LOAD_BUDGET_S); if that
+is not enough, the line says so and ``%carbon status`` tells the rest.
+
+Unloading closes running spans (recording them), unregisters every hook, magic and the
+configuration class, and lets the sampler thread stop when no other tracker uses it.
+
+Later pieces plug in through ``get_session(shell)``: the live panel and the JupyterLab
+sidebar's comm add themselves as listeners of the Session (see ``session.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from .._version import __version__
+from ..core.config import Config, ConfigError, resolve_config
+from .traitlets_config import CarbonMagic
+from .warmup import Warmup, locate
+
+if TYPE_CHECKING:
+    from .session import Session
+
+# How long loading may take before printing what is known so far (the target is 150 ms
+# added by %load_ext, imports included).
+LOAD_BUDGET_S = 0.11
+THREAD_EXIT_WAIT_S = 0.1
+_EVENTS = ("pre_run_cell", "post_run_cell")
+
+_loaded: dict[int, "CarbonExtension"] = {}
+
+
+def output_files(config: Config) -> list[str]:
+    """Where tracked cells are written under ``config`` (shown by %carbon status)."""
+    from ..outputs import selected_methods
+    from ..outputs.cells_file import CELLS_FILE_NAME
+
+    if "csv" not in selected_methods(config):
+        return ["no CSV output (save_to_file is false or output_methods has no 'csv')"]
+    return [f"{config['output_dir']}/{config['output_file']}", f"{config['output_dir']}/{CELLS_FILE_NAME}"]
+
+
+class CarbonExtension:
+    """Everything one loaded extension owns in one shell.
+
+    The background warm-up starts first; the magics' modules are imported while it runs.
+    """
+
+    def __init__(self, shell: Any):
+        self.shell = shell
+        self.settings = CarbonMagic(parent=shell)
+        self.config_error: str | None = None
+        self.warmup = Warmup(self._load_config())
+        from .magics import CarbonMagics
+        from .session import Session
+
+        self.session = Session(shell, self.settings)
+        self.magics = CarbonMagics(shell, self.session, self.status_facts)
+
+    def _load_config(self) -> Config:
+        """The configuration without magic options; its error (if any) is reported at load."""
+        try:
+            return resolve_config(layers=self.settings.layers())
+        except ConfigError as error:
+            self.config_error = str(error)
+            return resolve_config({}, environ={}, files=[])
+
+    # -- load / unload ------------------------------------------------------------------------
+    def attach(self) -> None:
+        self.shell.configurables.append(self.settings)
+        self.shell.register_magics(self.magics)
+        self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.session.post_run_cell)
+
+    def detach(self) -> None:
+        from . import display
+
+        for record in self.session.shutdown():
+            print(f"carbon_magic: stopped running span: {display.summary_text(record)}")
+        for event, callback in zip(_EVENTS, (self.session.pre_run_cell, self.session.post_run_cell)):
+            try:
+                self.shell.events.unregister(event, callback)
+            except ValueError:
+                pass  # someone removed it already
+        manager = self.shell.magics_manager
+        for kind in ("line", "cell"):
+            function = manager.magics[kind].get("carbon")
+            if getattr(function, "__self__", None) is self.magics:
+                del manager.magics[kind]["carbon"]
+        manager.registry.pop(type(self.magics).__name__, None)
+        if self.settings in self.shell.configurables:
+            self.shell.configurables.remove(self.settings)
+        self.warmup.join()
+        _let_sampler_threads_stop()
+
+    # -- what it says -------------------------------------------------------------------------
+    def load_line(self) -> str:
+        """One line: what is measured and how, where, and how to start."""
+        from . import display
+
+        hint = "%%carbon tracks a cell, %carbon on every cell; %carbon? for help."
+        warmup = self.warmup
+        if warmup.sampler is None or warmup.location is None:
+            return (
+                f"carbon_magic {__version__}: loaded; still finding how to measure CPU, RAM and GPUs "
+                f"(%carbon status tells how each is measured and the carbon intensity used). {hint}"
+            )
+        hardware = display.hardware_phrase(warmup.sampler.methods(), warmup.sampler.exact())
+        where = display.location_phrase(warmup.location, warmup.intensity)
+        return f"carbon_magic {__version__}: {hardware}; {where}. {hint}"
+
+    def status_facts(self) -> dict[str, Any]:
+        """The parts of ``%carbon status`` that depend on configuration and hardware."""
+        from .options import NO_OPTIONS
+
+        facts: dict[str, Any] = {"sampler": None, "location": None, "intensity_figure": None,
+                                 "config_error": None, "files": []}
+        try:
+            config = self.session.pool.config(NO_OPTIONS)
+            facts["files"] = output_files(config)
+            facts["location"], facts["intensity_figure"] = locate(config)
+        except ConfigError as error:
+            facts["config_error"] = str(error)
+            config = None
+        if self.warmup.ready:
+            facts["sampler"] = self.warmup.sampler
+            if config is not None:
+                from ..core.meters import HardwareSpec
+                from ..core.sampler import get_sampler
+
+                facts["sampler"] = get_sampler(HardwareSpec.from_config(config))
+        return facts
+
+
+def _let_sampler_threads_stop() -> None:
+    """Wake idle sampler threads so that they exit now (those another tracker uses go on).
+
+    A sampler thread exits when it wakes with no lease or listener left; closing a
+    subscription wakes it. One still running after a short wait is in use elsewhere.
+    """
+    from ..core.sampler import all_samplers
+
+    waking = [sampler for sampler in all_samplers() if sampler.running]
+    for sampler in waking:
+        sampler.subscribe(lambda reading: None).close()  # closing wakes the thread to re-check
+    deadline = time.monotonic() + THREAD_EXIT_WAIT_S
+    while any(sampler.running for sampler in waking) and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+def load(shell: Any) -> None:
+    """``%load_ext carbon_magic`` (and ``c.InteractiveShellApp.extensions``)."""
+    if id(shell) in _loaded:
+        print("carbon_magic is already loaded; %reload_ext carbon_magic reloads it.")
+        return
+    started = time.monotonic()
+    extension = CarbonExtension(shell)
+    extension.attach()
+    _loaded[id(shell)] = extension
+    for problem in [*extension.settings.rejected, *filter(None, [extension.config_error])]:
+        print(f"carbon_magic: configuration problem: {problem}", file=sys.stderr)
+    extension.warmup.wait(max(LOAD_BUDGET_S - (time.monotonic() - started), 0.0))
+    print(extension.load_line())
+
+
+def unload(shell: Any) -> None:
+    """``%unload_ext carbon_magic``."""
+    extension = _loaded.pop(id(shell), None)
+    if extension is not None:
+        extension.detach()
+
+
+def get_session(shell: Any = None) -> Session | None:
+    """The Session of ``shell`` (default: the running IPython), or None if not loaded."""
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    extension = _loaded.get(id(shell))
+    return extension.session if extension is not None else None

@@ -1,0 +1,126 @@
+"""Resolved configurations, output sinks and idle trackers, reused from cell to cell.
+
+Resolving every parameter from every source and building a tracker cost far more than a
+tracked trivial cell may. A configuration depends only on the magic's options, the
+CarbonMagic traits, the ``CODECARBON_*`` variables, the two ``.codecarbon.config`` files
+and the working directory; the pool checks those cheaply (a generation counter, the
+environment's contents, two ``stat`` calls) and reuses the resolved Config, its sink
+(one ``Dispatcher`` per configuration, so outputs keep their state) and stopped trackers.
+Outputs and trackers are imported on first use, so loading the extension stays light.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..core.config import CONFIG_FILE_NAME, Config, resolve_config
+from .options import OPTION_SOURCE, TrackOptions
+
+if TYPE_CHECKING:
+    from ..core.tracker import Tracker
+    from ..outputs.cells_file import CellsFile
+
+MAX_CONFIGS = 32
+MAX_IDLE_TRACKERS = 4
+
+
+@dataclass
+class _Entry:
+    """One configuration and what is built from it when a cell is first tracked with it."""
+
+    config: Config
+    sink: Any = None
+    cells_file: "CellsFile | None" = None
+    idle: list["Tracker"] = field(default_factory=list)
+
+    def build_outputs(self) -> None:
+        from ..outputs import Dispatcher, build_outputs, selected_methods
+        from ..outputs.cells_file import CellsFile
+
+        self.sink = Dispatcher(build_outputs(self.config))
+        if "csv" in selected_methods(self.config):
+            self.cells_file = CellsFile(self.config["output_dir"])
+
+
+def _stat_key(path: str) -> tuple | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def _environment_snapshot() -> Any:
+    """Something equal for equal environments, cheap to build (the raw os.environ data)."""
+    data = getattr(os.environ, "_data", None)
+    return tuple(data.items()) if isinstance(data, dict) else tuple(os.environ.items())
+
+
+class TrackerPool:
+    """Configs, sinks and trackers keyed by everything a configuration depends on."""
+
+    def __init__(self, settings: Any):
+        self.settings = settings
+        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        self._environment: Any = None
+        self._environment_version = 0
+        self._paths: dict[tuple[str, int], tuple[str, str]] = {}  # -> (global file, local file)
+
+    def _fingerprint(self, options: TrackOptions) -> tuple:
+        snapshot = _environment_snapshot()
+        if snapshot != self._environment:
+            self._environment = snapshot
+            self._environment_version += 1
+            self._paths.clear()
+        cwd = os.getcwd()
+        paths = self._paths.get((cwd, self._environment_version))
+        if paths is None:
+            home = os.path.expanduser("~")  # HOME is part of the environment's version
+            paths = self._paths[(cwd, self._environment_version)] = (
+                os.path.join(home, CONFIG_FILE_NAME), os.path.join(cwd, CONFIG_FILE_NAME),
+            )
+        files = (_stat_key(paths[0]), _stat_key(paths[1]))
+        return (options.parameters, self.settings.generation, self._environment_version, paths, files)
+
+    def _entry(self, options: TrackOptions) -> _Entry:
+        key = self._fingerprint(options)
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            return entry
+        config = resolve_config(
+            options.parameter_dict(), argument_source=OPTION_SOURCE, layers=self.settings.layers()
+        )
+        entry = self._entries[key] = _Entry(config)
+        while len(self._entries) > MAX_CONFIGS:
+            self._entries.popitem(last=False)
+        return entry
+
+    def config(self, options: TrackOptions) -> Config:
+        """The resolved configuration for a magic line's options (ConfigError if bad)."""
+        return self._entry(options).config
+
+    def acquire(self, options: TrackOptions) -> tuple["Tracker", "CellsFile | None"]:
+        """A stopped tracker for these options (reused or new) and its per-cell file."""
+        entry = self._entry(options)
+        if entry.idle:
+            return entry.idle.pop(), entry.cells_file
+        from ..core.tracker import Tracker
+
+        if entry.sink is None:
+            entry.build_outputs()
+        return Tracker(entry.config, entry.sink, usage="magic"), entry.cells_file
+
+    def release(self, tracker: "Tracker") -> None:
+        """Give back a stopped tracker for reuse by later cells with the same configuration."""
+        for entry in reversed(self._entries.values()):
+            if entry.config is tracker.config:
+                if len(entry.idle) < MAX_IDLE_TRACKERS:
+                    entry.idle.append(tracker)
+                return
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -1,0 +1,125 @@
+"""What the kernel's cell history is made of: cells, tracked windows and finished records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core.record import EmissionsData
+    from ..core.tracker import Tracker
+    from ..outputs.cells_file import CellsFile
+
+FIRST_LINE_CHARS = 120
+STATUSES = ("ok", "failed", "interrupted")
+
+
+def first_line(code: str) -> str:
+    """The first line of ``code`` that is neither blank nor only a comment (shortened)."""
+    for line in code.splitlines():
+        text = line.strip()
+        if text and not text.startswith("#"):
+            return text if len(text) <= FIRST_LINE_CHARS else text[: FIRST_LINE_CHARS - 3] + "..."
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class CellInfo:
+    """The cell the kernel is running, as ``pre_run_cell`` told it.
+
+    ``cell_id``: the front end's id of the cell (Jupyter sends it since nbformat 4.5), or
+    None in a terminal.
+    """
+
+    execution_count: int | None
+    cell_id: str | None
+    first_line: str
+
+
+@dataclass(slots=True)
+class TrackedWindow:
+    """A tracked cell, statement or span while it runs.
+
+    ``kind``: 'cell' (``%%carbon`` or ``%carbon on``), 'statement' (``%carbon STATEMENT``)
+    or 'span' (``%carbon start``). ``tracker.current()`` gives the running totals (the live
+    panel reads them). ``panel``: whether a live panel may be shown for it.
+    """
+
+    kind: str
+    label: str
+    cell: CellInfo
+    tracker: "Tracker"
+    started_at: float
+    quiet: bool
+    panel: bool
+    cells_file: "CellsFile | None"
+
+
+@dataclass(frozen=True, slots=True)
+class CellRecord:
+    """One finished tracked cell, statement or span: one row of ``%carbon report``.
+
+    Units as CodeCarbon's: duration s, energy kWh (PUE included), emissions kg CO2e,
+    water litres, power W (average over the window), intensity g CO2e/kWh.
+    ``started_at``: wall-clock seconds since the epoch. ``status``: ok, failed or interrupted.
+    """
+
+    kind: str
+    label: str
+    execution_count: int | None
+    cell_id: str | None
+    first_line: str
+    status: str
+    started_at: float
+    run_id: str
+    duration_s: float
+    cpu_energy_kwh: float
+    gpu_energy_kwh: float
+    ram_energy_kwh: float
+    energy_kwh: float
+    emissions_kg: float
+    water_l: float
+    cpu_power_w: float
+    gpu_power_w: float
+    ram_power_w: float
+    intensity_g_per_kwh: float
+    intensity_source: str
+    provisional: bool
+
+    @classmethod
+    def finished(
+        cls, window: TrackedWindow, status: str, data: "EmissionsData", first_line: str, intensity_source: str
+    ) -> "CellRecord":
+        return cls(
+            kind=window.kind,
+            label=window.label,
+            execution_count=window.cell.execution_count,
+            cell_id=window.cell.cell_id,
+            first_line=first_line,
+            status=status,
+            started_at=window.started_at,
+            run_id=data.run_id,
+            duration_s=data.duration,
+            cpu_energy_kwh=data.cpu_energy,
+            gpu_energy_kwh=data.gpu_energy,
+            ram_energy_kwh=data.ram_energy,
+            energy_kwh=data.energy_consumed,
+            emissions_kg=data.emissions,
+            water_l=data.water_consumed,
+            cpu_power_w=data.cpu_power,
+            gpu_power_w=data.gpu_power,
+            ram_power_w=data.ram_power,
+            intensity_g_per_kwh=data.intensity_g_per_kwh,
+            intensity_source=intensity_source,
+            provisional=data.provisional,
+        )
+
+    def cell_fields(self) -> dict[str, Any]:
+        """The fields naming the cell in ``carbon_cells.csv`` (outputs.cells_file.CELL_COLUMNS)."""
+        return {
+            "label": self.label,
+            "execution_count": self.execution_count,
+            "cell_id": self.cell_id,
+            "first_line": self.first_line,
+            "status": self.status,
+        }

@@ -1,0 +1,242 @@
+"""The kernel's cell history: tracked windows while they run, records once they finish.
+
+One Session per loaded extension. It opens and closes tracked windows (``%%carbon`` cells,
+``%carbon STATEMENT``, ``%carbon start``/``stop`` spans, and every cell while
+``%carbon on``), keeps one compact CellRecord per finished window, writes the per-cell file
+through the output worker, and tells its listeners.
+
+Listeners (the live panel, the JupyterLab sidebar's comm) are objects with any of::
+
+    cell_started(window: TrackedWindow)                 # a window opened (tracker running)
+    cell_finished(record: CellRecord, data: EmissionsData)   # it closed; data = full record
+
+Both are called on the kernel's main thread; a listener that raises is counted in
+``core.problems`` and never breaks the cell.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from typing import Any, Callable
+
+import IPython
+
+from ..core.config import ConfigError
+from ..core.problems import problems
+from ..outputs.worker import worker
+from . import display
+from .options import TrackOptions
+from .pool import TrackerPool
+from .records import CellInfo, CellRecord, TrackedWindow, first_line
+
+# A cell that %carbon on leaves to the magics: a %%carbon cell (it records itself), or
+# nothing but %carbon line magics (a statement records itself; commands are not work).
+_CELL_MAGIC = re.compile(r"\s*%%carbon(\s|$)")
+_LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
+
+
+# Outputs run on one worker thread. When tracked cells come faster than it can write (a loop
+# of tiny cells keeps the GIL busy), its queue would grow without bound; every so many
+# records the session waits (bounded) for it to catch up.
+OUTPUT_BACKLOG_RECORDS = 256
+OUTPUT_CATCH_UP_S = 5.0
+
+
+def left_to_magics(raw_cell: str) -> bool:
+    """True for cells that ``%carbon on`` does not track itself (see above)."""
+    if _CELL_MAGIC.match(raw_cell.lstrip("\n")):
+        return True
+    lines = [line.strip() for line in raw_cell.splitlines()]
+    code = [line for line in lines if line and not line.startswith("#")]
+    return bool(code) and all(_LINE_MAGIC.match(line) for line in code)
+
+
+# IPython 9 counts a cell before pre_run_cell; IPython 8 after the cell has run.
+_COUNTED_BEFORE_PRE_RUN = IPython.version_info >= (9,)
+
+
+def execution_count(shell: Any, info: Any) -> int:
+    """The number of the cell ``info`` describes (its ``In[N]``), seen from pre_run_cell."""
+    if _COUNTED_BEFORE_PRE_RUN and info.store_history:
+        return shell.execution_count - 1
+    return shell.execution_count
+
+
+def status_of(error: BaseException | None) -> str:
+    """ok, failed or interrupted, from the exception a cell ended with (if any)."""
+    if error is None:
+        return "ok"
+    return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+
+
+class Session:
+    """Tracked windows and records of one IPython shell (see the module docstring)."""
+
+    def __init__(self, shell: Any, settings: Any):
+        self.shell = shell
+        self.settings = settings
+        self.pool = TrackerPool(settings)
+        self.records: list[CellRecord] = []
+        self.spans: dict[str, TrackedWindow] = {}
+        self.auto: TrackOptions | None = None
+        self.cell = CellInfo(None, None, "")
+        self._auto_window: TrackedWindow | None = None
+        self._listeners: list[Any] = []
+        self._span_count = 0
+        self._strings: dict[str, str] = {}
+        self._since_catch_up = 0
+
+    # -- listeners ---------------------------------------------------------------------------
+    def add_listener(self, listener: Any) -> None:
+        """Call ``listener.cell_started`` / ``cell_finished`` from now on (see module docstring)."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Any) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _tell(self, method: str, *args: Any) -> None:
+        for listener in list(self._listeners):
+            function: Callable | None = getattr(listener, method, None)
+            if function is None:
+                continue
+            try:
+                function(*args)
+            except Exception as error:
+                problems.note(f"listener {type(listener).__name__}.{method}", error)
+
+    # -- windows -----------------------------------------------------------------------------
+    def open(self, kind: str, options: TrackOptions, cell: CellInfo, label: str | None = None) -> TrackedWindow:
+        """Start tracking a window; ConfigError for a bad configuration (nothing started)."""
+        tracker, cells_file = self.pool.acquire(options)
+        window = TrackedWindow(
+            kind=kind,
+            label=options.name or label or f"{kind} {cell.execution_count or ''}".strip(),
+            cell=cell,
+            tracker=tracker,
+            started_at=time.time(),
+            quiet=self.settings.quiet if options.quiet is None else options.quiet,
+            panel=self.settings.panel if options.panel is None else options.panel,
+            cells_file=cells_file,
+        )
+        try:
+            tracker.start()
+        except Exception as error:  # the cell runs untracked; close() records nothing
+            problems.note(f"carbon_magic {kind} start", error)
+            return window
+        self._tell("cell_started", window)
+        return window
+
+    def close(self, window: TrackedWindow, status: str, line: str | None = None) -> CellRecord | None:
+        """Stop a window and record it (None if its tracker could not measure it)."""
+        tracker = window.tracker
+        if not tracker.running:  # it never started (see open); nothing was measured
+            self.pool.release(tracker)
+            return None
+        try:
+            tracker.stop(wait=False)
+            data = tracker.final_emissions_data
+        except Exception as error:  # tracking must never break the cell
+            problems.note(f"carbon_magic {window.kind}", error)
+            return None
+        finally:
+            self.pool.release(tracker)
+        if data is None:
+            return None
+        record = CellRecord.finished(
+            window, status, data, line if line is not None else window.cell.first_line,
+            intensity_source=self._intern(data.intensity_source),
+        )
+        self.records.append(record)
+        if window.cells_file is not None:
+            window.cells_file.add(record.cell_fields(), data)
+        self._tell("cell_finished", record, data)
+        self._since_catch_up += 1
+        if self._since_catch_up >= OUTPUT_BACKLOG_RECORDS:
+            self._since_catch_up = 0
+            worker.drain(OUTPUT_CATCH_UP_S)  # at once when the worker is idle, as it is between cells
+        return record
+
+    def _intern(self, text: str) -> str:
+        """One copy of each repeated text (intensity sources) across thousands of records."""
+        return self._strings.setdefault(text, text)
+
+    # -- the cell being run (IPython events) -------------------------------------------------
+    def pre_run_cell(self, info: Any) -> None:
+        """IPython's pre_run_cell: remember the cell; open its window while ``%carbon on``."""
+        raw = info.raw_cell or ""
+        self.cell = CellInfo(execution_count(self.shell, info), getattr(info, "cell_id", None), first_line(raw))
+        if self.auto is None or self._auto_window is not None or left_to_magics(raw):
+            return
+        try:
+            self._auto_window = self.open("cell", self.auto, self.cell)
+        except ConfigError as error:
+            print(f"carbon_magic: not tracking this cell: {error}", file=sys.stderr)
+        except Exception as error:
+            problems.note("carbon_magic %carbon on", error)
+
+    def post_run_cell(self, result: Any) -> None:
+        """IPython's post_run_cell: close and record the window ``%carbon on`` opened."""
+        window, self._auto_window = self._auto_window, None
+        if window is None:
+            return
+        error = result.error_in_exec or result.error_before_exec
+        record = self.close(window, status_of(error))
+        if record is not None and not window.quiet:
+            display.show_summary(record)
+
+    # -- auto mode and spans -----------------------------------------------------------------
+    def start_auto(self, options: TrackOptions) -> None:
+        """``%carbon on``: check the configuration now, then track every following cell."""
+        tracker, _ = self.pool.acquire(options)  # a bad configuration fails now, not at every cell
+        self.pool.release(tracker)
+        self.auto = options
+
+    def stop_auto(self) -> None:
+        self.auto = None
+
+    def start_span(self, name: str | None, options: TrackOptions) -> TrackedWindow:
+        """``%carbon start [NAME]``: a window across cells, until ``%carbon stop``."""
+        if name is None and options.name is None:
+            self._span_count += 1
+            name = f"span {self._span_count}"
+        name = options.name or name
+        if name in self.spans:
+            raise ValueError(f"a span named {name!r} is already running; stop it or choose another name")
+        window = self.open("span", options, self.cell, label=name)
+        self.spans[name] = window
+        return window
+
+    def stop_span(self, name: str | None = None) -> tuple[TrackedWindow, CellRecord | None]:
+        """``%carbon stop [NAME]``: the named span, or the latest one started."""
+        if not self.spans:
+            raise ValueError("no span is running; start one with %carbon start NAME")
+        if name is None:
+            name = next(reversed(self.spans))
+        if name not in self.spans:
+            raise ValueError(f"no running span named {name!r}; running: {', '.join(map(repr, self.spans))}")
+        window = self.spans.pop(name)
+        end = self.cell.execution_count
+        line = f"span over cells [{window.cell.execution_count}] to [{end}]"
+        return window, self.close(window, "ok", line=line)
+
+    def active(self) -> list[TrackedWindow]:
+        """Windows running now: spans, then the current auto-tracked cell."""
+        windows = list(self.spans.values())
+        if self._auto_window is not None:
+            windows.append(self._auto_window)
+        return windows
+
+    def shutdown(self) -> list[CellRecord]:
+        """Extension unload: stop auto mode, close running spans (recorded), forget trackers."""
+        self.auto = None
+        closed = [record for name in list(self.spans) if (record := self.stop_span(name)[1]) is not None]
+        if self._auto_window is not None:
+            self.close(self._auto_window, "ok")
+            self._auto_window = None
+        self._listeners.clear()
+        self.pool.clear()
+        return closed

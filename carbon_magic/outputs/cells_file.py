@@ -1,0 +1,55 @@
+"""The per-cell CSV file: one row per tracked notebook cell or span, naming the cell.
+
+``emissions.csv`` stays CodeCarbon's file (one run per cell or span, 38 columns). This file
+sits beside it (``carbon_cells.csv`` in ``output_dir``) and says which cell each run was:
+its label, execution count, cell id, first line of code and how it ended, then the same
+figures (CodeCarbon's 38 columns, then the carbon intensity used and its source).
+
+Rows are written on the output worker through ``csv_file.append_rows`` (whole or not at all,
+never interleaved with another kernel's). Rows that arrive while a write is pending join
+it, so cells in quick succession cost one file write, not one each.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..core.record import CSV_COLUMNS, EmissionsData
+from .csv_file import append_rows
+from .worker import worker
+
+CELLS_FILE_NAME = "carbon_cells.csv"
+CELL_COLUMNS: tuple[str, ...] = ("label", "execution_count", "cell_id", "first_line", "status")
+INTENSITY_COLUMNS: tuple[str, ...] = ("intensity_g_per_kwh", "intensity_source")
+CELLS_CSV_COLUMNS: tuple[str, ...] = CELL_COLUMNS + CSV_COLUMNS + INTENSITY_COLUMNS
+
+
+def cells_row(cell: Mapping[str, Any], data: EmissionsData) -> list[Any]:
+    """One row: ``cell``'s CELL_COLUMNS values, then ``data``'s figures."""
+    return [*(cell.get(name) for name in CELL_COLUMNS), *data.csv_values(), data.intensity_g_per_kwh, data.intensity_source]
+
+
+class CellsFile:
+    """``<output_dir>/carbon_cells.csv``; ``add`` returns at once, the worker writes."""
+
+    def __init__(self, output_dir: str = "."):
+        self.path = Path(output_dir) / CELLS_FILE_NAME
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Mapping[str, Any], EmissionsData]] = []
+
+    def add(self, cell: Mapping[str, Any], data: EmissionsData) -> None:
+        """Queue one row (from any thread); it is written on the output worker."""
+        with self._lock:
+            self._pending.append((cell, data))
+            first = len(self._pending) == 1
+        if first:
+            worker.submit(f"output {CELLS_FILE_NAME}", self.write_pending)
+
+    def write_pending(self) -> None:
+        """Write every queued row in one append (runs on the output worker)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending:
+            append_rows(self.path, CELLS_CSV_COLUMNS, [cells_row(cell, data) for cell, data in pending])

@@ -1,0 +1,61 @@
+"""Helpers for the extension's tests: a real InteractiveShell and real Jupyter kernels."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+# What every test kernel/shell uses: offline, a known country, a fixed CPU power.
+OFFLINE_ENV = {
+    "CODECARBON_OFFLINE": "true",
+    "CODECARBON_COUNTRY_ISO_CODE": "FRA",
+    "CODECARBON_POWERCAP_ROOT": "/nonexistent",
+}
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def drain_outputs() -> None:
+    from carbon_magic.outputs.worker import worker
+
+    assert worker.drain(10.0)
+
+
+def run_notebook(cells: list[str], workdir: Path, timeout: int = 120, **client_options):
+    """Execute ``cells`` in a fresh python3 kernel (nbclient), cwd ``workdir``; the notebook."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(workdir)}}, **client_options)
+    client.execute()
+    return notebook
+
+
+def outputs_text(cell) -> str:
+    """Everything a cell showed as text: streams, text/plain, errors."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "stream":
+            parts.append(output["text"])
+        elif output["output_type"] in ("display_data", "execute_result"):
+            parts.append(output["data"].get("text/plain", ""))
+        elif output["output_type"] == "error":
+            parts.append(f"{output['ename']}: {output['evalue']}")
+    return "".join(parts)
+
+
+def outputs_html(cell) -> str:
+    return "".join(
+        output["data"].get("text/html", "")
+        for output in cell.get("outputs", [])
+        if output["output_type"] in ("display_data", "execute_result")
+    )
