@@ -22,9 +22,11 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def drain_outputs() -> None:
-    from carbon_magic.outputs.worker import worker
+    """Wait until every output lane has run what was queued (CSV, custom handlers, network)."""
+    from carbon_magic.outputs.worker import all_lanes
 
-    assert worker.drain(10.0)
+    for lane in all_lanes():
+        assert lane.drain(10.0), lane
 
 
 def run_notebook(cells: list[str], workdir: Path, timeout: int = 120, **client_options):

@@ -67,5 +67,5 @@ def test_gpu_check_prints_its_table_and_meets_targets_on_a_steady_gpu(monkeypatc
     assert list(rows) == ["0.05s", "0.15s", "0.50s", "2.00s"]
     assert rows["0.05s"][2] == "0.0"  # a raw read cannot see a window shorter than one update
     ours, raw = float(rows["2.00s"][1]), float(rows["2.00s"][2])
-    assert abs(ours - raw) / raw < 0.05  # raw is itself off by up to one 40 J step per end
+    assert abs(ours - raw) / raw < 0.12  # raw is itself off by up to one 40 J step at each end
     assert "targets (>= 500 ms)" in out

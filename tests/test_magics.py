@@ -86,8 +86,9 @@ def test_load_does_not_wait_for_slow_discovery_and_status_tells_the_rest(ip, cap
 
     ip.extension_manager.unload_extension("carbon_magic")
     monkeypatch.setattr(extension, "LOAD_BUDGET_S", 0.0)
+    monkeypatch.setattr(extension, "STATUS_WAIT_S", 0.0)
     discover = Warmup._run
-    monkeypatch.setattr(Warmup, "_run", lambda self: (time.sleep(0.3), discover(self)))
+    monkeypatch.setattr(Warmup, "_run", lambda self: (time.sleep(0.5), discover(self)))
     capsys.readouterr()
     ip.run_line_magic("load_ext", "carbon_magic")
     assert "still finding how to measure CPU, RAM and GPUs" in capsys.readouterr().out
@@ -95,8 +96,8 @@ def test_load_does_not_wait_for_slow_discovery_and_status_tells_the_rest(ip, cap
     assert "discovery still running" in capsys.readouterr().out
     get_session(ip)  # the extension works meanwhile
     assert run(ip, "%%carbon --quiet\nx = 1").success
-    time.sleep(0.5)
-    run(ip, "%carbon status")
+    monkeypatch.setattr(extension, "STATUS_WAIT_S", 3.0)
+    run(ip, "%carbon status")  # waits for discovery rather than answering "later"
     assert "cpu: TDP model x CPU load" in capsys.readouterr().out
 
 

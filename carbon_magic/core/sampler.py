@@ -384,6 +384,17 @@ class Sampler:
             self._thread = threading.Thread(target=self._run, name="carbon_magic-sampler", daemon=True)
             self._thread.start()
 
+    def stop_if_idle(self, timeout_s: float) -> bool:
+        """Let the thread exit now if no lease or listener is left (an extension unloading);
+        True if no thread runs afterwards. One still needed by another tracker goes on."""
+        with self._lock:
+            thread = self._thread
+            if thread is None or self._wanted():
+                return thread is None
+        self._wake.set()
+        thread.join(timeout=timeout_s)
+        return not thread.is_alive()
+
     def stop(self) -> None:
         """Stop the thread now, whatever leases remain (extension unload, interpreter exit)."""
         with self._lock:

@@ -191,7 +191,7 @@ def location_phrase(location: Any, intensity_figure: Any) -> str:
 
 def status_view(
     *, version: str, sampler: Any, location: Any, intensity_figure: Any, config_error: str | None,
-    auto: str | None, active: Sequence["TrackedWindow"], records: int, files: Sequence[str],
+    location_status: Sequence[str], auto: str | None, active: Sequence["TrackedWindow"], records: int, files: Sequence[str],
     problems: Sequence["Problem"], now: float,
 ) -> tuple[str, str]:
     """``%carbon status``: how each component is measured, where, what runs, what went wrong."""
@@ -205,7 +205,7 @@ def status_view(
         lines += [f"note: {note}" for note in sampler.notes]
         sections.append(("Measured", lines))
     if location is not None:
-        sections.append(("Location and intensity", [location_phrase(location, intensity_figure)]))
+        sections.append(("Location and intensity", [location_phrase(location, intensity_figure), *location_status]))
     if config_error:
         sections.append(("Configuration problem", [config_error]))
     sections.append(("Auto mode (%carbon on)", [auto or "off"]))

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 # How long loading may take before printing what is known so far (the target is 150 ms
 # added by %load_ext, imports included).
 LOAD_BUDGET_S = 0.11
+# %carbon status waits this long at most for hardware discovery still running in the background.
+STATUS_WAIT_S = 3.0
 THREAD_EXIT_WAIT_S = 0.1
 _EVENTS = ("pre_run_cell", "post_run_cell")
 
@@ -119,8 +121,10 @@ class CarbonExtension:
         """The parts of ``%carbon status`` that depend on configuration and hardware."""
         from .options import NO_OPTIONS
 
+        from ..core.location import status as location_status
+
         facts: dict[str, Any] = {"sampler": None, "location": None, "intensity_figure": None,
-                                 "config_error": None, "files": []}
+                                 "config_error": None, "files": [], "location_status": location_status()}
         try:
             config = self.session.pool.config(NO_OPTIONS)
             facts["files"] = output_files(config)
@@ -128,7 +132,7 @@ class CarbonExtension:
         except ConfigError as error:
             facts["config_error"] = str(error)
             config = None
-        if self.warmup.ready:
+        if self.warmup.wait(STATUS_WAIT_S):  # a user asking deserves the answer, not "later"
             facts["sampler"] = self.warmup.sampler
             if config is not None:
                 from ..core.meters import HardwareSpec
@@ -139,19 +143,11 @@ class CarbonExtension:
 
 
 def _let_sampler_threads_stop() -> None:
-    """Wake idle sampler threads so that they exit now (those another tracker uses go on).
-
-    A sampler thread exits when it wakes with no lease or listener left; closing a
-    subscription wakes it. One still running after a short wait is in use elsewhere.
-    """
+    """Let idle sampler threads exit now (those another tracker still uses go on)."""
     from ..core.sampler import all_samplers
 
-    waking = [sampler for sampler in all_samplers() if sampler.running]
-    for sampler in waking:
-        sampler.subscribe(lambda reading: None).close()  # closing wakes the thread to re-check
-    deadline = time.monotonic() + THREAD_EXIT_WAIT_S
-    while any(sampler.running for sampler in waking) and time.monotonic() < deadline:
-        time.sleep(0.002)
+    for sampler in all_samplers():
+        sampler.stop_if_idle(THREAD_EXIT_WAIT_S)
 
 
 def load(shell: Any) -> None:

@@ -16,10 +16,10 @@ from ..core.problems import problems
 
 
 def locate(config: Config) -> tuple[Any, Any]:
-    """(Location, Intensity) for ``config``: the one place the extension asks for them."""
-    from ..core.intensity import resolve_offline
+    """(Location, Intensity) best known now for ``config`` (starts resolving it if needed)."""
+    from ..core.location import current
 
-    return resolve_offline(config)
+    return current(config)
 
 
 class Warmup:
