@@ -521,3 +521,37 @@ def test_core_and_loading_stay_free_of_heavy_imports(isolated):
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=isolated)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# -- GPU cells: provisional, then final ------------------------------------------------------------
+
+
+def test_gpu_cell_record_becomes_final_and_its_row_is_written_once(ip, monkeypatch, isolated):
+    from carbon_magic.core import sampler as sampler_module
+    from tests.fakes.fake_pynvml import FakeGpu, install
+    from tests.fakes.profiles import Constant
+
+    ip.extension_manager.unload_extension("carbon_magic")
+    sampler_module.shutdown_all()
+    install(monkeypatch, [FakeGpu(Constant(600.0), update_s=0.1)])
+    ip.run_line_magic("load_ext", "carbon_magic")
+    finalized = []
+
+    class Listener:
+        def cell_finalized(self, record, data):
+            finalized.append(record)
+
+    get_session(ip).add_listener(Listener())
+    time.sleep(sampler_module.GPU_LEARN_S)
+    assert run(ip, "%%carbon --quiet --name gpu-cell\nimport time; time.sleep(0.3)").success
+    assert records(ip)[-1].provisional  # the counter's next update is still ahead
+    deadline = time.monotonic() + 3
+    while not finalized and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [final] = finalized
+    assert not final.provisional and records(ip)[-1] is final
+    assert final.gpu_energy_kwh * 3.6e6 == pytest.approx(600.0 * final.duration_s, rel=0.01)
+    drain_outputs()
+    _, rows = read_csv(isolated / "carbon_cells.csv")
+    assert [row["label"] for row in rows] == ["gpu-cell"]
+    assert float(rows[0]["gpu_energy"]) == final.gpu_energy_kwh

@@ -7,10 +7,15 @@ through the output worker, and tells its listeners.
 
 Listeners (the live panel, the JupyterLab sidebar's comm) are objects with any of::
 
-    cell_started(window: TrackedWindow)                 # a window opened (tracker running)
-    cell_finished(record: CellRecord, data: EmissionsData)   # it closed; data = full record
+    cell_started(window: TrackedWindow)                    # a window opened (tracker running)
+    cell_finished(record: CellRecord, data: EmissionsData)    # it closed; data = full record,
+                                                              # provisional for GPUs (see below)
+    cell_finalized(record: CellRecord, data: EmissionsData)   # its final figures
 
-Both are called on the kernel's main thread; a listener that raises is counted in
+``cell_started`` and ``cell_finished`` are called on the kernel's main thread.
+``cell_finalized`` follows ``cell_finished``: at once (same thread) when the figures are
+already final, else from the GPU poller thread about two counter updates later (NVML's
+energy counter changes only every ~100 ms). A listener that raises is counted in
 ``core.problems`` and never breaks the cell.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -69,6 +75,31 @@ def status_of(error: BaseException | None) -> str:
     if error is None:
         return "ok"
     return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+
+
+class _Finaliser:
+    """Joins a window's record (made on the cell's thread) with its final figures (which may
+    arrive first, inside ``stop()``, or later on the GPU poller thread)."""
+
+    def __init__(self, session: "Session", window: TrackedWindow, status: str, line: str):
+        self.session, self.window, self.status, self.line = session, window, status, line
+        self._lock = threading.Lock()
+        self._index: int | None = None
+        self._data: Any = None
+
+    def final(self, data: Any) -> None:
+        with self._lock:
+            self._data = data
+            index = self._index
+        if index is not None:
+            self.session._finalised(self, index, data)
+
+    def attach(self, index: int) -> None:
+        with self._lock:
+            self._index = index
+            data = self._data
+        if data is not None:
+            self.session._finalised(self, index, data)
 
 
 class Session:
@@ -131,13 +162,19 @@ class Session:
         return window
 
     def close(self, window: TrackedWindow, status: str, line: str | None = None) -> CellRecord | None:
-        """Stop a window and record it (None if its tracker could not measure it)."""
+        """Stop a window and record it (None if its tracker could not measure it).
+
+        The record is provisional while a GPU counter has not yet been seen to change after
+        both boundaries (about two updates); it is replaced by the final one, written to the
+        per-cell file and told to listeners as ``cell_finalized`` when that arrives.
+        """
         tracker = window.tracker
         if not tracker.running:  # it never started (see open); nothing was measured
             self.pool.release(tracker)
             return None
+        finaliser = _Finaliser(self, window, status, line if line is not None else window.cell.first_line)
         try:
-            tracker.stop(wait=False)
+            tracker.stop(wait=False, on_final=finaliser.final)
             data = tracker.final_emissions_data
         except Exception as error:  # tracking must never break the cell
             problems.note(f"carbon_magic {window.kind}", error)
@@ -146,19 +183,29 @@ class Session:
             self.pool.release(tracker)
         if data is None:
             return None
-        record = CellRecord.finished(
-            window, status, data, line if line is not None else window.cell.first_line,
-            intensity_source=self._intern(data.intensity_source),
-        )
+        record = self._record(finaliser, data)
         self.records.append(record)
-        if window.cells_file is not None:
-            window.cells_file.add(record.cell_fields(), data)
         self._tell("cell_finished", record, data)
+        finaliser.attach(len(self.records) - 1)
         self._since_catch_up += 1
         if self._since_catch_up >= OUTPUT_BACKLOG_RECORDS:
             self._since_catch_up = 0
             worker.drain(OUTPUT_CATCH_UP_S)  # at once when the worker is idle, as it is between cells
         return record
+
+    def _record(self, finaliser: "_Finaliser", data: Any) -> CellRecord:
+        return CellRecord.finished(
+            finaliser.window, finaliser.status, data, finaliser.line,
+            intensity_source=self._intern(data.intensity_source),
+        )
+
+    def _finalised(self, finaliser: "_Finaliser", index: int, data: Any) -> None:
+        """A window's final figures: replace its record, write its row, tell the listeners."""
+        record = self._record(finaliser, data)
+        self.records[index] = record
+        if finaliser.window.cells_file is not None:
+            finaliser.window.cells_file.add(record.cell_fields(), data)
+        self._tell("cell_finalized", record, data)
 
     def _intern(self, text: str) -> str:
         """One copy of each repeated text (intensity sources) across thousands of records."""
