@@ -224,8 +224,6 @@ class Tracker:
             if run.live is not None:
                 run.live.close()
             tasks, self._finished_tasks = self._finished_tasks, []
-            self.final_emissions_data = self.record(self.window(run.start, end), run.run_id)
-            self.final_emissions = self.final_emissions_data.emissions
             if self._machine_lock is not None:
                 self._machine_lock.release()
             finished = threading.Event()
@@ -235,7 +233,10 @@ class Tracker:
                 finished.set()
 
             readings = (run.start, end, *(r for task in tasks for r in (task.start, task.end)))
-            self._sampler.when_settled(readings, finalise)
+            self._sampler.when_settled(readings, finalise)  # at once when nothing is provisional
+            if not finished.is_set():
+                self.final_emissions_data = self.record(self.window(run.start, end), run.run_id)
+                self.final_emissions = self.final_emissions_data.emissions
         if wait:
             finished.wait(sampler_module.SETTLE_TIMEOUT_S + 1.0)
             if self._sink is not None:
@@ -248,8 +249,9 @@ class Tracker:
     ) -> None:
         """The final records of a run and its tasks, from settled readings, to the outputs."""
         total = self.record(self.window(settled[0], settled[1]), run.run_id)
-        self.final_emissions_data = total
-        self.final_emissions = total.emissions
+        with self._lock:  # stop() may be setting the provisional record right now
+            self.final_emissions_data = total
+            self.final_emissions = total.emissions
         self._emit_out(run, total)
         if tasks and self._sink is not None:
             task_readings = settled[2:]
