@@ -46,6 +46,7 @@ class Sender:
     def __init__(self, environ: Mapping[str, str] | None = None):
         self._lane = OutputWorker("telemetry", max_queued=MAX_QUEUED)
         self._environ = environ
+        self.queued = 0  # payloads queued; the thread starts with the first
         self.deliveries: list[Delivery] = []
 
     def debug(self) -> bool:
@@ -55,6 +56,7 @@ class Sender:
     def submit(self, what: str, build: Callable[[], dict[str, Any]], endpoint: str,
                timeout_s: float = TIMEOUT_S) -> Ticket:
         """Build then send (or print) one payload on the telemetry thread; returns at once."""
+        self.queued += 1
         return self._lane.submit(f"telemetry ({what})", self._deliver, what, build, endpoint, timeout_s)
 
     def _deliver(self, what: str, build: Callable[[], dict[str, Any]], endpoint: str, timeout_s: float) -> None:

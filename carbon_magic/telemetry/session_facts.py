@@ -27,7 +27,7 @@ from ..core.meters import HardwareSpec
 from ..core.problems import problems
 from ..core.record import EmissionsData, RunInfo, build_record
 from ..core.sampler import Sampler, existing_sampler
-from ..core.tracker import starts_by_usage
+from ..core import tracker
 
 # output_methods parameter values -> the feature request's vocabulary
 _OUTPUT_NAMES = {"csv": "file", "api": "api", "logger": "logger", "prometheus": "prometheus", "logfire": "logfire"}
@@ -119,13 +119,14 @@ def usage(config: Mapping[str, Any]) -> dict[str, Any]:
     from ..outputs import selected_methods
 
     methods = selected_methods(config)
-    counts = {start: starts_by_usage.get(start, 0) for start in _STARTS}
+    starts = tracker.starts_by_usage
+    counts = {start: starts.get(start, 0) for start in _STARTS}
     most_used = max(_STARTS, key=lambda start: counts[start]) if any(counts.values()) else "magic"
     return {
         "tracking_mode": config["tracking_mode"],
         "api_mode": "offline" if offline_mode(config) else "online",
         "output_methods": [name for method, name in _OUTPUT_NAMES.items() if method in methods],
-        "task_tracking_used": starts_by_usage.get("task", 0) > 0,
+        "task_tracking_used": starts.get("task", 0) > 0,
         "decorator_vs_context": most_used,
         "measure_power_interval_secs": float(config["measure_power_secs"]),
     }
