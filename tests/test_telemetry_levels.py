@@ -180,3 +180,15 @@ def test_unwritable_folder_keeps_the_choice_for_the_session(tmp_path):
     assert store.store_level("minimal", "command") is False
     assert store.choice().level == "minimal"
     assert any(p.where == "telemetry choice file" for p in problems.all())
+
+
+def test_importing_telemetry_imports_no_front_end_or_network_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, carbon_magic.telemetry; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('IPython', 'ipywidgets', 'ipykernel', 'requests', 'pynvml', 'pandas')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
