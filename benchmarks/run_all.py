@@ -8,6 +8,7 @@ import accuracy_rapl
 import location_latency
 import memory
 import sampler_cost
+import telemetry_payload
 import tracker_overhead
 
 
@@ -22,6 +23,8 @@ def main() -> None:
     sampler_cost.main(10.0 if quick else 60.0)
     print()
     location_latency.main()
+    print()
+    telemetry_payload.main()
 
 
 if __name__ == "__main__":
