@@ -308,3 +308,22 @@ def test_static_environment_puts_the_detectors_together(root, tmp_path):
     assert (static.ci_environment, static.container_runtime) == ("gitlab", "podman")
     assert static.cuda_version == "12.4" and static.cudnn_version is None
     assert static.libraries == {} and static.frameworks_installed == ()
+
+
+def test_a_whole_extensive_payload_imports_no_ml_library(fake_ml_site, tmp_path, monkeypatch):
+    from carbon_magic.core.config import resolve_config
+    from carbon_magic.telemetry import gather
+    from carbon_magic.telemetry.consent import ConsentStore
+    from tests import telemetry_schema
+
+    monkeypatch.setattr(gather, "_static", None)
+    config = resolve_config({"offline": True, "country_iso_code": "FRA", "save_to_file": False})
+    built = gather.build_payload("extensive", config, ConsentStore(tmp_path / "t.json"))
+    assert telemetry_schema.problems(built) == []
+    assert (built["has_torch"], built["torch_version"]) == (True, "2.3.1")
+    assert (built["has_pytorch_lightning"], built["pytorch_lightning_version"]) == (True, "2.2.5")
+    assert (built["has_keras"], built["keras_version"]) == (True, None)
+    assert built["has_tensorflow"] is False and built["ml_framework_primary"] == "pytorch"
+    assert built["framework_detected"] == "none"
+    for name in ("torch", "transformers", "lightning", "keras"):
+        assert name not in sys.modules

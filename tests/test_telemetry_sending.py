@@ -199,3 +199,19 @@ def test_cell_listener_fits_the_extension_session_interface(fresh_telemetry, she
     telemetry.cell_listener.cell_finished(object(), record)
     assert telemetry.on_kernel_exit() is True
     assert len(payloads(server)) == 1
+
+
+def test_telemetry_faults_never_reach_the_extension(fresh_telemetry, shell, monkeypatch):
+    from carbon_magic.telemetry import prompt
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(prompt, "how_to_ask", broken)
+    resolution = telemetry.on_extension_loaded(shell, measured_config(), stdin=NoTerminal())
+    assert resolution.level == "disabled"
+    monkeypatch.setattr(fresh_telemetry, "current_level", broken)
+    assert telemetry.on_first_tracked_cell(None) is None
+    assert telemetry.on_kernel_exit() is False
+    places = {p.where for p in problems.all()}
+    assert {"telemetry on_extension_loaded", "telemetry on_first_tracked_cell", "telemetry on_kernel_exit"} <= places

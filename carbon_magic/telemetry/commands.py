@@ -12,6 +12,7 @@ wrong and what is accepted.
 from __future__ import annotations
 
 from ..core.config import Config
+from ..core.problems import problems
 from ..outputs.transport import safe_url
 from . import lifecycle
 from .levels import DISABLED, LEVELS, PROMPT_TEXTS, VISIBILITY
@@ -94,7 +95,11 @@ def preview(level: str | None = None, config: Config | None = None) -> str:
     if level == DISABLED:
         return (f"carbon_magic telemetry is disabled (from {resolution.source}): nothing is sent. "
                 "To see what a tier would send: `%carbon telemetry preview minimal` (or extensive).")
-    payload = lifecycle.payload_now(level, config)
+    try:
+        payload = lifecycle.payload_now(level, config)
+    except Exception as error:  # a preview must not break the magic either
+        problems.note("telemetry preview", error)
+        return f"carbon_magic telemetry: could not build the {level} payload ({type(error).__name__}: {error})."
     target = safe_url(lifecycle.endpoint(config))
     if level == resolution.level:
         header = f"The exact JSON sent to {target} (timestamp and figures as of now):"

@@ -9,12 +9,14 @@ pays for a flag check and, once per kernel, a queue put.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..core.config import Config, resolve_config
+from ..core.problems import problems
 from ..core.record import EmissionsData
 from .consent import ConsentStore, consent_path
 from .gather import build_payload
@@ -96,6 +98,26 @@ def payload_now(level: str, config: Config | None = None) -> dict[str, Any]:
 # --- the integration API ------------------------------------------------------------------------
 
 
+def _never_raises(fallback: Any) -> Callable:
+    """Telemetry must never break the extension: an unexpected error is counted in
+    ``core.problems`` (logged once) and ``fallback`` returned instead."""
+
+    def wrap(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except Exception as error:
+                problems.note(f"telemetry {function.__name__}", error)
+                return fallback
+
+        return guarded
+
+    return wrap
+
+
+
+@_never_raises(Resolution(DISABLED, "telemetry could not start (see %carbon status)"))
 def on_extension_loaded(shell: Any, config: Config, *, environ: Mapping[str, str] | None = None,
                         stdin: Any = None) -> Resolution:
     """Remember the shell kind and config; if no tier was chosen, ask (see ``prompt``) where
@@ -129,6 +151,7 @@ def on_extension_unloaded() -> None:
             _kernel.exit_hook = False
 
 
+@_never_raises(None)
 def on_first_tracked_cell(data: EmissionsData | None = None, config: Config | None = None) -> None:
     """Called after every tracked cell (``data``: its record): the first call of the kernel
     queues the chosen tier's payload; later calls only keep ``data`` for the exit summary."""
@@ -153,6 +176,7 @@ class CellListener:
 cell_listener = CellListener()
 
 
+@_never_raises(False)
 def on_kernel_exit(timeout_s: float = EXIT_WAIT_S) -> bool:
     """At kernel exit: queue the extensive summary (if extensive and a cell was tracked) and
     wait at most ``timeout_s`` for everything queued. True if nothing is left waiting."""
