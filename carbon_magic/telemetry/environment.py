@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import os
 import re
 import site
 import sys
@@ -44,8 +45,6 @@ class Probe:
 
     @classmethod
     def current(cls) -> "Probe":
-        import os
-
         user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
         return cls(environ=os.environ, modules=sys.modules, user_site=user_site)
 
