@@ -40,9 +40,10 @@ def closed_loopback_url() -> str:
 
 @pytest.fixture(autouse=True)
 def no_internet(isolated, monkeypatch, closed_loopback_url):
-    """No test reaches the internet: every online endpoint parameter (telemetry's too) points at a closed loopback
-    port (by CODECARBON_* variable, so explicit arguments still win); the location service is
-    reset after each test; TZ=UTC so no test depends on this machine's time zone."""
+    """No test reaches the internet: every online endpoint parameter (telemetry's too) points at
+    a closed loopback port (by CODECARBON_* variable, so explicit arguments still win); the
+    location service is reset after each test; TZ=UTC so no test depends on this machine's
+    time zone."""
     monkeypatch.setenv("CODECARBON_GEOLOCATION_ENDPOINT", f"{closed_loopback_url}/geolocation")
     monkeypatch.setenv("CODECARBON_CLOUD_METADATA_URL", closed_loopback_url)
     monkeypatch.setenv("CODECARBON_ELECTRICITYMAPS_ENDPOINT", f"{closed_loopback_url}/electricitymaps")

@@ -259,24 +259,31 @@ def test_jupyterlab_like_kernel_shows_the_widget_and_a_click_stores_the_choice(f
         manager.shutdown_kernel(now=True)
 
 
-def read_until(fd: int, marker: str, timeout_s: float = 30.0) -> str:
-    """Read a pseudo-terminal until ``marker`` appears (AssertionError with the text if not)."""
-    text = ""
-    deadline = time.monotonic() + timeout_s
-    while marker not in text:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"{marker!r} not seen; terminal showed:\n{text[-2000:]}"
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
+class PtyReader:
+    """Reads a pseudo-terminal's output; ``until(marker)`` returns the text up to and including
+    the marker's first unread occurrence, keeping what follows for the next call."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.pending = ""
+
+    def until(self, marker: str, timeout_s: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while marker not in self.pending:
+            remaining = deadline - time.monotonic()
+            ready = select.select([self.fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
+            chunk = b""
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:  # the other side closed
+                    pass
             if not chunk:
-                break
-            text += chunk.decode("utf-8", "replace")
-    assert marker in text, f"{marker!r} not seen; terminal showed:\n{text[-2000:]}"
-    return text
+                raise AssertionError(f"{marker!r} not seen; terminal showed:\n{self.pending[-2000:]}")
+            self.pending += chunk.decode("utf-8", "replace")
+        end = self.pending.index(marker) + len(marker)
+        text, self.pending = self.pending[:end], self.pending[end:]
+        return text
 
 
 def test_terminal_ipython_on_a_tty_asks_in_text(fresh_telemetry, isolated):
@@ -286,17 +293,18 @@ def test_terminal_ipython_on_a_tty_asks_in_text(fresh_telemetry, isolated):
     process = subprocess.Popen(command, stdin=secondary, stdout=secondary, stderr=secondary, cwd=isolated,
                                env=kernel_environment(TERM="dumb"), close_fds=True)
     os.close(secondary)
+    terminal = PtyReader(primary)
     try:
-        read_until(primary, "In [1]:")
+        terminal.until("In [1]:")
         line = SETUP.replace("\n", "; ").rstrip("; ")
         os.write(primary, (line + "\n").encode())
-        shown = read_until(primary, "Your choice")
+        shown = terminal.until("Your choice")
         for text in EXPECTED_TEXTS:
             assert text in shown
         os.write(primary, b"3\n")
-        shown = read_until(primary, "LEVEL")
+        shown = terminal.until("LEVEL extensive")
         assert "extensive (Full data + emissions shared publicly), stored in" in shown
-        read_until(primary, "In [2]:")
+        terminal.until("In [2]:")
         os.write(primary, b"exit\n")
         process.wait(timeout=30)
     finally:
