@@ -185,11 +185,20 @@ def test_session_figures_from_the_sampler(fresh_telemetry, monkeypatch):
 def test_without_any_sampler_the_session_figures_are_zero_and_none_is_created(fresh_telemetry, tmp_path):
     from carbon_magic.core.sampler import all_samplers
 
-    config = measured_config(force_cpu_power=41.0)  # another hardware spec: no sampler yet
+    config = measured_config()  # no tracker ran in this test: no sampler exists
     built = gather.build_payload("extensive", config, ConsentStore(tmp_path / "t.json"))
     assert telemetry_schema.problems(built) == []
     assert built["energy_consumed_kwh"] == 0 and built["hardware_tracked"] == []
     assert len(all_samplers()) == 0
+
+
+def test_cells_tracked_with_other_hardware_options_still_count(fresh_telemetry, tmp_path):
+    from carbon_magic.core.sampler import all_samplers
+
+    tracked_cell(measured_config(force_cpu_power=55.0), seconds=0.1)  # e.g. %%carbon --force-cpu-power 55
+    built = gather.build_payload("extensive", measured_config(), ConsentStore(tmp_path / "t.json"))
+    assert built["energy_consumed_kwh"] > 0 and built["hardware_tracked"] == ["cpu", "ram"]
+    assert len(all_samplers()) == 1  # telemetry made none
 
 
 def test_gpu_facts_from_the_samplers_nvml(fresh_telemetry, monkeypatch, tmp_path):

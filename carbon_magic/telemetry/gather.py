@@ -13,15 +13,13 @@ import threading
 from typing import Any, Mapping
 
 from ..core.machine import machine_facts
-from ..core.meters import HardwareSpec
 from ..core.record import EmissionsData
-from ..core.sampler import existing_sampler
 from . import environment
 from .consent import ConsentStore
 from .environment import Probe, StaticEnvironment
 from .levels import EXTENSIVE
 from .payload import Context, PayloadInputs, build, gpus_of
-from .session_facts import collect, location_of
+from .session_facts import collect, location_of, session_sampler
 
 _static: StaticEnvironment | None = None
 _static_lock = threading.Lock()
@@ -60,7 +58,7 @@ def build_payload(
     session's); ``shell_class``: the IPython shell's class name (notebook and IDE detection).
     """
     probe = probe or Probe.current()
-    sampler = existing_sampler(HardwareSpec.from_config(config))
+    sampler = session_sampler(config)
     gpus = sampler.gpus if sampler is not None else []
     nvml = sys.modules.get("pynvml") if gpus else None  # loaded by the sampler, never by us
     static = static_environment(probe, nvml)
