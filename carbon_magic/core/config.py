@@ -25,8 +25,10 @@ logger = logging.getLogger("carbon_magic")
 CONFIG_FILE_NAME = ".codecarbon.config"
 SECTION = "codecarbon"
 ENV_PREFIX = "CODECARBON_"
-# CODECARBON_* variables that are not tracker parameters but are read elsewhere.
-ENV_NOT_PARAMETERS = frozenset({"CODECARBON_TELEMETRY_LEVEL", "CODECARBON_TELEMETRY_DEBUG"})
+# CODECARBON_* variables that are not read as tracker parameters here but elsewhere:
+# the telemetry level variables rank above every config layer and a bad value must not stop
+# tracking (carbon_magic.telemetry.levels reads them), the debug switch is read at sending.
+ENV_NOT_PARAMETERS = frozenset({"CODECARBON_TELEMETRY", "CODECARBON_TELEMETRY_LEVEL", "CODECARBON_TELEMETRY_DEBUG"})
 
 
 class ConfigError(ValueError):

@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -29,6 +30,12 @@ from .sampler import Lease, Sampler, Subscription, get_sampler
 from .sync import synchronize_frameworks
 
 logger = logging.getLogger("carbon_magic")
+
+
+# How trackers were started in this process: "direct", "context_manager", "decorator",
+# "magic" (the IPython extension), and "task" for each start_task(). Local statistics that
+# telemetry reports when the user opted in; a dict update per start.
+starts_by_usage: Counter[str] = Counter()
 
 
 def new_run_id() -> str:
@@ -141,6 +148,7 @@ class Tracker:
             )
             self._synchronise()
             self._run = _Run(run_id=new_run_id(), start=self._read(), lease=lease)
+            starts_by_usage[self.usage] += 1
             if self._sink is not None and getattr(self._sink, "wants_live", True):
                 self._run.live = self._sampler.subscribe(self._on_tick)
 
@@ -287,6 +295,7 @@ class Tracker:
             if name in self._tasks:
                 raise ValueError(f"task {name!r} is already running; give another name")
             self._tasks[name] = _Task(name, self._read())
+            starts_by_usage["task"] += 1
             return name
 
     def stop_task(self, task_name: str | None = None) -> EmissionsData:
