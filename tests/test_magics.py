@@ -555,3 +555,23 @@ def test_gpu_cell_record_becomes_final_and_its_row_is_written_once(ip, monkeypat
     _, rows = read_csv(isolated / "carbon_cells.csv")
     assert [row["label"] for row in rows] == ["gpu-cell"]
     assert float(rows[0]["gpu_energy"]) == final.gpu_energy_kwh
+
+
+# -- %carbon telemetry -----------------------------------------------------------------------------
+
+
+def test_telemetry_subcommand_shows_stores_and_previews(ip, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    run(ip, "%carbon telemetry")
+    assert "disabled" in capsys.readouterr().out  # nobody chose: nothing is sent
+    run(ip, "%carbon telemetry minimal")
+    run(ip, "%carbon telemetry")
+    assert "minimal" in capsys.readouterr().out
+    run(ip, "%carbon telemetry preview")
+    preview = capsys.readouterr().out
+    assert '"telemetry_level": "minimal"' in preview and '"total_emissions_kg"' not in preview
+    assert not run(ip, "%carbon telemetry loudly").success
+
+
+def test_telemetry_is_kernel_wide_not_a_cell_option(ip):
+    assert not run(ip, "%%carbon --telemetry extensive\nx = 1").success

@@ -47,9 +47,14 @@ def metavar(param: Param) -> str:
     return _METAVARS[param.kind]
 
 
+# Parameters of the whole kernel, not of one tracked window: %config / env / files set them.
+KERNEL_WIDE_GROUPS = ("telemetry",)
+
+
 def text_parameters() -> list[Param]:
-    """The parameters that magic options may set (objects such as a logger cannot be)."""
-    return [param for param in PARAMS.values() if param.from_text]
+    """The parameters that magic options may set (objects such as a logger cannot be, nor
+    kernel-wide settings such as telemetry: ``%carbon telemetry`` is their command)."""
+    return [p for p in PARAMS.values() if p.from_text and p.group not in KERNEL_WIDE_GROUPS]
 
 
 @dataclass(frozen=True)
