@@ -587,3 +587,12 @@ def test_cells_can_go_to_the_outputs_as_tasks_of_one_run(ip, isolated):
     assert task_file.name == f"emissions_nb_{get_session(ip).run_id}.csv"
     _, rows = read_csv(task_file)
     assert [row["task_name"] for row in rows] == ["load", "train"]
+
+
+def test_no_sync_option_turns_framework_synchronisation_off(ip):
+    from carbon_magic.ipython.options import parse_options
+
+    options, _ = parse_options("--no-sync --quiet", "%%carbon")
+    assert dict(options.parameters) == {"sync_frameworks": False}
+    assert run(ip, "%%carbon --no-sync --quiet\nx = 1").success
+    assert get_session(ip).pool.config(options)["sync_frameworks"] is False
