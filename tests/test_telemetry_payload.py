@@ -22,7 +22,7 @@ from carbon_magic.telemetry import gather, payload
 from carbon_magic.telemetry.consent import ConsentStore
 from carbon_magic.telemetry.environment import Probe, StaticEnvironment
 from carbon_magic.telemetry.payload import Context, Gpu, PayloadInputs
-from carbon_magic.telemetry.session_facts import SessionFacts, collect, count_warnings
+from carbon_magic.telemetry.session_facts import SessionFacts, collect
 from tests import telemetry_schema
 from tests.fakes import fake_pynvml
 from tests.fakes.profiles import Constant
@@ -167,7 +167,6 @@ def test_session_figures_from_the_sampler(fresh_telemetry, monkeypatch):
     tracked_cell(config, usage="decorator")
     tracked_cell(config, usage="decorator")
     tracked_cell(config, usage="context_manager")
-    count_warnings()
     before = collect(config, None).warning_count
     logging.getLogger("carbon_magic").warning("a warning for the count")
     problems.note("gpu:0 meter", RuntimeError("lost"))

@@ -25,17 +25,29 @@ tier can tell magics from decorators and context managers.
 
 from __future__ import annotations
 
-from .commands import USAGE, preview, set_host_hash, set_level, status, telemetry_command
-from .levels import DISABLED, EXTENSIVE, LEVELS, MINIMAL, PROMPT_TEXTS, Resolution
-from .lifecycle import (
-    CellListener,
-    cell_listener,
-    current_level,
-    on_extension_loaded,
-    on_extension_unloaded,
-    on_first_tracked_cell,
-    on_kernel_exit,
-)
+from typing import Any
+
+# Where each public name lives: imported on first use, so that loading the extension (which
+# touches only the lifecycle functions) does not import payload building or detection.
+_EXPORTS = {
+    "USAGE": "commands", "preview": "commands", "set_host_hash": "commands", "set_level": "commands",
+    "status": "commands", "telemetry_command": "commands",
+    "DISABLED": "levels", "EXTENSIVE": "levels", "LEVELS": "levels", "MINIMAL": "levels",
+    "PROMPT_TEXTS": "levels", "Resolution": "levels",
+    "CellListener": "lifecycle", "cell_listener": "lifecycle", "current_level": "lifecycle",
+    "on_extension_loaded": "lifecycle", "on_extension_unloaded": "lifecycle",
+    "on_first_tracked_cell": "lifecycle", "on_kernel_exit": "lifecycle",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'carbon_magic.telemetry' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "on_extension_loaded", "on_extension_unloaded", "on_first_tracked_cell", "on_kernel_exit",

@@ -13,7 +13,6 @@ Values use the vocabularies of the telemetry feature request (REFERENCE.md secti
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -29,6 +28,19 @@ from .levels import truthy
 NONE = "none"
 
 
+def _installed_version(distribution: str) -> str:
+    """importlib.metadata.version, imported on first use (it pulls in the email package)."""
+    import importlib.metadata
+
+    return importlib.metadata.version(distribution)
+
+
+def _installed_distribution(distribution: str) -> Any:
+    import importlib.metadata
+
+    return importlib.metadata.distribution(distribution)
+
+
 @dataclass(frozen=True)
 class Probe:
     """Everything the detectors look at. Tests replace fields with ``dataclasses.replace``."""
@@ -37,8 +49,8 @@ class Probe:
     root: Path = Path("/")
     modules: Mapping[str, Any] = field(default_factory=dict)
     find_spec: Callable[[str], Any] = importlib.util.find_spec
-    version: Callable[[str], str] = importlib.metadata.version
-    distribution: Callable[[str], Any] = importlib.metadata.distribution
+    version: Callable[[str], str] = _installed_version
+    distribution: Callable[[str], Any] = _installed_distribution
     prefix: str = sys.prefix
     base_prefix: str = sys.base_prefix
     user_site: str | None = None
@@ -66,9 +78,7 @@ class Probe:
         for name in distributions:
             try:
                 return self.version(name)
-            except importlib.metadata.PackageNotFoundError:
-                continue
-            except Exception:  # broken metadata must not stop the payload
+            except Exception:  # not installed (PackageNotFoundError), or broken metadata
                 continue
         return None
 

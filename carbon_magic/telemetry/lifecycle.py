@@ -19,10 +19,8 @@ from ..core.config import Config, resolve_config
 from ..core.problems import problems
 from ..core.record import EmissionsData
 from .consent import ConsentStore, consent_path
-from .gather import build_payload
 from .levels import DISABLED, EXTENSIVE, LEVELS, PROMPT_TEXTS, Resolution, resolve_level
 from .sender import EXIT_WAIT_S, TIMEOUT_S, Sender
-from .session_facts import count_warnings
 
 FIRST_CELL, KERNEL_EXIT = "first tracked cell", "kernel exit summary"
 
@@ -91,6 +89,8 @@ def question_outcome() -> str:
 
 def payload_now(level: str, config: Config | None = None) -> dict[str, Any]:
     """The payload ``level`` would send now (``%carbon telemetry preview``)."""
+    from .gather import build_payload
+
     config = config if config is not None else kernel_config()
     return build_payload(level, config, consent_store(), latest=_kernel.latest, shell_class=_kernel.shell_class)
 
@@ -135,7 +135,6 @@ def on_extension_loaded(shell: Any, config: Config, *, environ: Mapping[str, str
         if not _kernel.exit_hook:
             atexit.register(on_kernel_exit)
             _kernel.exit_hook = True
-    count_warnings()
     resolution = current_level(config)
     if not resolution.chosen and not _kernel.asked:
         _how, _kernel.asked = ask(shell, _environ(), lambda level: choose(level, "prompt"), stdin)
@@ -232,7 +231,9 @@ def _queue(what: str, level: str, timeout_s: float = TIMEOUT_S) -> None:
     config, store = kernel_config(), consent_store()
     latest, shell_class = _kernel.latest, _kernel.shell_class
 
-    def build() -> dict[str, Any]:
+    def build() -> dict[str, Any]:  # runs on the telemetry thread: the heavy imports happen there
+        from .gather import build_payload
+
         return build_payload(level, config, store, latest=latest, shell_class=shell_class)
 
     _kernel.last_ticket = sender.submit(what, build, endpoint(config), timeout_s)

@@ -12,6 +12,7 @@ Nothing starts until the first ``submit``: a disabled tier creates no thread and
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -22,7 +23,6 @@ from typing import Any, Callable, Mapping
 from ..outputs.transport import post_json, url_secrets
 from ..outputs.worker import OutputWorker, Ticket
 from .levels import truthy
-from .payload import shown
 
 TIMEOUT_S = 2.0
 EXIT_WAIT_S = 2.0
@@ -65,7 +65,7 @@ class Sender:
         level = str(payload.get("telemetry_level"))
         if self.debug():
             print(f"carbon_magic telemetry debug ({DEBUG_VARIABLE} is set): not sent to {endpoint}:\n"
-                  f"{shown(payload)}", file=sys.stderr, flush=True)
+                  f"{json.dumps(payload, indent=2)}", file=sys.stderr, flush=True)
             self.deliveries.append(Delivery(at, what, level, "printed, not sent (debug)"))
             return
         try:

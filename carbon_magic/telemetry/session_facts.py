@@ -15,14 +15,13 @@ creates a sampler or starts a network request.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..core.intensity import Intensity, Location, choose_intensity, offline_mode, parameter_location
 from ..core.ledger import Window, kind_of
+from ..core.logs import warning_count
 from ..core.meters import HardwareSpec
 from ..core.problems import problems
 from ..core.record import EmissionsData, RunInfo, build_record
@@ -35,31 +34,6 @@ _STARTS = ("magic", "decorator", "context_manager", "direct")
 # Problem places that mean a hardware source did not work as discovered.
 _HARDWARE_PLACES = ("meter", "fallback", "poll", "load probe", "sampler")
 MAX_ERROR_TYPES = 20
-
-
-class WarningCounter(logging.Filter):
-    """Counts WARNING-or-worse records of the logger it filters; lets every record through."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            self.count += 1
-        return True
-
-
-warnings_logged = WarningCounter()
-_install_lock = threading.Lock()
-
-
-def count_warnings() -> None:
-    """Start counting the ``carbon_magic`` logger's warnings (idempotent)."""
-    log = logging.getLogger("carbon_magic")
-    with _install_lock:
-        if warnings_logged not in log.filters:
-            log.addFilter(warnings_logged)
 
 
 @dataclass(frozen=True)
@@ -158,7 +132,7 @@ def collect(config: Mapping[str, Any], latest: EmissionsData | None) -> SessionF
     error_types = tuple(sorted({p.error_type[:60] for p in found}))[:MAX_ERROR_TYPES]
     if sampler is None:
         return SessionFacts(None, (), False, 0, False, None, 0.0, usage(config), error_types,
-                            warnings_logged.count)
+                            warning_count())
     kinds = {kind_of(component) for component in sampler.components}
     startup_s = sampler.startup_s
     return SessionFacts(
@@ -171,5 +145,5 @@ def collect(config: Mapping[str, Any], latest: EmissionsData | None) -> SessionF
         tracking_overhead_percent=overhead_percent(sampler),
         usage=usage(config),
         error_types=error_types,
-        warning_count=warnings_logged.count,
+        warning_count=warning_count(),
     )
