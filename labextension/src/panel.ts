@@ -81,6 +81,10 @@ export class CarbonSidebar extends Widget {
     this.update();
   }
 
+  protected onAfterAttach(): void {
+    this.update();
+  }
+
   dispose(): void {
     if (this.isDisposed) {
       return;
@@ -126,8 +130,8 @@ export class CarbonSidebar extends Widget {
     this._setKernel(this._panel?.sessionContext.session?.kernel ?? null);
   }
 
-  private _onKernelChanged(context: NotebookPanel['sessionContext']): void {
-    this._setKernel(context.session?.kernel ?? null);
+  private _onKernelChanged(): void {
+    this._setKernel(this._panel?.sessionContext.session?.kernel ?? null);
   }
 
   private _setKernel(kernel: IKernelLike | null): void {
