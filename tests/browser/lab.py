@@ -49,6 +49,7 @@ _LAB_CONFIG = """
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 c.LabApp.expose_app_in_browser = True
+c.JupyterNotebookApp.expose_app_in_browser = True
 c.ServerApp.open_browser = False
 c.LabApp.extension_manager = "readonly"
 c.LanguageServerManager.autodetect = False
