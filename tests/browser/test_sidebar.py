@@ -139,6 +139,16 @@ def test_sidebar_follows_the_notebook_in_focus(lab, page):
     assert page.inner_text(f"{SIDEBAR} .cm-Header-notebook") == "focus-one.ipynb"
     screenshot(page, "sidebar-two-notebooks")
 
+    # a kernel switch: the notebook gets a new kernel, which has not loaded the extension
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.changeKernel({name: 'python3'})")
+    wait_status(page, "not-loaded")
+    page.click(f"{SIDEBAR} .cm-LoadButton")
+    wait_status(page, "connected")
+    page.wait_for_function(
+        "(s) => (document.querySelector(s + ' .cm-Caption') || {}).textContent?.startsWith('0 tracked cells')",
+        arg=SIDEBAR,
+    )
+
 
 def test_sidebar_in_notebook_7(lab, page):
     path = lab.new_notebook("nb7.ipynb", ["%load_ext carbon_magic"])
