@@ -30,8 +30,9 @@ test: $(PY) pushgateway chromium node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-## the sidebar's unit tests (JupyterLab's Jest setup)
+## the sidebar's unit tests (JupyterLab's Jest setup), after type-checking sources and tests
 jstest: node_modules/.package-lock.json
+	npx tsc -p tsconfig.test.json
 	npx jest --silent
 
 ## the Prometheus push gateway that the output tests start on a loopback port (Debian package, as root)

@@ -183,3 +183,30 @@ def test_loading_again_after_unloading_serves_new_comms(sidebar):
     hello = sidebar.wait_comm(second)
     assert hello.data["type"] == "hello" and hello.data["seq"] == 1
     assert channel_counts(sidebar)["peers"] == 1
+
+
+def test_a_silent_peer_expires_while_one_that_refreshes_stays(sidebar):
+    load(sidebar)
+    sidebar.output("import carbon_magic.ipython.sidebar.channel as _channel\n_channel.PEER_EXPIRY_S = 2.5")
+    silent, talking = sidebar.open_comm(), sidebar.open_comm()
+    for comm_id in (silent, talking):
+        assert sidebar.wait_comm(comm_id).data["type"] == "hello"
+    for _ in range(6):  # 6 s of idle kernel: the talking one says refresh every second
+        sidebar.send(talking, REFRESH)
+        sidebar.wait_quiet(1.0)
+    closed = sidebar.closed(silent)
+    assert closed is not None and closed.data == {"type": "goodbye", "version": 1, "reason": "expired"}
+    assert sidebar.closed(talking) is None
+    assert channel_counts(sidebar)["peers"] == 1
+
+
+def test_at_most_max_peers_the_longest_silent_is_replaced(sidebar):
+    from carbon_magic.ipython.sidebar.channel import MAX_PEERS
+
+    load(sidebar)
+    comms = [sidebar.open_comm() for _ in range(MAX_PEERS + 1)]
+    sidebar.wait_quiet(1.5)
+    closed = [comm_id for comm_id in comms if sidebar.closed(comm_id)]
+    assert closed == [comms[0]]
+    assert sidebar.closed(comms[0]).data["reason"] == "replaced"
+    assert channel_counts(sidebar)["peers"] == MAX_PEERS
