@@ -130,11 +130,14 @@ class SidebarChannel:
         comm.on_msg(self._on_comm_msg)
         comm.on_close(self._on_comm_close)
         with self._lock:
-            if self._closed:
-                return
-            self.peers[comm.comm_id] = peer
-            dropped = self._over_limit()
-            self._start_live()
+            closed = self._closed
+            if not closed:
+                self.peers[comm.comm_id] = peer
+                dropped = self._over_limit()
+                self._start_live()
+        if closed:  # unloaded meanwhile
+            self._close_comm(comm, "unloaded")
+            return
         for old in dropped:
             self._close_comm(old.comm, "replaced")
         self._flush(time.monotonic(), main_thread=True)
