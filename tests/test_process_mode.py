@@ -15,16 +15,20 @@ MEASURED = {"powercap_root": "/nonexistent", "force_cpu_power": 100.0, "force_ra
             "force_carbon_intensity_g_co2e_kwh": 400.0, "save_to_file": False, "measure_power_secs": 0.1}
 
 
-def track(work) -> tuple[float, float]:
-    """CPU energy of one window as (process mode, machine mode), measured side by side."""
+def track(work) -> tuple[float, float, float]:
+    """One window measured side by side: CPU energy in process mode and in machine mode, and
+    the CPU seconds the process tree used in it."""
     process = EmissionsTracker(tracking_mode="process", **MEASURED)
     machine = EmissionsTracker(tracking_mode="machine", **MEASURED)
     machine.start()
     process.start()
+    first = process.sampler.read(refresh_tree=True)
     work()
+    last = process.sampler.read(refresh_tree=True)
     process.stop()
     machine.stop()
-    return process.final_emissions_data.cpu_energy, machine.final_emissions_data.cpu_energy
+    tree_cpu_s = last.process_cpu_s - first.process_cpu_s
+    return process.final_emissions_data.cpu_energy, machine.final_emissions_data.cpu_energy, tree_cpu_s
 
 
 def start_stranger(seconds: float) -> int:
@@ -41,7 +45,7 @@ def test_a_stranger_burning_cpu_is_not_ours():
     stranger = start_stranger(3)
     try:
         time.sleep(0.3)
-        process, machine = track(lambda: time.sleep(1.0))
+        process, machine, _ = track(lambda: time.sleep(1.0))
     finally:
         os.kill(stranger, signal.SIGKILL)
     assert machine > 0
@@ -52,11 +56,14 @@ def test_our_children_are_ours():
     def run_child():
         subprocess.run([sys.executable, "-c", BURN.format(seconds=1.0)], check=True)
 
-    with_child, machine = track(run_child)
-    without_child, _ = track(lambda: time.sleep(1.0))
-    # The child kept one core busy for the whole window: its CPU time counts as ours, however
-    # busy the rest of the machine is (other processes only lower our share of it).
-    assert without_child * 5 < with_child <= machine
+    with_child, machine, child_cpu_s = track(run_child)
+    without_child, _, idle_cpu_s = track(lambda: time.sleep(1.0))
+    # The child kept one core busy for the whole window: its CPU seconds count as the tree's.
+    assert child_cpu_s > 0.8
+    assert idle_cpu_s < 0.3
+    # Energy follows: on an idle machine the sleeping tree still gets a share of the idle power
+    # (its sampler is most of the machine's little busy time), so only the order is certain.
+    assert without_child < with_child <= machine
 
 
 def test_process_ram_is_a_share_of_the_machine_ram():
