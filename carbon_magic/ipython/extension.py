@@ -9,8 +9,9 @@ is not enough, the line says so and ``%carbon status`` tells the rest.
 Unloading closes running spans (recording them), unregisters every hook, magic and the
 configuration class, and lets the sampler thread stop when no other tracker uses it.
 
-Later pieces plug in through ``get_session(shell)``: the live panel and the JupyterLab
-sidebar's comm add themselves as listeners of the Session (see ``session.py``).
+Later pieces plug in through ``get_session(shell)`` as listeners of the Session (see
+``session.py``): the live panel and the session panel (``%carbon panel``) are added here;
+the JupyterLab sidebar's comm adds itself the same way.
 """
 
 from __future__ import annotations
@@ -59,11 +60,15 @@ class CarbonExtension:
         self.settings = CarbonMagic(parent=shell)
         self.config_error: str | None = None
         self.warmup = Warmup(self._load_config())
+        from .live_panel import LivePanel
         from .magics import CarbonMagics
         from .session import Session
+        from .session_panel import SessionPanel
 
         self.session = Session(shell, self.settings)
-        self.magics = CarbonMagics(shell, self.session, self.status_facts)
+        self.live_panel = LivePanel(shell, self.session)
+        self.session_panel = SessionPanel(shell, self.session, self.live_panel)
+        self.magics = CarbonMagics(shell, self.session, self.status_facts, self.session_panel)
 
     def _load_config(self) -> Config:
         """The configuration without magic options; its error (if any) is reported at load."""
@@ -79,6 +84,9 @@ class CarbonExtension:
         self.shell.register_magics(self.magics)
         self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
+        self.session.add_listener(self.live_panel)
+        self.session.add_listener(self.session_panel)
+        self.live_panel.attach()
 
     def detach(self) -> None:
         from . import display
@@ -90,6 +98,8 @@ class CarbonExtension:
                 self.shell.events.unregister(event, callback)
             except ValueError:
                 pass  # someone removed it already
+        self.live_panel.detach()
+        self.session_panel.close()
         manager = self.shell.magics_manager
         for kind in ("line", "cell"):
             function = manager.magics[kind].get("carbon")
@@ -124,7 +134,8 @@ class CarbonExtension:
         from ..core.location import status as location_status
 
         facts: dict[str, Any] = {"sampler": None, "location": None, "intensity_figure": None,
-                                 "config_error": None, "files": [], "location_status": location_status()}
+                                 "config_error": None, "files": [], "location_status": location_status(),
+                                 "panel": self.live_panel.describe()}
         try:
             config = self.session.pool.config(NO_OPTIONS)
             facts["files"] = output_files(config)

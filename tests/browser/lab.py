@@ -231,7 +231,8 @@ def run_cell(page: Any, code: str, wait: bool = True, timeout_ms: int = 60_000) 
         }""",
         code,
     )
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+    # not awaited: the command's promise settles only when the cell has finished
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-cell'); }")
     cell = _cell_locator(page, index)
     wait_cell_running_or_done(cell, timeout_ms)
     if wait:
