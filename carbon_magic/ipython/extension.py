@@ -66,7 +66,7 @@ class CarbonExtension:
         from .session_panel import SessionPanel
 
         self.session = Session(shell, self.settings)
-        self.live_panel = LivePanel(shell, self.session)
+        self.live_panel = LivePanel(shell, self.session, lambda: self.warmup.sampler)
         self.session_panel = SessionPanel(shell, self.session, self.live_panel)
         self.magics = CarbonMagics(shell, self.session, self.status_facts, self.session_panel)
 

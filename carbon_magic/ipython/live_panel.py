@@ -31,7 +31,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.problems import problems
 from ..core.ledger import kind_of
@@ -42,7 +42,7 @@ from .frontend import FrontEnd
 from .options import NO_OPTIONS
 from .panel_view import Snapshot, frozen_bundle, header_html
 from .route import Route
-from .series import PowerSeries
+from .series import PowerSeries, chart_groups
 
 if TYPE_CHECKING:
     from ..core.ledger import Reading
@@ -229,9 +229,10 @@ class LiveCell:
 class LivePanel:
     """The Session listener that gives long tracked cells a live panel (module docstring)."""
 
-    def __init__(self, shell: Any, session: "Session"):
+    def __init__(self, shell: Any, session: "Session", sampler_source: Callable[[], Any] = lambda: None):
         self.shell = shell
         self.session = session
+        self._sampler_source = sampler_source  # the shared sampler once the extension's warmup made it
         self.frontend = FrontEnd(shell)
         self.widgets = Widgets()
         self._lock = threading.Lock()
@@ -277,8 +278,15 @@ class LivePanel:
         return self.session.pool.config(NO_OPTIONS)["panel_widgets"]
 
     def _prepare(self, route: Route) -> None:
+        """Imports, the probe, and one idle view for this machine's components: its FigureWidget
+        carries plotly.js (about 5 MB) to the front end now, while the kernel is idle, rather
+        than when the first long cell is one update period old."""
         self.widgets.load()
         self.prepare_probe(route)
+        sampler = self._sampler_source()
+        if sampler is not None:
+            pool = self.widgets.pool
+            pool.release(route.run(pool.acquire, chart_groups(sampler.components), self.frontend.theme))
 
     def prepare_probe(self, route: Route) -> None:
         """Open the front-end probe once (panel lane; widget libraries loaded)."""
