@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+import re
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -72,9 +74,17 @@ def test_equivalents_scale_their_units_from_their_stated_bases():
     assert all(e.basis for e in eq.equivalents(1.0, 1.0))
 
 
-def test_equivalent_bases_match_their_derivations():
-    assert eq.CAR_G_CO2_PER_KM == pytest.approx(248.5, abs=0.1)  # 400 g/mile
-    assert eq.KETTLE_WH_PER_LITRE == pytest.approx(4186 * 85 / 3600 / 0.85)  # J/(kg K) x K -> Wh, at 85 %
+def test_docs_state_the_factors_the_code_uses():
+    """docs/equivalents.md is where users read the factors and their sources: it must agree."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "equivalents.md").read_text()
+    stated = {key: float(value) for key, value in re.findall(r"^\| `(\w+)` \|[^|]*\| ([\d.]+) ", text, re.M)}
+    assert stated == {
+        "car": pytest.approx(eq.CAR_G_CO2_PER_KM, abs=0.05),
+        "phone": pytest.approx(eq.PHONE_CHARGE_WH, abs=0.05),
+        "kettle": pytest.approx(eq.KETTLE_WH_PER_LITRE, abs=0.05),
+        "bulb": pytest.approx(eq.LED_BULB_W, abs=0.05),
+    }
+    assert {e.key for e in eq.equivalents(1.0, 1.0)} == set(stated)
 
 
 # -- front-end detection -----------------------------------------------------------------------
