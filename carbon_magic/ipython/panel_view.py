@@ -67,18 +67,53 @@ class Snapshot:
 
 
 # -- the numbers ------------------------------------------------------------------------------
-def figure_html(key: str, label: str, value: str, exact: float, unit: str, sub: str = "") -> str:
+# The styles of the panel's parts. Static HTML (the frozen panel, fallbacks) carries them
+# inline, so it looks right wherever it is shown; the live header names them by class
+# (``cm-s-NAME``) and its view carries ``stylesheet()`` once, which keeps every update small.
+STYLES = {
+    "text": TEXT_STYLE,
+    "row": "display:flex;align-items:center;gap:8px;flex-wrap:wrap",
+    "title": "font-size:13px",
+    "muted": MUTED,
+    "brand": f"margin-left:auto;{MUTED};font-size:11px",
+    "duration": f"{MUTED};font-variant-numeric:tabular-nums",
+    "state": "display:inline-block;width:9px;height:9px;border-radius:50%",
+    "grid": "display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:6px 18px;margin:8px 0 4px",
+    "figure": "min-width:0",
+    "label": f"{MUTED};font-size:11px;letter-spacing:.03em",
+    "value": "font-size:19px;font-weight:600;font-variant-numeric:tabular-nums;white-space:nowrap",
+    "sub": f"{MUTED};font-size:11px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis",
+    "dot": "display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:4px",
+    "equivalents": f"{MUTED};margin:2px 0",
+    "source": f"{MUTED};font-size:11px;margin-top:2px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis",
+}
+
+
+def attrs(name: str, inline: bool, classes: str = "", style: str = "") -> str:
+    """The attributes giving an element the style ``STYLES[name]`` (plus ``style``, inline):
+    inline, or as the class ``cm-s-NAME`` that ``stylesheet`` defines."""
+    if inline:
+        found = f' class="{classes}"' if classes else ""
+        return found + f' style="{STYLES[name]}{";" + style if style else ""}"'
+    return f' class="{f"cm-s-{name} {classes}".strip()}"' + (f' style="{style}"' if style else "")
+
+
+def stylesheet(scope: str) -> str:
+    """A <style> element defining every ``cm-s-NAME`` class inside ``scope`` (a CSS selector)."""
+    return "<style>" + "".join(f"{scope} .cm-s-{name}{{{css}}}" for name, css in STYLES.items()) + "</style>"
+
+
+def figure_html(key: str, label: str, value: str, exact: float, unit: str, sub: str = "", inline: bool = True) -> str:
     return (
-        f'<div class="cm-figure" data-figure="{key}" data-value="{exact!r}" data-unit="{unit}" style="min-width:0">'
-        f'<div style="{MUTED};font-size:11px;letter-spacing:.03em">{label}</div>'
-        f'<div class="cm-value" style="font-size:19px;font-weight:600;font-variant-numeric:tabular-nums;'
-        f'white-space:nowrap">{html.escape(value)}</div>'
-        f'<div style="{MUTED};font-size:11px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis">{sub}</div></div>'
+        f'<div{attrs("figure", inline, "cm-figure")} data-figure="{key}" data-value="{exact!r}" data-unit="{unit}">'
+        f'<div{attrs("label", inline)}>{label}</div>'
+        f'<div{attrs("value", inline, "cm-value")}>{html.escape(value)}</div>'
+        f'<div{attrs("sub", inline)}>{sub}</div></div>'
     )
 
 
-def _dot(colour: str) -> str:
-    return f'<span style="display:inline-block;width:8px;height:8px;border-radius:50%;background:{colour};margin-right:4px"></span>'
+def _dot(colour: str, inline: bool) -> str:
+    return f'<span{attrs("dot", inline, style=f"background:{colour}")}></span>'
 
 
 def _state_text(snapshot: Snapshot) -> str:
@@ -88,15 +123,17 @@ def _state_text(snapshot: Snapshot) -> str:
     return text + (" · provisional (a GPU counter will settle it)" if snapshot.provisional else "")
 
 
-def _power_parts(snapshot: Snapshot) -> list[str]:
+def _power_parts(snapshot: Snapshot, inline: bool) -> list[str]:
     return [
-        f"{_dot(group_colour(component))}{group_name(component)} {display.power(watts)}"
+        f"{_dot(group_colour(component), inline)}{group_name(component)} {display.power(watts)}"
         for component, watts in snapshot.power_now_w.items()
     ]
 
 
-def header_html(snapshot: Snapshot) -> str:
-    """The title line, the four figures, the equivalents and where the intensity came from."""
+def header_html(snapshot: Snapshot, inline: bool = True) -> str:
+    """The title line, the four figures, the equivalents and where the intensity came from.
+
+    ``inline``: styles in the HTML (static outputs); else by class (see ``stylesheet``)."""
     data = snapshot.data
     colour = STATE_COLOURS.get(snapshot.state, STATE_COLOURS["ok"])
     energy_parts = [
@@ -106,25 +143,24 @@ def header_html(snapshot: Snapshot) -> str:
     total_w = sum(snapshot.power_now_w.values())
     figures = [
         figure_html("energy", "Energy", display.energy(data.energy_consumed), data.energy_consumed * 1e3, "Wh",
-                html.escape(" · ".join(energy_parts[:3]))),
+                    html.escape(" · ".join(energy_parts[:3])), inline),
         figure_html("co2", "CO₂e", display.co2(data.emissions).replace(" CO2e", ""), data.emissions * 1e3, "g",
-                f"{data.intensity_g_per_kwh:.0f} g/kWh"),
+                    f"{data.intensity_g_per_kwh:.0f} g/kWh", inline),
         figure_html("water", "Water", display.water(data.water_consumed), data.water_consumed * 1e3, "mL",
-                f"WUE {data.wue:g} L/kWh" + ("" if data.wue else " (set wue to count it)")),
+                    f"WUE {data.wue:g} L/kWh" + ("" if data.wue else " (set wue to count it)"), inline),
         figure_html("power", "Power now" if snapshot.state == "running" else "Average power", display.power(total_w),
-                total_w, "W", " ".join(_power_parts(snapshot))),
+                    total_w, "W", " ".join(_power_parts(snapshot, inline)), inline),
     ]
+    state_style = f"background:{colour};box-shadow:0 0 0 3px {colour}33"
     parts = [
-        '<div style="display:flex;align-items:center;gap:8px;flex-wrap:wrap">'
-        f'<span class="cm-state" data-state="{snapshot.state}" style="display:inline-block;width:9px;height:9px;'
-        f'border-radius:50%;background:{colour};box-shadow:0 0 0 3px {colour}33"></span>'
-        f'<b style="font-size:13px">{html.escape(snapshot.label)}</b>'
-        f'<span style="{MUTED}">{html.escape(_state_text(snapshot))}</span>'
-        f'<span class="cm-duration" data-value="{data.duration!r}" style="{MUTED};font-variant-numeric:tabular-nums">'
+        f'<div{attrs("row", inline)}>'
+        f'<span{attrs("state", inline, "cm-state", state_style)} data-state="{snapshot.state}"></span>'
+        f'<b{attrs("title", inline)}>{html.escape(snapshot.label)}</b>'
+        f'<span{attrs("muted", inline)}>{html.escape(_state_text(snapshot))}</span>'
+        f'<span{attrs("duration", inline, "cm-duration")} data-value="{data.duration!r}">'
         f"{display.duration(data.duration)}</span>"
-        f'<span style="margin-left:auto;{MUTED};font-size:11px">carbon_magic</span></div>',
-        '<div style="display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:6px 18px;margin:8px 0 4px">'
-        + "".join(figures) + "</div>",
+        f'<span{attrs("brand", inline)}>carbon_magic</span></div>',
+        f'<div{attrs("grid", inline)}>' + "".join(figures) + "</div>",
     ]
     if snapshot.show_equivalents:
         found = equivalents(data.energy_consumed, data.emissions)
@@ -133,11 +169,10 @@ def header_html(snapshot: Snapshot) -> str:
                 f'<span class="cm-equivalent" data-equivalent="{e.key}" title="{html.escape(e.basis)}">{html.escape(e.text)}</span>'
                 for e in found
             )
-            parts.append(f'<div class="cm-equivalents" style="{MUTED};margin:2px 0">≈ {items}</div>')
+            parts.append(f'<div{attrs("equivalents", inline, "cm-equivalents")}>≈ {items}</div>')
     source = data.intensity_source.split(";", 1)[0]
     parts.append(
-        f'<div class="cm-source" title="{html.escape(data.intensity_source)}" style="{MUTED};font-size:11px;'
-        f'margin-top:2px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis">'
+        f'<div{attrs("source", inline, "cm-source")} title="{html.escape(data.intensity_source)}">'
         f"{data.intensity_g_per_kwh:.0f} g CO₂e/kWh · {html.escape(source)} · PUE {data.pue:g} · "
         f"{html.escape(data.tracking_mode)} mode</div>"
     )

@@ -19,7 +19,8 @@ from plotly.graph_objects import FigureWidget  # noqa: F401  (plotly loads it la
 import traitlets
 
 from .panel_view import (
-    BOX_STYLE, CO2_COLOUR, TEXT_STYLE, Snapshot, axis_range, axis_unit, group_colour, group_name, header_html, time_axis,
+    BOX_STYLE, CO2_COLOUR, TEXT_STYLE, Snapshot, attrs, axis_range, axis_unit, group_colour, group_name, header_html,
+    stylesheet, time_axis,
 )
 from .session_view import KINDS, MAX_BARS, bar_labels, totals_html
 
@@ -101,8 +102,10 @@ class LiveView:
         ))
         self.figure = go.FigureWidget(data=traces, layout=self._layout(theme))
         self.figure._config = {"displayModeBar": False, "responsive": True}
+        # the header's styles, sent once with the view (its updates name them by class)
+        self.styles = ipywidgets.HTML(stylesheet(".carbon-magic-live-panel"), layout=ipywidgets.Layout(display="none"))
         self.box = ipywidgets.VBox(
-            [self.header, self.figure],
+            [self.styles, self.header, self.figure],
             layout=ipywidgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="10px 14px 4px",
                                      margin="4px 0", max_width="960px", overflow="hidden"),
         )
@@ -140,7 +143,7 @@ class LiveView:
         """Update the numbers and the chart: one message each, small however long the cell runs
         (the series is bounded, values have 3 or 4 significant digits, and the instants, the
         same for every trace, are sent once)."""
-        self.header.value = as_text(header_html(snapshot))
+        self.header.value = f'<div{attrs("text", inline=False)}>{header_html(snapshot, inline=False)}</div>'
         times, power = snapshot.series.power_w()
         co2_times, co2 = snapshot.series.co2_g()  # the same instants as the power steps
         divisor, time_unit = time_axis(co2_times[-1] if co2_times else 0.0)
@@ -195,6 +198,7 @@ class ViewPool:
             view.box.close()
             view.figure.close()
             view.header.close()
+            view.styles.close()
 
 
 class SessionView:
