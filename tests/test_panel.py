@@ -285,3 +285,40 @@ def test_status_and_help_tell_about_the_panel(ip, capsys):
     assert "Live panel:" in text and "static summaries" in text
     doc = ip.find_line_magic("carbon").__doc__
     assert "%carbon panel" in doc and "--panel-update-secs" in doc and "--panel-widgets" in doc
+
+
+def test_each_update_message_stays_small_with_eight_gpus_and_a_day_long_series(widget_libraries):
+    """The worst case for message size: many components, long labels, 17-digit figures, a
+    series fed for a simulated day at 1 Hz. Every widget message of an update stays < 5 KB."""
+    import dataclasses
+    import json
+    import typing
+
+    from carbon_magic.core.record import EmissionsData
+    from carbon_magic.ipython.panel_view import Snapshot
+    from carbon_magic.ipython.panel_widgets import LiveView
+    from carbon_magic.ipython.series import PowerSeries
+
+    gpus = [f"gpu:{index}" for index in range(8)]
+    components = ["cpu", "ram", *gpus]
+    long_values = {str: "NVIDIA H100 80GB HBM3 " * 2, float: 1234.5678901234567, int: 8}
+    hints = typing.get_type_hints(EmissionsData)
+    data = EmissionsData(**{
+        f.name: next(v for t, v in long_values.items() if hints[f.name] is t or t in typing.get_args(hints[f.name]))
+        for f in dataclasses.fields(EmissionsData) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }).replace(tracking_mode="machine", intensity_source="country table: Our World in Data / Ember 2023; " * 3)
+    series = PowerSeries(components)
+    view = LiveView(series.groups, "dark")
+    sent: list[int] = []
+    for widget in (view.header, view.figure):
+        widget.comm.send = lambda data=None, buffers=None, **kw: sent.append(len(json.dumps(data)))
+    day_s = 86_400
+    for t in range(1, day_s + 1):
+        series.add(float(t), {c: 700.123456789 * t for c in components}, co2_g=0.0123456789 * t)
+        if t % 3600 == 0 or t < 5:
+            snapshot = Snapshot("a long training run " * 3, "running", data,
+                                {c: 699.987654321 for c in components}, series, True,
+                                {c: 700.123456789 * t for c in components})
+            view.show(snapshot)
+    assert len(series.points) <= series.max_points
+    assert len(sent) >= 2 * 28 and max(sent) < 5_000, max(sent)
