@@ -322,3 +322,25 @@ def test_each_update_message_stays_small_with_eight_gpus_and_a_day_long_series(w
             view.show(snapshot)
     assert len(series.points) <= series.max_points
     assert len(sent) >= 2 * 28 and max(sent) < 5_000, max(sent)
+
+
+def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
+    ip.run_line_magic("carbon", "on --panel-widgets always --panel-update-secs 0.3")
+    try:
+        assert run(ip, "import time\ntime.sleep(1.2)").success
+        assert lane("panel").drain(5.0)
+        shown = [p for p in ip.recorder.published if WIDGET_MIME in p["data"]]
+        assert len(shown) == 1
+        frozen = [p for p in ip.recorder.published if p["update"] and p["display_id"] == shown[0]["display_id"]]
+        assert len(frozen) == 1 and data_value(frozen[0]["data"]["text/html"], "energy") == (
+            get_session(ip).records[-1].energy_kwh * 1e3)
+    finally:
+        ip.run_line_magic("carbon", "off")
+    ip.run_line_magic("carbon", "on --panel-widgets always --panel-update-secs 0.3 --no-panel")
+    try:
+        before = len(ip.recorder.published)
+        assert run(ip, "import time\ntime.sleep(1.2)").success
+        assert lane("panel").drain(5.0)
+        assert not [p for p in ip.recorder.published[before:] if WIDGET_MIME in p["data"]]
+    finally:
+        ip.run_line_magic("carbon", "off")
