@@ -21,6 +21,7 @@ demo: $(PY)
 ## make test: everything the tests need, then every test
 test: $(PY) pushgateway chromium
 	$(PIP) install -q -e ".[test]"
+	@test -d .cache/ipykernel6/ipykernel || $(PIP) install -q --no-deps --target .cache/ipykernel6 "ipykernel>=6.20,<7"
 	$(PY) -m pytest
 
 ## the Prometheus push gateway that the output tests start on a loopback port (Debian package, as root)

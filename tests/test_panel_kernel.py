@@ -4,7 +4,9 @@ nbclient (no widget front end) gets the static summary only."""
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,14 +25,32 @@ def offline(monkeypatch):
         monkeypatch.setenv(name, value)
 
 
-@pytest.fixture
-def lab_kernel(isolated, offline, monkeypatch):
-    """A kernel started as jupyter_server starts one for JupyterLab (JPY_SESSION_NAME), and a
-    client that plays the front end."""
+# ipykernel 6 (which keeps one parent for all threads) beside the venv's ipykernel 7
+# (context variables): `make test` installs it here, alone, and kernels put it first on their path.
+IPYKERNEL6 = Path(__file__).resolve().parents[1] / ".cache" / "ipykernel6"
+
+
+def kernel_environment(ipykernel: str) -> dict[str, str]:
+    """Environment variables of a kernel running ipykernel ``ipykernel`` ('6' or '7')."""
+    if ipykernel == "7":
+        return dict(os.environ)
+    if not (IPYKERNEL6 / "ipykernel").is_dir():
+        pytest.fail(f"ipykernel 6 is missing from {IPYKERNEL6}: `make test` installs it "
+                    f"(pip install --no-deps --target {IPYKERNEL6} 'ipykernel>=6.20,<7')")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(IPYKERNEL6), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.fixture(params=["7", "6"], ids=lambda version: f"ipykernel{version}")
+def lab_kernel(request, isolated, offline, monkeypatch):
+    """A kernel started as jupyter_server starts one for JupyterLab (JPY_SESSION_NAME), with
+    ipykernel 7 or 6, and a client that plays the front end."""
     from jupyter_client.manager import start_new_kernel
 
     monkeypatch.setenv("JPY_SESSION_NAME", str(isolated / "panel.ipynb"))
-    manager, client = start_new_kernel(kernel_name="python3", cwd=str(isolated))
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(isolated), env=kernel_environment(request.param))
+    _, messages = execute(client, "import ipykernel; print(ipykernel.__version__)")
+    [version] = [m["content"]["text"] for m in messages if m["msg_type"] == "stream"]
+    assert version.split(".")[0] == request.param
     yield client
     client.stop_channels()
     manager.shutdown_kernel(now=True)
@@ -64,6 +84,12 @@ def answer_probe(client, messages: list[dict], theme: str) -> bool:
     return False
 
 
+def live_view_made(message: dict) -> bool:
+    """The last message of a live panel view's creation (its box gets the panel's CSS class)."""
+    state = message["content"].get("data", {}).get("state", {}) if message["msg_type"] == "comm_msg" else {}
+    return "carbon-magic-live-panel" in state.get("_dom_classes", ())
+
+
 def test_panel_messages_land_in_the_cells_output_and_stay_small(lab_kernel):
     client = lab_kernel
     load_id, loading = execute(client, "%load_ext carbon_magic")
@@ -74,6 +100,9 @@ def test_panel_messages_land_in_the_cells_output_and_stay_small(lab_kernel):
     status_id, status = execute(client, "%carbon status")
     assert any("front end renders them; dark theme" in m["content"].get("data", {}).get("text/plain", "")
                for m in status)
+    seen = probe_messages + status
+    while not any(live_view_made(m) for m in seen) and time.monotonic() < deadline:
+        seen.append(client.get_iopub_msg(timeout=60))  # the idle kernel's one pooled view, made after the probe
 
     cell_id, messages = execute(client, "%%carbon --panel-update-secs 0.5\nimport time\ntime.sleep(3.5)")
     ours = [m for m in messages if m["parent_header"].get("msg_id") == cell_id]
