@@ -261,7 +261,7 @@ class LivePanel:
 
     def post_run_cell(self, result: Any = None) -> None:
         """The kernel goes idle. The first time, if widgets will be used, prepare them now
-        (imports, probe) on the panel lane: the first live panel then shows at once."""
+        (imports, probe, one pooled view) on the panel lane: the first live panel then shows at once."""
         self._idle_since = time.monotonic()
         if self._probe_wanted:
             self._probe_wanted = False
