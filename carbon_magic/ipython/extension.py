@@ -10,8 +10,8 @@ Unloading closes running spans (recording them), unregisters every hook, magic a
 configuration class, and lets the sampler thread stop when no other tracker uses it.
 
 Later pieces plug in through ``get_session(shell)`` as listeners of the Session (see
-``session.py``): the live panel and the session panel (``%carbon panel``) are added here;
-the JupyterLab sidebar's comm adds itself the same way.
+``session.py``): the live panel and the session panel (``%carbon panel``) are added here,
+and so is the JupyterLab sidebar's comm (``sidebar/``, opened inside Jupyter kernels).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..core.config import Config, ConfigError, resolve_config
+from ..core.problems import problems
 from .traitlets_config import CarbonMagic
 from .warmup import Warmup, locate
 
@@ -69,6 +70,7 @@ class CarbonExtension:
         self.live_panel = LivePanel(shell, self.session, lambda: self.warmup.sampler)
         self.session_panel = SessionPanel(shell, self.session, self.live_panel)
         self.magics = CarbonMagics(shell, self.session, self.status_facts, self.session_panel)
+        self.sidebar: Any = None
 
     def _load_config(self) -> Config:
         """The configuration without magic options; its error (if any) is reported at load."""
@@ -90,11 +92,20 @@ class CarbonExtension:
         self.session.add_listener(self.session_panel)
         self.live_panel.attach()
         self.session.add_listener(telemetry.cell_listener)
+        try:  # the JupyterLab sidebar's comm target (inside a Jupyter kernel only)
+            from .sidebar.channel import attach
+
+            self.sidebar = attach(self)
+        except Exception as error:  # the sidebar is never worth failing to load for
+            problems.note("sidebar comm target", error)
 
     def detach(self) -> None:
         from .. import telemetry
         from . import display
 
+        if self.sidebar is not None:
+            self.sidebar.close()
+            self.sidebar = None
         self.session.remove_listener(telemetry.cell_listener)
         telemetry.on_extension_unloaded()
         for record in self.session.shutdown():
@@ -200,3 +211,14 @@ def get_session(shell: Any = None) -> Session | None:
         shell = get_ipython()
     extension = _loaded.get(id(shell))
     return extension.session if extension is not None else None
+
+
+def get_sidebar(shell: Any = None) -> Any:
+    """The sidebar's comm channel of ``shell`` (default: the running IPython); None if the
+    extension is not loaded or the shell is not in a Jupyter kernel."""
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    extension = _loaded.get(id(shell))
+    return extension.sidebar if extension is not None else None
