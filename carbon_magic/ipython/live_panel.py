@@ -11,7 +11,7 @@ How updates flow, so that a cell never waits for the panel:
 
 - ``cell_started`` (kernel thread, microseconds): capture the cell's output Route and
   schedule ``begin`` on the ``panel`` output lane after one update period.
-- ``begin`` (panel lane): import the widget libraries (the first time), take pooled
+- ``begin`` (panel lane): import the widget libraries (unless the idle kernel did), take pooled
   widgets, display them in the cell's output, ask the sampler for ticks every update period
   (an interval lease) and subscribe to them.
 - each tick (sampler thread) only queues ``update`` on the panel lane, at most once per
@@ -28,6 +28,7 @@ How updates flow, so that a cell never waits for the panel:
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 import time
@@ -57,6 +58,17 @@ LANE = "panel"
 def publish(shell: Any, bundle: dict, display_id: str, update: bool) -> None:
     """Display ``bundle`` (or replace the display ``display_id``) through ``shell``'s publisher."""
     shell.display_pub.publish(data=bundle, metadata={}, transient={"display_id": display_id}, update=update)
+
+
+def call_when_idle(function: Callable[..., Any], *args: Any) -> bool:
+    """Run ``function(*args)`` on this thread's running event loop once the code running now
+    returns to it (in a kernel: after the current request). False where no loop runs."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    loop.call_soon(function, *args)
+    return True
 
 
 class Widgets:
@@ -260,8 +272,11 @@ class LivePanel:
             self._idle_since = None
 
     def post_run_cell(self, result: Any = None) -> None:
-        """The kernel goes idle. The first time, if widgets will be used, prepare them now
-        (imports, probe, one pooled view) on the panel lane: the first live panel then shows at once."""
+        """The kernel goes idle. The first time, if widgets will be used, prepare them (imports,
+        probe, one pooled view) so that the first live panel shows at once: on the kernel's own
+        thread once this request is done, where its event loop runs (ipykernel), so that the
+        imports never race the user's (a module imported by two threads at once can be seen
+        half made); elsewhere on the panel lane."""
         self._idle_since = time.monotonic()
         if self._probe_wanted:
             self._probe_wanted = False
@@ -272,10 +287,17 @@ class LivePanel:
                 return
             if wanted:
                 route = Route(self.shell)
-                lane(LANE).submit("live panel preparation", self._prepare, route)
+                if not call_when_idle(self._prepare_safely, route):
+                    lane(LANE).submit("live panel preparation", self._prepare, route)
 
     def _default_mode(self) -> str:
         return self.session.pool.config(NO_OPTIONS)["panel_widgets"]
+
+    def _prepare_safely(self, route: Route) -> None:
+        try:
+            self._prepare(route)
+        except Exception as error:  # the panels then load on their lane, or show static summaries
+            problems.note("live panel preparation", error)
 
     def _prepare(self, route: Route) -> None:
         """Imports, the probe, and one idle view for this machine's components: its FigureWidget
