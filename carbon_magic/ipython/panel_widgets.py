@@ -25,6 +25,7 @@ from .panel_view import (
 from .session_view import KINDS, MAX_BARS, bar_labels, totals_html
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+MIN_SLOTS = 8  # the session chart's width holds at least this many bars
 CHART_HEIGHT_PX = 210
 # plotly sizes a figure to its container only when the page resizes: a fixed width that fits
 # the panel (at most 960 px wide, 14 px padding) keeps it from opening at plotly's 700 px.
@@ -207,7 +208,8 @@ class SessionView:
     def __init__(self, theme: str | None):
         self.header = ipywidgets.HTML()
         layout = LiveView._layout(theme)
-        layout.update(barmode="stack", hovermode="closest", xaxis=dict(layout["xaxis"], ticksuffix="", type="category"))
+        layout.update(barmode="stack", bargap=0.35, hovermode="closest",
+                      xaxis=dict(layout["xaxis"], ticksuffix="", type="category"))
         bars = [
             go.Bar(name=kind.upper(), x=[], y=[], marker=dict(color=group_colour(kind), opacity=0.8),
                    hovertemplate="%{x}: %{y:.3g}<extra>" + kind.upper() + "</extra>")
@@ -232,13 +234,20 @@ class SessionView:
         largest = max((r.energy_kwh for r in recent), default=0.0) * 1e3
         factor, unit = axis_unit(largest or 1e-12, "Wh")
         co2_factor, co2_unit = axis_unit(max((r.emissions_kg for r in recent), default=0.0) * 1e3 or 1e-12, "g")
+        energy_top, energy_step = axis_range(largest * factor)
+        co2_top, co2_step = axis_range(max((r.emissions_kg for r in recent), default=0.0) * 1e3 * co2_factor)
         with self.figure.batch_update():
             for trace, kind in zip(self.figure.data, KINDS):
-                trace.x, trace.y = labels, _rounded([getattr(r, f"{kind}_energy_kwh") * 1e3 * factor for r in recent])
+                values = [getattr(r, f"{kind}_energy_kwh") * 1e3 * factor for r in recent]
+                trace.x, trace.y = labels, _rounded(values)
+                trace.visible = any(v > 0 for v in values)  # no GPU in the legend of a machine without one
             co2 = self.figure.data[-1]
             co2.x, co2.y = labels, _rounded([r.emissions_kg * 1e3 * co2_factor for r in recent])
-            self.figure.layout.yaxis.title.text = unit
-            self.figure.layout.yaxis2.title.text = f"{co2_unit} CO₂e"
+            layout = self.figure.layout
+            layout.yaxis.update(title_text=unit, range=[0, energy_top], dtick=energy_step)
+            layout.yaxis2.update(title_text=f"{co2_unit} CO₂e", range=[0, co2_top], dtick=co2_step)
+            # room for MIN_SLOTS bars: a few bars stay bar-shaped and the chart fills from the left
+            layout.xaxis.range = [-0.5, max(len(labels), MIN_SLOTS) - 0.5]
 
     def bundle(self, static: dict[str, str]) -> dict[str, Any]:
         return {WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.box.model_id}, **static}
