@@ -23,6 +23,7 @@ demo: $(PY) node_modules/.package-lock.json
 ## through hatch-jupyter-builder when labextension/ changed since the last build, and installs it.
 test: $(PY) pushgateway chromium node_modules/.package-lock.json
 	$(PIP) install -q -e ".[test]"
+	@test -d .cache/ipykernel6/ipykernel || $(PIP) install -q --no-deps --target .cache/ipykernel6 "ipykernel>=6.20,<7"
 	$(MAKE) --no-print-directory jstest
 	$(PY) -m pytest
 

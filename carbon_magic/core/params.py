@@ -382,6 +382,26 @@ _TABLE: tuple[Param, ...] = (
         "Folder of the powercap tree; default /sys/class/powercap, then /sys/devices/virtual/powercap.",
         "hardware",
     ),
+    # Live panel (read by the IPython extension; trackers ignore them)
+    Param(
+        "panel_update_secs", "float", 1.0,
+        "Seconds between updates of the live panel of a running cell (at most one update per "
+        "this many seconds); the panel appears once a cell has run this long.",
+        "panel", minimum=0.1,
+    ),
+    Param(
+        "panel_equivalents", "bool", True,
+        "Show relatable equivalents (distance by car, phone charges, water boiled in a kettle, "
+        "LED bulb time) in the live panel; sources in docs/equivalents.md.",
+        "panel",
+    ),
+    Param(
+        "panel_widgets", "choice", "auto",
+        "How the live panel is drawn: 'auto' uses Jupyter widgets where a front end that renders "
+        "them is detected (JupyterLab, Notebook 7, VS Code, Colab) and static summaries elsewhere; "
+        "'always' or 'never' decide without detection.",
+        "panel", choices=("auto", "always", "never"),
+    ),
     # Telemetry (carbon_magic.telemetry): opt-in usage statistics for the maintainers
     Param(
         "telemetry", "str", None,

@@ -135,6 +135,13 @@ class Tracker:
         run = self._run
         return run.run_id if run else None
 
+    @property
+    def start_reading(self) -> Reading | None:
+        """The reading the running run started from (None when not running): live views
+        measure ``window(start_reading, reading)`` with the record's own arithmetic."""
+        run = self._run
+        return run.start if run else None
+
     # -- runs -----------------------------------------------------------------------------
     def start(self) -> None:
         """Begin a run. Starting a running tracker does nothing (with a warning)."""

@@ -192,7 +192,7 @@ def location_phrase(location: Any, intensity_figure: Any) -> str:
 def status_view(
     *, version: str, sampler: Any, location: Any, intensity_figure: Any, config_error: str | None,
     location_status: Sequence[str], auto: str | None, active: Sequence["TrackedWindow"], records: int, files: Sequence[str],
-    problems: Sequence["Problem"], now: float,
+    problems: Sequence["Problem"], now: float, panel: str | None = None,
 ) -> tuple[str, str]:
     """``%carbon status``: how each component is measured, where, what runs, what went wrong."""
     sections: list[tuple[str, list[str]]] = []
@@ -209,6 +209,8 @@ def status_view(
     if config_error:
         sections.append(("Configuration problem", [config_error]))
     sections.append(("Auto mode (%carbon on)", [auto or "off"]))
+    if panel is not None:
+        sections.append(("Live panel", [panel]))
     running = [
         f"{w.kind} {w.label!r}: started {duration(max(now - w.started_at, 0.0))} ago in cell [{w.cell.execution_count}]"
         for w in active

@@ -9,9 +9,9 @@ is not enough, the line says so and ``%carbon status`` tells the rest.
 Unloading closes running spans (recording them), unregisters every hook, magic and the
 configuration class, and lets the sampler thread stop when no other tracker uses it.
 
-Later pieces plug in through ``get_session(shell)``: the live panel and the JupyterLab
-sidebar's comm (``sidebar/``, opened here inside Jupyter kernels) add themselves as listeners
-of the Session (see ``session.py``).
+Later pieces plug in through ``get_session(shell)`` as listeners of the Session (see
+``session.py``): the live panel and the session panel (``%carbon panel``) are added here,
+and so is the JupyterLab sidebar's comm (``sidebar/``, opened inside Jupyter kernels).
 """
 
 from __future__ import annotations
@@ -61,11 +61,15 @@ class CarbonExtension:
         self.settings = CarbonMagic(parent=shell)
         self.config_error: str | None = None
         self.warmup = Warmup(self._load_config())
+        from .live_panel import LivePanel
         from .magics import CarbonMagics
         from .session import Session
+        from .session_panel import SessionPanel
 
         self.session = Session(shell, self.settings)
-        self.magics = CarbonMagics(shell, self.session, self.status_facts)
+        self.live_panel = LivePanel(shell, self.session, lambda: self.warmup.sampler)
+        self.session_panel = SessionPanel(shell, self.session, self.live_panel)
+        self.magics = CarbonMagics(shell, self.session, self.status_facts, self.session_panel)
         self.sidebar: Any = None
 
     def _load_config(self) -> Config:
@@ -84,6 +88,9 @@ class CarbonExtension:
         self.shell.register_magics(self.magics)
         self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
+        self.session.add_listener(self.live_panel)
+        self.session.add_listener(self.session_panel)
+        self.live_panel.attach()
         self.session.add_listener(telemetry.cell_listener)
         try:  # the JupyterLab sidebar's comm target (inside a Jupyter kernel only)
             from .sidebar.channel import attach
@@ -108,6 +115,8 @@ class CarbonExtension:
                 self.shell.events.unregister(event, callback)
             except ValueError:
                 pass  # someone removed it already
+        self.live_panel.detach()
+        self.session_panel.close()
         manager = self.shell.magics_manager
         for kind in ("line", "cell"):
             function = manager.magics[kind].get("carbon")
@@ -142,7 +151,8 @@ class CarbonExtension:
         from ..core.location import status as location_status
 
         facts: dict[str, Any] = {"sampler": None, "location": None, "intensity_figure": None,
-                                 "config_error": None, "files": [], "location_status": location_status()}
+                                 "config_error": None, "files": [], "location_status": location_status(),
+                                 "panel": self.live_panel.describe()}
         try:
             config = self.session.pool.config(NO_OPTIONS)
             facts["files"] = output_files(config)

@@ -23,7 +23,7 @@ from .options import TrackOptions, options_help, parse_options, split_names, spl
 from .records import first_line
 from .session import Session, status_of
 
-SUBCOMMANDS = ("on", "off", "start", "stop", "status", "report", "plot", "config", "export", "telemetry")
+SUBCOMMANDS = ("on", "off", "start", "stop", "status", "report", "plot", "panel", "config", "export", "telemetry")
 
 LINE_HELP = """Track energy, CO2 and water: one statement, every cell, or a span of cells.
 
@@ -38,6 +38,8 @@ Usage::
                                   sampler interval, what runs now, errors so far
   %carbon report                  a pandas DataFrame, one row per tracked cell or span
   %carbon plot                    a plotly figure: energy and CO2 per cell, by component
+  %carbon panel                   the session panel: this kernel's totals and a bar
+                                  per tracked cell, growing as cells finish
   %carbon config [NAME...] [options]
                                   every parameter's value (or the NAMEs') and where
                                   it came from; options show what a cell would get
@@ -51,6 +53,13 @@ Use %%carbon (two %) to track one whole cell. After a tracked cell or statement,
 summary shows its duration, energy, CO2, water, average power by component and where the
 carbon intensity came from (use --quiet to hide it). A statement's value is returned,
 so ``x = %carbon f()`` works; ``df = %carbon report`` keeps the report.
+
+Live panel: in JupyterLab, Notebook 7, VS Code and Colab, a tracked cell that runs longer
+than ``panel_update_secs`` (1 s) shows its energy, CO2, water, power per component and
+a chart growing in its output, then freezes on the final figures (which stay in the
+notebook as the summary). Options: --no-panel (this cell), --panel-update-secs,
+--panel-equivalents false (no "driving a car 3 cm" line), --panel-widgets
+auto|always|never. Elsewhere (terminal, nbconvert, papermill) the summary is static.
 
 Every tracked cell, statement or span is one run in ``emissions.csv`` (CodeCarbon's 38
 columns) and one row in ``carbon_cells.csv`` beside it, which names the cell (label,
@@ -77,7 +86,8 @@ Examples::
   In [9]: %carbon stop training
   In [10]: df = %carbon report
   In [11]: %carbon plot
-  In [12]: %carbon export results/cells.csv
+  In [12]: %carbon panel
+  In [13]: %carbon export results/cells.csv
 """
 
 CELL_HELP = """Track the energy, CO2 and water of this cell.
@@ -92,8 +102,11 @@ Its own exceptions and KeyboardInterrupt propagate unchanged, with the same trac
 and the cell is still recorded (status failed or interrupted). Invalid options stop the
 cell before it runs, with a message naming the option, the value and what is accepted.
 
-After the cell, a summary shows its duration, energy, CO2, water, average power by
-component and where the carbon intensity came from (``--quiet`` hides it). The cell is
+While the cell runs longer than ``panel_update_secs`` (1 s), a live panel in its output
+shows the energy, CO2 and water so far, the power per component and a chart (where
+Jupyter widgets render; ``--no-panel`` hides it). After the cell, a summary shows its
+duration, energy, CO2, water, average power by component and where the carbon
+intensity came from (``--quiet`` hides it); a live panel freezes into that summary. The cell is
 one run in ``emissions.csv`` and one row in ``carbon_cells.csv`` (see ``%carbon?``), and a
 row of ``%carbon report``. Under ``%carbon on``, a %%carbon cell is counted once, with
 the options given here.
@@ -119,10 +132,11 @@ def _with_options(text: str) -> str:
 class CarbonMagics(Magics):
     """``%carbon`` and ``%%carbon`` for one shell; they keep their history in a Session."""
 
-    def __init__(self, shell: Any, session: Session, status_source: Callable[[], dict]):
+    def __init__(self, shell: Any, session: Session, status_source: Callable[[], dict], session_panel: Any = None):
         super().__init__(shell)
         self.session = session
         self._status_source = status_source
+        self._session_panel = session_panel
 
     # -- tracking ------------------------------------------------------------------------------
     def _track(self, kind: str, options: TrackOptions, code: Compiled, line: str, local_ns: dict | None) -> Any:
@@ -145,7 +159,7 @@ class CarbonMagics(Magics):
     def _finish(self, window: Any, status: str) -> None:
         try:
             record = self.session.close(window, status)
-            if record is not None and not window.quiet:
+            if record is not None and not window.quiet and not window.summary_shown:
                 display.show_summary(record)
         except Exception as error:  # never hide the cell's own outcome
             problems.note("carbon_magic summary", error)
@@ -213,7 +227,7 @@ class CarbonMagics(Magics):
             window, record = self.session.stop_span(words[0] if words else None)
         except ValueError as error:
             raise UsageError(f"%carbon stop: {error}") from None
-        if record is not None and not window.quiet:
+        if record is not None and not window.quiet and not window.summary_shown:
             display.show_summary(record)
 
     def _status(self, rest: str) -> None:
@@ -250,6 +264,13 @@ class CarbonMagics(Magics):
         from .plot import figure
 
         return figure(self.session.records)
+
+    def _panel(self, rest: str) -> None:
+        self._no_arguments("panel", rest)
+        try:
+            self._session_panel.show()
+        except ConfigError as error:
+            raise UsageError(str(error)) from None
 
     def _config(self, rest: str) -> None:
         names, options_text = split_names(rest)

@@ -31,6 +31,7 @@ _METAVARS = {
 }
 _GROUP_TITLES = {
     "general": "General", "output": "Outputs", "location": "Location and intensity", "hardware": "Hardware",
+    "panel": "Live panel",
 }
 # Options that belong to the magics rather than to the tracker: (option, metavar, help).
 MAGIC_OPTIONS = (

@@ -43,6 +43,8 @@ class TrackedWindow:
     ``kind``: 'cell' (``%%carbon`` or ``%carbon on``), 'statement' (``%carbon STATEMENT``)
     or 'span' (``%carbon start``). ``tracker.current()`` gives the running totals (the live
     panel reads them). ``panel``: whether a live panel may be shown for it.
+    ``summary_shown``: set when the live panel froze into the summary in the output (the
+    magics then show no second one).
     """
 
     kind: str
@@ -53,6 +55,7 @@ class TrackedWindow:
     quiet: bool
     panel: bool
     cells_file: "CellsFile | None"
+    summary_shown: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,7 +254,7 @@ class Session:
             return
         error = result.error_in_exec or result.error_before_exec
         record = self.close(window, status_of(error))
-        if record is not None and not window.quiet:
+        if record is not None and not window.quiet and not window.summary_shown:
             display.show_summary(record)
 
     # -- auto mode and spans -----------------------------------------------------------------

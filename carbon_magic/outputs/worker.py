@@ -5,12 +5,13 @@ queued; a call that raises is counted and logged once (``core.problems``) and th
 goes on. Lanes exist so that one output that blocks cannot hold up the others: a socket
 call cannot be interrupted, so a dead API that answers after its timeout would otherwise
 delay every CSV row queued behind it, and at interpreter exit could use up the bounded
-wait before those rows are written. There are at most five lanes, each started on first
+wait before those rows are written. There are at most six lanes, each started on first
 use and ended after ``IDLE_EXIT_S`` without work:
 
 - ``main`` (``worker``): the CSV file, the one output whose rows must never be dropped;
 - ``ext``: outputs that call third-party code (loggers, Logfire, custom handlers);
-- ``api``, ``http``, ``prometheus``: one per network destination kind.
+- ``api``, ``http``, ``prometheus``: one per network destination kind;
+- ``panel``: the live panel's widget updates (the IPython extension), off the sampler thread.
 
 Lanes also keep scheduled calls (retries with backoff are queued for later, never slept
 inline), merge a queued call with a newer one that supersedes it (``key``), and may bound
@@ -42,6 +43,7 @@ LINGER_S = 0.02  # an idle lane woken by a call waits this long, then runs all t
 # every cell memory traffic (measured: 1000 queued records add ~3 us to a 65 us pair).
 NETWORK_QUEUE_LIMIT = 100
 EXT_QUEUE_LIMIT = 10_000
+PANEL_QUEUE_LIMIT = 64  # a newer update of a panel replaces its queued one
 
 
 _LINGER = object()
@@ -271,13 +273,13 @@ class OutputWorker:
 
 worker = OutputWorker("main")
 _LANE_LIMITS = {"ext": EXT_QUEUE_LIMIT, "api": NETWORK_QUEUE_LIMIT, "http": NETWORK_QUEUE_LIMIT,
-                "prometheus": NETWORK_QUEUE_LIMIT}
+                "prometheus": NETWORK_QUEUE_LIMIT, "panel": PANEL_QUEUE_LIMIT}
 _lanes: dict[str, OutputWorker] = {"main": worker}
 _lanes_lock = threading.Lock()
 
 
 def lane(name: str) -> OutputWorker:
-    """The process-wide lane ``name`` (one of main, ext, api, http, prometheus)."""
+    """The process-wide lane ``name`` (one of main, ext, api, http, prometheus, panel)."""
     found = _lanes.get(name)
     if found is not None:
         return found

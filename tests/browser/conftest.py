@@ -48,6 +48,17 @@ def browser_context(tmp_path_factory):
     playwright.stop()
 
 
+@pytest.fixture(autouse=True)
+def own_kernels_shut_down(lab):
+    """Shut down the kernels a test started, so that they do not run on beside later tests
+    (the lab itself lives for the whole session)."""
+    before = {kernel["id"] for kernel in lab.api("GET", "/api/kernels")}
+    yield
+    for kernel in lab.api("GET", "/api/kernels"):
+        if kernel["id"] not in before:
+            lab.api("DELETE", f"/api/kernels/{kernel['id']}", timeout_s=30.0)
+
+
 @pytest.fixture
 def page(browser_context, lab):
     tab = browser_context.new_page()

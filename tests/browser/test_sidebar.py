@@ -18,17 +18,6 @@ SIDEBAR = "#carbon-magic-sidebar"
 BUSY_CELL = "%%carbon\nimport time\nt0 = time.time()\nwhile time.time() - t0 < 8:\n    sum(range(10_000))"
 
 
-@pytest.fixture(autouse=True)
-def own_kernels_shut_down(lab):
-    """Shut down the kernels a test started, so that they do not run on beside later tests
-    (the lab itself lives for the whole session)."""
-    before = {kernel["id"] for kernel in lab.api("GET", "/api/kernels")}
-    yield
-    for kernel in lab.api("GET", "/api/kernels"):
-        if kernel["id"] not in before:
-            lab.api("DELETE", f"/api/kernels/{kernel['id']}", timeout_s=30.0)
-
-
 def sidebar_status(page) -> str | None:
     return page.evaluate(
         "(s) => { const n = document.querySelector(s + ' .cm-Sidebar'); return n ? n.dataset.status : null; }",

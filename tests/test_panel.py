@@ -1,0 +1,346 @@
+"""The live panel and ``%carbon panel`` in a real InteractiveShell: values follow the ledger,
+updates are throttled, the final state is exact, and without a widget front end only the
+static summary is shown. (Real kernels: test_panel_kernel.py; a real browser: tests/browser.)"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("IPython")
+pytest.importorskip("ipywidgets")
+
+from IPython.core.displaypub import DisplayPublisher  # noqa: E402
+
+from carbon_magic.core.problems import problems  # noqa: E402
+from carbon_magic.ipython import display  # noqa: E402
+from carbon_magic.ipython.extension import get_session  # noqa: E402
+from carbon_magic.outputs.worker import lane  # noqa: E402
+
+from .ipython_helpers import OFFLINE_ENV  # noqa: E402
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+class RecordingPublisher(DisplayPublisher):
+    """Every display and display update, from any thread, as the kernel would send them."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+        self.published: list[dict] = []
+
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+        with self.lock:
+            self.published.append({"data": data, "display_id": (transient or {}).get("display_id"),
+                                   "update": update, "thread": threading.current_thread().name})
+
+    def clear_output(self, wait=False):
+        pass
+
+
+@pytest.fixture(scope="module")
+def widget_libraries():
+    """Import the widget side once (seconds: plotly imports nbformat and jsonschema), as a kernel
+    does while idle after %load_ext; the panels in these tests then show at once."""
+    import carbon_magic.ipython.panel_widgets  # noqa: F401
+
+
+@pytest.fixture
+def ip(isolated, monkeypatch, widget_libraries):
+    """InteractiveShell with carbon_magic loaded (offline, France) and displays recorded."""
+    from traitlets.config import Config
+    from IPython.core.interactiveshell import InteractiveShell
+
+    for name, value in OFFLINE_ENV.items():
+        monkeypatch.setenv(name, value)
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.config.pop("CarbonMagic", None)
+    recorder = RecordingPublisher()
+    monkeypatch.setattr(shell, "display_pub", recorder)
+    shell.run_line_magic("load_ext", "carbon_magic")
+    shell.recorder = recorder
+    yield shell
+    shell.extension_manager.unload_extension("carbon_magic")
+    assert lane("panel").drain(10.0)
+
+
+def extension(ip):
+    from carbon_magic.ipython.extension import _loaded
+
+    return _loaded[id(ip)]
+
+
+def live_panel(ip):
+    return extension(ip).live_panel
+
+
+def run(ip, code: str):
+    return ip.run_cell(code, store_history=True)
+
+
+def data_value(html_text: str, figure: str) -> float:
+    match = re.search(rf'data-figure="{figure}" data-value="([^"]+)"', html_text)
+    assert match, f"no {figure} figure in {html_text[:200]}"
+    return float(match.group(1))
+
+
+class Watcher:
+    """Wraps LiveCell.update: each reading the widgets were updated from, and what they showed."""
+
+    def __init__(self, monkeypatch):
+        from carbon_magic.ipython.live_panel import LiveCell
+
+        self.updates: list[tuple] = []
+        original = LiveCell.update
+
+        def update(cell, reading):
+            original(cell, reading)
+            if cell.view is not None or cell.state == "live":
+                self.updates.append((cell, reading, cell.view.header.value if cell.view else None,
+                                     [list(trace.y) for trace in cell.view.figure.data] if cell.view else None))
+
+        monkeypatch.setattr(LiveCell, "update", update)
+
+
+LONG_CELL = "%%carbon --panel-widgets always --panel-update-secs {period} {options}\nimport time\ntime.sleep({seconds})\n"
+
+
+def test_widget_values_follow_the_ledger_and_freeze_on_the_exact_record(ip, monkeypatch):
+    watcher = Watcher(monkeypatch)
+    assert run(ip, LONG_CELL.format(period=0.5, options="--name training", seconds=3.2)).success
+    record = get_session(ip).records[-1]
+    updates = [u for u in watcher.updates if u[2] is not None]
+    assert len(updates) >= 3
+    energies = []
+    for cell, reading, header, _ in updates:
+        start = cell.start
+        joules = sum(reading.energy_j[c] - start.energy_j[c] for c in cell.tracker.components)
+        shown_wh = data_value(header, "energy")
+        assert shown_wh == pytest.approx(joules / 3600.0, rel=1e-9)  # PUE 1: the ledger's joules in Wh
+        assert data_value(header, "co2") == pytest.approx(joules / 3.6e6 * record.intensity_g_per_kwh, rel=1e-9)
+        energies.append(shown_wh)
+    assert energies == sorted(energies) and energies[0] < energies[-1] < record.energy_kwh * 1e3
+
+    published = ip.recorder.published
+    shown = [p for p in published if not p["update"] and WIDGET_MIME in p["data"]]
+    assert len(shown) == 1 and shown[0]["thread"] == "carbon_magic-outputs-panel"
+    frozen = [p for p in published if p["update"] and p["display_id"] == shown[0]["display_id"]]
+    assert len(frozen) == 1 and WIDGET_MIME not in frozen[0]["data"]
+    bundle = frozen[0]["data"]
+    assert bundle["text/plain"] == display.summary_text(record)
+    assert data_value(bundle["text/html"], "energy") == record.energy_kwh * 1e3
+    assert data_value(bundle["text/html"], "co2") == record.emissions_kg * 1e3
+    assert data_value(bundle["text/html"], "water") == record.water_l * 1e3
+    assert 'data-state="ok"' in bundle["text/html"] and "<svg" in bundle["text/html"]
+    # the frozen panel is the summary: no second one after it
+    assert not [p for p in published if "carbon-magic-summary" in p["data"].get("text/html", "") and not p["update"]]
+    report = ip.run_line_magic("carbon", "report")
+    assert report["energy_wh"].iloc[-1] == data_value(bundle["text/html"], "energy")
+
+
+def test_updates_are_throttled_to_the_update_period(ip, monkeypatch):
+    watcher = Watcher(monkeypatch)
+    # the tracker asks the sampler for ticks every 0.1 s: the panel must still update every 0.6 s at most
+    code = LONG_CELL.format(period=0.6, options="--measure-power-secs 0.1", seconds=3.3)
+    assert run(ip, code).success
+    times = [reading.t_mono for _, reading, _, _ in watcher.updates]
+    assert len(times) >= 3
+    assert all(later - earlier >= 0.6 for earlier, later in zip(times, times[1:]))
+    assert len(times) <= 3.3 / 0.6
+
+
+def test_the_series_stays_bounded_however_long_the_cell(ip, monkeypatch):
+    from carbon_magic.ipython import series as series_module
+
+    monkeypatch.setattr(series_module, "MAX_POINTS", 8)
+    watcher = Watcher(monkeypatch)
+    assert run(ip, LONG_CELL.format(period=0.1, options="", seconds=2.5)).success
+    lengths = [len(y[0]) for *_, y in watcher.updates if y]
+    assert max(lengths) <= 9 and len(watcher.updates) > 12  # 8 points (+ the step's first) while updates went on
+
+
+def test_short_cells_and_no_panel_cells_show_only_the_summary(ip):
+    assert run(ip, "%%carbon --panel-widgets always\nx = 1").success
+    assert run(ip, LONG_CELL.format(period=0.3, options="--no-panel", seconds=1.0)).success
+    assert lane("panel").drain(5.0)
+    published = ip.recorder.published
+    assert [WIDGET_MIME in p["data"] for p in published] == [False, False]
+    assert all("carbon-magic-summary" in p["data"]["text/html"] for p in published)
+
+
+def test_without_a_widget_front_end_the_static_summary_is_the_output(ip):
+    """A plain InteractiveShell (like terminal IPython) has no kernel: no widgets, no panel lane work."""
+    assert run(ip, "%%carbon --panel-update-secs 0.2\nimport time\ntime.sleep(1.0)").success
+    assert lane("panel").drain(5.0)
+    [output] = ip.recorder.published
+    assert WIDGET_MIME not in output["data"] and "carbon-magic-summary" in output["data"]["text/html"]
+    assert output["data"]["text/plain"] == display.summary_text(get_session(ip).records[-1])
+    assert "static summaries (not a Jupyter kernel" in live_panel(ip).describe()
+
+
+def test_equivalents_can_be_switched_off(ip):
+    assert run(ip, LONG_CELL.format(period=0.3, options="--panel-equivalents false", seconds=1.2)).success
+    assert run(ip, LONG_CELL.format(period=0.3, options="", seconds=1.2)).success
+    frozen = [p["data"]["text/html"] for p in ip.recorder.published if p["update"]]
+    assert len(frozen) == 2
+    assert "cm-equivalents" not in frozen[0] and "driving a car" in frozen[1] and "phone charge" in frozen[1]
+
+
+def test_a_failing_widget_update_never_breaks_the_cell(ip, monkeypatch):
+    from carbon_magic.ipython.live_panel import LiveCell
+
+    def broken(cell, reading):
+        raise RuntimeError("front end went away")
+
+    monkeypatch.setattr(LiveCell, "update", broken)
+    result = run(ip, LONG_CELL.format(period=0.2, options="", seconds=1.0) + "'done'\n")
+    assert result.success and result.result == "done"
+    assert lane("panel").drain(5.0)
+    assert any(p.where == "live panel update" for p in problems.all())
+
+
+def test_gpu_panel_is_redrawn_when_the_provisional_record_settles(ip, monkeypatch):
+    from carbon_magic.core import sampler as sampler_module
+    from tests.fakes.fake_pynvml import FakeGpu, install
+    from tests.fakes.profiles import Constant
+
+    ip.extension_manager.unload_extension("carbon_magic")
+    sampler_module.shutdown_all()
+    install(monkeypatch, [FakeGpu(Constant(300.0), update_s=0.1)])
+    ip.run_line_magic("load_ext", "carbon_magic")
+    time.sleep(sampler_module.GPU_LEARN_S)
+    assert run(ip, LONG_CELL.format(period=0.3, options="", seconds=1.2)).success
+    provisional = get_session(ip).records[-1]
+    deadline = time.monotonic() + 5
+    while get_session(ip).records[-1].provisional and time.monotonic() < deadline:
+        time.sleep(0.02)
+    final = get_session(ip).records[-1]
+    assert provisional.provisional and not final.provisional
+    updates = [p for p in ip.recorder.published if p["update"]]
+    deadline = time.monotonic() + 5
+    while len(updates) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+        updates = [p for p in ip.recorder.published if p["update"]]
+    first, settled = updates
+    assert "provisional" in first["data"]["text/html"] and first["thread"] == "MainThread"
+    assert settled["thread"] == "carbon_magic-gpu-poller" and settled["display_id"] == first["display_id"]
+    assert "provisional" not in settled["data"]["text/html"]
+    assert data_value(settled["data"]["text/html"], "energy") == final.energy_kwh * 1e3
+    assert "GPU" in settled["data"]["text/html"]
+
+
+# -- %carbon panel ---------------------------------------------------------------------------
+
+
+def test_session_panel_static_without_widgets(ip):
+    ip.run_line_magic("carbon", "panel")
+    [empty] = ip.recorder.published
+    assert "0 tracked runs" in empty["data"]["text/plain"] and "No tracked cell yet" in empty["data"]["text/html"]
+    for name in ("a", "b"):
+        assert run(ip, f"%%carbon --quiet --name {name}\nx = sum(range(100000))").success
+    ip.run_line_magic("carbon", "panel")
+    panel = ip.recorder.published[-1]["data"]
+    records = get_session(ip).records
+    assert WIDGET_MIME not in panel
+    assert panel["text/plain"].startswith("carbon_magic session: 2 tracked runs")
+    assert data_value(panel["text/html"], "energy") == pytest.approx(sum(r.energy_kwh for r in records) * 1e3, rel=1e-12)
+    assert panel["text/html"].count("<rect") >= 2
+    assert all(f"[{r.execution_count}] {r.label}" in panel["text/html"] for r in records)
+
+
+def test_session_panel_widgets_grow_as_cells_finish(ip):
+    ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'always'")
+    assert run(ip, "%%carbon --quiet --name first\nx = 1").success
+    ip.run_line_magic("carbon", "panel")
+    shown = ip.recorder.published[-1]["data"]
+    assert WIDGET_MIME in shown and "text/html" in shown  # static snapshot for front ends without widgets
+    view = extension(ip).session_panel.view
+    assert shown[WIDGET_MIME]["model_id"] == view.box.model_id
+    labels = lambda: [f"[{r.execution_count}] {r.label}" for r in get_session(ip).records]  # noqa: E731
+    assert list(view.figure.data[0].x) == labels()
+    for name in ("second", "third"):
+        assert run(ip, f"%%carbon --quiet --name {name}\nx = 1").success
+    assert lane("panel").drain(5.0)
+    assert list(view.figure.data[0].x) == labels() and len(labels()) == 3
+    assert data_value(view.header.value, "runs") == 3.0
+    records = get_session(ip).records
+    assert list(view.figure.data[-1].y) == [float(f"{r.emissions_kg * 1e3 * view_factor(records):.3g}") for r in records]
+
+
+def view_factor(records) -> float:
+    from carbon_magic.ipython.panel_view import axis_unit
+
+    return axis_unit(max(r.emissions_kg for r in records) * 1e3, "g")[0]
+
+
+def test_status_and_help_tell_about_the_panel(ip, capsys):
+    ip.run_line_magic("carbon", "status")
+    text = ip.recorder.published[-1]["data"]["text/plain"]
+    assert "Live panel:" in text and "static summaries" in text
+    doc = ip.find_line_magic("carbon").__doc__
+    assert "%carbon panel" in doc and "--panel-update-secs" in doc and "--panel-widgets" in doc
+
+
+def test_each_update_message_stays_small_with_eight_gpus_and_a_day_long_series(widget_libraries):
+    """The worst case for message size: many components, long labels, 17-digit figures, a
+    series fed for a simulated day at 1 Hz. Every widget message of an update stays < 5 KB."""
+    import dataclasses
+    import json
+    import typing
+
+    from carbon_magic.core.record import EmissionsData
+    from carbon_magic.ipython.panel_view import Snapshot
+    from carbon_magic.ipython.panel_widgets import LiveView
+    from carbon_magic.ipython.series import PowerSeries
+
+    gpus = [f"gpu:{index}" for index in range(8)]
+    components = ["cpu", "ram", *gpus]
+    long_values = {str: "NVIDIA H100 80GB HBM3 " * 2, float: 1234.5678901234567, int: 8}
+    hints = typing.get_type_hints(EmissionsData)
+    data = EmissionsData(**{
+        f.name: next(v for t, v in long_values.items() if hints[f.name] is t or t in typing.get_args(hints[f.name]))
+        for f in dataclasses.fields(EmissionsData) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }).replace(tracking_mode="machine", intensity_source="country table: Our World in Data / Ember 2023; " * 3)
+    series = PowerSeries(components)
+    view = LiveView(series.groups, "dark")
+    sent: list[int] = []
+    for widget in (view.header, view.figure):
+        widget.comm.send = lambda data=None, buffers=None, **kw: sent.append(len(json.dumps(data)))
+    day_s = 86_400
+    for t in range(1, day_s + 1):
+        series.add(float(t), {c: 700.123456789 * t for c in components}, co2_g=0.0123456789 * t)
+        if t % 3600 == 0 or t < 5:
+            snapshot = Snapshot("a long training run " * 3, "running", data,
+                                {c: 699.987654321 for c in components}, series, True,
+                                {c: 700.123456789 * t for c in components})
+            view.show(snapshot)
+    assert len(series.points) <= series.max_points
+    assert len(sent) >= 2 * 28 and max(sent) < 5_000, max(sent)
+
+
+def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
+    ip.run_line_magic("carbon", "on --panel-widgets always --panel-update-secs 0.3")
+    try:
+        assert run(ip, "import time\ntime.sleep(1.2)").success
+        assert lane("panel").drain(5.0)
+        shown = [p for p in ip.recorder.published if WIDGET_MIME in p["data"]]
+        assert len(shown) == 1
+        frozen = [p for p in ip.recorder.published if p["update"] and p["display_id"] == shown[0]["display_id"]]
+        assert len(frozen) == 1 and data_value(frozen[0]["data"]["text/html"], "energy") == (
+            get_session(ip).records[-1].energy_kwh * 1e3)
+    finally:
+        ip.run_line_magic("carbon", "off")
+    ip.run_line_magic("carbon", "on --panel-widgets always --panel-update-secs 0.3 --no-panel")
+    try:
+        before = len(ip.recorder.published)
+        assert run(ip, "import time\ntime.sleep(1.2)").success
+        assert lane("panel").drain(5.0)
+        assert not [p for p in ip.recorder.published[before:] if WIDGET_MIME in p["data"]]
+    finally:
+        ip.run_line_magic("carbon", "off")
