@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test bench install clean pushgateway
+.PHONY: demo test bench bench-vs-codecarbon install clean pushgateway
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,9 @@ pushgateway:
 bench: install
 	cd benchmarks && ../$(PY) run_all.py
 
+## make bench-vs-codecarbon: only the side-by-side run against CodeCarbon (writes benchmarks/RESULTS.md)
+bench-vs-codecarbon: install
+	cd benchmarks && ../$(PY) vs_codecarbon.py
+
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output .pytest_cache .bench
