@@ -40,13 +40,16 @@ def closed_loopback_url() -> str:
 
 @pytest.fixture(autouse=True)
 def no_internet(isolated, monkeypatch, closed_loopback_url):
-    """No test reaches the internet: every online endpoint parameter points at a closed loopback
-    port (by CODECARBON_* variable, so explicit arguments still win); the location service is
-    reset after each test; TZ=UTC so no test depends on this machine's time zone."""
+    """No test reaches the internet: every online endpoint parameter (telemetry's too) points at
+    a closed loopback port (by CODECARBON_* variable, so explicit arguments still win); the
+    location service is reset after each test; TZ=UTC so no test depends on this machine's
+    time zone."""
     monkeypatch.setenv("CODECARBON_GEOLOCATION_ENDPOINT", f"{closed_loopback_url}/geolocation")
     monkeypatch.setenv("CODECARBON_CLOUD_METADATA_URL", closed_loopback_url)
     monkeypatch.setenv("CODECARBON_ELECTRICITYMAPS_ENDPOINT", f"{closed_loopback_url}/electricitymaps")
+    monkeypatch.setenv("CODECARBON_TELEMETRY_ENDPOINT", f"{closed_loopback_url}/telemetry")
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)  # the telemetry choice file: under HOME
     monkeypatch.setenv("TZ", "UTC")
     yield
     location_module.reset()

@@ -25,8 +25,10 @@ logger = logging.getLogger("carbon_magic")
 CONFIG_FILE_NAME = ".codecarbon.config"
 SECTION = "codecarbon"
 ENV_PREFIX = "CODECARBON_"
-# CODECARBON_* variables that are not tracker parameters but are read elsewhere.
-ENV_NOT_PARAMETERS = frozenset({"CODECARBON_TELEMETRY_LEVEL", "CODECARBON_TELEMETRY_DEBUG"})
+# CODECARBON_* variables that are not read as tracker parameters here but elsewhere:
+# the telemetry level variables rank above every config layer and a bad value must not stop
+# tracking (carbon_magic.telemetry.levels reads them), the debug switch is read at sending.
+ENV_NOT_PARAMETERS = frozenset({"CODECARBON_TELEMETRY", "CODECARBON_TELEMETRY_LEVEL", "CODECARBON_TELEMETRY_DEBUG"})
 
 
 class ConfigError(ValueError):
@@ -88,10 +90,11 @@ def coerce(name: str, value: Any, source: str, *, text: bool = False) -> Any:
 class Config(Mapping[str, Any]):
     """An immutable, fully resolved set of parameters; ``source(name)`` says where each came from."""
 
-    __slots__ = ("_settings",)
+    __slots__ = ("_settings", "_keys")
 
     def __init__(self, settings: Mapping[str, Setting]):
         self._settings = dict(settings)
+        self._keys: dict[tuple[str, ...], tuple] = {}
 
     def __getitem__(self, name: str) -> Any:
         return self._settings[name].value
@@ -115,9 +118,16 @@ class Config(Mapping[str, Any]):
         return dict(self._settings)
 
     def values_and_sources(self, names: tuple[str, ...]) -> tuple:
-        """The values then the sources of ``names``, as one hashable tuple (a cache key)."""
-        settings = self._settings
-        return tuple([settings[n].value for n in names] + [settings[n].source for n in names])
+        """The values then the sources of ``names``, as one hashable tuple (a cache key).
+
+        Computed once per Config and tuple of names (a Config never changes)."""
+        key = self._keys.get(names)
+        if key is None:
+            settings = self._settings
+            key = self._keys[names] = tuple(
+                [settings[n].value for n in names] + [settings[n].source for n in names]
+            )
+        return key
 
     def with_values(self, values: Mapping[str, Any], source: str) -> "Config":
         """A copy with ``values`` (validated) layered on top, attributed to ``source``."""

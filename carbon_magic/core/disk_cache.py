@@ -54,10 +54,17 @@ def write_entry(name: str, key: str, value: Any, now: float | None = None) -> No
     path = folder / f"{name}.json"
     data = _read_all(path)
     data[key] = {"saved_at": time.time() if now is None else now, "value": value}
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    write_json_atomic(path, data)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace ``path`` by ``data`` as JSON in one step: a reader sees the old file or the new
+    one, never half of one. The file is readable by its owner only (mkstemp's mode), as
+    some of these files hold local secrets. OSError if the folder is unwritable."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, sort_keys=True)
+            json.dump(data, stream, sort_keys=True, indent=1)
         os.replace(temporary, path)
     except BaseException:
         try:

@@ -35,10 +35,11 @@ class LoadSample:
     ram_util: float
 
 
-def _read_small(path: str) -> bytes:
+def read_small(path: str, size: int = 4096) -> bytes:
+    """The first ``size`` bytes of a small (kernel) file: no buffering, no decoding."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        return os.read(fd, 4096)
+        return os.read(fd, size)
     finally:
         os.close(fd)
 
@@ -78,7 +79,7 @@ class _ProcStat:
 def read_memory() -> tuple[float, float]:
     """(used GB, used fraction) of machine memory."""
     try:
-        info = _read_small("/proc/meminfo").split(b"\n")
+        info = read_small("/proc/meminfo").split(b"\n")
         values = {}
         for line in info:
             key, _, rest = line.partition(b":")

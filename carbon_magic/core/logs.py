@@ -19,8 +19,28 @@ class _Preamble(logging.Filter):
         return True
 
 
+class _WarningCounter(logging.Filter):
+    """Counts WARNING-or-worse records of the logger (extensive telemetry's warning_count)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            self.count += 1
+        return True
+
+
 _preamble = _Preamble()
+_warnings = _WarningCounter()
 logger.addFilter(_preamble)
+logger.addFilter(_warnings)
+
+
+def warning_count() -> int:
+    """Warnings (and worse) logged by carbon_magic in this process."""
+    return _warnings.count
 
 
 def configure_logger(level: str, preamble: str) -> None:

@@ -231,7 +231,10 @@ _ACCEPTED: dict[str, Callable[[Param], str]] = {
     "bool": lambda p: "true or false (also 1/0, yes/no, on/off)",
     "float": lambda p: "a number" + _number_bounds(p),
     "int": lambda p: "a whole number" + _number_bounds(p),
-    "str": lambda p: "a text value",
+    # For "str", choices are the values understood, not enforced: the reader of such a
+    # parameter judges other values itself (telemetry: an unknown level warns once and
+    # means disabled, so that a typo never stops tracking).
+    "str": lambda p: "a text value" + (": " + ", ".join(repr(c) for c in p.choices) if p.choices else ""),
     "choice": lambda p: "one of " + ", ".join(repr(c) for c in p.choices),
     "str_list": lambda p: "a comma-separated list"
     + (" of " + ", ".join(repr(c) for c in p.choices) if p.choices else ""),
@@ -298,6 +301,12 @@ _TABLE: tuple[Param, ...] = (
     Param(
         "output_methods", "str_list", None,
         "Outputs to use, instead of the save_to_* flags.", "output", choices=OUTPUT_METHODS,
+    ),
+    Param(
+        "cells_as_tasks", "bool", False,
+        "In notebooks, also send each tracked cell to the outputs that take tasks (the task CSV "
+        "file, loggers, custom handlers' task_out) as a task named after its label, all under "
+        "one run id per kernel session.", "output",
     ),
     Param(
         "output_handlers", "object", (), "Custom outputs with out/live_out/task_out/exit methods.",
@@ -372,6 +381,20 @@ _TABLE: tuple[Param, ...] = (
         "powercap_root", "str", None,
         "Folder of the powercap tree; default /sys/class/powercap, then /sys/devices/virtual/powercap.",
         "hardware",
+    ),
+    # Telemetry (carbon_magic.telemetry): opt-in usage statistics for the maintainers
+    Param(
+        "telemetry", "str", None,
+        "Usage telemetry tier: 'disabled' (nothing is sent), 'minimal' (environment and hardware, "
+        "private to the maintainers) or 'extensive' (minimal + emissions and usage, public "
+        "leaderboard). Unset: your stored choice (asked once), else disabled. DO_NOT_TRACK=1 and "
+        "CODECARBON_TELEMETRY (or CODECARBON_TELEMETRY_LEVEL) rank above every other source; an "
+        "unknown value warns once and means disabled. `%carbon telemetry preview` shows the JSON.",
+        "telemetry", choices=("disabled", "minimal", "extensive"),
+    ),
+    Param(
+        "telemetry_endpoint", "str", None,
+        "URL receiving telemetry POSTs; default: api_endpoint + '/telemetry'.", "telemetry",
     ),
 )
 

@@ -154,14 +154,20 @@ class Sampler:
         self._pending: list[_Pending] = []
         self._learn_until = -math.inf
         self.ticks = 0
+        # CPU seconds used by the background thread, all its runs together (the sampler's
+        # own overhead; telemetry reports it over wall time).
         self.thread_cpu_s = 0.0
+        # Seconds from asking for this sampler to its first reading (discovery included),
+        # when created by get_sampler.
+        self.startup_s: float | None = None
         self.started_wall = time.time()
         self._origin = self._clock()
         self._last_now = self._origin
         self._last_slow_refresh = -float("inf")
         self._power_w: MappingProxyType = EMPTY
         self._last_energy: dict[str, float] = {}
-        self.read(tick=True)
+        # The ledger's origin: every total is zero here, so first_reading..now is the session.
+        self.first_reading = self.read(tick=True)
         if self._gpu_slots:  # learn the GPU counters' update rhythm before the first window
             self._learn_until = self._clock() + GPU_LEARN_S
             self._ensure_poller()
@@ -407,6 +413,7 @@ class Sampler:
 
     def _run(self) -> None:
         started_cpu = time.thread_time()
+        earlier_runs_cpu_s = self.thread_cpu_s
         while True:
             with self._lock:
                 if not self._wanted():
@@ -431,7 +438,7 @@ class Sampler:
                     subscription.callback(reading)
                 except Exception as error:
                     problems.note(f"listener {getattr(subscription.callback, '__qualname__', '?')}", error)
-            self.thread_cpu_s = time.thread_time() - started_cpu
+            self.thread_cpu_s = earlier_runs_cpu_s + time.thread_time() - started_cpu
 
     # -- settling slow counters ------------------------------------------------------------
     def when_settled(
@@ -513,12 +520,19 @@ def get_sampler(spec: HardwareSpec | None = None) -> Sampler:
     with _registry_lock:
         sampler = _registry.get(spec)
         if sampler is None:
+            asked = time.perf_counter()
             facts = machine_facts()
             sampler = Sampler(discover(spec, facts, time.monotonic()), facts)
+            sampler.startup_s = time.perf_counter() - asked
             for note in sampler.notes:
                 logger.info("carbon_magic: %s", note)
             _registry[spec] = sampler
     return sampler
+
+
+def existing_sampler(spec: HardwareSpec | None = None) -> Sampler | None:
+    """The sampler for ``spec`` if one was created; never creates one."""
+    return _registry.get(spec or HardwareSpec())
 
 
 def all_samplers() -> list[Sampler]:

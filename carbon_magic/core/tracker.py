@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -29,6 +30,12 @@ from .sampler import Lease, Sampler, Subscription, get_sampler
 from .sync import synchronize_frameworks
 
 logger = logging.getLogger("carbon_magic")
+
+
+# How trackers were started in this process: "direct", "context_manager", "decorator",
+# "magic" (the IPython extension), and "task" for each start_task(). Local statistics that
+# telemetry reports when the user opted in; a dict update per start.
+starts_by_usage: Counter[str] = Counter()
 
 
 def new_run_id() -> str:
@@ -111,6 +118,11 @@ class Tracker:
         return self._sampler
 
     @property
+    def sink(self) -> OutputSink | None:
+        """Where this tracker's records go (None: nowhere)."""
+        return self._sink
+
+    @property
     def components(self) -> tuple[str, ...]:
         return self._components
 
@@ -141,6 +153,7 @@ class Tracker:
             )
             self._synchronise()
             self._run = _Run(run_id=new_run_id(), start=self._read(), lease=lease)
+            starts_by_usage[self.usage] += 1
             if self._sink is not None and getattr(self._sink, "wants_live", True):
                 self._run.live = self._sampler.subscribe(self._on_tick)
 
@@ -224,8 +237,6 @@ class Tracker:
             if run.live is not None:
                 run.live.close()
             tasks, self._finished_tasks = self._finished_tasks, []
-            self.final_emissions_data = self.record(self.window(run.start, end), run.run_id)
-            self.final_emissions = self.final_emissions_data.emissions
             if self._machine_lock is not None:
                 self._machine_lock.release()
             finished = threading.Event()
@@ -235,7 +246,10 @@ class Tracker:
                 finished.set()
 
             readings = (run.start, end, *(r for task in tasks for r in (task.start, task.end)))
-            self._sampler.when_settled(readings, finalise)
+            self._sampler.when_settled(readings, finalise)  # at once when nothing is provisional
+            if not finished.is_set():
+                self.final_emissions_data = self.record(self.window(run.start, end), run.run_id)
+                self.final_emissions = self.final_emissions_data.emissions
         if wait:
             finished.wait(sampler_module.SETTLE_TIMEOUT_S + 1.0)
             if self._sink is not None:
@@ -248,8 +262,9 @@ class Tracker:
     ) -> None:
         """The final records of a run and its tasks, from settled readings, to the outputs."""
         total = self.record(self.window(settled[0], settled[1]), run.run_id)
-        self.final_emissions_data = total
-        self.final_emissions = total.emissions
+        with self._lock:  # stop() may be setting the provisional record right now
+            self.final_emissions_data = total
+            self.final_emissions = total.emissions
         self._emit_out(run, total)
         if tasks and self._sink is not None:
             task_readings = settled[2:]
@@ -285,6 +300,7 @@ class Tracker:
             if name in self._tasks:
                 raise ValueError(f"task {name!r} is already running; give another name")
             self._tasks[name] = _Task(name, self._read())
+            starts_by_usage["task"] += 1
             return name
 
     def stop_task(self, task_name: str | None = None) -> EmissionsData:

@@ -75,14 +75,20 @@ class CarbonExtension:
 
     # -- load / unload ------------------------------------------------------------------------
     def attach(self) -> None:
+        from .. import telemetry
+
         self.shell.configurables.append(self.settings)
         self.shell.register_magics(self.magics)
         self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
+        self.session.add_listener(telemetry.cell_listener)
 
     def detach(self) -> None:
+        from .. import telemetry
         from . import display
 
+        self.session.remove_listener(telemetry.cell_listener)
+        telemetry.on_extension_unloaded()
         for record in self.session.shutdown():
             print(f"carbon_magic: stopped running span: {display.summary_text(record)}")
         for event, callback in zip(_EVENTS, (self.session.pre_run_cell, self.session.post_run_cell)):
@@ -163,6 +169,9 @@ def load(shell: Any) -> None:
         print(f"carbon_magic: configuration problem: {problem}", file=sys.stderr)
     extension.warmup.wait(max(LOAD_BUDGET_S - (time.monotonic() - started), 0.0))
     print(extension.load_line())
+    from .. import telemetry
+
+    telemetry.on_extension_loaded(shell, extension.warmup.config)  # asks once if nobody chose
 
 
 def unload(shell: Any) -> None:

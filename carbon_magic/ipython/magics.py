@@ -23,7 +23,7 @@ from .options import TrackOptions, options_help, parse_options, split_names, spl
 from .records import first_line
 from .session import Session, status_of
 
-SUBCOMMANDS = ("on", "off", "start", "stop", "status", "report", "plot", "config", "export")
+SUBCOMMANDS = ("on", "off", "start", "stop", "status", "report", "plot", "config", "export", "telemetry")
 
 LINE_HELP = """Track energy, CO2 and water: one statement, every cell, or a span of cells.
 
@@ -42,6 +42,10 @@ Usage::
                                   every parameter's value (or the NAMEs') and where
                                   it came from; options show what a cell would get
   %carbon export PATH             the report to PATH (.csv, .json or .html)
+  %carbon telemetry [LEVEL|preview [LEVEL]|host-hash on|off]
+                                  the usage-telemetry tier and where it came from;
+                                  LEVEL (disabled, minimal, extensive) stores your
+                                  choice; preview shows the exact JSON that would be sent
 
 Use %%carbon (two %) to track one whole cell. After a tracked cell or statement, a
 summary shows its duration, energy, CO2, water, average power by component and where the
@@ -275,6 +279,19 @@ class CarbonMagics(Magics):
         except ValueError as error:
             raise UsageError(f"%carbon export: {error}") from None
         print(f"carbon_magic: wrote {len(self.session.records)} rows to {path}")
+
+    def _telemetry(self, rest: str) -> None:
+        from .. import telemetry
+        from .options import NO_OPTIONS
+
+        try:
+            config = self.session.pool.config(NO_OPTIONS)
+        except ConfigError:
+            config = None
+        try:
+            print(telemetry.telemetry_command(rest, config))
+        except ValueError as error:
+            raise UsageError(f"%carbon telemetry: {error}") from None
 
     @staticmethod
     def _no_arguments(subcommand: str, rest: str) -> None:

@@ -94,12 +94,15 @@ class _Finaliser:
         if index is not None:
             self.session._finalised(self, index, data)
 
-    def attach(self, index: int) -> None:
+    def attach(self, index: int, record: CellRecord, data: Any) -> None:
+        """The provisional ``record`` of ``data`` is at ``index``; finish it if final already."""
         with self._lock:
             self._index = index
-            data = self._data
-        if data is not None:
-            self.session._finalised(self, index, data)
+            final = self._data
+        if final is data:  # final inside stop(): the record made from it is the final one
+            self.session._finalised(self, index, final, record)
+        elif final is not None:
+            self.session._finalised(self, index, final)
 
 
 class Session:
@@ -117,6 +120,7 @@ class Session:
         self._listeners: list[Any] = []
         self._span_count = 0
         self._strings: dict[str, str] = {}
+        self._run_id: str | None = None
         self._since_catch_up = 0
 
     # -- listeners ---------------------------------------------------------------------------
@@ -186,7 +190,7 @@ class Session:
         record = self._record(finaliser, data)
         self.records.append(record)
         self._tell("cell_finished", record, data)
-        finaliser.attach(len(self.records) - 1)
+        finaliser.attach(len(self.records) - 1, record, data)
         self._since_catch_up += 1
         if self._since_catch_up >= OUTPUT_BACKLOG_RECORDS:
             self._since_catch_up = 0
@@ -199,13 +203,31 @@ class Session:
             intensity_source=self._intern(data.intensity_source),
         )
 
-    def _finalised(self, finaliser: "_Finaliser", index: int, data: Any) -> None:
+    def _finalised(self, finaliser: "_Finaliser", index: int, data: Any, record: CellRecord | None = None) -> None:
         """A window's final figures: replace its record, write its row, tell the listeners."""
-        record = self._record(finaliser, data)
-        self.records[index] = record
+        if record is None:
+            record = self._record(finaliser, data)
+            self.records[index] = record
         if finaliser.window.cells_file is not None:
             finaliser.window.cells_file.add(record.cell_fields(), data)
+        self._send_as_task(finaliser.window, record, data)
         self._tell("cell_finalized", record, data)
+
+    @property
+    def run_id(self) -> str:
+        """The run of this session's cells sent as tasks (made when first needed)."""
+        if self._run_id is None:
+            from ..core.tracker import new_run_id
+
+            self._run_id = new_run_id()
+        return self._run_id
+
+    def _send_as_task(self, window: TrackedWindow, record: CellRecord, data: Any) -> None:
+        """With ``cells_as_tasks``: the cell as a CodeCarbon task of this session's run."""
+        config, sink = window.tracker.config, window.tracker.sink
+        if config["cells_as_tasks"] and sink is not None:
+            experiment = config["experiment_name"] or config["project_name"]
+            sink.cell_out(data.replace(run_id=self.run_id), record.label, experiment)
 
     def _intern(self, text: str) -> str:
         """One copy of each repeated text (intensity sources) across thousands of records."""

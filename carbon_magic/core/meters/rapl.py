@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..load import LoadSample
+from ..load import LoadSample, read_small
 from .base import Meter
 
 logger = logging.getLogger("carbon_magic")
@@ -39,11 +39,7 @@ class RaplDomain:
 
 
 def _read_int(path: str) -> int:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return int(os.read(fd, 64))
-    finally:
-        os.close(fd)
+    return int(read_small(path, 64))
 
 
 def _domain_dirs(root: Path) -> list[tuple[str, Path]]:
