@@ -168,15 +168,15 @@ def measure_memory(probes: Probes, plan: Plan, cells: dict[str, list[dict[str, A
     return runs
 
 
-def measure_accuracy(probes: Probes, plan: Plan) -> dict[str, Any]:
-    """Both tools on one fake RAPL tree (one writer process, tools one after the other)."""
+def measure_accuracy(probes: Probes, plan: Plan, tools: tuple[str, ...] = TOOLS) -> dict[str, Any]:
+    """The tools on one fake RAPL tree (one writer process, tools one after the other)."""
     with tempfile.TemporaryDirectory(prefix="vs_powercap_") as tree:
         domains = make_tree(Path(tree))
         profile = Square(high_w=95.0, low_w=25.0, half_period_s=0.37, origin=time.monotonic())
         runs: dict[str, Any] = {"profile": {"kind": "square wave", "high_w": profile.high_w, "low_w": profile.low_w,
                                             "half_period_s": profile.half_period_s, "update_ms": 1.0}}
         with RaplWriter({"package": (domains["package-0"], profile)}, update_s=0.001):
-            for tool in TOOLS:
+            for tool in tools:
                 step(f"accuracy, {tool}")
                 result = probes.run(tool, "accuracy", tree=tree, plan=plan.accuracy)
                 for window in result["windows"]:
