@@ -211,7 +211,13 @@ def machine() -> dict[str, Any]:
         "os": f"{field('/etc/os-release', 'PRETTY_NAME')}, kernel {platform.release()}",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "rapl": "yes" if Path("/sys/class/powercap/intel-rapl:0/energy_uj").exists() else "no (fake tree for accuracy)",
+        "load_start": load_average(),
     }
+
+
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages: other work running beside the benchmark."""
+    return [round(value, 2) for value in os.getloadavg()]
 
 
 def measure(plan: Plan) -> dict[str, Any]:
@@ -230,6 +236,7 @@ def measure(plan: Plan) -> dict[str, Any]:
     results["arithmetic"] = measure_arithmetic(probes)
     results["versions"] = {tool: results["cells"][tool][0]["tool_version"] for tool in TOOLS}
     results["minutes"] = round((time.monotonic() - started) / 60, 1)
+    results["machine"]["load_end"] = load_average()
     return results
 
 

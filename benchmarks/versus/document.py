@@ -38,6 +38,15 @@ within 1 % of the raw counter for windows >= 500 ms. Paste its output here, betw
 `gpu-check` markers, as a code block."""
 
 
+def _load(machine: dict[str, Any]) -> str:
+    """The load averages at the start and end of the run (other work on the machine)."""
+    def text(values: list[float] | None) -> str:
+        return " / ".join(f"{v:.2f}" for v in values) if values else "?"
+
+    return (f"{text(machine.get('load_start'))} at the start, {text(machine.get('load_end'))} at the end "
+            f"(on {machine['cpu_count']} cores: above that, other work shared the machine)")
+
+
 def _tool_versions(results: dict[str, Any]) -> tuple[str, str]:
     versions = results["versions"]
     return versions[OURS], versions[THEIRS]
@@ -57,6 +66,7 @@ def results_markdown(results: dict[str, Any], figures: dict[str, Any], rows: lis
         table(["", ""], [
             ["machine", f"{m['cpu_model']}, {m['cpu_count']} cores, {m['ram_gb']} GB RAM; RAPL: {m['rapl']}"],
             ["OS", m["os"]],
+            ["load average (1/5/15 min)", _load(m)],
             ["Python", m["python"]],
             ["carbon_magic", f"{ours_version} (this repository, its `.venv`)"],
             ["CodeCarbon", f"{theirs_version} (its own virtual environment under `.bench/`)"],
