@@ -210,3 +210,10 @@ def test_readme_table_names_the_machine_date_and_versions(vs):
     assert "| warm tracked cell: time added | 20 µs | 5.0 ms | 250.0x lower | >= 10x lower: met |" in block
     assert "Test CPU (2 cores" in block and "2026-11-23" in block and "CodeCarbon 3.3.2" in block
     assert "benchmarks/RESULTS.md" in block
+
+
+def test_memory_rows_give_the_rss_after_the_cells_and_both_counts_when_they_differ(vs):
+    rows = vs.report.headline(vs.report.summarise(made_up_results()))
+    memory = next(row for row in rows if row.measure.startswith("memory (RSS)"))
+    assert memory.measure == "memory (RSS) after 10,000 / 2,000 tracked cells"
+    assert (memory.ours, memory.theirs, memory.met) == ("85 MB", "124 MB", None)

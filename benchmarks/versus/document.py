@@ -147,7 +147,7 @@ def _idle_section(figures: dict[str, Any], plan: dict[str, Any], theirs_name: st
 def _memory_section(figures: dict[str, Any], plan: dict[str, Any], theirs_name: str) -> str:
     memory = figures["memory"]
     rows = [[
-        name, f"{memory[tool]['cells']:,}", f"{memory[tool]['growth_mb']:.1f} MB",
+        name, f"{memory[tool]['cells']:,}", f"{memory[tool]['rss_after_mb']:.0f} MB", f"{memory[tool]['growth_mb']:.1f} MB",
         kilobytes(memory[tool]["per_cell_kb"]), kilobytes(memory[tool]["untracked_per_cell_kb"]),
         f"{memory[tool]['ms_per_cell']:.2f} ms",
     ] for tool, name in ((OURS, "carbon_magic"), (THEIRS, theirs_name))]
@@ -157,7 +157,7 @@ def _memory_section(figures: dict[str, Any], plan: dict[str, Any], theirs_name: 
             "the figure to compare." if fewer else "")
     return "\n\n".join([
         "## Memory",
-        table(["tool", "tracked cells", "RSS growth", "per tracked cell", "per untracked cell (IPython's own)",
+        table(["tool", "tracked cells", "RSS after them", "RSS growth", "per tracked cell", "per untracked cell (IPython's own)",
                "time per tracked cell"], rows),
         "Resident memory of the shell's process, after 200 warm-up cells, before and after the tracked "
         "cells (outputs drained, garbage collected); then as many untracked cells in the same shell, "

@@ -63,6 +63,7 @@ def memory_figures(run: dict[str, Any]) -> dict[str, float]:
     cells = run["cells"]
     return {
         "cells": cells, "growth_mb": run["growth_mb"], "per_cell_kb": run["growth_mb"] * 1000 / cells,
+        "rss_after_mb": run["rss_before_mb"] + run["growth_mb"],
         "untracked_per_cell_kb": run["untracked_growth_mb"] * 1000 / cells,
         "ms_per_cell": run["seconds"] * 1000 / cells,
     }
@@ -159,6 +160,10 @@ def headline(figures: dict[str, Any]) -> list[Row]:
         key = f"{rate}hz_pct"
         ratio_row(f"idle tracker, {rate} Hz sampling: CPU (% of one core)", idle[OURS][key], idle[THEIRS][key], percent, IDLE_RATIO)
     ratio_row("import + load (`%load_ext` / tracker construction)", cells[OURS]["load_ms"] * 1e3, cells[THEIRS]["load_ms"] * 1e3, micro, None)
+    counts = {memory[tool]["cells"] for tool in (OURS, THEIRS)}
+    cells_text = f"{memory[OURS]['cells']:,}" if len(counts) == 1 else f"{memory[OURS]['cells']:,} / {memory[THEIRS]['cells']:,}"
+    ratio_row(f"memory (RSS) after {cells_text} tracked cells", memory[OURS]["rss_after_mb"],
+              memory[THEIRS]["rss_after_mb"], megabytes, None)
     ratio_row("memory growth per tracked cell", memory[OURS]["per_cell_kb"], memory[THEIRS]["per_cell_kb"], kilobytes, None)
     ours_acc, theirs_acc = accuracy[OURS].get(ACCURACY_WINDOW_S), accuracy[THEIRS].get(ACCURACY_WINDOW_S)
     if ours_acc and theirs_acc:
@@ -189,6 +194,10 @@ def micro(us: float) -> str:
 
 def percent(value: float) -> str:
     return f"{value:.3f} %" if abs(value) < 1 else f"{value:.2f} %"
+
+
+def megabytes(value: float) -> str:
+    return f"{value:.0f} MB"
 
 
 def kilobytes(value: float) -> str:
