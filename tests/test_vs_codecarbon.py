@@ -217,3 +217,17 @@ def test_memory_rows_give_the_rss_after_the_cells_and_both_counts_when_they_diff
     memory = next(row for row in rows if row.measure.startswith("memory (RSS)"))
     assert memory.measure == "memory (RSS) after 10,000 / 2,000 tracked cells"
     assert (memory.ours, memory.theirs, memory.met) == ("85 MB", "124 MB", None)
+
+
+def test_each_missed_target_gets_a_paragraph_with_its_figures(vs):
+    results = made_up_results(ours_warm_us=1000.0)
+    results["idle"]["carbon_magic"]["10"] = [idle_run(0.20)]
+    figures = vs.report.summarise(results)
+    text = vs.document.results_markdown(results, figures, vs.report.headline(figures), existing="")
+    assert "**Missed: idle tracker, 10 Hz sampling: CPU (% of one core)**: carbon_magic 1.90 %" in text
+    assert "wake-up cost" in text
+    assert "**Missed: warm tracked cell: time added**: carbon_magic 1.0 ms, CodeCarbon 5.0 ms" in text
+    assert "No explanation recorded yet." in text
+    assert "**Missed:" not in vs.document.results_markdown(
+        made_up_results(), vs.report.summarise(made_up_results()),
+        vs.report.headline(vs.report.summarise(made_up_results())), existing="")
