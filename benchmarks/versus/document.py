@@ -54,9 +54,8 @@ WHY_MISSED = {
         "that when the thread wakes every 100 ms on this virtual machine: waking a sleeping Python "
         "thread costs 50-80 µs of CPU here (an empty `Event.wait(0.1)` loop measures 80 µs per wake), "
         "a cache-cold read of `/proc/stat` (for the CPU load the model needs without RAPL) 40-110 µs, "
-        "and the rest is the reading itself run cold. CodeCarbon pays the same wake-up cost per "
-        "sample, so the ratio is bounded by it; reaching 4x needs a cheaper tick, not a faster "
-        "boundary read."
+        "and the rest is the reading itself run cold. Reaching 4x here needs a cheaper tick "
+        "(fewer reads per wake-up), not a faster boundary read; at 1 Hz the target is met."
     ),
     "CPU energy of a 200 ms window": (
         "The truth here is the energy between `start()` returning and `stop()` being called; on a loaded "
