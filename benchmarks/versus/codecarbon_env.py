@@ -39,8 +39,14 @@ def ensure(repo: Path) -> Path:
     if _ready(folder, wanted):
         return python_of(folder)
     print(f"creating {folder} with {' '.join(wanted)} (once; cached)", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True)
     pip = [str(python_of(folder)), "-m", "pip", "--disable-pip-version-check", "install", "-q"]
-    subprocess.run(pip + wanted, check=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True)
+        subprocess.run(pip + wanted, check=True)
+    except subprocess.CalledProcessError as error:
+        raise SystemExit(
+            f"could not create CodeCarbon's environment {folder} ({' '.join(map(str, error.cmd))} "
+            f"exited {error.returncode}): the first run needs PyPI to install {' '.join(wanted)}"
+        ) from None
     (folder / "READY").write_text("\n".join(wanted) + "\n")
     return python_of(folder)
