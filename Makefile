@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test bench install clean pushgateway chromium jstest
+.PHONY: demo test bench bench-vs-codecarbon install clean pushgateway chromium jstest
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +52,9 @@ chromium:
 bench: install
 	cd benchmarks && ../$(PY) run_all.py
 
+## make bench-vs-codecarbon: only the side-by-side run against CodeCarbon (writes benchmarks/RESULTS.md)
+bench-vs-codecarbon: install
+	cd benchmarks && ../$(PY) vs_codecarbon.py
+
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache node_modules lib tsconfig.tsbuildinfo carbon_magic/labextension
+	rm -rf $(VENV) demo-output .pytest_cache .bench node_modules lib tsconfig.tsbuildinfo carbon_magic/labextension

@@ -96,6 +96,20 @@ def test_an_idle_lane_ends_its_thread_and_starts_again(monkeypatch):
     assert worker.submit("w", seen.append, 2).wait(5) and seen == [1, 2]
 
 
+def test_a_caller_waiting_for_its_call_cuts_the_lanes_linger_short(monkeypatch):
+    """An idle lane woken by a call lingers to batch calls that come close together; a
+    caller that waits (``tracker.stop()`` in a script) must not wait out that linger."""
+    from carbon_magic.outputs import worker as worker_module
+
+    worker = OutputWorker("test")
+    seen = []
+    assert worker.submit("w", seen.append, 1).wait(5)
+    assert eventually(lambda: worker._idle, timeout_s=5)  # the thread now waits for work
+    monkeypatch.setattr(worker_module, "LINGER_S", 60.0)
+    assert worker.submit("w", seen.append, 2).wait(5)
+    assert seen == [1, 2]
+
+
 def test_a_stuck_custom_handler_never_delays_the_csv_or_the_caller(tmp_path):
     gate = Gate()
 

@@ -19,7 +19,8 @@ their queue (the oldest queued call is dropped and counted). At interpreter exit
 lane runs its scheduled calls at once and drains, all together, within ``EXIT_WAIT_S``;
 then the ``on_exit`` hooks run on their lanes, within half of that again. An idle lane
 woken by a call lingers ``LINGER_S`` first, so that calls arriving close together (a loop
-of short cells) cost one wake-up of its thread, not one each.
+of short cells) cost one wake-up of its thread, not one each; a caller that waits for its
+calls (``tracker.stop()`` in a script) cuts the linger short.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class OutputWorker:
         self._dropped = 0
         self.done_seq = 0
         self._idle = False  # the thread waits for work and must be notified
+        self._linger_cut = threading.Event()  # set by a waiter: stop lingering, run the calls now
         self._thread: threading.Thread | None = None
 
     # -- queueing (any thread; cheap, never blocks on an output) --------------------------
@@ -216,7 +218,8 @@ class OutputWorker:
             if step is None:
                 return
             if step is _LINGER:
-                time.sleep(LINGER_S)
+                self._linger_cut.wait(LINGER_S)
+                self._linger_cut.clear()
                 continue
             self._execute(step)
 
@@ -233,6 +236,7 @@ class OutputWorker:
 
     # -- waiting --------------------------------------------------------------------------
     def wait_done(self, seq: int, timeout_s: float) -> bool:
+        self._linger_cut.set()
         with self._progress:
             return self._progress.wait_for(lambda: self.done_seq >= seq or not self._pending(seq), timeout_s)
 
