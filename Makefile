@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test bench install clean pushgateway
+.PHONY: demo test bench install clean pushgateway chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ demo: $(PY)
 	$(PY) scripts/demo.py
 
 ## make test: everything the tests need, then every test
-test: $(PY) pushgateway
+test: $(PY) pushgateway chromium
 	$(PIP) install -q -e ".[test]"
 	$(PY) -m pytest
 
@@ -28,6 +28,12 @@ pushgateway:
 	@command -v prometheus-pushgateway >/dev/null 2>&1 || { \
 	  apt-get update -qq >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-pushgateway >/dev/null; }
+
+## Chromium for the browser tests (Debian package, as root; Playwright's own download does not work here)
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## make bench: the benchmarks in benchmarks/ (figures, not pass/fail)
 bench: install

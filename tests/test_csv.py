@@ -132,3 +132,17 @@ def test_concurrent_processes_never_interleave(tmp_path):
     assert len({r["run_id"] for r in records}) == 1000
     assert all(r["project_name"] == "x" * 200 and r["duration"] == "1.5" for r in records)
     assert path.read_text().count(CODECARBON_HEADER) == 1
+
+
+def test_a_relative_output_dir_is_fixed_when_the_output_is_made(tmp_path, monkeypatch):
+    """A notebook that changes directory later still writes where the session started."""
+    from carbon_magic.outputs.cells_file import CellsFile
+    from carbon_magic.outputs.csv_file import FileOutput
+
+    start = tmp_path / "start"
+    start.mkdir()
+    monkeypatch.chdir(start)
+    file_output, cells_file = FileOutput("emissions.csv", "."), CellsFile(".")
+    monkeypatch.chdir(tmp_path)
+    assert file_output.path == start / "emissions.csv"
+    assert cells_file.path.parent == start

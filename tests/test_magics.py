@@ -575,3 +575,24 @@ def test_telemetry_subcommand_shows_stores_and_previews(ip, capsys, monkeypatch,
 
 def test_telemetry_is_kernel_wide_not_a_cell_option(ip):
     assert not run(ip, "%%carbon --telemetry extensive\nx = 1").success
+
+
+def test_cells_can_go_to_the_outputs_as_tasks_of_one_run(ip, isolated):
+    ip.run_line_magic("config", "CarbonMagic.cells_as_tasks = True")
+    ip.run_line_magic("config", "CarbonMagic.experiment_name = 'nb'")
+    run(ip, "%%carbon --quiet --name load\nx = 1")
+    run(ip, "%%carbon --quiet --name train\ny = 2")
+    drain_outputs()
+    [task_file] = isolated.glob("emissions_nb_*.csv")
+    assert task_file.name == f"emissions_nb_{get_session(ip).run_id}.csv"
+    _, rows = read_csv(task_file)
+    assert [row["task_name"] for row in rows] == ["load", "train"]
+
+
+def test_no_sync_option_turns_framework_synchronisation_off(ip):
+    from carbon_magic.ipython.options import parse_options
+
+    options, _ = parse_options("--no-sync --quiet", "%%carbon")
+    assert dict(options.parameters) == {"sync_frameworks": False}
+    assert run(ip, "%%carbon --no-sync --quiet\nx = 1").success
+    assert get_session(ip).pool.config(options)["sync_frameworks"] is False

@@ -303,6 +303,12 @@ _TABLE: tuple[Param, ...] = (
         "Outputs to use, instead of the save_to_* flags.", "output", choices=OUTPUT_METHODS,
     ),
     Param(
+        "cells_as_tasks", "bool", False,
+        "In notebooks, also send each tracked cell to the outputs that take tasks (the task CSV "
+        "file, loggers, custom handlers' task_out) as a task named after its label, all under "
+        "one run id per kernel session.", "output",
+    ),
+    Param(
         "output_handlers", "object", (), "Custom outputs with out/live_out/task_out/exit methods.",
         "output", from_text=False,
     ),

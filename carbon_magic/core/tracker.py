@@ -118,6 +118,11 @@ class Tracker:
         return self._sampler
 
     @property
+    def sink(self) -> OutputSink | None:
+        """Where this tracker's records go (None: nowhere)."""
+        return self._sink
+
+    @property
     def components(self) -> tuple[str, ...]:
         return self._components
 

@@ -37,6 +37,8 @@ MAGIC_OPTIONS = (
     ("--name", "LABEL", "Label of this cell or span in the report (default: 'cell N', 'span N')."),
     ("--quiet", "", "Print no summary after the cell (CarbonMagic.quiet does it for every cell)."),
     ("--no-panel", "", "Show no live panel for this cell (CarbonMagic.panel does it for every cell)."),
+    ("--no-sync", "", "Do not wait for queued GPU work at this cell's boundaries (same as "
+                      "--sync-frameworks false)."),
 )
 
 
@@ -105,6 +107,10 @@ def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
     magics.add_argument("--quiet", action="store_const", const=True, default=None, help=MAGIC_OPTIONS[1][2])
     magics.add_argument(
         "--no-panel", dest="panel", action="store_const", const=False, default=None, help=MAGIC_OPTIONS[2][2]
+    )
+    magics.add_argument(
+        "--no-sync", dest="sync_frameworks", action="store_const", const=False, default=argparse.SUPPRESS,
+        help=MAGIC_OPTIONS[3][2],
     )
 
 

@@ -120,6 +120,7 @@ class Session:
         self._listeners: list[Any] = []
         self._span_count = 0
         self._strings: dict[str, str] = {}
+        self._run_id: str | None = None
         self._since_catch_up = 0
 
     # -- listeners ---------------------------------------------------------------------------
@@ -209,7 +210,24 @@ class Session:
             self.records[index] = record
         if finaliser.window.cells_file is not None:
             finaliser.window.cells_file.add(record.cell_fields(), data)
+        self._send_as_task(finaliser.window, record, data)
         self._tell("cell_finalized", record, data)
+
+    @property
+    def run_id(self) -> str:
+        """The run of this session's cells sent as tasks (made when first needed)."""
+        if self._run_id is None:
+            from ..core.tracker import new_run_id
+
+            self._run_id = new_run_id()
+        return self._run_id
+
+    def _send_as_task(self, window: TrackedWindow, record: CellRecord, data: Any) -> None:
+        """With ``cells_as_tasks``: the cell as a CodeCarbon task of this session's run."""
+        config, sink = window.tracker.config, window.tracker.sink
+        if config["cells_as_tasks"] and sink is not None:
+            experiment = config["experiment_name"] or config["project_name"]
+            sink.cell_out(data.replace(run_id=self.run_id), record.label, experiment)
 
     def _intern(self, text: str) -> str:
         """One copy of each repeated text (intensity sources) across thousands of records."""

@@ -35,7 +35,7 @@ class CellsFile:
     """``<output_dir>/carbon_cells.csv``; ``add`` returns at once, the worker writes."""
 
     def __init__(self, output_dir: str = "."):
-        self.path = Path(output_dir) / CELLS_FILE_NAME
+        self.path = Path(output_dir).absolute() / CELLS_FILE_NAME  # fixed now: a later os.chdir must not move it
         self._lock = threading.Lock()
         self._pending: list[tuple[Mapping[str, Any], EmissionsData]] = []
 

@@ -168,7 +168,7 @@ class FileOutput(BaseOutput):
     lane = "main"
 
     def __init__(self, output_file: str = "emissions.csv", output_dir: str = ".", on_csv_write: str = "append"):
-        self.output_dir = Path(output_dir)
+        self.output_dir = Path(output_dir).absolute()  # fixed now: a later os.chdir must not move it
         self.path = self.output_dir / output_file
         self.on_csv_write = on_csv_write
 
