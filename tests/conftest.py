@@ -11,6 +11,9 @@ from carbon_magic.core import sampler as sampler_module
 from carbon_magic.core.problems import problems
 from tests.servers import closed_port
 
+# reliability cases (tests/reliability/ and @pytest.mark.reliability anywhere) -> RELIABILITY.md
+pytest_plugins = ["tests.reliability.plugin"]
+
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
