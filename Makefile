@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test bench install clean pushgateway chromium reliability chromium
+.PHONY: demo test bench install clean pushgateway chromium reliability
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
