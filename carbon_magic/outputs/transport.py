@@ -1,4 +1,5 @@
-"""HTTP for the network outputs: short timeouts, answers checked, nothing secret in messages.
+"""HTTP for the network outputs: short timeouts, answers checked and read only up to
+``core.http.MAX_BODY_BYTES`` within a total deadline, nothing secret in messages.
 
 ``requests`` is imported on first use, on an output lane, never at package import.
 Each lane thread keeps its own ``requests.Session`` (connections are reused per lane).
@@ -8,14 +9,17 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from typing import Any, Container, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from ..core.http import MAX_BODY_BYTES
 from ..core.params import mask_url_password
 
 CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 3.0
 MIN_SECRET_LENGTH = 4
+_CHUNK_BYTES = 64 * 1024
 
 _SECRET_QUERY = re.compile(r"([?&][^=&\s]*(?:token|key|secret|password|auth)[^=&\s]*=)[^&\s]+", re.IGNORECASE)
 
@@ -75,11 +79,29 @@ def post_json(
 
     secrets = tuple(secrets)
     shown = safe_url(url)
+    deadline = time.monotonic() + sum(timeout_s)
     try:
-        answer = _session().post(url, json=payload, headers=dict(headers or {}), timeout=timeout_s)
+        answer = _session().post(url, json=payload, headers=dict(headers or {}), timeout=timeout_s, stream=True)
+        with answer:
+            body = _read_text(answer, deadline, f"POST {shown}")
     except requests.RequestException as error:
         raise DeliveryError(f"POST {shown}: {type(error).__name__}: {scrub(str(error), secrets)[:200]}") from None
     if answer.status_code not in expected:
-        body = scrub(answer.text[:120], secrets).replace("\n", " ")
-        raise DeliveryError(f"POST {shown}: unexpected HTTP {answer.status_code}: {body}")
-    return answer.text
+        shown_body = scrub(body[:120], secrets).replace("\n", " ")
+        raise DeliveryError(f"POST {shown}: unexpected HTTP {answer.status_code}: {shown_body}")
+    return body
+
+
+def _read_text(answer: Any, deadline: float, where: str) -> str:
+    """An answer's body as text, read in chunks: DeliveryError past ``MAX_BODY_BYTES`` or the
+    deadline (a huge or trickling answer must not hold a lane or fill the memory)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in answer.iter_content(_CHUNK_BYTES):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise DeliveryError(f"{where}: answer larger than {MAX_BODY_BYTES} bytes (HTTP {answer.status_code})")
+        if time.monotonic() > deadline:
+            raise DeliveryError(f"{where}: answer too slow (HTTP {answer.status_code})")
+        chunks.append(chunk)
+    return b"".join(chunks).decode(answer.encoding or "utf-8", errors="replace")

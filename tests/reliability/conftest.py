@@ -34,6 +34,16 @@ def open_notebook(isolated, monkeypatch, figures):
     yield open_
     for shell in loaded:
         shell.extension_manager.unload_extension("carbon_magic")
+    forget_scheduled_retries()
+
+
+def forget_scheduled_retries() -> None:
+    """Retries of network outputs aimed at this case's (closed) server must not fail into the
+    next case's ``%carbon status``."""
+    from carbon_magic.outputs.worker import all_lanes
+
+    for lane in all_lanes():
+        lane.cancel_scheduled()
 
 
 @pytest.fixture

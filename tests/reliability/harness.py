@@ -142,16 +142,18 @@ class Notebook:
         """The text of ``%carbon status``."""
         return self.magic("status")
 
-    def drain(self, timeout_s: float = 10.0) -> None:
-        """Wait until every output lane has run what was queued."""
+    def drain(self, timeout_s: float = 10.0, lanes: Iterable[str] | None = None) -> None:
+        """Wait until the output lanes named (default: all) have run what was queued."""
         from carbon_magic.outputs.worker import all_lanes
 
         for lane in all_lanes():
-            assert lane.drain(timeout_s), lane
+            if lanes is None or lane.name in lanes:
+                assert lane.drain(timeout_s), lane.name
 
     def rows_are_whole(self, folder: Path | str = ".", run_ids: Iterable[str] | None = None) -> None:
-        """Every record of this session (or ``run_ids``) is a whole row of both CSV files."""
-        self.drain()
+        """Every record of this session (or ``run_ids``) is a whole row of both CSV files
+        (written on the ``main`` lane, which no network output may hold up)."""
+        self.drain(lanes=("main",))
         for record in self.records:
             record_is_whole(record)
         run_ids = [r.run_id for r in self.records] if run_ids is None else list(run_ids)
