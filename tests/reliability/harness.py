@@ -187,10 +187,21 @@ class KernelNotebook:
         """Run one cell; what it printed and displayed. A user's cell (``expect_output`` or
         ``raises`` given) is counted, and broken unless it printed ``expect_output`` without
         error, or raised exactly ``raises`` (an exception name); a command must not fail."""
-        from tests.ipython_helpers import execute_like_jupyterlab, texts
+        from tests.ipython_helpers import execute_like_jupyterlab
 
         _, messages = execute_like_jupyterlab(self.client, code, cell_id)
         return self._judge(code, messages, expect_output, raises)
+
+    def send(self, code: str) -> str:
+        """Start a cell without waiting (to interrupt it, say); its message id for ``outcome``."""
+        return self.client.execute(code)
+
+    def outcome(self, message_id: str, code: str, expect_output: str | None = None,
+                raises: str | None = None) -> str:
+        """Wait for a cell started by ``send`` and judge it as ``run`` does."""
+        from tests.ipython_helpers import collect
+
+        return self._judge(code, collect(self.client, message_id), expect_output, raises)
 
     def _judge(self, code: str, messages: list[dict], expect_output: str | None, raises: str | None) -> str:
         from tests.ipython_helpers import texts

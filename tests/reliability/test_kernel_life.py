@@ -1,0 +1,119 @@
+"""A kernel's life with the extension loaded: interrupted cells, restarts, forks, and a
+thousand trackers started from eight threads at once. Real Jupyter kernels (jupyter_client)
+where the kernel itself matters; an IPython shell otherwise. The 50 %load_ext / %unload_ext
+cycles are a case in tests/test_magics.py (marked ``reliability``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS, CELLS_FILE_NAME
+
+from .harness import whole_rows
+
+TRACKED = "%%carbon --quiet\n"
+
+
+def test_keyboard_interrupt_inside_tracked_cells(isolated, figures, kernel_notebook):
+    """Interrupting a kernel (as the stop button does) inside tracked cells: the cell ends
+    with the user's KeyboardInterrupt, unchanged; it is recorded as interrupted, whole; the
+    next cells run and are tracked as usual."""
+    figures.fault("SIGINT to the kernel (interrupt_kernel) 0.5 s into two tracked cells")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    for attempt in range(2):
+        cell = TRACKED + "import time\nfor _ in range(200):\n    time.sleep(0.05)"
+        message_id = kernel.send(cell)
+        time.sleep(0.5)
+        kernel.manager.interrupt_kernel()
+        kernel.outcome(message_id, cell, raises="KeyboardInterrupt")
+        kernel.run(TRACKED + f"print('after', {attempt})", expect_output=f"after {attempt}")
+    kernel.rows_are_whole(isolated, count=4)
+    statuses = [row["status"] for row in whole_rows(isolated / CELLS_FILE_NAME, CELLS_CSV_COLUMNS)]
+    assert statuses == ["interrupted", "ok", "interrupted", "ok"]
+
+
+def test_kernel_restart_keeps_every_record(isolated, figures, kernel_notebook):
+    """A kernel restarted between tracked cells (as Kernel > Restart does): the rows written
+    before stay, the extension loads again in the new kernel, and its rows follow, whole."""
+    figures.fault("restart_kernel(now=True) between tracked cells, then %load_ext again")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(TRACKED + "print('before', 1)", expect_output="before 1")
+    kernel.run(TRACKED + "print('before', 2)", expect_output="before 2")
+    kernel.rows_are_whole(isolated, count=2)
+    before = kernel.run_ids()
+    kernel.manager.restart_kernel(now=True)
+    kernel.client.wait_for_ready(timeout=60)
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(TRACKED + "print('after', 1)", expect_output="after 1")
+    after = kernel.run_ids()
+    assert len(after) == 1 and not set(after) & set(before)
+    deadline = time.monotonic() + 10
+    while len(whole_rows(isolated / "emissions.csv")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    figures.rows(isolated / "emissions.csv", before + after)
+    figures.rows(isolated / CELLS_FILE_NAME, before + after, CELLS_CSV_COLUMNS)
+
+
+FORK_CELL = TRACKED + """import os
+pid = os.fork()
+if pid == 0:
+    total = sum(range(100_000))
+    os._exit(0)
+_, code = os.waitpid(pid, 0)
+print('forked', os.waitstatus_to_exitcode(code))
+"""
+
+
+def test_os_fork_in_a_tracked_cell(isolated, figures, kernel_notebook):
+    """``os.fork`` inside a tracked cell (as multiprocessing's fork start does): the child
+    runs and exits cleanly, the parent's cell gives its result, and the cell is one whole
+    record: the child writes no duplicate or half row."""
+    figures.fault("os.fork() in 3 tracked cells; the child computes then os._exit(0)")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    for _ in range(3):
+        kernel.run(FORK_CELL, expect_output="forked 0")
+    kernel.run(TRACKED + "print('after')", expect_output="after")
+    time.sleep(0.5)  # a child writing late would have done so by now
+    kernel.rows_are_whole(isolated, count=4)
+    assert len(whole_rows(isolated / "emissions.csv")) == 4
+
+
+THREADS_CELL = TRACKED + """import threading
+from carbon_magic import OfflineEmissionsTracker
+results, errors = [], []
+def track(thread):
+    try:
+        for index in range(125):
+            tracker = OfflineEmissionsTracker(country_iso_code="FRA", project_name=f"t{thread}-{index}",
+                                              log_level="error")
+            tracker.start()
+            results.append(tracker.stop())
+    except Exception as error:
+        errors.append(error)
+threads = [threading.Thread(target=track, args=(n,)) for n in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+(len(results), errors)
+"""
+
+
+def test_a_thousand_trackers_from_eight_threads_in_a_tracked_cell(open_notebook, figures):
+    """1,000 trackers started and stopped from 8 threads at once, inside a tracked cell: every
+    tracker returns its emissions, the cell's own record is whole, and emissions.csv holds
+    1,000 + 1 whole rows, each tracker's exactly once."""
+    figures.fault("8 threads x 125 OfflineEmissionsTracker start/stop inside a %%carbon cell")
+    notebook = open_notebook()
+    notebook.run(THREADS_CELL, expect=(1000, []))
+    assert all(value is not None and value >= 0 for value in notebook.shell.user_ns["results"])
+    notebook.rows_are_whole()
+    names = sorted(row["project_name"] for row in whole_rows(Path("emissions.csv")))
+    expected = sorted(["codecarbon"] + [f"t{t}-{i}" for t in range(8) for i in range(125)])
+    figures.rows_written += len(names) - 1
+    figures.rows_lost += len(set(expected) - set(names))
+    assert names == expected
