@@ -7,6 +7,7 @@ Each lane thread keeps its own ``requests.Session`` (connections are reused per 
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 import time
@@ -39,10 +40,19 @@ def safe_url(url: str) -> str:
     return scrub(url.split("?", 1)[0].split("#", 1)[0])
 
 
+def basic_auth_token(user: str | None, password: str | None) -> str | None:
+    """The base64 form of ``user:password`` that HTTP basic auth sends (a server may echo it)."""
+    if not password:
+        return None
+    return base64.b64encode(f"{user or ''}:{password}".encode()).decode()
+
+
 def url_secrets(url: str) -> tuple[str, ...]:
-    """The parts of ``url`` that may be secret: its password and its query string."""
+    """The parts of ``url`` that may be secret: its password (also as basic auth sends it)
+    and its query string."""
     parts = urlsplit(url if "//" in url else "//" + url)
-    return tuple(part for part in (parts.password, parts.query) if part)
+    token = basic_auth_token(parts.username, parts.password)
+    return tuple(part for part in (parts.password, token, parts.query) if part)
 
 
 class DeliveryError(Exception):
@@ -87,7 +97,7 @@ def post_json(
     except requests.RequestException as error:
         raise DeliveryError(f"POST {shown}: {type(error).__name__}: {scrub(str(error), secrets)[:200]}") from None
     if answer.status_code not in expected:
-        shown_body = scrub(body[:120], secrets).replace("\n", " ")
+        shown_body = scrub(body, secrets)[:120].replace("\n", " ")  # scrubbed whole: a cut secret would show
         raise DeliveryError(f"POST {shown}: unexpected HTTP {answer.status_code}: {shown_body}")
     return body
 
