@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = ROOT / "tests" / "artifacts" / "reliability.json"
 TABLE = ROOT / "RELIABILITY.md"
-FIGURES = ("cells_run", "cells_broken", "rows_written", "rows_lost")
+FIGURES = ("inputs_tried", "cells_run", "cells_broken", "rows_written", "rows_lost")
 
 INTRO = """# Reliability: what carbon_magic promises when things go wrong
 
@@ -39,27 +39,32 @@ def escape(text: str) -> str:
 
 def render(summary: dict) -> str:
     cases = summary["cases"]
-    totals = {name: sum(case[name] for case in cases) for name in FIGURES}
+    totals = {name: sum(case.get(name, 0) for case in cases) for name in FIGURES}
     outcomes = defaultdict(int)
     for case in cases:
         outcomes[case["outcome"]] += 1
     lines = [INTRO, "## Last run", "",
              f"{summary['finished_at']}, Python {summary['python']} on {summary['platform']}.", "",
-             "| cases tried | passed | failed | cells run | cells broken | rows written | rows lost |",
-             "|---:|---:|---:|---:|---:|---:|---:|",
-             f"| {len(cases)} | {outcomes['passed']} | {len(cases) - outcomes['passed']} | {totals['cells_run']} | "
-             f"{totals['cells_broken']} | {totals['rows_written']} | {totals['rows_lost']} |", ""]
+             "| cases tried | passed | failed | inputs tried | cells run | cells broken | rows written | rows lost |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|",
+             f"| {len(cases)} | {outcomes['passed']} | {len(cases) - outcomes['passed']} | {totals['inputs_tried']} | "
+             f"{totals['cells_run']} | {totals['cells_broken']} | {totals['rows_written']} | {totals['rows_lost']} |",
+             "",
+             "Inputs tried: generated inputs (hypothesis examples) fed to the fuzzing cases. Cells: the",
+             "user's cells run in notebooks and kernels; broken: one that did not give its own value or",
+             "its own exception. Rows: records checked as whole rows of the CSV files; lost: a record",
+             "missing from them.", ""]
     by_area: dict[str, list[dict]] = defaultdict(list)
     for case in cases:
         by_area[case["area"]].append(case)
     for area, area_cases in by_area.items():
         lines += [f"## {area}", "",
-                  "| case | promise | fault injected | outcome | cells run / broken | rows written / lost | s |",
-                  "|---|---|---|---|---:|---:|---:|"]
+                  "| case | promise | fault injected | outcome | inputs | cells run / broken | rows written / lost | s |",
+                  "|---|---|---|---|---:|---:|---:|---:|"]
         for case in area_cases:
             lines.append(
                 f"| `{escape(case['instance'])}` | {escape(case['promise'])} | {escape('; '.join(case['faults']))} | "
-                f"{case['outcome']} | {case['cells_run']} / {case['cells_broken']} | "
+                f"{case['outcome']} | {case.get('inputs_tried', 0)} | {case['cells_run']} / {case['cells_broken']} | "
                 f"{case['rows_written']} / {case['rows_lost']} | {case['duration_s']} |")
         lines.append("")
     return "\n".join(lines)

@@ -34,6 +34,7 @@ NUMERIC_COLUMNS = ("duration", "emissions", "emissions_rate", "cpu_power", "gpu_
 class Figures:
     """What one case tried and what came of it (the RELIABILITY.md columns)."""
 
+    inputs_tried: int = 0  # generated inputs (hypothesis examples) a case fed in
     cells_run: int = 0
     cells_broken: int = 0
     rows_written: int = 0

@@ -52,9 +52,10 @@ ini_text = st.one_of(
 @pytest.mark.reliability(area="configuration")
 @FUZZ
 @given(text=ini_text)
-def test_fuzzed_config_files_give_a_clear_error_or_a_clean_config(isolated, text):
+def test_fuzzed_config_files_give_a_clear_error_or_a_clean_config(isolated, figures, text):
     """Any .codecarbon.config content (random text, random [codecarbon] lines, bytes that are
     not UTF-8) resolves cleanly or raises a ConfigError that names the file and what it expects."""
+    figures.inputs_tried += 1
     path = isolated / CONFIG_FILE_NAME
     path.write_text(text, encoding="utf-8", errors="surrogateescape")
     try:
@@ -70,9 +71,10 @@ def test_fuzzed_config_files_give_a_clear_error_or_a_clean_config(isolated, text
 @pytest.mark.reliability(area="configuration")
 @FUZZ
 @given(name=st.sampled_from(NAMES), value=VALUES.map(lambda v: v.replace("\x00", "")))
-def test_fuzzed_environment_variables_give_a_clear_error_or_a_clean_config(name, value):
+def test_fuzzed_environment_variables_give_a_clear_error_or_a_clean_config(figures, name, value):
     """Any CODECARBON_<PARAMETER> value is accepted cleanly or refused with a ConfigError naming
     the parameter, the variable and what is accepted; a secret's value is never shown."""
+    figures.inputs_tried += 1
     variable = "CODECARBON_" + name.upper()
     try:
         config = resolve_config(environ={variable: value})
