@@ -52,10 +52,11 @@ def test_our_children_are_ours():
     def run_child():
         subprocess.run([sys.executable, "-c", BURN.format(seconds=1.0)], check=True)
 
-    process, machine = track(run_child)
-    # The child kept one of the machine's cores busy for the whole window: at least about
-    # half the machine's busy CPU time (and so of its CPU energy) is ours.
-    assert machine * 0.4 <= process <= machine
+    with_child, machine = track(run_child)
+    without_child, _ = track(lambda: time.sleep(1.0))
+    # The child kept one core busy for the whole window: its CPU time counts as ours, however
+    # busy the rest of the machine is (other processes only lower our share of it).
+    assert without_child * 5 < with_child <= machine
 
 
 def test_process_ram_is_a_share_of_the_machine_ram():

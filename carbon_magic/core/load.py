@@ -1,6 +1,8 @@
 """Machine and process load, read cheaply enough to run at every cell boundary.
 
-A boundary read costs one ``pread`` of ``/proc/stat`` and a ``process_time()`` call. The
+A boundary read costs one ``pread`` of ``/proc/stat`` and a ``process_time()`` call; within
+one clock tick of the previous read (10 ms, the resolution of /proc/stat's counters) the
+``pread`` is skipped, as its counters could not have told anything more. The
 expensive parts (the process tree's children, memory) are refreshed only on the sampler
 thread's ticks and reused at boundaries.
 """
@@ -12,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_TICK_S = 1.0 / _CLOCK_TICKS
 
 
 @dataclass(slots=True)
@@ -107,6 +110,7 @@ class LoadProbe:
         self.process_tree = False
         self._last_now = time.monotonic()
         self._last_busy, self._last_total = self._stat.busy_total()
+        self._last_stat_now = self._last_now
         self._children_cpu_s = 0.0
         self._last_process_cpu_s = self._process_cpu_s()
         self._rss_share = 0.0
@@ -158,7 +162,11 @@ class LoadProbe:
     def sample(self, now: float, full: bool) -> LoadSample:
         if full:
             self.refresh_slow()
-        busy, total = self._stat.busy_total()
+        if now - self._last_stat_now >= _TICK_S:
+            busy, total = self._stat.busy_total()
+            self._last_stat_now = now
+        else:  # within a tick of the last read: the counters have not moved in any telling way
+            busy, total = self._last_busy, self._last_total
         d_busy, d_total = busy - self._last_busy, total - self._last_total
         process_cpu_s = self._process_cpu_s()
         dt = max(now - self._last_now, 0.0)
