@@ -59,7 +59,7 @@ def describe(item) -> dict:
     marker = item.get_closest_marker(MARKER)
     function = item.function
     return {
-        "area": marker.kwargs.get("area") or item.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"),
+        "area": marker.kwargs.get("area") or item.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", " "),
         "case": function.__name__,
         "instance": item.name,
         "file": Path(str(item.fspath)).resolve().relative_to(SUITE_FOLDER.parents[1]).as_posix(),
