@@ -17,7 +17,10 @@ def open_notebook(isolated, monkeypatch, figures):
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
+    from carbon_magic.outputs import worker
+
     loaded = []
+    exit_hooks_before = set(worker._exit_hooks)
 
     def open_(offline: bool = True, **environment: str) -> Notebook:
         for name, value in {**(OFFLINE_ENV if offline else {}), **environment}.items():
@@ -35,6 +38,8 @@ def open_notebook(isolated, monkeypatch, figures):
     for shell in loaded:
         shell.extension_manager.unload_extension("carbon_magic")
     forget_scheduled_retries()
+    for key in set(worker._exit_hooks) - exit_hooks_before:  # e.g. deleting a push-gateway job at
+        worker._exit_hooks.pop(key, None)  # interpreter exit, from this case's server, closed by then
 
 
 def forget_scheduled_retries() -> None:

@@ -197,12 +197,26 @@ class KernelNotebook:
         """Start a cell without waiting (to interrupt it, say); its message id for ``outcome``."""
         return self.client.execute(code)
 
+    def wait_for_output(self, message_id: str, text: str, timeout_s: float = 60.0) -> list[dict]:
+        """The messages of a cell started by ``send``, up to the one that shows ``text``."""
+        from tests.ipython_helpers import texts
+
+        messages: list[dict] = []
+        deadline = time.monotonic() + timeout_s
+        while text not in texts(messages):
+            assert time.monotonic() < deadline, f"no {text!r} from the cell: {texts(messages)!r}"
+            message = self.client.get_iopub_msg(timeout=timeout_s)
+            if message["parent_header"].get("msg_id") == message_id:
+                messages.append(message)
+        return messages
+
     def outcome(self, message_id: str, code: str, expect_output: str | None = None,
-                raises: str | None = None) -> str:
-        """Wait for a cell started by ``send`` and judge it as ``run`` does."""
+                raises: str | None = None, earlier: list[dict] = ()) -> str:
+        """Wait for a cell started by ``send`` (``earlier``: its messages already read) and
+        judge it as ``run`` does."""
         from tests.ipython_helpers import collect
 
-        return self._judge(code, collect(self.client, message_id), expect_output, raises)
+        return self._judge(code, [*earlier, *collect(self.client, message_id)], expect_output, raises)
 
     def _judge(self, code: str, messages: list[dict], expect_output: str | None, raises: str | None) -> str:
         from tests.ipython_helpers import texts

@@ -19,15 +19,16 @@ def test_keyboard_interrupt_inside_tracked_cells(isolated, figures, kernel_noteb
     """Interrupting a kernel (as the stop button does) inside tracked cells: the cell ends
     with the user's KeyboardInterrupt, unchanged; it is recorded as interrupted, whole; the
     next cells run and are tracked as usual."""
-    figures.fault("SIGINT to the kernel (interrupt_kernel) 0.5 s into two tracked cells")
+    figures.fault("SIGINT to the kernel (interrupt_kernel) while two tracked cells run")
     kernel = kernel_notebook()
     kernel.run("%load_ext carbon_magic")
     for attempt in range(2):
-        cell = TRACKED + "import time\nfor _ in range(200):\n    time.sleep(0.05)"
+        cell = TRACKED + "import time\nprint('running', flush=True)\nfor _ in range(400):\n    time.sleep(0.05)"
         message_id = kernel.send(cell)
-        time.sleep(0.5)
+        running = kernel.wait_for_output(message_id, "running")  # the interrupt lands in the user's code
+        time.sleep(0.2)
         kernel.manager.interrupt_kernel()
-        kernel.outcome(message_id, cell, raises="KeyboardInterrupt")
+        kernel.outcome(message_id, cell, raises="KeyboardInterrupt", earlier=running)
         kernel.run(TRACKED + f"print('after', {attempt})", expect_output=f"after {attempt}")
     kernel.rows_are_whole(isolated, count=4)
     statuses = [row["status"] for row in whole_rows(isolated / CELLS_FILE_NAME, CELLS_CSV_COLUMNS)]
