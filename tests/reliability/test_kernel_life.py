@@ -5,10 +5,13 @@ cycles are a case in tests/test_magics.py (marked ``reliability``)."""
 
 from __future__ import annotations
 
+import json
+import random
 import time
 from pathlib import Path
 
 from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS, CELLS_FILE_NAME
+from tests.ipython_helpers import collect, texts
 
 from .harness import whole_rows
 
@@ -118,3 +121,77 @@ def test_a_thousand_trackers_from_eight_threads_in_a_tracked_cell(open_notebook,
     figures.rows_written += len(names) - 1
     figures.rows_lost += len(set(expected) - set(names))
     assert names == expected
+
+
+RECORDS_CODE = ("import json\nfrom carbon_magic.ipython.extension import get_session\n"
+                "print('RECORDS', json.dumps([[r.first_line, r.status] for r in get_session().records]))")
+
+
+def test_interrupts_at_random_moments_of_short_tracked_cells(isolated, figures, kernel_notebook):
+    """Ctrl-C at random moments of 30 short tracked cells, so that it also lands while the
+    extension opens or closes a record: each cell finishes or raises the user's
+    KeyboardInterrupt (nothing else), every cell whose code started has a whole record, no
+    window is left open, and tracking goes on."""
+    figures.fault("SIGINT 0-20 ms (seeded random) after sending each of 30 tracked 5 ms cells")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    chance = random.Random(10)
+    started = []
+    for index in range(30):
+        cell = TRACKED + f"print('started', {index})\nimport time\ntime.sleep(0.005)\nprint('ended', {index})"
+        message_id = kernel.send(cell)
+        time.sleep(chance.uniform(0.0, 0.02))
+        kernel.manager.interrupt_kernel()
+        messages = collect(kernel.client, message_id)
+        errors = [m["content"]["ename"] for m in messages if m["msg_type"] == "error"]
+        figures.cell(errors in ([], ["KeyboardInterrupt"]), f"cell {index} ended with {errors}")
+        if f"started {index}" in texts(messages):
+            started.append(f"print('started', {index})")
+    time.sleep(0.2)  # an interrupt still in flight lands here, not in the next cell
+    kernel.run(TRACKED + "print('still tracking')", expect_output="still tracking")
+    shown = kernel.run(RECORDS_CODE)
+    records = json.loads(shown.split("RECORDS ", 1)[1].splitlines()[0])
+    recorded = {line for line, _ in records}
+    assert [line for line in started if line not in recorded] == []
+    assert all(status in ("ok", "interrupted") for _, status in records)
+    assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
+    kernel.rows_are_whole(isolated, count=len(records))
+
+
+CTRL_C_LISTENER = """import os, signal
+from carbon_magic.ipython.extension import get_session
+class CtrlC:
+    '''Sends this kernel a SIGINT while the extension opens or closes a record.'''
+    when = None
+    def cell_started(self, window):
+        if self.when == "opening":
+            os.kill(os.getpid(), signal.SIGINT)
+    def cell_finished(self, record, data):
+        if self.when == "closing":
+            os.kill(os.getpid(), signal.SIGINT)
+ctrl_c = CtrlC()
+get_session().add_listener(ctrl_c)
+"""
+
+
+def test_ctrl_c_while_the_extension_opens_or_closes_a_record(isolated, figures, kernel_notebook):
+    """Ctrl-C exactly while the extension opens a cell's record (the cell stops before its
+    code, recorded as interrupted) or closes it (the cell's own work is done and recorded,
+    then the user gets the interrupt): the user's KeyboardInterrupt either way, never a
+    record lost or a window left open."""
+    figures.fault("SIGINT sent from a session listener inside the record's opening, then its closing")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(CTRL_C_LISTENER)
+    kernel.run("ctrl_c.when = 'opening'")
+    shown = kernel.run(TRACKED + "print('ran')", raises="KeyboardInterrupt")
+    assert "ran" not in shown
+    kernel.run("ctrl_c.when = 'closing'")
+    kernel.run(TRACKED + "print('ran')", raises="KeyboardInterrupt")
+    kernel.run("ctrl_c.when = None")
+    kernel.run(TRACKED + "print('after')", expect_output="after")
+    shown = kernel.run(RECORDS_CODE)
+    records = json.loads(shown.split("RECORDS ", 1)[1].splitlines()[0])
+    assert records == [["print('ran')", "interrupted"], ["print('ran')", "ok"], ["print('after')", "ok"]]
+    assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
+    kernel.rows_are_whole(isolated, count=3)
