@@ -195,3 +195,29 @@ def test_ctrl_c_while_the_extension_opens_or_closes_a_record(isolated, figures, 
     assert records == [["print('ran')", "interrupted"], ["print('ran')", "ok"], ["print('after')", "ok"]]
     assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
     kernel.rows_are_whole(isolated, count=3)
+
+
+def test_ctrl_c_while_auto_mode_opens_or_closes_a_record(isolated, figures, kernel_notebook):
+    """Under ``%carbon on``, Ctrl-C exactly while the extension opens or closes a cell's record
+    (in IPython's pre/post-run hooks, where IPython itself reports a KeyboardInterrupt as an
+    error in the hook and runs the cell on): the record is opened and closed whole, the
+    interrupt is still shown to the user, and no window is left open."""
+    figures.fault("SIGINT sent from a session listener inside %carbon on's opening, then its closing")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(CTRL_C_LISTENER)
+    kernel.run("%carbon on --quiet")
+    kernel.run("ctrl_c.when = 'opening'", expect_output="")
+    shown = kernel.run("print('ran')", raises="KeyboardInterrupt")
+    assert "ran" in shown and "pre_run_cell" in shown
+    shown = kernel.run("ctrl_c.when = 'closing'", raises="KeyboardInterrupt")  # this cell's own closing
+    assert "post_run_cell" in shown
+    kernel.run("ctrl_c.when = None\nprint('after')", expect_output="after")
+    kernel.run("%carbon off")
+    shown = kernel.run(RECORDS_CODE)
+    records = json.loads(shown.split("RECORDS ", 1)[1].splitlines()[0])
+    assert [line for line, _ in records] == ["ctrl_c.when = 'opening'", "print('ran')", "ctrl_c.when = 'closing'",
+                                             "ctrl_c.when = None"], records
+    assert {status for _, status in records} == {"ok"}
+    assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
+    kernel.rows_are_whole(isolated, count=len(records))
