@@ -4,24 +4,36 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test bench install clean pushgateway chromium reliability
+.PHONY: demo test bench install clean pushgateway chromium jstest reliability
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-install: $(PY)
+install: $(PY) node_modules/.package-lock.json
 	$(PIP) install -q -e .
 
 ## make demo: run notebooks/demo.ipynb headless and offline, print the per-cell table,
 ## write the executed notebook, its HTML and the CSV files to demo-output/
-demo: $(PY)
+demo: $(PY) node_modules/.package-lock.json
 	$(PIP) install -q -e ".[demo]"
 	$(PY) scripts/demo.py
 
-## make test: everything the tests need, then every test
-test: $(PY) pushgateway chromium
+## make test: everything the tests need, then every test (the sidebar's Jest tests, then pytest).
+## `pip install -e` builds the sidebar's bundle (labextension/ -> carbon_magic/labextension/)
+## through hatch-jupyter-builder when labextension/ changed since the last build, and installs it.
+test: $(PY) pushgateway chromium node_modules/.package-lock.json
 	$(PIP) install -q -e ".[test]"
+	$(MAKE) --no-print-directory jstest
 	$(PY) -m pytest
+
+## the sidebar's npm packages, pinned by package-lock.json (installed again only when it changes)
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+## the sidebar's unit tests (JupyterLab's Jest setup), after type-checking sources and tests
+jstest: node_modules/.package-lock.json
+	npx tsc -p tsconfig.test.json
+	npx jest --silent
 
 ## the Prometheus push gateway that the output tests start on a loopback port (Debian package, as root)
 pushgateway:
@@ -47,4 +59,4 @@ bench: install
 	cd benchmarks && ../$(PY) run_all.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output .pytest_cache node_modules lib tsconfig.tsbuildinfo carbon_magic/labextension

@@ -10,7 +10,8 @@ Unloading closes running spans (recording them), unregisters every hook, magic a
 configuration class, and lets the sampler thread stop when no other tracker uses it.
 
 Later pieces plug in through ``get_session(shell)``: the live panel and the JupyterLab
-sidebar's comm add themselves as listeners of the Session (see ``session.py``).
+sidebar's comm (``sidebar/``, opened here inside Jupyter kernels) add themselves as listeners
+of the Session (see ``session.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..core.config import Config, ConfigError, resolve_config
+from ..core.problems import problems
 from .traitlets_config import CarbonMagic
 from .warmup import Warmup, locate
 
@@ -64,6 +66,7 @@ class CarbonExtension:
 
         self.session = Session(shell, self.settings)
         self.magics = CarbonMagics(shell, self.session, self.status_facts)
+        self.sidebar: Any = None
 
     def _load_config(self) -> Config:
         """The configuration without magic options; its error (if any) is reported at load."""
@@ -82,11 +85,20 @@ class CarbonExtension:
         self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
         self.session.add_listener(telemetry.cell_listener)
+        try:  # the JupyterLab sidebar's comm target (inside a Jupyter kernel only)
+            from .sidebar.channel import attach
+
+            self.sidebar = attach(self)
+        except Exception as error:  # the sidebar is never worth failing to load for
+            problems.note("sidebar comm target", error)
 
     def detach(self) -> None:
         from .. import telemetry
         from . import display
 
+        if self.sidebar is not None:
+            self.sidebar.close()
+            self.sidebar = None
         self.session.remove_listener(telemetry.cell_listener)
         telemetry.on_extension_unloaded()
         for record in self.session.shutdown():
@@ -189,3 +201,14 @@ def get_session(shell: Any = None) -> Session | None:
         shell = get_ipython()
     extension = _loaded.get(id(shell))
     return extension.session if extension is not None else None
+
+
+def get_sidebar(shell: Any = None) -> Any:
+    """The sidebar's comm channel of ``shell`` (default: the running IPython); None if the
+    extension is not loaded or the shell is not in a Jupyter kernel."""
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    extension = _loaded.get(id(shell))
+    return extension.sidebar if extension is not None else None

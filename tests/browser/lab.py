@@ -49,6 +49,7 @@ _LAB_CONFIG = """
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 c.LabApp.expose_app_in_browser = True
+c.JupyterNotebookApp.expose_app_in_browser = True
 c.ServerApp.open_browser = False
 c.LabApp.extension_manager = "readonly"
 c.LanguageServerManager.autodetect = False
@@ -231,7 +232,8 @@ def run_cell(page: Any, code: str, wait: bool = True, timeout_ms: int = 60_000) 
         }""",
         code,
     )
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+    # not awaited: the command's promise settles only when the cell has run
+    page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-cell'); }")
     cell = _cell_locator(page, index)
     wait_cell_running_or_done(cell, timeout_ms)
     if wait:

@@ -1,0 +1,192 @@
+"""What the sidebar shows of one kernel, kept up to date by the Session's listener calls.
+
+Totals are running sums of finished cells and statements (spans overlap the cells they
+contain, so they are listed but not added) plus the figures so far of those still running:
+after cells finish, the totals equal the sums of ``%carbon report``'s rows that are not spans.
+A record replaced by its final figures (GPU cells) replaces its share of the sums.
+
+Everything kept is bounded: the last MAX_CELLS records, the windows running now, and a power
+trail of SPARK_POINTS averages over SPARK_STEP_S each. Listener calls come from the kernel's
+main thread and the GPU poller thread; ``state`` from any thread (the sampler's). One lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ...core.problems import problems
+from . import protocol
+
+if TYPE_CHECKING:
+    from ...core.record import EmissionsData
+    from ..records import CellRecord, TrackedWindow
+
+SPARK_POINTS = 60
+SPARK_STEP_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """What one record adds to the totals (CodeCarbon units: kWh, kg, L, s)."""
+
+    energy_kwh: float
+    emissions_kg: float
+    water_l: float
+    duration_s: float
+
+    @classmethod
+    def of(cls, record: "CellRecord") -> "Share":
+        return cls(record.energy_kwh, record.emissions_kg, record.water_l, record.duration_s)
+
+
+def counted(kind: str) -> bool:
+    """Whether a record of this kind adds to the totals (spans overlap their cells: no)."""
+    return kind != "span"
+
+
+class PowerTrail:
+    """Average total power over consecutive SPARK_STEP_S steps, the last SPARK_POINTS of them."""
+
+    def __init__(self, points: int = SPARK_POINTS, step_s: float = SPARK_STEP_S):
+        self.step_s = step_s
+        self.points: deque[float] = deque(maxlen=points)
+        self._step_start: float | None = None
+        self._sum_w = 0.0
+        self._samples = 0
+
+    def add(self, t_mono: float, power_w: float) -> None:
+        if self._step_start is None:
+            self._step_start = t_mono
+        elif t_mono - self._step_start >= self.step_s:
+            if self._samples:
+                self.points.append(self._sum_w / self._samples)
+            self._step_start, self._sum_w, self._samples = t_mono, 0.0, 0
+        self._sum_w += power_w
+        self._samples += 1
+
+
+class KernelHistory:
+    """Totals, running windows, last cells and power trail of one kernel (module docstring)."""
+
+    def __init__(self, max_cells: int = protocol.MAX_CELLS):
+        self._lock = threading.Lock()
+        self._energy_kwh = self._emissions_kg = self._water_l = self._duration_s = 0.0
+        self._count = 0
+        self._provisional: dict[str, Share] = {}   # run_id -> share counted until final
+        self._cells: deque["CellRecord"] = deque(maxlen=max_cells)
+        self._running: dict[str, "TrackedWindow"] = {}  # run_id -> window
+        self._power_w: Mapping[str, float] = {}
+        self._trail = PowerTrail()
+        self.generation = 0  # changes whenever a window starts or finishes
+
+    # -- Session listener ----------------------------------------------------------------------
+    def cell_started(self, window: "TrackedWindow") -> None:
+        run_id = window.tracker.run_id
+        if run_id is None:
+            return
+        with self._lock:
+            self._running[run_id] = window
+            self.generation += 1
+
+    def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:
+        with self._lock:
+            self._running.pop(record.run_id, None)
+            self.generation += 1
+            self._cells.append(record)
+            if counted(record.kind):
+                share = Share.of(record)
+                self._add(share, 1)
+                self._provisional[record.run_id] = share
+
+    def cell_finalized(self, record: "CellRecord", data: "EmissionsData") -> None:
+        with self._lock:
+            for index, cell in enumerate(self._cells):
+                if cell.run_id == record.run_id:
+                    self._cells[index] = record
+            old = self._provisional.pop(record.run_id, None)
+            new = Share.of(record)
+            if old is not None and old != new:
+                self._add(old, -1)
+                self._add(new, 1)
+
+    def _add(self, share: Share, sign: int) -> None:
+        self._energy_kwh += sign * share.energy_kwh
+        self._emissions_kg += sign * share.emissions_kg
+        self._water_l += sign * share.water_l
+        self._duration_s += sign * share.duration_s
+        self._count += sign
+
+    # -- power ---------------------------------------------------------------------------------
+    def power(self, t_mono: float, power_w: Mapping[str, float]) -> None:
+        """The sampler's latest power per component (W), from its thread."""
+        with self._lock:
+            self._power_w = dict(power_w)
+            self._trail.add(t_mono, sum(power_w.values()))
+
+    # -- what is sent --------------------------------------------------------------------------
+    def latest(self) -> "CellRecord | None":
+        with self._lock:
+            return self._cells[-1] if self._cells else None
+
+    def state(self, meta: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The state for a message (protocol.state_message), with the figures so far of the
+        windows running now; None if a window started or finished meanwhile (ask again)."""
+        with self._lock:
+            generation = self.generation
+            running = list(self._running.items())
+        now_wall = time.time()
+        live = [(window, _so_far(run_id, window)) for run_id, window in running]
+        with self._lock:
+            if generation != self.generation:
+                return None
+            energy_kwh, emissions_kg, water_l = self._energy_kwh, self._emissions_kg, self._water_l
+            entries = []
+            for window, data in live:
+                if data is not None and counted(window.kind):
+                    energy_kwh += data.energy_consumed
+                    emissions_kg += data.emissions
+                    water_l += data.water_consumed
+                if len(entries) < protocol.MAX_RUNNING:
+                    entries.append(_running_entry(window, data, now_wall))
+            return {
+                **meta,
+                "time": now_wall,
+                "totals": {
+                    "energy_wh": energy_kwh * 1e3, "co2_g": emissions_kg * 1e3, "water_ml": water_l * 1e3,
+                    "duration_s": protocol.figure(self._duration_s), "count": self._count,
+                },
+                "running": entries,
+                "running_count": len(live),
+                "power_w": protocol.power_entry(self._power_w),
+                "cells": [protocol.cell_entry(cell) for cell in reversed(self._cells)],
+                "spark": protocol.spark_entry(self._trail.step_s, self._trail.points),
+            }
+
+
+def _so_far(run_id: str, window: "TrackedWindow") -> "EmissionsData | None":
+    """A running window's figures so far (None once its tracker has moved on)."""
+    tracker = window.tracker
+    if tracker.run_id != run_id:
+        return None
+    try:
+        data = tracker.current()
+    except Exception as error:  # a live figure is never worth breaking anything for
+        problems.note("sidebar live figures", error)
+        return None
+    return data if tracker.run_id == run_id else None
+
+
+def _running_entry(window: "TrackedWindow", data: "EmissionsData | None", now_wall: float) -> dict[str, Any]:
+    return {
+        "n": window.cell.execution_count,
+        "id": protocol.cell_id(window.cell.cell_id),
+        "label": protocol.short(window.label, protocol.LABEL_CHARS),
+        "kind": window.kind,
+        "elapsed_s": protocol.figure(max(now_wall - window.started_at, 0.0)),
+        "energy_wh": protocol.figure(data.energy_consumed * 1e3) if data is not None else 0.0,
+        "co2_g": protocol.figure(data.emissions * 1e3) if data is not None else 0.0,
+    }

@@ -1,0 +1,141 @@
+"""The sidebar's message schema, version 1 (docs/sidebar-protocol.md describes it for people).
+
+One comm target, ``carbon_magic``, carries everything between the kernel and the JupyterLab
+sidebar. The kernel sends ``announce`` (when it loads the extension), ``hello`` (the first
+message on a comm a front end opened), ``state`` (at most once a second) and ``goodbye``
+(closing a comm). A front end sends one kind of request: ``{"request": "refresh",
+"version": 1}``. Anything else it sends is rejected by ``parse_request`` and changes nothing.
+
+Every message is bounded, whatever the kernel has done: the last MAX_CELLS cells, at most
+MAX_RUNNING running windows and MAX_COMPONENTS power figures, texts cut to a fixed length,
+figures rounded to FIGURE_DIGITS significant digits (totals keep full precision so that they
+equal the sums of ``%carbon report``), and a sparkline of SPARK_POINTS points.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from ..records import CellRecord
+
+TARGET = "carbon_magic"
+VERSION = 1
+REQUESTS = ("refresh",)
+GOODBYE_REASONS = ("unloaded", "expired", "replaced", "invalid request")
+
+MIN_INTERVAL_S = 1.0     # at most one message a second on each comm
+KEEPALIVE_S = 10.0       # a front end says "refresh" this often while the kernel is idle
+MAX_CELLS = 8
+MAX_RUNNING = 4
+MAX_COMPONENTS = 16
+LABEL_CHARS = 32
+LINE_CHARS = 48
+TEXT_CHARS = 120
+CELL_ID_CHARS = 64       # nbformat: cell ids are 1 to 64 characters
+FIGURE_DIGITS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A valid request from a front end (the only kind there is: ``refresh``)."""
+
+    request: str
+
+
+def parse_request(data: Any, buffers: Any = None) -> Request | None:
+    """The request in a comm message's ``data``, or None if it is not exactly a valid one.
+
+    Valid: a dict with exactly the keys ``request`` (one of REQUESTS) and ``version`` (the int
+    VERSION), and no binary buffers. Nothing in ``data`` is ever evaluated or stored.
+    """
+    if buffers:
+        return None
+    if type(data) is not dict or set(data) != {"request", "version"}:
+        return None
+    request, version = data["request"], data["version"]
+    if type(version) is not int or version != VERSION:
+        return None
+    if type(request) is not str or request not in REQUESTS:
+        return None
+    return Request(request)
+
+
+# -- the kernel's messages ----------------------------------------------------------------------
+def announce() -> dict[str, Any]:
+    """Data of the comm the kernel opens when the extension loads: front ends then open theirs."""
+    return {"type": "announce", "version": VERSION}
+
+
+def hello(package_version: str, seq: int, state: Mapping[str, Any]) -> dict[str, Any]:
+    """The first message on a front end's comm: versions, pacing, and the full state."""
+    return {
+        "type": "hello", "version": VERSION, "seq": seq, "package_version": package_version,
+        "min_interval_s": MIN_INTERVAL_S, "keepalive_s": KEEPALIVE_S, "state": dict(state),
+    }
+
+
+def state_message(seq: int, state: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": "state", "version": VERSION, "seq": seq, "state": dict(state)}
+
+
+def goodbye(reason: str) -> dict[str, Any]:
+    if reason not in GOODBYE_REASONS:
+        raise ValueError(f"unknown goodbye reason {reason!r}; known: {', '.join(GOODBYE_REASONS)}")
+    return {"type": "goodbye", "version": VERSION, "reason": reason}
+
+
+# -- pieces of the state ------------------------------------------------------------------------
+def figure(value: float) -> float:
+    """``value`` rounded to FIGURE_DIGITS significant digits (0.0 for NaN and infinities)."""
+    if not math.isfinite(value):
+        return 0.0
+    if value == 0:
+        return 0.0
+    return float(f"{value:.{FIGURE_DIGITS}g}")
+
+
+def short(text: str | None, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (an ellipsis marks the cut)."""
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cell_id(value: str | None) -> str | None:
+    """A front end's cell id, or None where it is not one (too long, not text)."""
+    if isinstance(value, str) and 0 < len(value) <= CELL_ID_CHARS:
+        return value
+    return None
+
+
+def cell_entry(record: "CellRecord") -> dict[str, Any]:
+    """One finished cell, statement or span for the sidebar's list (units of ``%carbon report``)."""
+    return {
+        "n": record.execution_count,
+        "id": cell_id(record.cell_id),
+        "label": short(record.label, LABEL_CHARS),
+        "line": short(record.first_line, LINE_CHARS),
+        "kind": record.kind,
+        "status": record.status,
+        "duration_s": figure(record.duration_s),
+        "energy_wh": figure(record.energy_kwh * 1e3),
+        "co2_g": figure(record.emissions_kg * 1e3),
+        "water_ml": figure(record.water_l * 1e3),
+        "provisional": record.provisional,
+    }
+
+
+def power_entry(power_w: Mapping[str, float]) -> dict[str, float]:
+    """Latest power per component (W), at most MAX_COMPONENTS of them."""
+    return {short(name, 16): figure(watts) for name, watts in list(power_w.items())[:MAX_COMPONENTS]}
+
+
+def methods_entry(methods: Mapping[str, str]) -> dict[str, str]:
+    """How each component is measured, in a few words."""
+    return {short(name, 16): short(text, TEXT_CHARS) for name, text in list(methods.items())[:MAX_COMPONENTS]}
+
+
+def spark_entry(step_s: float, points_w: Iterable[float]) -> dict[str, Any]:
+    return {"step_s": step_s, "power_w": [figure(p) for p in points_w]}

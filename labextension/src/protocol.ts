@@ -1,0 +1,325 @@
+/**
+ * The sidebar's message schema, version 1 (docs/sidebar-protocol.md; the kernel's side is
+ * carbon_magic/ipython/sidebar/protocol.py).
+ *
+ * Kernel -> front end: `announce` (the kernel loaded the extension), `hello` (first message
+ * on our comm, with the full state), `state` (at most once a second), `goodbye` (in the
+ * data of a comm_close). Front end -> kernel: only `{request: 'refresh', version: 1}`.
+ * Everything the kernel sends is checked here before it is shown: a message that does not
+ * fit the schema is dropped, and texts are only ever shown as text.
+ */
+
+/** The comm target name shared with the kernel. */
+export const TARGET = 'carbon_magic';
+/** The protocol version this front end speaks. */
+export const PROTOCOL_VERSION = 1;
+/** The only code the front end ever runs in a kernel: the load button's action. */
+export const LOAD_CODE = '%load_ext carbon_magic';
+
+export interface ITotals {
+  energy_wh: number;
+  co2_g: number;
+  water_ml: number;
+  duration_s: number;
+  count: number;
+}
+
+export interface IRunning {
+  n: number | null;
+  id: string | null;
+  label: string;
+  kind: string;
+  elapsed_s: number;
+  energy_wh: number;
+  co2_g: number;
+}
+
+export interface ICell {
+  n: number | null;
+  id: string | null;
+  label: string;
+  line: string;
+  kind: string;
+  status: string;
+  duration_s: number;
+  energy_wh: number;
+  co2_g: number;
+  water_ml: number;
+  provisional: boolean;
+}
+
+export interface IIntensity {
+  g_per_kwh: number;
+  source: string;
+}
+
+/** What the kernel says about itself, in every hello and state message. */
+export interface IKernelState {
+  time: number;
+  totals: ITotals;
+  running: IRunning[];
+  running_count: number;
+  power_w: Record<string, number>;
+  methods: Record<string, string>;
+  intensity: IIntensity | null;
+  location: string | null;
+  auto: boolean;
+  problems: number;
+  config_error: string | null;
+  cells: ICell[];
+  spark: { step_s: number; power_w: number[] };
+}
+
+export type KernelMessage =
+  | { type: 'announce'; version: number }
+  | {
+      type: 'hello';
+      version: number;
+      seq: number;
+      package_version: string;
+      min_interval_s: number;
+      keepalive_s: number;
+      state: IKernelState;
+    }
+  | { type: 'state'; version: number; seq: number; state: IKernelState }
+  | { type: 'goodbye'; version: number; reason: string };
+
+/** The request for the whole state, also sent as a keep-alive while the kernel is idle. */
+export function refreshRequest(): { request: 'refresh'; version: number } {
+  return { request: 'refresh', version: PROTOCOL_VERSION };
+}
+
+// -- checking what the kernel sent --------------------------------------------------------
+// Bounds a little above the kernel's own, so that a message cannot make the panel huge.
+const MAX_ITEMS = 64;
+const MAX_TEXT = 400;
+
+type Json = unknown;
+
+function isObject(value: Json): value is Record<string, Json> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function num(value: Json): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function text(value: Json): string | undefined {
+  return typeof value === 'string' ? value.slice(0, MAX_TEXT) : undefined;
+}
+
+function optionalText(value: Json): string | null | undefined {
+  return value === null ? null : text(value);
+}
+
+function optionalInt(value: Json): number | null | undefined {
+  if (value === null) {
+    return null;
+  }
+  const n = num(value);
+  return n !== undefined && Number.isInteger(n) ? n : undefined;
+}
+
+function numberMap(value: Json): Record<string, number> | undefined {
+  if (!isObject(value)) {
+    return undefined;
+  }
+  const out: Record<string, number> = Object.create(null); // no prototype to pollute
+  for (const [key, raw] of Object.entries(value).slice(0, MAX_ITEMS)) {
+    const n = num(raw);
+    if (n === undefined) {
+      return undefined;
+    }
+    out[key.slice(0, 32)] = n;
+  }
+  return out;
+}
+
+function textMap(value: Json): Record<string, string> | undefined {
+  if (!isObject(value)) {
+    return undefined;
+  }
+  const out: Record<string, string> = Object.create(null); // no prototype to pollute
+  for (const [key, raw] of Object.entries(value).slice(0, MAX_ITEMS)) {
+    const t = text(raw);
+    if (t === undefined) {
+      return undefined;
+    }
+    out[key.slice(0, 32)] = t;
+  }
+  return out;
+}
+
+function list<T>(value: Json, item: (v: Json) => T | undefined): T[] | undefined {
+  if (!Array.isArray(value)) {
+    return undefined;
+  }
+  const out: T[] = [];
+  for (const raw of value.slice(0, MAX_ITEMS)) {
+    const parsed = item(raw);
+    if (parsed === undefined) {
+      return undefined;
+    }
+    out.push(parsed);
+  }
+  return out;
+}
+
+function parseTotals(value: Json): ITotals | undefined {
+  if (!isObject(value)) {
+    return undefined;
+  }
+  const totals = {
+    energy_wh: num(value.energy_wh),
+    co2_g: num(value.co2_g),
+    water_ml: num(value.water_ml),
+    duration_s: num(value.duration_s),
+    count: num(value.count)
+  };
+  return Object.values(totals).every(v => v !== undefined)
+    ? (totals as ITotals)
+    : undefined;
+}
+
+function parseRunning(value: Json): IRunning | undefined {
+  if (!isObject(value)) {
+    return undefined;
+  }
+  const running = {
+    n: optionalInt(value.n),
+    id: optionalText(value.id),
+    label: text(value.label),
+    kind: text(value.kind),
+    elapsed_s: num(value.elapsed_s),
+    energy_wh: num(value.energy_wh),
+    co2_g: num(value.co2_g)
+  };
+  return Object.values(running).every(v => v !== undefined)
+    ? (running as IRunning)
+    : undefined;
+}
+
+function parseCell(value: Json): ICell | undefined {
+  if (!isObject(value) || typeof value.provisional !== 'boolean') {
+    return undefined;
+  }
+  const cell = {
+    n: optionalInt(value.n),
+    id: optionalText(value.id),
+    label: text(value.label),
+    line: text(value.line),
+    kind: text(value.kind),
+    status: text(value.status),
+    duration_s: num(value.duration_s),
+    energy_wh: num(value.energy_wh),
+    co2_g: num(value.co2_g),
+    water_ml: num(value.water_ml),
+    provisional: value.provisional
+  };
+  return Object.values(cell).every(v => v !== undefined)
+    ? (cell as ICell)
+    : undefined;
+}
+
+function parseIntensity(value: Json): IIntensity | null | undefined {
+  if (value === null) {
+    return null;
+  }
+  if (!isObject(value)) {
+    return undefined;
+  }
+  const g = num(value.g_per_kwh);
+  const source = text(value.source);
+  return g === undefined || source === undefined
+    ? undefined
+    : { g_per_kwh: g, source };
+}
+
+/** The kernel's state, or undefined if anything in it does not fit the schema. */
+export function parseState(value: Json): IKernelState | undefined {
+  if (!isObject(value) || typeof value.auto !== 'boolean') {
+    return undefined;
+  }
+  const spark = isObject(value.spark) ? value.spark : undefined;
+  const state = {
+    time: num(value.time),
+    totals: parseTotals(value.totals),
+    running: list(value.running, parseRunning),
+    running_count: num(value.running_count),
+    power_w: numberMap(value.power_w),
+    methods: textMap(value.methods),
+    intensity: parseIntensity(value.intensity),
+    location: optionalText(value.location),
+    auto: value.auto,
+    problems: num(value.problems),
+    config_error: optionalText(value.config_error),
+    cells: list(value.cells, parseCell),
+    spark:
+      spark && num(spark.step_s) !== undefined
+        ? (() => {
+            const points = list(spark.power_w, num);
+            return points
+              ? { step_s: spark.step_s as number, power_w: points }
+              : undefined;
+          })()
+        : undefined
+  };
+  return Object.values(state).every(v => v !== undefined)
+    ? (state as IKernelState)
+    : undefined;
+}
+
+/**
+ * A message from the kernel, checked against the schema; null when it is not one this
+ * front end understands (another protocol version, a malformed or hostile message).
+ */
+export function parseKernelMessage(data: Json): KernelMessage | null {
+  if (!isObject(data) || data.version !== PROTOCOL_VERSION) {
+    return null;
+  }
+  switch (data.type) {
+    case 'announce':
+      return { type: 'announce', version: PROTOCOL_VERSION };
+    case 'goodbye': {
+      const reason = text(data.reason);
+      return reason === undefined
+        ? null
+        : { type: 'goodbye', version: PROTOCOL_VERSION, reason };
+    }
+    case 'hello': {
+      const state = parseState(data.state);
+      const seq = num(data.seq);
+      const packageVersion = text(data.package_version);
+      const interval = num(data.min_interval_s);
+      const keepalive = num(data.keepalive_s);
+      if (
+        !state ||
+        seq === undefined ||
+        packageVersion === undefined ||
+        interval === undefined ||
+        keepalive === undefined ||
+        keepalive <= 0
+      ) {
+        return null;
+      }
+      return {
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        seq,
+        package_version: packageVersion,
+        min_interval_s: interval,
+        keepalive_s: keepalive,
+        state
+      };
+    }
+    case 'state': {
+      const state = parseState(data.state);
+      const seq = num(data.seq);
+      return state && seq !== undefined
+        ? { type: 'state', version: PROTOCOL_VERSION, seq, state }
+        : null;
+    }
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,345 @@
+/**
+ * The sidebar's content as DOM, from what is known of the notebook in focus.
+ *
+ * Pure rendering: no kernel access, no state, no listeners. Texts from the kernel are only
+ * ever set as text (never as HTML). Figures carry their exact value in `data-value`.
+ * Buttons carry `data-action` (and `data-cell-id`); one listener on the panel dispatches
+ * clicks (`handleClick`), so the panel can patch its DOM in place every second without
+ * losing a click that lands while it updates.
+ */
+
+import { co2, componentName, duration, energy, power, scaledParts, water } from './format';
+import type { LinkStatus } from './link';
+import type { ICell, IKernelState, IRunning } from './protocol';
+import { LOAD_CODE } from './protocol';
+import { sparkline } from './sparkline';
+
+export type SidebarStatus = LinkStatus | 'no-notebook' | 'no-kernel';
+
+/** What the sidebar shows: the notebook in focus and its kernel's link. */
+export interface ISidebarView {
+  notebook: string | null;
+  status: SidebarStatus;
+  state: IKernelState | null;
+  error: string;
+  language: string;
+  packageVersion: string;
+}
+
+export interface ISidebarActions {
+  /** Run the load button's action in the notebook's kernel. */
+  load(): void;
+  /** Scroll the notebook to the cell with this id. */
+  showCell(cellId: string): void;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className?: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+function section(title: string, className: string): HTMLElement {
+  const node = el('section', `cm-Section ${className}`);
+  node.append(el('h3', 'cm-Section-title', title));
+  return node;
+}
+
+const STATUS_WORDS: Record<SidebarStatus, string> = {
+  connecting: 'connecting',
+  unavailable: 'not available',
+  'not-loaded': 'not loaded',
+  loading: 'loading',
+  connected: 'live',
+  restarting: 'restarting',
+  dead: 'kernel dead',
+  error: 'error',
+  'no-notebook': '',
+  'no-kernel': 'no kernel'
+};
+
+function header(view: ISidebarView): HTMLElement {
+  const node = el('header', 'cm-Header');
+  const title = el('div', 'cm-Header-title');
+  title.append(el('span', 'cm-Header-name', 'Carbon'));
+  if (view.notebook) {
+    title.append(el('span', 'cm-Header-notebook', view.notebook));
+  }
+  node.append(title);
+  const busy = (view.state?.running_count ?? 0) > 0;
+  const words = view.status === 'connected' && busy ? 'measuring' : STATUS_WORDS[view.status];
+  if (words) {
+    const pill = el('span', `cm-Pill cm-Pill-${view.status}${busy ? ' cm-Pill-busy' : ''}`, words);
+    pill.dataset.status = view.status;
+    node.append(pill);
+  }
+  return node;
+}
+
+function message(className: string, lines: string[]): HTMLElement {
+  const node = el('div', `cm-Message ${className}`);
+  for (const line of lines) {
+    node.append(el('p', undefined, line));
+  }
+  return node;
+}
+
+function notLoaded(view: ISidebarView): HTMLElement {
+  const loading = view.status === 'loading';
+  const node = message('cm-NotLoaded', [
+    'carbon_magic is not loaded in this kernel.',
+    'Load it to see what each tracked cell costs in energy, CO₂ and water, live while it runs.'
+  ]);
+  const button = el('button', 'jp-mod-styled jp-mod-accept cm-LoadButton', loading ? 'Loading…' : 'Load carbon_magic');
+  button.disabled = loading;
+  button.dataset.action = 'load';
+  node.append(button);
+  const hint = el('p', 'cm-Hint', 'Runs ');
+  hint.append(el('code', undefined, LOAD_CODE), ' in the kernel.');
+  node.append(hint);
+  return node;
+}
+
+function figureTile(label: string, value: number, parts: [string, string], className: string): HTMLElement {
+  const tile = el('div', `cm-Tile ${className}`);
+  tile.append(el('div', 'cm-Tile-label', label));
+  const figure = el('div', 'cm-Tile-value');
+  figure.append(el('span', 'cm-Tile-number', parts[0]), ' ', el('span', 'cm-Tile-unit', parts[1]));
+  figure.dataset.value = String(value);
+  tile.append(figure);
+  return tile;
+}
+
+function totals(state: IKernelState): HTMLElement {
+  const node = el('section', 'cm-Section cm-Totals');
+  const tiles = el('div', 'cm-Tiles');
+  const t = state.totals;
+  tiles.append(
+    figureTile('Energy', t.energy_wh, scaledParts(t.energy_wh, 'Wh', 4), 'cm-Total-energy'),
+    figureTile('CO₂e', t.co2_g, scaledParts(t.co2_g, 'g', 4), 'cm-Total-co2'),
+    figureTile('Water', t.water_ml, scaledParts(t.water_ml / 1000, 'L', 4), 'cm-Total-water')
+  );
+  node.append(tiles);
+  const cells = `${t.count} tracked cell${t.count === 1 ? '' : 's'}`;
+  const caption = el('div', 'cm-Caption', `${cells} · ${duration(t.duration_s)}`);
+  const mode = el('span', `cm-Badge${state.auto ? ' cm-Badge-on' : ''}`, state.auto ? 'every cell' : 'auto off');
+  mode.title = state.auto
+    ? '%carbon on: every cell is tracked'
+    : 'Track a cell with %%carbon, or every cell with %carbon on';
+  caption.append(' ', mode);
+  node.append(caption);
+  return node;
+}
+
+function cellLabel(n: number | null, label: string): string {
+  return n === null ? label : `[${n}] ${label}`;
+}
+
+function running(items: IRunning[], total: number): HTMLElement {
+  const node = section('Running now', 'cm-Running');
+  for (const item of items) {
+    const row = el('div', 'cm-Row cm-Running-row');
+    row.append(
+      el('span', 'cm-Row-label', cellLabel(item.n, item.label)),
+      el('span', 'cm-Row-figure', duration(item.elapsed_s)),
+      el('span', 'cm-Row-figure cm-Row-energy', energy(item.energy_wh))
+    );
+    node.append(row);
+  }
+  if (total > items.length) {
+    node.append(el('div', 'cm-Caption', `and ${total - items.length} more`));
+  }
+  return node;
+}
+
+function powerNow(state: IKernelState): HTMLElement {
+  const node = section('Power now', 'cm-Power');
+  const entries = Object.entries(state.power_w);
+  if (entries.length === 0) {
+    node.append(el('div', 'cm-Caption', 'waiting for the first reading…'));
+    return node;
+  }
+  const total = entries.reduce((sum, [, w]) => sum + w, 0);
+  const largest = Math.max(...entries.map(([, w]) => w), 1e-9);
+  for (const [component, watts] of entries) {
+    const row = el('div', 'cm-Row cm-Power-row');
+    row.dataset.component = component;
+    const bar = el('span', 'cm-Bar');
+    const fill = el('span', 'cm-Bar-fill');
+    fill.style.width = `${Math.max((watts / largest) * 100, 1).toFixed(1)}%`;
+    bar.append(fill);
+    row.append(
+      el('span', 'cm-Row-label', componentName(component)),
+      bar,
+      el('span', 'cm-Row-figure', power(watts))
+    );
+    node.append(row);
+  }
+  const spark = state.spark;
+  const trail = el('div', 'cm-Trail');
+  trail.append(sparkline(spark.power_w));
+  const span = spark.step_s * spark.power_w.length;
+  trail.append(
+    el('div', 'cm-Caption', `${power(total)} in all · ${spark.power_w.length > 1 ? `last ${duration(span)}` : 'trail starting'}`)
+  );
+  node.append(trail);
+  return node;
+}
+
+function cellRow(cell: ICell): HTMLElement {
+  const row = el('button', `cm-Cell cm-Cell-${cell.status}`);
+  row.type = 'button';
+  row.title = [cell.line, `${cell.kind} · ${cell.status} · ${duration(cell.duration_s)} · water ${water(cell.water_ml)}`]
+    .filter(Boolean)
+    .join('\n');
+  if (cell.id) {
+    row.dataset.action = 'show-cell';
+    row.dataset.cellId = cell.id;
+  } else {
+    row.disabled = true;
+  }
+  const name = el('span', 'cm-Cell-name');
+  name.append(el('span', 'cm-Cell-label', cellLabel(cell.n, cell.label)));
+  if (cell.line && cell.line !== cell.label) {
+    name.append(el('span', 'cm-Cell-line', cell.line));
+  }
+  const figures = el('span', 'cm-Cell-figures');
+  const wh = el('span', 'cm-Cell-energy', energy(cell.energy_wh));
+  wh.dataset.value = String(cell.energy_wh);
+  figures.append(wh, el('span', 'cm-Cell-co2', co2(cell.co2_g)));
+  row.append(name, figures);
+  if (cell.status !== 'ok') {
+    row.append(el('span', 'cm-Cell-status', cell.status));
+  } else if (cell.provisional) {
+    row.append(el('span', 'cm-Cell-status', 'provisional'));
+  }
+  return row;
+}
+
+function lastCells(state: IKernelState): HTMLElement {
+  const node = section('Last tracked cells', 'cm-Cells');
+  if (state.cells.length === 0) {
+    const hint = el('div', 'cm-Caption', 'None yet. Track a cell with ');
+    hint.append(el('code', undefined, '%%carbon'), ', or every cell with ', el('code', undefined, '%carbon on'), '.');
+    node.append(hint);
+    return node;
+  }
+  for (const cell of state.cells) {
+    node.append(cellRow(cell));
+  }
+  return node;
+}
+
+function measuredHow(view: ISidebarView, state: IKernelState): HTMLElement {
+  const node = section('How it is measured', 'cm-How');
+  const list = el('dl', 'cm-Facts');
+  const fact = (term: string, value: string, className = '') => {
+    list.append(el('dt', undefined, term), el('dd', className, value));
+  };
+  for (const [component, method] of Object.entries(state.methods)) {
+    fact(componentName(component), method, 'cm-Method');
+  }
+  if (Object.keys(state.methods).length === 0) {
+    fact('Hardware', 'discovery still running…');
+  }
+  if (state.intensity) {
+    fact('Intensity', `${Math.round(state.intensity.g_per_kwh)} g CO₂e/kWh`, 'cm-Intensity');
+    fact('Source', state.intensity.source, 'cm-Source');
+  }
+  if (state.location) {
+    fact('Location', state.location);
+  }
+  node.append(list);
+  if (state.config_error) {
+    node.append(el('div', 'cm-Warning', `Configuration problem: ${state.config_error}`));
+  }
+  if (state.problems > 0) {
+    const warning = el('div', 'cm-Warning', `${state.problems} problem${state.problems === 1 ? '' : 's'} so far: see `);
+    warning.append(el('code', undefined, '%carbon status'));
+    node.append(warning);
+  }
+  if (view.packageVersion) {
+    node.append(el('div', 'cm-Caption cm-Version', `carbon_magic ${view.packageVersion} in the kernel`));
+  }
+  return node;
+}
+
+/** The sidebar's content for `view`. */
+export function renderSidebar(view: ISidebarView): HTMLElement {
+  const root = el('div', 'cm-Sidebar');
+  root.dataset.status = view.status;
+  root.append(header(view));
+  switch (view.status) {
+    case 'no-notebook':
+      root.append(message('cm-Empty', ['Open a notebook to see its kernel’s energy, CO₂ and water here.']));
+      return root;
+    case 'no-kernel':
+      root.append(message('cm-Empty', ['This notebook has no kernel.']));
+      return root;
+    case 'unavailable':
+      root.append(
+        message('cm-Unavailable', [
+          `Not available for ${view.language || 'this'} kernels.`,
+          'carbon_magic measures Python kernels (IPython); choose a Python kernel to use it.'
+        ])
+      );
+      return root;
+    case 'not-loaded':
+    case 'loading':
+      root.append(notLoaded(view));
+      return root;
+    case 'error':
+      root.append(message('cm-Error', [view.error]));
+      root.append(notLoaded({ ...view, status: 'not-loaded' }));
+      return root;
+    case 'dead':
+      root.append(message('cm-Empty', ['The kernel is dead. Restart it to measure again.']));
+      return root;
+    default:
+      break;
+  }
+  const state = view.state;
+  if (!state) {
+    root.append(
+      message('cm-Empty', [
+        view.status === 'restarting'
+          ? 'The kernel is restarting…'
+          : 'Connecting to the kernel… (a busy kernel answers when its cell ends)'
+      ])
+    );
+    return root;
+  }
+  root.append(totals(state));
+  if (state.running.length > 0) {
+    root.append(running(state.running, state.running_count));
+  }
+  root.append(powerNow(state), lastCells(state), measuredHow(view, state));
+  return root;
+}
+
+/** Run the action of the button a click landed on (if any); true if there was one. */
+export function handleClick(event: Event, actions: ISidebarActions): boolean {
+  const target = event.target instanceof Element ? event.target : null;
+  const button = target?.closest<HTMLButtonElement>('[data-action]');
+  if (!button || button.disabled) {
+    return false;
+  }
+  const action = button.dataset.action;
+  if (action === 'load') {
+    actions.load();
+  } else if (action === 'show-cell' && button.dataset.cellId) {
+    actions.showCell(button.dataset.cellId);
+  } else {
+    return false;
+  }
+  return true;
+}

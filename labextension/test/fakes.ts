@@ -1,0 +1,147 @@
+/**
+ * A stand-in for a JupyterLab kernel connection at the comm level, for unit tests of the
+ * link and the panel (the real kernel is exercised by the Python and browser tests).
+ * It records what the front end sends and lets a test play the kernel's part.
+ */
+
+import { Signal } from '@lumino/signaling';
+
+import type { IKernelState } from '../src/protocol';
+
+type CommHandler = (comm: FakeComm, msg: any) => void;
+
+export class FakeComm {
+  constructor(readonly kernel: FakeKernel, readonly targetName: string, readonly commId: string) {}
+  onMsg: (msg: any) => void = () => undefined;
+  onClose: (msg: any) => void = () => undefined;
+  opened: unknown[] = [];
+  sent: unknown[] = [];
+  closed = false;
+  isDisposed = false;
+
+  open(data?: unknown) {
+    this.opened.push(data);
+    return { done: Promise.resolve() };
+  }
+
+  send(data: unknown) {
+    this.sent.push(data);
+    return { done: Promise.resolve() };
+  }
+
+  close() {
+    this.closed = true;
+    this.isDisposed = true;
+    return { done: Promise.resolve() };
+  }
+
+  /** The kernel sends `data` on this comm. */
+  receive(data: unknown) {
+    this.onMsg({ content: { comm_id: this.commId, data } });
+  }
+
+  /** The kernel closes this comm (with `data`: a goodbye, or nothing). */
+  closeFromKernel(data: unknown = {}) {
+    this.isDisposed = true;
+    this.onClose({ content: { comm_id: this.commId, data } });
+  }
+}
+
+export class FakeKernel {
+  constructor(language = 'python', readonly id = `kernel-${++FakeKernel.count}`) {
+    this.info = Promise.resolve({ language_info: { name: language } } as any);
+  }
+  static count = 0;
+  info: Promise<any>;
+  status = 'idle';
+  isDisposed = false;
+  statusChanged = new Signal<any, string>(this);
+  disposed = new Signal<any, void>(this);
+  comms: FakeComm[] = [];
+  targets = new Map<string, CommHandler>();
+  executed: any[] = [];
+  /** What the next execute request replies. */
+  reply: any = { status: 'ok', execution_count: 0, user_expressions: {}, payload: [] };
+
+  registerCommTarget(name: string, callback: CommHandler) {
+    this.targets.set(name, callback);
+  }
+
+  removeCommTarget(name: string, callback: CommHandler) {
+    if (this.targets.get(name) === callback) {
+      this.targets.delete(name);
+    }
+  }
+
+  createComm(target: string) {
+    const comm = new FakeComm(this, target, `comm-${this.comms.length + 1}`);
+    this.comms.push(comm);
+    return comm as any;
+  }
+
+  requestExecute(content: any) {
+    this.executed.push(content);
+    return { done: Promise.resolve({ content: this.reply }) } as any;
+  }
+
+  /** The latest comm the front end opened. */
+  get lastComm(): FakeComm {
+    return this.comms[this.comms.length - 1];
+  }
+
+  /** The kernel opens a comm to the front end (its announce). */
+  announce() {
+    const comm = new FakeComm(this, 'carbon_magic', 'announce');
+    this.targets.get('carbon_magic')?.(comm, {
+      content: { comm_id: 'announce', target_name: 'carbon_magic', data: { type: 'announce', version: 1 } }
+    });
+  }
+
+  setStatus(status: string) {
+    this.status = status;
+    this.statusChanged.emit(status);
+  }
+
+  dispose() {
+    this.isDisposed = true;
+    this.disposed.emit();
+  }
+}
+
+/** Let pending promise callbacks run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    await Promise.resolve();
+  }
+}
+
+/** A kernel state as carbon_magic sends it (`overrides` replace top-level fields). */
+export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState {
+  return {
+    time: 1700000000.5,
+    totals: { energy_wh: 0.0583, co2_g: 0.00327, water_ml: 0, duration_s: 8.0, count: 1 },
+    running: [],
+    running_count: 0,
+    power_w: { cpu: 8.0, ram: 20.0 },
+    methods: { cpu: 'TDP model x CPU load', ram: 'DIMM model' },
+    intensity: { g_per_kwh: 56.039, source: 'country table: France' },
+    location: 'France',
+    auto: false,
+    problems: 0,
+    config_error: null,
+    cells: [
+      {
+        n: 3, id: 'cell-a', label: 'cell 3', line: 'import time', kind: 'cell', status: 'ok',
+        duration_s: 8.0, energy_wh: 0.0583, co2_g: 0.00327, water_ml: 0, provisional: false
+      }
+    ],
+    spark: { step_s: 2, power_w: [21.2, 28.0, 28.1, 21.3] },
+    ...overrides
+  };
+}
+
+export function hello(state: IKernelState = kernelState(), seq = 1) {
+  return {
+    type: 'hello', version: 1, seq, package_version: '0.1.0', min_interval_s: 1, keepalive_s: 10, state
+  };
+}

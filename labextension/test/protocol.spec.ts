@@ -1,0 +1,63 @@
+import { PROTOCOL_VERSION, parseKernelMessage, parseState, refreshRequest } from '../src/protocol';
+import { hello, kernelState } from './fakes';
+
+describe('protocol', () => {
+  it('asks for data with exactly the refresh request', () => {
+    expect(refreshRequest()).toEqual({ request: 'refresh', version: PROTOCOL_VERSION });
+  });
+
+  it('reads hello, state, announce and goodbye', () => {
+    const h = parseKernelMessage(hello());
+    expect(h?.type).toBe('hello');
+    expect(h?.type === 'hello' && h.state.totals.energy_wh).toBe(0.0583);
+    const s = parseKernelMessage({ type: 'state', version: 1, seq: 4, state: kernelState() });
+    expect(s?.type === 'state' && s.seq).toBe(4);
+    expect(parseKernelMessage({ type: 'announce', version: 1 })?.type).toBe('announce');
+    const bye = parseKernelMessage({ type: 'goodbye', version: 1, reason: 'unloaded' });
+    expect(bye?.type === 'goodbye' && bye.reason).toBe('unloaded');
+  });
+
+  it('drops other versions, unknown types and non-objects', () => {
+    expect(parseKernelMessage({ ...hello(), version: 2 })).toBeNull();
+    expect(parseKernelMessage({ type: 'execute', version: 1, code: 'x' })).toBeNull();
+    for (const junk of [null, undefined, 3, 'hello', [], [hello()], true]) {
+      expect(parseKernelMessage(junk)).toBeNull();
+    }
+  });
+
+  it('drops a state with a missing or mistyped field', () => {
+    const good = kernelState();
+    expect(parseState(good)).not.toBeUndefined();
+    const broken: any[] = [
+      { ...good, totals: { ...good.totals, energy_wh: '12' } },
+      { ...good, totals: { ...good.totals, co2_g: NaN } },
+      { ...good, power_w: { cpu: 'hot' } },
+      { ...good, methods: { cpu: 7 } },
+      { ...good, cells: [{ ...good.cells[0], provisional: 'no' }] },
+      { ...good, cells: 'many' },
+      { ...good, auto: 'yes' },
+      { ...good, spark: { step_s: 2, power_w: [1, 'x'] } },
+      { ...good, intensity: { g_per_kwh: 56 } }
+    ];
+    for (const state of broken) {
+      expect(parseState(state)).toBeUndefined();
+    }
+    const { totals, ...withoutTotals } = good;
+    expect(totals).toBeDefined();
+    expect(parseState(withoutTotals)).toBeUndefined();
+  });
+
+  it('bounds lists and texts from a kernel, and keeps keys off prototypes', () => {
+    const many = Array.from({ length: 500 }, () => kernelState().cells[0]);
+    const hostile: any = { ...kernelState(), cells: many };
+    hostile.power_w = JSON.parse('{"__proto__": 5, "cpu": 8}');
+    hostile.methods = JSON.parse('{"__proto__": "x", "cpu": "model"}');
+    hostile.location = 'x'.repeat(10000);
+    const state = parseState(hostile);
+    expect(state?.cells.length).toBe(64);
+    expect(state?.location?.length).toBe(400);
+    expect(Object.keys(state!.power_w)).toEqual(['__proto__', 'cpu']);
+    expect(state!.methods.cpu).toBe('model');
+    expect(({} as any).cpu).toBeUndefined();
+  });
+});

@@ -1,0 +1,98 @@
+import { ISidebarView, handleClick, renderSidebar } from '../src/view';
+import { kernelState } from './fakes';
+
+function view(overrides: Partial<ISidebarView> = {}): ISidebarView {
+  return {
+    notebook: 'analysis.ipynb',
+    status: 'connected',
+    state: kernelState(),
+    error: '',
+    language: 'python',
+    packageVersion: '0.1.0',
+    ...overrides
+  };
+}
+
+function click(node: Element | null) {
+  const actions = { load: jest.fn(), showCell: jest.fn() };
+  const event = new MouseEvent('click', { bubbles: true });
+  Object.defineProperty(event, 'target', { value: node });
+  return { handled: handleClick(event, actions), actions };
+}
+
+describe('renderSidebar', () => {
+  it('shows totals with their exact values, the running cells and the power', () => {
+    const state = kernelState({
+      running: [{ n: 4, id: 'c4', label: 'cell 4', kind: 'cell', elapsed_s: 3.2, energy_wh: 0.0123, co2_g: 0.0007 }],
+      running_count: 6
+    });
+    const root = renderSidebar(view({ state }));
+    expect(root.dataset.status).toBe('connected');
+    const energy = root.querySelector('.cm-Total-energy .cm-Tile-value') as HTMLElement;
+    expect(energy.dataset.value).toBe('0.0583');
+    expect(energy.textContent).toBe('58.3 mWh');
+    expect(root.querySelector('.cm-Total-co2 .cm-Tile-value')!.textContent).toBe('3.27 mg');
+    expect(root.querySelector('.cm-Caption')!.textContent).toContain('1 tracked cell');
+    expect(root.querySelector('.cm-Running')!.textContent).toContain('[4] cell 4');
+    expect(root.querySelector('.cm-Running')!.textContent).toContain('and 5 more');
+    expect(root.querySelector('.cm-Pill')!.textContent).toBe('measuring');
+    const rows = Array.from(root.querySelectorAll('.cm-Power-row')).map(r => r.textContent);
+    expect(rows).toEqual(['CPU8 W', 'RAM20 W']);
+    expect(root.querySelector('.cm-Spark polyline')).not.toBeNull();
+    expect(root.querySelector('.cm-How')!.textContent).toContain('TDP model x CPU load');
+    expect(root.querySelector('.cm-Intensity')!.textContent).toBe('56 g CO₂e/kWh');
+  });
+
+  it('lists the last cells; a click on one asks to show it by cell id', () => {
+    const cells = [
+      { ...kernelState().cells[0], id: 'cell-b', n: 5, label: 'train', status: 'failed' },
+      { ...kernelState().cells[0], id: null, n: null, label: 'span 1', kind: 'span' }
+    ];
+    const root = renderSidebar(view({ state: kernelState({ cells }) }));
+    const rows = root.querySelectorAll<HTMLButtonElement>('.cm-Cell');
+    expect(rows).toHaveLength(2);
+    expect(rows[0].classList).toContain('cm-Cell-failed');
+    expect(rows[0].textContent).toContain('[5] train');
+    expect(rows[0].textContent).toContain('58.3 mWh');
+    const { handled, actions } = click(rows[0].querySelector('.cm-Cell-energy'));
+    expect(handled).toBe(true);
+    expect(actions.showCell).toHaveBeenCalledWith('cell-b');
+    expect(rows[1].disabled).toBe(true); // no cell id: nothing to scroll to
+    expect(click(rows[1]).handled).toBe(false);
+  });
+
+  it('explains a kernel without carbon_magic and offers the load button', () => {
+    const root = renderSidebar(view({ status: 'not-loaded', state: null }));
+    expect(root.textContent).toContain('not loaded in this kernel');
+    expect(root.textContent).toContain('%load_ext carbon_magic');
+    const button = root.querySelector('.cm-LoadButton') as HTMLButtonElement;
+    const { handled, actions } = click(button);
+    expect(handled).toBe(true);
+    expect(actions.load).toHaveBeenCalledTimes(1);
+    const loading = renderSidebar(view({ status: 'loading', state: null }));
+    expect((loading.querySelector('.cm-LoadButton') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('says "not available" for other languages, and shows errors with a retry', () => {
+    const r = renderSidebar(view({ status: 'unavailable', language: 'r', state: null }));
+    expect(r.textContent).toContain('Not available for r kernels');
+    expect(r.querySelector('.cm-LoadButton')).toBeNull();
+    const e = renderSidebar(view({ status: 'error', error: 'carbon_magic is not installed', state: null }));
+    expect(e.querySelector('.cm-Error')!.textContent).toBe('carbon_magic is not installed');
+    expect(e.querySelector('.cm-LoadButton')).not.toBeNull();
+    expect(renderSidebar(view({ status: 'no-notebook', notebook: null })).textContent).toContain('Open a notebook');
+    expect(renderSidebar(view({ status: 'restarting', state: null })).textContent).toContain('restarting');
+  });
+
+  it('shows kernel texts as text, never as HTML', () => {
+    const nasty = '<img src=x onerror="window.hacked=1">';
+    const state = kernelState({
+      location: nasty,
+      methods: { cpu: nasty },
+      cells: [{ ...kernelState().cells[0], label: nasty, line: nasty }]
+    });
+    const root = renderSidebar(view({ state, notebook: nasty }));
+    expect(root.querySelector('img')).toBeNull();
+    expect(root.textContent).toContain(nasty);
+  });
+});

@@ -1,0 +1,180 @@
+"""The carbon sidebar in a real JupyterLab (and Notebook 7) in headless Chromium.
+
+The labextension is the one the package installs (``jupyter labextension list`` shows it);
+the kernels are real ipykernels running carbon_magic offline. Screenshots go to
+tests/artifacts/ (sidebar-*.png).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from .lab import open_notebook, output_text, run_cell, screenshot, wait_cell_done
+
+SIDEBAR = "#carbon-magic-sidebar"
+BUSY_CELL = "%%carbon\nimport time\nt0 = time.time()\nwhile time.time() - t0 < 8:\n    sum(range(10_000))"
+
+
+@pytest.fixture(autouse=True)
+def own_kernels_shut_down(lab):
+    """Shut down the kernels a test started, so that they do not run on beside later tests
+    (the lab itself lives for the whole session)."""
+    before = {kernel["id"] for kernel in lab.api("GET", "/api/kernels")}
+    yield
+    for kernel in lab.api("GET", "/api/kernels"):
+        if kernel["id"] not in before:
+            lab.api("DELETE", f"/api/kernels/{kernel['id']}", timeout_s=30.0)
+
+
+def sidebar_status(page) -> str | None:
+    return page.evaluate(
+        "(s) => { const n = document.querySelector(s + ' .cm-Sidebar'); return n ? n.dataset.status : null; }",
+        SIDEBAR,
+    )
+
+
+def wait_status(page, status: str, timeout_ms: int = 60_000) -> None:
+    page.wait_for_selector(f'{SIDEBAR} .cm-Sidebar[data-status="{status}"]', state="attached", timeout=timeout_ms)
+
+
+def sidebar_energy_wh(page) -> float | None:
+    value = page.evaluate(
+        "(s) => { const n = document.querySelector(s + ' .cm-Total-energy .cm-Tile-value');"
+        " return n ? n.dataset.value : null; }",
+        SIDEBAR,
+    )
+    return None if value is None else float(value)
+
+
+def show_sidebar(page) -> None:
+    page.evaluate("() => window.jupyterapp.commands.execute('carbon-magic:show-sidebar')")
+    page.wait_for_selector(f"{SIDEBAR} .cm-Sidebar", state="visible")
+
+
+def test_sidebar_follows_a_kernel_live_through_a_long_cell_and_a_restart(lab, page):
+    path = lab.new_notebook("sidebar.ipynb", ["x = 1"])
+    open_notebook(page, lab, path)
+    assert page.locator(f'.jp-SideBar.jp-mod-right [data-id="{SIDEBAR[1:]}"]').count() == 1  # its tab and icon
+    show_sidebar(page)
+
+    # not loaded: an explanation and the load button, which loads it in this kernel
+    wait_status(page, "not-loaded")
+    assert "not loaded in this kernel" in page.inner_text(SIDEBAR)
+    page.click(f"{SIDEBAR} .cm-LoadButton")
+    wait_status(page, "connected")
+    assert "France" in page.inner_text(f"{SIDEBAR} .cm-How")
+    page.wait_for_selector(f"{SIDEBAR} .cm-Power-row >> nth=1", state="attached")  # cpu and ram at least
+    screenshot(page, "sidebar-loaded")
+
+    # a cell of about 8 s: the energy shown changes at least every 2 s while the kernel is busy
+    cell = run_cell(page, BUSY_CELL, wait=False)
+    changes: list[tuple[float, float]] = []
+    started = time.monotonic()
+    shot = False
+    while time.monotonic() - started < 30:
+        energy = sidebar_energy_wh(page)
+        if energy is not None and (not changes or energy != changes[-1][1]):
+            changes.append((time.monotonic(), energy))
+        if page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status") == "idle" \
+                and time.monotonic() - started > 1:
+            break
+        if time.monotonic() - started > 4 and not shot:
+            shot = bool(screenshot(page, "sidebar-running"))
+        time.sleep(0.1)
+    busy_changes = [at for at, _ in changes]
+    gaps = [later - earlier for earlier, later in zip(busy_changes, busy_changes[1:])]
+    assert len(changes) >= 5, changes
+    assert max(gaps) <= 2.0, gaps
+    assert all(later > earlier for (_, earlier), (_, later) in zip(changes, changes[1:])), changes
+    wait_cell_done(cell)
+
+    # afterwards it matches %carbon report
+    report = run_cell(page, "_r = %carbon report\nprint(repr(float(_r['energy_wh'].sum())), len(_r))")
+    reported_wh, rows = output_text(report).split()
+    assert rows == "1"
+    page.wait_for_function(
+        "(s) => { const n = document.querySelector(s + ' .cm-Sidebar'); return n && !n.querySelector('.cm-Running'); }",
+        arg=SIDEBAR,
+    )
+    time.sleep(1.5)  # the next state message
+    assert math.isclose(sidebar_energy_wh(page), float(reported_wh), rel_tol=1e-9)
+    screenshot(page, "sidebar-after-cell")
+
+    # clicking the tracked cell in the list scrolls the notebook to it and selects it
+    cell_id = page.get_attribute(f"{SIDEBAR} .cm-Cell[data-cell-id]", "data-cell-id")
+    page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")
+    page.click(f"{SIDEBAR} .cm-Cell[data-cell-id]")
+    page.wait_for_function(
+        "(id) => { const nb = window.jupyterapp.shell.currentWidget.content;"
+        " return nb.activeCell && nb.activeCell.model.id === id; }",
+        arg=cell_id,
+    )
+
+    # a restart: the new kernel has not loaded the extension; loading it again recovers
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+    wait_status(page, "not-loaded")
+    page.click(f"{SIDEBAR} .cm-LoadButton")
+    wait_status(page, "connected")
+    run_cell(page, "%%carbon --quiet\nsum(range(100_000))")
+    page.wait_for_function(
+        "(s) => { const n = document.querySelector(s + ' .cm-Caption');"
+        " return n && n.textContent.startsWith('1 tracked cell'); }",
+        arg=SIDEBAR,
+    )
+    screenshot(page, "sidebar-after-restart")
+
+
+def test_sidebar_follows_the_notebook_in_focus(lab, page):
+    first = lab.new_notebook("focus-one.ipynb")
+    second = lab.new_notebook("focus-two.ipynb")
+    open_notebook(page, lab, first)
+    show_sidebar(page)
+    wait_status(page, "not-loaded")
+    page.click(f"{SIDEBAR} .cm-LoadButton")
+    wait_status(page, "connected")
+    run_cell(page, "%%carbon --quiet\nsum(range(100_000))")
+    page.wait_for_function(
+        "(s) => (document.querySelector(s + ' .cm-Caption') || {}).textContent?.startsWith('1 tracked cell')",
+        arg=SIDEBAR,
+    )
+
+    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path})", second)
+    page.wait_for_function(
+        "(s) => (document.querySelector(s + ' .cm-Header-notebook') || {}).textContent === 'focus-two.ipynb'",
+        arg=SIDEBAR,
+    )
+    wait_status(page, "not-loaded")  # the second notebook's own kernel
+    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path})", first)
+    wait_status(page, "connected")
+    assert page.inner_text(f"{SIDEBAR} .cm-Header-notebook") == "focus-one.ipynb"
+    screenshot(page, "sidebar-two-notebooks")
+
+    # a kernel switch: the notebook gets a new kernel, which has not loaded the extension
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.changeKernel({name: 'python3'})")
+    wait_status(page, "not-loaded")
+    page.click(f"{SIDEBAR} .cm-LoadButton")
+    wait_status(page, "connected")
+    page.wait_for_function(
+        "(s) => (document.querySelector(s + ' .cm-Caption') || {}).textContent?.startsWith('0 tracked cells')",
+        arg=SIDEBAR,
+    )
+
+
+def test_sidebar_in_notebook_7(lab, page):
+    path = lab.new_notebook("nb7.ipynb", ["%load_ext carbon_magic"])
+    page.goto(lab.login_url(f"/notebooks/{path}"), wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function(
+        "() => { const app = window.jupyterapp; const w = app && app.shell.currentWidget;"
+        " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
+        " return !!(k && k.status === 'idle'); }",
+        timeout=60_000,
+    )
+    show_sidebar(page)
+    wait_status(page, "not-loaded")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+    wait_status(page, "connected")
+    screenshot(page, "sidebar-notebook7")

@@ -1,0 +1,212 @@
+"""The sidebar's comm target in a real ipykernel, driven as the labextension drives it.
+
+What the front end relies on (docs/sidebar-protocol.md): a kernel without the extension
+closes its comm; ``%load_ext`` announces; a comm gets ``hello`` and then ``state`` at most
+once a second, also while a long cell runs; totals match ``%carbon report``; unloading
+says goodbye. And what a hostile front end must not get: anything it sends that is not
+exactly a valid request changes nothing and runs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+pytest.importorskip("ipykernel")
+pytest.importorskip("jupyter_client")
+
+from carbon_magic._version import __version__  # noqa: E402
+
+from .ipython_helpers import OFFLINE_ENV  # noqa: E402
+from .sidebar_client import REFRESH, SidebarClient  # noqa: E402
+
+MAX_MESSAGE_BYTES = 5_000
+BUSY_CELL = "%%carbon --quiet\nimport time\nt0 = time.time()\nwhile time.time() - t0 < {seconds}:\n    sum(range(10_000))"
+
+
+@pytest.fixture
+def sidebar(isolated, monkeypatch):
+    """A python3 kernel (offline, cwd: the test's folder) and a SidebarClient for it."""
+    from jupyter_client.manager import start_new_kernel
+
+    for name, value in OFFLINE_ENV.items():
+        monkeypatch.setenv(name, value)
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(isolated))
+    yield SidebarClient(client)
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def load(sidebar: SidebarClient) -> None:
+    sidebar.output("%load_ext carbon_magic")
+
+
+def channel_counts(sidebar: SidebarClient) -> dict:
+    """The kernel's own count of peers, refused requests and records (read in the kernel)."""
+    return json.loads(sidebar.output(
+        "import json as _j\nfrom carbon_magic.ipython.extension import get_sidebar as _g, get_session as _s\n"
+        "print(_j.dumps({'peers': len(_g().peers), 'rejected': _g().rejected, 'records': len(_s().records)}))"
+    ))
+
+
+def test_a_kernel_without_the_extension_closes_the_sidebars_comm(sidebar):
+    comm_id = sidebar.open_comm()
+    received = sidebar.wait_comm(comm_id)
+    assert received.kind == "comm_close"  # the front end reads this as "not loaded"
+
+
+def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(sidebar):
+    announce = None
+    for received in sidebar.execute("%load_ext carbon_magic"):
+        if received.kind == "comm_open" and received.content["target_name"] == "carbon_magic":
+            announce = received
+    assert announce is not None and announce.data == {"type": "announce", "version": 1}
+
+    comm_id = sidebar.open_comm()
+    hello = sidebar.wait_comm(comm_id)
+    assert hello.kind == "comm_msg"
+    assert hello.data["type"] == "hello" and hello.data["version"] == 1 and hello.data["seq"] == 1
+    assert hello.data["package_version"] == __version__
+    assert hello.data["min_interval_s"] == 1.0
+    state = hello.data["state"]
+    assert state["totals"]["count"] == 0 and state["cells"] == [] and state["running"] == []
+    assert state["intensity"]["g_per_kwh"] > 0 and "France" in (state["location"] or "")
+
+    start = len(sidebar.log)
+    during = sidebar.execute(BUSY_CELL.format(seconds=5), timeout_s=60)  # this request's messages
+    busy_at = next(r.at for r in during if r.kind == "status" and r.content["execution_state"] == "busy")
+    idle_at = next(r.at for r in during if r.kind == "status" and r.content["execution_state"] == "idle")
+    states = [r for r in sidebar.comm_messages(comm_id, start) if busy_at < r.at < idle_at]
+    running = [r for r in states if r.data["state"]["running"]]
+    assert len(running) >= 3, [r.data["state"]["running"] for r in states]
+    energies = [r.data["state"]["totals"]["energy_wh"] for r in running]
+    assert all(later > earlier for earlier, later in zip(energies, energies[1:])), energies
+    assert running[-1].data["state"]["running"][0]["elapsed_s"] > 2
+
+    sidebar.wait_quiet(1.5)
+    messages = sidebar.comm_messages(comm_id)
+    made = [r.data["state"]["time"] for r in messages]  # the kernel's clock
+    gaps = [later - earlier for earlier, later in zip(made, made[1:])]
+    assert min(gaps) > 0.98, gaps  # at most one a second
+    assert max(r.size_bytes for r in messages) < MAX_MESSAGE_BYTES
+    seqs = [r.data["seq"] for r in messages]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+    report = json.loads(sidebar.output(
+        "import json\n_r = %carbon report\nprint(json.dumps(_r[['energy_wh', 'co2_g', 'water_ml']].sum().to_dict()))"
+    ))
+    sidebar.wait_quiet(1.2)
+    last = sidebar.comm_messages(comm_id)[-1].data["state"]
+    assert last["totals"]["count"] == 1 and last["running"] == []
+    assert math.isclose(last["totals"]["energy_wh"], report["energy_wh"], rel_tol=1e-9)
+    assert math.isclose(last["totals"]["co2_g"], report["co2_g"], rel_tol=1e-9)
+    assert last["cells"][0]["kind"] == "cell" and last["cells"][0]["status"] == "ok"
+
+
+def test_unloading_says_goodbye_and_a_new_comm_is_refused(sidebar):
+    load(sidebar)
+    comm_id = sidebar.open_comm()
+    assert sidebar.wait_comm(comm_id).data["type"] == "hello"
+    sidebar.execute("%unload_ext carbon_magic")
+    closed = sidebar.closed(comm_id) or sidebar.pump(
+        lambda r: r.kind == "comm_close" and r.content.get("comm_id") == comm_id, 10)
+    assert closed.data == {"type": "goodbye", "version": 1, "reason": "unloaded"}
+    again = sidebar.open_comm()
+    assert sidebar.wait_comm(again).kind == "comm_close"
+
+
+HOSTILE = [
+    None,
+    "refresh",
+    ["refresh", 1],
+    42,
+    {},
+    {"request": "refresh"},
+    {"version": 1},
+    {"request": "refresh", "version": 2},
+    {"request": "refresh", "version": "1"},
+    {"request": "refresh", "version": True},
+    {"request": "refresh", "version": 1.0},
+    {"request": "Refresh", "version": 1},
+    {"request": "load", "version": 1},  # loading is an execute_request the user's click sends
+    {"request": "execute", "version": 1, "code": "open('pwned', 'w').write('x')"},
+    {"request": "refresh", "version": 1, "code": "open('pwned', 'w').write('x')"},
+    {"request": "__import__('os').system('touch pwned')", "version": 1},
+    {"request": ["refresh"], "version": 1},
+    {"request": {"__class__": "refresh"}, "version": 1},
+    {"request": "refresh" * 200_000, "version": 1},
+    {"request": "refresh", "version": 1, "nested": [[[[[[[[[[{}]]]]]]]]]]},
+]
+
+
+def test_hostile_requests_change_nothing_and_run_nothing(sidebar, isolated):
+    load(sidebar)
+    comm_id = sidebar.open_comm()
+    assert sidebar.wait_comm(comm_id).data["type"] == "hello"
+    before = channel_counts(sidebar)
+    assert before["peers"] == 1
+
+    for data in HOSTILE:
+        sidebar.send(comm_id, data)
+    sidebar.send(comm_id, REFRESH, buffers=[b"print('pwned')"])  # valid data, but buffers
+    sidebar.send("not-a-comm-of-ours", REFRESH)
+    refused_opens = [sidebar.open_comm(data) for data in HOSTILE[:6]]
+
+    after = channel_counts(sidebar)  # runs after every message above (one shell queue)
+    assert after["rejected"] - before["rejected"] == len(HOSTILE) + 1 + len(refused_opens)
+    assert after["peers"] == before["peers"] and after["records"] == before["records"]
+    assert not (isolated / "pwned").exists()
+    assert sidebar.output("print('pwned' in globals(), '_pwned' in dir())").strip() == "False False"
+    for refused in refused_opens:
+        closed = sidebar.closed(refused) or sidebar.wait_comm(refused, 10)
+        assert closed.kind == "comm_close"
+        assert closed.data == {"type": "goodbye", "version": 1, "reason": "invalid request"}
+
+    # the well-behaved comm still works, and nothing it was sent shows anywhere
+    sidebar.send(comm_id, REFRESH)
+    sidebar.wait_quiet(1.5)
+    latest = sidebar.comm_messages(comm_id)[-1]
+    assert latest.data["type"] == "state" and latest.data["state"]["problems"] == 0
+    assert "pwned" not in json.dumps(latest.data)
+    assert all(r.size_bytes < MAX_MESSAGE_BYTES for r in sidebar.comm_messages(comm_id))
+
+
+def test_loading_again_after_unloading_serves_new_comms(sidebar):
+    load(sidebar)
+    first = sidebar.open_comm()
+    assert sidebar.wait_comm(first).data["type"] == "hello"
+    sidebar.execute("%unload_ext carbon_magic")
+    load(sidebar)
+    second = sidebar.open_comm()
+    hello = sidebar.wait_comm(second)
+    assert hello.data["type"] == "hello" and hello.data["seq"] == 1
+    assert channel_counts(sidebar)["peers"] == 1
+
+
+def test_a_silent_peer_expires_while_one_that_refreshes_stays(sidebar):
+    load(sidebar)
+    sidebar.output("import carbon_magic.ipython.sidebar.channel as _channel\n_channel.PEER_EXPIRY_S = 2.5")
+    silent, talking = sidebar.open_comm(), sidebar.open_comm()
+    for comm_id in (silent, talking):
+        assert sidebar.wait_comm(comm_id).data["type"] == "hello"
+    for _ in range(6):  # 6 s of idle kernel: the talking one says refresh every second
+        sidebar.send(talking, REFRESH)
+        sidebar.wait_quiet(1.0)
+    closed = sidebar.closed(silent)
+    assert closed is not None and closed.data == {"type": "goodbye", "version": 1, "reason": "expired"}
+    assert sidebar.closed(talking) is None
+    assert channel_counts(sidebar)["peers"] == 1
+
+
+def test_at_most_max_peers_the_longest_silent_is_replaced(sidebar):
+    from carbon_magic.ipython.sidebar.channel import MAX_PEERS
+
+    load(sidebar)
+    comms = [sidebar.open_comm() for _ in range(MAX_PEERS + 1)]
+    sidebar.wait_quiet(1.5)
+    closed = [comm_id for comm_id in comms if sidebar.closed(comm_id)]
+    assert closed == [comms[0]]
+    assert sidebar.closed(comms[0]).data["reason"] == "replaced"
+    assert channel_counts(sidebar)["peers"] == MAX_PEERS
