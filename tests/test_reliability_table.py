@@ -25,6 +25,8 @@ def table_rows(text: str) -> tuple[dict, list[dict]]:
     lines = text.splitlines()
     [totals] = [match.groupdict() for line in lines if (match := TOTALS_ROW.match(line))]
     cases = [match.groupdict() for line in lines if (match := CASE_ROW.match(line))]
+    for case_row in cases:
+        case_row["instance"] = case_row["instance"].replace("\\|", "|")  # as the script escapes it
     return totals, cases
 
 
