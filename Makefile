@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test bench bench-vs-codecarbon install clean pushgateway chromium jstest
+.PHONY: demo test bench bench-vs-codecarbon install clean pushgateway chromium jstest reliability
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ chromium:
 	@test -x /usr/bin/chromium || { \
 	  apt-get update -qq >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## make reliability: run every reliability case (tests/reliability/, @pytest.mark.reliability),
+## then regenerate RELIABILITY.md from that run
+reliability: $(PY) pushgateway
+	$(PIP) install -q -e ".[test]"
+	$(PY) -m pytest -q -m reliability tests
+	$(PY) scripts/reliability_table.py
 
 ## make bench: the benchmarks in benchmarks/ (figures, not pass/fail)
 bench: install

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 
 from carbon_magic.core import location as location_module
 from carbon_magic.core import sampler as sampler_module
 from carbon_magic.core.problems import problems
+from tests.servers import closed_port
+
+# reliability cases (tests/reliability/ and @pytest.mark.reliability anywhere) -> RELIABILITY.md
+pytest_plugins = ["tests.reliability.plugin"]
 
 
 @pytest.fixture(autouse=True)
@@ -32,10 +35,7 @@ def isolated(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def closed_loopback_url() -> str:
     """``http://127.0.0.1:<port>`` where nothing listens: a request there is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{closed_port()}"
 
 
 @pytest.fixture(autouse=True)

@@ -61,3 +61,38 @@ def outputs_html(cell) -> str:
         for output in cell.get("outputs", [])
         if output["output_type"] in ("display_data", "execute_result")
     )
+
+
+# -- real kernels through jupyter_client, messages as JupyterLab sends them -----------------------
+
+
+def execute_like_jupyterlab(client, code: str, cell_id: str | None = None) -> tuple[str, list[dict]]:
+    """Send an execute_request with the cell id in its metadata (as JupyterLab does); its messages."""
+    content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+               "allow_stdin": False, "stop_on_error": True}
+    message = client.session.msg("execute_request", content, metadata={"cellId": cell_id} if cell_id else {})
+    client.shell_channel.send(message)
+    return message["header"]["msg_id"], collect(client, message["header"]["msg_id"])
+
+
+def collect(client, message_id: str) -> list[dict]:
+    """IOPub messages of one request, until the kernel is idle again."""
+    messages = []
+    while True:
+        message = client.get_iopub_msg(timeout=60)
+        if message["parent_header"].get("msg_id") != message_id:
+            continue
+        messages.append(message)
+        if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+            return messages
+
+
+def texts(messages: list[dict]) -> str:
+    parts = []
+    for message in messages:
+        content = message["content"]
+        if message["msg_type"] == "stream":
+            parts.append(content["text"])
+        elif message["msg_type"] in ("display_data", "execute_result"):
+            parts.append(content["data"].get("text/plain", "") + "\n")
+    return "".join(parts)

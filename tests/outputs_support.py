@@ -13,7 +13,7 @@ from carbon_magic.core.problems import problems
 from carbon_magic.core.tracker import Tracker
 from carbon_magic.outputs import BaseOutput, Dispatcher, api
 from carbon_magic.outputs.worker import all_lanes, flush_at_exit
-from tests.recording_server import RecordingServer
+from tests.servers import LocalServer, codecarbon_api
 
 # Measured without hardware: modelled CPU and RAM, a fixed intensity, no CSV unless asked.
 MEASURED = {"powercap_root": "/nonexistent", "force_cpu_power": 40.0, "force_ram_power": 10.0,
@@ -70,7 +70,7 @@ def exit_hooks_run_at_teardown():
 
 @pytest.fixture
 def server():
-    recording = RecordingServer()
+    recording = LocalServer(default=codecarbon_api())
     yield recording
     recording.close()
 

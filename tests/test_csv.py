@@ -146,3 +146,21 @@ def test_a_relative_output_dir_is_fixed_when_the_output_is_made(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     assert file_output.path == start / "emissions.csv"
     assert cells_file.path.parent == start
+
+
+def test_rows_of_failed_writes_go_first_with_the_next_and_are_bounded(tmp_path, monkeypatch):
+    from carbon_magic.core.problems import problems
+
+    monkeypatch.setattr(csv_file, "MAX_UNWRITTEN_ROWS", 3)
+    folder = tmp_path / "out"
+    folder.write_text("a file where the folder should be")
+    appender = csv_file.RowAppender(folder / "emissions.csv", CSV_COLUMNS)
+    for index in range(5):
+        with pytest.raises(NotADirectoryError):
+            appender.append([row(f"r{index}")])
+    assert [(p.where, p.error_type, p.count) for p in problems.all() if p.error_type == "RowsDropped"] == [
+        ("output emissions.csv", "RowsDropped", 2)]
+    folder.unlink()
+    appender.append([row("r5")])  # the folder is gone: made again, counted
+    assert [r["run_id"] for r in read(folder / "emissions.csv")] == ["r2", "r3", "r4", "r5"]
+    assert any(p.error_type == "FolderRecreated" for p in problems.all())

@@ -13,7 +13,9 @@ import pytest
 pytest.importorskip("ipykernel")
 pytest.importorskip("nbclient")
 
-from .ipython_helpers import OFFLINE_ENV, outputs_html, outputs_text, read_csv, run_notebook  # noqa: E402
+from .ipython_helpers import (  # noqa: E402
+    OFFLINE_ENV, collect, execute_like_jupyterlab, outputs_html, outputs_text, read_csv, run_notebook, texts,
+)
 
 
 @pytest.fixture
@@ -31,38 +33,6 @@ def kernel(isolated, offline):
     yield manager, client
     client.stop_channels()
     manager.shutdown_kernel(now=True)
-
-
-def execute_like_jupyterlab(client, code: str, cell_id: str | None = None) -> tuple[str, list[dict]]:
-    """Send an execute_request with the cell id in its metadata (as JupyterLab does); its messages."""
-    content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-               "allow_stdin": False, "stop_on_error": True}
-    message = client.session.msg("execute_request", content, metadata={"cellId": cell_id} if cell_id else {})
-    client.shell_channel.send(message)
-    return message["header"]["msg_id"], collect(client, message["header"]["msg_id"])
-
-
-def collect(client, message_id: str) -> list[dict]:
-    """IOPub messages of one request, until the kernel is idle again."""
-    messages = []
-    while True:
-        message = client.get_iopub_msg(timeout=60)
-        if message["parent_header"].get("msg_id") != message_id:
-            continue
-        messages.append(message)
-        if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
-            return messages
-
-
-def texts(messages: list[dict]) -> str:
-    parts = []
-    for message in messages:
-        content = message["content"]
-        if message["msg_type"] == "stream":
-            parts.append(content["text"])
-        elif message["msg_type"] in ("display_data", "execute_result"):
-            parts.append(content["data"].get("text/plain", "") + "\n")
-    return "".join(parts)
 
 
 def test_cell_ids_sent_by_the_front_end_are_recorded(kernel, isolated):

@@ -1,8 +1,8 @@
 """The process-wide location service end to end: trackers against real HTTP servers on
 127.0.0.1 standing in for IP geolocation, cloud metadata and Electricity Maps.
 
-Servers that must answer "later" wait on a Gate the test opens, so what a record says before
-and after an answer arrives is tested without timing assumptions.
+Servers that must answer "later" hold their answer until the test sets a gate (an Event), so
+what a record says before and after an answer arrives is tested without timing assumptions.
 """
 
 from __future__ import annotations
@@ -31,23 +31,6 @@ MEASURED = {"powercap_root": "/nonexistent", "force_cpu_power": 40.0, "force_ram
 GEO_PATH, EM_PATH = "/geo", "/v3/carbon-intensity/latest"
 FRANCE = {"country_code3": "FRA", "region": "Ile-de-France", "latitude": "48.85", "longitude": "2.35"}
 GCP_ZONE = "/computeMetadata/v1/instance/zone"
-
-
-class Gate:
-    """Holds a server's answer until ``open()`` (at most 10 s)."""
-
-    def __init__(self):
-        self.event = threading.Event()
-
-    def hold(self, reply: Reply):
-        def answer(request):
-            self.event.wait(10)
-            return reply
-
-        return answer
-
-    def open(self):
-        self.event.set()
 
 
 @pytest.fixture
@@ -94,15 +77,15 @@ def wait_for(condition, timeout_s=5.0):
 
 
 def test_tracker_starts_before_geolocation_answers_and_its_record_follows_the_answer(server):
-    gate = Gate()
-    server.routes[("GET", GEO_PATH)] = gate.hold(Reply(body=FRANCE))
+    gate = threading.Event()
+    server.routes[("GET", GEO_PATH)] = server.hold(Reply(body=FRANCE), gate)
     tracker = EmissionsTracker(**online(server))
     tracker.start()
     time.sleep(0.05)
     before = tracker.current()  # built while geolocation is pending
     assert before.intensity_g_per_kwh == 475.0 and before.country_iso_code is None
     assert "IP geolocation pending" in before.intensity_source
-    gate.open()
+    gate.set()
     assert location.wait_resolved(5)
     data = tracker.stop() and tracker.final_emissions_data
     france = tables.country_intensity("FRA").intensity_g_per_kwh
@@ -114,9 +97,9 @@ def test_tracker_starts_before_geolocation_answers_and_its_record_follows_the_an
 
 
 def test_start_background_resolution_returns_at_once(server):
-    gate = Gate()
-    server.routes[("GET", GEO_PATH)] = gate.hold(Reply(body=FRANCE))
-    server.routes[("GET", GCP_ZONE)] = gate.hold(Reply(404))
+    gate = threading.Event()
+    server.routes[("GET", GEO_PATH)] = server.hold(Reply(body=FRANCE), gate)
+    server.routes[("GET", GCP_ZONE)] = server.hold(Reply(404), gate)
     config = resolve_config(online(server))
     location.start_background_resolution(config)
     try:
@@ -125,14 +108,14 @@ def test_start_background_resolution_returns_at_once(server):
         assert intensity.kind == WORLD and place.country_iso_code is None
         assert any("pending" in line for line in location.status())
     finally:
-        gate.open()
+        gate.set()
     assert location.wait_resolved(5)
     assert location.current(config)[0].country_iso_code == "FRA"
 
 
 def test_time_zone_guess_while_geolocation_is_pending(server, tz_paris):
-    gate = Gate()
-    server.routes[("GET", GEO_PATH)] = gate.hold(Reply(body={"country_code": "DE"}))
+    gate = threading.Event()
+    server.routes[("GET", GEO_PATH)] = server.hold(Reply(body={"country_code": "DE"}), gate)
     config = resolve_config(online(server))
     location.start_background_resolution(config)
     try:
@@ -141,7 +124,7 @@ def test_time_zone_guess_while_geolocation_is_pending(server, tz_paris):
         assert intensity.kind == COUNTRY
         assert "country guessed from the time zone Europe/Paris (IP geolocation pending)" in intensity.source
     finally:
-        gate.open()
+        gate.set()
     assert location.wait_resolved(5)
     assert location.current(config)[0].country_iso_code == "DEU"
 
@@ -291,31 +274,31 @@ def test_the_deprecated_co2_signal_token_still_works(server):
 
 
 def test_feeds_with_different_tokens_share_one_request_per_zone(server):
-    gate = Gate()
+    gate = threading.Event()
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
-    server.routes[("GET", EM_PATH)] = gate.hold(Reply(body=EM))
+    server.routes[("GET", EM_PATH)] = server.hold(Reply(body=EM), gate)
     first = resolve_config(live_params(server))
     second = resolve_config(live_params(server, electricitymaps_api_token="OTHER-TOKEN"))
     location.start_background_resolution(first)
     wait_for(lambda: server.count(EM_PATH) == 1)  # the first feed's request is out
     location.start_background_resolution(second)
-    gate.open()
+    gate.set()
     assert location.wait_resolved(5)
     assert location.current(first)[1].g_per_kwh == location.current(second)[1].g_per_kwh == 250.0
     assert server.count(EM_PATH) == 1
 
 
 def test_energy_used_before_the_first_live_value_is_weighed_by_it(server):
-    gate = Gate()
+    gate = threading.Event()
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
-    server.routes[("GET", EM_PATH)] = gate.hold(Reply(body=EM))
+    server.routes[("GET", EM_PATH)] = server.hold(Reply(body=EM), gate)
     tracker = EmissionsTracker(**live_params(server))
     tracker.start()
     time.sleep(0.05)
     pending = tracker.current()
     assert "live intensity pending" in pending.intensity_source
     assert pending.intensity_g_per_kwh == pytest.approx(tables.country_intensity("FRA").intensity_g_per_kwh, rel=1e-12)
-    gate.open()
+    gate.set()
     assert location.wait_resolved(5)
     tracker.stop()
     data = tracker.final_emissions_data
@@ -517,8 +500,8 @@ def test_a_forked_child_keeps_a_finished_location(server):
 
 
 def test_a_forked_child_restarts_a_pending_resolution(server):
-    gate = Gate()
-    server.routes[("GET", GEO_PATH)] = gate.hold(Reply(body=FRANCE))
+    gate = threading.Event()
+    server.routes[("GET", GEO_PATH)] = server.hold(Reply(body=FRANCE), gate)
     config = resolve_config(online(server))
     location.start_background_resolution(config)
     wait_for(lambda: server.count(GEO_PATH) == 1)
@@ -527,7 +510,7 @@ def test_a_forked_child_restarts_a_pending_resolution(server):
         location.current(config)  # the parent's threads are gone: this starts the child's own
         return str(location.wait_resolved(5) and location.current(config)[0].country_iso_code).encode()
 
-    opener = threading.Timer(0.5, gate.open)
+    opener = threading.Timer(0.5, gate.set)
     opener.start()
     assert in_child(child) == b"FRA" and server.count(GEO_PATH) == 2
     opener.join()

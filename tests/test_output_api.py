@@ -25,7 +25,7 @@ from tests.outputs_support import (  # noqa: F401
     server,
     tracker_on,
 )
-from tests.recording_server import GARBAGE, HANG_UP, RecordingServer, closed_port, delay, status
+from tests.servers import GARBAGE, HANG_UP, LocalServer, closed_port, codecarbon_api, delay, status
 
 KEY = "cc-api-key-0123456789"
 RUN_FIELDS = {
@@ -136,7 +136,7 @@ def test_refused_then_listening_delivers_everything():
     tracker.stop(wait=False)
     assert time.perf_counter() - t0 < 0.5  # the caller never waits for the network
     assert eventually(lambda: problem_count("output api", "DeliveryError") >= 1)
-    late = RecordingServer(port)
+    late = LocalServer(default=codecarbon_api(), port=port)
     try:
         assert late.wait_for(lambda requests: len(requests) == 2)
         assert [r.path for r in late.requests] == ["/runs", "/emissions"]

@@ -18,7 +18,7 @@ from tests.outputs_support import (  # noqa: F401
     server,
     tracker_on,
 )
-from tests.recording_server import GARBAGE, status
+from tests.servers import GARBAGE, status
 
 
 def test_totals_are_posted_as_json_on_flush_and_stop(server):

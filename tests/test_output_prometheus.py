@@ -32,7 +32,7 @@ from tests.outputs_support import (  # noqa: F401
     server,
     tracker_on,
 )
-from tests.recording_server import closed_port, status
+from tests.servers import closed_port, status
 
 REPO = Path(__file__).resolve().parents[1]
 BINARY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"

@@ -141,6 +141,9 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.reliability(area="the comm", promise="Malformed or hostile messages from a frontend on the "
+                         "sidebar comm (bad JSON shapes, unknown requests, code to run, huge or nested "
+                         "payloads) change nothing and execute nothing.")
 def test_hostile_requests_change_nothing_and_run_nothing(sidebar, isolated):
     load(sidebar)
     comm_id = sidebar.open_comm()

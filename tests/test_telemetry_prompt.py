@@ -22,7 +22,7 @@ from carbon_magic.telemetry import prompt
 from carbon_magic.telemetry.consent import consent_path
 from carbon_magic.telemetry.levels import PROMPT_TEXTS
 from tests import telemetry_schema
-from tests.recording_server import RecordingServer
+from tests.servers import LocalServer, codecarbon_api
 from tests.telemetry_support import OFFLINE_MEASURED, fresh_telemetry, measured_config  # noqa: F401
 
 EXPECTED_TEXTS = ["Telemetry disabled", "Basic environment info only", "Full data + emissions shared publicly"]
@@ -198,7 +198,7 @@ def test_nbclient_kernel_is_never_asked(fresh_telemetry, isolated):
 
 def test_nbclient_kernel_sends_first_cell_and_exit_summary(fresh_telemetry, isolated, monkeypatch):
     pytest.importorskip("nbclient")
-    server = RecordingServer()
+    server = LocalServer(default=codecarbon_api())
     try:
         monkeypatch.setenv("CODECARBON_TELEMETRY", "extensive")
         monkeypatch.setenv("CODECARBON_TELEMETRY_ENDPOINT", f"{server.url}/telemetry")

@@ -11,7 +11,7 @@ import pytest
 from carbon_magic import telemetry
 from carbon_magic.core.problems import problems
 from tests import telemetry_schema
-from tests.recording_server import RecordingServer, delay, status
+from tests.servers import LocalServer, codecarbon_api, delay, status
 from tests.telemetry_support import (  # noqa: F401
     SocketGuard, fresh_telemetry, measured_config, telemetry_threads, tracked_cell,
 )
@@ -33,13 +33,13 @@ def shell():
 
 @pytest.fixture
 def server(monkeypatch):
-    with_server = RecordingServer()
+    with_server = LocalServer(default=codecarbon_api())
     monkeypatch.setenv("CODECARBON_TELEMETRY_ENDPOINT", f"{with_server.url}/telemetry")
     yield with_server
     with_server.close()
 
 
-def payloads(server: RecordingServer) -> list[dict]:
+def payloads(server: LocalServer) -> list[dict]:
     return [request.json for request in server.to("/telemetry", "POST")]
 
 

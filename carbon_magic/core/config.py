@@ -160,7 +160,7 @@ def _file_values(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (configparser.Error, UnicodeDecodeError) as error:
-        first_line = str(error).splitlines()[0]
+        first_line = str(error).splitlines()[0].rstrip(".")
         raise ConfigError(
             f"Cannot read {path}: {first_line}. Expected an INI file with a [codecarbon] "
             f"section of 'name = value' lines.",

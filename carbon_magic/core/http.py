@@ -76,6 +76,7 @@ def fetch(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """One request; a Response for 2xx, FetchError for anything else (status, timeout, refusal...)."""
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -97,7 +98,7 @@ def fetch(
         raise FetchError(f"{where}: {_reason(error.reason, timeout_s)}") from None
     except (socket.timeout, TimeoutError):
         raise FetchError(f"{where}: no answer within {timeout_s:g} s") from None
-    except (OSError, ValueError) as error:  # reset connections, malformed answers or URLs
+    except (OSError, ValueError, http.client.HTTPException) as error:  # resets, garbage answers, bad URLs
         raise FetchError(f"{where}: {type(error).__name__}: {error}") from None
 
 

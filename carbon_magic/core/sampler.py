@@ -42,9 +42,17 @@ GPU_POLL_S = 0.0073
 GPU_LEARN_S = 1.5
 # A boundary still unsettled after this long is finalised with what is known (provisional).
 SETTLE_TIMEOUT_S = 2.0
+# The wall clock moving this much more (or less) than the monotonic clock between two readings
+# was set (an NTP step, a user) or the machine slept: durations are monotonic and stay right,
+# timestamps follow the wall clock; the jump is noted so that a user can tell why.
+CLOCK_JUMP_S = 60.0
 _ids = itertools.count(1)
 _IDLE_LOAD = LoadSample(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 _NONE: frozenset[str] = frozenset()
+
+
+class ClockJump(Exception):
+    """The wall clock jumped against the monotonic clock (see CLOCK_JUMP_S)."""
 
 
 @dataclass
@@ -163,6 +171,7 @@ class Sampler:
         self.started_wall = time.time()
         self._origin = self._clock()
         self._last_now = self._origin
+        self._wall_minus_mono = time.time() - self._origin
         self._last_slow_refresh = -float("inf")
         self._power_w: MappingProxyType = EMPTY
         self._last_energy: dict[str, float] = {}
@@ -230,10 +239,14 @@ class Sampler:
             self._last_now = now
             weighed = self._weigh(energy) if self._weighings else EMPTY
             self._last_energy = energy
+            t_wall = time.time()
+            if abs(t_wall - now - self._wall_minus_mono) > CLOCK_JUMP_S:
+                self._clock_jumped(t_wall - now - self._wall_minus_mono)
+            self._wall_minus_mono = t_wall - now
             return Reading(
                 sampler_id=self.id,
                 t_mono=now,
-                t_wall=time.time(),
+                t_wall=t_wall,
                 energy_j=MappingProxyType(energy),
                 process_energy_j=frozen(self._process_j) if self._process_j else EMPTY,
                 power_w=self._power_w,
@@ -246,6 +259,12 @@ class Sampler:
                 provisional=provisional,
                 weighed=weighed,
             )
+
+    @staticmethod
+    def _clock_jumped(jump_s: float) -> None:
+        problems.note("wall clock", ClockJump(
+            f"the wall clock moved {jump_s:+.0f} s against the monotonic clock (clock set, or the "
+            "machine slept); durations use the monotonic clock, timestamps the wall clock"))
 
     def _weigh(self, energy: dict[str, float]) -> Mapping[str, WeighedEnergy]:
         """Add the energy used since the last reading to every intensity signal's totals."""

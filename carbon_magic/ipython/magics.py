@@ -19,6 +19,7 @@ from ..core.params import PARAMS
 from ..core.problems import problems
 from . import display
 from .execute import Compiled, compile_source, run_compiled
+from .interrupts import InterruptsHeld
 from .options import TrackOptions, options_help, parse_options, split_names, split_statement, split_words
 from .records import first_line
 from .session import Session, status_of
@@ -143,18 +144,23 @@ class CarbonMagics(Magics):
         """Run ``code`` inside a tracked window; record it however it ends."""
         __tracebackhide__ = True  # noqa: F841 (read by IPython's traceback formatter)
         cell = replace(self.session.cell, first_line=line)
-        try:
-            window = self.session.open(kind, options, cell)
-        except ConfigError as error:
-            raise UsageError(str(error)) from None
+        with InterruptsHeld() as opening:
+            try:
+                window = self.session.open(kind, options, cell)
+            except ConfigError as error:
+                raise UsageError(str(error)) from None
         status = "ok"
         try:
+            opening.deliver()  # a Ctrl-C that came while opening stops the cell here, recorded
             return run_compiled(self.shell, code, local_ns)
         except BaseException as error:
             status = status_of(error)
             raise
         finally:
-            self._finish(window, status)
+            with InterruptsHeld() as closing:
+                self._finish(window, status)
+            if status == "ok":  # the cell had ended: the user still gets the interrupt they sent
+                closing.deliver()
 
     def _finish(self, window: Any, status: str) -> None:
         try:

@@ -33,6 +33,7 @@ from ..core.config import ConfigError
 from ..core.problems import problems
 from ..outputs.worker import worker
 from . import display
+from .interrupts import InterruptsHeld
 from .options import TrackOptions
 from .pool import TrackerPool
 from .records import CellInfo, CellRecord, TrackedWindow, first_line
@@ -240,12 +241,14 @@ class Session:
         self.cell = CellInfo(execution_count(self.shell, info), getattr(info, "cell_id", None), first_line(raw))
         if self.auto is None or self._auto_window is not None or left_to_magics(raw):
             return
-        try:
-            self._auto_window = self.open("cell", self.auto, self.cell)
-        except ConfigError as error:
-            print(f"carbon_magic: not tracking this cell: {error}", file=sys.stderr)
-        except Exception as error:
-            problems.note("carbon_magic %carbon on", error)
+        with InterruptsHeld() as opening:
+            try:
+                self._auto_window = self.open("cell", self.auto, self.cell)
+            except ConfigError as error:
+                print(f"carbon_magic: not tracking this cell: {error}", file=sys.stderr)
+            except Exception as error:
+                problems.note("carbon_magic %carbon on", error)
+        opening.deliver()  # IPython reports it as an error in this hook, then runs the cell
 
     def post_run_cell(self, result: Any) -> None:
         """IPython's post_run_cell: close and record the window ``%carbon on`` opened."""
@@ -253,9 +256,11 @@ class Session:
         if window is None:
             return
         error = result.error_in_exec or result.error_before_exec
-        record = self.close(window, status_of(error))
-        if record is not None and not window.quiet and not window.summary_shown:
-            display.show_summary(record)
+        with InterruptsHeld() as closing:
+            record = self.close(window, status_of(error))
+            if record is not None and not window.quiet and not window.summary_shown:
+                display.show_summary(record)
+        closing.deliver()  # the cell is recorded; IPython reports the interrupt as an error in this hook
 
     # -- auto mode and spans -----------------------------------------------------------------
     def start_auto(self, options: TrackOptions) -> None:

@@ -5,8 +5,8 @@ sits beside it (``carbon_cells.csv`` in ``output_dir``) and says which cell each
 its label, execution count, cell id, first line of code and how it ended, then the same
 figures (CodeCarbon's 38 columns, then the carbon intensity used and its source).
 
-Rows are written on the output worker through ``csv_file.append_rows`` (whole or not at all,
-never interleaved with another kernel's). Rows that arrive while a write is pending join
+Rows are written on the output worker through ``csv_file.RowAppender`` (whole or not at all,
+never interleaved with another kernel's; kept for the next write when one fails). Rows that arrive while a write is pending join
 it, so cells in quick succession cost one file write, not one each.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..core.record import CSV_COLUMNS, EmissionsData
-from .csv_file import append_rows
+from .csv_file import RowAppender
 from .worker import worker
 
 CELLS_FILE_NAME = "carbon_cells.csv"
@@ -38,6 +38,7 @@ class CellsFile:
         self.path = Path(output_dir).absolute() / CELLS_FILE_NAME  # fixed now: a later os.chdir must not move it
         self._lock = threading.Lock()
         self._pending: list[tuple[Mapping[str, Any], EmissionsData]] = []
+        self._appender = RowAppender(self.path, CELLS_CSV_COLUMNS)
 
     def add(self, cell: Mapping[str, Any], data: EmissionsData) -> None:
         """Queue one row (from any thread); it is written on the output worker."""
@@ -52,4 +53,4 @@ class CellsFile:
         with self._lock:
             pending, self._pending = self._pending, []
         if pending:
-            append_rows(self.path, CELLS_CSV_COLUMNS, [cells_row(cell, data) for cell, data in pending])
+            self._appender.append([cells_row(cell, data) for cell, data in pending])

@@ -6,6 +6,8 @@
 - A file whose header differs is kept as ``<name>.bak`` (then ``<name>_0.bak``, ...).
 - A last line without its newline (a crash, a hand edit) is closed before the next row.
 - Text that a spreadsheet would run as a formula (= + - @ at the start) is prefixed with '.
+- Rows that could not be written (a read-only folder, a full disk) are kept and written first
+  with the next row (``RowAppender``); a deleted output folder is made again (and counted).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import csv
 import functools
 import io
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ..core.problems import problems
 from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData
 from .base import BaseOutput
 
@@ -26,6 +30,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Rows kept for a file that cannot be written; past this the oldest are dropped (and counted).
+MAX_UNWRITTEN_ROWS = 10_000
 
 
 def format_cell(value: Any) -> str:
@@ -141,6 +147,52 @@ def append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]
         locked.append(data)
 
 
+class FolderRecreated(Exception):
+    """The output folder was gone (deleted while the kernel ran) and was made again."""
+
+
+class RowsDropped(Exception):
+    """Rows that could not be written for so long that the oldest had to be let go."""
+
+
+class RowAppender:
+    """Appends rows to one CSV file. A write that fails (OSError: read-only folder, full disk)
+    keeps its rows, which go first with the next write: a passing fault loses no row. A
+    deleted folder is made again (counted in ``core.problems``)."""
+
+    def __init__(self, path: Path, header: Sequence[str]):
+        self.path = path
+        self.header = header
+        self._lock = threading.Lock()
+        self._unwritten: list[Sequence[Any]] = []
+
+    def append(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Append the rows kept from failed writes, then ``rows``; raises the OSError of a
+        failed write after keeping them."""
+        with self._lock:
+            rows = [*self._unwritten, *rows]
+            try:
+                self._append(rows)
+            except OSError:
+                dropped = len(rows) - MAX_UNWRITTEN_ROWS
+                if dropped > 0:
+                    problems.note(f"output {self.path.name}", RowsDropped(
+                        f"{dropped} rows not written for {MAX_UNWRITTEN_ROWS} attempts were dropped"), dropped)
+                self._unwritten = rows[max(dropped, 0):]
+                raise
+            self._unwritten = []
+
+    def _append(self, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            append_rows(self.path, self.header, rows)
+        except FileNotFoundError:
+            if self.path.parent.exists():
+                raise
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            problems.note(f"output {self.path.name}", FolderRecreated(f"{self.path.parent} was gone: made again"))
+            append_rows(self.path, self.header, rows)
+
+
 def update_row(path: Path, header: Sequence[str], row: Sequence[Any], key_column: str) -> None:
     """Replace the row whose ``key_column`` matches ``row``'s (or append it), atomically."""
     header_bytes = header_line(tuple(header))
@@ -171,12 +223,13 @@ class FileOutput(BaseOutput):
         self.output_dir = Path(output_dir).absolute()  # fixed now: a later os.chdir must not move it
         self.path = self.output_dir / output_file
         self.on_csv_write = on_csv_write
+        self._appender = RowAppender(self.path, CSV_COLUMNS)
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
         if self.on_csv_write == "update":
             update_row(self.path, CSV_COLUMNS, total.csv_values(), "run_id")
         else:
-            append_rows(self.path, CSV_COLUMNS, [total.csv_values()])
+            self._appender.append([total.csv_values()])
 
     def task_out(self, data: list[EmissionsData], experiment_name: str) -> None:
         if not data:

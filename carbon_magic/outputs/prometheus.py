@@ -26,7 +26,7 @@ from typing import Any, Iterable
 from ..core.record import EmissionsData
 from .delivery import RETRY_DELAYS_S, RetryingOutput
 from .deltas import RunDeltas
-from .transport import READ_TIMEOUT_S, DeliveryError, safe_url, scrub, url_secrets
+from .transport import READ_TIMEOUT_S, DeliveryError, basic_auth_token, safe_url, scrub, url_secrets
 from .worker import on_exit
 
 LABELS = (
@@ -87,7 +87,8 @@ def _auth_handler(url: str, method: str, timeout: float | None, headers: list, d
 
 
 def _secrets(url: str) -> tuple[str | None, ...]:
-    return (os.environ.get("PROMETHEUS_PASSWORD"), *url_secrets(url))
+    password = os.environ.get("PROMETHEUS_PASSWORD")
+    return (password, basic_auth_token(os.environ.get("PROMETHEUS_USERNAME"), password), *url_secrets(url))
 
 
 def delete_job(prometheus_url: str, job: str, timeout_s: float = READ_TIMEOUT_S) -> None:

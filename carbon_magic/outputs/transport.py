@@ -1,4 +1,5 @@
-"""HTTP for the network outputs: short timeouts, answers checked, nothing secret in messages.
+"""HTTP for the network outputs: short timeouts, answers checked and read only up to
+``core.http.MAX_BODY_BYTES`` within a total deadline, nothing secret in messages.
 
 ``requests`` is imported on first use, on an output lane, never at package import.
 Each lane thread keeps its own ``requests.Session`` (connections are reused per lane).
@@ -6,16 +7,20 @@ Each lane thread keeps its own ``requests.Session`` (connections are reused per 
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
+import time
 from typing import Any, Container, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from ..core.http import MAX_BODY_BYTES
 from ..core.params import mask_url_password
 
 CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 3.0
 MIN_SECRET_LENGTH = 4
+_CHUNK_BYTES = 64 * 1024
 
 _SECRET_QUERY = re.compile(r"([?&][^=&\s]*(?:token|key|secret|password|auth)[^=&\s]*=)[^&\s]+", re.IGNORECASE)
 
@@ -35,10 +40,19 @@ def safe_url(url: str) -> str:
     return scrub(url.split("?", 1)[0].split("#", 1)[0])
 
 
+def basic_auth_token(user: str | None, password: str | None) -> str | None:
+    """The base64 form of ``user:password`` that HTTP basic auth sends (a server may echo it)."""
+    if not password:
+        return None
+    return base64.b64encode(f"{user or ''}:{password}".encode()).decode()
+
+
 def url_secrets(url: str) -> tuple[str, ...]:
-    """The parts of ``url`` that may be secret: its password and its query string."""
+    """The parts of ``url`` that may be secret: its password (also as basic auth sends it)
+    and its query string."""
     parts = urlsplit(url if "//" in url else "//" + url)
-    return tuple(part for part in (parts.password, parts.query) if part)
+    token = basic_auth_token(parts.username, parts.password)
+    return tuple(part for part in (parts.password, token, parts.query) if part)
 
 
 class DeliveryError(Exception):
@@ -75,11 +89,29 @@ def post_json(
 
     secrets = tuple(secrets)
     shown = safe_url(url)
+    deadline = time.monotonic() + sum(timeout_s)
     try:
-        answer = _session().post(url, json=payload, headers=dict(headers or {}), timeout=timeout_s)
+        answer = _session().post(url, json=payload, headers=dict(headers or {}), timeout=timeout_s, stream=True)
+        with answer:
+            body = _read_text(answer, deadline, f"POST {shown}")
     except requests.RequestException as error:
         raise DeliveryError(f"POST {shown}: {type(error).__name__}: {scrub(str(error), secrets)[:200]}") from None
     if answer.status_code not in expected:
-        body = scrub(answer.text[:120], secrets).replace("\n", " ")
-        raise DeliveryError(f"POST {shown}: unexpected HTTP {answer.status_code}: {body}")
-    return answer.text
+        shown_body = scrub(body, secrets)[:120].replace("\n", " ")  # scrubbed whole: a cut secret would show
+        raise DeliveryError(f"POST {shown}: unexpected HTTP {answer.status_code}: {shown_body}")
+    return body
+
+
+def _read_text(answer: Any, deadline: float, where: str) -> str:
+    """An answer's body as text, read in chunks: DeliveryError past ``MAX_BODY_BYTES`` or the
+    deadline (a huge or trickling answer must not hold a lane or fill the memory)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in answer.iter_content(_CHUNK_BYTES):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise DeliveryError(f"{where}: answer larger than {MAX_BODY_BYTES} bytes (HTTP {answer.status_code})")
+        if time.monotonic() > deadline:
+            raise DeliveryError(f"{where}: answer too slow (HTTP {answer.status_code})")
+        chunks.append(chunk)
+    return b"".join(chunks).decode(answer.encoding or "utf-8", errors="replace")

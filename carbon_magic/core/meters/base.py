@@ -13,6 +13,12 @@ from abc import ABC, abstractmethod
 from ..load import LoadSample
 
 
+class CounterWentBackwards(Exception):
+    """A hardware energy counter read lower than before without a plausible wrap-around (a
+    reset: driver reload, firmware). The interval it spans counts 0 J; counting goes on from
+    the new value. Noted in ``core.problems`` under ``<component> meter``."""
+
+
 class Meter(ABC):
     """A source of cumulative energy for one ledger component (``cpu``, ``ram``, ``gpu:N``).
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..load import LoadSample
-from .base import Meter
+from ..problems import problems
+from .base import CounterWentBackwards, Meter
 from .counter_timeline import CounterTimeline
 
 logger = logging.getLogger("carbon_magic")
@@ -116,7 +117,11 @@ class NvmlGpuMeter(Meter):
     def poll(self, now: float) -> None:
         """Observe the counter (or integrate power) at ``now``: the fast poller calls this."""
         if self.info.has_counter:
-            if self.timeline.observe(now, (self._read_counter_mj() - self._base_mj) / 1000.0):
+            raw_mj = self._read_counter_mj()
+            energy_j = (raw_mj - self._base_mj) / 1000.0
+            if energy_j < self.timeline.last_value_j:
+                energy_j = self._counter_restarted(raw_mj)
+            if self.timeline.observe(now, energy_j):
                 self._power_w = self.timeline.recent_power_w() or self._power_w
         else:
             power = self._read_power_w()
@@ -124,6 +129,17 @@ class NvmlGpuMeter(Meter):
             self._power_w = power
             self.timeline.observe_exact(now, self._integral_j)
         self._last_now = now
+
+    def _counter_restarted(self, raw_mj: int) -> float:
+        """The counter read lower than before: NVML's 64-bit counter never wraps, so the driver
+        restarted it (a reset or reload). Counting goes on from the new value (the interval
+        since the last poll counts 0 J) and the reset is noted. Returns the energy now."""
+        last_j = self.timeline.last_value_j
+        problems.note(f"{self.component} meter", CounterWentBackwards(
+            f"NVML energy counter of GPU {self.info.index} went back to {raw_mj} mJ (driver reset?); "
+            "counting goes on from there"))
+        self._base_mj = raw_mj - round(last_j * 1000)
+        return last_j
 
     # -- Meter -----------------------------------------------------------------------------
     def read(self, now: float, load: LoadSample) -> float:

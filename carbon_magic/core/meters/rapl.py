@@ -8,16 +8,14 @@ Domains: ``package-N`` (default, one per socket), ``dram`` (with ``rapl_include_
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..load import LoadSample, read_small
-from .base import Meter
-
-logger = logging.getLogger("carbon_magic")
+from ..problems import problems
+from .base import CounterWentBackwards, Meter
 
 DEFAULT_ROOTS = ("/sys/class/powercap", "/sys/devices/virtual/powercap")
 _DOMAIN_DIR = re.compile(r"^intel-rapl(:\d+)+$")
@@ -137,10 +135,9 @@ class RaplMeter(Meter):
         elapsed = (now - self._last_now) if self._last_now is not None else 0.0
         if elapsed > 0 and wrapped / 1e6 / elapsed <= _MAX_PLAUSIBLE_W:
             return wrapped
-        logger.warning(
-            "carbon_magic: RAPL counter %s went backwards (%d -> %d uJ) without a plausible "
-            "wrap; counting 0 J for that interval.", domain.name, old, new,
-        )
+        problems.note(f"{self.component} meter", CounterWentBackwards(
+            f"RAPL counter {domain.name} went backwards ({old} -> {new} uJ) without a plausible "
+            "wrap; 0 J counted for that interval"))
         return 0
 
     def power_w(self) -> float:

@@ -1,0 +1,223 @@
+"""A kernel's life with the extension loaded: interrupted cells, restarts, forks, and a
+thousand trackers started from eight threads at once. Real Jupyter kernels (jupyter_client)
+where the kernel itself matters; an IPython shell otherwise. The 50 %load_ext / %unload_ext
+cycles are a case in tests/test_magics.py (marked ``reliability``)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS, CELLS_FILE_NAME
+from tests.ipython_helpers import collect, texts
+
+from .harness import whole_rows
+
+TRACKED = "%%carbon --quiet\n"
+
+
+def test_keyboard_interrupt_inside_tracked_cells(isolated, figures, kernel_notebook):
+    """Interrupting a kernel (as the stop button does) inside tracked cells: the cell ends
+    with the user's KeyboardInterrupt, unchanged; it is recorded as interrupted, whole; the
+    next cells run and are tracked as usual."""
+    figures.fault("SIGINT to the kernel (interrupt_kernel) while two tracked cells run")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    for attempt in range(2):
+        cell = TRACKED + "import time\nprint('running', flush=True)\nfor _ in range(400):\n    time.sleep(0.05)"
+        message_id = kernel.send(cell)
+        running = kernel.wait_for_output(message_id, "running")  # the interrupt lands in the user's code
+        time.sleep(0.2)
+        kernel.manager.interrupt_kernel()
+        kernel.outcome(message_id, cell, raises="KeyboardInterrupt", earlier=running)
+        kernel.run(TRACKED + f"print('after', {attempt})", expect_output=f"after {attempt}")
+    kernel.rows_are_whole(isolated, count=4)
+    statuses = [row["status"] for row in whole_rows(isolated / CELLS_FILE_NAME, CELLS_CSV_COLUMNS)]
+    assert statuses == ["interrupted", "ok", "interrupted", "ok"]
+
+
+def test_kernel_restart_keeps_every_record(isolated, figures, kernel_notebook):
+    """A kernel restarted between tracked cells (as Kernel > Restart does): the rows written
+    before stay, the extension loads again in the new kernel, and its rows follow, whole."""
+    figures.fault("restart_kernel(now=True) between tracked cells, then %load_ext again")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(TRACKED + "print('before', 1)", expect_output="before 1")
+    kernel.run(TRACKED + "print('before', 2)", expect_output="before 2")
+    kernel.rows_are_whole(isolated, count=2)
+    before = kernel.run_ids()
+    kernel.manager.restart_kernel(now=True)
+    kernel.client.wait_for_ready(timeout=60)
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(TRACKED + "print('after', 1)", expect_output="after 1")
+    after = kernel.run_ids()
+    assert len(after) == 1 and not set(after) & set(before)
+    deadline = time.monotonic() + 10
+    while len(whole_rows(isolated / "emissions.csv")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    figures.rows(isolated / "emissions.csv", before + after)
+    figures.rows(isolated / CELLS_FILE_NAME, before + after, CELLS_CSV_COLUMNS)
+
+
+FORK_CELL = TRACKED + """import os
+pid = os.fork()
+if pid == 0:
+    total = sum(range(100_000))
+    os._exit(0)
+_, code = os.waitpid(pid, 0)
+print('forked', os.waitstatus_to_exitcode(code))
+"""
+
+
+def test_os_fork_in_a_tracked_cell(isolated, figures, kernel_notebook):
+    """``os.fork`` inside a tracked cell (as multiprocessing's fork start does): the child
+    runs and exits cleanly, the parent's cell gives its result, and the cell is one whole
+    record: the child writes no duplicate or half row."""
+    figures.fault("os.fork() in 3 tracked cells; the child computes then os._exit(0)")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    for _ in range(3):
+        kernel.run(FORK_CELL, expect_output="forked 0")
+    kernel.run(TRACKED + "print('after')", expect_output="after")
+    time.sleep(0.5)  # a child writing late would have done so by now
+    kernel.rows_are_whole(isolated, count=4)
+    assert len(whole_rows(isolated / "emissions.csv")) == 4
+
+
+THREADS_CELL = TRACKED + """import threading
+from carbon_magic import OfflineEmissionsTracker
+results, errors = [], []
+def track(thread):
+    try:
+        for index in range(125):
+            tracker = OfflineEmissionsTracker(country_iso_code="FRA", project_name=f"t{thread}-{index}",
+                                              log_level="error")
+            tracker.start()
+            results.append(tracker.stop())
+    except Exception as error:
+        errors.append(error)
+threads = [threading.Thread(target=track, args=(n,)) for n in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+(len(results), errors)
+"""
+
+
+def test_a_thousand_trackers_from_eight_threads_in_a_tracked_cell(open_notebook, figures):
+    """1,000 trackers started and stopped from 8 threads at once, inside a tracked cell: every
+    tracker returns its emissions, the cell's own record is whole, and emissions.csv holds
+    1,000 + 1 whole rows, each tracker's exactly once."""
+    figures.fault("8 threads x 125 OfflineEmissionsTracker start/stop inside a %%carbon cell")
+    notebook = open_notebook()
+    notebook.run(THREADS_CELL, expect=(1000, []))
+    assert all(value is not None and value >= 0 for value in notebook.shell.user_ns["results"])
+    notebook.rows_are_whole()
+    names = sorted(row["project_name"] for row in whole_rows(Path("emissions.csv")))
+    expected = sorted(["codecarbon"] + [f"t{t}-{i}" for t in range(8) for i in range(125)])
+    figures.rows_written += len(names) - 1
+    figures.rows_lost += len(set(expected) - set(names))
+    assert names == expected
+
+
+RECORDS_CODE = ("import json\nfrom carbon_magic.ipython.extension import get_session\n"
+                "print('RECORDS', json.dumps([[r.first_line, r.status] for r in get_session().records]))")
+
+
+def test_interrupts_at_random_moments_of_short_tracked_cells(isolated, figures, kernel_notebook):
+    """Ctrl-C at random moments of 30 short tracked cells, so that it also lands while the
+    extension opens or closes a record: each cell finishes or raises the user's
+    KeyboardInterrupt (nothing else), every cell whose code started has a whole record, no
+    window is left open, and tracking goes on."""
+    figures.fault("SIGINT 0-20 ms (seeded random) after sending each of 30 tracked 5 ms cells")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    chance = random.Random(10)
+    started = []
+    for index in range(30):
+        cell = TRACKED + f"print('started', {index})\nimport time\ntime.sleep(0.005)\nprint('ended', {index})"
+        message_id = kernel.send(cell)
+        time.sleep(chance.uniform(0.0, 0.02))
+        kernel.manager.interrupt_kernel()
+        messages = collect(kernel.client, message_id)
+        errors = [m["content"]["ename"] for m in messages if m["msg_type"] == "error"]
+        figures.cell(errors in ([], ["KeyboardInterrupt"]), f"cell {index} ended with {errors}")
+        if f"started {index}" in texts(messages):
+            started.append(f"print('started', {index})")
+    time.sleep(0.2)  # an interrupt still in flight lands here, not in the next cell
+    kernel.run(TRACKED + "print('still tracking')", expect_output="still tracking")
+    shown = kernel.run(RECORDS_CODE)
+    records = json.loads(shown.split("RECORDS ", 1)[1].splitlines()[0])
+    recorded = {line for line, _ in records}
+    assert [line for line in started if line not in recorded] == []
+    assert all(status in ("ok", "interrupted") for _, status in records)
+    assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
+    kernel.rows_are_whole(isolated, count=len(records))
+
+
+CTRL_C_LISTENER = """import os, signal
+from carbon_magic.ipython.extension import get_session
+class CtrlC:
+    '''Sends this kernel a SIGINT while the extension opens or closes a record.'''
+    when = None
+    def cell_started(self, window):
+        if self.when == "opening":
+            os.kill(os.getpid(), signal.SIGINT)
+    def cell_finished(self, record, data):
+        if self.when == "closing":
+            os.kill(os.getpid(), signal.SIGINT)
+ctrl_c = CtrlC()
+get_session().add_listener(ctrl_c)
+"""
+
+
+def test_ctrl_c_while_the_extension_opens_or_closes_a_record(isolated, figures, kernel_notebook):
+    """Ctrl-C exactly while the extension opens a cell's record (the cell stops before its
+    code, recorded as interrupted) or closes it (the cell's own work is done and recorded,
+    then the user gets the interrupt): the user's KeyboardInterrupt either way, never a
+    record lost or a window left open."""
+    figures.fault("SIGINT sent from a session listener inside the record's opening, then its closing")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(CTRL_C_LISTENER)
+    kernel.run("ctrl_c.when = 'opening'")
+    shown = kernel.run(TRACKED + "print('ran')", raises="KeyboardInterrupt")
+    assert "ran" not in shown
+    kernel.run("ctrl_c.when = 'closing'")
+    kernel.run(TRACKED + "print('ran')", raises="KeyboardInterrupt")
+    kernel.run("ctrl_c.when = None")
+    kernel.run(TRACKED + "print('after')", expect_output="after")
+    shown = kernel.run(RECORDS_CODE)
+    records = json.loads(shown.split("RECORDS ", 1)[1].splitlines()[0])
+    assert records == [["print('ran')", "interrupted"], ["print('ran')", "ok"], ["print('after')", "ok"]]
+    assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
+    kernel.rows_are_whole(isolated, count=3)
+
+
+def test_ctrl_c_while_auto_mode_opens_or_closes_a_record(isolated, figures, kernel_notebook):
+    """Under ``%carbon on``, Ctrl-C exactly while the extension opens or closes a cell's record
+    (in IPython's pre/post-run hooks, where IPython itself reports a KeyboardInterrupt as an
+    error in the hook and runs the cell on): the record is opened and closed whole, the
+    interrupt is still shown to the user, and no window is left open."""
+    figures.fault("SIGINT sent from a session listener inside %carbon on's opening, then its closing")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(CTRL_C_LISTENER)
+    kernel.run("%carbon on --quiet")
+    kernel.run("ctrl_c.when = 'opening'", expect_output="")
+    shown = kernel.run("print('ran')", raises="KeyboardInterrupt")
+    assert "ran" in shown and "pre_run_cell" in shown
+    shown = kernel.run("ctrl_c.when = 'closing'", raises="KeyboardInterrupt")  # this cell's own closing
+    assert "post_run_cell" in shown
+    kernel.run("ctrl_c.when = None\nprint('after')", expect_output="after")
+    kernel.run("%carbon off")
+    shown = kernel.run(RECORDS_CODE)
+    records = json.loads(shown.split("RECORDS ", 1)[1].splitlines()[0])
+    assert [line for line, _ in records] == ["ctrl_c.when = 'opening'", "print('ran')", "ctrl_c.when = 'closing'",
+                                             "ctrl_c.when = None"], records
+    assert {status for _, status in records} == {"ok"}
+    assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
+    kernel.rows_are_whole(isolated, count=len(records))

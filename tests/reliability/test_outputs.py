@@ -1,0 +1,187 @@
+"""Outputs failing under the user: a read-only or deleted output folder, a full disk, a CSV
+edited by hand between cells, many processes appending to one CSV, a writer killed with
+SIGKILL mid-run.
+
+Folders and disks fail for real: permissions in a kernel without root's file capabilities
+(privileges.py), a full disk as the file-size limit a process may not write past (the same
+short write and error a full disk gives), real processes and real signals.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from carbon_magic.core.record import CSV_COLUMNS
+from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS, CELLS_FILE_NAME
+
+from .harness import problem_lines, whole_rows
+from .privileges import DROP_FILE_PRIVILEGES
+
+TRACKED = "%%carbon --quiet\n"
+
+
+def test_output_folder_read_only_then_writable_again(isolated, figures, kernel_notebook):
+    """The output folder turns read-only (EACCES) between cells, then writable again: every
+    cell gives its value, status names the failure, and the rows that could not be written
+    are written with the next one: none lost."""
+    figures.fault("output folder chmod 555 and its files 444 in a kernel without CAP_DAC_OVERRIDE, then back")
+    folder = isolated / "out"
+    folder.mkdir()
+    kernel = kernel_notebook(CODECARBON_OUTPUT_DIR=str(folder))
+    kernel.run(DROP_FILE_PRIVILEGES)
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(TRACKED + "print('cell', 1)", expect_output="cell 1")
+    kernel.run(f"import os, pathlib\nfolder = pathlib.Path({str(folder)!r})\n"
+               "for path in [*folder.iterdir(), folder]:\n    os.chmod(path, 0o555 if path == folder else 0o444)")
+    kernel.run(TRACKED + "print('cell', 2)", expect_output="cell 2")
+    kernel.run(TRACKED + "print('cell', 3)", expect_output="cell 3")
+    status = kernel.run("import time\ntime.sleep(0.3)\n%carbon status")
+    assert "PermissionError" in status, status
+    kernel.run("for path in [folder, *folder.iterdir()]:\n    os.chmod(path, 0o755 if path == folder else 0o644)")
+    kernel.run(TRACKED + "print('cell', 4)", expect_output="cell 4")
+    kernel.rows_are_whole(folder, count=4)
+
+
+def test_output_folder_deleted_between_cells(open_notebook, tmp_path, figures):
+    """The output folder is deleted between cells (rm -rf): the next cells give their values,
+    the folder is made again with their rows, and status says it was gone."""
+    figures.fault("shutil.rmtree of the output folder between cells")
+    folder = tmp_path / "out"
+    notebook = open_notebook(CODECARBON_OUTPUT_DIR=str(folder))
+    notebook.run(TRACKED + "1", expect=1)
+    notebook.drain(lanes=("main",))
+    deleted = notebook.records[0].run_id
+    shutil.rmtree(folder)
+    notebook.run(TRACKED + "2", expect=2)
+    notebook.run(TRACKED + "3", expect=3)
+    notebook.rows_are_whole(folder, run_ids=[r.run_id for r in notebook.records if r.run_id != deleted])
+    assert any("FolderRecreated" in line for line in problem_lines(notebook.status()))
+
+
+def test_disk_full_then_space_again(isolated, figures, kernel_notebook):
+    """The disk fills up while rows are written (a short write, then EFBIG/ENOSPC), then has
+    room again: cells give their values, no half row is ever left in the file, status names
+    the failure, and the rows held back are written once there is room."""
+    figures.fault("RLIMIT_FSIZE set just above emissions.csv's size (writes stop mid-row), then lifted")
+    folder = isolated / "out"
+    folder.mkdir()
+    kernel = kernel_notebook(CODECARBON_OUTPUT_DIR=str(folder))
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(TRACKED + "print('cell', 1)", expect_output="cell 1")
+    kernel.run("import time\ntime.sleep(0.3)")
+    size = (folder / "emissions.csv").stat().st_size
+    kernel.run(f"import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+               f"resource.setrlimit(resource.RLIMIT_FSIZE, ({size + 200}, resource.RLIM_INFINITY))")
+    for index in (2, 3, 4):
+        kernel.run(TRACKED + f"print('cell', {index})", expect_output=f"cell {index}")
+    status = kernel.run("time.sleep(0.3)\n%carbon status")
+    assert "OSError" in status or "File too large" in status, status
+    assert len(whole_rows(folder / "emissions.csv")) == 1  # the short write was cut back off
+    kernel.run("resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))")
+    kernel.run(TRACKED + "print('cell', 5)", expect_output="cell 5")
+    kernel.rows_are_whole(folder, count=5)
+
+
+def test_csv_header_edited_by_hand_between_cells(open_notebook, figures):
+    """emissions.csv given another header by hand between cells: it is kept as
+    emissions.csv.bak, and the next rows start a whole new file."""
+    figures.fault("emissions.csv rewritten with a different header between cells")
+    notebook = open_notebook()
+    notebook.run(TRACKED + "'a'", expect="a")
+    notebook.drain(lanes=("main",))
+    edited = Path("emissions.csv").read_text(encoding="utf-8").replace("run_id", "my_run", 1)
+    Path("emissions.csv").write_text(edited, encoding="utf-8")
+    notebook.run(TRACKED + "'b'", expect="b")
+    notebook.run(TRACKED + "'c'", expect="c")
+    first = notebook.records[0].run_id
+    notebook.rows_are_whole(run_ids=[r.run_id for r in notebook.records if r.run_id != first])
+    assert Path("emissions.csv.bak").read_text(encoding="utf-8") == edited
+
+
+def test_csv_last_line_truncated_by_hand_between_cells(open_notebook, figures):
+    """emissions.csv's last line cut short by hand (or a crash) between cells: the next row
+    starts on a line of its own, whole."""
+    figures.fault("the last 40 bytes and the newline of emissions.csv cut off between cells")
+    notebook = open_notebook()
+    notebook.run(TRACKED + "'a'", expect="a")
+    notebook.run(TRACKED + "'b'", expect="b")
+    notebook.drain(lanes=("main",))
+    content = Path("emissions.csv").read_bytes()
+    Path("emissions.csv").write_bytes(content[:-41])
+    notebook.run(TRACKED + "'c'", expect="c")
+    notebook.drain(lanes=("main",))
+    with open("emissions.csv", newline="", encoding="utf-8") as handle:
+        lines = list(csv.reader(handle))
+    assert len(lines) == 4 and len(lines[2]) < len(CSV_COLUMNS)  # header, a, the cut b, c
+    last = dict(zip(CSV_COLUMNS, lines[3]))
+    assert len(lines[3]) == len(CSV_COLUMNS) and last["run_id"] == notebook.records[-1].run_id
+    figures.rows_written += 1
+    figures.rows(Path(CELLS_FILE_NAME), [r.run_id for r in notebook.records], CELLS_CSV_COLUMNS)
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from carbon_magic import OfflineEmissionsTracker
+    rows, folder = int(sys.argv[1]), sys.argv[2]
+    for index in range(rows):
+        tracker = OfflineEmissionsTracker(country_iso_code="FRA", output_dir=folder, log_level="error",
+                                          project_name=f"{sys.argv[3]}-{index}", force_cpu_power=40)
+        tracker.start()
+        tracker.stop()
+    print("done", flush=True)
+""")
+
+
+def start_writers(folder: Path, processes: int, rows: int) -> list[subprocess.Popen]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CODECARBON_")}
+    environment["CODECARBON_POWERCAP_ROOT"] = "/nonexistent"
+    return [subprocess.Popen([sys.executable, "-c", WRITER, str(rows), str(folder), f"p{number}"],
+                             stdout=subprocess.PIPE, env=environment) for number in range(processes)]
+
+
+def count_lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def test_four_processes_append_a_thousand_rows_each_to_one_csv(tmp_path, figures):
+    """4 processes each append 1,000 rows to the same emissions.csv at once (public
+    OfflineEmissionsTracker): 4,000 whole rows, none lost, none torn or interleaved."""
+    figures.fault("4 processes x 1,000 tracker runs writing one emissions.csv at once")
+    writers = start_writers(tmp_path, processes=4, rows=1000)
+    for writer in writers:
+        assert writer.communicate(timeout=240)[0].strip() == b"done"
+    rows = whole_rows(tmp_path / "emissions.csv")
+    names = sorted(row["project_name"] for row in rows)
+    expected = sorted(f"p{p}-{i}" for p in range(4) for i in range(1000))
+    figures.rows_written += len(set(names) & set(expected))
+    figures.rows_lost += len(set(expected) - set(names))
+    assert names == expected
+
+
+def test_writer_killed_mid_run_leaves_a_parseable_file(tmp_path, figures):
+    """A process appending rows is killed with SIGKILL mid-run: emissions.csv parses, every
+    line whole; the next writer appends whole rows after them."""
+    figures.fault("SIGKILL of 2 processes while both append rows, then a third process appends")
+    writers = start_writers(tmp_path, processes=2, rows=100_000)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and count_lines(tmp_path / "emissions.csv") < 40:
+        time.sleep(0.05)
+    for writer in writers:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(10)
+    before = whole_rows(tmp_path / "emissions.csv")
+    assert len(before) >= 40
+    [after] = start_writers(tmp_path, processes=1, rows=20)
+    assert after.communicate(timeout=60)[0].strip() == b"done"
+    rows = whole_rows(tmp_path / "emissions.csv")
+    assert rows[:len(before)] == before
+    assert sorted(row["project_name"] for row in rows[len(before):]) == sorted(f"p0-{i}" for i in range(20))
+    figures.rows_written += len(rows)

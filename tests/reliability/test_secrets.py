@@ -1,0 +1,117 @@
+"""Secrets never written anywhere: a session with a CodeCarbon API key, an Electricity Maps
+token, a push-gateway password and an endpoint URL password, every output on, log level
+debug, telemetry sent and previewed, and a hostile server that echoes credentials back in its
+error answers. Everything the session wrote or showed is then searched for those secrets."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from pathlib import Path
+
+from tests.servers import LocalServer, Reply, codecarbon_api, status
+from tests.telemetry_support import fresh_telemetry  # noqa: F401
+
+API_KEY = "cc-api-key-5ecret-0001"
+EM_TOKEN = "em-token-5ecret-0002"
+PUSH_PASSWORD = "push-pw-5ecret-0003"
+URL_PASSWORD = "url-pw-5ecret-0004"
+SECRETS = {
+    "api_key": API_KEY,
+    "electricitymaps_api_token": EM_TOKEN,
+    "PROMETHEUS_PASSWORD": PUSH_PASSWORD,
+    "emissions_endpoint password": URL_PASSWORD,
+    "push basic auth (base64)": base64.b64encode(f"pusher:{PUSH_PASSWORD}".encode()).decode(),
+    "endpoint basic auth (base64)": base64.b64encode(f"poster:{URL_PASSWORD}".encode()).decode(),
+}
+# Where a secret is meant to go: its own service's credential header, nowhere else.
+CREDENTIAL_HEADERS = ("x-api-token", "auth-token", "authorization")
+EM = {"zone": "FR", "carbonIntensity": 250, "datetime": "2025-03-01T10:00:00.000Z"}
+
+
+def echo_credentials(request) -> Reply:
+    """A hostile server: a 500 whose body repeats the credentials it was sent."""
+    echoed = " ".join(f"{name}={request.headers.get(name, '')}" for name in CREDENTIAL_HEADERS)
+    return status(500, f"server error; you sent {echoed}")
+
+
+def every_file_text(*folders: Path) -> str:
+    return "\n".join(path.read_bytes().decode("utf-8", "replace")
+                     for folder in folders for path in sorted(folder.rglob("*")) if path.is_file())
+
+
+def test_no_secret_reaches_logs_files_reprs_errors_or_telemetry(open_notebook, isolated, figures, caplog, capfd,
+                                                                 fresh_telemetry, monkeypatch):
+    """With an API key, an Electricity Maps token, a push-gateway password and an endpoint
+    password set, every output on, debug logging and telemetry: no secret (nor its base64
+    basic-auth form) is in any log line, file written, repr, error, status, report or
+    telemetry payload, even when a server echoes it back; each went only to its own service."""
+    figures.fault("4 secrets; API, endpoint, push gateway, logger, CSV, telemetry on; log level debug; "
+                  "a server echoing credentials in 500 answers")
+    caplog.set_level(logging.DEBUG)
+    server = LocalServer({("GET", "/em"): Reply(body=EM)}, default=codecarbon_api())
+    server.routes[("POST", "/emissions")] = echo_credentials
+    server.routes[("POST", "/api/runs/api-run-1/emissions")] = echo_credentials
+    monkeypatch.setenv("PROMETHEUS_USERNAME", "pusher")
+    monkeypatch.setenv("PROMETHEUS_PASSWORD", PUSH_PASSWORD)
+    host = server.url.removeprefix("http://")
+    try:
+        notebook = open_notebook(
+            offline=False,
+            CODECARBON_COUNTRY_2LETTER_ISO_CODE="FR",
+            CODECARBON_ELECTRICITYMAPS_API_TOKEN=EM_TOKEN,
+            CODECARBON_ELECTRICITYMAPS_ENDPOINT=server.url + "/em",
+            CODECARBON_SAVE_TO_API="true", CODECARBON_API_KEY=API_KEY, CODECARBON_EXPERIMENT_ID="exp-1",
+            CODECARBON_API_ENDPOINT=server.url + "/api",
+            CODECARBON_EMISSIONS_ENDPOINT=f"http://poster:{URL_PASSWORD}@{host}/emissions",
+            CODECARBON_SAVE_TO_PROMETHEUS="true", CODECARBON_PROMETHEUS_URL=host,
+            CODECARBON_LOG_LEVEL="debug",
+            CODECARBON_TELEMETRY="extensive", CODECARBON_TELEMETRY_ENDPOINT=server.url + "/telemetry",
+        )
+        for index in range(3):
+            notebook.run(f"%%carbon --name step{index}\nimport time\ntime.sleep(0.05)\n{index}", expect=index)
+        notebook.run("%carbon start span --quiet")
+        notebook.run("%carbon stop span")
+        from carbon_magic import EmissionsTracker
+        from carbon_magic.outputs.logger import LoggerOutput
+
+        tracker = EmissionsTracker(save_to_logger=True, logging_logger=LoggerOutput(logging.getLogger("user.log")),
+                                   api_key=API_KEY, save_to_api=True, experiment_id="exp-1",
+                                   api_endpoint=server.url + "/api", electricitymaps_api_token=EM_TOKEN,
+                                   log_level="debug", measure_power_secs=1)
+        tracker.start()
+        tracker.stop()
+        shown = [notebook.magic(line) for line in ("status", "config", "report", "telemetry",
+                                                   "telemetry preview extensive", "telemetry preview minimal")]
+        assert server.wait_for(lambda requests: any(r.path == "/telemetry" for r in requests), 10)
+        assert server.wait_for(lambda requests: any(r.path == "/emissions" for r in requests), 10)
+        notebook.drain(timeout_s=15)
+        notebook.rows_are_whole()
+        from carbon_magic.core.problems import problems
+
+        written = {
+            "logs": caplog.text,
+            "stdout and stderr": "".join(capfd.readouterr()),
+            "magic outputs": "\n".join(shown),
+            "files under the working folder and HOME": every_file_text(isolated, isolated.parent / "home"),
+            "reprs": "\n".join(map(repr, [notebook.session, notebook.records, tracker, tracker.final_emissions_data])),
+            "errors counted": "\n".join(f"{p.where} {p.message}" for p in problems.all()),
+            "request bodies (telemetry, API, endpoint, push gateway)": "\n".join(
+                request.body.decode("utf-8", "replace") for request in server.requests),
+            "request headers other than credentials": "\n".join(
+                f"{name}: {value}" for request in server.requests for name, value in request.headers.items()
+                if name not in CREDENTIAL_HEADERS),
+        }
+        assert any(p.where.startswith("output http") for p in problems.all())  # the echo was read and shown
+        assert "Electricity Maps zone FR" in written["magic outputs"]
+        leaks = [f"{secret_name} in {where}" for where, text in written.items()
+                 for secret_name, secret in SECRETS.items() if secret in text]
+        assert leaks == []
+        sent = {(r.path, name, value) for r in server.requests for name, value in r.headers.items()
+                if name in CREDENTIAL_HEADERS}
+        assert any(value == API_KEY for _, name, value in sent)
+        assert any(value == EM_TOKEN and path == "/em" for path, name, value in sent)
+        assert all(value != API_KEY or path.startswith("/api") for path, _, value in sent)
+        assert all(value != EM_TOKEN or path == "/em" for path, _, value in sent)
+    finally:
+        server.close()
