@@ -15,6 +15,25 @@ OFFLINE_ENV = {
 }
 
 
+def loaded_shell(monkeypatch, environment: dict[str, str] = OFFLINE_ENV, display_pub=None):
+    """IPython's InteractiveShell (no history, no colours) with carbon_magic loaded under
+    ``environment``, displays going to ``display_pub`` if given; the caller unloads it."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.config.pop("CarbonMagic", None)  # %config merges into the shell's config too
+    if display_pub is not None:
+        monkeypatch.setattr(shell, "display_pub", display_pub)
+    shell.run_line_magic("colors", "nocolor")
+    shell.run_line_magic("load_ext", "carbon_magic")
+    return shell
+
+
 def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)

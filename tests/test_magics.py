@@ -25,23 +25,14 @@ from carbon_magic.ipython.report import REPORT_COLUMNS  # noqa: E402
 from carbon_magic.ipython.warmup import Warmup  # noqa: E402
 from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS  # noqa: E402
 
-from .ipython_helpers import OFFLINE_ENV, drain_outputs, read_csv  # noqa: E402
+from .ipython_helpers import drain_outputs, loaded_shell, read_csv  # noqa: E402
 
 
 @pytest.fixture
 def ip(isolated, monkeypatch):
     """IPython's InteractiveShell with carbon_magic loaded, offline (France), unloaded after."""
-    from IPython.core.interactiveshell import InteractiveShell
-
-    for name, value in OFFLINE_ENV.items():
-        monkeypatch.setenv(name, value)
-    config = Config()
-    config.HistoryManager.enabled = False
-    shell = InteractiveShell.instance(config=config)
+    shell = loaded_shell(monkeypatch)
     shell.user_ns.pop("ran", None)
-    shell.config.pop("CarbonMagic", None)  # %config merges into the shell's config too
-    shell.run_line_magic("colors", "nocolor")
-    shell.run_line_magic("load_ext", "carbon_magic")
     yield shell
     shell.extension_manager.unload_extension("carbon_magic")
 

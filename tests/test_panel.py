@@ -20,7 +20,7 @@ from carbon_magic.ipython import display  # noqa: E402
 from carbon_magic.ipython.extension import get_session  # noqa: E402
 from carbon_magic.outputs.worker import lane  # noqa: E402
 
-from .ipython_helpers import OFFLINE_ENV  # noqa: E402
+from .ipython_helpers import loaded_shell  # noqa: E402
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -52,18 +52,8 @@ def widget_libraries():
 @pytest.fixture
 def ip(isolated, monkeypatch, widget_libraries):
     """InteractiveShell with carbon_magic loaded (offline, France) and displays recorded."""
-    from traitlets.config import Config
-    from IPython.core.interactiveshell import InteractiveShell
-
-    for name, value in OFFLINE_ENV.items():
-        monkeypatch.setenv(name, value)
-    config = Config()
-    config.HistoryManager.enabled = False
-    shell = InteractiveShell.instance(config=config)
-    shell.config.pop("CarbonMagic", None)
     recorder = RecordingPublisher()
-    monkeypatch.setattr(shell, "display_pub", recorder)
-    shell.run_line_magic("load_ext", "carbon_magic")
+    shell = loaded_shell(monkeypatch, display_pub=recorder)
     shell.recorder = recorder
     yield shell
     shell.extension_manager.unload_extension("carbon_magic")

@@ -22,6 +22,7 @@ from carbon_magic.telemetry import prompt
 from carbon_magic.telemetry.consent import consent_path
 from carbon_magic.telemetry.levels import PROMPT_TEXTS
 from tests import telemetry_schema
+from tests.ipython_helpers import collect
 from tests.servers import LocalServer, codecarbon_api
 from tests.telemetry_support import OFFLINE_MEASURED, fresh_telemetry, measured_config  # noqa: F401
 
@@ -216,17 +217,6 @@ def test_nbclient_kernel_sends_first_cell_and_exit_summary(fresh_telemetry, isol
     assert sent[1]["duration_seconds"] >= sent[0]["duration_seconds"]
 
 
-def collect_iopub(client, message_id: str) -> list[dict]:
-    messages = []
-    while True:
-        message = client.get_iopub_msg(timeout=60)
-        if message["parent_header"].get("msg_id") != message_id:
-            continue
-        messages.append(message)
-        if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
-            return messages
-
-
 def test_jupyterlab_like_kernel_shows_the_widget_and_a_click_stores_the_choice(fresh_telemetry, isolated):
     pytest.importorskip("ipywidgets")
     from jupyter_client.manager import start_new_kernel
@@ -234,7 +224,7 @@ def test_jupyterlab_like_kernel_shows_the_widget_and_a_click_stores_the_choice(f
     manager, client = start_new_kernel(kernel_name="python3", cwd=str(isolated), env=kernel_environment())
     try:
         message_id = client.execute(SETUP, allow_stdin=True)  # as JupyterLab sends cells
-        messages = collect_iopub(client, message_id)
+        messages = collect(client, message_id)
         shown = [m for m in messages if m["msg_type"] == "display_data"
                  and "application/vnd.jupyter.widget-view+json" in m["content"]["data"]]
         assert len(shown) == 1
@@ -251,7 +241,7 @@ def test_jupyterlab_like_kernel_shows_the_widget_and_a_click_stores_the_choice(f
             time.sleep(0.05)
         assert stored_level() == "minimal"
         reply_id = client.execute("print('NOW', telemetry.current_level().level)", allow_stdin=True)
-        texts = "".join(m["content"].get("text", "") for m in collect_iopub(client, reply_id)
+        texts = "".join(m["content"].get("text", "") for m in collect(client, reply_id)
                         if m["msg_type"] == "stream")
         assert "NOW minimal" in texts
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ipython_helpers import OFFLINE_ENV
+from tests.ipython_helpers import OFFLINE_ENV, loaded_shell
 
 from .harness import KernelNotebook, Notebook
 
@@ -14,23 +14,13 @@ from .harness import KernelNotebook, Notebook
 def open_notebook(isolated, monkeypatch, figures):
     """``open_notebook(**environment)``: IPython's InteractiveShell with carbon_magic loaded
     (offline in France unless the environment says otherwise), unloaded at the end."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
     from carbon_magic.outputs import worker
 
     loaded = []
     exit_hooks_before = set(worker._exit_hooks)
 
     def open_(offline: bool = True, **environment: str) -> Notebook:
-        for name, value in {**(OFFLINE_ENV if offline else {}), **environment}.items():
-            monkeypatch.setenv(name, value)
-        config = Config()
-        config.HistoryManager.enabled = False
-        shell = InteractiveShell.instance(config=config)
-        shell.config.pop("CarbonMagic", None)
-        shell.run_line_magic("colors", "nocolor")
-        shell.run_line_magic("load_ext", "carbon_magic")
+        shell = loaded_shell(monkeypatch, {**(OFFLINE_ENV if offline else {}), **environment})
         loaded.append(shell)
         return Notebook(shell, figures)
 
