@@ -142,3 +142,34 @@ def test_sampler_thread_cost_is_tracked():
     time.sleep(0.2)
     lease.release()
     assert sampler.thread_cpu_s > 0.0
+
+
+def test_ticks_without_listeners_keep_the_ledger_and_latest_power_current():
+    sampler = get_sampler(HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=7.0))
+    lease = sampler.request_interval(0.02)
+    try:
+        time.sleep(0.3)
+        ticks = sampler.ticks
+        time.sleep(0.1)
+        # The thread built no Reading for anyone, yet brought the ledger up to its last tick.
+        assert sampler.ticks >= ticks + 2
+        assert time.monotonic() - sampler._last_now < 0.1
+    finally:
+        lease.release()
+
+
+def test_wake_signal_coalesces_and_times_out():
+    from carbon_magic.core.sampler import _WakeSignal
+
+    wake = _WakeSignal()
+    started = time.monotonic()
+    wake.wait(0.05)
+    assert time.monotonic() - started >= 0.04  # nothing pending: the full timeout
+    wake.set()
+    wake.set()  # a second wake-up before anyone waited: still one
+    started = time.monotonic()
+    wake.wait(5.0)
+    assert time.monotonic() - started < 1.0
+    started = time.monotonic()
+    wake.wait(0.05)
+    assert time.monotonic() - started >= 0.04
