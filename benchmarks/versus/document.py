@@ -50,12 +50,15 @@ def _load(machine: dict[str, Any]) -> str:
 # Why a target can be missed, measured on the 2-core VM of the first runs (shown only when missed).
 WHY_MISSED = {
     "idle tracker, 10 Hz sampling": (
-        "Each of carbon_magic's samples costs about 25 µs of CPU when run back to back, but ten times "
-        "that when the thread wakes every 100 ms on this virtual machine: waking a sleeping Python "
-        "thread costs 50-80 µs of CPU here (an empty `Event.wait(0.1)` loop measures 80 µs per wake), "
-        "a cache-cold read of `/proc/stat` (for the CPU load the model needs without RAPL) 40-110 µs, "
-        "and the rest is the reading itself run cold. Reaching 4x here needs a cheaper tick "
-        "(fewer reads per wake-up), not a faster boundary read; at 1 Hz the target is met."
+        "A sample costs about 13 µs of CPU when run back to back, but about 250 µs when the thread "
+        "wakes every 100 ms on this virtual machine: the wake-up alone costs 70-100 µs (an empty "
+        "`Lock.acquire(timeout=0.1)` loop; `Event.wait`, used before, 120 µs), a cache-cold read "
+        "of `/proc/stat` (the CPU load the TDP model needs without RAPL) 45-80 µs, and the rest is "
+        "the reading's Python code run cold. Ticks nobody listens to no longer build a Reading and "
+        "the thread waits on a bare lock (about 20 % less CPU per tick in an interleaved A/B run), "
+        "but CodeCarbon's cost per tick varies as much between runs (0.87-0.98 %): 3.3-3.8x in "
+        "every run so far. What is left per tick is the wake-up and the load read themselves; "
+        "at 1 Hz, and at every cell boundary, the targets are met."
     ),
     "CPU energy of a 200 ms window": (
         "The truth here is the energy between `start()` returning and `stop()` being called; on a loaded "

@@ -28,7 +28,6 @@ How updates flow, so that a cell never waits for the panel:
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import threading
 import time
@@ -63,6 +62,9 @@ def publish(shell: Any, bundle: dict, display_id: str, update: bool) -> None:
 def call_when_idle(function: Callable[..., Any], *args: Any) -> bool:
     """Run ``function(*args)`` on this thread's running event loop once the code running now
     returns to it (in a kernel: after the current request). False where no loop runs."""
+    asyncio = sys.modules.get("asyncio")  # no loop can run where asyncio was never imported
+    if asyncio is None:
+        return False
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
