@@ -84,13 +84,13 @@ def _measure(builds: int, pairs: int) -> dict:
 
     # The cell's side: a tracked window, then the call the extension makes after it.
     built_on: list[str] = []
-    original = lifecycle.build_payload
+    original = gather.build_payload
 
     def watched(*args, **kwargs):
         built_on.append(threading.current_thread().name)
         return original(*args, **kwargs)
 
-    lifecycle.build_payload = watched
+    gather.build_payload = watched
     lifecycle.on_extension_loaded(object(), config)
     window_samples, call_samples = [], []
     first_call_us = None
@@ -109,7 +109,7 @@ def _measure(builds: int, pairs: int) -> dict:
     exit_t0 = time.perf_counter()
     delivered = lifecycle.on_kernel_exit()
     exit_s = time.perf_counter() - exit_t0
-    lifecycle.build_payload = original
+    gather.build_payload = original
 
     print("Telemetry payload")
     row("extensive payload fields", f"{len(first)}", "-", True)

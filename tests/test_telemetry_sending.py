@@ -214,4 +214,4 @@ def test_telemetry_faults_never_reach_the_extension(fresh_telemetry, shell, monk
     assert telemetry.on_first_tracked_cell(None) is None
     assert telemetry.on_kernel_exit() is False
     places = {p.where for p in problems.all()}
-    assert {"telemetry on_extension_loaded", "telemetry on_first_tracked_cell", "telemetry on_kernel_exit"} <= places
+    assert {"telemetry on_extension_loaded", "telemetry first_tracked_cell", "telemetry on_kernel_exit"} <= places

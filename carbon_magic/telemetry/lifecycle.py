@@ -108,7 +108,7 @@ def _never_raises(fallback: Any) -> Callable:
             try:
                 return function(*args, **kwargs)
             except Exception as error:
-                problems.note(f"telemetry {function.__name__}", error)
+                problems.note(f"telemetry {function.__name__.lstrip('_')}", error)
                 return fallback
 
         return guarded
@@ -150,15 +150,21 @@ def on_extension_unloaded() -> None:
             _kernel.exit_hook = False
 
 
-@_never_raises(None)
 def on_first_tracked_cell(data: EmissionsData | None = None, config: Config | None = None) -> None:
     """Called after every tracked cell (``data``: its record): the first call of the kernel
-    queues the chosen tier's payload; later calls only keep ``data`` for the exit summary."""
+    queues the chosen tier's payload; later calls only keep ``data`` for the exit summary
+    (two attribute operations: this runs on the cell's thread)."""
     if data is not None:
         _kernel.latest = data
-    if _kernel.first_cell_done:
-        return
+    if not _kernel.first_cell_done:
+        _first_tracked_cell(config)
+
+
+@_never_raises(None)
+def _first_tracked_cell(config: Config | None) -> None:
     with _lock:
+        if _kernel.first_cell_done:
+            return
         if config is not None:
             _kernel.config = config
         _kernel.first_cell_done = True
