@@ -225,7 +225,7 @@ def test_each_missed_target_gets_a_paragraph_with_its_figures(vs):
     figures = vs.report.summarise(results)
     text = vs.document.results_markdown(results, figures, vs.report.headline(figures), existing="")
     assert "**Missed: idle tracker, 10 Hz sampling: CPU (% of one core)**: carbon_magic 1.90 %" in text
-    assert "cheaper tick" in text
+    assert "the wake-up alone" in text
     assert "**Missed: warm tracked cell: time added**: carbon_magic 1.0 ms, CodeCarbon 5.0 ms" in text
     assert "No explanation recorded yet." in text
     assert "**Missed:" not in vs.document.results_markdown(
