@@ -165,6 +165,11 @@ function list<T>(value: Json, item: (v: Json) => T | undefined): T[] | undefined
   return out;
 }
 
+/** ``fields`` as a ``T`` when every one of them parsed, else undefined. */
+function complete<T>(fields: Record<string, unknown>): T | undefined {
+  return Object.values(fields).every(v => v !== undefined) ? (fields as T) : undefined;
+}
+
 function parseTotals(value: Json): ITotals | undefined {
   if (!isObject(value)) {
     return undefined;
@@ -176,9 +181,7 @@ function parseTotals(value: Json): ITotals | undefined {
     duration_s: num(value.duration_s),
     count: num(value.count)
   };
-  return Object.values(totals).every(v => v !== undefined)
-    ? (totals as ITotals)
-    : undefined;
+  return complete<ITotals>(totals);
 }
 
 function parseRunning(value: Json): IRunning | undefined {
@@ -194,9 +197,7 @@ function parseRunning(value: Json): IRunning | undefined {
     energy_wh: num(value.energy_wh),
     co2_g: num(value.co2_g)
   };
-  return Object.values(running).every(v => v !== undefined)
-    ? (running as IRunning)
-    : undefined;
+  return complete<IRunning>(running);
 }
 
 function parseCell(value: Json): ICell | undefined {
@@ -216,9 +217,7 @@ function parseCell(value: Json): ICell | undefined {
     water_ml: num(value.water_ml),
     provisional: value.provisional
   };
-  return Object.values(cell).every(v => v !== undefined)
-    ? (cell as ICell)
-    : undefined;
+  return complete<ICell>(cell);
 }
 
 function parseIntensity(value: Json): IIntensity | null | undefined {
@@ -264,9 +263,7 @@ export function parseState(value: Json): IKernelState | undefined {
           })()
         : undefined
   };
-  return Object.values(state).every(v => v !== undefined)
-    ? (state as IKernelState)
-    : undefined;
+  return complete<IKernelState>(state);
 }
 
 /**

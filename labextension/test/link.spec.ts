@@ -10,6 +10,15 @@ async function connected(): Promise<{ kernel: FakeKernel; link: KernelLink }> {
   return { kernel, link };
 }
 
+/** A link whose kernel closed the first comm: the extension is not loaded there. */
+async function notLoaded(): Promise<{ kernel: FakeKernel; link: KernelLink }> {
+  const kernel = new FakeKernel();
+  const link = new KernelLink(kernel as any);
+  await settle();
+  kernel.lastComm.closeFromKernel();
+  return { kernel, link };
+}
+
 describe('KernelLink', () => {
   it('registers the target and opens its comm with a refresh request', async () => {
     const kernel = new FakeKernel();
@@ -23,10 +32,7 @@ describe('KernelLink', () => {
   });
 
   it('reads a closed comm as "not loaded", and loads with %load_ext only', async () => {
-    const kernel = new FakeKernel();
-    const link = new KernelLink(kernel as any);
-    await settle();
-    kernel.lastComm.closeFromKernel();
+    const { kernel, link } = await notLoaded();
     expect(link.status).toBe('not-loaded');
     const loading = link.load();
     expect(link.status).toBe('loading');
@@ -45,10 +51,7 @@ describe('KernelLink', () => {
   });
 
   it('connects when the kernel announces itself later', async () => {
-    const kernel = new FakeKernel();
-    const link = new KernelLink(kernel as any);
-    await settle();
-    kernel.lastComm.closeFromKernel();
+    const { kernel, link } = await notLoaded();
     kernel.announce(); // a %load_ext typed in a cell
     await settle();
     expect(kernel.comms).toHaveLength(2);
@@ -57,10 +60,7 @@ describe('KernelLink', () => {
   });
 
   it('explains a failed load', async () => {
-    const kernel = new FakeKernel();
-    const link = new KernelLink(kernel as any);
-    await settle();
-    kernel.lastComm.closeFromKernel();
+    const { kernel, link } = await notLoaded();
     kernel.reply = { status: 'error', ename: 'ModuleNotFoundError', evalue: "No module named 'carbon_magic'", traceback: [] };
     await link.load();
     expect(link.status).toBe('error');

@@ -167,8 +167,8 @@ class LabServer:
         try:
             for kernel in self.api("GET", "/api/kernels", timeout_s=5.0) or []:
                 self.api("DELETE", f"/api/kernels/{kernel['id']}", timeout_s=10.0)
-        except Exception:
-            pass  # the server is already gone or unhealthy: the signals below still apply
+        except (OSError, ValueError):  # the server is gone or answers garbage: signal it below
+            pass
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
