@@ -1,8 +1,8 @@
 """``%load_ext carbon_magic`` and ``%unload_ext carbon_magic``.
 
 Loading registers the magics, the ``CarbonMagic`` configuration class (so ``%config`` and
-``ipython_config.py`` reach it) and two event hooks (``pre_run_cell``, ``post_run_cell``),
-starts hardware discovery and location in the background, and prints one line saying what
+``ipython_config.py`` reach it), two event hooks (``pre_run_cell``, ``post_run_cell``) and
+the input transformer of ``%%carbon`` cells (``tracked_cells.py``), starts hardware discovery and location in the background, and prints one line saying what
 is measured and how. It waits for the background work only briefly (LOAD_BUDGET_S); if that
 is not enough, the line says so and ``%carbon status`` tells the rest.
 
@@ -65,8 +65,10 @@ class CarbonExtension:
         from .magics import CarbonMagics
         from .session import Session
         from .session_panel import SessionPanel
+        from .tracked_cells import TrackedCells
 
         self.session = Session(shell, self.settings)
+        self.tracked_cells = TrackedCells(shell, self.session)
         self.live_panel = LivePanel(shell, self.session, lambda: self.warmup.sampler)
         self.session_panel = SessionPanel(shell, self.session, self.live_panel)
         self.magics = CarbonMagics(shell, self.session, self.status_facts, self.session_panel)
@@ -88,6 +90,7 @@ class CarbonExtension:
         self.shell.register_magics(self.magics)
         self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
+        self.tracked_cells.attach()
         self.session.add_listener(self.live_panel)
         self.session.add_listener(self.session_panel)
         self.live_panel.attach()
@@ -115,6 +118,7 @@ class CarbonExtension:
                 self.shell.events.unregister(event, callback)
             except ValueError:
                 pass  # someone removed it already
+        self.tracked_cells.detach()
         self.live_panel.detach()
         self.session_panel.close()
         manager = self.shell.magics_manager

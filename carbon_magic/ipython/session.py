@@ -117,7 +117,8 @@ class Session:
         self.spans: dict[str, TrackedWindow] = {}
         self.auto: TrackOptions | None = None
         self.cell = CellInfo(None, None, "")
-        self._auto_window: TrackedWindow | None = None
+        self._auto_window: TrackedWindow | None = None  # the cell's, opened by pre_run_cell
+        self._marked: Any = None  # tracked_cells.MarkedCell: the next cell is a %%carbon cell
         self._listeners: list[Any] = []
         self._span_count = 0
         self._strings: dict[str, str] = {}
@@ -235,15 +236,25 @@ class Session:
         return self._strings.setdefault(text, text)
 
     # -- the cell being run (IPython events) -------------------------------------------------
+    def mark(self, cell: Any) -> None:
+        """The cell about to run is a ``%%carbon`` cell (a tracked_cells.MarkedCell)."""
+        self._marked = cell
+
     def pre_run_cell(self, info: Any) -> None:
-        """IPython's pre_run_cell: remember the cell; open its window while ``%carbon on``."""
+        """IPython's pre_run_cell: remember the cell; open its window if it is a ``%%carbon``
+        cell (tracked_cells took its magic line) or while ``%carbon on``."""
         raw = info.raw_cell or ""
-        self.cell = CellInfo(execution_count(self.shell, info), getattr(info, "cell_id", None), first_line(raw))
-        if self.auto is None or self._auto_window is not None or left_to_magics(raw):
+        marked, self._marked = self._marked, None
+        if marked is not None and not marked.is_cell(raw):
+            marked = None
+        line = marked.first_line if marked is not None else first_line(raw)
+        self.cell = CellInfo(execution_count(self.shell, info), getattr(info, "cell_id", None), line)
+        options = marked.options if marked is not None else None if left_to_magics(raw) else self.auto
+        if options is None or self._auto_window is not None:
             return
         with InterruptsHeld() as opening:
             try:
-                self._auto_window = self.open("cell", self.auto, self.cell)
+                self._auto_window = self.open("cell", options, self.cell)
             except ConfigError as error:
                 print(f"carbon_magic: not tracking this cell: {error}", file=sys.stderr)
             except Exception as error:
@@ -251,7 +262,8 @@ class Session:
         opening.deliver()  # IPython reports it as an error in this hook, then runs the cell
 
     def post_run_cell(self, result: Any) -> None:
-        """IPython's post_run_cell: close and record the window ``%carbon on`` opened."""
+        """IPython's post_run_cell: close and record the cell's window (after the cell's
+        post-execute work, inline figures included); compile errors are recorded as failed."""
         window, self._auto_window = self._auto_window, None
         if window is None:
             return

@@ -1,0 +1,120 @@
+"""``%%carbon`` cells run as the plain cells they wrap.
+
+A cell magic runs its body inside its own call, on a private path: its own compiler flags
+(``from __future__`` did not carry over), no top-level ``await``, its frames in tracebacks,
+compile errors raised inside the magic, and the cell's post-execute work (inline figures are
+drawn then) left out of its window. Instead, an input transformer takes the ``%%carbon
+[options]`` line off a cell before IPython reads it (a blank line stays in its place, so
+tracebacks number lines as the cell shows them) and hands the options to the Session, which
+opens and closes the cell's window in ``pre_run_cell`` / ``post_run_cell``, as for
+``%carbon on``. The body then runs exactly as the same cell untracked.
+
+The ``%%carbon`` cell magic still runs a body where the transformer leaves the line:
+
+- a ``%%carbon`` cell run inside a running cell (``%%time`` on top, ``run_cell`` in code):
+  its window must open and close inside the calling cell;
+- options that do not parse or do not make a valid configuration: the magic reports them
+  (naming the option, the value and what is accepted) and the cell does not run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.utils.text import DollarFormatter
+
+from ..core.config import ConfigError
+from .options import TrackOptions, parse_options
+from .records import first_line
+
+_MAGIC_LINE = re.compile(r"%%carbon(?:[ \t]+(.*))?\r?\n?$")
+_EVENTS = ("pre_execute", "post_execute")
+
+
+@dataclass(frozen=True)
+class MarkedCell:
+    """A cell the transformer took a ``%%carbon`` line from: that line, its options and the
+    first line of the body (the cell's first line in records)."""
+
+    magic_line: str
+    options: TrackOptions
+    first_line: str
+
+    def is_cell(self, raw_cell: str) -> bool:
+        """True if ``raw_cell`` (as ``pre_run_cell`` sees it) is the cell that was marked."""
+        return raw_cell.lstrip("\n").startswith(self.magic_line)
+
+
+class TrackedCells:
+    """The input transformer of ``%%carbon`` cells (see the module docstring) for one shell.
+
+    ``session.mark(MarkedCell)`` is told about the cell about to run. Transforms inside a
+    running cell (``pre_execute`` to ``post_execute``, counted for nesting) are left alone.
+    """
+
+    def __init__(self, shell: Any, session: Any):
+        self.shell = shell
+        self.session = session
+        self._running_cells = 0
+
+    def attach(self) -> None:
+        self.shell.input_transformers_cleanup.append(self.transform)
+        self.shell.events.register("pre_execute", self._cell_started)
+        self.shell.events.register("post_execute", self._cell_ended)
+
+    def detach(self) -> None:
+        if self.transform in self.shell.input_transformers_cleanup:
+            self.shell.input_transformers_cleanup.remove(self.transform)
+        for event, callback in zip(_EVENTS, (self._cell_started, self._cell_ended)):
+            try:
+                self.shell.events.unregister(event, callback)
+            except ValueError:
+                pass  # someone removed it already
+
+    def _cell_started(self) -> None:
+        self._running_cells += 1
+
+    def _cell_ended(self) -> None:
+        self._running_cells = max(self._running_cells - 1, 0)  # an empty cell has no pre_execute
+
+    def transform(self, lines: list[str]) -> list[str]:
+        """IPython's cleanup stage: a top-level ``%%carbon`` cell's lines without its magic line."""
+        if not lines or not lines[0].startswith("%%carbon") or self._running_cells:
+            return lines
+        match = _MAGIC_LINE.match(lines[0])
+        if match is None:
+            return lines
+        options = self._options(match.group(1) or "")
+        if options is None:
+            return lines
+        body = lines[1:]
+        self.session.mark(MarkedCell(lines[0].rstrip("\r\n"), options, first_line("".join(body))))
+        first = next((index for index, line in enumerate(body) if line.strip()), len(body))
+        if first < len(body) and body[first].startswith("%%"):
+            return body[first:]  # another cell magic: it must be the first line to be one
+        return ["\n", *body]
+
+    # IPython's check_complete (a terminal deciding whether a cell is complete) skips
+    # transformers with side effects: a %%carbon cell then ends at a blank line, as every
+    # cell magic does.
+    transform.has_side_effects = True
+
+    def _options(self, text: str) -> TrackOptions | None:
+        """The line's options, expanded as IPython expands a cell magic's line; None if invalid."""
+        try:
+            options, _ = parse_options(_expand(self.shell, text), "%%carbon")
+            self.session.pool.config(options)
+        except (UsageError, ConfigError):
+            return None  # the cell magic runs, reports what is wrong, and runs nothing
+        return options
+
+
+def _expand(shell: Any, text: str) -> str:
+    """``$name`` and ``{expression}`` in a magic line, as ``InteractiveShell.var_expand`` does."""
+    try:
+        return DollarFormatter().vformat(text, args=[], kwargs=shell.user_ns)
+    except Exception:  # as IPython: a line that does not expand is used as written
+        return text
