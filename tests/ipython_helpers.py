@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,14 @@ def outputs_text(cell) -> str:
         elif output["output_type"] == "error":
             parts.append(f"{output['ename']}: {output['evalue']}")
     return "".join(parts)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def plain_traceback(error: dict) -> list[str]:
+    """An error output's (or error message's) traceback as the user reads it: lines, no colours."""
+    return _ANSI.sub("", "\n".join(error["traceback"])).splitlines()
 
 
 def outputs_html(cell) -> str:

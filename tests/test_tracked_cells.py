@@ -12,10 +12,9 @@ import pytest
 
 pytest.importorskip("ipykernel")
 
-from .ipython_helpers import execute_like_jupyterlab, read_csv, texts  # noqa: E402
+from .ipython_helpers import execute_like_jupyterlab, plain_traceback, texts  # noqa: E402
 from .test_kernel import kernel, offline  # noqa: E402,F401 (fixtures)
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _COUNT = re.compile(r"In\s*\[\d+\]")
 
 
@@ -35,8 +34,7 @@ def _traceback(client, code: str) -> list[str]:
     """The error's traceback lines as the user reads them: no colours, cell numbers left out."""
     errors = _errors(_run(client, code))
     assert len(errors) == 1, code
-    text = _ANSI.sub("", "\n".join(errors[0]["traceback"]))
-    return [line.rstrip() for line in _COUNT.sub("In[N]", text).splitlines()]
+    return [_COUNT.sub("In[N]", line).rstrip() for line in plain_traceback(errors[0])]
 
 
 @pytest.fixture

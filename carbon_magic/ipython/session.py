@@ -275,10 +275,15 @@ class Session:
         closing.deliver()  # the cell is recorded; IPython reports the interrupt as an error in this hook
 
     # -- auto mode and spans -----------------------------------------------------------------
+    def check(self, options: TrackOptions) -> None:
+        """ConfigError now if ``options`` make a bad configuration (a tracker checks its location
+        and GPUs when built; it waits in the pool for the cell)."""
+        tracker, _ = self.pool.acquire(options)
+        self.pool.release(tracker)
+
     def start_auto(self, options: TrackOptions) -> None:
         """``%carbon on``: check the configuration now, then track every following cell."""
-        tracker, _ = self.pool.acquire(options)  # a bad configuration fails now, not at every cell
-        self.pool.release(tracker)
+        self.check(options)  # a bad configuration fails now, not at every cell
         self.auto = options
 
     def stop_auto(self) -> None:

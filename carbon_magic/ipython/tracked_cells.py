@@ -23,10 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from IPython.core.error import UsageError
 from IPython.utils.text import DollarFormatter
 
-from ..core.config import ConfigError
 from .options import TrackOptions, parse_options
 from .records import first_line
 
@@ -106,9 +104,9 @@ class TrackedCells:
         """The line's options, expanded as IPython expands a cell magic's line; None if invalid."""
         try:
             options, _ = parse_options(_expand(self.shell, text), "%%carbon")
-            self.session.pool.config(options)
-        except (UsageError, ConfigError):
-            return None  # the cell magic runs, reports what is wrong, and runs nothing
+            self.session.check(options)
+        except Exception:  # UsageError, ConfigError or worse: never an error before the cell
+            return None  # the cell magic runs instead, says what is wrong, and runs nothing
         return options
 
 
