@@ -1,4 +1,5 @@
-"""Running a ``%%carbon`` cell body or a ``%carbon`` statement as IPython runs a cell.
+"""Running a ``%carbon`` statement, or a ``%%carbon`` body run inside another cell, as IPython
+runs a cell (a ``%%carbon`` cell of its own is run by IPython itself: see tracked_cells.py).
 
 The code goes through IPython's input transformers (so ``!ls``, ``%time`` and other magics
 work inside), its AST transformers and its caching compiler (so tracebacks show the cell's

@@ -98,7 +98,9 @@ Usage::
   %%carbon [options]
   <the cell's code>
 
-The cell runs as usual (its last expression is its output; a trailing ``;`` hides it).
+The cell runs exactly as it would untracked (its last expression is its output, a trailing
+``;`` hides it; top-level ``await``, ``from __future__`` imports and tracebacks as usual);
+its record includes what IPython does after it, such as drawing inline figures.
 Its own exceptions and KeyboardInterrupt propagate unchanged, with the same traceback,
 and the cell is still recorded (status failed or interrupted). Invalid options stop the
 cell before it runs, with a message naming the option, the value and what is accepted.
