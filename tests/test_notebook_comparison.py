@@ -111,9 +111,9 @@ def _joined_streams(outputs: list) -> list:
     """Outputs as a front end shows them: text of one stream sent in pieces is one text."""
     joined: list = []
     for output in outputs:
-        last = joined[-1] if joined else None
-        if last is not None and output["output_type"] == last["output_type"] == "stream" and output["name"] == last["name"]:
-            joined[-1] = {**last, "text": last["text"] + output["text"]}
+        stream = (output["output_type"], output.get("name"))
+        if joined and stream[0] == "stream" and (joined[-1]["output_type"], joined[-1].get("name")) == stream:
+            joined[-1] = {**joined[-1], "text": joined[-1]["text"] + output["text"]}
         else:
             joined.append(output)
     return joined

@@ -14,6 +14,7 @@ pytest.importorskip("ipykernel")
 
 from .ipython_helpers import execute_like_jupyterlab, plain_traceback, texts  # noqa: E402
 from .test_kernel import kernel, offline  # noqa: E402,F401 (fixtures)
+from .test_panel_kernel import kernel_environment  # noqa: E402
 
 _COUNT = re.compile(r"In\s*\[\d+\]")
 
@@ -44,7 +45,21 @@ def loaded(kernel):
     return client
 
 
-def test_top_level_await_async_with_and_async_for_run_and_are_recorded(loaded):
+@pytest.fixture(params=["7", "6"], ids=lambda version: f"ipykernel{version}")
+def each_kernel(request, isolated, offline):
+    """A kernel with the extension loaded, on ipykernel 7 and 6 (they run async cells and
+    post-execute hooks differently)."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(isolated), env=kernel_environment(request.param))
+    assert not _errors(_run(client, "%load_ext carbon_magic"))
+    assert texts(_run(client, "import ipykernel; print(ipykernel.__version__)")).startswith(request.param)
+    yield client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def test_top_level_await_async_with_and_async_for_run_and_are_recorded(each_kernel):
     cells = [
         "%%carbon --quiet --name await\nimport asyncio\nvalue = await asyncio.sleep(0, result=42)\nvalue",
         "%%carbon --quiet --name with\nimport contextlib\n\n@contextlib.asynccontextmanager\n"
@@ -52,11 +67,11 @@ def test_top_level_await_async_with_and_async_for_run_and_are_recorded(loaded):
         "%%carbon --quiet --name for\nasync def count():\n    for i in range(3):\n        yield i\n\n"
         "async for i in count():\n    print('item', i)",
     ]
-    outputs = [_run(loaded, cell) for cell in cells]
+    outputs = [_run(each_kernel, cell) for cell in cells]
     assert [_errors(messages) for messages in outputs] == [[], [], []]
     assert "42" in texts(outputs[0]) and "inside" in texts(outputs[1])
     assert "item 0\nitem 1\nitem 2" in texts(outputs[2])
-    assert _report(loaded, "['label', 'status']") == "[['await', 'ok'], ['with', 'ok'], ['for', 'ok']]"
+    assert _report(each_kernel, "['label', 'status']") == "[['await', 'ok'], ['with', 'ok'], ['for', 'ok']]"
 
 
 @pytest.mark.parametrize("xmode", ["Context", "Plain", "Verbose"])
@@ -86,19 +101,18 @@ def test_a_future_import_in_a_tracked_cell_carries_over_to_later_cells(loaded):
     assert "{'x': 'AlsoNotDefined'}" in texts(later)
 
 
-def test_compile_errors_are_recorded_as_failed_under_both_tracking_forms(loaded, isolated):
-    tracked = _run(loaded, "%%carbon --quiet --name broken\nvalues = (1,")
-    _run(loaded, "%carbon on --quiet")
-    automatic = _run(loaded, "also = (1,")
-    _run(loaded, "%carbon off")
+def test_compile_errors_are_recorded_as_failed_under_both_tracking_forms(each_kernel):
+    tracked = _run(each_kernel, "%%carbon --quiet --name broken\nvalues = (1,")
+    _run(each_kernel, "%carbon on --quiet")
+    automatic = _run(each_kernel, "also = (1,")
+    _run(each_kernel, "%carbon off")
     assert [error["ename"] for error in _errors(tracked) + _errors(automatic)] == ["SyntaxError", "SyntaxError"]
-    assert _report(loaded, "['label', 'status']").startswith("[['broken', 'failed'], ['cell ")
-    assert _report(loaded, "'status'") == "['failed', 'failed']"
+    assert _report(each_kernel, "['label', 'status']").startswith("[['broken', 'failed'], ['cell ")
+    assert _report(each_kernel, "'status'") == "['failed', 'failed']"
 
 
-def test_the_record_covers_the_inline_figure_drawn_after_the_cell(loaded):
-    pytest.importorskip("matplotlib")
-    setup = _run(loaded, (
+def test_the_record_covers_the_inline_figure_drawn_after_the_cell(each_kernel):
+    setup = _run(each_kernel, (
         "%matplotlib inline\n"
         "import time\n"
         "from matplotlib_inline.backend_inline import flush_figures\n"
@@ -109,10 +123,11 @@ def test_the_record_covers_the_inline_figure_drawn_after_the_cell(loaded):
         "hooks.insert(at, lambda: drawing.append(time.perf_counter()))"
     ))
     assert _errors(setup) == []
-    figure = _run(loaded, "%%carbon --name figure --no-panel\nimport matplotlib.pyplot as plt\n"
+    figure = _run(each_kernel, "%%carbon --name figure --no-panel\nimport matplotlib.pyplot as plt\n"
                           "plt.figure(figsize=(8, 6))\nplt.plot(range(100_000))")
     shown = [m["content"]["data"] for m in figure if m["msg_type"] == "display_data"]
     assert "image/png" in shown[0] and shown[1]["text/plain"].startswith("carbon: figure")  # figure, then summary
-    measured = texts(_run(loaded, "report = %carbon report\nprint(drawing[-1] - drawing[-2], report['duration_s'].iloc[-1])"))
+    measured = texts(_run(each_kernel, "report = %carbon report\n"
+                                       "print(drawing[-1] - drawing[-2], report['duration_s'].iloc[-1])"))
     drawing_s, recorded_s = map(float, measured.split())
     assert recorded_s >= drawing_s > 0
