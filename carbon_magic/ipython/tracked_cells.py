@@ -112,6 +112,8 @@ class TrackedCells:
 
 def _expand(shell: Any, text: str) -> str:
     """``$name`` and ``{expression}`` in a magic line, as ``InteractiveShell.var_expand`` does."""
+    if "$" not in text and "{" not in text:
+        return text
     try:
         return DollarFormatter().vformat(text, args=[], kwargs=shell.user_ns)
     except Exception:  # as IPython: a line that does not expand is used as written
