@@ -174,6 +174,8 @@ class CarbonMagics(Magics):
 
     @cell_magic("carbon")
     def carbon_cell(self, line: str, cell: str) -> Any:
+        # Only where tracked_cells leaves the %%carbon line: inside a running cell, or options
+        # that it could not use (reported here). Other %%carbon cells run as plain cells.
         __tracebackhide__ = True  # noqa: F841
         options, _ = parse_options(line, "%%carbon")
         code = compile_source(self.shell, cell, self.session.cell.execution_count, first_line_number=2)

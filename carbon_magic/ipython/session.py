@@ -38,7 +38,8 @@ from .options import TrackOptions
 from .pool import TrackerPool
 from .records import CellInfo, CellRecord, TrackedWindow, first_line
 
-# A cell that %carbon on leaves to the magics: a %%carbon cell (it records itself), or
+# A cell that %carbon on leaves to the magics: a %%carbon cell that tracked_cells did not mark
+# (the cell magic runs it and records it: nested, or options it reports as wrong), or
 # nothing but %carbon line magics (a statement records itself; commands are not work).
 _CELL_MAGIC = re.compile(r"\s*%%carbon(\s|$)")
 _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
