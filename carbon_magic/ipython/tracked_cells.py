@@ -15,10 +15,15 @@ The ``%%carbon`` cell magic still runs a body where the transformer leaves the l
   its window must open and close inside the calling cell;
 - options that do not parse or do not make a valid configuration: the magic reports them
   (naming the option, the value and what is accepted) and the cell does not run.
+
+A Ctrl-C that comes while the window opens (in ``pre_run_cell``, where IPython would only
+report it and run the cell on) stops the cell before its code: an AST transformer makes
+the cell's code that KeyboardInterrupt, and the cell is recorded as interrupted.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -60,12 +65,15 @@ class TrackedCells:
 
     def attach(self) -> None:
         self.shell.input_transformers_cleanup.append(self.transform)
+        self.shell.ast_transformers.append(self)
         self.shell.events.register("pre_execute", self._cell_started)
         self.shell.events.register("post_execute", self._cell_ended)
 
     def detach(self) -> None:
         if self.transform in self.shell.input_transformers_cleanup:
             self.shell.input_transformers_cleanup.remove(self.transform)
+        if self in self.shell.ast_transformers:
+            self.shell.ast_transformers.remove(self)
         for event, callback in zip(_EVENTS, (self._cell_started, self._cell_ended)):
             try:
                 self.shell.events.unregister(event, callback)
@@ -99,6 +107,13 @@ class TrackedCells:
     # transformers with side effects: a %%carbon cell then ends at a blank line, as every
     # cell magic does.
     transform.has_side_effects = True
+
+    def visit(self, tree: ast.Module) -> ast.Module:
+        """IPython's AST stage: the code of a cell whose opening Ctrl-C interrupted is that interrupt."""
+        if not self.session.take_interrupt():
+            return tree
+        stop = ast.Raise(exc=ast.Name("KeyboardInterrupt", ast.Load()), cause=None)
+        return ast.fix_missing_locations(ast.Module(body=[stop], type_ignores=[]))
 
     def _options(self, text: str) -> TrackOptions | None:
         """The line's options, expanded as IPython expands a cell magic's line; None if invalid."""
