@@ -131,3 +131,15 @@ def test_the_record_covers_the_inline_figure_drawn_after_the_cell(each_kernel):
                                        "print(drawing[-1] - drawing[-2], report['duration_s'].iloc[-1])"))
     drawing_s, recorded_s = map(float, measured.split())
     assert recorded_s >= drawing_s > 0
+
+
+def test_the_cell_magic_still_runs_nested_cells_and_reports_bad_options(loaded):
+    """Where the magic line stays (inside another cell, options that are wrong) the magic runs."""
+    _run(loaded, "label = 'expanded'")
+    assert _errors(_run(loaded, "%%carbon --quiet --name {label}\nfirst = 1")) == []
+    assert _errors(_run(loaded, "%%time\n%%carbon --quiet --name nested\nsecond = 2")) == []
+    assert "UsageError: %%carbon: argument --pue: Invalid value 'abc'" in texts(_run(loaded, "%%carbon --pue abc\nthird = 3"))
+    assert texts(_run(loaded, "print('third' in dir())")).strip() == "False"
+    assert _report(loaded, "['label', 'first_line', 'status']") == (
+        "[['expanded', 'first = 1', 'ok'], ['nested', 'second = 2', 'ok']]"
+    )
