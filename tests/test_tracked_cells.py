@@ -138,7 +138,8 @@ def test_the_cell_magic_still_runs_nested_cells_and_reports_bad_options(loaded):
     _run(loaded, "label = 'expanded'")
     assert _errors(_run(loaded, "%%carbon --quiet --name {label}\nfirst = 1")) == []
     assert _errors(_run(loaded, "%%time\n%%carbon --quiet --name nested\nsecond = 2")) == []
-    assert "UsageError: %%carbon: argument --pue: Invalid value 'abc'" in texts(_run(loaded, "%%carbon --pue abc\nthird = 3"))
+    shown = texts(_run(loaded, "%%carbon --pue abc\nthird = 3"))
+    assert "UsageError: %%carbon: argument --pue: Invalid value 'abc'" in shown
     assert texts(_run(loaded, "print('third' in dir())")).strip() == "False"
     assert _report(loaded, "['label', 'first_line', 'status']") == (
         "[['expanded', 'first = 1', 'ok'], ['nested', 'second = 2', 'ok']]"

@@ -2,8 +2,9 @@
 
 Loading registers the magics, the ``CarbonMagic`` configuration class (so ``%config`` and
 ``ipython_config.py`` reach it), two event hooks (``pre_run_cell``, ``post_run_cell``) and
-the input transformer of ``%%carbon`` cells (``tracked_cells.py``), starts hardware discovery and location in the background, and prints one line saying what
-is measured and how. It waits for the background work only briefly (LOAD_BUDGET_S); if that
+the input transformer of ``%%carbon`` cells (``tracked_cells.py``), starts hardware
+discovery and location in the background, and prints one line saying what is measured and
+how. It waits for the background work only briefly (LOAD_BUDGET_S); if that
 is not enough, the line says so and ``%carbon status`` tells the rest.
 
 Unloading closes running spans (recording them), unregisters every hook, magic and the
