@@ -120,7 +120,6 @@ class Session:
         self.cell = CellInfo(None, None, "")
         self._auto_window: TrackedWindow | None = None  # the cell's, opened by pre_run_cell
         self._marked: Any = None  # tracked_cells.MarkedCell: the next cell is a %%carbon cell
-        self._interrupted_opening = False
         self._listeners: list[Any] = []
         self._span_count = 0
         self._strings: dict[str, str] = {}
@@ -261,14 +260,10 @@ class Session:
                 print(f"carbon_magic: not tracking this cell: {error}", file=sys.stderr)
             except Exception as error:
                 problems.note("carbon_magic %carbon on", error)
-        if marked is not None:  # a %%carbon cell stops before its code (tracked_cells raises it there)
-            self._interrupted_opening, opening.received = opening.received, False
+        if marked is not None and opening.received:  # a %%carbon cell stops before its code
+            opening.received = False
+            marked.stop_before_code()
         opening.deliver()  # IPython reports it as an error in this hook, then runs the cell
-
-    def take_interrupt(self) -> bool:
-        """True, once, if Ctrl-C came while a ``%%carbon`` cell's window opened."""
-        interrupted, self._interrupted_opening = self._interrupted_opening, False
-        return interrupted
 
     def post_run_cell(self, result: Any) -> None:
         """IPython's post_run_cell: close and record the cell's window (after the cell's

@@ -17,8 +17,9 @@ The ``%%carbon`` cell magic still runs a body where the transformer leaves the l
   (naming the option, the value and what is accepted) and the cell does not run.
 
 A Ctrl-C that comes while the window opens (in ``pre_run_cell``, where IPython would only
-report it and run the cell on) stops the cell before its code: an AST transformer makes
-the cell's code that KeyboardInterrupt, and the cell is recorded as interrupted.
+report it and run the cell on) stops the cell before its code: an AST transformer,
+registered for that cell only, makes its code that KeyboardInterrupt, and the cell is
+recorded as interrupted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from IPython.utils.text import DollarFormatter
 
@@ -39,12 +40,14 @@ _EVENTS = ("pre_execute", "post_execute")
 
 @dataclass(frozen=True)
 class MarkedCell:
-    """A cell the transformer took a ``%%carbon`` line from: that line, its options and the
-    first line of the body (the cell's first line in records)."""
+    """A cell the transformer took a ``%%carbon`` line from: that line, its options, the
+    first line of the body (the cell's first line in records), and ``stop_before_code()``,
+    for a Ctrl-C that came while its window opened."""
 
     magic_line: str
     options: TrackOptions
     first_line: str
+    stop_before_code: Callable[[], None]
 
     def is_cell(self, raw_cell: str) -> bool:
         """True if ``raw_cell`` (as ``pre_run_cell`` sees it) is the cell that was marked."""
@@ -65,15 +68,13 @@ class TrackedCells:
 
     def attach(self) -> None:
         self.shell.input_transformers_cleanup.append(self.transform)
-        self.shell.ast_transformers.append(self)
         self.shell.events.register("pre_execute", self._cell_started)
         self.shell.events.register("post_execute", self._cell_ended)
 
     def detach(self) -> None:
         if self.transform in self.shell.input_transformers_cleanup:
             self.shell.input_transformers_cleanup.remove(self.transform)
-        if self in self.shell.ast_transformers:
-            self.shell.ast_transformers.remove(self)
+        self._forget_stop()
         for event, callback in zip(_EVENTS, (self._cell_started, self._cell_ended)):
             try:
                 self.shell.events.unregister(event, callback)
@@ -85,6 +86,15 @@ class TrackedCells:
 
     def _cell_ended(self) -> None:
         self._running_cells = max(self._running_cells - 1, 0)  # an empty cell has no pre_execute
+        self._forget_stop()  # a cell that did not compile never reached it
+
+    def stop_before_code(self) -> None:
+        """The cell about to be compiled stops before its code, with a KeyboardInterrupt."""
+        self.shell.ast_transformers.append(_STOP)
+
+    def _forget_stop(self) -> None:
+        while _STOP in self.shell.ast_transformers:
+            self.shell.ast_transformers.remove(_STOP)
 
     def transform(self, lines: list[str]) -> list[str]:
         """IPython's cleanup stage: a top-level ``%%carbon`` cell's lines without its magic line."""
@@ -97,7 +107,8 @@ class TrackedCells:
         if options is None:
             return lines
         body = lines[1:]
-        self.session.mark(MarkedCell(lines[0].rstrip("\r\n"), options, first_line("".join(body))))
+        magic_line = lines[0].rstrip("\r\n")
+        self.session.mark(MarkedCell(magic_line, options, first_line("".join(body)), self.stop_before_code))
         first = next((index for index, line in enumerate(body) if line.strip()), len(body))
         if first < len(body) and body[first].startswith("%%"):
             return body[first:]  # another cell magic: it must be the first line to be one
@@ -107,13 +118,6 @@ class TrackedCells:
     # transformers with side effects: a %%carbon cell then ends at a blank line, as every
     # cell magic does.
     transform.has_side_effects = True
-
-    def visit(self, tree: ast.Module) -> ast.Module:
-        """IPython's AST stage: the code of a cell whose opening Ctrl-C interrupted is that interrupt."""
-        if not self.session.take_interrupt():
-            return tree
-        stop = ast.Raise(exc=ast.Name("KeyboardInterrupt", ast.Load()), cause=None)
-        return ast.fix_missing_locations(ast.Module(body=[stop], type_ignores=[]))
 
     def _options(self, text: str) -> TrackOptions | None:
         """The line's options, expanded as IPython expands a cell magic's line; None if invalid."""
@@ -133,3 +137,14 @@ def _expand(shell: Any, text: str) -> str:
         return DollarFormatter().vformat(text, args=[], kwargs=shell.user_ns)
     except Exception:  # as IPython: a line that does not expand is used as written
         return text
+
+
+class _StopCell:
+    """IPython AST transformer, registered for one cell: its code is a KeyboardInterrupt."""
+
+    def visit(self, tree: ast.Module) -> ast.Module:
+        stop = ast.Raise(exc=ast.Name("KeyboardInterrupt", ast.Load()), cause=None)
+        return ast.fix_missing_locations(ast.Module(body=[stop], type_ignores=[]))
+
+
+_STOP = _StopCell()
