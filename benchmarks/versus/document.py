@@ -2,7 +2,8 @@
 
 Pure text: the runner reads and writes the files. The GPU section of RESULTS.md is kept
 from the existing file (block ``gpu-check``): it records a run of benchmarks/gpu_check.py
-on real hardware, which this runner cannot make.
+on real hardware, which this runner cannot make; so is the power model's section (block
+``model-accuracy``, written by benchmarks/model_accuracy.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from report import (
 
 README_BLOCK = "how-it-compares"
 GPU_BLOCK = "gpu-check"
+MODEL_BLOCK = "model-accuracy"
 
 GPU_NOT_RUN = """\
 **Not run yet on real hardware.** No machine with an NVIDIA GPU was available to the session
@@ -119,6 +121,11 @@ def results_markdown(results: dict[str, Any], figures: dict[str, Any], rows: lis
         _arithmetic_section(results, figures, theirs_name),
         "## The NVIDIA GPU path on real hardware",
         put_block("", GPU_BLOCK, gpu).strip(),
+    ]
+    model = get_block(existing, MODEL_BLOCK)
+    if model is not None:
+        parts += ["## Wall power without counters (issue 18)", put_block("", MODEL_BLOCK, model).strip()]
+    parts += [
         "## Reproduce",
         "`make bench` runs every benchmark, this one included; `make bench-vs-codecarbon` runs this "
         "one alone (`python benchmarks/vs_codecarbon.py --quick` for a short run, printed only). "
