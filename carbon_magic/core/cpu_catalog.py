@@ -26,7 +26,7 @@ import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 TABLE_FILE = "cpu_tdp.csv"
 TABLE_COLUMNS = ("name", "tdp_w", "key")
@@ -114,14 +114,19 @@ def _model_tokens(tokens: frozenset[str]) -> frozenset[str]:
     return frozenset(t for t in tokens if len(t) > 1 and _DIGIT.search(t))
 
 
+def packaged_csv_rows(file: str, columns: tuple[str, ...]) -> Iterator[list[str]]:
+    """The rows of ``carbon_magic/data/<file>`` after its header, which must be ``columns``."""
+    path = resources.files("carbon_magic").joinpath("data").joinpath(file)
+    records = csv.reader(path.read_text(encoding="utf-8").splitlines())
+    if next(records) != list(columns):
+        raise ValueError(f"{file}: expected the columns {', '.join(columns)}")
+    return records
+
+
 @functools.lru_cache(maxsize=1)
 def _rows_by_key() -> dict[str, _Row]:
     """The packaged table, read once, by normalised name (the file's ``key`` column)."""
-    path = resources.files("carbon_magic").joinpath("data").joinpath(TABLE_FILE)
-    records = csv.reader(path.read_text(encoding="utf-8").splitlines())
-    if next(records) != list(TABLE_COLUMNS):
-        raise ValueError(f"{TABLE_FILE}: expected the columns {', '.join(TABLE_COLUMNS)}")
-    return {key: _Row(name, float(tdp_w), key) for name, tdp_w, key in records}
+    return {key: _Row(name, float(tdp_w), key) for name, tdp_w, key in packaged_csv_rows(TABLE_FILE, TABLE_COLUMNS)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -206,12 +211,8 @@ class _GenerationRule(NamedTuple):
 @functools.lru_cache(maxsize=1)
 def _generation_rules() -> tuple[_GenerationRule, ...]:
     """The naming rules of ``cpu_generations.csv``, in file order."""
-    path = resources.files("carbon_magic").joinpath("data").joinpath(GENERATIONS_FILE)
-    records = csv.reader(path.read_text(encoding="utf-8").splitlines())
-    if next(records) != list(GENERATION_COLUMNS):
-        raise ValueError(f"{GENERATIONS_FILE}: expected the columns {', '.join(GENERATION_COLUMNS)}")
     return tuple(_GenerationRule(re.compile(pattern), CpuGeneration(vendor, arch, int(year)))
-                 for pattern, vendor, arch, year in records)
+                 for pattern, vendor, arch, year in packaged_csv_rows(GENERATIONS_FILE, GENERATION_COLUMNS))
 
 
 @functools.lru_cache(maxsize=256)

@@ -20,12 +20,10 @@ where unlimited, and ``ram_gb`` its memory limit or use. Stdlib only.
 
 from __future__ import annotations
 
-import csv
 import functools
 from dataclasses import dataclass
-from importlib import resources
 
-from .cpu_catalog import cpu_generation, cpu_vendor
+from .cpu_catalog import cpu_generation, cpu_vendor, packaged_csv_rows
 from .power_model import PowerCurve, require_positive, machine_power_model, model_table
 
 VCPU_FILE = "vcpu_power.csv"
@@ -56,11 +54,8 @@ class VcpuPower:
 @functools.lru_cache(maxsize=1)
 def _vcpu_rows() -> dict[str, tuple[str, float, float]]:
     """microarchitecture -> (vendor, min W, max W), read once."""
-    path = resources.files("carbon_magic").joinpath("data").joinpath(VCPU_FILE)
-    records = csv.reader(path.read_text(encoding="utf-8").splitlines())
-    if next(records) != list(VCPU_COLUMNS):
-        raise ValueError(f"{VCPU_FILE}: expected the columns {', '.join(VCPU_COLUMNS)}")
-    return {arch: (vendor, float(low), float(high)) for arch, vendor, low, high in records}
+    return {arch: (vendor, float(low), float(high))
+            for arch, vendor, low, high in packaged_csv_rows(VCPU_FILE, VCPU_COLUMNS)}
 
 
 def vcpu_power(cpu_model: str) -> VcpuPower:
