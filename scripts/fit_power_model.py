@@ -11,10 +11,12 @@ What it fits (docs/power-model.md explains why):
 - per load level (active idle, 10 % ... 100 %): log(wall W) = features . coefficients, least
   squares, the features of ``carbon_magic.core.power_model.model_features``; the range of each
   fact in the data (the model clamps facts to it);
-- the split: RAM W per GB, one figure for all loads, from the mean wall W over the levels
-  ~ a x sockets + b x sockets x TDP + c x RAM GB (least squares on relative errors, no
-  intercept); then per load level, wall W - c x RAM GB ~ a x sockets + b x sockets x TDP
-  (platform, cpu);
+- RAM W per GB = r x exp(g x (launch year - 2012)), one figure for all loads: the slope of the
+  mean wall W over the levels against RAM GB among servers of the same CPU model and sockets
+  (within-group least squares: what more RAM adds to otherwise alike servers), with the yearly
+  change g that fits best (a grid of 0.01 steps);
+- the CPU / platform split, per load level: wall W ~ a x sockets + b x sockets x TDP (least
+  squares on relative errors, no intercept: platform, cpu);
 - the fallbacks for a CPU missing from the tables: the median TDP per core, and the latest
   launch year of the data; the median TDP per socket (the typical socket of the guest model);
 - the validation: the same fit, cross-validated in folds grouped by CPU model (a fold's CPU
@@ -39,7 +41,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from carbon_magic.core.cpu_catalog import cpu_generation, lookup_tdp, normalise_cpu_name  # noqa: E402
-from carbon_magic.core.power_model import FEATURES, FITTED_FACTS, machine_power_model, model_features  # noqa: E402
+from carbon_magic.core.power_model import (  # noqa: E402
+    FEATURES, FITTED_FACTS, REFERENCE_YEAR, machine_power_model, model_features,
+)
 
 SOURCE_CSV = REPO / "data-sources" / "specpower" / "specpower_ssj2008.csv"
 OUT = REPO / "carbon_magic" / "data" / "power_model.json"
@@ -114,9 +118,40 @@ def _facts(servers: list[Server], fallbacks: dict[str, Any]) -> list[dict[str, f
     return facts
 
 
-def _weighted_fit(x: np.ndarray, y: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
-    """Least squares of y ~ x relative to ``scale`` (default y): minimises sum(((x.b - y) / scale)^2)."""
-    weight = 1 / (y if scale is None else scale)
+def ram_model(servers: list[Server], yearly_steps: np.ndarray = np.arange(-0.5, 0.005, 0.01)) -> dict[str, float]:
+    """RAM W per GB at 2012 and its yearly log change, from servers alike but for their RAM.
+
+    Within each group of one CPU model and socket count, the mean wall W over the levels is
+    regressed on RAM GB x exp(g x (launch year - 2012)); g is the grid value with the least
+    squared error, the slope r the W per GB at 2012.
+    """
+    groups: dict[tuple[str, int], list[Server]] = {}
+    for server in servers:
+        groups.setdefault((server.cpu_group, server.sockets), []).append(server)
+    alike = [[(s.ram_gb, s.launch_year - REFERENCE_YEAR, float(np.mean(s.power_w))) for s in group]
+             for group in groups.values() if len(group) > 1]
+    ram_gb, years, mean_w = (np.array([row[i] for group in alike for row in group]) for i in range(3))
+    members = np.repeat(np.arange(len(alike)), [len(group) for group in alike])
+    counts = np.bincount(members)
+
+    def within(values: np.ndarray) -> np.ndarray:
+        """Each value minus its group's mean."""
+        return values - (np.bincount(members, weights=values) / counts)[members]
+
+    power_w = within(mean_w)
+    best = None
+    for step in yearly_steps:
+        x = within(ram_gb * np.exp(step * years))
+        slope = float(x @ power_w / (x @ x))
+        error = float(((power_w - slope * x) ** 2).sum())
+        if best is None or error < best[0]:
+            best = (error, slope, float(step))
+    return {"w_per_gb_at_2012": _round(best[1]), "log_change_per_year": _round(best[2])}
+
+
+def _weighted_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares of y ~ x relative to y: minimises sum(((x.b - y) / y)^2)."""
+    weight = 1 / y
     return np.linalg.lstsq(x * weight[:, None], y * weight, rcond=None)[0]
 
 
@@ -129,20 +164,18 @@ def fit_table(servers: list[Server], validation: dict[str, Any] | None = None) -
     ranges = {name: [_round(min(f[name] for f in facts)), _round(max(f[name] for f in facts))] for name in FITTED_FACTS}
     power = np.array([s.power_w for s in servers])
     sockets = np.array([s.sockets for s in servers], dtype=float)
-    ram = np.array([s.ram_gb for s in servers])
     split_x = np.column_stack([sockets, sockets * tdp])
-    ram_w_per_gb = _weighted_fit(np.column_stack([split_x, ram]), power.mean(axis=1))[2]
+    ram = ram_model(servers)
     log_coefficients, split = [], []
     for level in range(len(LOAD_LEVELS)):
         log_coefficients.append([_round(c) for c in np.linalg.lstsq(x, np.log(power[:, level]), rcond=None)[0]])
-        platform, cpu = _weighted_fit(split_x, power[:, level] - ram_w_per_gb * ram, power[:, level])
-        if min(platform, cpu, ram_w_per_gb) <= 0:
+        platform, cpu = _weighted_fit(split_x, power[:, level])
+        if min(platform, cpu, ram["w_per_gb_at_2012"]) <= 0:
             raise SystemExit(f"the split at load {LOAD_LEVELS[level]:.0%} has a coefficient <= 0: platform "
-                             f"{platform:.3g} W/socket, cpu {cpu:.3g} W/W, ram {ram_w_per_gb:.3g} W/GB")
-        split.append({"platform_w_per_socket": _round(platform), "cpu_w_per_tdp_w": _round(cpu),
-                      "ram_w_per_gb": _round(ram_w_per_gb)})
+                             f"{platform:.3g} W/socket, cpu {cpu:.3g} W/W, ram {ram['w_per_gb_at_2012']:.3g} W/GB")
+        split.append({"platform_w_per_socket": _round(platform), "cpu_w_per_tdp_w": _round(cpu)})
     table = {"features": list(FEATURES), "load_levels": list(LOAD_LEVELS), "log_power_coefficients": log_coefficients,
-             "split_coefficients": split, "fallbacks": fallbacks, "fitted_ranges": ranges,
+             "split_coefficients": split, "ram": ram, "fallbacks": fallbacks, "fitted_ranges": ranges,
              "data": {"servers": len(servers), "cpu_models": len({s.cpu_group for s in servers}),
                       "source": "SPEC power_ssj2008 results, as parsed by green-coding-solutions/cloud-energy (MIT)"}}
     if validation is not None:

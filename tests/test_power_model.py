@@ -34,8 +34,19 @@ def fit():
 
 
 @pytest.fixture(scope="module")
-def fresh(fit):
-    return fit.build()
+def servers(fit):
+    return fit.load_servers()
+
+
+@pytest.fixture(scope="module")
+def errors(fit, servers):
+    return fit.cross_validated_errors(servers)
+
+
+@pytest.fixture(scope="module")
+def fresh(fit, servers, errors):
+    """What ``scripts/fit_power_model.py`` writes (its ``build``), from the shared cross-validation."""
+    return fit.fit_table(servers, fit.summarise(errors, servers))
 
 
 # A 2-socket Sandy Bridge server of the data, as /proc/cpuinfo names its CPU.
@@ -63,8 +74,7 @@ def test_shipped_table_equals_a_fresh_fit(fresh):
     _numbers_equal(json.loads(TABLE.read_text(encoding="utf-8")), fresh)
 
 
-def test_fit_sees_every_server_and_groups_by_cpu_model(fit):
-    servers = fit.load_servers()
+def test_fit_sees_every_server_and_groups_by_cpu_model(fit, servers):
     assert len(servers) == 437
     # Spellings of one CPU model ("Intel Xeon E5-2660 2.20 GHz (Intel Turbo Boost ...)") are one group,
     # so a fold never trains on a spelling of a CPU model it validates.
@@ -87,9 +97,7 @@ def test_cross_validated_error_on_unseen_cpu_models(fresh):
     assert band["cpu_models"] == 115 and band["folds"] == 10
 
 
-def test_error_band_is_the_tables_and_holds_90_percent_of_the_validation_points(fit):
-    servers = fit.load_servers()
-    errors = fit.cross_validated_errors(servers)
+def test_error_band_is_the_tables_and_holds_90_percent_of_the_validation_points(errors):
     band = error_band()
     assert band.coverage_percent == 90
     measured_over_predicted = 1 / (1 + errors)
@@ -153,7 +161,7 @@ def test_unknown_cpu_falls_back_and_says_how():
     assert "SPEC power_ssj2008" in model.describe() and "90 % of measurements within" in model.describe()
 
 
-def test_facts_outside_the_data_are_not_extrapolated_and_the_basis_says_so():
+def test_facts_below_the_data_or_later_years_are_not_extrapolated_and_the_basis_says_so():
     table = json.loads(TABLE.read_text(encoding="utf-8"))
     smallest = table["fitted_ranges"]["cores"][0]
     one_core = machine_power_model(cpu_model="Intel Xeon E3-1220 v2", sockets=1, cores=1, threads=1, ram_gb=2)
@@ -163,7 +171,20 @@ def test_facts_outside_the_data_are_not_extrapolated_and_the_basis_says_so():
     assert one_core.levels_w == at_edge.levels_w
     assert f"cores 1 -> {smallest:g}" in one_core.basis and "ram_gb 2 -> " in one_core.basis
     assert "outside the data's range" not in at_edge.basis
+    latest = table["fitted_ranges"]["launch_year"][1]
+    genoa = machine_power_model(cpu_model="AMD EPYC 9654 96-Core Processor", sockets=2, cores=192, threads=384,
+                                ram_gb=1536)
+    assert genoa.launch_year == 2022 and f"launch_year 2022 -> {latest:g}" in genoa.basis
 
+
+def test_bigger_machines_than_the_datas_follow_the_power_laws():
+    table = json.loads(TABLE.read_text(encoding="utf-8"))
+    largest_tdp = table["fitted_ranges"]["tdp_w_per_socket"][1]
+    facts = {"cpu_model": "AMD EPYC 7763", "sockets": 2, "cores": 128, "threads": 256, "ram_gb": 512}
+    at_edge = machine_power_model(**facts, tdp_w=largest_tdp)
+    beyond = machine_power_model(**facts, tdp_w=largest_tdp * 1.5)
+    assert beyond.total_w(1.0) > at_edge.total_w(1.0)
+    assert "outside the data's range" not in beyond.basis
 
 def test_no_level_draws_less_than_the_level_below():
     for cores, threads, ram_gb in ((2, 2, 4), (8, 16, 1536), (224, 448, 4)):
@@ -240,10 +261,23 @@ def test_partly_named_host_uses_its_vendors_average_and_says_it_is_an_assumption
 
 def test_ram_is_watts_per_gb_from_the_data_not_a_dimm_guess():
     table = json.loads(TABLE.read_text(encoding="utf-8"))
-    per_gb = table["split_coefficients"][0]["ram_w_per_gb"]
-    guest = guest_power_model(vcpus=2, ram_gb=24, cpu_model="AMD EPYC")
-    assert guest.power_w(0.3)["ram"] == pytest.approx(24 * per_gb)
+    per_gb_2021 = table["ram"]["w_per_gb_at_2012"] * math.exp(9 * table["ram"]["log_change_per_year"])
+    guest = guest_power_model(vcpus=2, ram_gb=24, cpu_model="AMD EPYC")  # unknown model: the data's latest year
+    assert guest.power_w(0.3)["ram"] == pytest.approx(24 * per_gb_2021) == guest.power_w(1.0)["ram"]
     assert guest.power_w(0.3)["ram"] < 20  # CodeCarbon's DIMM model: 4 DIMMs x 5 W for 24 GB
+    assert "0.23 W per GB" in guest.basis
+    older = guest_power_model(vcpus=2, ram_gb=24, cpu_model="Intel Xeon E5-2660")
+    assert older.power_w(0.3)["ram"] == pytest.approx(24 * table["ram"]["w_per_gb_at_2012"])
+
+
+def test_ram_watts_per_gb_are_what_more_ram_adds_to_servers_otherwise_alike(fit, servers):
+    ram = fit.ram_model(servers)
+    assert -0.2 < ram["log_change_per_year"] < 0  # DRAM watts per GB fall from generation to generation
+    assert 0.3 < ram["w_per_gb_at_2012"] < 1.5
+    # Doubling the RAM of otherwise alike servers: the fitted watts, not the data's pooled slope,
+    # which mixes RAM size with the era of the server.
+    flat = fit.ram_model(servers, yearly_steps=fit.np.array([0.0]))
+    assert flat["log_change_per_year"] == 0 and flat["w_per_gb_at_2012"] != ram["w_per_gb_at_2012"]
 
 
 def test_named_host_cpu_uses_its_microarchitecture():

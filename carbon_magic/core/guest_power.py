@@ -12,7 +12,8 @@ Two ways, by what is known about the host (docs/power-model.md, "Guests"):
   so they hold the platform's share too), linear in the load as CCF uses them; for a
   microarchitecture CCF does not list, or a CPU named only by its vendor, the average of that
   vendor's rows; with no vendor either, the average of all rows. The CPU / platform split is
-  the SPECpower model's at a typical socket; RAM is the SPECpower fit's W per GB.
+  the SPECpower model's at a typical socket; RAM is the SPECpower fit's W per GB for the CPU's
+  launch year (the data's latest where unknown).
 
 For a container, ``vcpus`` is its CPU limit (cgroup quota / period) or the host's threads
 where unlimited, and ``ram_gb`` its memory limit or use. Stdlib only.
@@ -24,7 +25,9 @@ import functools
 from dataclasses import dataclass
 
 from .cpu_catalog import cpu_generation, cpu_vendor, packaged_csv_rows
-from .power_model import PowerCurve, require_positive, machine_power_model, model_table
+from .power_model import (
+    PowerCurve, launch_year_of, machine_power_model, model_table, ram_w_per_gb, require_positive,
+)
 
 VCPU_FILE = "vcpu_power.csv"
 VCPU_COLUMNS = ("microarchitecture", "vendor", "min_w_per_vcpu", "max_w_per_vcpu")
@@ -80,16 +83,18 @@ def guest_power_model(*, vcpus: float, ram_gb: float, cpu_model: str, host: Host
     table = model_table()
     per_vcpu = vcpu_power(cpu_model)
     typical_tdp_w = table["fallbacks"]["typical_tdp_w_per_socket"]
+    year, _ = launch_year_of(table, cpu_model)
+    ram_w = ram_w_per_gb(table, min(year, table["fitted_ranges"]["launch_year"][1])) * ram_gb
     levels = []
     for load, split in zip(table["load_levels"], table["split_coefficients"]):
         cpu_and_platform_w = vcpus * (per_vcpu.min_w + (per_vcpu.max_w - per_vcpu.min_w) * load)
         cpu_w_per_socket = split["cpu_w_per_tdp_w"] * typical_tdp_w
         cpu_share = cpu_w_per_socket / (cpu_w_per_socket + split["platform_w_per_socket"])
-        levels.append((cpu_and_platform_w * cpu_share, split["ram_w_per_gb"] * ram_gb,
-                       cpu_and_platform_w * (1 - cpu_share)))
+        levels.append((cpu_and_platform_w * cpu_share, ram_w, cpu_and_platform_w * (1 - cpu_share)))
     basis = (f"guest share: {vcpus:g} vCPUs x {VCPU_SOURCE} ({per_vcpu.min_w:.2f} .. {per_vcpu.max_w:.2f} W, "
              f"{'average of ' if len(per_vcpu.rows) > 1 else ''}{', '.join(per_vcpu.rows)} for host CPU "
-             f"'{cpu_model}', an assumption) + {ram_gb:g} GB x the SPECpower fit's W per GB")
+             f"'{cpu_model}', an assumption) + {ram_gb:g} GB x {ram_w / ram_gb:.2f} W per GB (the SPECpower fit's, "
+             f"for a CPU of {year:g})")
     return PowerCurve(load_levels=tuple(table["load_levels"]), levels_w=tuple(levels), basis=basis)
 
 

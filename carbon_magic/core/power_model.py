@@ -8,11 +8,13 @@ The model (fitted by ``scripts/fit_power_model.py`` on SPEC power_ssj2008 result
   log RAM GB, and the CPU's launch year (and its square);
 - between levels, power is interpolated linearly in the machine's CPU load (0.0 to 1.0); a
   level never draws less than the level below it;
-- facts outside the range of the data (a 1-core VM, a 2003 launch year) are moved to the
-  nearest value the data has, and the basis says so: the log-linear fit is not extrapolated;
+- facts below the range of the data (a 1-core VM, a 2003 launch year) and launch years after
+  it are moved to the nearest value the data has, and the basis says so; bigger machines
+  than the data's follow the fitted power laws;
 - the wall power is split into ``cpu``, ``ram`` and ``platform`` (board, fans, disks, power
-  supply losses) in the proportions of an additive fit on the same data, where the platform
-  scales with sockets, the CPU with its total TDP and the RAM with its GB.
+  supply losses) in proportion to three parts fitted on the same data: the platform per
+  socket and the CPU per W of TDP (an additive fit per level), and the RAM per GB, which
+  falls with the launch year (what more RAM adds to servers otherwise alike).
 
 ``machine_power_model`` does the per-machine work once (CPU lookup, features, the eleven levels);
 ``MachinePowerModel.power_w(load)`` is then a few multiplications, cheap enough for every cell
@@ -39,8 +41,12 @@ COMPONENTS = ("cpu", "ram", "platform")
 FEATURES = ("intercept", "log_sockets", "log_tdp_w_per_socket", "log_cores", "log_threads", "log_ram_gb",
             "years_since_2012", "years_since_2012_squared")
 REFERENCE_YEAR = 2012
-# The facts whose range in the data bounds the model: outside it, the nearest fitted value is used.
+# The facts whose range in the data bounds the model (``fitted_ranges`` of the table). Below the
+# range (a 1-core VM), and for the launch year above it too, the nearest fitted value is used;
+# above it, the log-linear power laws go on (in a split by launch year, servers of newer, bigger
+# CPUs than the fit had seen were predicted better so: docs/power-model.md).
 FITTED_FACTS = ("sockets", "tdp_w_per_socket", "cores", "threads", "ram_gb", "launch_year")
+CAPPED_FACTS = ("launch_year",)
 
 
 def model_features(*, sockets: int, tdp_w_per_socket: float, cores: int, threads: int, ram_gb: float,
@@ -155,6 +161,18 @@ class MachinePowerModel(PowerCurve):
     year_source: str = ""
 
 
+def _in_fitted_range(name: str, value: float, bounds: list[float]) -> float:
+    """``value`` raised to the data's minimum, and for ``CAPPED_FACTS`` lowered to its maximum."""
+    low, high = bounds
+    return min(max(value, low), high) if name in CAPPED_FACTS else max(value, low)
+
+
+def ram_w_per_gb(table: dict[str, Any], launch_year: float) -> float:
+    """RAM watts per GB of a machine whose CPU launched in ``launch_year`` (the fit's DRAM trend)."""
+    ram = table["ram"]
+    return ram["w_per_gb_at_2012"] * math.exp(ram["log_change_per_year"] * (launch_year - REFERENCE_YEAR))
+
+
 def _tdp_per_socket(table: dict[str, Any], cpu_model: str, tdp_w: float | None,
                     cores_per_socket: float) -> tuple[float, str]:
     if tdp_w is not None:
@@ -166,7 +184,8 @@ def _tdp_per_socket(table: dict[str, Any], cpu_model: str, tdp_w: float | None,
     return per_core * cores_per_socket, f"not in the CPU table: {per_core:g} W per core assumed (the data's median)"
 
 
-def _launch_year(table: dict[str, Any], cpu_model: str) -> tuple[float, str]:
+def launch_year_of(table: dict[str, Any], cpu_model: str) -> tuple[float, str]:
+    """The CPU's launch year by its model number (else the table's fallback), and where it came from."""
     generation = cpu_generation(cpu_model)
     if generation is not None:
         return float(generation.launch_year), f"{generation.microarchitecture} by its model number"
@@ -195,17 +214,17 @@ def machine_power_model(*, cpu_model: str, sockets: int, cores: int, threads: in
                          "accepted; expected sockets <= cores <= threads (cores and threads are machine totals)")
     table = model_table() if table is None else table
     tdp_per_socket, tdp_source = _tdp_per_socket(table, cpu_model, tdp_w, cores / sockets)
-    year, year_source = _launch_year(table, cpu_model)
+    year, year_source = launch_year_of(table, cpu_model)
     facts = {"sockets": sockets, "tdp_w_per_socket": tdp_per_socket, "cores": cores, "threads": threads,
              "ram_gb": ram_gb, "launch_year": year}
-    fitted = {name: min(max(value, table["fitted_ranges"][name][0]), table["fitted_ranges"][name][1])
-              for name, value in facts.items()}
+    fitted = {name: _in_fitted_range(name, value, table["fitted_ranges"][name]) for name, value in facts.items()}
     features = model_features(**fitted)
     levels, floor_w = [], 0.0
     for coefficients, split in zip(table["log_power_coefficients"], table["split_coefficients"]):
         floor_w = max(floor_w, math.exp(sum(c * f for c, f in zip(coefficients, features))))
         parts = (split["cpu_w_per_tdp_w"] * fitted["sockets"] * fitted["tdp_w_per_socket"],
-                 split["ram_w_per_gb"] * fitted["ram_gb"], split["platform_w_per_socket"] * fitted["sockets"])
+                 ram_w_per_gb(table, fitted["launch_year"]) * fitted["ram_gb"],
+                 split["platform_w_per_socket"] * fitted["sockets"])
         levels.append(tuple(floor_w * part / sum(parts) for part in parts))
     moved = [f"{name} {facts[name]:g} -> {fitted[name]:g}" for name in FITTED_FACTS if fitted[name] != facts[name]]
     basis = (f"wall-power model fitted on SPEC power_ssj2008 ({cpu_model}: TDP {tdp_per_socket:g} W per socket, "
