@@ -203,6 +203,17 @@ def cross_validated_errors(servers: list[Server],
     return errors
 
 
+def later_cpu_errors(servers: list[Server], first_year: int) -> tuple[list[int], np.ndarray]:
+    """The servers whose CPU launched in ``first_year`` or later, and their signed relative errors
+    when predicted by the table fitted on the servers of earlier CPUs only (a stricter test than
+    the folds: every CPU generation predicted is newer than any the fit saw)."""
+    later = [i for i, s in enumerate(servers) if s.launch_year >= first_year]
+    table = fit_table([s for s in servers if s.launch_year < first_year])
+    errors = np.array([[machine_power_model(**servers[i].facts(), table=table).total_w(load) / measured - 1
+                        for load, measured in zip(LOAD_LEVELS, servers[i].power_w)] for i in later])
+    return later, errors
+
+
 def summarise(errors: np.ndarray, servers: list[Server]) -> dict[str, Any]:
     """The validation figures stored in the table (see ``carbon_magic.core.power_model.ErrorBand``)."""
     tail = (100 - COVERAGE_PERCENT) / 2

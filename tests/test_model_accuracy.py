@@ -22,6 +22,8 @@ def made_up(bench, ours_median):
     errors = np.array([[ours_median, -ours_median] * 5 + [0.5 * ours_median]] * 4 + [[0.4] * 11])
     theirs = np.array([[-0.6] * 11] * 5)
     return {"date": "2026-12-03", "servers": 5, "cpu_models": 3, "cpu_names": 4, "folds": 10,
+            "later": {"from_year": 2019, "servers": 2, "cpu_models": 1,
+                      "carbon_magic": bench.figures(errors[:2]), "codecarbon": bench.figures(theirs[:2])},
             "carbon_magic": bench.figures(errors) | {"names_found": 4},
             "codecarbon": bench.figures(theirs) | {"names_found": 3, "version": "3.3.2"}}
 
@@ -41,6 +43,7 @@ def test_markdown_shows_a_missed_median_with_its_reason_and_a_met_one_without(be
     assert "| median signed error (+ = overestimate) | " in missed and "-60.0 % | - |" in missed
     assert "misses its target by 2.0 points" in missed
     assert "| CPU names of the data found in the CPU table | 4 of 4 | 3 of 4 | all |" in missed
+    assert "the 2 servers of the 1 CPU models launched in 2019 or later" in missed
     met = bench.markdown(made_up(bench, 0.08))
     assert "<= 10 %: met" in met and "misses its target" not in met
 

@@ -313,3 +313,13 @@ def test_guest_bad_arguments_are_named(argument, value):
     arguments = {"vcpus": 2, "ram_gb": 8, "cpu_model": "AMD EPYC", argument: value}
     with pytest.raises(ValueError, match=f"{argument}="):
         guest_power_model(**arguments)
+
+
+def test_newer_cpu_generations_than_the_fit_saw(fit, servers):
+    later, errors = fit.later_cpu_errors(servers, 2019)
+    assert later and all(servers[i].launch_year >= 2019 for i in later)
+    assert errors.shape == (len(later), len(fit.LOAD_LEVELS))
+    # Ice Lake, Cooper Lake, Milan, Rocket Lake ... predicted from Cascade Lake and older: a little
+    # worse than on unseen models of known generations (docs/power-model.md), far better than CodeCarbon.
+    assert float(fit.np.median(abs(errors))) <= 0.15
+    assert float(fit.np.percentile(abs(errors), 90)) <= 0.35
