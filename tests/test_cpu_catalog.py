@@ -252,6 +252,9 @@ def test_a_clock_speed_is_not_a_model_number():
     assert lookup_tdp("Intel Xeon Processor 3.4 GHz").name == "Intel Xeon 3.4"
     assert lookup_tdp("Intel(R) Xeon(R) CPU @ 2.20GHz") is None
     assert lookup_tdp("AMD EPYC 2.45GHz") is None
+    # A cloud VM's unnamed Xeon at 3.20 GHz is not the 2004 "Intel Xeon 3.20" of the table.
+    assert lookup_tdp("Intel(R) Xeon(R) CPU @ 3.20GHz") is None
+    assert cpu_catalog.cpu_generation("Intel(R) Xeon(R) CPU @ 3.20GHz") is None
 
 
 def test_rows_added_from_the_specpower_data_have_its_tdp():

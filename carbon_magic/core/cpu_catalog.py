@@ -56,7 +56,8 @@ _SPLIT_CORE_MODEL = re.compile(r"\b(i[3579]) (\d{3,5}[a-z]*)\b")
 _GLUED_VERSION = re.compile(r"(?<=\d)([a-z]?)v(\d)\b")
 _GLUED_POWER_CLASS = re.compile(r"\b(opteron \d{4})(he|ee|se)\b")  # Intel's "i7-9850HE" is one model token
 # Xeons of 2004-2006 are named by their clock: "Intel Xeon 3.8GHz" is the table's "Intel Xeon 3.8".
-_CLOCK_NAME = re.compile(r"\b(\d\.\d+)\s*ghz\b")
+# "Intel(R) Xeon(R) CPU @ 3.20GHz" (a cloud VM's unnamed Xeon) is not: "@" gives a clock, not a name.
+_CLOCK_NAME = re.compile(r"(?<!@)(?<!@ )\b(\d\.\d+)\s*ghz\b")
 _HYPHEN_SPACES = re.compile(r" ?- ?")
 _DIGIT = re.compile(r"\d")
 
