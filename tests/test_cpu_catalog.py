@@ -292,6 +292,12 @@ def test_generation_from_the_model_number(raw, vendor, microarchitecture, year):
     assert cpu_catalog.cpu_generation(raw) == cpu_catalog.CpuGeneration(vendor, microarchitecture, year)
 
 
+@pytest.mark.parametrize("raw", ["AMD 3260 HE", "3280", "Intel(R) Xeon(R) CPU @ 2.20GHz", "AMD EPYC", "Apple M2"])
+def test_no_generation_without_a_model_number_of_a_known_family(raw):
+    # a bare number is no Xeon: AMD's "3260 HE" is not a 2006 Xeon 3xxx
+    assert cpu_catalog.cpu_generation(raw) is None
+
+
 def test_every_specpower_cpu_has_a_generation_near_its_servers_year():
     with open(SPECPOWER_CSV, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
