@@ -118,7 +118,8 @@ SOURCES = {
         "year": None,
     },
     "cpu_tdp": {
-        "name": "CodeCarbon 3.3.2 hardware/cpu_power.csv (Intel ARK, AMD product specifications)",
+        "name": ("CodeCarbon 3.3.2 hardware/cpu_power.csv (Intel ARK, AMD product specifications); the CPU models "
+                 "of SPEC power_ssj2008 results it lacks, with their TDP (cloud-energy's parse, MIT)"),
         "url": "https://github.com/mlco2/codecarbon",
         "licence": "MIT (CodeCarbon); TDPs are manufacturer specifications",
         "year": None,
