@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from common import REPO
+from common import REPO, median_us, timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "versus"))
 sys.path.insert(0, str(REPO / "scripts"))
@@ -46,6 +46,7 @@ import fit_power_model  # noqa: E402
 from report import put_block, table  # noqa: E402
 
 from carbon_magic.core.cpu_catalog import lookup_tdp  # noqa: E402
+from carbon_magic.core.power_model import estimate_power_w, machine_power_model  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
@@ -54,6 +55,7 @@ BLOCK = "model-accuracy"
 TARGET_MEDIAN, TARGET_P90 = 0.10, 0.30
 LEVELS_SHOWN = {"idle": 0, "50 %": 5, "100 %": 10}
 LATER_FROM_YEAR = 2019
+MACHINE = {"cpu_model": "AMD EPYC 7763 64-Core Processor", "sockets": 2, "cores": 128, "threads": 256, "ram_gb": 512}
 
 
 def codecarbon_watts(servers: list[fit_power_model.Server]) -> dict[str, Any]:
@@ -80,6 +82,24 @@ def figures(errors: np.ndarray) -> dict[str, Any]:
             "median_abs_by_level": {name: float(np.median(absolute[:, i])) for name, i in LEVELS_SHOWN.items()}}
 
 
+def cost_us() -> dict[str, float]:
+    """Median microseconds of one evaluation at a boundary (the per-machine model built once)
+    and of the one-call ``estimate_power_w`` (which builds it each time)."""
+    model = machine_power_model(**MACHINE)
+    batch = 1000
+
+    def boundaries() -> None:
+        for _ in range(batch):
+            model.power_w(0.37)
+
+    def one_calls() -> None:
+        for _ in range(batch // 20):
+            estimate_power_w(**MACHINE, load=0.37)
+
+    return {"power_w": median_us(timed(boundaries, 7)) / batch,
+            "estimate_power_w": median_us(timed(one_calls, 7)) / (batch // 20)}
+
+
 def measure() -> dict[str, Any]:
     servers = fit_power_model.load_servers()
     measured = np.array([s.power_w for s in servers])
@@ -89,6 +109,7 @@ def measure() -> dict[str, Any]:
     their_found = {s.cpu_model: found for s, found in zip(servers, theirs["tdp_found"])}
     later, later_errors = fit_power_model.later_cpu_errors(servers, LATER_FROM_YEAR)
     return {
+        "cost_us": cost_us(),
         "later": {"from_year": LATER_FROM_YEAR, "servers": len(later),
                   "cpu_models": len({servers[i].cpu_group for i in later}),
                   "carbon_magic": figures(later_errors), "codecarbon": figures(their_errors[later])},
@@ -143,6 +164,10 @@ def markdown(result: dict[str, Any]) -> str:
              pct(later["codecarbon"]["median_signed"], True)],
         ]),
     ]
+    cost = result["cost_us"]
+    lines += ["", f"Cost on this machine (median, no target): {cost['power_w']:.1f} µs per evaluation at a boundary "
+              f"(`MachinePowerModel.power_w`, the machine's model built once), {cost['estimate_power_w']:.0f} µs "
+              "per one-call `estimate_power_w` (CPU lookup, features and the eleven levels each time)."]
     if not met[0]:
         lines += ["", "The median misses its target by "
                   f"{(ours['median_abs'] - TARGET_MEDIAN) * 100:.1f} points: servers with the same CPU model, sockets and "

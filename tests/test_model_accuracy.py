@@ -21,7 +21,7 @@ def bench(monkeypatch):
 def made_up(bench, ours_median):
     errors = np.array([[ours_median, -ours_median] * 5 + [0.5 * ours_median]] * 4 + [[0.4] * 11])
     theirs = np.array([[-0.6] * 11] * 5)
-    return {"date": "2026-12-03", "servers": 5, "cpu_models": 3, "cpu_names": 4, "folds": 10,
+    return {"date": "2026-12-03", "cost_us": {"power_w": 2.5, "estimate_power_w": 120.0}, "servers": 5, "cpu_models": 3, "cpu_names": 4, "folds": 10,
             "later": {"from_year": 2019, "servers": 2, "cpu_models": 1,
                       "carbon_magic": bench.figures(errors[:2]), "codecarbon": bench.figures(theirs[:2])},
             "carbon_magic": bench.figures(errors) | {"names_found": 4},
@@ -44,8 +44,14 @@ def test_markdown_shows_a_missed_median_with_its_reason_and_a_met_one_without(be
     assert "misses its target by 2.0 points" in missed
     assert "| CPU names of the data found in the CPU table | 4 of 4 | 3 of 4 | all |" in missed
     assert "the 2 servers of the 1 CPU models launched in 2019 or later" in missed
+    assert "2.5 µs per evaluation at a boundary" in missed and "120 µs per one-call" in missed
     met = bench.markdown(made_up(bench, 0.08))
     assert "<= 10 %: met" in met and "misses its target" not in met
+
+
+def test_cost_is_measured_for_both_calls(bench):
+    cost = bench.cost_us()  # figures only: their size is the benchmark's business, not a test's
+    assert set(cost) == {"power_w", "estimate_power_w"} and all(value > 0 for value in cost.values())
 
 
 def test_record_puts_the_block_before_reproduce_then_replaces_it(bench, tmp_path, monkeypatch):
