@@ -83,8 +83,8 @@ def guest_power_model(*, vcpus: float, ram_gb: float, cpu_model: str, host: Host
     table = model_table()
     per_vcpu = vcpu_power(cpu_model)
     typical_tdp_w = table["fallbacks"]["typical_tdp_w_per_socket"]
-    year, _ = launch_year_of(table, cpu_model)
-    ram_w = ram_w_per_gb(table, min(year, table["fitted_ranges"]["launch_year"][1])) * ram_gb
+    year = min(launch_year_of(table, cpu_model)[0], table["fitted_ranges"]["launch_year"][1])
+    ram_w = ram_w_per_gb(table, year) * ram_gb
     levels = []
     for load, split in zip(table["load_levels"], table["split_coefficients"]):
         cpu_and_platform_w = vcpus * (per_vcpu.min_w + (per_vcpu.max_w - per_vcpu.min_w) * load)
