@@ -156,6 +156,8 @@ def test_unknown_cpu_falls_back_and_says_how():
     model = machine_power_model(cpu_model="AMD EPYC", sockets=1, cores=2, threads=4, ram_gb=24)
     assert model.tdp_w_per_socket == pytest.approx(2 * table["fallbacks"]["tdp_w_per_core"])
     assert "not in the CPU table" in model.tdp_source
+    many_cores = machine_power_model(cpu_model="Ampere Altra Q80-30", sockets=1, cores=80, threads=80, ram_gb=256)
+    assert many_cores.tdp_w_per_socket == table["fitted_ranges"]["tdp_w_per_socket"][1]  # an assumption stays in the data
     assert model.launch_year == table["fallbacks"]["launch_year_unknown"] == 2021
     assert "latest launch year assumed" in model.year_source
     assert "SPEC power_ssj2008" in model.describe() and "90 % of measurements within" in model.describe()

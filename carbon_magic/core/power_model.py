@@ -181,7 +181,9 @@ def _tdp_per_socket(table: dict[str, Any], cpu_model: str, tdp_w: float | None,
     if match is not None:
         return match.tdp_w, f"CPU table: {match.name}"
     per_core = table["fallbacks"]["tdp_w_per_core"]
-    return per_core * cores_per_socket, f"not in the CPU table: {per_core:g} W per core assumed (the data's median)"
+    largest = table["fitted_ranges"]["tdp_w_per_socket"][1]
+    return (min(per_core * cores_per_socket, largest),
+            f"not in the CPU table: {per_core:g} W per core assumed (the data's median), at most {largest:g} W")
 
 
 def launch_year_of(table: dict[str, Any], cpu_model: str) -> tuple[float, str]:
