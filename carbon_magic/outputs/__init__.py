@@ -9,9 +9,11 @@ logfire) or else the ``save_to_*`` flags; ``emissions_endpoint`` adds the HTTP o
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Mapping
 
 from ..core.config import ConfigError
+from ..core.paths import check_records_target
 from ..core.record import EmissionsData
 from .api import CodeCarbonAPIOutput
 from .base import BaseOutput
@@ -62,6 +64,21 @@ def _api_output(config: Mapping[str, Any]) -> CodeCarbonAPIOutput:
                                config["api_call_interval"])
 
 
+def _file_output(config: Mapping[str, Any]) -> FileOutput:
+    """The CSV output; an existing output_file that holds something else is refused, untouched."""
+    try:
+        check_records_target(Path(config["output_dir"]) / config["output_file"])
+    except (ValueError, OSError) as error:
+        source = getattr(config, "source", None)
+        shown = f" (from {source('output_file')})" if source else ""
+        raise ConfigError(
+            f"Cannot write records to output_file {config['output_file']!r}{shown}: {error}; it is left "
+            f"as it is. Accepted: the name of a new file or of a records CSV file.",
+            name="output_file",
+        ) from None
+    return FileOutput(config["output_file"], config["output_dir"], config["on_csv_write"])
+
+
 def _logger_output(config: Mapping[str, Any]) -> Any:
     given = config["logging_logger"]
     if isinstance(given, logging.Logger):
@@ -96,7 +113,7 @@ def build_outputs(config: Mapping[str, Any]) -> list[Any]:
     methods = selected_methods(config)
     outputs: list[Any] = []
     if "csv" in methods:
-        outputs.append(FileOutput(config["output_file"], config["output_dir"], config["on_csv_write"]))
+        outputs.append(_file_output(config))
     if "api" in methods:
         outputs.append(_api_output(config))
     if config["emissions_endpoint"]:
