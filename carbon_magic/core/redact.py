@@ -12,6 +12,7 @@ Every form a credential takes in text is removed:
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from typing import Iterable
 from urllib.parse import unquote, urlsplit
@@ -57,3 +58,22 @@ def url_secrets(url: str) -> tuple[str, ...]:
                                (unquote(parts.username or ""), unquote(parts.password))):
             found += [password, basic_auth_token(user, password)]
     return tuple(dict.fromkeys(part for part in found if part))
+
+
+class CredentialsFilter(logging.Filter):
+    """A logging filter that masks URL credentials in the records of a library's logger
+    (urllib3 logs each request line, query string included, at debug level)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = mask_credentials(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+def mask_in_logger(name: str) -> None:
+    """Add a CredentialsFilter to the logger ``name`` (once)."""
+    target = logging.getLogger(name)
+    if not any(isinstance(f, CredentialsFilter) for f in target.filters):
+        target.addFilter(CredentialsFilter())

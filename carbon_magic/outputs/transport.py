@@ -12,7 +12,7 @@ import time
 from typing import Any, Container, Iterable, Mapping
 
 from ..core.http import MAX_BODY_BYTES
-from ..core.redact import basic_auth_token, scrub, url_secrets
+from ..core.redact import basic_auth_token, mask_in_logger, scrub, url_secrets
 
 CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 3.0
@@ -37,6 +37,7 @@ def _session() -> Any:
     if session is None:
         import requests
 
+        mask_in_logger("urllib3.connectionpool")  # its debug lines show each URL with its query
         session = _local.session = requests.Session()
     return session
 

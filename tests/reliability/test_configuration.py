@@ -10,6 +10,7 @@ deep inside; anything else is accepted cleanly and written so that it reads back
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import pytest
@@ -156,11 +157,21 @@ def test_values_that_look_like_spreadsheet_formulas_are_written_as_text(open_not
 
 
 def refused_by_config_magic(notebook, assignment: str) -> str:
-    """``%config CarbonMagic.<assignment>``: it must be refused; the message shown."""
-    result = notebook.shell.run_cell(f"%config CarbonMagic.{assignment}", store_history=True)
-    error = result.error_in_exec
-    assert error is not None, f"%config CarbonMagic.{assignment} was accepted"
-    return str(error)
+    """``%config CarbonMagic.<assignment>``: it must be refused (IPython shows the refusal as
+    an error log line) and leave the parameter as it was; the message shown."""
+    name = assignment.split("=", 1)[0].strip()
+    before = getattr(notebook.session.settings, name)
+    shown: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = shown.append
+    logging.getLogger().addHandler(handler)
+    try:
+        notebook.shell.run_cell(f"%config CarbonMagic.{assignment}", store_history=True)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert shown, f"%config CarbonMagic.{assignment} was accepted"
+    assert getattr(notebook.session.settings, name) == before
+    return "\n".join(record.getMessage() for record in shown)
 
 
 def assert_clear(message: str, name: str, shown_value: str, source: str, accepted: str) -> None:
