@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import configparser
 import difflib
+import io
 import logging
 import os
 import stat
@@ -29,9 +30,9 @@ ENV_PREFIX = "CODECARBON_"
 # CODECARBON_* variables that are not read as tracker parameters here but elsewhere:
 # the telemetry level variables rank above every config layer and a bad value must not stop
 # tracking (carbon_magic.telemetry.levels reads them), the debug switch is read at sending.
+ENV_NOT_PARAMETERS = frozenset({"CODECARBON_TELEMETRY", "CODECARBON_TELEMETRY_LEVEL", "CODECARBON_TELEMETRY_DEBUG"})
 # A config file is a few lines; anything larger is not one (e.g. a link to /dev/zero).
 MAX_CONFIG_FILE_BYTES = 1 << 20
-ENV_NOT_PARAMETERS = frozenset({"CODECARBON_TELEMETRY", "CODECARBON_TELEMETRY_LEVEL", "CODECARBON_TELEMETRY_DEBUG"})
 
 
 class ConfigError(ValueError):
@@ -187,7 +188,7 @@ def _file_values(path: Path) -> dict[str, str]:
     """The ``[codecarbon]`` section of an INI file ({} if the file does not exist)."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read_string(_read_regular_file(path), str(path))
+        parser.read_file(io.StringIO(_read_regular_file(path), newline=None), str(path))
     except FileNotFoundError:
         return {}
     except (configparser.Error, UnicodeDecodeError) as error:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..core.config import ConfigError
+from ..core.params import HANDLER_METHODS
 from ..core.paths import check_records_target
 from ..core.record import EmissionsData
 from .api import CodeCarbonAPIOutput
@@ -159,14 +160,12 @@ class Dispatcher:
     Cost on the caller's thread: one queue append per output that implements the method.
     """
 
-    _METHODS = ("out", "live_out", "task_out", "exit")
-
     def __init__(self, outputs: list[Any]):
         self.outputs = list(outputs)
         self._routes = {
             method: [_Route(o, method) for o in self.outputs if _implements(o, method)
                      and (method != "live_out" or getattr(o, "wants_live", True))]
-            for method in self._METHODS
+            for method in HANDLER_METHODS
         }
         self.wants_live = bool(self._routes["live_out"])
         self._last: dict[OutputWorker, int] = {}  # per lane, the number of this sink's latest call
