@@ -76,6 +76,12 @@ def is_records_header(first_line: bytes) -> bool:
     return RECORDS_COLUMNS <= {field.strip() for field in fields}
 
 
+def not_records_message(path: Path) -> str:
+    """Why ``path`` is left alone, in words."""
+    return (f"{path} exists and is not a records file (its first line has no "
+            f"{' and '.join(sorted(RECORDS_COLUMNS))} columns)")
+
+
 def check_records_target(path: Path) -> None:
     """Raise ValueError if ``path`` exists and is not an empty file or a records file."""
     if not path.exists():
@@ -85,5 +91,4 @@ def check_records_target(path: Path) -> None:
     with open(path, "rb") as handle:
         head = handle.read(_HEAD_BYTES)
     if head and not is_records_header(head.split(b"\n", 1)[0]):
-        raise ValueError(f"{path} exists and is not a records file (its first line has no "
-                         f"{' and '.join(sorted(RECORDS_COLUMNS))} columns)")
+        raise ValueError(not_records_message(path))

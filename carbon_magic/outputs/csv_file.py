@@ -4,7 +4,7 @@
   same file never interleave; a failed write (disk full) is cut back off, whole or nothing.
 - ``update`` rewrites the file through a temporary file and an atomic rename.
 - A records file whose header differs is kept as ``<name>.bak`` (then ``<name>_0.bak``, ...);
-  a file that is no records file (no ``timestamp`` and ``emissions`` columns) is never touched.
+  a file that is not a records file (no ``timestamp`` and ``emissions`` columns) is never touched.
 - A last line without its newline (a crash, a hand edit) is closed before the next row.
 - Text that a spreadsheet would run as a formula (= + - @ at the start) is prefixed with '.
 - Rows that could not be written (a read-only folder, a full disk) are kept and written first
@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..core.paths import file_name_part, is_records_header
+from ..core.paths import file_name_part, is_records_header, not_records_message
 from ..core.problems import problems
 from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData
 from .base import BaseOutput
@@ -93,8 +93,7 @@ def move_aside(path: Path, first_line: bytes) -> None:
     """Rename a records file of another layout to its backup name; raise NotARecordsFile
     for anything else (a user's notes must never be renamed or overwritten)."""
     if not is_records_header(first_line):
-        raise NotARecordsFile(f"{path} exists and is not a records file (its first line has no "
-                              f"timestamp and emissions columns): left as it is; choose another output_file")
+        raise NotARecordsFile(f"{not_records_message(path)}: left as it is; choose another output_file")
     os.rename(path, backup_path(path))
 
 
