@@ -20,17 +20,43 @@ from urllib.parse import unquote, urlsplit
 MIN_SECRET_LENGTH = 4  # shorter values cannot be told from ordinary text
 MASK = "***"
 
-# user ':' password '@', the password running to the last '@' of the word (so a raw '@' in it
-# is covered); the user part holds no separator, and a password never starts with '//' (that
-# is a scheme, as in 'http://').
-_URL_PASSWORD = re.compile(r"([^\s/@:'\"=(,]+):(?!//)(\S*)@(?=[^\s@]*(?:\s|$))")
-_SECRET_QUERY = re.compile(r"([?&;][^=&\s]*(?:token|key|secret|password|passwd|auth)[^=&\s]*=)[^&\s'\"]+", re.IGNORECASE)
+_WORDS = re.compile(r"(\s+)")
+# Characters that may come just before a URL's user name when it has no scheme ('u:pw@host').
+_BEFORE_USER = "'\"=(,<[{"
+_SECRET_NAME = re.compile(r"token|key|secret|password|passwd|auth", re.IGNORECASE)
+# A query parameter: its name (bounded, so that no text makes this slow) and its value.
+_QUERY_VALUE = re.compile(r"([?&;][^=&\s?;]{0,100}=)([^&\s'\";]+)")
+
+
+def _mask_password(word: str) -> str:
+    """``word`` (no whitespace) with the password of its ``user:password@`` masked; the
+    password runs to the last '@' of the word, so a raw '@' in it is covered."""
+    at = word.rfind("@")
+    if at < 0:
+        return word
+    scheme = word.find("//", 0, at)
+    start = scheme + 2 if scheme >= 0 else 0
+    colon = word.find(":", start, at)
+    if colon < 0:
+        return word
+    if scheme < 0:
+        start = max(word.rfind(c, 0, colon) for c in _BEFORE_USER) + 1
+    user = word[start:colon]
+    if not user or "/" in user:
+        return word
+    return f"{word[:colon + 1]}{MASK}{word[at:]}"
+
+
+def _mask_query_value(match: re.Match) -> str:
+    return match.group(1) + MASK if _SECRET_NAME.search(match.group(1)) else match.group(0)
 
 
 def mask_credentials(text: str) -> str:
-    """``text`` with URL passwords and secret-looking query values replaced by ***."""
-    text = _URL_PASSWORD.sub(rf"\1:{MASK}@", text)
-    return _SECRET_QUERY.sub(rf"\1{MASK}", text)
+    """``text`` with URL passwords and secret-looking query values replaced by ***
+    (in time linear in the length of ``text``)."""
+    if "@" in text:
+        text = "".join(_mask_password(word) if "@" in word else word for word in _WORDS.split(text))
+    return _QUERY_VALUE.sub(_mask_query_value, text)
 
 
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
