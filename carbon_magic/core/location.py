@@ -12,6 +12,8 @@ Public API (for trackers and the IPython extension):
 - ``status()``: what each background resolution is doing, in words (``%carbon status``).
 - ``wait_resolved(timeout_s)``: block until every started resolution has its answer (scripts
   and tests only; never on a cell's path).
+- ``wait_for(config, timeout_s)``: block until what ``config`` needs has answered (a script's
+  ``stop()``, so that a short script's record is not built on a pending location).
 - ``reset()``: forget everything (tests, extension unload).
 
 Where the location comes from:
@@ -483,11 +485,28 @@ def wait_resolved(timeout_s: float) -> bool:
 
     For scripts and tests: never call this on a cell's path. True if all finished in time.
     """
-    deadline = time.monotonic() + timeout_s
-    for resolution in list(_resolutions.values()):
+    return _wait(list(_resolutions.values()), list(_feeds.values()), time.monotonic() + timeout_s)
+
+
+def wait_for(config, timeout_s: float) -> bool:
+    """Wait at most ``timeout_s`` until ``config``'s location resolution is done and its live
+    feed has tried once (nothing to wait for offline or with location parameters).
+
+    For a script's ``stop()``: never call this on a cell's path. True if all finished in time.
+    """
+    current(config)  # starts what config needs, if nothing did yet
+    entry = _memo.get(config.values_and_sources(KEY_PARAMETERS))
+    resolving = not offline_mode(config) and parameter_location(config) is None
+    resolutions = [_resolution_for(config)] if resolving else []
+    feeds = [entry.feed] if entry is not None and entry.feed is not None else []
+    return _wait(resolutions, feeds, time.monotonic() + timeout_s)
+
+
+def _wait(resolutions: list[_Resolution], feeds: list[_LiveFeed], deadline: float) -> bool:
+    for resolution in resolutions:
         if not resolution.done.wait(max(deadline - time.monotonic(), 0.0)):
             return False
-    for feed in list(_feeds.values()):
+    for feed in feeds:
         while feed.note == "pending":
             if time.monotonic() >= deadline:
                 return False

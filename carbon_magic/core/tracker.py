@@ -20,6 +20,7 @@ from .config import Config, ConfigError
 from .intensity import Intensity, Location
 from .ledger import Reading, Window
 from .location import current as current_location
+from .location import wait_for as wait_for_location
 from .lock import MachineLock
 from .logs import configure_logger
 from .meters import HardwareSpec
@@ -30,6 +31,8 @@ from .sampler import Lease, Sampler, Subscription, get_sampler
 from .sync import synchronize_frameworks
 
 logger = logging.getLogger("carbon_magic")
+# stop(wait=True) waits for a pending location this much longer than its requests may take.
+LOCATION_WAIT_MARGIN_S = 0.5
 
 
 # How trackers were started in this process: "direct", "context_manager", "decorator",
@@ -227,8 +230,10 @@ class Tracker:
         seen to change after both boundaries (about one update later). Until then
         ``final_emissions_data`` is provisional; the outputs get the final record only, and
         ``on_final(record)`` is called with it. ``wait`` (the default) blocks until the record
-        is final and the outputs have written it (bounded); the magics pass False so a cell
-        never waits.
+        is final and the outputs have written it (bounded), and first, once the window's end
+        is read, for a location still being resolved (at most ``location_timeout_secs`` +
+        LOCATION_WAIT_MARGIN_S; a record built without it says the location was pending);
+        the magics pass False so a cell never waits.
         """
         with self._lock:
             run = self._run
@@ -237,6 +242,8 @@ class Tracker:
                 return None
             self._synchronise()
             end = self._read()
+            if wait:  # a script: build the record on the location, not on one still pending
+                wait_for_location(self.config, self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S)
             for name in list(self._tasks):
                 self._finish_task(name, end)
             self._run = None
