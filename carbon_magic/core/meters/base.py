@@ -59,7 +59,7 @@ class Meter(ABC):
     def settled_energy_j(self, t: float) -> float | None:
         """Cumulative joules at past instant ``t`` once final; None while still provisional.
 
-        Meters whose reads are final at once return None from ``settles`` and are never asked.
+        Meters whose reads are final at once leave ``settles`` False and are never asked.
         """
         return None
 
