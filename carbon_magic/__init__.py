@@ -16,7 +16,7 @@ except ModuleNotFoundError:  # a source tree never built or installed (copied to
     import json
     from pathlib import Path
 
-    __version__: str = json.loads((Path(__file__).parents[1] / "package.json").read_text())["version"]
+    __version__ = json.loads((Path(__file__).parents[1] / "package.json").read_text())["version"]
 
 __all__ = ["__version__", "EmissionsTracker", "OfflineEmissionsTracker", "track_emissions",
            "load_ipython_extension", "unload_ipython_extension"]

@@ -63,4 +63,9 @@ class Meter(ABC):
         """
         return None
 
+    def poll(self, now: float) -> None:
+        """Observe the source at ``now``, between ticks: the sampler's fast poller calls this on
+        the meters that settle, while a window's boundary waits to be settled."""
+        return None
+
     settles: bool = False
