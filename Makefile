@@ -33,9 +33,11 @@ test: $(PY) pushgateway chromium node_modules/.package-lock.json
 ## sidebar's TypeScript (settings in package.json); `npm run lint` rewrites what prettier would
 lint: $(PY) node_modules/.package-lock.json
 	@test -x $(VENV)/bin/mypy || $(PIP) install -q -e ".[lint]"
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
-	npm run --silent lint:check
+	@status=0; \
+	  $(VENV)/bin/ruff check . || status=1; \
+	  $(VENV)/bin/mypy || status=1; \
+	  npm run --silent lint:check || status=1; \
+	  exit $$status
 
 ## the sidebar's npm packages, pinned by package-lock.json (installed again only when it changes)
 node_modules/.package-lock.json: package.json package-lock.json
