@@ -10,13 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-try:
-    from ._version import __version__  # written by the build, from package.json
-except ModuleNotFoundError:  # a source tree never built or installed (copied to run core/)
-    import json
-    from pathlib import Path
-
-    __version__ = json.loads((Path(__file__).parents[1] / "package.json").read_text())["version"]
+from ._version import __version__
 
 __all__ = ["__version__", "EmissionsTracker", "OfflineEmissionsTracker", "track_emissions",
            "load_ipython_extension", "unload_ipython_extension"]

@@ -69,7 +69,7 @@ def test_a_wheel_builds_from_the_sdist_without_node_after_tar_m(tmp_path):
     tree = copy_working_tree(tmp_path / "tree")
     package = json.loads((tree / "package.json").read_text())
     (tree / "package.json").write_text(json.dumps({**package, "version": RELEASE}, indent=2) + "\n")
-    assert not (tree / "carbon_magic/_version.py").exists()  # written by the build only
+    assert not (tree / "carbon_magic/_build_version.py").exists()  # written by the build only
 
     sdist = hatchling_build("sdist", tree, tmp_path / "sdist")
     unpacked = tmp_path / "unpacked"
@@ -83,7 +83,7 @@ def test_a_wheel_builds_from_the_sdist_without_node_after_tar_m(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         metadata = email.message_from_bytes(archive.read(f"carbon_magic-{RELEASE}.dist-info/METADATA"))
-        version_module = archive.read("carbon_magic/_version.py").decode()
+        version_module = archive.read("carbon_magic/_build_version.py").decode()
         licence = archive.read(f"carbon_magic-{RELEASE}.dist-info/licenses/LICENSE").decode()
     data = f"carbon_magic-{RELEASE}.data/data/{SHARE}"
     assert {f"{data}/static/style.js", f"{data}/package.json", f"{data}/install.json"} <= names
