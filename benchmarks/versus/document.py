@@ -210,19 +210,19 @@ def _memory_section(figures: dict[str, Any], plan: dict[str, Any], theirs_name: 
 def _accuracy_section(results: dict[str, Any], figures: dict[str, Any], theirs_name: str) -> str:
     accuracy, profile = figures["accuracy"], results["accuracy"]["profile"]
     rows = []
+
+    def error(f: dict[str, Any] | None, length: float) -> str:
+        if f is None:
+            return "-"
+        mj = f" ({f['median_abs_mj']:.0f} mJ)" if length < 0.1 else ""
+        return f"{percent(f['median_abs_pct'])}{mj}, max {percent(f['max_abs_pct'])}, bias {f['median_signed_pct']:+.2f} %"
+
     for length in sorted(accuracy[OURS]):
         ours, theirs = accuracy[OURS][length], accuracy[THEIRS].get(length)
         label = f"{length * 1000:.0f} ms" if length < 1 else f"{length:.0f} s"
-
-        def error(f: dict[str, Any] | None) -> str:
-            if f is None:
-                return "-"
-            mj = f" ({f['median_abs_mj']:.0f} mJ)" if length < 0.1 else ""
-            return f"{percent(f['median_abs_pct'])}{mj}, max {percent(f['max_abs_pct'])}, bias {f['median_signed_pct']:+.2f} %"
-
         timing = f"{ours['start_ms']:.2f} / {ours['stop_ms']:.2f}" + (
             f" vs {theirs['start_ms']:.2f} / {theirs['stop_ms']:.2f}" if theirs else "")
-        rows.append([label, str(ours["n"]), error(ours), error(theirs), timing])
+        rows.append([label, str(ours["n"]), error(ours, length), error(theirs, length), timing])
     return "\n\n".join([
         "## CPU energy of a window, against a known truth",
         table(["window", "windows", "carbon_magic: median error", f"{theirs_name}: median error",

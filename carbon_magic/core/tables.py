@@ -22,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
-from typing import Callable
+from typing import Any, Callable
 
 GRID_FILE = "grid.json"
 COUNTRIES_FILE = "countries.csv"
@@ -110,9 +110,10 @@ def _data_text(filename: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _grid() -> dict:
+def _grid() -> dict[str, Any]:
     """grid.json, read once."""
-    return json.loads(_data_text(GRID_FILE))
+    grid: dict[str, Any] = json.loads(_data_text(GRID_FILE))
+    return grid
 
 
 @functools.lru_cache(maxsize=1)
@@ -197,23 +198,23 @@ def country_intensity(iso3: str) -> GridFigure:
     return GridFigure(row["intensity_g_per_kwh"], source, row["year"], row["name"], code)
 
 
-def _coded_region_keys(iso2: str) -> Callable[[str, dict], list[str]]:
+def _coded_region_keys(iso2: str) -> Callable[[str, dict[str, Any]], list[str]]:
     """Keys of a state or province: its name, its code ("ca") and ISO 3166-2 code ("us ca")."""
 
-    def keys(name: str, row: dict) -> list[str]:
+    def keys(name: str, row: dict[str, Any]) -> list[str]:
         code = row["code"].lower()
         return [name, code, f"{iso2} {code}"]
 
     return keys
 
 
-def _china_region_keys(name: str, row: dict) -> list[str]:
+def _china_region_keys(name: str, row: dict[str, Any]) -> list[str]:
     """Keys of a Chinese province: its names, ISO 3166-2 code ("cn bj") and short code ("bj")."""
     short = row["code"].split("-")[1].lower()
     return [name, *row["aliases"], _key(row["code"]), short]
 
 
-def _zone_keys(name: str, row: dict) -> list[str]:
+def _zone_keys(name: str, row: dict[str, Any]) -> list[str]:
     """Keys of a bidding zone: its code ("se3")."""
     return [name.lower()]
 
@@ -224,9 +225,13 @@ class _RegionTable:
 
     table: str
     source: str
-    keys: Callable[[str, dict], list[str]]
+    keys: Callable[[str, dict[str, Any]], list[str]]
     label: Callable[[str], str]
     canonical: Callable[[str], bool] = lambda name: True
+
+
+def _starts_with(prefix: str, name: str) -> bool:
+    return name.startswith(prefix)
 
 
 def _title(name: str) -> str:
@@ -243,13 +248,13 @@ _REGION_TABLES = {
                         lambda n: f"{_title(n)}, China"),
     **{
         iso3: _RegionTable("nordic_zones", NORDIC_SOURCE, _zone_keys, lambda n: n,
-                           canonical=lambda name, prefix=prefix: name.startswith(prefix))
+                           canonical=functools.partial(_starts_with, prefix))
         for iso3, prefix in NORDIC_COUNTRY_PREFIX.items()
     },
 }
 
 
-def _region_rows(iso3: str) -> dict[str, dict]:
+def _region_rows(iso3: str) -> dict[str, dict[str, Any]]:
     """The country's regions: canonical name -> row (empty if it has no regional table)."""
     spec = _REGION_TABLES.get(iso3)
     if spec is None:

@@ -9,9 +9,10 @@ is not enough, the line says so and ``%carbon status`` tells the rest.
 Unloading closes running spans (recording them), unregisters every hook, magic and the
 configuration class, and lets the sampler thread stop when no other tracker uses it.
 
-Later pieces plug in through ``get_session(shell)`` as listeners of the Session (see
-``session.py``): the live panel and the session panel (``%carbon panel``) are added here,
-and so is the JupyterLab sidebar's comm (``sidebar/``, opened inside Jupyter kernels).
+The live panel and the session panel (``%carbon panel``) listen to the Session (see
+``session.py``) and are added here, and so is the JupyterLab sidebar's comm (``sidebar/``,
+opened inside Jupyter kernels). ``get_session(shell)`` and ``get_sidebar(shell)`` give tests
+and kernel-side checks the loaded extension's pieces.
 """
 
 from __future__ import annotations

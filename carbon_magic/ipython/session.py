@@ -44,9 +44,9 @@ _CELL_MAGIC = re.compile(r"\s*%%carbon(\s|$)")
 _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 
 
-# Outputs run on one worker thread. When tracked cells come faster than it can write (a loop
-# of tiny cells keeps the GIL busy), its queue would grow without bound; every so many
-# records the session waits (bounded) for it to catch up.
+# Outputs run on background lanes (outputs/worker.py); the CSV rows on the ``main`` one. When
+# tracked cells come faster than it can write (a loop of tiny cells keeps the GIL busy), its
+# queue would grow without bound; every so many records the session waits (bounded) for it.
 OUTPUT_BACKLOG_RECORDS = 256
 OUTPUT_CATCH_UP_S = 5.0
 
