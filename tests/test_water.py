@@ -151,7 +151,7 @@ def test_importing_water_reads_no_file_and_needs_no_numpy():
         "    raise AssertionError('read at import')\n"
         "r.files = refuse\n"
         "sys.modules['numpy'] = sys.modules['pandas'] = None\n"
-        "import carbon_magic.core.water\n"
+        "import carbon_magic.core.water, carbon_magic.core.embodied\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
