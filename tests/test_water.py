@@ -26,57 +26,45 @@ COAL, GAS_CC, OIL_STEAM, NUCLEAR, HYDRO, BIO, GEO, PV, WIND = 687, 205, 826, 672
 HYDRO_LOW, HYDRO_HIGH = 1425, 18000  # the review's minimum and maximum reservoir evaporation
 
 
-def source_mix(iso3: str) -> dict:
-    return json.loads((MIX / "global_energy_mix.json").read_text(encoding="utf-8"))[iso3]
+# OWID mix column -> central factor (gal/MWh); "other renewables excluding biofuel" is geothermal
+COLUMN_FACTOR = {"coal_TWh": COAL, "gas_TWh": GAS_CC, "oil_TWh": OIL_STEAM, "nuclear_TWh": NUCLEAR,
+                 "hydroelectricity_TWh": HYDRO, "biofuel_TWh": BIO, "other_renewable_exc_biofuel_TWh": GEO,
+                 "solar_TWh": PV, "wind_TWh": WIND}
 
 
-def assert_mix(iso3: str, twh: dict[str, float]) -> None:
-    """The TWh written by hand below are those of the packaged mix."""
-    entry = source_mix(iso3)
-    for column, value in twh.items():
-        assert entry[column] == value, (iso3, column)
+def source_mix() -> dict:
+    return json.loads((MIX / "global_energy_mix.json").read_text(encoding="utf-8"))
 
 
-def test_france_is_its_mix_times_the_factors():
-    assert_mix("FRA", {"coal_TWh": 2.16, "gas_TWh": 31.43, "oil_TWh": 9.71, "nuclear_TWh": 335.65,
-                       "hydroelectricity_TWh": 53.19, "biofuel_TWh": 9.5,
-                       "other_renewable_exc_biofuel_TWh": 0.6, "solar_TWh": 23.26, "wind_TWh": 48.61,
-                       "total_TWh": 514.1099999999999})
+# The TWh below are those of the packaged mix (checked in the test), in COLUMN_FACTOR's order.
+@pytest.mark.parametrize("country, iso3, twh, expected_l_per_kwh", [
     # (2.16 x 687 + 31.43 x 205 + 9.71 x 826 + 335.65 x 672 + 53.19 x 4491 + 9.5 x 553
-    #  + 0.6 x 15 + 23.26 x 1 + 48.61 x 0) / 514.11 = 944.7 gal/MWh = 3.576 L/kWh
-    gal = (2.16 * COAL + 31.43 * GAS_CC + 9.71 * OIL_STEAM + 335.65 * NUCLEAR + 53.19 * HYDRO
-           + 9.5 * BIO + 0.6 * GEO + 23.26 * PV + 48.61 * WIND) / 514.11
-    figure = water.offsite_water_intensity("France")
+    #  + 0.6 x 15 + 23.26 x 1 + 48.61 x 0) / 514.11 = 944.7 gal/MWh x 0.0037854 = 3.576 L/kWh
+    ("France", "FRA", [2.16, 31.43, 9.71, 335.65, 53.19, 9.5, 0.6, 23.26, 48.61], 3.576),
+    # (135.35 x 687 + 76.0 x 205 + 20.13 x 826 + 8.75 x 672 + 19.48 x 4491 + 46.02 x 553
+    #  + 0.21 x 15 + 61.56 x 1 + 137.29 x 0) / 504.79 = 483.4 gal/MWh = 1.830 L/kWh
+    ("DE", "DEU", [135.35, 76.0, 20.13, 8.75, 19.48, 46.02, 0.21, 61.56, 137.29], 1.830),
+    # (675.26 x 687 + 1802.06 x 205 + 33.0 x 826 + 775.35 x 672 + 233.96 x 4491 + 47.46 x 553
+    #  + 18.61 x 15 + 238.12 x 1 + 425.23 x 0) / 4249.05 = 578.9 gal/MWh = 2.191 L/kWh
+    ("United States", "USA", [675.26, 1802.06, 33.0, 775.35, 233.96, 47.46, 18.61, 238.12, 425.23], 2.191),
+])
+def test_a_country_is_its_mix_times_the_factors(country, iso3, twh, expected_l_per_kwh):
+    entry = source_mix()[iso3]
+    mix = dict(zip(COLUMN_FACTOR, twh))
+    assert {column: entry[column] for column in COLUMN_FACTOR} == mix
+    gal = sum(mix[column] * COLUMN_FACTOR[column] for column in COLUMN_FACTOR) / sum(twh)
+    figure = water.offsite_water_intensity(country)
     assert figure.l_per_kwh == pytest.approx(gal * L_PER_KWH_PER_GAL_PER_MWH, abs=6e-4)
-    assert figure.l_per_kwh == pytest.approx(3.576, abs=1e-3)
-    assert (figure.label, figure.scope, figure.country_iso3, figure.year) == ("France", "country", "FRA", 2023)
+    assert figure.l_per_kwh == pytest.approx(expected_l_per_kwh, abs=1e-3)
+    assert (figure.scope, figure.country_iso3, figure.year) == ("country", iso3, entry["year"])
     assert "Macknick" in figure.source
 
 
-def test_germany_is_its_mix_times_the_factors():
-    assert_mix("DEU", {"coal_TWh": 135.35, "gas_TWh": 76.0, "oil_TWh": 20.13, "nuclear_TWh": 8.75,
-                       "hydroelectricity_TWh": 19.48, "biofuel_TWh": 46.02,
-                       "other_renewable_exc_biofuel_TWh": 0.21, "solar_TWh": 61.56, "wind_TWh": 137.29})
-    # (135.35 x 687 + 76.0 x 205 + 20.13 x 826 + 8.75 x 672 + 19.48 x 4491 + 46.02 x 553
-    #  + 0.21 x 15 + 61.56 x 1 + 137.29 x 0) / 504.79 = 483.4 gal/MWh = 1.830 L/kWh
-    gal = (135.35 * COAL + 76.0 * GAS_CC + 20.13 * OIL_STEAM + 8.75 * NUCLEAR + 19.48 * HYDRO
-           + 46.02 * BIO + 0.21 * GEO + 61.56 * PV + 137.29 * WIND) / 504.79
-    assert water.offsite_water_intensity("DE").l_per_kwh == pytest.approx(gal * L_PER_KWH_PER_GAL_PER_MWH, abs=6e-4)
-
-
-def test_usa_and_a_us_state_use_the_national_mix_and_say_so():
-    assert_mix("USA", {"coal_TWh": 675.26, "gas_TWh": 1802.06, "oil_TWh": 33.0, "nuclear_TWh": 775.35,
-                       "hydroelectricity_TWh": 233.96, "biofuel_TWh": 47.46,
-                       "other_renewable_exc_biofuel_TWh": 18.61, "solar_TWh": 238.12, "wind_TWh": 425.23})
-    # (675.26 x 687 + 1802.06 x 205 + 33.0 x 826 + 775.35 x 672 + 233.96 x 4491 + 47.46 x 553
-    #  + 18.61 x 15 + 238.12 x 1 + 425.23 x 0) / 4249.05 = 578.9 gal/MWh = 2.191 L/kWh
-    gal = (675.26 * COAL + 1802.06 * GAS_CC + 33.0 * OIL_STEAM + 775.35 * NUCLEAR + 233.96 * HYDRO
-           + 47.46 * BIO + 18.61 * GEO + 238.12 * PV + 425.23 * WIND) / 4249.05
+def test_a_us_state_uses_the_national_mix_and_says_so():
     usa = water.offsite_water_intensity("USA")
-    assert usa.l_per_kwh == pytest.approx(gal * L_PER_KWH_PER_GAL_PER_MWH, abs=6e-4)
     # The packaged US-state data (EPA eGRID) has emission rates only, no generation mix.
     california = water.offsite_water_intensity("US", "CA")
-    assert california.l_per_kwh == usa.l_per_kwh
+    assert california.l_per_kwh == usa.l_per_kwh == pytest.approx(2.191, abs=1e-3)
     assert california.scope == "country (no generation mix packaged for region 'CA')"
     assert california.label == "United States"
 
@@ -108,12 +96,9 @@ def test_every_figure_lies_within_its_bounds():
 
 
 def test_world_fallback_is_the_summed_world_mix():
-    mix = json.loads((MIX / "global_energy_mix.json").read_text(encoding="utf-8"))
-    factors = {"coal_TWh": COAL, "gas_TWh": GAS_CC, "oil_TWh": OIL_STEAM, "nuclear_TWh": NUCLEAR,
-               "hydroelectricity_TWh": HYDRO, "biofuel_TWh": BIO, "other_renewable_exc_biofuel_TWh": GEO,
-               "solar_TWh": PV, "wind_TWh": WIND}
-    twh = {column: sum(entry[column] for entry in mix.values()) for column in factors}
-    gal = sum(twh[c] * factors[c] for c in factors) / sum(twh.values())
+    mix = source_mix()
+    twh = {column: sum(entry[column] for entry in mix.values()) for column in COLUMN_FACTOR}
+    gal = sum(twh[c] * COLUMN_FACTOR[c] for c in COLUMN_FACTOR) / sum(twh.values())
     world = water.offsite_water_intensity()
     assert world.l_per_kwh == pytest.approx(gal * L_PER_KWH_PER_GAL_PER_MWH, abs=6e-4)
     assert world.scope == "world" and world.country_iso3 is None
@@ -142,19 +127,6 @@ def test_build_reproduces_the_committed_water_table(tmp_path):
     assert result.returncode == 0, result.stderr
     committed = REPO / "carbon_magic" / "data" / "water.json"
     assert (tmp_path / "water.json").read_bytes() == committed.read_bytes()
-
-
-def test_importing_water_reads_no_file_and_needs_no_numpy():
-    code = (
-        "import sys, importlib.resources as r\n"
-        "def refuse(*a, **k):\n"
-        "    raise AssertionError('read at import')\n"
-        "r.files = refuse\n"
-        "sys.modules['numpy'] = sys.modules['pandas'] = None\n"
-        "import carbon_magic.core.water, carbon_magic.core.embodied\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
 
 
 # --- on-site WUE ------------------------------------------------------------------------------
