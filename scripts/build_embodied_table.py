@@ -108,7 +108,9 @@ def gpu_kg(row: dict[str, str], archetype: dict[str, str], factors: dict) -> flo
     """Manufacture, transport and end-of-life kg CO2e of one GPU board (Boavizta's method).
 
     As in boaviztapi, ``die_surface`` is the effective wafer area (losses included), the VRAM
-    area goes through the yield model, and the table's ``unit`` column is not used.
+    area goes through the yield model, and the table's ``unit`` column is not used. Checked
+    against boaviztapi 2.5.0's own gpu_impact_embedded: H100 SXM 80GB 575.0979, T4 130.6931,
+    A100 SXM4 80GB 567.7229, the "Large GPU" archetype 575.0875 kg.
     """
 
     def value(column: str) -> float:
@@ -135,7 +137,9 @@ def gpu_rows(wheel: zipfile.ZipFile, factors: dict) -> dict[str, dict]:
     archetype = read_rows(wheel, "archetypes/components/gpu.csv")[0]
     rows = {row["name"]: {"kg": rounded(gpu_kg(row, archetype, factors["gpu"]))}
             for row in read_rows(wheel, "crowdsourcing/gpu_specs.csv")}
-    default = {"number": archetype["vram_dies"], "vram": archetype["vram"], "die_surface": archetype["gpu_surface"],
+    # The archetype gives a raw die area: through the wafer model, as boaviztapi does.
+    die_mm2 = effective_wafer_mm2(float(archetype["gpu_surface"]))
+    default = {"number": archetype["vram_dies"], "vram": archetype["vram"], "die_surface": str(die_mm2),
                "distance_boat": archetype["transport_boat"],
                "distance_truck": archetype["transport_truck"], "distance_plane": archetype["transport_plane"]}
     rows["default"] = {"kg": rounded(gpu_kg(default, archetype, factors["gpu"])), "name": archetype["name"]}
