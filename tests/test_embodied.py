@@ -148,3 +148,15 @@ def test_a_guest_gets_its_vcpu_and_memory_share_and_its_gpus_whole():
 def test_bad_hardware_facts_are_refused_naming_the_field(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+@pytest.mark.parametrize("nvml_name, boaviztapi_kg", [
+    # boaviztapi 2.5.0's own compute.impacts_computation.gpu_impact_embedded("gwp", ...) for the
+    # board named (run once in a scratch environment; boaviztapi is not a dependency)
+    ("NVIDIA H100 80GB HBM3", 575.0979),
+    ("Tesla T4", 130.6931),
+    ("NVIDIA A100-SXM4-80GB", 567.7229),
+    ("NVIDIA GeForce RTX 4090", 575.0875),  # unknown here: the "Large GPU" archetype
+])
+def test_gpu_boards_match_boaviztas_own_computation(nvml_name, boaviztapi_kg):
+    assert embodied.gpu_board(nvml_name)[1].value == pytest.approx(boaviztapi_kg, abs=1e-4)
