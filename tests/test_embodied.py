@@ -7,7 +7,12 @@ figures, not a read of embodied.json.
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +31,7 @@ RAM_DENSITIES = [0.625, 1.250, 1.750, 2.375, 0.750, 1.0, 1.313, 1.875, 0.750, 0.
 # crowdsourcing/ssd_manufacture.csv densities (GB/cm2), all 19 rows
 SSD_DENSITIES = [16.4, 49.6, 48.5, 53.6, 90.9, 57.5, 76.3, 96.9, 128, 19, 23, 33, 41, 57, 71, 31, 45.5, 76.1, 28.5]
 G_PER_S_PER_KG_OVER_4_YEARS = 1000 / (4 * 365.25 * 86400)
+REPO = Path(__file__).resolve().parents[1]
 
 
 def approx_band(band: Band, value: float, low: float, high: float) -> None:
@@ -160,3 +166,53 @@ def test_bad_hardware_facts_are_refused_naming_the_field(build, message):
 ])
 def test_gpu_boards_match_boaviztas_own_computation(nvml_name, boaviztapi_kg):
     assert embodied.gpu_board(nvml_name)[1].value == pytest.approx(boaviztapi_kg, abs=1e-4)
+
+
+def test_the_build_script_reads_a_boaviztapi_wheel(tmp_path):
+    """scripts/build_embodied_table.py on a small wheel with Boavizta's file layout."""
+    files = {
+        "factors.yml": (
+            '"assembly": {"gwp": {"impact": 6.68}}\n"case": {"gwp": {"rack": {"impact": 150.0}}}\n'
+            '"cpu": {"gwp": {"die_impact": 0.0197, "impact": 9.14}}\n"hdd": {"gwp": {"impact": 31.11}}\n'
+            '"motherboard": {"gwp": {"impact": 66.1}}\n"power_supply": {"gwp": {"impact": 24.3}}\n'
+            '"ram": {"gwp": {"die_impact": 2.2, "impact": 5.22}}\n"ssd": {"gwp": {"die_impact": 2.2, "impact": 6.34}}\n'
+            '"gpu": {' + ", ".join(
+                f'"{part}": {{"{phase}": {{"gwp": {{"impact": 1.0}}}}}}' for part, phase in (
+                    ("casing", "manufacture"), ("heatsink", "manufacture"), ("pwb", "manufacture"),
+                    ("gpu", "manufacture"), ("vram", "manufacture"), ("upstream_transport", "manufacture"),
+                    ("transport_truck", "distribution"), ("transport_boat", "distribution"),
+                    ("transport_plane", "distribution"), ("end_of_life", "eol"))) + "}\n"),
+        "crowdsourcing/cpu_specs.csv": "name,cores,total_die_size\nA,8,100\nB,8,300\nC,16,500\nD,,700\n",
+        "crowdsourcing/ram_manufacture.csv": "manufacturer,process,density\nX,30,1.0\nY,20,2.0\n",
+        "crowdsourcing/ssd_manufacture.csv": "manufacturer,density\nX,20\nY,60\n",
+        "crowdsourcing/gpu_specs.csv": "name,unit,number,vram,die_surface,pwb_surface,distance_boat,distance_truck,"
+                                       "distance_plane,mass_casing,mass_heatsink,mass\nG1,1,2,0,10,0,0,0,0,1,1,1\n",
+        "archetypes/components/gpu.csv": "id,name,weight,heatsink_weight,pwb_surface,casing_weight,gpu_surface,vram,"
+                                         "vram_dies,transport_boat,transport_truck,transport_plane\n"
+                                         "DEFAULT,Large GPU,2,1,10,1,100,8,2,0,0,0\n",
+        "archetypes/components/ram.csv": "id,capacity\nDEFAULT,32;1;128\n",
+        "archetypes/components/power_supply.csv": "id,units,unit_weight\nDEFAULT,1;1;1,2.99;1;5\n",
+    }
+    wheel = tmp_path / "boaviztapi-0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(f"boaviztapi/data/{name}", text)
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "build_embodied_table.py"), str(wheel),
+                             "--out", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    table = json.loads((tmp_path / "embodied.json").read_text(encoding="utf-8"))
+    # 8 cores: (100 + 300) / 2 = 200 mm2 (100-300); all CPUs with a core count: 300 (100-500)
+    assert table["cpu"]["die_mm2"]["by_cores"] == {"8": {"mean": 200.0, "min": 100.0, "max": 300.0},
+                                                   "16": {"mean": 500.0, "min": 500.0, "max": 500.0}}
+    assert table["cpu"]["die_mm2"]["all"] == {"mean": 300.0, "min": 100.0, "max": 500.0}
+    assert table["ram"]["density_gb_per_cm2"] == {"mean": 1.5, "min": 1.0, "max": 2.0}
+    assert table["ram"]["module_gb"] == 32.0
+    assert table["ssd"]["density_gb_per_cm2"] == {"mean": 40.0, "min": 20.0, "max": 60.0}
+    assert table["platform"] == {"motherboard_kg": 66.1, "power_supply_kg_per_kg": 24.3, "rack_case_kg": 150.0,
+                                 "assembly_kg": 6.68,
+                                 "power_supply_mass_kg": {"mean": 2.99, "min": 1.0, "max": 5.0}}
+    # G1, every factor 1: casing 1 + heatsink 1 + board 0 + die 10 + VRAM 0 GB (two dies of 0 mm2,
+    # each still a kerf's width on the wafer: under 0.1 mm2) + upstream 1 x 1 + end of life 1 x 1
+    assert table["gpu"]["models"]["G1"]["kg"] == pytest.approx(14.0, abs=0.2)
+    assert table["gpu"]["models"]["default"]["name"] == "Large GPU"
+    assert table["lifetime"]["default_years"] == 4
