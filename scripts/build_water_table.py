@@ -139,7 +139,7 @@ def build_water(source_dir: Path, factors_path: Path) -> dict:
     return {
         "per_source": factor_rows(factors_path),
         "countries": country_rows(mix, factors),
-        "canada_provinces": canada_rows(build_tables.read_json(infra / "2023" / "canada_energy_mix.json"), factors),
+        "regions": {"CAN": canada_rows(build_tables.read_json(infra / "2023" / "canada_energy_mix.json"), factors)},
         "world": world_row(mix, factors),
         "sources": SOURCES,
     }

@@ -105,6 +105,12 @@ def test_world_fallback_is_the_summed_world_mix():
     assert world.label == "world (213 countries, 2009-2023)"
 
 
+def test_a_country_without_a_mix_gets_the_world_figure_and_says_why():
+    antarctica = water.offsite_water_intensity("Antarctica")
+    assert antarctica.l_per_kwh == water.offsite_water_intensity().l_per_kwh
+    assert antarctica.scope == "world (no generation mix packaged for Antarctica)"
+
+
 def test_unknown_places_fail_with_the_closest_valid_ones():
     with pytest.raises(UnknownLocation, match="Frnace.*closest: FRA"):
         water.offsite_water_intensity("Frnace")

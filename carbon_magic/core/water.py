@@ -24,7 +24,6 @@ from carbon_magic.core import tables
 WATER_FILE = "water.json"
 ONSITE_WUE_FILE = "onsite_wue.csv"
 MIX_SOURCE = "generation mix x Macknick et al. 2012 water-consumption factors"
-REGIONS_WITH_MIX = {"CAN": "canada_provinces"}
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,8 @@ class WaterFigure:
 
     ``low_l_per_kwh``/``high_l_per_kwh`` are the same mix with the factors' low and high
     bounds (hydro reservoir evaporation dominates the spread). ``scope`` says which table row
-    was used: "region", "country", "country (no mix for region ...)" or "world".
+    was used and why: "region", "country", "country (no generation mix packaged for region
+    ...)", "world" or "world (no generation mix packaged for ...)".
     """
 
     l_per_kwh: float
@@ -73,11 +73,11 @@ def _figure(row: dict, label: str, scope: str, iso3: str | None, year: int | Non
                        label, scope, iso3)
 
 
-def world_water_intensity() -> WaterFigure:
+def world_water_intensity(why: str = "") -> WaterFigure:
     """The world mix's figure: every country's generation per source added up."""
     row = _water()["world"]
     return _figure(row, f"world ({row['countries']} countries, {row['first_year']}-{row['last_year']})",
-                   "world", None, row["last_year"])
+                   f"world ({why})" if why else "world", None, row["last_year"])
 
 
 def offsite_water_intensity(country: str | None = None, region: str | None = None) -> WaterFigure:
@@ -93,13 +93,13 @@ def offsite_water_intensity(country: str | None = None, region: str | None = Non
     iso3 = tables.normalise_country(country)
     if region:
         _, name = tables.region_name(iso3, region)
-        table = REGIONS_WITH_MIX.get(iso3)
-        if table is not None:
-            row = _water()[table][name]
+        regions = _water()["regions"].get(iso3)
+        if regions is not None:
+            row = regions[name]
             return _figure(row, tables.region_intensity(iso3, name).label, "region", iso3, row["year"])
     row = _water()["countries"].get(iso3)
     if row is None:
-        return world_water_intensity()
+        return world_water_intensity(f"no generation mix packaged for {tables.country_name(iso3)}")
     scope = f"country (no generation mix packaged for region {region!r})" if region else "country"
     return _figure(row, tables.country_name(iso3), scope, iso3, row["year"])
 
