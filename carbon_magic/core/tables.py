@@ -281,18 +281,15 @@ def _region_key(iso3: str, region: str) -> str:
     return key
 
 
-def region_intensity(iso3: str, region: str) -> GridFigure:
-    """The intensity of a region of a country.
+def region_name(iso3: str, region: str) -> tuple[str, str]:
+    """The country's ISO3 and the canonical name of one of its regions (see region_intensity).
 
-    USA: state name or 2-letter code ("california", "CA", "US-CA"); CAN: province name or
-    postal code ("Québec", "QC"); CHN: province name, pinyin variant or code ("Inner Mongolia",
-    "CN-NM", "NM"); SWE: SE1-SE4; NOR: NO1-NO5; FIN: FI. Raises UnknownLocation for an unknown
-    region (with the closest valid ones) or a country with no regional data.
+    Raises UnknownLocation for an unknown region (with the closest valid ones) or a country
+    with no regional data.
     """
     code = normalise_country(iso3)
-    spec = _REGION_TABLES.get(code)
     how_to_list = f"carbon_magic.core.tables.valid_regions({code!r})"
-    if spec is None:
+    if code not in _REGION_TABLES:
         supported = ", ".join(sorted(_REGION_TABLES))
         raise UnknownLocation("region", region, [], how_to_list,
                               why=f"{country_name(code)} ({code}) has no regional data "
@@ -302,6 +299,19 @@ def region_intensity(iso3: str, region: str) -> GridFigure:
     if name is None:
         raise UnknownLocation("region", region, _closest(region, choices), how_to_list,
                               why=f"unknown region {region!r} for {country_name(code)} ({code})")
+    return code, name
+
+
+def region_intensity(iso3: str, region: str) -> GridFigure:
+    """The intensity of a region of a country.
+
+    USA: state name or 2-letter code ("california", "CA", "US-CA"); CAN: province name or
+    postal code ("Québec", "QC"); CHN: province name, pinyin variant or code ("Inner Mongolia",
+    "CN-NM", "NM"); SWE: SE1-SE4; NOR: NO1-NO5; FIN: FI. Raises UnknownLocation for an unknown
+    region (with the closest valid ones) or a country with no regional data.
+    """
+    code, name = region_name(iso3, region)
+    spec = _REGION_TABLES[code]
     row = _region_rows(code)[name]
     return GridFigure(row["intensity_g_per_kwh"], spec.source, row.get("year"), spec.label(name), code)
 
