@@ -8,8 +8,8 @@ loaded, a LogRoute handles the ``carbon_magic`` logger's warnings instead:
   tracked cell's boundary, a call of theirs) and goes to the cell's stderr, as before;
 - made on another thread (sampler, location service, output lanes, telemetry: a problem found
   off the cell's path), it goes to the kernel's own log (ipykernel writes it to the Jupyter
-  server's terminal, not to a cell; outside a kernel, the process's original stderr) and
-  waits for the footnote of the next summary. ``%carbon status`` lists every problem counted.
+  server's terminal, not to a cell; outside a kernel, stderr, which is no cell's output
+  there) and waits for the footnote of the next summary. ``%carbon status`` lists every problem counted.
 """
 
 from __future__ import annotations
@@ -42,13 +42,13 @@ class LogRoute(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = self.format(record)
-            if threading.current_thread() is threading.main_thread():
-                print(text, file=sys.stderr)
-                return
-            if self._kernel_log is not None:
+            on_main_thread = threading.current_thread() is threading.main_thread()
+            if on_main_thread or self._kernel_log is None:
+                print(text, file=sys.stderr)  # a terminal's stderr is no cell's output
+            else:
                 self._kernel_log.log(record.levelno, "%s", text)
-            elif sys.__stderr__ is not None:
-                print(text, file=sys.__stderr__)
+            if on_main_thread:
+                return
             with self._lock:
                 self._unseen_count += 1
                 if len(self._unseen) < FOOTNOTE_MESSAGES:
