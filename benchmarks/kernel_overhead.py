@@ -11,15 +11,21 @@ per round, rounds interleaved (the forms rotate), so that every form sees the sa
 - ``%%carbon --quiet`` and ``%%carbon`` on the cell.
 
 Reported: the median time per cell of each form, and each tracked form's median minus the
-untracked median (the time added per cell), with the spread of that difference over rounds.
+untracked median (the time added per cell), with the spread of that difference over rounds;
+and, less sensitive to a loaded machine, the CPU time per cell of the kernel process (all its
+threads) and of the client, each minus the untracked form's.
 Targets (issue 16): ``%carbon on --quiet`` adds <= 0.5 ms; the summary (``%carbon on`` minus
 ``%carbon on --quiet``) adds <= 0.5 ms more.
+
+``--before PATH`` also runs a kernel on another source tree of carbon_magic (a checkout of an
+earlier commit), its rounds interleaved with this tree's, for a before/after in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass, field
 import statistics
 import tempfile
 import time
@@ -38,10 +44,10 @@ FORMS = {
 TARGET_US = 500.0
 
 
-def start_kernel(workdir: str):
+def start_kernel(workdir: str, tree: str = str(REPO)):
     from jupyter_client.manager import start_new_kernel
 
-    env = dict(os.environ, CODECARBON_COUNTRY_ISO_CODE="FRA", PYTHONPATH=str(REPO))
+    env = dict(os.environ, CODECARBON_COUNTRY_ISO_CODE="FRA", PYTHONPATH=tree)
     env.pop("JPY_SESSION_NAME", None)  # as nbclient and jupyter_client run it: static summaries
     return start_new_kernel(kernel_name="python3", cwd=workdir, env=env)
 
@@ -60,34 +66,75 @@ def run_cell(client, code: str) -> float:
     return elapsed
 
 
-def main(cells: int = 300, rounds: int = 4, warmup: int = 50) -> dict:
-    workdir = tempfile.mkdtemp(prefix="carbon_kernel_bench_")
-    manager, client = start_kernel(workdir)
+@dataclass
+class Samples:
+    """One form's round trips (a list per round) and CPU seconds (kernel, client) per cell."""
+
+    wall_s: list[list[float]] = field(default_factory=list)
+    kernel_cpu_s: list[float] = field(default_factory=list)
+    client_cpu_s: list[float] = field(default_factory=list)
+
+
+def cpu_s(process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+class Kernel:
+    """A kernel running one source tree of carbon_magic, and the samples of each form."""
+
+    def __init__(self, tree: str):
+        import psutil
+
+        self.tree = tree
+        self.manager, self.client = start_kernel(tempfile.mkdtemp(prefix="carbon_kernel_bench_"), tree)
+        self.process, self.client_process = psutil.Process(self.manager.provisioner.pid), psutil.Process()
+        self.samples = {name: Samples() for name in FORMS}
+        run_cell(self.client, "%load_ext carbon_magic")
+
+    def run(self, name: str, cells: int, record: bool = True) -> None:
+        setup, code = FORMS[name]
+        run_cell(self.client, setup)
+        kernel_cpu, client_cpu = cpu_s(self.process), cpu_s(self.client_process)
+        wall_s = [run_cell(self.client, code) for _ in range(cells)]
+        if record:
+            samples = self.samples[name]
+            samples.wall_s.append(wall_s)
+            samples.kernel_cpu_s.append((cpu_s(self.process) - kernel_cpu) / cells)
+            samples.client_cpu_s.append((cpu_s(self.client_process) - client_cpu) / cells)
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+def main(cells: int = 300, rounds: int = 4, warmup: int = 50, before: str | None = None) -> dict:
+    kernels = [Kernel(str(REPO))] + ([Kernel(before)] if before else [])
     try:
-        run_cell(client, "%load_ext carbon_magic")
-        samples: dict[str, list[list[float]]] = {name: [] for name in FORMS}
         names = list(FORMS)
-        for name in names:  # warm-up: imports, the first trackers, the output worker
-            setup, code = FORMS[name]
-            run_cell(client, setup)
-            for _ in range(warmup):
-                run_cell(client, code)
+        for kernel in kernels:
+            for name in names:  # warm-up: imports, the first trackers, the output worker
+                kernel.run(name, warmup, record=False)
         for index in range(rounds):
             order = names[index % len(names):] + names[:index % len(names)]
             for name in order:
-                setup, code = FORMS[name]
-                run_cell(client, setup)
-                samples[name].append([run_cell(client, code) for _ in range(cells)])
-        run_cell(client, "%carbon off")
+                for kernel in kernels if index % 2 == 0 else kernels[::-1]:
+                    kernel.run(name, cells)
     finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
-    return report(samples, cells, rounds)
+        for kernel in kernels:
+            kernel.close()
+    results = {}
+    for kernel in kernels:
+        print(f"\n{'this tree' if kernel.tree == str(REPO) else 'before'}: carbon_magic from {kernel.tree}")
+        results[kernel.tree] = report(kernel.samples, cells, rounds)
+    return results
 
 
-def report(samples: dict[str, list[list[float]]], cells: int, rounds: int) -> dict:
-    median_us = {name: statistics.median(t for block in blocks for t in block) * 1e6 for name, blocks in samples.items()}
-    round_us = {name: [statistics.median(block) * 1e6 for block in blocks] for name, blocks in samples.items()}
+def report(samples: dict[str, Samples], cells: int, rounds: int) -> dict:
+    median_us = {name: statistics.median(t for block in s.wall_s for t in block) * 1e6 for name, s in samples.items()}
+    round_us = {name: [statistics.median(block) * 1e6 for block in s.wall_s] for name, s in samples.items()}
+    kernel_cpu_us = {name: statistics.median(s.kernel_cpu_s) * 1e6 for name, s in samples.items()}
+    client_cpu_us = {name: statistics.median(s.client_cpu_s) * 1e6 for name, s in samples.items()}
     base = median_us["untracked"]
     added = {name: median_us[name] - base for name in FORMS if name != "untracked"}
     spread = {name: [r - b for r, b in zip(round_us[name], round_us["untracked"])] for name in added}
@@ -101,12 +148,23 @@ def report(samples: dict[str, list[list[float]]], cells: int, rounds: int) -> di
         row(f"{name}: added per cell (rounds {low:.0f}..{high:.0f})", f"{value:.0f} us", target,
             value <= TARGET_US or target == "-")
     row("the summary's own cost (%carbon on minus --quiet)", f"{summary:.0f} us", "<= 500 us", summary <= TARGET_US)
-    return {"untracked_us": base, "added_us": added, "summary_us": summary, "rounds_added_us": spread}
+    print("  CPU time per cell, median of the rounds: kernel process (all threads) + client, added to untracked")
+    row("untracked cell: kernel + client CPU",
+        f"{kernel_cpu_us['untracked']:.0f} + {client_cpu_us['untracked']:.0f} us", "-", True)
+    cpu_added = {}
+    for name in added:
+        kernel = kernel_cpu_us[name] - kernel_cpu_us["untracked"]
+        client = client_cpu_us[name] - client_cpu_us["untracked"]
+        cpu_added[name] = kernel + client
+        row(f"{name}: kernel + client CPU added", f"{kernel:.0f} + {client:.0f} us", "-", True)
+    return {"untracked_us": base, "added_us": added, "summary_us": summary, "rounds_added_us": spread,
+            "cpu_added_us": cpu_added}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--cells", type=int, default=300, help="cells per form and round (default 300)")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (default 4)")
+    parser.add_argument("--before", help="another carbon_magic source tree to measure in the same run")
     arguments = parser.parse_args()
-    main(arguments.cells, arguments.rounds)
+    main(arguments.cells, arguments.rounds, before=arguments.before)

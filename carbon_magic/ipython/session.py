@@ -35,12 +35,12 @@ from ..core.problems import problems
 from ..outputs.worker import worker
 from . import display
 from .interrupts import InterruptsHeld
-from .live_panel import publish
 from .log_route import LogRoute
 from .options import TrackOptions
 from .pending_clear import PendingClear
 from .pool import TrackerPool
 from .records import CellInfo, CellRecord, TrackedWindow, first_line
+from .route import publish_in_order
 
 # A cell that %carbon on leaves to the magics: a %%carbon cell (it records itself), or
 # nothing but %carbon line magics (a statement records itself; commands are not work).
@@ -225,10 +225,7 @@ class Session:
             text += f"\n{footnote}"
             html_text += f'<div style="font-size:11px;opacity:.7">{html.escape(footnote)}</div>'
         place = self.pending_clear.place_for_summary()
-        if place is None:
-            display.show(text, html_text)
-        else:
-            publish(self.shell, {"text/plain": text, "text/html": html_text}, place, update=True)
+        publish_in_order(self.shell, {"text/plain": text, "text/html": html_text}, place, update=place is not None)
 
     def _record(self, finaliser: "_Finaliser", data: Any) -> CellRecord:
         return CellRecord.finished(
