@@ -11,6 +11,7 @@ pytest.importorskip("ipykernel")
 pytest.importorskip("nbclient")
 
 from .ipython_helpers import OFFLINE_ENV, outputs_text, read_csv, run_notebook  # noqa: E402
+from .test_panel_kernel import kernel_environment  # noqa: E402
 
 
 @pytest.fixture
@@ -59,8 +60,11 @@ def test_capture_under_carbon_on_captures_none_of_the_summary(isolated, offline)
 CLEAR = "from IPython.display import clear_output\n"
 
 
-@pytest.mark.parametrize("tracking", ["%carbon on", None], ids=["carbon-on", "cell-magic"])
-def test_a_summary_never_triggers_the_users_pending_clear(isolated, offline, tracking):
+@pytest.mark.parametrize("tracking, ipykernel", [("%carbon on", "7"), (None, "7"), ("%carbon on", "6")],
+                         ids=["carbon-on", "cell-magic", "carbon-on-ipykernel6"])
+def test_a_summary_never_triggers_the_users_pending_clear(isolated, offline, monkeypatch, tracking, ipykernel):
+    if ipykernel == "6":  # nbclient's kernel inherits the environment
+        monkeypatch.setenv("PYTHONPATH", kernel_environment(ipykernel)["PYTHONPATH"])
     bodies = [
         "print('keep me')\nclear_output(wait=True)",  # the clear waits for an output that never comes
         "print('gone')\nclear_output(wait=True)\nprint('shown')",  # it came: the clear was done
@@ -68,7 +72,9 @@ def test_a_summary_never_triggers_the_users_pending_clear(isolated, offline, tra
         "print('keep me too')\nclear_output(wait=True)\nclear_output(wait=True)",
     ]
     cells = [body if tracking else f"%%carbon\n{body}" for body in bodies]
-    notebook = run_notebook(["%load_ext carbon_magic\n" + CLEAR, *([tracking] if tracking else []), *cells], isolated)
+    version = "import ipykernel\nprint(ipykernel.__version__.split('.')[0])"
+    notebook = run_notebook([version, "%load_ext carbon_magic\n" + CLEAR, *([tracking] if tracking else []), *cells], isolated)
+    assert outputs_text(notebook.cells[0]) == f"{ipykernel}\n"
     shown = [outputs_text(cell) for cell in notebook.cells[-len(bodies):]]
     expected = ["keep me\n", "shown\n", "2\n", "keep me too\n"]
     for text, start in zip(shown, expected):

@@ -63,15 +63,21 @@ class PendingClear:
         return self.place if self.waiting else None
 
     # -- every message the kernel sends (any thread) -------------------------------------------
-    def _watched_send(self, stream: Any, message: Any, *args: Any, **kwargs: Any) -> Any:
+    def _watched_send(self, *args: Any, **kwargs: Any) -> Any:
+        """``Session.send(stream, msg_or_type, ...)``, noting outputs and clears on the way."""
+        message = args[1] if len(args) > 1 else kwargs.get("msg_or_type")
         kind = _message_type(message)
         if kind in OUTPUT_TYPES:
             self.waiting = False
         elif kind == "clear_output" and isinstance(message, dict) and message["content"].get("wait"):
-            if not self.waiting and self.summaries_due:
-                self._send(stream, self._new_place(message), *args, **kwargs)
+            if not self.waiting and self.summaries_due:  # the place goes out just as the clear would
+                place = self._new_place(message)
+                if len(args) > 1:
+                    self._send(args[0], place, *args[2:], **kwargs)
+                else:
+                    self._send(*args, **{**kwargs, "msg_or_type": place})
             self.waiting = True
-        return self._send(stream, message, *args, **kwargs)
+        return self._send(*args, **kwargs)
 
     def _new_place(self, clear: dict) -> dict:
         from ..core.tracker import new_run_id
