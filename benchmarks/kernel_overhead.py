@@ -9,7 +9,8 @@ load even on a busy machine:
 
 - untracked (the extension loaded, ``%carbon off``): the baseline of the same run;
 - ``%carbon on --quiet`` and ``%carbon on`` (every cell tracked; the second shows a summary);
-- ``%%carbon --quiet`` and ``%%carbon`` on the cell.
+- ``%%carbon --quiet`` and ``%%carbon`` on the cell;
+- for context, ``%carbon on --quiet --save-to-file false`` (no CSV rows to write).
 
 Reported: the median time per cell of each form, and each tracked form's median minus the
 untracked median (the time added per cell), with the quartiles of that difference over rounds;
@@ -20,18 +21,24 @@ Targets (issue 16): ``%carbon on --quiet`` adds <= 0.5 ms; the summary (``%carbo
 
 ``--before PATH`` also runs a kernel on another source tree of carbon_magic (a checkout of an
 earlier commit), its rounds interleaved with this tree's, for a before/after in the same run.
+``--write`` puts the figures in benchmarks/RESULTS.md and README.md (block ``kernel-overhead``).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
+import sys
 from dataclasses import dataclass, field
 import statistics
 import tempfile
 import time
 
 from common import REPO, row
+
+sys.path.insert(0, str(REPO / "benchmarks" / "versus"))
+from report import put_block, table  # noqa: E402
 
 CELL = "x = 1"
 # form -> (the cell that sets the mode before the block, the cell timed)
@@ -41,6 +48,8 @@ FORMS = {
     "%carbon on": ("%carbon on", CELL),
     "%%carbon --quiet": ("%carbon off", f"%%carbon --quiet\n{CELL}"),
     "%%carbon": ("%carbon off", f"%%carbon\n{CELL}"),
+    # context: what the CSV rows (emissions.csv, carbon_cells.csv, written on the output thread) cost
+    "%carbon on --quiet --save-to-file false": ("%carbon on --quiet --save-to-file false", CELL),
 }
 TARGET_US = 500.0
 
@@ -160,7 +169,40 @@ def report(samples: dict[str, Samples], cells: int, rounds: int) -> dict:
         cpu_added[name] = kernel + client
         row(f"{name}: kernel + client CPU added", f"{kernel:.0f} + {client:.0f} us", "-", True)
     return {"untracked_us": base, "added_us": added, "summary_us": summary, "rounds_added_us": spread,
-            "cpu_added_us": cpu_added}
+            "cpu_added_us": cpu_added, "cells": cells, "rounds": rounds}
+
+
+def markdown(results: dict, before: str | None) -> str:
+    """The kernel-overhead block: this tree's figures (and the other tree's, if measured)."""
+    ours = results[str(REPO)]
+    theirs = results.get(before) if before else None
+
+    def figures(result: dict, name: str) -> str:
+        low, _, high = statistics.quantiles(result["rounds_added_us"][name], n=4)
+        return f"{result['added_us'][name] / 1000:.2f} ms ({low / 1000:.1f} to {high / 1000:.1f}), CPU {result['cpu_added_us'][name] / 1000:.2f} ms"
+
+    header = ["per trivial cell, added to an untracked one", "this tree"] + (["before (same run)"] if theirs else [])
+    rows = [[f"`{name}`", figures(ours, name)] + ([figures(theirs, name)] if theirs else []) for name in ours["added_us"]]
+    rows.append(["summary alone (`%carbon on` minus `--quiet`)", f"{ours['summary_us'] / 1000:.2f} ms"]
+                + ([f"{theirs['summary_us'] / 1000:.2f} ms"] if theirs else []))
+    load = " / ".join(f"{value:.1f}" for value in os.getloadavg())
+    return "\n".join([
+        f"Measured by `benchmarks/kernel_overhead.py` on {datetime.date.today().isoformat()} "
+        f"({os.cpu_count()} cores, load average {load} at the end): a python3 kernel (ipykernel, "
+        f"jupyter_client) runs `{CELL}` cells, {ours['rounds']} interleaved rounds of {ours['cells']} "
+        "cells per form, each cell timed from execute_request to its idle status (a client round "
+        f"trip; untracked: {ours['untracked_us'] / 1000:.2f} ms). Medians of the time added, the "
+        "quartiles of the per-round differences in brackets, and the mean CPU time added (kernel "
+        "process, all threads, plus the client).",
+        "",
+        table(header, rows),
+    ])
+
+
+def write(text: str) -> None:
+    for path in (REPO / "benchmarks" / "RESULTS.md", REPO / "README.md"):
+        path.write_text(put_block(path.read_text(), "kernel-overhead", text))
+        print(f"  written: {path.relative_to(REPO)} (block kernel-overhead)")
 
 
 if __name__ == "__main__":
@@ -168,5 +210,8 @@ if __name__ == "__main__":
     parser.add_argument("--cells", type=int, default=25, help="cells per form and round (default 25)")
     parser.add_argument("--rounds", type=int, default=48, help="interleaved rounds (default 48)")
     parser.add_argument("--before", help="another carbon_magic source tree to measure in the same run")
+    parser.add_argument("--write", action="store_true", help="write the figures into RESULTS.md and README.md")
     arguments = parser.parse_args()
-    main(arguments.cells, arguments.rounds, before=arguments.before)
+    measured = main(arguments.cells, arguments.rounds, before=arguments.before)
+    if arguments.write:
+        write(markdown(measured, arguments.before))

@@ -46,9 +46,10 @@ class PendingClear:
         self.session.send = self._watched_send
 
     def detach(self) -> None:
+        """Unwrap ``send``, unless something wrapped it after us (then ours goes on forwarding)."""
         if self._send is not None and vars(self.session).get("send") == self._watched_send:
             del self.session.send  # the class's method again
-        self._send = None
+            self._send = None
 
     # -- the cell -----------------------------------------------------------------------------
     def new_cell(self) -> None:
