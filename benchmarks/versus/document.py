@@ -1,9 +1,10 @@
 """benchmarks/RESULTS.md and the README's "How it compares" table, from one run's results.
 
-Pure text: the runner reads and writes the files. The GPU section of RESULTS.md is kept
-from the existing file (block ``gpu-check``): it records a run of benchmarks/gpu_check.py
-on real hardware, which this runner cannot make; so is the power model's section (block
-``model-accuracy``, written by benchmarks/model_accuracy.py).
+Pure text: the runner reads and writes the files. Three sections of RESULTS.md are kept from
+the existing file: the GPU section (block ``gpu-check``), a run of benchmarks/gpu_check.py on
+real hardware, which this runner cannot make; the per-cell cost through a real kernel
+(block ``kernel-overhead``), which benchmarks/kernel_overhead.py --write writes; and the power
+model's section (block ``model-accuracy``, written by benchmarks/model_accuracy.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from report import (
 README_BLOCK = "how-it-compares"
 GPU_BLOCK = "gpu-check"
 MODEL_BLOCK = "model-accuracy"
+KERNEL_BLOCK = "kernel-overhead"
+KERNEL_NOT_RUN = "Not measured yet: `python benchmarks/kernel_overhead.py --write` writes it here."
 
 GPU_NOT_RUN = """\
 **Not run yet on real hardware.** No machine with an NVIDIA GPU was available to the session
@@ -115,6 +118,8 @@ def results_markdown(results: dict[str, Any], figures: dict[str, Any], rows: lis
         headline_table(rows, theirs_name),
         "Ratios are CodeCarbon's figure divided by carbon_magic's." + _misses(rows),
         _cells_section(figures, plan, theirs_name),
+        "## Per-cell cost through a real kernel",
+        put_block("", KERNEL_BLOCK, get_block(existing, KERNEL_BLOCK) or KERNEL_NOT_RUN).strip(),
         _idle_section(figures, plan, theirs_name),
         _memory_section(figures, plan, theirs_name),
         _accuracy_section(results, figures, theirs_name),

@@ -9,6 +9,7 @@ Outputs are reached through an OutputSink (built above core, in ``carbon_magic.o
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import uuid
@@ -41,9 +42,27 @@ LOCATION_WAIT_MARGIN_S = 0.5
 starts_by_usage: Counter[str] = Counter()
 
 
+class RunIds:
+    """Random (version 4) UUIDs from a generator of their own, seeded from the system's entropy
+    once (and again in a forked child): the user's ``random.seed()`` neither changes nor
+    repeats them, and they never advance the user's random numbers. No system entropy call per
+    id (os.urandom costs microseconds); run ids are labels, not secrets."""
+
+    def __init__(self) -> None:
+        self._random = random.Random()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._random.seed)
+
+    def new(self) -> str:
+        return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
+
+
+_run_ids = RunIds()
+
+
 def new_run_id() -> str:
-    """A random (version 4) UUID without a system entropy call: run ids are labels, not secrets."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    """A fresh run id (see RunIds)."""
+    return _run_ids.new()
 
 
 class OutputSink(Protocol):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .._version import __version__
 from ..core.config import Config, ConfigError, resolve_config
 from ..core.problems import problems
+from .log_route import LogRoute
 from .traitlets_config import CarbonMagic
 from .warmup import Warmup, locate
 
@@ -59,6 +60,8 @@ class CarbonExtension:
 
     def __init__(self, shell: Any):
         self.shell = shell
+        self.log_route = LogRoute(shell)  # before any background work can warn
+        self.log_route.attach()
         self.settings = CarbonMagic(parent=shell)
         self.config_error: str | None = None
         self.warmup = Warmup(self._load_config())
@@ -67,7 +70,7 @@ class CarbonExtension:
         from .session import Session
         from .session_panel import SessionPanel
 
-        self.session = Session(shell, self.settings)
+        self.session = Session(shell, self.settings, self.log_route)
         self.live_panel = LivePanel(shell, self.session, lambda: self.warmup.sampler)
         self.session_panel = SessionPanel(shell, self.session, self.live_panel)
         self.magics = CarbonMagics(shell, self.session, self.status_facts, self.session_panel)
@@ -89,6 +92,7 @@ class CarbonExtension:
         self.shell.register_magics(self.magics)
         self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
+        self.session.pending_clear.attach()
         self.session.add_listener(self.live_panel)
         self.session.add_listener(self.session_panel)
         self.live_panel.attach()
@@ -116,6 +120,7 @@ class CarbonExtension:
                 self.shell.events.unregister(event, callback)
             except ValueError:
                 pass  # someone removed it already
+        self.session.pending_clear.detach()
         self.live_panel.detach()
         self.session_panel.close()
         manager = self.shell.magics_manager
@@ -128,6 +133,7 @@ class CarbonExtension:
             self.shell.configurables.remove(self.settings)
         self.warmup.join()
         _let_sampler_threads_stop()
+        self.log_route.detach()
 
     # -- what it says -------------------------------------------------------------------------
     def load_line(self) -> str:

@@ -164,9 +164,7 @@ class CarbonMagics(Magics):
 
     def _finish(self, window: Any, status: str) -> None:
         try:
-            record = self.session.close(window, status)
-            if record is not None and not window.quiet and not window.summary_shown:
-                display.show_summary(record)
+            self.session.show_summary(window, self.session.close(window, status))
         except Exception as error:  # never hide the cell's own outcome
             problems.note("carbon_magic summary", error)
 
