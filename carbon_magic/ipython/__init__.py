@@ -4,7 +4,9 @@ Modules, one job each: ``extension`` (load/unload, hooks), ``magics`` (the magic
 ``options`` (their command-line options), ``traitlets_config`` (the configuration class),
 ``session`` (the kernel's cell history), ``records`` (what it holds), ``pool`` (reused
 configs and trackers), ``execute`` (running cell code as IPython does), ``interrupts``
-(Ctrl-C held back around a record), ``route`` (output from other threads), ``frontend``
+(Ctrl-C held back around a record), ``route`` (output from other threads), ``log_route`` (background warnings to the
+kernel's log and the next summary, never into a cell), ``pending_clear`` (a summary that
+never sets off the user's ``clear_output(wait=True)``), ``frontend``
 (does the front end show widgets), ``display`` (the summaries), ``equivalents`` (car km,
 phone charges ...), ``live_panel`` with ``panel_view``, ``panel_widgets`` and ``series`` (the
 per-cell live panel), ``session_panel`` with ``session_view`` (``%carbon panel``), ``report``,
