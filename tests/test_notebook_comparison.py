@@ -12,9 +12,9 @@ them in one real kernel (nbclient), after one setup cell:
 
 Cells get one first line in every mode so that line numbers agree: ``%%carbon`` where it is
 tracked that way, the comment ``# %%carbon`` elsewhere (cells that start with another cell
-magic keep it first). ``seeded_random_capture_clear`` holds issue 16's points 1-3 (run ids
-from the user's random generator, summaries captured by ``%%capture`` or erased by a pending
-``clear_output``), fixed on their own branch: until merged its tracked cases fail, by name.
+magic keep it first). ``seeded_random_capture_clear`` holds what issue 16's points 1-3 were
+about (run ids drawn from the user's random generator, summaries captured by ``%%capture`` or
+erased by a pending ``clear_output``).
 """
 
 from __future__ import annotations
