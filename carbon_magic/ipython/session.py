@@ -49,6 +49,11 @@ _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 # records the session waits (bounded) for it to catch up.
 OUTPUT_BACKLOG_RECORDS = 256
 OUTPUT_CATCH_UP_S = 5.0
+# After each cell that made records, the session waits (bounded) until the worker has written
+# their rows, so that the next cell (Run All) starts with them on disk: a kernel that dies in
+# it (a segfault, the OOM killer) loses at most the cell in flight. A wait that timed out
+# (a hung disk) is not repeated until the worker has caught up.
+ROWS_WRITTEN_WAIT_S = 2.0
 
 
 def left_to_magics(raw_cell: str) -> bool:
@@ -122,7 +127,8 @@ class Session:
         self._span_count = 0
         self._strings: dict[str, str] = {}
         self._run_id: str | None = None
-        self._since_catch_up = 0
+        self._since_catch_up = 0  # records made since the worker was last waited for
+        self._worker_behind = False
 
     # -- listeners ---------------------------------------------------------------------------
     def add_listener(self, listener: Any) -> None:
@@ -251,16 +257,26 @@ class Session:
         opening.deliver()  # IPython reports it as an error in this hook, then runs the cell
 
     def post_run_cell(self, result: Any) -> None:
-        """IPython's post_run_cell: close and record the window ``%carbon on`` opened."""
+        """IPython's post_run_cell: close and record the window ``%carbon on`` opened; then
+        wait (bounded) until the rows of the cell's records are written."""
         window, self._auto_window = self._auto_window, None
-        if window is None:
+        if window is None and not self._since_catch_up:
             return
-        error = result.error_in_exec or result.error_before_exec
         with InterruptsHeld() as closing:
-            record = self.close(window, status_of(error))
-            if record is not None and not window.quiet and not window.summary_shown:
-                display.show_summary(record)
+            if window is not None:
+                error = result.error_in_exec or result.error_before_exec
+                record = self.close(window, status_of(error))
+                if record is not None and not window.quiet and not window.summary_shown:
+                    display.show_summary(record)
+            self._wait_for_rows()
         closing.deliver()  # the cell is recorded; IPython reports the interrupt as an error in this hook
+
+    def _wait_for_rows(self) -> None:
+        """The rows of this cell's records written before the next cell runs (bounded)."""
+        if not self._since_catch_up or (self._worker_behind and not worker.drain(0.0)):
+            return
+        self._since_catch_up = 0
+        self._worker_behind = not worker.drain(ROWS_WRITTEN_WAIT_S)
 
     # -- auto mode and spans -----------------------------------------------------------------
     def start_auto(self, options: TrackOptions) -> None:

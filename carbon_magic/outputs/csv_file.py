@@ -56,7 +56,11 @@ def format_cell(value: Any) -> str:
         return repr(value)
     if isinstance(value, int):
         return str(value)
-    text = str(value)
+    return defuse_formula(str(value))
+
+
+def defuse_formula(text: str) -> str:
+    """Text that a spreadsheet would run as a formula (= + - @ tab CR first), prefixed with '."""
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -83,6 +87,16 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def is_records_file(path: Path, headers: Iterable[Sequence[str]]) -> bool:
+    """True if the file at ``path`` begins with one of ``headers`` (a records file)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.read(8192).split(b"\n", 1)[0] + b"\n"
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return False
+    return any(first == header_line(tuple(header)) for header in headers)
 
 
 def backup_path(path: Path) -> Path:
@@ -193,21 +207,23 @@ def _lock_records_file(locked: LockedFile, header_bytes: bytes) -> bool:
     return True
 
 
-def append_bytes(path: Path, header_bytes: bytes, data: bytes) -> int:
-    """Append encoded rows (``data``) under the header; the offset where they begin."""
+def append_encoded(path: Path, header_bytes: bytes, encode: Callable[[], bytes]) -> int:
+    """Append the rows ``encode()`` gives (called once the file is open and locked, so that
+    rows held back by failing writes are not encoded at each failure) under the header;
+    the offset where they begin."""
     with LockedFile(path) as locked:
         if not _lock_records_file(locked, header_bytes):
-            return append_bytes(path, header_bytes, data)
+            return append_encoded(path, header_bytes, encode)
         prefix = header_bytes if locked.size() == 0 else b""
         offset = locked.size() + len(prefix)
-        locked.append(prefix + data)
+        locked.append(prefix + encode())
         return offset
 
 
 def append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
     """Append ``rows`` under ``header``, moving a file with another header aside first;
     the offset where the rows begin."""
-    return append_bytes(path, header_line(tuple(header)), encode_rows(rows))
+    return append_encoded(path, header_line(tuple(header)), lambda: encode_rows(rows))
 
 
 class FolderRecreated(Exception):
@@ -294,8 +310,13 @@ class RowAppender:
         if self._key_index is None:
             self._with_folder(lambda: append_rows(self.path, self.header, rows))
             return
-        encoded = [encode_rows([row]) for row in rows]
-        offset = self._with_folder(lambda: append_bytes(self.path, self._header_bytes, b"".join(encoded)))
+        encoded: list[bytes] = []
+
+        def encode() -> bytes:
+            encoded[:] = [encode_rows([row]) for row in rows]
+            return b"".join(encoded)
+
+        offset = self._with_folder(lambda: append_encoded(self.path, self._header_bytes, encode))
         for row, data in zip(rows, encoded):
             self._remember(format_cell(row[self._key_index]), offset, data)
             offset += len(data)
