@@ -299,19 +299,25 @@ def test_fork_during_a_csv_write_inherits_no_lock(tmp_path, figures):
     assert names == expected
 
 
-RUN_ALL_THEN_SEGFAULT = [TRACKED + f"print('cell', {index})" for index in range(5)] + [
-    "import ctypes\nctypes.string_at(0)  # a segfault in a C extension"]
+SEGFAULT_AS_THE_FIFTH_CELL_ENDS = """import ctypes
+def segfault_after_the_fifth(result):
+    if result.info.raw_cell.endswith("print('cell', 4)"):
+        ctypes.string_at(0)  # a segfault in a C extension, the moment the cell has ended
+get_ipython().events.register("post_run_cell", segfault_after_the_fifth)
+"""
 
 
 def test_kernel_dying_right_after_tracked_cells_keeps_their_rows(isolated, figures, kernel_notebook):
-    """Run All over 5 tracked cells and a cell that segfaults the kernel at once: a crash
-    loses at most the cell in flight, so every finished cell is a whole row of both
-    emissions.csv and carbon_cells.csv, and the two files agree."""
-    figures.fault("Run All: 5 %%carbon --quiet cells sent at once, then ctypes.string_at(0) (SIGSEGV)")
+    """Run All over 5 tracked cells, and the kernel segfaults the moment the fifth has ended
+    (0 ms after, from a post-run hook): a crash loses at most the cell in flight, so every
+    cell whose code finished is a whole row of both emissions.csv and carbon_cells.csv, and
+    the two files agree."""
+    figures.fault("Run All: 5 %%carbon --quiet cells sent at once; SIGSEGV (ctypes.string_at(0)) as the 5th ends")
     kernel = kernel_notebook()
     kernel.run("%load_ext carbon_magic")
-    for code in RUN_ALL_THEN_SEGFAULT:
-        kernel.send(code)
+    kernel.run(SEGFAULT_AS_THE_FIFTH_CELL_ENDS)
+    for index in range(5):
+        kernel.send(TRACKED + f"print('cell', {index})")
     deadline = time.monotonic() + 120
     while kernel.manager.is_alive():
         assert time.monotonic() < deadline, "the kernel did not crash"
