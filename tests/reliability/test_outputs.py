@@ -223,7 +223,7 @@ def test_update_mode_keeps_every_row_of_a_large_file(open_notebook, tmp_path, fi
     folder = tmp_path / "out"
     folder.mkdir()
     seed = seed_row(tmp_path)
-    old_rows = [[*seed.values()] for _ in range(int(51e6 / len(",".join(seed.values()))))]
+    old_rows = [[*seed.values()] for _ in range(int(56e6 / len(",".join(seed.values()))))]
     for index, fields in enumerate(old_rows):
         fields[CSV_COLUMNS.index("run_id")] = f"old-{index}"
     ledger = folder / "emissions.csv"
