@@ -150,10 +150,6 @@ class LockedFile:
     def size(self) -> int:
         return os.fstat(self.fd).st_size
 
-    def read_all(self) -> bytes:
-        size = self.size()
-        return os.pread(self.fd, size, 0) if size else b""
-
     def first_line(self) -> bytes:
         head = os.pread(self.fd, 8192, 0)
         return head.split(b"\n", 1)[0]
