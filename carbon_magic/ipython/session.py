@@ -53,6 +53,11 @@ _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 # queue would grow without bound; every so many records the session waits (bounded) for it.
 OUTPUT_BACKLOG_RECORDS = 256
 OUTPUT_CATCH_UP_S = 5.0
+# After each cell that made records, the session waits (bounded) until the worker has written
+# their rows, so that the next cell (Run All) starts with them on disk: a kernel that dies in
+# it (a segfault, the OOM killer) loses at most the cell in flight. A wait that timed out
+# (a hung disk) is not repeated until the worker has caught up.
+ROWS_WRITTEN_WAIT_S = 2.0
 
 
 def left_to_magics(raw_cell: str) -> bool:
@@ -127,7 +132,8 @@ class Session:
         self._span_count = 0
         self._strings: dict[str, str] = {}
         self._run_id: str | None = None
-        self._since_catch_up = 0
+        self._since_catch_up = 0  # records made since the worker was last waited for
+        self._worker_behind = False
         self._depth = 0  # cells running: a cell run inside a cell (%%capture's body) makes 2
         self.pending_clear = PendingClear(shell)
 
@@ -288,17 +294,27 @@ class Session:
         opening.deliver()  # IPython reports it as an error in this hook, then runs the cell
 
     def post_run_cell(self, result: Any) -> None:
-        """IPython's post_run_cell: close and record the window ``%carbon on`` opened."""
+        """IPython's post_run_cell: close and record the window ``%carbon on`` opened; then
+        wait (bounded) until the rows of the cell's records are written."""
         self._depth = max(self._depth - 1, 0)  # the cell that loaded the extension had no pre_run_cell
         if self._depth > 0:
             return
         window, self._auto_window = self._auto_window, None
-        if window is None:
+        if window is None and not self._since_catch_up:
             return
-        error = result.error_in_exec or result.error_before_exec
         with InterruptsHeld() as closing:
-            self.show_summary(window, self.close(window, status_of(error)))
+            if window is not None:
+                error = result.error_in_exec or result.error_before_exec
+                self.show_summary(window, self.close(window, status_of(error)))
+            self._wait_for_rows()
         closing.deliver()  # the cell is recorded; IPython reports the interrupt as an error in this hook
+
+    def _wait_for_rows(self) -> None:
+        """The rows of this cell's records written before the next cell runs (bounded)."""
+        if not self._since_catch_up or (self._worker_behind and not worker.drain(0.0)):
+            return
+        self._since_catch_up = 0
+        self._worker_behind = not worker.drain(ROWS_WRITTEN_WAIT_S)
 
     # -- auto mode and spans -----------------------------------------------------------------
     def start_auto(self, options: TrackOptions) -> None:
