@@ -53,10 +53,11 @@ _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 # queue would grow without bound; every so many records the session waits (bounded) for it.
 OUTPUT_BACKLOG_RECORDS = 256
 OUTPUT_CATCH_UP_S = 5.0
-# After each cell that made records, the session waits (bounded) until the worker has written
-# their rows, so that the next cell (Run All) starts with them on disk: a kernel that dies in
-# it (a segfault, the OOM killer) loses at most the cell in flight. A wait that timed out
-# (a hung disk) is not repeated until the worker has caught up.
+# Before a cell runs, the session waits (bounded) until the worker has written the rows of the
+# cells before it, so that a kernel dying in this cell (a segfault, the OOM killer) loses at
+# most the cell in flight. Waiting there rather than at the end of each cell leaves the writer
+# the time between cells (the reply, the next request): usually the rows are on disk already.
+# A wait that timed out (a hung disk) is not repeated until the worker has caught up.
 ROWS_WRITTEN_WAIT_S = 2.0
 
 
@@ -279,6 +280,10 @@ class Session:
         self._depth += 1
         if self._depth > 1:
             return
+        if self._since_catch_up:
+            with InterruptsHeld() as waiting:
+                self._wait_for_rows()
+            waiting.deliver()
         self.pending_clear.new_cell()
         raw = info.raw_cell or ""
         self.cell = CellInfo(execution_count(self.shell, info), getattr(info, "cell_id", None), first_line(raw))
@@ -294,23 +299,20 @@ class Session:
         opening.deliver()  # IPython reports it as an error in this hook, then runs the cell
 
     def post_run_cell(self, result: Any) -> None:
-        """IPython's post_run_cell: close and record the window ``%carbon on`` opened; then
-        wait (bounded) until the rows of the cell's records are written."""
+        """IPython's post_run_cell: close and record the window ``%carbon on`` opened."""
         self._depth = max(self._depth - 1, 0)  # the cell that loaded the extension had no pre_run_cell
         if self._depth > 0:
             return
         window, self._auto_window = self._auto_window, None
-        if window is None and not self._since_catch_up:
+        if window is None:
             return
+        error = result.error_in_exec or result.error_before_exec
         with InterruptsHeld() as closing:
-            if window is not None:
-                error = result.error_in_exec or result.error_before_exec
-                self.show_summary(window, self.close(window, status_of(error)))
-            self._wait_for_rows()
+            self.show_summary(window, self.close(window, status_of(error)))
         closing.deliver()  # the cell is recorded; IPython reports the interrupt as an error in this hook
 
     def _wait_for_rows(self) -> None:
-        """The rows of this cell's records written before the next cell runs (bounded)."""
+        """The rows of the records made so far written before the next cell runs (bounded)."""
         if not self._since_catch_up or (self._worker_behind and not worker.drain(0.0)):
             return
         self._since_catch_up = 0

@@ -299,25 +299,26 @@ def test_fork_during_a_csv_write_inherits_no_lock(tmp_path, figures):
     assert names == expected
 
 
-SEGFAULT_AS_THE_FIFTH_CELL_ENDS = """import ctypes
-def segfault_after_the_fifth(result):
-    if result.info.raw_cell.endswith("print('cell', 4)"):
-        ctypes.string_at(0)  # a segfault in a C extension, the moment the cell has ended
-get_ipython().events.register("post_run_cell", segfault_after_the_fifth)
+SEGFAULT_AS_THE_SIXTH_CELL_STARTS = """import ctypes
+def segfault_as_the_sixth_starts(info):
+    if info.raw_cell.startswith("crash"):
+        ctypes.string_at(0)  # a segfault in a C extension, the moment the next cell starts
+get_ipython().events.register("pre_run_cell", segfault_as_the_sixth_starts)
 """
 
 
 def test_kernel_dying_right_after_tracked_cells_keeps_their_rows(isolated, figures, kernel_notebook):
-    """Run All over 5 tracked cells, and the kernel segfaults the moment the fifth has ended
-    (0 ms after, from a post-run hook): a crash loses at most the cell in flight, so every
-    cell whose code finished is a whole row of both emissions.csv and carbon_cells.csv, and
-    the two files agree."""
-    figures.fault("Run All: 5 %%carbon --quiet cells sent at once; SIGSEGV (ctypes.string_at(0)) as the 5th ends")
+    """Run All over 5 tracked cells and a sixth, and the kernel segfaults the moment the sixth
+    starts (a pre-run hook, right after the fifth has ended): a crash loses at most the cell in
+    flight, so every cell whose code finished is a whole row of both emissions.csv and
+    carbon_cells.csv, and the two files agree."""
+    figures.fault("Run All: 5 %%carbon --quiet cells and a 6th sent at once; SIGSEGV (ctypes.string_at(0)) as the 6th starts")
     kernel = kernel_notebook()
     kernel.run("%load_ext carbon_magic")
-    kernel.run(SEGFAULT_AS_THE_FIFTH_CELL_ENDS)
+    kernel.run(SEGFAULT_AS_THE_SIXTH_CELL_STARTS)
     for index in range(5):
         kernel.send(TRACKED + f"print('cell', {index})")
+    kernel.send("crash = 'the cell in flight'")
     deadline = time.monotonic() + 120
     while kernel.manager.is_alive():
         assert time.monotonic() < deadline, "the kernel did not crash"
