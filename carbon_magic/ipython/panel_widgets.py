@@ -3,8 +3,10 @@
 Imported only when a first panel is about to be shown (ipywidgets, anywidget and plotly
 take a second or more to import), never when the extension loads. A FigureWidget carries
 plotly.js to the front end when it is created (about 5 MB, in its ``_esm``), so views are
-pooled: a finished cell's live panel is replaced by its static, frozen twin, and its
-widgets serve the next cell.
+made ahead, while the kernel is idle, and pooled. A view serves one cell only: plotly's
+front end never unhooks a removed view from its model, so a model shown again makes every
+update fail on the old, purged view before the new one is drawn (the chart would stop where
+it was first shown). Once its cell froze, a view is closed and the idle kernel makes the next.
 """
 
 from __future__ import annotations
@@ -18,24 +20,18 @@ import plotly.graph_objects as go
 from plotly.graph_objects import FigureWidget  # noqa: F401  (plotly loads it lazily: load it here, off the cell)
 import traitlets
 
+from .chart_png import HEIGHT_PX, WIDTH_PX
 from .panel_view import (
     BOX_STYLE, CO2_COLOUR, TEXT_STYLE, Snapshot, attrs, axis_range, axis_unit, group_colour, group_name, header_html,
-    stylesheet, time_axis,
+    palette_of, stylesheet, time_axis, translucent,
 )
 from .session_view import KINDS, MAX_BARS, bar_labels, totals_html
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 MIN_SLOTS = 8  # the session chart's width holds at least this many bars
-CHART_HEIGHT_PX = 210
-# plotly sizes a figure to its container only when the page resizes: a fixed width that fits
-# the panel (at most 960 px wide, 14 px padding) keeps it from opening at plotly's 700 px.
-CHART_WIDTH_PX = 900
-# Colours of the chart for each JupyterLab theme; None: not known yet (greys that read on both).
-_THEMES = {
-    "light": {"font": "#555", "grid": "rgba(0,0,0,0.08)"},
-    "dark": {"font": "#bbb", "grid": "rgba(255,255,255,0.10)"},
-    None: {"font": "#888", "grid": "rgba(128,128,128,0.20)"},
-}
+# plotly sizes a figure to its container only when the page resizes: a fixed size, the frozen
+# chart's (700 x 210 CSS px), fits the panel at 900 px windows and keeps the height on freezing.
+CHART_WIDTH_PX, CHART_HEIGHT_PX = WIDTH_PX, HEIGHT_PX
 _FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
 
 
@@ -93,7 +89,7 @@ class LiveView:
         traces = [
             go.Scatter(
                 name=group_name(group), x=[], y=[], mode="lines", line=dict(width=1.3, color=group_colour(group), shape="vh"),
-                stackgroup="power", fillcolor=group_colour(group) + "59", hovertemplate="%{y:.3g} W",
+                stackgroup="power", fillcolor=translucent(group_colour(group), 0.35), hovertemplate="%{y:.3g} W",
             )
             for group in groups
         ]
@@ -112,32 +108,35 @@ class LiveView:
         )
         self.box.add_class("carbon-magic-live-panel")
         self.theme = theme
+        self.shown = False  # displayed in an output: never shown again (module docstring)
 
     @staticmethod
     def _layout(theme: str | None) -> dict[str, Any]:
-        colours = _THEMES.get(theme, _THEMES[None])
-        axis = dict(gridcolor=colours["grid"], zeroline=False, showline=False, rangemode="tozero")
+        palette = palette_of(theme)
+        axis = dict(gridcolor=palette.grid, zeroline=False, showline=False, rangemode="tozero")
         return dict(
             template="none", height=CHART_HEIGHT_PX, width=CHART_WIDTH_PX, margin=dict(l=46, r=58, t=22, b=26),
             paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-            font=dict(family=_FONT_FAMILY, size=11, color=colours["font"]),
+            font=dict(family=_FONT_FAMILY, size=11, color=palette.text),
             showlegend=True, legend=dict(orientation="h", x=0, y=1.13, font=dict(size=11), bgcolor="rgba(0,0,0,0)",
                                          traceorder="normal"),
             hovermode="x unified",
             xaxis=dict(axis, ticksuffix=" s"),
             yaxis=dict(axis, title=dict(text="W", standoff=4)),
-            yaxis2=dict(axis, overlaying="y", side="right", showgrid=False, tickfont=dict(color=CO2_COLOUR),
-                        title=dict(text="g CO₂e", font=dict(color=CO2_COLOUR), standoff=4)),
+            yaxis2=dict(axis, overlaying="y", side="right", showgrid=False, tickfont=dict(color=palette.co2_text),
+                        title=dict(text="g CO₂e", font=dict(color=palette.co2_text), standoff=4)),
         )
 
     def reset(self, theme: str | None) -> None:
         """Ready for a new cell: the theme's colours (``show`` then replaces all the data)."""
         if theme != self.theme:
-            colours = _THEMES.get(theme, _THEMES[None])
+            palette = palette_of(theme)
             with self.figure.batch_update():
-                self.figure.layout.font.color = colours["font"]
+                self.figure.layout.font.color = palette.text
                 for axis in (self.figure.layout.xaxis, self.figure.layout.yaxis, self.figure.layout.yaxis2):
-                    axis.gridcolor = colours["grid"]
+                    axis.gridcolor = palette.grid
+                self.figure.layout.yaxis2.tickfont.color = palette.co2_text
+                self.figure.layout.yaxis2.title.font.color = palette.co2_text
             self.theme = theme
 
     def show(self, snapshot: Snapshot) -> None:
@@ -163,8 +162,13 @@ class LiveView:
         }
         self.figure.plotly_update(restyle, relayout, trace_indexes=list(range(len(self.groups) + 1)))
 
+    def close(self) -> None:
+        for widget in (self.box, self.figure, self.header, self.styles):
+            widget.close()
+
     def bundle(self, fallback_html: str, fallback_text: str) -> dict[str, Any]:
         """What to display: the widget, with HTML and text for front ends without widgets."""
+        self.shown = True
         return {
             WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.box.model_id},
             "text/html": f'<div class="carbon-magic-panel" style="{BOX_STYLE}">{fallback_html}</div>',
@@ -173,7 +177,7 @@ class LiveView:
 
 
 class ViewPool:
-    """Idle LiveViews by chart groups, reused from cell to cell."""
+    """LiveViews made ahead, by chart groups; each is shown in one cell only (module docstring)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -187,6 +191,10 @@ class ViewPool:
         return LiveView(groups, theme)
 
     def release(self, view: LiveView) -> None:
+        """Keep a view never shown for the next cell; close one that was shown."""
+        if view.shown:
+            view.close()
+            return
         with self._lock:
             self._idle.setdefault(view.groups, []).append(view)
 
@@ -196,10 +204,7 @@ class ViewPool:
             views = [view for idle in self._idle.values() for view in idle]
             self._idle.clear()
         for view in views:
-            view.box.close()
-            view.figure.close()
-            view.header.close()
-            view.styles.close()
+            view.close()
 
 
 class SessionView:
