@@ -59,8 +59,9 @@ def test_a_counter_measured_cpu_is_marked_measured_and_process_mode_says_this_ke
 
 
 def test_the_panel_waits_for_a_module_the_users_code_is_still_importing(ip, tmp_path, monkeypatch):
-    """plotly reads ``pandas.Series`` whenever pandas is in sys.modules: a panel starting while
-    the user's code imports pandas (here a module of that name that takes 2 s) must wait."""
+    """Widget libraries look into modules the user may be importing (plotly, which the panel
+    once drew with, reads ``pandas.Series`` whenever pandas is in sys.modules): a panel starting
+    while the user's code imports pandas (here a module of that name that takes 2 s) waits."""
     package = tmp_path / "slow" / "pandas"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("import time\ntime.sleep(2.0)\nclass Series: pass\nclass Index: pass\n")

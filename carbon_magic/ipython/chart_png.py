@@ -14,15 +14,12 @@ import base64
 import struct
 import zlib
 
-from .panel_view import (
-    CO2_COLOUR, axis_range, axis_unit, group_colour, group_name, nice_step, palette_of, tick_label, time_axis,
-)
+from .chart_layout import HEIGHT_PX, MARGINS_PX, WIDTH_PX, chart_layout
+from .panel_view import CO2_COLOUR, palette_of
 from .series import PowerSeries
 
-WIDTH_PX, HEIGHT_PX = 700, 210  # displayed size (CSS px); the live chart has the same height
 SCALE = 2  # image pixels per CSS pixel
 FONT_SCALE = 3  # image pixels per font pixel: 7-pixel capitals are 10.5 CSS px tall
-MARGINS_PX = (52, 76, 30, 28)  # left, right, top, bottom
 
 
 # 5x7 bitmap glyphs: 7 rows of 5 bits, most significant bit on the left.
@@ -112,68 +109,49 @@ def text_width(text: str) -> float:
 
 
 def chart_png(series: PowerSeries, theme: str | None) -> bytes | None:
-    """Stacked power steps per chart group (W, left axis) and the cumulative CO2e (dashed,
-    right axis) as PNG bytes; None before the series has an interval."""
-    times, power = series.power_w()
-    co2_times, co2 = series.co2_g()
-    if len(times) < 2:
+    """``chart_layout(series)`` drawn as PNG bytes on ``theme``'s background; None before the
+    series has an interval."""
+    layout = chart_layout(series)
+    if layout is None:
         return None
     palette = palette_of(theme)
-    background, text, grid = _rgb(palette.background), _rgb(palette.text), _rgb(palette.grid)
-    canvas = Canvas(WIDTH_PX * SCALE, HEIGHT_PX * SCALE, background)
+    text, co2_text = _rgb(palette.text), _rgb(palette.co2_text)
+    canvas = Canvas(WIDTH_PX * SCALE, HEIGHT_PX * SCALE, _rgb(palette.background))
     left, right, top, bottom = (m * SCALE for m in MARGINS_PX)
     plot_w, plot_h = canvas.width - left - right, canvas.height - top - bottom
-    t_end = max(times[-1], 1e-9)
-    tops: list[list[float]] = []
-    stacked = [0.0] * len(times)
-    for group in series.groups:
-        stacked = [s + p for s, p in zip(stacked, power[group])]
-        tops.append(stacked)
-    p_top, p_step = axis_range(max(stacked))
-    co2_factor, co2_unit = axis_unit(max(max(co2), 1e-12), "g")
-    c_top, c_step = axis_range(max(co2) * co2_factor)
-    x = lambda t: left + plot_w * t / t_end  # noqa: E731
-    y = lambda p: top + plot_h * (1 - p / p_top)  # noqa: E731
-    y2 = lambda c: top + plot_h * (1 - c / c_top)  # noqa: E731
+    x = lambda fraction: left + plot_w * fraction  # noqa: E731
+    y = lambda fraction: top + plot_h * (1 - fraction)  # noqa: E731
     baseline = 3.5 * FONT_SCALE  # half a capital: labels centred on their grid line
-    value = 0.0
-    while value <= p_top + 1e-9:
-        canvas.rect(left, y(value) - 1, left + plot_w, y(value) + 1, grid)
-        canvas.text(left - 6 * SCALE, y(value) + baseline, tick_label(value), text, "end")
-        value += p_step
-    value = 0.0
-    while value <= c_top + 1e-12:
-        canvas.text(left + plot_w + 6 * SCALE, y2(value) + baseline, tick_label(round(value, 12)), _rgb(palette.co2_text))
-        value += c_step
-    divisor, unit = time_axis(t_end)
-    t_step = nice_step(t_end / divisor, 6) * divisor
-    value = 0.0
-    while value <= t_end + 1e-9:
-        canvas.text(x(value), canvas.height - 6 * SCALE, f"{tick_label(round(value / divisor, 6))} {unit}", text, "middle")
-        value += t_step
-    below = [0.0] * len(times)
-    for group, upper in zip(series.groups, tops):
-        fill = _mix(group_colour(group), palette.background, 0.45)
+    for fraction, label in layout.power_ticks:
+        canvas.rect(left, y(fraction) - 1, left + plot_w, y(fraction) + 1, _rgb(palette.grid))
+        canvas.text(left - 6 * SCALE, y(fraction) + baseline, label, text, "end")
+    for fraction, label in layout.co2_ticks:
+        canvas.text(left + plot_w + 6 * SCALE, y(fraction) + baseline, label, co2_text)
+    for fraction, label in layout.time_ticks:
+        canvas.text(x(fraction), canvas.height - 6 * SCALE, label, text, "middle")
+    times, below = layout.times, [0.0] * len(layout.times)
+    for area in layout.areas:
+        fill = _mix(area.colour, palette.background, 0.45)
         for index in range(1, len(times)):
-            canvas.rect(x(times[index - 1]), y(upper[index]), x(times[index]), y(below[index]), fill)
-        outline = [(x(times[0]), y(upper[0]))]
+            canvas.rect(x(times[index - 1]), y(area.tops[index]), x(times[index]), y(below[index]), fill)
+        outline = [(x(times[0]), y(area.tops[0]))]
         for index in range(1, len(times)):
-            outline += [(x(times[index - 1]), y(upper[index])), (x(times[index]), y(upper[index]))]
-        canvas.line(outline, _rgb(group_colour(group)), 1.5 * SCALE)
-        below = upper
-    canvas.line([(x(t), y2(c * co2_factor)) for t, c in zip(co2_times, co2)], _rgb(CO2_COLOUR), 2 * SCALE,
-                dash=(6 * SCALE, 4 * SCALE))
+            outline += [(x(times[index - 1]), y(area.tops[index])), (x(times[index]), y(area.tops[index]))]
+        canvas.line(outline, _rgb(area.colour), 1.5 * SCALE)
+        below = area.tops
+    dash = (6 * SCALE, 4 * SCALE)
+    canvas.line([(x(t), y(c)) for t, c in zip(layout.co2_times, layout.co2)], _rgb(CO2_COLOUR), 2 * SCALE, dash)
     legend_y, legend_x = 9 * SCALE + GLYPH_H * FONT_SCALE, left + 10 * SCALE
     canvas.text(left - 6 * SCALE, legend_y, "W", text, "end")
-    for group in series.groups:
-        swatch = 10 * SCALE
-        canvas.rect(legend_x, legend_y - swatch, legend_x + swatch, legend_y, _mix(group_colour(group), palette.background, 0.7))
-        canvas.text(legend_x + swatch + 4 * SCALE, legend_y, group_name(group), text)
-        legend_x += swatch + 4 * SCALE + text_width(group_name(group)) + 14 * SCALE
-    canvas.line([(legend_x, legend_y - 5 * SCALE), (legend_x + 16 * SCALE, legend_y - 5 * SCALE)], _rgb(CO2_COLOUR),
-                2 * SCALE, dash=(6 * SCALE, 4 * SCALE))
+    swatch = 10 * SCALE
+    for area in layout.areas:
+        canvas.rect(legend_x, legend_y - swatch, legend_x + swatch, legend_y, _mix(area.colour, palette.background, 0.7))
+        canvas.text(legend_x + swatch + 4 * SCALE, legend_y, area.name, text)
+        legend_x += swatch + 4 * SCALE + text_width(area.name) + 14 * SCALE
+    middle = legend_y - 5 * SCALE
+    canvas.line([(legend_x, middle), (legend_x + 16 * SCALE, middle)], _rgb(CO2_COLOUR), 2 * SCALE, dash)
     canvas.text(legend_x + 20 * SCALE, legend_y, "CO₂e so far", text)
-    canvas.text(left + plot_w + 6 * SCALE, legend_y, f"{co2_unit} CO₂e", _rgb(palette.co2_text))
+    canvas.text(left + plot_w + 6 * SCALE, legend_y, layout.co2_unit, co2_text)
     return canvas.png()
 
 

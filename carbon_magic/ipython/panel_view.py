@@ -67,13 +67,6 @@ def group_colour(group: str) -> str:
     return GROUP_COLOURS.get(group, GROUP_COLOURS.get(kind_of(group), "#7f7f7f"))
 
 
-def translucent(colour: str, opacity: float) -> str:
-    """'#1f77b4', 0.35 -> 'rgba(31,119,180,0.35)': a colour every plotly version and browser
-    accepts (8-digit hex needs plotly 7)."""
-    red, green, blue = (int(colour[index:index + 2], 16) for index in (1, 3, 5))
-    return f"rgba({red},{green},{blue},{opacity:g})"
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """Everything one view of the panel shows.
