@@ -206,7 +206,6 @@ def test_the_frozen_panel_reads_untrusted_and_in_nbconvert_html(lab, page):
     load_with_widgets(page, lab, path)
     cell = run_cell(page, FOUR_SECONDS.replace("training", "shared"), wait=False)
     cell.locator(CHART).first.wait_for(timeout=30_000)
-    time.sleep(2.5)
     live_height = cell.locator(LIVE).first.bounding_box()["height"]
     wait_cell_done(cell, timeout_ms=30_000)
     cell.locator(f'{FROZEN} [data-state="ok"]').wait_for(timeout=10_000)
@@ -217,8 +216,9 @@ def test_the_frozen_panel_reads_untrusted_and_in_nbconvert_html(lab, page):
     outputs = saved_outputs(lab, path, "%%carbon")
     assert len(outputs) == 1
 
-    # a colleague's copy: the same file, never signed on this machine, so untrusted
+    # a colleague's copy: never signed on this machine, so untrusted
     notebook = lab.api("GET", f"/api/contents/{path}")["content"]
+    notebook["metadata"]["copied_from"] = "a colleague"  # other content: no signature of it here
     (lab.root / "copy.ipynb").write_text(json.dumps(notebook))
     for dark in (False, True):
         set_theme(page, dark=dark)
@@ -226,8 +226,11 @@ def test_the_frozen_panel_reads_untrusted_and_in_nbconvert_html(lab, page):
             page.set_viewport_size({"width": width, "height": 900})
             open_notebook(page, lab, "copy.ipynb")
             hide_side_panels(page)
-            copy = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(1)
-            trusted = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets[1].model.trusted")
+            index = page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets.findIndex(
+                cell => cell.model.sharedModel.getSource().startsWith('%%carbon'))""")
+            copy = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(index)
+            trusted = page.evaluate(
+                "(index) => window.jupyterapp.shell.currentWidget.content.widgets[index].model.trusted", index)
             assert trusted is False
             image = copy.locator(".jp-OutputArea-output img").first
             image.wait_for(timeout=15_000)
@@ -249,3 +252,59 @@ def test_the_frozen_panel_reads_untrusted_and_in_nbconvert_html(lab, page):
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert 'src="data:image/png;base64,' in done.stdout and energy_text in done.stdout
+
+
+# Every text node under ``root``: its colour (CSS color, or fill for SVG text) blended over the
+# first opaque background behind it, and that background; WCAG's contrast ratio of the two.
+LOW_CONTRAST_JS = """
+(root) => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g) || ['0', '0', '0', '0']; return m.map(Number).concat([1]).slice(0, 4); };
+  const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3])).concat([1]);
+  const background = (element) => {
+    const layers = [];
+    for (let e = element; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let result = [255, 255, 255, 1];
+    if (!layers.length || layers[layers.length - 1][3] < 1) result = parse(getComputedStyle(document.body).backgroundColor);
+    for (const layer of layers.reverse()) result = over(layer, result);
+    return result;
+  };
+  const luminance = (c) => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const low = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const element = node.parentElement;
+    if (!node.textContent.trim() || !element.getClientRects().length) continue;
+    const style = getComputedStyle(element);
+    if (style.visibility === 'hidden' || style.display === 'none') continue;
+    const back = background(element);
+    const ink = over(parse(element instanceof SVGElement ? style.fill : style.color), back);
+    const [a, b] = [luminance(ink), luminance(back)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) low.push(`${node.textContent.trim().slice(0, 30)}: ${ratio.toFixed(2)}`);
+  }
+  return low;
+}
+"""
+
+
+def test_every_text_of_the_panel_has_enough_contrast_in_both_themes(lab, page):
+    load_with_widgets(page, lab, lab.new_notebook("contrast.ipynb"))
+    try:
+        for dark in (False, True):
+            set_theme(page, dark=dark)
+            theme = "dark" if dark else "light"
+            cell = run_cell(page, FOUR_SECONDS.replace("training", f"contrast-{theme}"), wait=False)
+            cell.locator(CHART).first.wait_for(timeout=30_000)
+            time.sleep(2.0)
+            assert cell.locator(LIVE).first.evaluate(LOW_CONTRAST_JS) == [], f"live panel, {theme} theme"
+            screenshot(cell, f"panel-{theme}-contrast-live")
+            wait_cell_done(cell, timeout_ms=30_000)
+            cell.locator(f'{FROZEN} [data-state="ok"]').wait_for(timeout=10_000)
+            assert cell.locator(FROZEN).first.evaluate(LOW_CONTRAST_JS) == [], f"frozen panel, {theme} theme"
+            screenshot(cell, f"panel-{theme}-contrast-frozen")
+    finally:
+        set_theme(page, dark=False)

@@ -107,7 +107,8 @@ def test_notebook_7_every_panel_draws_its_chart_to_the_end_and_reads_untrusted(l
         page.keyboard.press("Control+s")
         time.sleep(1)
     notebook = lab.api("GET", f"/api/contents/{path}")["content"]
-    (lab.root / "notebook7_copy.ipynb").write_text(json.dumps(notebook))  # unsigned here: untrusted
+    notebook["metadata"]["copied_from"] = "a colleague"  # other content: no signature of it here, untrusted
+    (lab.root / "notebook7_copy.ipynb").write_text(json.dumps(notebook))
     open_notebook7(page, lab, "notebook7_copy.ipynb")
     copy = page.locator(".jp-Notebook .jp-Cell").filter(has_text="nb7run2").first
     image = copy.locator(".jp-OutputArea-output img").first
