@@ -150,8 +150,10 @@ FOUR_SECONDS = SIX_SECONDS.replace("< 6", "< 4.5")
 def console_errors(page) -> list[str]:
     """Every error the page logs from now on (console errors and uncaught exceptions)."""
     errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(f"{message.text} (at {message.location.get('url')}:"
+                                                     f"{message.location.get('lineNumber')})")
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))
     return errors
 
 
