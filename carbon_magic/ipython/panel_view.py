@@ -47,8 +47,8 @@ class Palette:
 
 # every text at least 4.5:1 against its background (WCAG AA); tests/test_panel_parts.py checks
 PALETTES = {
-    "light": Palette("#ffffff", "#454545", "#6a4c93", "#e3e3e3"),
-    "dark": Palette("#111111", "#cfcfcf", "#b9a0dc", "#333333"),
+    "light": Palette("#ffffff", "#454545", "#6a4c93", "#e3e3e3"),  # JupyterLab Light's --jp-layout-color1
+    "dark": Palette("#212121", "#cfcfcf", "#b9a0dc", "#3a3a3a"),  # JupyterLab Dark's --jp-layout-color1
 }
 
 
