@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test bench bench-vs-codecarbon install clean pushgateway chromium jstest reliability lowest-panel
+.PHONY: demo test bench bench-vs-codecarbon install clean pushgateway chromium jstest lint reliability lowest-panel
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,15 +18,27 @@ demo: $(PY) node_modules/.package-lock.json
 	$(PIP) install -q -e ".[demo]"
 	$(PY) scripts/demo.py
 
-## make test: everything the tests need, then every test (the sidebar's Jest tests, then pytest).
+## make test: everything the tests need, then every test (the sidebar's Jest tests, then pytest),
+## then the linters (last, so that a style finding never hides a test result).
 ## `pip install -e` builds the sidebar's bundle (labextension/ -> carbon_magic/labextension/)
 ## through hatch-jupyter-builder when labextension/ changed since the last build, and installs it.
 test: $(PY) pushgateway chromium node_modules/.package-lock.json
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test,lint]"
 	@test -d .cache/ipykernel6/ipykernel || $(PIP) install -q --no-deps --target .cache/ipykernel6 "ipykernel>=6.20,<7"
 	@$(MAKE) --no-print-directory lowest-panel
 	$(MAKE) --no-print-directory jstest
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory lint
+
+## make lint: ruff and mypy on the Python (settings in pyproject.toml), prettier and eslint on the
+## sidebar's TypeScript (settings in package.json); `npm run lint` rewrites what prettier would
+lint: $(PY) node_modules/.package-lock.json
+	@test -x $(VENV)/bin/mypy || $(PIP) install -q -e ".[lint]"
+	@status=0; \
+	  $(VENV)/bin/ruff check . || status=1; \
+	  $(VENV)/bin/mypy || status=1; \
+	  npm run --silent lint:check || status=1; \
+	  exit $$status
 
 ## the live panel's widget libraries at the lowest versions pyproject.toml accepts, alone in
 ## .cache/lowest-panel (tests/test_panel_lowest_versions.py puts them first on a kernel's path)

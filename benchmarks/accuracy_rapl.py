@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, row
+from common import row
 
 from carbon_magic.core.config import resolve_config
 from carbon_magic.core.tracker import Tracker

@@ -61,7 +61,7 @@ def main(cells: int = 3000) -> dict:
         for _ in range(50):  # warm-up: caches, first tracker, output worker
             for code in forms.values():
                 run_timed(shell, code)
-        for index in range(cells):
+        for _ in range(cells):
             sink.seek(0)
             sink.truncate()
             for name, code in forms.items():

@@ -2,6 +2,7 @@
 
 In IPython/Jupyter: ``%load_ext carbon_magic`` then ``%%carbon`` on a cell.
 In scripts: ``from carbon_magic import EmissionsTracker`` (CodeCarbon's API).
+A machine's wall power without counters: ``carbon_magic.estimate_power_w(...)``.
 
 Importing this package imports neither IPython nor the hardware libraries.
 """
@@ -13,7 +14,7 @@ from typing import Any
 from ._version import __version__
 
 __all__ = ["__version__", "EmissionsTracker", "OfflineEmissionsTracker", "track_emissions",
-           "load_ipython_extension", "unload_ipython_extension"]
+           "estimate_power_w", "load_ipython_extension", "unload_ipython_extension"]
 
 _LAZY = {"EmissionsTracker", "OfflineEmissionsTracker", "track_emissions"}
 
@@ -23,6 +24,10 @@ def __getattr__(name: str) -> Any:
         from . import trackers
 
         return getattr(trackers, name)
+    if name == "estimate_power_w":
+        from .core.power_model import estimate_power_w
+
+        return estimate_power_w
     raise AttributeError(f"module 'carbon_magic' has no attribute {name!r}")
 
 

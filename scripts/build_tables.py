@@ -3,7 +3,8 @@
     python scripts/build_tables.py [SOURCE_DIR] [--out OUT_DIR]
 
 SOURCE_DIR defaults to ``data-sources/codecarbon-3.3.2`` in the repository;
-OUT_DIR defaults to ``carbon_magic/data``. Writes ``grid.json`` and ``cpu_tdp.csv``;
+OUT_DIR defaults to ``carbon_magic/data``. Writes ``grid.json`` and ``cpu_tdp.csv`` (with the
+CPU models of ``data-sources/specpower/specpower_ssj2008.csv`` that CodeCarbon's table lacks);
 ``countries.csv`` (hand-maintained ISO 3166-1 table) is read from the package, never written.
 Output is deterministic: sorted keys, rounded floats, LF line endings. Stdlib only.
 See ``carbon_magic/data/SOURCES.md`` for what each figure is and how it was derived.
@@ -21,6 +22,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE_DIR = REPO_ROOT / "data-sources" / "codecarbon-3.3.2"
+# SPEC power_ssj2008 results (cloud-energy's parse): CPU models CodeCarbon's table lacks come from here.
+SPECPOWER_CSV = REPO_ROOT / "data-sources" / "specpower" / "specpower_ssj2008.csv"
 PACKAGE_DATA_DIR = REPO_ROOT / "carbon_magic" / "data"
 CPU_CATALOG_PATH = REPO_ROOT / "carbon_magic" / "core" / "cpu_catalog.py"
 
@@ -115,7 +118,8 @@ SOURCES = {
         "year": None,
     },
     "cpu_tdp": {
-        "name": "CodeCarbon 3.3.2 hardware/cpu_power.csv (Intel ARK, AMD product specifications)",
+        "name": ("CodeCarbon 3.3.2 hardware/cpu_power.csv (Intel ARK, AMD product specifications); the CPU models "
+                 "of SPEC power_ssj2008 results it lacks, with their TDP (cloud-energy's parse, MIT)"),
         "url": "https://github.com/mlco2/codecarbon",
         "licence": "MIT (CodeCarbon); TDPs are manufacturer specifications",
         "year": None,
@@ -138,13 +142,13 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
 
 
-def load_cpu_normaliser():
-    """``normalise_cpu_name`` from the package's own source file, without importing the package."""
+def load_cpu_catalog():
+    """``carbon_magic.core.cpu_catalog`` from the package's own source file, without importing the package."""
     spec = importlib.util.spec_from_file_location("_cpu_catalog_for_build", CPU_CATALOG_PATH)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look the module up while it executes
     spec.loader.exec_module(module)
-    return module.normalise_cpu_name
+    return module
 
 
 def per_source_factors(raw: dict) -> dict[str, float]:
@@ -308,6 +312,34 @@ def cpu_rows(raw_rows: list[dict[str, str]], normalise) -> list[tuple[str, float
     return sorted((name, -negative_tdp, key) for key, (negative_tdp, _, name) in best.items())
 
 
+def display_name(vendor: str, key: str) -> str:
+    """"AMD Opteron 8381 HE" for vendor "amd" and key "opteron 8381 he"."""
+    words = [word.upper() if any(c.isdigit() for c in word) or len(word) <= 2 else word.capitalize()
+             for word in key.split()]
+    return " ".join([{"amd": "AMD", "intel": "Intel"}.get(vendor, vendor.capitalize())] + words)
+
+
+def specpower_cpu_rows(spec_rows: list[dict[str, str]], table_rows: list[tuple[str, float, str]],
+                       catalog) -> list[dict[str, str]]:
+    """The CPU models of the SPEC results that no table row names (same model number, same
+    family), as cpu_power.csv rows with the TDP the results give."""
+    by_model: dict[frozenset[str], list[frozenset[str]]] = {}
+    for _, _, key in table_rows:
+        tokens = frozenset(key.split())
+        by_model.setdefault(catalog._model_tokens(tokens), []).append(tokens)
+    rows = []
+    for spec in spec_rows:
+        key = catalog.normalise_cpu_name(spec["cpu_name"])
+        tokens = frozenset(key.split())
+        models = catalog._model_tokens(tokens)
+        if not spec["tdp_w_per_chip"] or not models:
+            continue
+        if any(catalog._shares_family(tokens, row) for row in by_model.get(models, ())):
+            continue
+        rows.append({"Name": display_name(spec["cpu_vendor"], key), "TDP": spec["tdp_w_per_chip"]})
+    return rows
+
+
 def format_tdp(tdp_w: float) -> str:
     """A TDP as its shortest exact decimal: 95.0 -> "95", 2.4 -> "2.4"."""
     text = f"{tdp_w:g}"
@@ -341,12 +373,13 @@ def read_countries(path: Path) -> dict[str, dict]:
 def build(source_dir: Path, out_dir: Path) -> list[Path]:
     """Write grid.json and cpu_tdp.csv into out_dir; return their paths."""
     countries = read_countries(PACKAGE_DATA_DIR / "countries.csv")
-    normalise = load_cpu_normaliser()
+    catalog = load_cpu_catalog()
+    codecarbon_cpus = read_csv(source_dir / "hardware" / "cpu_power.csv")
+    spec_cpus = specpower_cpu_rows(read_csv(SPECPOWER_CSV), cpu_rows(codecarbon_cpus, catalog.normalise_cpu_name),
+                                   catalog)
     outputs = {
         out_dir / "grid.json": grid_json_text(build_grid(source_dir, countries)),
-        out_dir / "cpu_tdp.csv": cpu_csv_text(
-            cpu_rows(read_csv(source_dir / "hardware" / "cpu_power.csv"), normalise)
-        ),
+        out_dir / "cpu_tdp.csv": cpu_csv_text(cpu_rows(codecarbon_cpus + spec_cpus, catalog.normalise_cpu_name)),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     for path, text in outputs.items():

@@ -207,3 +207,114 @@ def test_first_lookup_loads_the_table_quickly():
 def test_a_model_named_without_digits_matches_only_exactly():
     assert lookup_tdp("Intel(R) Aubrey Isle").tdp_w == 300
     assert lookup_tdp("Intel Aubrey") is None  # no model number: never a fuzzy guess
+
+
+# --- names as SPEC results and operating systems write them --------------------------------
+
+SPECPOWER_CSV = REPO / "data-sources" / "specpower" / "specpower_ssj2008.csv"
+
+
+def specpower_cpu_names() -> list[str]:
+    with open(SPECPOWER_CSV, encoding="utf-8", newline="") as f:
+        return sorted({row["cpu_name"] for row in csv.DictReader(f)})
+
+
+def test_every_cpu_name_of_the_specpower_data_finds_its_row():
+    names = specpower_cpu_names()
+    found = [name for name in names if lookup_tdp(name) is not None]
+    assert len(names) == 158
+    assert len(found) == len(names), sorted(set(names) - set(found))  # hit rate 158 / 158
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("Intel Xeon E5-2660 2.20 GHz (Intel Turbo Boost Technology up to 3.00 GHz)", "Intel Xeon E5-2660"),
+        ("AMD EPYC 7763 2.45GHz", "AMD EPYC 7763"),
+        ("AMD EPYC 7601 2.20 GHz, Dell SKU [338-BNCG]", "AMD EPYC 7601"),
+        ("Intel Xeon X5570, 2.933 GHz", "Intel Xeon X5570"),
+        ("Intel Xeon Platinum 8280 CPU 2.70 GHz", "Intel Xeon Platinum 8280"),
+        ("Intel Xeon E3-1265LV3", "Intel Xeon E3-1265L v3"),
+        ("Intel Xeon E3-1220v2 (Intel Turbo Boost Technology up to 3.50 GHz)", "Intel Xeon E3-1220 v2"),
+        ("Intel(R) Xeon(R) E-2388G CPU 3.20GHz", "Intel Xeon E-2388G"),
+        ("Dual-Core AMD Opteron(tm) Processor 2216 HE", "AMD Opteron 2216 HE"),
+        ("AMD Opteron 2216HE", "AMD Opteron 2216 HE"),
+        ("Intel Xeon 3.8GHz", "Intel Xeon 3.8"),
+    ],
+)
+def test_names_with_clock_speeds_notes_and_glued_versions_are_found(raw, name):
+    match = lookup_tdp(raw)
+    assert match is not None and match.name == name
+
+
+def test_a_clock_speed_is_not_a_model_number():
+    # "Intel Xeon Processor 3.4 GHz" is the 2004 Xeon named by its clock, never another CPU with "3.4" in it.
+    assert lookup_tdp("Intel Xeon Processor 3.4 GHz").name == "Intel Xeon 3.4"
+    assert lookup_tdp("Intel(R) Xeon(R) CPU @ 2.20GHz") is None
+    assert lookup_tdp("AMD EPYC 2.45GHz") is None
+    # A cloud VM's unnamed Xeon at 3.20 GHz is not the 2004 "Intel Xeon 3.20" of the table.
+    assert lookup_tdp("Intel(R) Xeon(R) CPU @ 3.20GHz") is None
+    assert cpu_catalog.cpu_generation("Intel(R) Xeon(R) CPU @ 3.20GHz") is None
+
+
+def test_rows_added_from_the_specpower_data_have_its_tdp():
+    with open(SPECPOWER_CSV, encoding="utf-8", newline="") as f:
+        spec = {row["cpu_name"]: float(row["tdp_w_per_chip"]) for row in csv.DictReader(f) if row["tdp_w_per_chip"]}
+    source_keys = {normalise_cpu_name(name) for name in source_tdps()}
+    added = [row for row in table_rows() if row["key"] not in source_keys]
+    assert {row["name"] for row in added} == {
+        "AMD Opteron 2216 HE", "AMD Opteron 2377 EE", "AMD Opteron 2380", "AMD Opteron 2382", "AMD Opteron 2425 HE",
+        "AMD Opteron 2435", "AMD Opteron 6174", "AMD Opteron 8381 HE", "AMD Opteron 8384", "AMD Opteron 8425 HE"}
+    for row in added:
+        spellings = [tdp for name, tdp in spec.items() if normalise_cpu_name(name) == row["key"]]
+        assert spellings and float(row["tdp_w"]) == max(spellings)
+
+
+@pytest.mark.parametrize(
+    ("raw", "vendor", "microarchitecture", "year"),
+    [
+        ("AMD EPYC 7B13 64-Core Processor", "amd", "epyc3", 2021),
+        ("AMD EPYC 9654 96-Core Processor", "amd", "epyc4", 2022),
+        ("AMD EPYC 7551P 2.0 GHz", "amd", "epyc1", 2017),
+        ("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", "intel", "icelake", 2021),
+        ("Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", "intel", "cascadelake", 2019),
+        ("Intel Xeon Platinum 8380HL 2.9GHz", "intel", "cooperlake", 2020),
+        ("Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz", "intel", "broadwell", 2016),
+        ("Intel(R) Xeon(R) CPU E5-2660 0 @ 2.20GHz", "intel", "sandybridge", 2012),
+        ("Intel Xeon L5430", "intel", "penryn", 2007),
+        ("Intel Xeon 3.8GHz", "intel", "netburst", 2004),
+        ("11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz", "intel", "tigerlake", 2020),
+        ("Six-Core AMD Opteron(r) Processor 8425 HE", "amd", "opteron-k10", 2009),
+        ("AMD Ryzen 9 5950X 16-Core Processor", "amd", "zen3", 2020),
+    ],
+)
+def test_generation_from_the_model_number(raw, vendor, microarchitecture, year):
+    assert cpu_catalog.cpu_generation(raw) == cpu_catalog.CpuGeneration(vendor, microarchitecture, year)
+
+
+@pytest.mark.parametrize("raw", ["AMD 3260 HE", "3280", "Intel(R) Xeon(R) CPU @ 2.20GHz", "AMD EPYC", "Apple M2"])
+def test_no_generation_without_a_model_number_of_a_known_family(raw):
+    # a bare number is no Xeon: AMD's "3260 HE" is not a 2006 Xeon 3xxx
+    assert cpu_catalog.cpu_generation(raw) is None
+
+
+def test_every_specpower_cpu_has_a_generation_near_its_servers_year():
+    with open(SPECPOWER_CSV, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        generation = cpu_catalog.cpu_generation(row["cpu_name"])
+        assert generation is not None, row["cpu_name"]
+        # a server ships in its CPU's launch year or up to 3 years later (one Gold 6136 server: 2020)
+        assert 0 <= int(row["availability_year"]) - generation.launch_year <= 3, row["cpu_name"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "vendor"),
+    [("AMD EPYC", "amd"), ("AMD EPYC Processor", "amd"), ("Intel(R) Xeon(R) CPU @ 2.20GHz", "intel"),
+     ("Intel Xeon Processor (Cascadelake)", "intel"), ("Six-Core AMD Opteron", "amd"),
+     ("QEMU Virtual CPU version 2.5+", None), ("Common KVM processor", None), ("", None)],
+)
+def test_vendor_of_a_partly_named_cpu(raw, vendor):
+    assert cpu_catalog.cpu_vendor(raw) == vendor
+    if vendor is None:
+        assert cpu_catalog.cpu_generation(raw) is None

@@ -59,12 +59,12 @@ def test_floats_round_trip_exactly(tmp_path):
 
 def test_other_header_is_kept_as_bak_then_numbered(tmp_path):
     path = tmp_path / "emissions.csv"
-    path.write_text("old,header\n1,2\n")
+    path.write_text("timestamp,old,emissions\n1,2,3\n")  # records files of other layouts
     append_rows(path, CSV_COLUMNS, [row("r1")])
-    assert (tmp_path / "emissions.csv.bak").read_text() == "old,header\n1,2\n"
-    path.write_text("another,header\n3,4\n")
+    assert (tmp_path / "emissions.csv.bak").read_text() == "timestamp,old,emissions\n1,2,3\n"
+    path.write_text("timestamp,emissions,another\n3,4,5\n")
     append_rows(path, CSV_COLUMNS, [row("r2")])
-    assert (tmp_path / "emissions.csv_0.bak").read_text() == "another,header\n3,4\n"
+    assert (tmp_path / "emissions.csv_0.bak").read_text() == "timestamp,emissions,another\n3,4,5\n"
     assert [r["run_id"] for r in read(path)] == ["r2"]
 
 

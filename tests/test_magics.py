@@ -201,7 +201,7 @@ def test_keyboard_interrupt_propagates_and_the_cell_is_recorded_interrupted(ip):
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("--pue abc", "argument --pue: Invalid value 'abc' for 'pue' (from magic option --pue). Accepted: a number >= 1."),
+        ("--pue abc", "argument --pue: Invalid value 'abc' for 'pue' (from magic option --pue). Accepted: a number >= 1 and <= 10."),
         ("--tracking-mode fast", "Accepted: one of 'machine', 'process'"),
         ("--pu 1.2", "unknown option --pu (did you mean --pue"),
         ("total", "unexpected argument 'total'"),
@@ -432,7 +432,7 @@ def test_config_magic_rejects_bad_values_with_the_cores_message(ip, caplog):
         ip.run_line_magic("config", "CarbonMagic.pue = 0.5")
         ip.run_line_magic("config", "CarbonMagic.tracking_mode = 'everything'")
     text = caplog.text
-    assert "Invalid value 0.5 for 'pue' (from %config CarbonMagic). Accepted: a number >= 1." in text
+    assert "Invalid value 0.5 for 'pue' (from %config CarbonMagic). Accepted: a number >= 1 and <= 10." in text
     assert "Invalid value 'everything' for 'tracking_mode'" in text
     settings = get_session(ip).settings
     assert settings.pue == 1.0 and settings.tracking_mode == "machine"

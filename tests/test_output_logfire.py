@@ -67,7 +67,8 @@ def test_without_a_token_logfire_is_configured_and_nothing_raises(tmp_path):
     script = (
         "import json, logfire\n"
         "from carbon_magic import EmissionsTracker\n"
-        f"tracker = EmissionsTracker(save_to_logfire=True, **{MEASURED!r})\n"
+        # offline: stop() would otherwise wait for (and log) the geolocation this test cannot reach
+        f"tracker = EmissionsTracker(save_to_logfire=True, offline=True, country_iso_code='FRA', **{MEASURED!r})\n"
         "tracker.start(); tracker.stop()\n"
         "config = logfire.DEFAULT_LOGFIRE_INSTANCE.config\n"
         "print(json.dumps([config._initialized, config.send_to_logfire, config.token]))\n"

@@ -131,11 +131,12 @@ SECRETS = {
     "api_endpoint": "https://alice:hunter2-password@api.example.org",
     "project_name": "alice-secret-project",
     "experiment_name": "cancer-study-42",
-    "output_dir": "/home/alice/private-results",
+    "output_dir": "alice-private-results",  # an existing folder (made in the test's working folder)
 }
 
 
 def test_payload_from_a_session_carries_the_ledger_and_nothing_private(fresh_telemetry, isolated, tmp_path):
+    (isolated / SECRETS["output_dir"]).mkdir()
     config = measured_config(**SECRETS)
     record = tracked_cell(config, seconds=0.2)
     store = ConsentStore(tmp_path / "cfg" / "telemetry.json")

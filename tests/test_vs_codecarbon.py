@@ -203,6 +203,19 @@ def test_results_markdown_keeps_a_recorded_gpu_run_and_says_when_none_was_made(v
     assert "Not run yet" not in again
 
 
+def test_results_markdown_keeps_the_power_models_section(vs):
+    results = made_up_results()
+    figures = vs.report.summarise(results)
+    rows = vs.report.headline(figures)
+    fresh = vs.document.results_markdown(results, figures, rows, existing="")
+    assert "Wall power without counters" not in fresh
+    recorded = vs.report.put_block(fresh, vs.document.MODEL_BLOCK, "| median absolute error | 11.1 % |")
+    again = vs.document.results_markdown(results, figures, rows, existing=recorded)
+    assert "## Wall power without counters (issue 18)" in again
+    assert vs.report.get_block(again, vs.document.MODEL_BLOCK) == "| median absolute error | 11.1 % |"
+    assert again.index("Wall power without counters") < again.index("## Reproduce")
+
+
 def test_readme_table_names_the_machine_date_and_versions(vs):
     results = made_up_results()
     rows = vs.report.headline(vs.report.summarise(results))

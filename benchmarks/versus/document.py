@@ -1,8 +1,10 @@
 """benchmarks/RESULTS.md and the README's "How it compares" table, from one run's results.
 
-Pure text: the runner reads and writes the files. The GPU section of RESULTS.md is kept
-from the existing file (block ``gpu-check``): it records a run of benchmarks/gpu_check.py
-on real hardware, which this runner cannot make.
+Pure text: the runner reads and writes the files. Three sections of RESULTS.md are kept from
+the existing file: the GPU section (block ``gpu-check``), a run of benchmarks/gpu_check.py on
+real hardware, which this runner cannot make; the per-cell cost through a real kernel
+(block ``kernel-overhead``), which benchmarks/kernel_overhead.py --write writes; and the power
+model's section (block ``model-accuracy``, written by benchmarks/model_accuracy.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from report import (
 
 README_BLOCK = "how-it-compares"
 GPU_BLOCK = "gpu-check"
+MODEL_BLOCK = "model-accuracy"
+KERNEL_BLOCK = "kernel-overhead"
+KERNEL_NOT_RUN = "Not measured yet: `python benchmarks/kernel_overhead.py --write` writes it here."
 
 GPU_NOT_RUN = """\
 **Not run yet on real hardware.** No machine with an NVIDIA GPU was available to the session
@@ -113,12 +118,19 @@ def results_markdown(results: dict[str, Any], figures: dict[str, Any], rows: lis
         headline_table(rows, theirs_name),
         "Ratios are CodeCarbon's figure divided by carbon_magic's." + _misses(rows),
         _cells_section(figures, plan, theirs_name),
+        "## Per-cell cost through a real kernel",
+        put_block("", KERNEL_BLOCK, get_block(existing, KERNEL_BLOCK) or KERNEL_NOT_RUN).strip(),
         _idle_section(figures, plan, theirs_name),
         _memory_section(figures, plan, theirs_name),
         _accuracy_section(results, figures, theirs_name),
         _arithmetic_section(results, figures, theirs_name),
         "## The NVIDIA GPU path on real hardware",
         put_block("", GPU_BLOCK, gpu).strip(),
+    ]
+    model = get_block(existing, MODEL_BLOCK)
+    if model is not None:
+        parts += ["## Wall power without counters (issue 18)", put_block("", MODEL_BLOCK, model).strip()]
+    parts += [
         "## Reproduce",
         "`make bench` runs every benchmark, this one included; `make bench-vs-codecarbon` runs this "
         "one alone (`python benchmarks/vs_codecarbon.py --quick` for a short run, printed only). "
@@ -203,19 +215,19 @@ def _memory_section(figures: dict[str, Any], plan: dict[str, Any], theirs_name: 
 def _accuracy_section(results: dict[str, Any], figures: dict[str, Any], theirs_name: str) -> str:
     accuracy, profile = figures["accuracy"], results["accuracy"]["profile"]
     rows = []
+
+    def error(f: dict[str, Any] | None, length: float) -> str:
+        if f is None:
+            return "-"
+        mj = f" ({f['median_abs_mj']:.0f} mJ)" if length < 0.1 else ""
+        return f"{percent(f['median_abs_pct'])}{mj}, max {percent(f['max_abs_pct'])}, bias {f['median_signed_pct']:+.2f} %"
+
     for length in sorted(accuracy[OURS]):
         ours, theirs = accuracy[OURS][length], accuracy[THEIRS].get(length)
         label = f"{length * 1000:.0f} ms" if length < 1 else f"{length:.0f} s"
-
-        def error(f: dict[str, Any] | None) -> str:
-            if f is None:
-                return "-"
-            mj = f" ({f['median_abs_mj']:.0f} mJ)" if length < 0.1 else ""
-            return f"{percent(f['median_abs_pct'])}{mj}, max {percent(f['max_abs_pct'])}, bias {f['median_signed_pct']:+.2f} %"
-
         timing = f"{ours['start_ms']:.2f} / {ours['stop_ms']:.2f}" + (
             f" vs {theirs['start_ms']:.2f} / {theirs['stop_ms']:.2f}" if theirs else "")
-        rows.append([label, str(ours["n"]), error(ours), error(theirs), timing])
+        rows.append([label, str(ours["n"]), error(ours, length), error(theirs, length), timing])
     return "\n\n".join([
         "## CPU energy of a window, against a known truth",
         table(["window", "windows", "carbon_magic: median error", f"{theirs_name}: median error",

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import configparser
 import difflib
+import io
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -29,6 +31,8 @@ ENV_PREFIX = "CODECARBON_"
 # the telemetry level variables rank above every config layer and a bad value must not stop
 # tracking (carbon_magic.telemetry.levels reads them), the debug switch is read at sending.
 ENV_NOT_PARAMETERS = frozenset({"CODECARBON_TELEMETRY", "CODECARBON_TELEMETRY_LEVEL", "CODECARBON_TELEMETRY_DEBUG"})
+# A config file is a few lines; anything larger is not one (e.g. a link to /dev/zero).
+MAX_CONFIG_FILE_BYTES = 1 << 20
 
 
 class ConfigError(ValueError):
@@ -151,21 +155,45 @@ class Config(Mapping[str, Any]):
 # --- sources -------------------------------------------------------------------------------
 
 
+def _unreadable(path: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"Cannot read {path}: {why}. Expected an INI file with a [codecarbon] "
+        f"section of 'name = value' lines.",
+        source=str(path),
+    )
+
+
+def _read_regular_file(path: Path) -> str:
+    """The text of ``path`` if it is a regular file of at most MAX_CONFIG_FILE_BYTES.
+
+    Opened without blocking and checked on the open descriptor: a named pipe, a device
+    (a link to /dev/zero) or a huge file is refused at once instead of hanging or filling memory.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a named pipe" if stat.S_ISFIFO(mode) else "a device or other special file"
+            raise _unreadable(path, f"it is {kind}, not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(MAX_CONFIG_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_FILE_BYTES:
+        raise _unreadable(path, f"larger than {MAX_CONFIG_FILE_BYTES} bytes")
+    return data.decode("utf-8")
+
+
 def _file_values(path: Path) -> dict[str, str]:
     """The ``[codecarbon]`` section of an INI file ({} if the file does not exist)."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
+        parser.read_file(io.StringIO(_read_regular_file(path), newline=None), str(path))
     except FileNotFoundError:
         return {}
     except (configparser.Error, UnicodeDecodeError) as error:
         first_line = str(error).splitlines()[0].rstrip(".")
-        raise ConfigError(
-            f"Cannot read {path}: {first_line}. Expected an INI file with a [codecarbon] "
-            f"section of 'name = value' lines.",
-            source=str(path),
-        ) from None
+        raise _unreadable(path, first_line) from None
     except OSError as error:
         logger.warning("carbon_magic: cannot read %s (%s); ignoring it.", path, error.strerror)
         return {}

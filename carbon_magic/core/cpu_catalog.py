@@ -12,6 +12,10 @@ A CPU model string as the OS reports it (``/proc/cpuinfo``'s "model name", ``pla
 So a fuzzy hit never swaps a model number: "EPYC 7B13" never matches "EPYC 7B12", and a bare
 family name ("AMD EPYC", "Intel Xeon") has no model token and matches nothing.
 
+``cpu_generation`` gives a CPU's vendor, microarchitecture and launch year from its model
+number, by the naming rules in ``carbon_magic/data/cpu_generations.csv`` (the first rule whose
+pattern is found in the normalised name wins); ``cpu_vendor`` the vendor of a partly named CPU.
+
 Stdlib only. The table is read on the first lookup (not at import) and kept; results are cached.
 """
 
@@ -22,16 +26,25 @@ import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 TABLE_FILE = "cpu_tdp.csv"
 TABLE_COLUMNS = ("name", "tdp_w", "key")
+GENERATIONS_FILE = "cpu_generations.csv"
+GENERATION_COLUMNS = ("pattern", "vendor", "microarchitecture", "launch_year")
+# A vendor's name, else a family word only one vendor uses ("Six-Core AMD Opteron": "core" is no clue).
+VENDOR_WORDS = {"intel": "intel", "amd": "amd"}
+FAMILY_VENDORS = {"xeon": "intel", "pentium": "intel", "celeron": "intel",
+                  "epyc": "amd", "opteron": "amd", "ryzen": "amd", "athlon": "amd"}
 
 # Everything that is noise in a CPU name, removed in one pass (the input is lower-cased).
 _NOISE = re.compile(
     r"\([^)]*\)"  # "(R)", "(TM)", "(OEM Only)", "(Cascadelake)"
+    r"|\[[^\]]*\]"  # "[338-BNCG]" (a vendor's SKU)
     r"|[\u00ae\u2122\u00a9]"  # registered, trade mark and copyright signs
     r"|@\s*\d+(?:\.\d+)?\s*[gm]hz"  # "@ 2.20GHz"
+    r"|\b\d+(?:\.\d+)?\s*ghz\b"  # "2.20 GHz", "2.3GHz" without "@" (MHz names a model: "EP80579 ..., 600 MHz")
+    r"|,|\bdell sku\b"  # "X5570, 2.933 GHz", "7601 2.20 GHz, Dell SKU [338-BNCG]"
     r"|(?:^|\s)(?:with|w/)\s+radeon\b.*"  # "with Radeon Graphics", "w/ Radeon 780M Graphics"
     r"|\b(?:\d+|dual|triple|quad|six|eight|ten|twelve|sixteen)-cores?\b"  # "64-Core"
     r"|\b\d+(?:st|nd|rd|th) gen(?:eration)?\b"  # "11th Gen"
@@ -39,6 +52,12 @@ _NOISE = re.compile(
 )
 # "Core(TM) i7 CPU 920" names the model the table spells "Core i7-920".
 _SPLIT_CORE_MODEL = re.compile(r"\b(i[3579]) (\d{3,5}[a-z]*)\b")
+# "E3-1220v2", "E3-1265LV3", "2216HE" name the models spelt "E3-1220 v2", "E3-1265L v3", "2216 HE".
+_GLUED_VERSION = re.compile(r"(?<=\d)([a-z]?)v(\d)\b")
+_GLUED_POWER_CLASS = re.compile(r"\b(opteron \d{4})(he|ee|se)\b")  # Intel's "i7-9850HE" is one model token
+# Xeons of 2004-2006 are named by their clock: "Intel Xeon 3.8GHz" is the table's "Intel Xeon 3.8".
+# "Intel(R) Xeon(R) CPU @ 3.20GHz" (a cloud VM's unnamed Xeon) is not: "@" gives a clock, not a name.
+_CLOCK_NAME = re.compile(r"(?<!@)(?<!@ )\b(\d\.\d+)\s*ghz\b")
 _HYPHEN_SPACES = re.compile(r" ?- ?")
 _DIGIT = re.compile(r"\d")
 
@@ -58,6 +77,16 @@ class CpuMatch:
     score: float
 
 
+@dataclass(frozen=True)
+class CpuGeneration:
+    """What a CPU's model number says about it: ``vendor`` ("intel", "amd"), ``microarchitecture``
+    ("cascadelake", "epyc3", ...) and ``launch_year``."""
+
+    vendor: str
+    microarchitecture: str
+    launch_year: int
+
+
 class _Row(NamedTuple):
     name: str
     tdp_w: float
@@ -67,14 +96,17 @@ class _Row(NamedTuple):
 def normalise_cpu_name(raw: str) -> str:
     """The comparable form of a CPU name: lower case, without vendor and marketing noise.
 
-    Drops "(R)", "(TM)", "Intel", "AMD", "CPU", "Processor", "APU", "@ 2.20GHz", "with Radeon
-    Graphics" (and "w/ Radeon ..."), core counts ("64-Core", "Eight-Core"), "11th Gen",
-    parenthesised notes, spaces around hyphens and repeated spaces; joins "i7 920" as
-    "i7-920".
+    Drops "(R)", "(TM)", "Intel", "AMD", "CPU", "Processor", "APU", "@ 2.20GHz", clock speeds
+    in GHz ("2.20 GHz"), "with Radeon Graphics" (and "w/ Radeon ..."), core counts ("64-Core",
+    "Eight-Core"), "11th Gen", parenthesised and bracketed notes, commas, spaces around hyphens
+    and repeated spaces; joins "i7 920" as "i7-920" and splits "E3-1220v2" as "E3-1220 v2" and
+    Opteron "2216HE" as "2216 HE".
     "Intel(R) Core(TM) i7-10700K CPU @ 3.80GHz" -> "core i7-10700k".
     """
     text = " ".join(_NOISE.sub(" ", raw.lower()).split())
     text = _SPLIT_CORE_MODEL.sub(r"\1-\2", text)
+    text = _GLUED_VERSION.sub(r"\1 v\2", text)
+    text = _GLUED_POWER_CLASS.sub(r"\1 \2", text)
     return _HYPHEN_SPACES.sub("-", text).strip(" -")
 
 
@@ -83,14 +115,19 @@ def _model_tokens(tokens: frozenset[str]) -> frozenset[str]:
     return frozenset(t for t in tokens if len(t) > 1 and _DIGIT.search(t))
 
 
+def packaged_csv_rows(file: str, columns: tuple[str, ...]) -> Iterator[list[str]]:
+    """The rows of ``carbon_magic/data/<file>`` after its header, which must be ``columns``."""
+    path = resources.files("carbon_magic").joinpath("data").joinpath(file)
+    records = csv.reader(path.read_text(encoding="utf-8").splitlines())
+    if next(records) != list(columns):
+        raise ValueError(f"{file}: expected the columns {', '.join(columns)}")
+    return records
+
+
 @functools.lru_cache(maxsize=1)
 def _rows_by_key() -> dict[str, _Row]:
     """The packaged table, read once, by normalised name (the file's ``key`` column)."""
-    path = resources.files("carbon_magic").joinpath("data").joinpath(TABLE_FILE)
-    records = csv.reader(path.read_text(encoding="utf-8").splitlines())
-    if next(records) != list(TABLE_COLUMNS):
-        raise ValueError(f"{TABLE_FILE}: expected the columns {', '.join(TABLE_COLUMNS)}")
-    return {key: _Row(name, float(tdp_w), key) for name, tdp_w, key in records}
+    return {key: _Row(name, float(tdp_w), key) for name, tdp_w, key in packaged_csv_rows(TABLE_FILE, TABLE_COLUMNS)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -153,4 +190,52 @@ def lookup_tdp(raw_model: str) -> CpuMatch | None:
     row = _rows_by_key().get(key)
     if row is not None:
         return CpuMatch(name=row.name, tdp_w=row.tdp_w, exact=True, score=1.0)
+    if not _model_tokens(frozenset(key.split())):
+        return _clock_named(raw_model, key)
     return _fuzzy(key)
+
+
+def _clock_named(raw_model: str, key: str) -> CpuMatch | None:
+    """The row of a Xeon named by its clock ("Intel Xeon 3.8GHz" -> "Intel Xeon 3.8"), if any."""
+    clocks = _CLOCK_NAME.findall(raw_model.lower())
+    if key != "xeon" or len(clocks) != 1:
+        return None
+    row = _rows_by_key().get(f"xeon {clocks[0]}")
+    return None if row is None else CpuMatch(name=row.name, tdp_w=row.tdp_w, exact=False, score=0.5)
+
+
+class _GenerationRule(NamedTuple):
+    pattern: re.Pattern[str]
+    generation: CpuGeneration
+
+
+@functools.lru_cache(maxsize=1)
+def _generation_rules() -> tuple[_GenerationRule, ...]:
+    """The naming rules of ``cpu_generations.csv``, in file order."""
+    return tuple(_GenerationRule(re.compile(pattern), CpuGeneration(vendor, arch, int(year)))
+                 for pattern, vendor, arch, year in packaged_csv_rows(GENERATIONS_FILE, GENERATION_COLUMNS))
+
+
+@functools.lru_cache(maxsize=256)
+def cpu_generation(raw_model: str) -> CpuGeneration | None:
+    """The vendor, microarchitecture and launch year of a CPU model string, or None if no rule knows it.
+
+    The name of the CPU table's row is used where the lookup finds one ("Intel Xeon 3.8GHz" is the
+    table's "Intel Xeon 3.8", a 2004 NetBurst Xeon), else the normalised name itself.
+    """
+    match = lookup_tdp(raw_model)
+    key = normalise_cpu_name(match.name if match else (raw_model or ""))
+    return next((rule.generation for rule in _generation_rules() if rule.pattern.search(key)), None)
+
+
+def cpu_vendor(raw_model: str) -> str | None:
+    """"intel" or "amd" for a CPU named at least by its vendor or family ("AMD EPYC"), else None."""
+    generation = cpu_generation(raw_model)
+    if generation is not None:
+        return generation.vendor
+    words = re.findall(r"[a-z]+", (raw_model or "").lower())
+    for table in (VENDOR_WORDS, FAMILY_VENDORS):
+        found = next((table[word] for word in words if word in table), None)
+        if found:
+            return found
+    return None

@@ -56,8 +56,8 @@ def parse_answer(data: Any, query: dict[str, str], fetched_at: float) -> LiveVal
     value = data.get("carbonIntensity")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"answer has no usable carbonIntensity ({value!r})")
-    zone = data.get("zone") if isinstance(data.get("zone"), str) else query.get("zone", "")
-    moment = data.get("datetime") if isinstance(data.get("datetime"), str) else ""
+    zone = data["zone"] if isinstance(data.get("zone"), str) else query.get("zone", "")
+    moment = data["datetime"] if isinstance(data.get("datetime"), str) else ""
     return LiveValue(float(value), zone or f"{query.get('lat')},{query.get('lon')}", moment, fetched_at)
 
 

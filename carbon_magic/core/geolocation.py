@@ -40,7 +40,7 @@ def _number(value: Any, limit: float) -> float | None:
     return number if math.isfinite(number) and -limit <= number <= limit else None
 
 
-def _coordinates(data: dict) -> tuple[float | None, float | None]:
+def _coordinates(data: dict[str, Any]) -> tuple[float | None, float | None]:
     for lat_key, lon_key in _COORDINATE_KEYS:
         if lat_key in data and lon_key in data:
             return _number(data[lat_key], 90.0), _number(data[lon_key], 180.0)

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 
 from . import tables
-from .config import ConfigError
+from .config import Config, ConfigError
 
 logger = logging.getLogger("carbon_magic")
 
@@ -141,12 +141,13 @@ def choose_intensity(
     if live is not None and live.g_per_kwh is not None:
         return Intensity(live.g_per_kwh, _with_notes(f"{LIVE}: {live.described}", live.note, found), LIVE, signal)
     live_note = f"live intensity {live.note}" if live is not None and live.note else ""
-    figure, kind, why = _table_figure(location)
-    if figure is None:
+    table_figure, kind, why = _table_figure(location)
+    if table_figure is None:
         world = tables.world_average()
         source = f"{WORLD}: {world.source} {world.year} ({why})"
         return Intensity(world.intensity_g_per_kwh, _with_notes(source, live_note, found), WORLD, signal)
-    return Intensity(figure.intensity_g_per_kwh, _with_notes(_figure_source(kind, figure), live_note, found), kind, signal)
+    return Intensity(table_figure.intensity_g_per_kwh, _with_notes(_figure_source(kind, table_figure), live_note, found),
+                     kind, signal)
 
 
 def _table_figure(location: Location) -> tuple[tables.GridFigure | None, str, str]:
@@ -168,12 +169,12 @@ def _table_figure(location: Location) -> tuple[tables.GridFigure | None, str, st
 # --- the location given by parameters --------------------------------------------------------
 
 
-def _config_error(config, name: str, error: Exception) -> ConfigError:
+def _config_error(config: Config, name: str, error: Exception) -> ConfigError:
     source = config.source(name)
     return ConfigError(f"{error} ({name} from {source})", name=name, source=source)
 
 
-def parameter_location(config) -> Location | None:
+def parameter_location(config: Config) -> Location | None:
     """The location that ``country_iso_code``, ``region``, ``cloud_provider`` and
     ``cloud_region`` describe, or None when none of them is set.
 
@@ -193,10 +194,11 @@ def parameter_location(config) -> Location | None:
             given = tables.normalise_country(country)
         except tables.UnknownLocation as error:
             raise _config_error(config, "country_iso_code", error) from None
-        if iso3 and given != iso3:
+        if cloud is not None and given != cloud.country_iso3:
             raise ConfigError(
                 f"country_iso_code {country!r} (from {config.source('country_iso_code')}) contradicts "
-                f"cloud_region {cloud.region!r}, which is in {tables.country_name(iso3)} ({iso3}); "
+                f"cloud_region {cloud.region!r}, which is in {tables.country_name(cloud.country_iso3)} "
+                f"({cloud.country_iso3}); "
                 "give one or the other",
                 name="country_iso_code", source=config.source("country_iso_code"),
             )
@@ -205,6 +207,7 @@ def parameter_location(config) -> Location | None:
         iso3, region = _parameter_region(config, iso3, region)
     elif cloud is not None:
         region = cloud.grid_region
+    assert iso3 is not None  # from country_iso_code, the region or the cloud region, checked above
     return Location(
         country_iso_code=iso3,
         country_name=tables.country_name(iso3),
@@ -215,8 +218,9 @@ def parameter_location(config) -> Location | None:
     )
 
 
-def _parameter_cloud(config, provider: str | None, region: str | None) -> tables.CloudRegion:
+def _parameter_cloud(config: Config, provider: str | None, region: str | None) -> tables.CloudRegion:
     if not region:
+        assert provider  # called only when a provider or a region is given
         raise ConfigError(
             f"cloud_provider {provider!r} (from {config.source('cloud_provider')}) needs cloud_region, "
             f"e.g. one of {', '.join(tables.valid_cloud_regions(provider)[:3])}",
@@ -237,7 +241,7 @@ def _parameter_cloud(config, provider: str | None, region: str | None) -> tables
         raise _config_error(config, "cloud_region", error) from None
 
 
-def _parameter_region(config, iso3: str | None, region: str) -> tuple[str, str]:
+def _parameter_region(config: Config, iso3: str | None, region: str) -> tuple[str, str]:
     """(country, canonical region label) for the ``region`` parameter."""
     if iso3 is None:
         countries = tables.countries_with_region(region)
@@ -256,7 +260,7 @@ def _parameter_region(config, iso3: str | None, region: str) -> tuple[str, str]:
     return iso3, region
 
 
-def _parameter_found_by(config, cloud: tables.CloudRegion | None) -> str:
+def _parameter_found_by(config: Config, cloud: tables.CloudRegion | None) -> str:
     names = [n for n in ("country_iso_code", "region", "cloud_provider", "cloud_region") if config[n]]
     given = ", ".join(f"{n} (from {config.source(n)})" for n in names)
     if cloud is None:
@@ -289,7 +293,7 @@ def location_of_cloud(provider: str, region: str, found_by: str) -> Location | N
     )
 
 
-def offline_mode(config) -> bool:
+def offline_mode(config: Config) -> bool:
     """Offline: ``offline=True`` (OfflineEmissionsTracker) or a ``country_iso_code`` given.
 
     Offline mode opens no socket, ever.

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping, TypeVar
 
-EMPTY: Mapping[str, float] = MappingProxyType({})
+EMPTY: Mapping[str, Any] = MappingProxyType({})  # of any value type: it holds none
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,5 +187,8 @@ def kind_of(component: str) -> str:
     return component.split(":", 1)[0]
 
 
-def frozen(mapping: Mapping[str, float] | Iterable) -> Mapping[str, float]:
+V = TypeVar("V")
+
+
+def frozen(mapping: Mapping[str, V] | Iterable[tuple[str, V]]) -> Mapping[str, V]:
     return MappingProxyType(dict(mapping))

@@ -9,6 +9,7 @@ thread's ticks and reused at boundaries.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -51,10 +52,14 @@ class _ProcStat:
     """Machine CPU busy/total ticks from the first line of /proc/stat (psutil elsewhere)."""
 
     def __init__(self) -> None:
+        self._fd = self._open()
+
+    @staticmethod
+    def _open() -> int | None:
         try:
-            self._fd: int | None = os.open("/proc/stat", os.O_RDONLY)
+            return os.open("/proc/stat", os.O_RDONLY)
         except OSError:
-            self._fd = None
+            return None
 
     def busy_total(self) -> tuple[float, float]:
         if self._fd is not None:
@@ -70,13 +75,13 @@ class _ProcStat:
         import psutil
 
         times = psutil.cpu_times()
-        idle = times.idle + getattr(times, "iowait", 0.0)
-        total = sum(times)
-        return (total - idle) * _CLOCK_TICKS, total * _CLOCK_TICKS
+        idle_s = times.idle + getattr(times, "iowait", 0.0)
+        total_s = math.fsum(times)
+        return (total_s - idle_s) * _CLOCK_TICKS, total_s * _CLOCK_TICKS
 
     def reopen_after_fork(self) -> None:
         """The descriptor is shared with the parent after fork: use our own."""
-        self.__init__()
+        self._fd = self._open()
 
 
 def read_memory() -> tuple[float, float]:

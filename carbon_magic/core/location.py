@@ -12,6 +12,8 @@ Public API (for trackers and the IPython extension):
 - ``status()``: what each background resolution is doing, in words (``%carbon status``).
 - ``wait_resolved(timeout_s)``: block until every started resolution has its answer (scripts
   and tests only; never on a cell's path).
+- ``wait_for(config, timeout_s)``: block until what ``config`` needs has answered (a script's
+  ``stop()``, so that a short script's record is not built on a pending location).
 - ``reset()``: forget everything (tests, extension unload).
 
 Where the location comes from:
@@ -41,8 +43,9 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
+from .config import Config
 from .intensity import (
     Intensity,
     IntensitySignal,
@@ -54,6 +57,10 @@ from .intensity import (
     parameter_location,
 )
 from .problems import problems
+
+if TYPE_CHECKING:
+    from .electricitymaps import LiveValue
+    from .geolocation import GeoAnswer
 
 logger = logging.getLogger("carbon_magic")
 
@@ -161,7 +168,7 @@ class _Resolution:
             return
         self._publish_geolocated(answer, f"IP geolocation ({host})")
 
-    def _publish_geolocated(self, answer, how: str) -> None:
+    def _publish_geolocated(self, answer: GeoAnswer, how: str) -> None:
         from . import tables
 
         location = Location(
@@ -259,7 +266,7 @@ class _LiveFeed:
         self.resolution = resolution
         self.epoch = epoch
         self.signal = IntensitySignal(f"electricitymaps {shown_url(endpoint)} {zone.upper() if zone else 'here'}")
-        self.value = None  # the last good electricitymaps.LiveValue
+        self.value: LiveValue | None = None  # the last good one
         self.note = "pending"
         self.wake = threading.Event()
         self.due = float("inf")  # monotonic time of the next refresh
@@ -342,7 +349,7 @@ class _LiveFeed:
         _last_request[key] = (_last_request[key][0], "")
         self._set(value, "")
 
-    def _set(self, value, note: str, due_in_s: float | None = None) -> None:
+    def _set(self, value: LiveValue | None, note: str, due_in_s: float | None = None) -> None:
         """Publish the last good value (or None) and a note; the next refresh is due in
         ``due_in_s`` (default LIVE_REFRESH_S)."""
         fresh = value is not None and 0 <= time.time() - value.fetched_at < LIVE_MAX_AGE_S
@@ -351,7 +358,7 @@ class _LiveFeed:
         def change() -> None:
             self.value = value
             self.note = note
-            self.signal.g_per_kwh = value.g_per_kwh if fresh else None
+            self.signal.g_per_kwh = value.g_per_kwh if fresh and value is not None else None
             self.due = due
 
         _publish(self.epoch, change)
@@ -377,8 +384,8 @@ class _LiveFeed:
 
 # --- the memo and the public API ---------------------------------------------------------------
 
-_resolutions: dict[tuple, _Resolution] = {}
-_feeds: dict[tuple, _LiveFeed] = {}
+_resolutions: dict[tuple[object, ...], _Resolution] = {}
+_feeds: dict[tuple[object, ...], _LiveFeed] = {}
 
 
 @dataclass(frozen=True)
@@ -389,10 +396,10 @@ class _Entry:
     feed: _LiveFeed | None
 
 
-_memo: dict[tuple, _Entry] = {}
+_memo: dict[tuple[object, ...], _Entry] = {}
 
 
-def _resolution_for(config) -> _Resolution:
+def _resolution_for(config: Config) -> _Resolution:
     key = (config["geolocation_endpoint"], config["cloud_metadata_url"], config["location_timeout_secs"])
     with _lock:
         resolution = _resolutions.get(key)
@@ -402,7 +409,7 @@ def _resolution_for(config) -> _Resolution:
     return resolution
 
 
-def _feed_for(config, given: Location | None, resolution: _Resolution | None) -> _LiveFeed:
+def _feed_for(config: Config, given: Location | None, resolution: _Resolution | None) -> _LiveFeed:
     key = (config["electricitymaps_endpoint"], config["electricitymaps_api_token"],
            config["country_2letter_iso_code"], config["location_timeout_secs"], given, id(resolution))
     with _lock:
@@ -413,7 +420,7 @@ def _feed_for(config, given: Location | None, resolution: _Resolution | None) ->
     return feed
 
 
-def _warn_offline_token(config) -> None:
+def _warn_offline_token(config: Config) -> None:
     global _warned_offline_token
     if config["electricitymaps_api_token"] and not _warned_offline_token:
         _warned_offline_token = True
@@ -424,16 +431,20 @@ def _warn_offline_token(config) -> None:
         )
 
 
-def _compute(config, key: tuple) -> _Entry:
+def _compute(config: Config, key: tuple[object, ...]) -> _Entry:
     generation = _generation  # read first: a result published meanwhile makes this entry stale
     given = parameter_location(config)
     feed = None
     if offline_mode(config):
         _warn_offline_token(config)
-        location = given or Location(found_by="offline mode and no location parameter")
+        location = given if given is not None else Location(found_by="offline mode and no location parameter")
     else:
-        resolution = None if given is not None else _resolution_for(config)
-        location = given or resolution.best()
+        resolution = None
+        if given is None:
+            resolution = _resolution_for(config)
+            location = resolution.best()
+        else:
+            location = given
         if config["electricitymaps_api_token"] and config["force_carbon_intensity_g_co2e_kwh"] is None:
             feed = _feed_for(config, given, resolution)
     intensity = choose_intensity(
@@ -449,7 +460,7 @@ def _compute(config, key: tuple) -> _Entry:
     return entry
 
 
-def current(config) -> tuple[Location, Intensity]:
+def current(config: Config) -> tuple[Location, Intensity]:
     """The best (Location, Intensity) for ``config`` known now; microseconds, no I/O.
 
     The first call for a config validates its location parameters (ConfigError) and starts
@@ -464,7 +475,7 @@ def current(config) -> tuple[Location, Intensity]:
     return entry.location, entry.intensity
 
 
-def start_background_resolution(config) -> None:
+def start_background_resolution(config: Config) -> None:
     """Start resolving ``config``'s location and intensity in the background; returns at once.
 
     Called when a tracker is created and when the IPython extension loads. Offline mode
@@ -483,11 +494,28 @@ def wait_resolved(timeout_s: float) -> bool:
 
     For scripts and tests: never call this on a cell's path. True if all finished in time.
     """
-    deadline = time.monotonic() + timeout_s
-    for resolution in list(_resolutions.values()):
+    return _wait(list(_resolutions.values()), list(_feeds.values()), time.monotonic() + timeout_s)
+
+
+def wait_for(config, timeout_s: float) -> bool:
+    """Wait at most ``timeout_s`` until ``config``'s location resolution is done and its live
+    feed has tried once (nothing to wait for offline or with location parameters).
+
+    For a script's ``stop()``: never call this on a cell's path. True if all finished in time.
+    """
+    current(config)  # starts what config needs, if nothing did yet
+    entry = _memo.get(config.values_and_sources(KEY_PARAMETERS))
+    resolving = not offline_mode(config) and parameter_location(config) is None
+    resolutions = [_resolution_for(config)] if resolving else []
+    feeds = [entry.feed] if entry is not None and entry.feed is not None else []
+    return _wait(resolutions, feeds, time.monotonic() + timeout_s)
+
+
+def _wait(resolutions: list[_Resolution], feeds: list[_LiveFeed], deadline: float) -> bool:
+    for resolution in resolutions:
         if not resolution.done.wait(max(deadline - time.monotonic(), 0.0)):
             return False
-    for feed in list(_feeds.values()):
+    for feed in feeds:
         while feed.note == "pending":
             if time.monotonic() >= deadline:
                 return False

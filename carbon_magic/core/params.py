@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from .paths import CELLS_FILE_NAME, FILE_NAME_ACCEPTS, FOLDER_ACCEPTS, check_file_name, check_output_folder
+from .redact import mask_credentials
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -35,9 +37,11 @@ class ParameterError(ValueError):
 class Param:
     """One tracker parameter.
 
-    ``kind`` is one of: str, float, int, bool, choice, str_list, gpu_ids, log_level, object.
-    ``from_text`` says whether environment variables, config files and magic options may set it
-    (objects such as a logger cannot be written as text).
+    ``kind`` is one of: str, float, int, bool, choice, str_list, gpu_ids, log_level, handlers,
+    object. ``from_text`` says whether environment variables, config files and magic options
+    may set it (objects such as a logger cannot be written as text). Numbers lie between
+    ``minimum`` (or above ``above``) and ``maximum``. ``check`` is a further rule on the
+    converted value (raises ValueError), ``accepts`` then says what it accepts.
     """
 
     name: str
@@ -48,6 +52,9 @@ class Param:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     above: float | None = None
+    maximum: float | None = None
+    check: Callable[[Any], None] | None = None
+    accepts: str | None = None
     secret: bool = False
     from_text: bool = True
     replaced_by: str | None = None
@@ -63,7 +70,7 @@ class Param:
 
     def accepted(self) -> str:
         """Human description of what this parameter accepts."""
-        return _ACCEPTED[self.kind](self)
+        return self.accepts or _ACCEPTED[self.kind](self)
 
     def coerce(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise ParameterError."""
@@ -71,6 +78,8 @@ class Param:
             return None
         try:
             converted = _COERCE[self.kind](self, value)
+            if self.check is not None:
+                self.check(converted)
         except (TypeError, ValueError, OverflowError):
             raise ParameterError(self.name, self.show(value), self.accepted()) from None
         self._check_range(converted, value)
@@ -78,10 +87,11 @@ class Param:
 
     def show(self, value: Any) -> str:
         """How a value of this parameter may appear in messages: secrets never do (nor the
-        password of a URL, e.g. an endpoint written http://user:password@host)."""
+        password of a URL, e.g. an endpoint written http://user:password@host, nor its
+        secret-looking query values such as ?token=...)."""
         if self.secret and value not in (None, ""):
             return "'***'"
-        text = mask_url_password(repr(value))
+        text = mask_credentials(repr(value))
         return text if len(text) <= 80 else text[:77] + "...'"
 
     def _check_range(self, converted: Any, raw: Any) -> None:
@@ -93,14 +103,8 @@ class Param:
             raise ParameterError(self.name, self.show(raw), self.accepted())
         if self.above is not None and converted <= self.above:
             raise ParameterError(self.name, self.show(raw), self.accepted())
-
-
-_URL_PASSWORD = re.compile(r"(^|//|')([^/@\s:']+):([^/@\s']+)@")
-
-
-def mask_url_password(text: str) -> str:
-    """``text`` with the password of any ``user:password@host`` in it replaced by ***."""
-    return _URL_PASSWORD.sub(r"\1\2:***@", text)
+        if self.maximum is not None and converted > self.maximum:
+            raise ParameterError(self.name, self.show(raw), self.accepted())
 
 
 # --- coercion by kind -------------------------------------------------------------------
@@ -202,6 +206,18 @@ def _to_object(_: Param, value: Any) -> Any:
     return value
 
 
+HANDLER_METHODS = ("out", "live_out", "task_out", "exit")
+
+
+def _to_handlers(_: Param, value: Any) -> tuple:
+    """A list or tuple of output objects, each with at least one of HANDLER_METHODS."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(value)
+    if not all(any(callable(getattr(item, m, None)) for m in HANDLER_METHODS) for item in value):
+        raise TypeError(value)
+    return tuple(value)
+
+
 _COERCE: dict[str, Callable[[Param, Any], Any]] = {
     "bool": _to_bool,
     "float": _to_float,
@@ -211,6 +227,7 @@ _COERCE: dict[str, Callable[[Param, Any], Any]] = {
     "str_list": _to_str_list,
     "gpu_ids": _to_gpu_ids,
     "log_level": _to_log_level,
+    "handlers": _to_handlers,
     "object": _to_object,
 }
 
@@ -221,6 +238,8 @@ def _number_bounds(param: Param) -> str:
         parts.append(f">= {param.minimum:g}")
     if param.above is not None:
         parts.append(f"> {param.above:g}")
+    if param.maximum is not None:
+        parts.append(f"<= {param.maximum:g}")
     bounds = " and ".join(parts)
     if param.allow_minus_one:
         bounds = f"-1 or {bounds}" if bounds else "-1"
@@ -240,6 +259,8 @@ _ACCEPTED: dict[str, Callable[[Param], str]] = {
     + (" of " + ", ".join(repr(c) for c in p.choices) if p.choices else ""),
     "gpu_ids": lambda p: "GPU indexes or UUID prefixes, as a list or comma-separated text (e.g. '0,1')",
     "log_level": lambda p: "one of " + ", ".join(repr(c) for c in LOG_LEVELS) + " or a logging level number",
+    "handlers": lambda p: "a list of output objects, each with one or more of the methods "
+    + ", ".join(HANDLER_METHODS) + " (not settable from text)",
     "object": lambda p: "a Python object (not settable from text)",
 }
 
@@ -257,7 +278,7 @@ _TABLE: tuple[Param, ...] = (
         "Seconds between background power samples. Windows are exact at their boundaries "
         "whatever this is; it sets how often models are fed and live views update. "
         "Trackers share one sampler: the smallest requested interval wins.",
-        "general", above=0.0,
+        "general", above=0.0, maximum=86_400.0,
     ),
     Param(
         "tracking_mode", "choice", "machine",
@@ -273,8 +294,15 @@ _TABLE: tuple[Param, ...] = (
         "general",
     ),
     # Outputs
-    Param("output_dir", "str", ".", "Folder of the CSV files.", "output"),
-    Param("output_file", "str", "emissions.csv", "Name of the CSV file.", "output"),
+    Param(
+        "output_dir", "str", ".", "Folder of the CSV files (checked when set: it must exist and take files).",
+        "output", check=check_output_folder, accepts=FOLDER_ACCEPTS,
+    ),
+    Param(
+        "output_file", "str", "emissions.csv",
+        f"Name of the CSV file in output_dir (the per-cell file {CELLS_FILE_NAME} sits beside it).",
+        "output", check=check_file_name, accepts=FILE_NAME_ACCEPTS,
+    ),
     Param("save_to_file", "bool", True, "Write a CSV row per run.", "output"),
     Param(
         "on_csv_write", "choice", "append",
@@ -287,7 +315,7 @@ _TABLE: tuple[Param, ...] = (
     Param(
         "api_call_interval", "int", 8,
         "Measurements between API calls; -1 sends only on flush() and stop().",
-        "output", minimum=1, allow_minus_one=True,
+        "output", minimum=1, maximum=1_000_000, allow_minus_one=True,
     ),
     Param("emissions_endpoint", "str", None, "URL receiving a POST of the totals on flush/stop.", "output"),
     Param("save_to_logger", "bool", False, "Log the totals through logging_logger.", "output"),
@@ -309,7 +337,7 @@ _TABLE: tuple[Param, ...] = (
         "one run id per kernel session.", "output",
     ),
     Param(
-        "output_handlers", "object", (), "Custom outputs with out/live_out/task_out/exit methods.",
+        "output_handlers", "handlers", (), "Custom outputs with out/live_out/task_out/exit methods.",
         "output", from_text=False,
     ),
     # Location and intensity
@@ -338,6 +366,7 @@ _TABLE: tuple[Param, ...] = (
     Param(
         "force_carbon_intensity_g_co2e_kwh", "float", None,
         "Use this carbon intensity (g CO2e/kWh) instead of any lookup.", "location", minimum=0.0,
+        maximum=5_000.0,
     ),
     Param(
         "geolocation_endpoint", "str", "https://get.geojs.io/v1/ip/geo.json",
@@ -356,15 +385,24 @@ _TABLE: tuple[Param, ...] = (
     ),
     Param(
         "location_timeout_secs", "float", 2.0,
-        "Seconds each background location or live-intensity request may take; never on a cell's path.",
-        "location", above=0.0,
+        "Seconds each background location or live-intensity request may take; never on a cell's path "
+        "(a script's stop() waits at most this + 0.5 s for a location still pending).",
+        "location", above=0.0, maximum=60.0,
     ),
-    Param("pue", "float", 1.0, "Power Usage Effectiveness of the data centre (>= 1).", "location", minimum=1.0),
-    Param("wue", "float", 0.0, "Water Usage Effectiveness, litres per kWh (>= 0).", "location", minimum=0.0),
+    Param(
+        "pue", "float", 1.0, "Power Usage Effectiveness of the data centre (1 to 10).", "location",
+        minimum=1.0, maximum=10.0,
+    ),
+    Param(
+        "wue", "float", 0.0, "Water Usage Effectiveness, litres per kWh (0 to 100).", "location",
+        minimum=0.0, maximum=100.0,
+    ),
     # Hardware
     Param("gpu_ids", "gpu_ids", None, "GPUs to track: indexes or UUID prefixes; CUDA_VISIBLE_DEVICES when unset.", "hardware"),
-    Param("force_cpu_power", "float", None, "CPU power in watts (TDP) to use instead of the table.", "hardware", above=0.0),
-    Param("force_ram_power", "float", None, "RAM power in watts instead of the DIMM model.", "hardware", minimum=0.0),
+    Param("force_cpu_power", "float", None, "CPU power in watts (TDP) to use instead of the table.", "hardware", above=0.0,
+          maximum=10_000.0),
+    Param("force_ram_power", "float", None, "RAM power in watts instead of the DIMM model.", "hardware", minimum=0.0,
+          maximum=10_000.0),
     Param(
         "force_mode_cpu_load", "bool", False,
         "Use the TDP x CPU-load model even where RAPL counters are readable.", "hardware",
@@ -387,7 +425,7 @@ _TABLE: tuple[Param, ...] = (
         "panel_update_secs", "float", 1.0,
         "Seconds between updates of the live panel of a running cell (at most one update per "
         "this many seconds); the panel appears once a cell has run this long.",
-        "panel", minimum=0.1,
+        "panel", minimum=0.1, maximum=3_600.0,
     ),
     Param(
         "panel_equivalents", "bool", True,

@@ -7,6 +7,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
+from .redact import mask_credentials
+
 logger = logging.getLogger("carbon_magic")
 
 
@@ -27,15 +29,16 @@ class ProblemLog:
         self._first: dict[tuple[str, str], str] = {}
 
     def note(self, where: str, error: BaseException, count: int = 1) -> None:
-        """Count ``count`` failures like ``error`` at ``where`` (logged the first time)."""
+        """Count ``count`` failures like ``error`` at ``where`` (logged the first time, its
+        message cleared of URL credentials before it is cut or logged)."""
         key = (where, type(error).__name__)
         with self._lock:
             first = key not in self._counts
             self._counts[key] += count
             if first:
-                self._first[key] = str(error)[:300]
+                message = self._first[key] = mask_credentials(str(error))[:300]
         if first:
-            logger.warning("carbon_magic: %s failed (%s: %s); tracking goes on.", where, key[1], error)
+            logger.warning("carbon_magic: %s failed (%s: %s); tracking goes on.", where, key[1], message)
 
     def all(self) -> list[Problem]:
         with self._lock:

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from types import MappingProxyType
 
@@ -28,6 +28,9 @@ from .load import LoadProbe, LoadSample
 from .machine import MachineFacts, machine_facts
 from .meters import Discovery, GpuInfo, HardwareSpec, Meter, discover
 from .problems import problems
+
+if TYPE_CHECKING:
+    from .intensity import IntensitySignal
 
 logger = logging.getLogger("carbon_magic")
 
@@ -78,7 +81,7 @@ class _Weighing:
 
     __slots__ = ("signal", "known_j_g", "known_j", "pending_j")
 
-    def __init__(self, signal, components):
+    def __init__(self, signal: IntensitySignal, components: Iterable[str]):
         self.signal = signal
         self.known_j_g = {c: 0.0 for c in components}
         self.known_j = {c: 0.0 for c in components}
@@ -197,7 +200,7 @@ class Sampler:
         self._last_now = self._origin
         self._wall_minus_mono = time.time() - self._origin
         self._last_slow_refresh = -float("inf")
-        self._power_w: MappingProxyType = EMPTY
+        self._power_w: Mapping[str, float] = EMPTY
         self._last_energy: dict[str, float] = {}
         # The ledger's origin: every total is zero here, so first_reading..now is the session.
         self.first_reading = self.read(tick=True)
@@ -309,7 +312,7 @@ class Sampler:
         added = {c: joules - self._last_energy.get(c, joules) for c, joules in energy.items()}
         return frozen({key: weighing.add(added) for key, weighing in self._weighings.items()})
 
-    def weigh_by(self, signal) -> None:
+    def weigh_by(self, signal: IntensitySignal) -> None:
         """Also weigh energy by ``signal.g_per_kwh`` (an intensity.IntensitySignal) from now on.
 
         Idempotent per ``signal.key``; a new signal object with the same key replaces the old
@@ -349,7 +352,7 @@ class Sampler:
             total = slot.total_j
         slot.total_j = total
         if component in self._process_j:
-            self._process_j[component] += added * meter.process_fraction(load)
+            self._process_j[component] += added * (meter.process_fraction(load) or 0.0)
 
     def _swap_to_fallback(self, component: str, slot: _Slot, now: float, load: LoadSample) -> None:
         try:

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
-from typing import Callable
+from typing import Any, Callable
 
 GRID_FILE = "grid.json"
 COUNTRIES_FILE = "countries.csv"
@@ -110,9 +110,10 @@ def _data_text(filename: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _grid() -> dict:
+def _grid() -> dict[str, Any]:
     """grid.json, read once."""
-    return json.loads(_data_text(GRID_FILE))
+    grid: dict[str, Any] = json.loads(_data_text(GRID_FILE))
+    return grid
 
 
 @functools.lru_cache(maxsize=1)
@@ -197,23 +198,23 @@ def country_intensity(iso3: str) -> GridFigure:
     return GridFigure(row["intensity_g_per_kwh"], source, row["year"], row["name"], code)
 
 
-def _coded_region_keys(iso2: str) -> Callable[[str, dict], list[str]]:
+def _coded_region_keys(iso2: str) -> Callable[[str, dict[str, Any]], list[str]]:
     """Keys of a state or province: its name, its code ("ca") and ISO 3166-2 code ("us ca")."""
 
-    def keys(name: str, row: dict) -> list[str]:
+    def keys(name: str, row: dict[str, Any]) -> list[str]:
         code = row["code"].lower()
         return [name, code, f"{iso2} {code}"]
 
     return keys
 
 
-def _china_region_keys(name: str, row: dict) -> list[str]:
+def _china_region_keys(name: str, row: dict[str, Any]) -> list[str]:
     """Keys of a Chinese province: its names, ISO 3166-2 code ("cn bj") and short code ("bj")."""
     short = row["code"].split("-")[1].lower()
     return [name, *row["aliases"], _key(row["code"]), short]
 
 
-def _zone_keys(name: str, row: dict) -> list[str]:
+def _zone_keys(name: str, row: dict[str, Any]) -> list[str]:
     """Keys of a bidding zone: its code ("se3")."""
     return [name.lower()]
 
@@ -224,9 +225,13 @@ class _RegionTable:
 
     table: str
     source: str
-    keys: Callable[[str, dict], list[str]]
+    keys: Callable[[str, dict[str, Any]], list[str]]
     label: Callable[[str], str]
     canonical: Callable[[str], bool] = lambda name: True
+
+
+def _starts_with(prefix: str, name: str) -> bool:
+    return name.startswith(prefix)
 
 
 def _title(name: str) -> str:
@@ -243,13 +248,13 @@ _REGION_TABLES = {
                         lambda n: f"{_title(n)}, China"),
     **{
         iso3: _RegionTable("nordic_zones", NORDIC_SOURCE, _zone_keys, lambda n: n,
-                           canonical=lambda name, prefix=prefix: name.startswith(prefix))
+                           canonical=functools.partial(_starts_with, prefix))
         for iso3, prefix in NORDIC_COUNTRY_PREFIX.items()
     },
 }
 
 
-def _region_rows(iso3: str) -> dict[str, dict]:
+def _region_rows(iso3: str) -> dict[str, dict[str, Any]]:
     """The country's regions: canonical name -> row (empty if it has no regional table)."""
     spec = _REGION_TABLES.get(iso3)
     if spec is None:
@@ -276,18 +281,15 @@ def _region_key(iso3: str, region: str) -> str:
     return key
 
 
-def region_intensity(iso3: str, region: str) -> GridFigure:
-    """The intensity of a region of a country.
+def region_name(iso3: str, region: str) -> tuple[str, str]:
+    """The country's ISO3 and the canonical name of one of its regions (see region_intensity).
 
-    USA: state name or 2-letter code ("california", "CA", "US-CA"); CAN: province name or
-    postal code ("Québec", "QC"); CHN: province name, pinyin variant or code ("Inner Mongolia",
-    "CN-NM", "NM"); SWE: SE1-SE4; NOR: NO1-NO5; FIN: FI. Raises UnknownLocation for an unknown
-    region (with the closest valid ones) or a country with no regional data.
+    Raises UnknownLocation for an unknown region (with the closest valid ones) or a country
+    with no regional data.
     """
     code = normalise_country(iso3)
-    spec = _REGION_TABLES.get(code)
     how_to_list = f"carbon_magic.core.tables.valid_regions({code!r})"
-    if spec is None:
+    if code not in _REGION_TABLES:
         supported = ", ".join(sorted(_REGION_TABLES))
         raise UnknownLocation("region", region, [], how_to_list,
                               why=f"{country_name(code)} ({code}) has no regional data "
@@ -297,6 +299,19 @@ def region_intensity(iso3: str, region: str) -> GridFigure:
     if name is None:
         raise UnknownLocation("region", region, _closest(region, choices), how_to_list,
                               why=f"unknown region {region!r} for {country_name(code)} ({code})")
+    return code, name
+
+
+def region_intensity(iso3: str, region: str) -> GridFigure:
+    """The intensity of a region of a country.
+
+    USA: state name or 2-letter code ("california", "CA", "US-CA"); CAN: province name or
+    postal code ("Québec", "QC"); CHN: province name, pinyin variant or code ("Inner Mongolia",
+    "CN-NM", "NM"); SWE: SE1-SE4; NOR: NO1-NO5; FIN: FI. Raises UnknownLocation for an unknown
+    region (with the closest valid ones) or a country with no regional data.
+    """
+    code, name = region_name(iso3, region)
+    spec = _REGION_TABLES[code]
     row = _region_rows(code)[name]
     return GridFigure(row["intensity_g_per_kwh"], spec.source, row.get("year"), spec.label(name), code)
 

@@ -62,9 +62,9 @@ def local_zone_name(
             name = _zone_after_zoneinfo(os.path.realpath(name)) or ""
         return name if _known_zone(name, dirs) else None
     if localtime.is_symlink():
-        name = _zone_after_zoneinfo(os.readlink(localtime))
-        if name and _known_zone(name, dirs):
-            return name
+        linked = _zone_after_zoneinfo(os.readlink(localtime))
+        if linked and _known_zone(linked, dirs):
+            return linked
     try:
         name = timezone_file.read_text(encoding="utf-8").strip().splitlines()[0].strip()
     except (OSError, UnicodeDecodeError, IndexError):

@@ -9,6 +9,7 @@ Outputs are reached through an OutputSink (built above core, in ``carbon_magic.o
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import uuid
@@ -20,6 +21,7 @@ from .config import Config, ConfigError
 from .intensity import Intensity, Location
 from .ledger import Reading, Window
 from .location import current as current_location
+from .location import wait_for as wait_for_location
 from .lock import MachineLock
 from .logs import configure_logger
 from .meters import HardwareSpec
@@ -30,6 +32,8 @@ from .sampler import Lease, Sampler, Subscription, get_sampler
 from .sync import synchronize_frameworks
 
 logger = logging.getLogger("carbon_magic")
+# stop(wait=True) waits for a pending location this much longer than its requests may take.
+LOCATION_WAIT_MARGIN_S = 0.5
 
 
 # How trackers were started in this process: "direct", "context_manager", "decorator",
@@ -38,9 +42,27 @@ logger = logging.getLogger("carbon_magic")
 starts_by_usage: Counter[str] = Counter()
 
 
+class RunIds:
+    """Random (version 4) UUIDs from a generator of their own, seeded from the system's entropy
+    once (and again in a forked child): the user's ``random.seed()`` neither changes nor
+    repeats them, and they never advance the user's random numbers. No system entropy call per
+    id (os.urandom costs microseconds); run ids are labels, not secrets."""
+
+    def __init__(self) -> None:
+        self._random = random.Random()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._random.seed)
+
+    def new(self) -> str:
+        return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
+
+
+_run_ids = RunIds()
+
+
 def new_run_id() -> str:
-    """A random (version 4) UUID without a system entropy call: run ids are labels, not secrets."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    """A fresh run id (see RunIds)."""
+    return _run_ids.new()
 
 
 class OutputSink(Protocol):
@@ -227,8 +249,10 @@ class Tracker:
         seen to change after both boundaries (about one update later). Until then
         ``final_emissions_data`` is provisional; the outputs get the final record only, and
         ``on_final(record)`` is called with it. ``wait`` (the default) blocks until the record
-        is final and the outputs have written it (bounded); the magics pass False so a cell
-        never waits.
+        is final and the outputs have written it (bounded), and first, once the window's end
+        is read, for a location still being resolved (at most ``location_timeout_secs`` +
+        LOCATION_WAIT_MARGIN_S; a record built without it says the location was pending);
+        the magics pass False so a cell never waits.
         """
         with self._lock:
             run = self._run
@@ -237,6 +261,8 @@ class Tracker:
                 return None
             self._synchronise()
             end = self._read()
+            if wait:  # a script: build the record on the location, not on one still pending
+                wait_for_location(self.config, self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S)
             for name in list(self._tasks):
                 self._finish_task(name, end)
             self._run = None

@@ -2,7 +2,14 @@
 
 Modules, one job each: ``extension`` (load/unload, hooks), ``magics`` (the magics),
 ``options`` (their command-line options), ``traitlets_config`` (the configuration class),
-``session`` (the kernel's cell history), ``pool`` (reused configs and trackers),
-``execute`` (running cell code as IPython does), ``records``, ``display``, ``report``,
-``plot`` and ``warmup`` (background start-up). Importing this package imports nothing heavy.
+``session`` (the kernel's cell history), ``records`` (what it holds), ``pool`` (reused
+configs and trackers), ``execute`` (running cell code as IPython does), ``interrupts``
+(Ctrl-C held back around a record), ``route`` (output from other threads), ``log_route`` (background warnings to the
+kernel's log and the next summary, never into a cell), ``pending_clear`` (a summary that
+never sets off the user's ``clear_output(wait=True)``), ``frontend``
+(does the front end show widgets), ``display`` (the summaries), ``equivalents`` (car km,
+phone charges ...), ``live_panel`` with ``panel_view``, ``panel_widgets`` and ``series`` (the
+per-cell live panel), ``session_panel`` with ``session_view`` (``%carbon panel``), ``report``,
+``plot``, ``warmup`` (background start-up) and ``sidebar/`` (the JupyterLab sidebar's comm).
+Importing this package imports nothing heavy.
 """

@@ -9,9 +9,10 @@ is not enough, the line says so and ``%carbon status`` tells the rest.
 Unloading closes running spans (recording them), unregisters every hook, magic and the
 configuration class, and lets the sampler thread stop when no other tracker uses it.
 
-Later pieces plug in through ``get_session(shell)`` as listeners of the Session (see
-``session.py``): the live panel and the session panel (``%carbon panel``) are added here,
-and so is the JupyterLab sidebar's comm (``sidebar/``, opened inside Jupyter kernels).
+The live panel and the session panel (``%carbon panel``) listen to the Session (see
+``session.py``) and are added here, and so is the JupyterLab sidebar's comm (``sidebar/``,
+opened inside Jupyter kernels). ``get_session(shell)`` and ``get_sidebar(shell)`` give tests
+and kernel-side checks the loaded extension's pieces.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .._version import __version__
 from ..core.config import Config, ConfigError, resolve_config
 from ..core.problems import problems
+from .log_route import LogRoute
 from .traitlets_config import CarbonMagic
 from .warmup import Warmup, locate
 
@@ -58,6 +60,8 @@ class CarbonExtension:
 
     def __init__(self, shell: Any):
         self.shell = shell
+        self.log_route = LogRoute(shell)  # before any background work can warn
+        self.log_route.attach()
         self.settings = CarbonMagic(parent=shell)
         self.config_error: str | None = None
         self.warmup = Warmup(self._load_config())
@@ -66,7 +70,7 @@ class CarbonExtension:
         from .session import Session
         from .session_panel import SessionPanel
 
-        self.session = Session(shell, self.settings)
+        self.session = Session(shell, self.settings, self.log_route)
         self.live_panel = LivePanel(shell, self.session, lambda: self.warmup.sampler)
         self.session_panel = SessionPanel(shell, self.session, self.live_panel)
         self.magics = CarbonMagics(shell, self.session, self.status_facts, self.session_panel)
@@ -88,6 +92,7 @@ class CarbonExtension:
         self.shell.register_magics(self.magics)
         self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
+        self.session.pending_clear.attach()
         self.session.add_listener(self.live_panel)
         self.session.add_listener(self.session_panel)
         self.live_panel.attach()
@@ -115,6 +120,7 @@ class CarbonExtension:
                 self.shell.events.unregister(event, callback)
             except ValueError:
                 pass  # someone removed it already
+        self.session.pending_clear.detach()
         self.live_panel.detach()
         self.session_panel.close()
         manager = self.shell.magics_manager
@@ -127,6 +133,7 @@ class CarbonExtension:
             self.shell.configurables.remove(self.settings)
         self.warmup.join()
         _let_sampler_threads_stop()
+        self.log_route.detach()
 
     # -- what it says -------------------------------------------------------------------------
     def load_line(self) -> str:

@@ -164,9 +164,7 @@ class CarbonMagics(Magics):
 
     def _finish(self, window: Any, status: str) -> None:
         try:
-            record = self.session.close(window, status)
-            if record is not None and not window.quiet and not window.summary_shown:
-                display.show_summary(record)
+            self.session.show_summary(window, self.session.close(window, status))
         except Exception as error:  # never hide the cell's own outcome
             problems.note("carbon_magic summary", error)
 
@@ -216,7 +214,12 @@ class CarbonMagics(Magics):
         print("carbon_magic: automatic tracking is off." if was_on else "carbon_magic: automatic tracking was not on.")
 
     def _start(self, rest: str) -> None:
-        options, name = parse_options(rest, "%carbon start", "name")
+        options, name = parse_options(rest, "%carbon start", "span")
+        if name is not None and options.name is not None and name != options.name:
+            raise UsageError(
+                f"%carbon start: the span is named twice ({name!r} and --name {options.name!r}); "
+                f"give one name: %carbon start NAME, or %carbon start --name NAME."
+            )
         try:
             window = self.session.start_span(name, options)
         except ConfigError as error:
@@ -305,6 +308,11 @@ class CarbonMagics(Magics):
             path = export(self.session.records, words[0])
         except ValueError as error:
             raise UsageError(f"%carbon export: {error}") from None
+        except OSError as error:
+            raise UsageError(
+                f"%carbon export: cannot write {words[0]!r}: {error.strerror or error}. "
+                f"Give a path in a folder you can write to, ending in .csv, .json or .html."
+            ) from None
         print(f"carbon_magic: wrote {len(self.session.records)} rows to {path}")
 
     def _telemetry(self, rest: str) -> None:

@@ -27,7 +27,7 @@ from ..core.params import PARAMS, Param
 OPTION_SOURCE = "magic option"
 _METAVARS = {
     "str": "TEXT", "float": "NUMBER", "int": "INTEGER", "bool": "[true|false]",
-    "str_list": "A,B", "gpu_ids": "IDS", "log_level": "LEVEL", "object": "OBJECT",
+    "str_list": "A,B", "gpu_ids": "IDS", "log_level": "LEVEL", "handlers": "OBJECTS", "object": "OBJECT",
 }
 _GROUP_TITLES = {
     "general": "General", "output": "Outputs", "location": "Location and intensity", "hardware": "Hardware",

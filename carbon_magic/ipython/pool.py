@@ -50,7 +50,7 @@ def _stat_key(path: str) -> tuple | None:
         stat = os.stat(path)
     except OSError:
         return None
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_dev)
 
 
 def _environment_snapshot() -> Any:
@@ -67,23 +67,18 @@ class TrackerPool:
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._environment: Any = None
         self._environment_version = 0
-        self._paths: dict[tuple[str, int], tuple[str, str]] = {}  # -> (global file, local file)
+        self._home_file = ""  # ~/.codecarbon.config under this environment (HOME is part of it)
 
     def _fingerprint(self, options: TrackOptions) -> tuple:
         snapshot = _environment_snapshot()
         if snapshot != self._environment:
             self._environment = snapshot
             self._environment_version += 1
-            self._paths.clear()
-        cwd = os.getcwd()
-        paths = self._paths.get((cwd, self._environment_version))
-        if paths is None:
-            home = os.path.expanduser("~")  # HOME is part of the environment's version
-            paths = self._paths[(cwd, self._environment_version)] = (
-                os.path.join(home, CONFIG_FILE_NAME), os.path.join(cwd, CONFIG_FILE_NAME),
-            )
-        files = (_stat_key(paths[0]), _stat_key(paths[1]))
-        return (options.parameters, self.settings.generation, self._environment_version, paths, files)
+            self._home_file = os.path.join(os.path.expanduser("~"), CONFIG_FILE_NAME)
+        # The working folder's file by its relative name: its device and inode tell folders apart
+        # without asking the system for the working folder at every cell.
+        files = (_stat_key(self._home_file), _stat_key(CONFIG_FILE_NAME))
+        return (options.parameters, self.settings.generation, self._environment_version, files)
 
     def _entry(self, options: TrackOptions) -> _Entry:
         key = self._fingerprint(options)

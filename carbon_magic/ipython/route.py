@@ -20,6 +20,7 @@ belongs to, not of whatever request the kernel handles by then.
 from __future__ import annotations
 
 import contextvars
+import sys
 import threading
 from typing import Any, Callable, TypeVar
 
@@ -57,3 +58,30 @@ class Route:
             return function(*args)
         finally:
             self.shell.reset_thread_parent(tokens)
+
+
+def _no_flush() -> None:
+    pass
+
+
+def publish_in_order(shell: Any, data: dict, display_id: str | None = None, update: bool = False) -> None:
+    """Display ``data`` in the current cell's output, after the text the cell printed.
+
+    ipykernel's display publisher flushes stdout and stderr before every display, and each
+    flush is a round trip to the kernel's IO thread even when nothing waits to be sent (about
+    half of what a summary cost a trivial cell). A stream that holds no unsent text
+    (ipykernel's ``_flush_pending`` is false) has nothing to put before the display: when
+    neither does, the display is published without the flushes. The display message itself
+    goes through the same IO thread, so whatever an earlier flush is sending still comes first.
+    """
+    publisher = shell.display_pub
+    transient = {"display_id": display_id} if display_id else {}
+    streams_empty = not any(getattr(stream, "_flush_pending", True) for stream in (sys.stdout, sys.stderr))
+    if not (streams_empty and hasattr(publisher, "_flush_streams")):
+        publisher.publish(data=data, metadata={}, transient=transient, update=update)
+        return
+    publisher._flush_streams = _no_flush  # for this one display (kernel thread)
+    try:
+        publisher.publish(data=data, metadata={}, transient=transient, update=update)
+    finally:
+        del publisher._flush_streams

@@ -21,6 +21,7 @@ energy counter changes only every ~100 ms). A listener that raises is counted in
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 import threading
@@ -34,9 +35,12 @@ from ..core.problems import problems
 from ..outputs.worker import worker
 from . import display
 from .interrupts import InterruptsHeld
+from .log_route import LogRoute
 from .options import TrackOptions
+from .pending_clear import PendingClear
 from .pool import TrackerPool
 from .records import CellInfo, CellRecord, TrackedWindow, first_line
+from .route import publish_in_order
 
 # A cell that %carbon on leaves to the magics: a %%carbon cell (it records itself), or
 # nothing but %carbon line magics (a statement records itself; commands are not work).
@@ -44,9 +48,9 @@ _CELL_MAGIC = re.compile(r"\s*%%carbon(\s|$)")
 _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 
 
-# Outputs run on one worker thread. When tracked cells come faster than it can write (a loop
-# of tiny cells keeps the GIL busy), its queue would grow without bound; every so many
-# records the session waits (bounded) for it to catch up.
+# Outputs run on background lanes (outputs/worker.py); the CSV rows on the ``main`` one. When
+# tracked cells come faster than it can write (a loop of tiny cells keeps the GIL busy), its
+# queue would grow without bound; every so many records the session waits (bounded) for it.
 OUTPUT_BACKLOG_RECORDS = 256
 OUTPUT_CATCH_UP_S = 5.0
 
@@ -109,9 +113,10 @@ class _Finaliser:
 class Session:
     """Tracked windows and records of one IPython shell (see the module docstring)."""
 
-    def __init__(self, shell: Any, settings: Any):
+    def __init__(self, shell: Any, settings: Any, log_route: LogRoute | None = None):
         self.shell = shell
         self.settings = settings
+        self.log_route = log_route
         self.pool = TrackerPool(settings)
         self.records: list[CellRecord] = []
         self.spans: dict[str, TrackedWindow] = {}
@@ -123,6 +128,8 @@ class Session:
         self._strings: dict[str, str] = {}
         self._run_id: str | None = None
         self._since_catch_up = 0
+        self._depth = 0  # cells running: a cell run inside a cell (%%capture's body) makes 2
+        self.pending_clear = PendingClear(shell)
 
     # -- listeners ---------------------------------------------------------------------------
     def add_listener(self, listener: Any) -> None:
@@ -158,6 +165,8 @@ class Session:
             panel=self.settings.panel if options.panel is None else options.panel,
             cells_file=cells_file,
         )
+        if self._summary_due(window):
+            self.pending_clear.summaries_due += 1
         try:
             tracker.start()
         except Exception as error:  # the cell runs untracked; close() records nothing
@@ -173,6 +182,8 @@ class Session:
         both boundaries (about two updates); it is replaced by the final one, written to the
         per-cell file and told to listeners as ``cell_finalized`` when that arrives.
         """
+        if self._summary_due(window):
+            self.pending_clear.summaries_due -= 1
         tracker = window.tracker
         if not tracker.running:  # it never started (see open); nothing was measured
             self.pool.release(tracker)
@@ -197,6 +208,24 @@ class Session:
             self._since_catch_up = 0
             worker.drain(OUTPUT_CATCH_UP_S)  # at once when the worker is idle, as it is between cells
         return record
+
+    @staticmethod
+    def _summary_due(window: TrackedWindow) -> bool:
+        """Whether closing ``window`` shows a summary in the cell (spans say theirs at %carbon stop)."""
+        return not window.quiet and window.kind != "span"
+
+    def show_summary(self, window: TrackedWindow, record: CellRecord | None) -> None:
+        """The summary of a closed window, unless it is quiet or a frozen live panel stands for it;
+        into the place kept before a clear that still waits (see pending_clear.py)."""
+        if record is None or not self._summary_due(window) or window.summary_shown:
+            return
+        text, html_text = display.summary_text(record), display.summary_html(record)
+        footnote = self.log_route.footnote() if self.log_route is not None else ""
+        if footnote:  # what went wrong in the background, here rather than in some cell's stderr
+            text += f"\n{footnote}"
+            html_text += f'<div style="font-size:11px;opacity:.7">{html.escape(footnote)}</div>'
+        place = self.pending_clear.place_for_summary()
+        publish_in_order(self.shell, {"text/plain": text, "text/html": html_text}, place, update=place is not None)
 
     def _record(self, finaliser: "_Finaliser", data: Any) -> CellRecord:
         return CellRecord.finished(
@@ -236,7 +265,15 @@ class Session:
 
     # -- the cell being run (IPython events) -------------------------------------------------
     def pre_run_cell(self, info: Any) -> None:
-        """IPython's pre_run_cell: remember the cell; open its window while ``%carbon on``."""
+        """IPython's pre_run_cell: remember the cell; open its window while ``%carbon on``.
+
+        A cell run inside a cell (``%%capture`` runs its body through ``run_cell``) is part of
+        the outer one: its window, and its summary, belong to the outer cell, shown after it.
+        """
+        self._depth += 1
+        if self._depth > 1:
+            return
+        self.pending_clear.new_cell()
         raw = info.raw_cell or ""
         self.cell = CellInfo(execution_count(self.shell, info), getattr(info, "cell_id", None), first_line(raw))
         if self.auto is None or self._auto_window is not None or left_to_magics(raw):
@@ -252,14 +289,15 @@ class Session:
 
     def post_run_cell(self, result: Any) -> None:
         """IPython's post_run_cell: close and record the window ``%carbon on`` opened."""
+        self._depth = max(self._depth - 1, 0)  # the cell that loaded the extension had no pre_run_cell
+        if self._depth > 0:
+            return
         window, self._auto_window = self._auto_window, None
         if window is None:
             return
         error = result.error_in_exec or result.error_before_exec
         with InterruptsHeld() as closing:
-            record = self.close(window, status_of(error))
-            if record is not None and not window.quiet and not window.summary_shown:
-                display.show_summary(record)
+            self.show_summary(window, self.close(window, status_of(error)))
         closing.deliver()  # the cell is recorded; IPython reports the interrupt as an error in this hook
 
     # -- auto mode and spans -----------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, TraitError, TraitType
 from traitlets.config import Configurable
@@ -61,7 +61,14 @@ class ParameterTrait(TraitType):
         return text
 
 
-class _ConfigBehaviour:
+# CarbonMagic is built as (_ConfigBehaviour, Configurable): the type checker sees the mixin's base
+if TYPE_CHECKING:
+    _Configurable = Configurable
+else:
+    _Configurable = object
+
+
+class _ConfigBehaviour(_Configurable):
     """CarbonMagic's methods: remembering which parameters were set, and by which route."""
 
     _source_being_set: str | None = None
@@ -155,7 +162,7 @@ class _ConfigBehaviour:
         lines = [f"--{cls.__name__}.{trait.name}=<{metavar(trait.param)}>"]
         lines += ["    " + line for line in textwrap.wrap(helptext or trait.help, 76)]
         if inst is not None:
-            lines.append(f"    Current: {trait.param.show(getattr(inst, trait.name))}")
+            lines.append(f"    Current: {trait.param.show(getattr(inst, trait.param.name))}")
         else:
             lines.append(f"    Default: {trait.param.show(trait.param.default)}")
         return "\n".join(lines)

@@ -9,9 +9,12 @@ logfire) or else the ``save_to_*`` flags; ``emissions_endpoint`` adds the HTTP o
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Mapping
 
 from ..core.config import ConfigError
+from ..core.params import HANDLER_METHODS
+from ..core.paths import check_records_target
 from ..core.record import EmissionsData
 from .api import CodeCarbonAPIOutput
 from .base import BaseOutput
@@ -62,6 +65,21 @@ def _api_output(config: Mapping[str, Any]) -> CodeCarbonAPIOutput:
                                config["api_call_interval"])
 
 
+def _file_output(config: Mapping[str, Any]) -> FileOutput:
+    """The CSV output; an existing output_file that holds something else is refused, untouched."""
+    try:
+        check_records_target(Path(config["output_dir"]) / config["output_file"])
+    except (ValueError, OSError) as error:
+        source = getattr(config, "source", None)
+        shown = f" (from {source('output_file')})" if source else ""
+        raise ConfigError(
+            f"Cannot write records to output_file {config['output_file']!r}{shown}: {error}; it is left "
+            f"as it is. Accepted: the name of a new file or of a records CSV file.",
+            name="output_file",
+        ) from None
+    return FileOutput(config["output_file"], config["output_dir"], config["on_csv_write"])
+
+
 def _logger_output(config: Mapping[str, Any]) -> Any:
     given = config["logging_logger"]
     if isinstance(given, logging.Logger):
@@ -96,7 +114,7 @@ def build_outputs(config: Mapping[str, Any]) -> list[Any]:
     methods = selected_methods(config)
     outputs: list[Any] = []
     if "csv" in methods:
-        outputs.append(FileOutput(config["output_file"], config["output_dir"], config["on_csv_write"]))
+        outputs.append(_file_output(config))
     if "api" in methods:
         outputs.append(_api_output(config))
     if config["emissions_endpoint"]:
@@ -142,14 +160,12 @@ class Dispatcher:
     Cost on the caller's thread: one queue append per output that implements the method.
     """
 
-    _METHODS = ("out", "live_out", "task_out", "exit")
-
     def __init__(self, outputs: list[Any]):
         self.outputs = list(outputs)
         self._routes = {
             method: [_Route(o, method) for o in self.outputs if _implements(o, method)
                      and (method != "live_out" or getattr(o, "wants_live", True))]
-            for method in self._METHODS
+            for method in HANDLER_METHODS
         }
         self.wants_live = bool(self._routes["live_out"])
         self._last: dict[OutputWorker, int] = {}  # per lane, the number of this sink's latest call

@@ -16,11 +16,11 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..core.paths import CELLS_FILE_NAME
 from ..core.record import CSV_COLUMNS, EmissionsData
 from .csv_file import RowAppender
 from .worker import worker
 
-CELLS_FILE_NAME = "carbon_cells.csv"
 CELL_COLUMNS: tuple[str, ...] = ("label", "execution_count", "cell_id", "first_line", "status")
 INTENSITY_COLUMNS: tuple[str, ...] = ("intensity_g_per_kwh", "intensity_source")
 CELLS_CSV_COLUMNS: tuple[str, ...] = CELL_COLUMNS + CSV_COLUMNS + INTENSITY_COLUMNS

@@ -3,7 +3,8 @@
 - A row is one ``write`` under an exclusive ``flock``: concurrent kernels appending to the
   same file never interleave; a failed write (disk full) is cut back off, whole or nothing.
 - ``update`` rewrites the file through a temporary file and an atomic rename.
-- A file whose header differs is kept as ``<name>.bak`` (then ``<name>_0.bak``, ...).
+- A records file whose header differs is kept as ``<name>.bak`` (then ``<name>_0.bak``, ...);
+  a file that is not a records file (no ``timestamp`` and ``emissions`` columns) is never touched.
 - A last line without its newline (a crash, a hand edit) is closed before the next row.
 - Text that a spreadsheet would run as a formula (= + - @ at the start) is prefixed with '.
 - Rows that could not be written (a read-only folder, a full disk) are kept and written first
@@ -20,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from ..core.paths import file_name_part, is_records_header, not_records_message
 from ..core.problems import problems
 from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData
 from .base import BaseOutput
@@ -83,6 +85,18 @@ def backup_path(path: Path) -> Path:
     return candidate
 
 
+class NotARecordsFile(OSError):
+    """The output file exists and holds something else than records: it is left alone."""
+
+
+def move_aside(path: Path, first_line: bytes) -> None:
+    """Rename a records file of another layout to its backup name; raise NotARecordsFile
+    for anything else (a user's notes must never be renamed or overwritten)."""
+    if not is_records_header(first_line):
+        raise NotARecordsFile(f"{not_records_message(path)}: left as it is; choose another output_file")
+    os.rename(path, backup_path(path))
+
+
 class LockedFile:
     """An exclusive lock on the file now at ``path`` (re-opened if it was renamed meanwhile)."""
 
@@ -137,7 +151,7 @@ def append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]
     header_bytes = header_line(tuple(header))
     with LockedFile(path) as locked:
         if locked.size() and locked.first_line() + b"\n" != header_bytes:
-            os.rename(path, backup_path(path))
+            move_aside(path, locked.first_line())
             return append_rows(path, header, rows)
         data = encode_rows(rows)
         if locked.size() == 0:
@@ -201,7 +215,7 @@ def update_row(path: Path, header: Sequence[str], row: Sequence[Any], key_column
     with LockedFile(path) as locked:
         content = locked.read_all()
         if content and not content.startswith(header_bytes):
-            os.rename(path, backup_path(path))
+            move_aside(path, content.split(b"\n", 1)[0])
             return update_row(path, header, row, key_column)
         existing = list(csv.reader(io.StringIO(content.decode("utf-8"))))[1:] if content else []
         kept = [fields for fields in existing if fields and (len(fields) <= key_index or fields[key_index] != key)]
@@ -234,6 +248,6 @@ class FileOutput(BaseOutput):
     def task_out(self, data: list[EmissionsData], experiment_name: str) -> None:
         if not data:
             return
-        path = self.output_dir / f"emissions_{experiment_name}_{data[0].run_id}.csv"
+        path = self.output_dir / f"emissions_{file_name_part(experiment_name)}_{data[0].run_id}.csv"
         rows = [[task.extra.get("task_name", ""), *task.csv_values()] for task in data]
         append_rows(path, TASK_CSV_COLUMNS, rows)

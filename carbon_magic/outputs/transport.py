@@ -7,52 +7,22 @@ Each lane thread keeps its own ``requests.Session`` (connections are reused per 
 
 from __future__ import annotations
 
-import base64
-import re
 import threading
 import time
 from typing import Any, Container, Iterable, Mapping
-from urllib.parse import urlsplit
 
 from ..core.http import MAX_BODY_BYTES
-from ..core.params import mask_url_password
+from ..core.redact import basic_auth_token, mask_in_logger, scrub, url_secrets
 
 CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 3.0
-MIN_SECRET_LENGTH = 4
 _CHUNK_BYTES = 64 * 1024
-
-_SECRET_QUERY = re.compile(r"([?&][^=&\s]*(?:token|key|secret|password|auth)[^=&\s]*=)[^&\s]+", re.IGNORECASE)
-
-
-def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` without URL credentials, secret-looking query values or any of ``secrets``
-    (those of at least ``MIN_SECRET_LENGTH`` characters: shorter ones cannot be told from text)."""
-    for secret in secrets:
-        if secret and len(secret) >= MIN_SECRET_LENGTH:
-            text = text.replace(secret, "***")
-    text = mask_url_password(text)
-    return _SECRET_QUERY.sub(r"\1***", text)
+__all__ = ["DeliveryError", "basic_auth_token", "post_json", "safe_url", "scrub", "url_secrets"]
 
 
 def safe_url(url: str) -> str:
     """A URL as it may be shown: no password, no query string."""
     return scrub(url.split("?", 1)[0].split("#", 1)[0])
-
-
-def basic_auth_token(user: str | None, password: str | None) -> str | None:
-    """The base64 form of ``user:password`` that HTTP basic auth sends (a server may echo it)."""
-    if not password:
-        return None
-    return base64.b64encode(f"{user or ''}:{password}".encode()).decode()
-
-
-def url_secrets(url: str) -> tuple[str, ...]:
-    """The parts of ``url`` that may be secret: its password (also as basic auth sends it)
-    and its query string."""
-    parts = urlsplit(url if "//" in url else "//" + url)
-    token = basic_auth_token(parts.username, parts.password)
-    return tuple(part for part in (parts.password, token, parts.query) if part)
 
 
 class DeliveryError(Exception):
@@ -67,6 +37,7 @@ def _session() -> Any:
     if session is None:
         import requests
 
+        mask_in_logger("urllib3.connectionpool")  # its debug lines show each URL with its query
         session = _local.session = requests.Session()
     return session
 

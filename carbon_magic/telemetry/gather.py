@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Mapping
+from typing import Any
 
+from ..core.config import Config
 from ..core.machine import machine_facts
 from ..core.record import EmissionsData
 from . import environment
@@ -45,7 +46,7 @@ def context(probe: Probe, shell_class: str | None, static: StaticEnvironment) ->
 
 def build_payload(
     level: str,
-    config: Mapping[str, Any],
+    config: Config,
     store: ConsentStore,
     *,
     latest: EmissionsData | None = None,

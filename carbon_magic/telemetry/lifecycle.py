@@ -71,7 +71,7 @@ def kernel_config() -> Config:
     return _kernel.config if _kernel.config is not None else resolve_config()
 
 
-def current_level(config: Mapping[str, Any] | None = None) -> Resolution:
+def current_level(config: Config | None = None) -> Resolution:
     """The tier in effect now and where it came from (cheap: the stored choice is cached)."""
     config = config if config is not None else kernel_config()
     store = consent_store()

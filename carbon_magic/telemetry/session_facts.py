@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..core.config import Config
 from ..core.intensity import Intensity, Location, choose_intensity, offline_mode, parameter_location
 from ..core.ledger import Window, kind_of
 from ..core.logs import warning_count
@@ -52,7 +53,7 @@ class SessionFacts:
     warning_count: int
 
 
-def location_of(latest: EmissionsData | None, config: Mapping[str, Any]) -> Location:
+def location_of(latest: EmissionsData | None, config: Config) -> Location:
     """Where the session runs: the latest tracked cell's location, else the location
     parameters alone (no lookup, no network); an empty Location when neither says."""
     if latest is not None:
@@ -67,14 +68,14 @@ def location_of(latest: EmissionsData | None, config: Mapping[str, Any]) -> Loca
         return Location()
 
 
-def _intensity(latest: EmissionsData | None, location: Location, config: Mapping[str, Any]) -> Intensity:
+def _intensity(latest: EmissionsData | None, location: Location, config: Config) -> Intensity:
     if latest is not None:
         return Intensity(latest.intensity_g_per_kwh, latest.intensity_source)
     return choose_intensity(location, forced_g_per_kwh=config["force_carbon_intensity_g_co2e_kwh"],
                             forced_from="force_carbon_intensity_g_co2e_kwh")
 
 
-def session_record(sampler: Sampler, config: Mapping[str, Any], latest: EmissionsData | None) -> EmissionsData:
+def session_record(sampler: Sampler, config: Config, latest: EmissionsData | None) -> EmissionsData:
     """The whole session (the sampler's life so far) as one record, in CodeCarbon's units."""
     process_mode = config["tracking_mode"] == "process"
     window = Window(sampler.first_reading, sampler.read(), sampler.components, process_mode)
@@ -88,7 +89,7 @@ def session_record(sampler: Sampler, config: Mapping[str, Any], latest: Emission
     return build_record(window, run)
 
 
-def usage(config: Mapping[str, Any]) -> dict[str, Any]:
+def usage(config: Config) -> dict[str, Any]:
     """How tracking is configured and used in this process."""
     from ..outputs import selected_methods
 
@@ -114,7 +115,7 @@ def overhead_percent(sampler: Sampler, now_wall: float | None = None) -> float:
     return min(max(sampler.thread_cpu_s / wall_s * 100.0, 0.0), 100.0)
 
 
-def session_sampler(config: Mapping[str, Any]) -> Sampler | None:
+def session_sampler(config: Config) -> Sampler | None:
     """The sampler of ``config``'s hardware options, else the process's first one (cells
     may track with other options); None if none was ever made (none is made here)."""
     sampler = existing_sampler(HardwareSpec.from_config(config))
@@ -124,7 +125,7 @@ def session_sampler(config: Mapping[str, Any]) -> Sampler | None:
     return sampler
 
 
-def collect(config: Mapping[str, Any], latest: EmissionsData | None) -> SessionFacts:
+def collect(config: Config, latest: EmissionsData | None) -> SessionFacts:
     """Every session figure for ``config``'s hardware (zeros if no sampler was ever made)."""
     sampler = session_sampler(config)
     found = problems.all()

@@ -17,7 +17,6 @@ import pytest
 from tests.servers import GARBAGE, LocalServer, Reply, closed_port, delay, huge, status
 from tests.telemetry_support import fresh_telemetry  # noqa: F401
 
-from .harness import problem_lines
 
 # A tracked cell must not wait for the network: this is far above a cell's own 50 ms, far
 # below the 10 s a slow server takes.

@@ -55,6 +55,7 @@ def test_output_folder_deleted_between_cells(open_notebook, tmp_path, figures):
     the folder is made again with their rows, and status says it was gone."""
     figures.fault("shutil.rmtree of the output folder between cells")
     folder = tmp_path / "out"
+    folder.mkdir()  # output_dir must exist when set; deleted later, it is made again
     notebook = open_notebook(CODECARBON_OUTPUT_DIR=str(folder))
     notebook.run(TRACKED + "1", expect=1)
     notebook.drain(lanes=("main",))

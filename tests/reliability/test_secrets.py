@@ -8,6 +8,9 @@ from __future__ import annotations
 import base64
 import logging
 from pathlib import Path
+from urllib.parse import quote
+
+import pytest
 
 from tests.servers import LocalServer, Reply, codecarbon_api, status
 from tests.telemetry_support import fresh_telemetry  # noqa: F401
@@ -113,5 +116,60 @@ def test_no_secret_reaches_logs_files_reprs_errors_or_telemetry(open_notebook, i
         assert any(value == EM_TOKEN and path == "/em" for path, name, value in sent)
         assert all(value != API_KEY or path.startswith("/api") for path, _, value in sent)
         assert all(value != EM_TOKEN or path == "/em" for path, _, value in sent)
+    finally:
+        server.close()
+
+
+# --- every written form of a URL password (issue 15) ----------------------------------------------
+
+QUOTED_PASSWORD = "pa'ss@w0rd-5ecret"  # a quote and a raw '@'
+QUERY_TOKEN = "query-tok-5ecret-0005"
+
+
+def echo_everything(request) -> Reply:
+    """A hostile server: a 500 repeating its basic-auth header and the query it was sent."""
+    query = "&".join(f"{name}={value}" for name, values in request.query.items() for value in values)
+    return status(500, f"denied: authorization={request.headers.get('authorization', '')} query=?{query}")
+
+
+@pytest.mark.parametrize("written", ["raw", "percent-encoded"])
+def test_url_passwords_never_shown_in_any_written_form(open_notebook, figures, caplog, written):
+    """An endpoint URL whose password has a quote and an '@', written raw or percent-encoded,
+    with a `?token=` query: `%carbon config`, `%carbon status` (the delivery error of a server
+    that echoes the basic-auth header and the query back), the warning log and the problems
+    counted show none of the password (whole or any tail), its encoded or base64 basic-auth
+    forms, or the token."""
+    figures.fault(f"emissions_endpoint password with ' and @ ({written}) and ?token=; a server echoing them")
+    caplog.set_level(logging.DEBUG)
+    server = LocalServer({("POST", "/emissions"): echo_everything})
+    host = server.url.removeprefix("http://")
+    password = QUOTED_PASSWORD if written == "raw" else quote(QUOTED_PASSWORD, safe="")
+    endpoint = f"http://poster:{password}@{host}/emissions?token={QUERY_TOKEN}"
+    forms = {
+        "password": QUOTED_PASSWORD, "its tail after '@'": QUOTED_PASSWORD.split("@", 1)[1],
+        "percent-encoded": quote(QUOTED_PASSWORD, safe=""), "query token": QUERY_TOKEN,
+        "basic auth (base64)": base64.b64encode(f"poster:{QUOTED_PASSWORD}".encode()).decode(),
+    }
+    try:
+        notebook = open_notebook(CODECARBON_EMISSIONS_ENDPOINT=endpoint)
+        notebook.run("%%carbon --quiet\n1", expect=1)
+        assert server.wait_for(lambda requests: any(r.path == "/emissions" for r in requests), 10)
+        notebook.drain(timeout_s=15)
+        from carbon_magic.core.problems import problems
+
+        assert any(p.where.startswith("output http") for p in problems.all())  # the echo was read
+        shown = {
+            "%carbon config": notebook.magic("config"),
+            "%carbon config emissions_endpoint": notebook.magic("config emissions_endpoint"),
+            "%carbon status": notebook.status(),
+            "log": caplog.text,
+            "problems": "\n".join(f"{p.where} {p.message}" for p in problems.all()),
+        }
+        assert "poster:***@" in shown["%carbon config"]
+        sent = [r for r in server.requests if r.path == "/emissions"][0]
+        assert sent.headers["authorization"] == "Basic " + forms["basic auth (base64)"]  # it did go to its server
+        leaks = [f"{form} in {where}" for where, text in shown.items() for form, secret in forms.items()
+                 if secret in text]
+        assert leaks == []
     finally:
         server.close()

@@ -61,8 +61,13 @@ class Meter(ABC):
     def settled_energy_j(self, t: float) -> float | None:
         """Cumulative joules at past instant ``t`` once final; None while still provisional.
 
-        Meters whose reads are final at once return None from ``settles`` and are never asked.
+        Meters whose reads are final at once leave ``settles`` False and are never asked.
         """
+        return None
+
+    def poll(self, now: float) -> None:
+        """Observe the source at ``now``, between ticks: the sampler's fast poller calls this on
+        the meters that settle, while a window's boundary waits to be settled."""
         return None
 
     settles: bool = False

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..load import LoadSample
 from ..problems import problems
@@ -108,10 +108,10 @@ class NvmlGpuMeter(Meter):
 
     # -- raw NVML reads --------------------------------------------------------------------
     def _read_counter_mj(self) -> int:
-        return self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle)
+        return int(self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle))
 
     def _read_power_w(self) -> float:
-        return self._nvml.nvmlDeviceGetPowerUsage(self._handle) / 1000.0
+        return float(self._nvml.nvmlDeviceGetPowerUsage(self._handle)) / 1000.0
 
     # -- polling ---------------------------------------------------------------------------
     def poll(self, now: float) -> None:
@@ -177,7 +177,7 @@ class NvmlGpuMeter(Meter):
 
 
 def select_gpus(
-    gpu_ids: Sequence[int | str] | None, gpus: Sequence[GpuInfo], environ: dict | None = None
+    gpu_ids: Sequence[int | str] | None, gpus: Sequence[GpuInfo], environ: Mapping[str, str] | None = None
 ) -> tuple[list[GpuInfo], str]:
     """The GPUs a tracker counts: ``gpu_ids``, else ``CUDA_VISIBLE_DEVICES``, else all.
 
@@ -185,7 +185,8 @@ def select_gpus(
     Returns the chosen GPUs and where the choice came from; an id that matches no GPU is a
     ValueError listing the GPUs there are.
     """
-    environ = os.environ if environ is None else environ
+    if environ is None:
+        environ = os.environ
     source = "gpu_ids"
     if gpu_ids is None:
         visible = environ.get("CUDA_VISIBLE_DEVICES")

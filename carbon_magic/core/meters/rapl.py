@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..load import LoadSample, read_small
 from ..problems import problems
@@ -102,7 +103,7 @@ class RaplMeter(Meter):
     component = "cpu"
     exact = True
 
-    def __init__(self, domains: list[RaplDomain], fallback_factory=None):
+    def __init__(self, domains: list[RaplDomain], fallback_factory: Callable[[], Meter | None] | None = None):
         self._domains = domains
         self._fallback_factory = fallback_factory
         self._last_uj = [_read_int(d.energy_path) for d in domains]

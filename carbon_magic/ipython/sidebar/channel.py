@@ -14,7 +14,11 @@ then ``state`` at most once per MIN_INTERVAL_S while anything changes: on every 
 (the sidebar holds a 1 s sampling lease while a peer is attached), when a tracked window
 starts or finishes, and after each execution. Peers must say ``refresh`` every KEEPALIVE_S
 while the kernel is idle; one silent for PEER_EXPIRY_S of idle time (a closed browser tab) is
-closed, so forgotten comms never pile up. At most MAX_PEERS are kept.
+closed, so forgotten comms never pile up. A running cell holds front ends' requests back, so
+its time counts only towards PEER_BUSY_EXPIRY_S of silence in all: a peer goes even while a
+very long cell runs (an open sidebar asks again once the kernel reads requests). At most
+MAX_PEERS are kept. A reply's parent header keeps only PARENT_HEADER_KEYS of the request's,
+each cut to MAX_HEADER_VALUE_CHARS: what a front end sent is never echoed back unbounded.
 
 Sending from the sampler thread: messages go through ``kernel.session.send`` on the kernel's
 IOPub socket, which in ipykernel 6 and 7 is a thread-safe socket served by the IOPub thread,
@@ -44,6 +48,9 @@ if TYPE_CHECKING:
 
 MAX_PEERS = 8
 PEER_EXPIRY_S = 45.0
+PEER_BUSY_EXPIRY_S = 900.0
+PARENT_HEADER_KEYS = ("msg_id", "msg_type", "session", "username", "date", "version")
+MAX_HEADER_VALUE_CHARS = 200
 LIVE_INTERVAL_S = 1.0
 WARMUP_WAIT_S = 120.0
 
@@ -56,6 +63,7 @@ class Peer:
     parent: dict
     last_sent: float = float("-inf")
     silent_s: float = 0.0   # idle time since its last request
+    silent_total_s: float = 0.0  # all time since its last request, running cells included
     greeted: bool = False
     seq: int = 0
 
@@ -160,7 +168,7 @@ class SidebarChannel:
             return
         with self._lock:
             peer.parent = _parent_of(message)
-            peer.silent_s = 0.0
+            peer.silent_s = peer.silent_total_s = 0.0
         self._flush(time.monotonic(), main_thread=True)
 
     def _on_comm_close(self, message: dict) -> None:
@@ -234,11 +242,12 @@ class SidebarChannel:
         with self._lock:
             dt = 0.0 if self._last_tick is None else max(now - self._last_tick, 0.0)
             self._last_tick = now
-            if not self._executing:
-                for comm_id, peer in list(self.peers.items()):
+            for comm_id, peer in list(self.peers.items()):
+                peer.silent_total_s += dt
+                if not self._executing:
                     peer.silent_s += dt
-                    if peer.silent_s > PEER_EXPIRY_S:
-                        expired.append(self.peers.pop(comm_id))
+                if peer.silent_s > PEER_EXPIRY_S or peer.silent_total_s > PEER_BUSY_EXPIRY_S:
+                    expired.append(self.peers.pop(comm_id))
             if expired and not self.peers:
                 self._stop_live()
         for peer in expired:
@@ -332,9 +341,12 @@ class SidebarChannel:
 
 
 def _parent_of(message: dict) -> dict:
-    """The parts of a request that make a reply's parent header."""
+    """The parts of a request that make a reply's parent header: PARENT_HEADER_KEYS with
+    text values, each at most MAX_HEADER_VALUE_CHARS (a front end's header is not echoed whole)."""
     header = message.get("header")
-    return {"header": header if isinstance(header, dict) else {}}
+    header = header if isinstance(header, dict) else {}
+    kept = {key: header[key] for key in PARENT_HEADER_KEYS if isinstance(header.get(key), str)}
+    return {"header": {key: value[:MAX_HEADER_VALUE_CHARS] for key, value in kept.items()}}
 
 
 def _methods(sampler: Any) -> dict[str, str]:
