@@ -141,7 +141,7 @@ def chart_png(series: PowerSeries, theme: str | None) -> bytes | None:
         below = area.tops
     dash = (6 * SCALE, 4 * SCALE)
     canvas.line([(x(t), y(c)) for t, c in zip(layout.co2_times, layout.co2)], _rgb(CO2_COLOUR), 2 * SCALE, dash)
-    legend_y, legend_x = 9 * SCALE + GLYPH_H * FONT_SCALE, left + 10 * SCALE
+    legend_y, legend_x = 9 * SCALE + GLYPH_H * FONT_SCALE, float(left + 10 * SCALE)
     canvas.text(left - 6 * SCALE, legend_y, "W", text, "end")
     swatch = 10 * SCALE
     for area in layout.areas:
