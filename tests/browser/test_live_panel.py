@@ -296,17 +296,21 @@ LOW_CONTRAST_JS = """
 def test_every_text_of_the_panel_has_enough_contrast_in_both_themes(lab, page):
     load_with_widgets(page, lab, lab.new_notebook("contrast.ipynb"))
     try:
-        for dark in (False, True):
+        for dark, width in ((False, 1600), (True, 900)):
             set_theme(page, dark=dark)
+            page.set_viewport_size({"width": width, "height": 900})
             theme = "dark" if dark else "light"
             cell = run_cell(page, FOUR_SECONDS.replace("training", f"contrast-{theme}"), wait=False)
             cell.locator(CHART).first.wait_for(timeout=30_000)
             time.sleep(2.0)
             assert cell.locator(LIVE).first.evaluate(LOW_CONTRAST_JS) == [], f"live panel, {theme} theme"
-            screenshot(cell, f"panel-{theme}-contrast-live")
+            chart, panel = cell.locator(CHART).first.bounding_box(), cell.locator(LIVE).first.bounding_box()
+            assert chart["x"] + chart["width"] <= panel["x"] + panel["width"]  # fluid: never clipped
+            screenshot(cell, f"panel-{theme}-{width}-contrast-live")
             wait_cell_done(cell, timeout_ms=30_000)
             cell.locator(f'{FROZEN} [data-state="ok"]').wait_for(timeout=10_000)
             assert cell.locator(FROZEN).first.evaluate(LOW_CONTRAST_JS) == [], f"frozen panel, {theme} theme"
-            screenshot(cell, f"panel-{theme}-contrast-frozen")
+            screenshot(cell, f"panel-{theme}-{width}-contrast-frozen")
     finally:
         set_theme(page, dark=False)
+        page.set_viewport_size(VIEWPORT)
