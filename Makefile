@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test bench bench-vs-codecarbon install clean pushgateway chromium jstest lint reliability
+.PHONY: demo test bench bench-vs-codecarbon install clean pushgateway chromium jstest lint reliability lowest-panel
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ demo: $(PY) node_modules/.package-lock.json
 test: $(PY) pushgateway chromium node_modules/.package-lock.json
 	$(PIP) install -q -e ".[test,lint]"
 	@test -d .cache/ipykernel6/ipykernel || $(PIP) install -q --no-deps --target .cache/ipykernel6 "ipykernel>=6.20,<7"
+	@$(MAKE) --no-print-directory lowest-panel
 	$(MAKE) --no-print-directory jstest
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory lint
@@ -38,6 +39,15 @@ lint: $(PY) node_modules/.package-lock.json
 	  $(VENV)/bin/mypy || status=1; \
 	  npm run --silent lint:check || status=1; \
 	  exit $$status
+
+## the live panel's widget libraries at the lowest versions pyproject.toml accepts, alone in
+## .cache/lowest-panel (tests/test_panel_lowest_versions.py puts them first on a kernel's path)
+LOWEST_PANEL := $(shell $(PYTHON) scripts/lowest_pins.py plotly ipywidgets anywidget)
+lowest-panel: $(PY)
+	@test "$$(cat .cache/lowest-panel/pins 2>/dev/null)" = "$(LOWEST_PANEL)" || { \
+	  rm -rf .cache/lowest-panel && \
+	  $(PIP) install -q --no-deps --target .cache/lowest-panel $(LOWEST_PANEL) && \
+	  echo "$(LOWEST_PANEL)" > .cache/lowest-panel/pins; }
 
 ## the sidebar's npm packages, pinned by package-lock.json (installed again only when it changes)
 node_modules/.package-lock.json: package.json package-lock.json

@@ -127,7 +127,7 @@ def main(cell_s: float = CELL_S, pairs: int = PAIRS, long_updates: int = LONG_UP
         late = max((size for at, size in sizes if at > seconds * 0.9), default=0)
         largest = max(size for _, size in sizes)
         print(f"One {seconds:.0f} s cell updated every 0.1 s: {panel_updates} panel updates, as many as a "
-              f"{panel_updates} s cell gets at 1 Hz ({len(sizes)} widget messages: numbers, chart, plotly's edit ids)")
+              f"{panel_updates} s cell gets at 1 Hz ({len(sizes)} widget messages: numbers and chart)")
         row("largest update message, first 10 % of the cell", f"{early} B", "-", True)
         row("largest update message, last 10 % of the cell", f"{late} B", "-", True)
         row("largest update message of the cell", f"{largest} B", f"< {UPDATE_LIMIT_BYTES} B",

@@ -164,3 +164,43 @@ def test_rows_of_failed_writes_go_first_with_the_next_and_are_bounded(tmp_path, 
     appender.append([row("r5")])  # the folder is gone: made again, counted
     assert [r["run_id"] for r in read(folder / "emissions.csv")] == ["r2", "r3", "r4", "r5"]
     assert any(p.error_type == "FolderRecreated" for p in problems.all())
+
+
+def test_a_forked_child_never_writes_the_parents_held_rows(tmp_path):
+    """Rows held back by failed writes are the parent's: a child forked meanwhile writes
+    only its own rows, and the parent writes its held rows once, with its next row."""
+    folder = tmp_path / "out"
+    folder.write_text("a file where the folder should be")
+    appender = csv_file.RowAppender(folder / "emissions.csv", CSV_COLUMNS)
+    for index in range(3):
+        with pytest.raises(NotADirectoryError):
+            appender.append([row(f"held-{index}")])
+    folder.unlink()
+    child = os.fork()
+    if child == 0:
+        try:
+            appender.append([row("child")])
+        finally:
+            os._exit(0)
+    assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+    appender.append([row("parent")])
+    assert [r["run_id"] for r in read(folder / "emissions.csv")] == ["child", "held-0", "held-1", "held-2", "parent"]
+
+
+def test_update_mode_replaces_in_place_and_keeps_undecodable_bytes(tmp_path):
+    """update mode: a run's row replaced in place while it is the last one; with another row
+    after it, the file is rewritten with every other row's bytes as they were."""
+    path = tmp_path / "emissions.csv"
+    append_rows(path, CSV_COLUMNS, [row("old", project_name="cafX")])
+    path.write_bytes(path.read_bytes().replace(b"cafX", b"caf\xe9"))  # edited in Latin-1: not UTF-8
+    appender = csv_file.RowAppender(path, CSV_COLUMNS, "run_id")
+    appender.update(row("a", duration=1.0))
+    inode = path.stat().st_ino
+    appender.update(row("a", duration=2.0))
+    assert path.stat().st_ino == inode  # in place
+    append_rows(path, CSV_COLUMNS, [row("b")])  # another writer's row after it
+    appender.update(row("a", duration=3.0))
+    content = path.read_bytes()
+    assert b",caf\xe9," in content
+    records = list(csv.DictReader(content.decode("latin-1").splitlines()))
+    assert [(r["run_id"], r["duration"]) for r in records] == [("old", "1.5"), ("b", "1.5"), ("a", "3.0")]

@@ -93,7 +93,7 @@ class Watcher:
             original(cell, reading)
             if cell.view is not None or cell.state == "live":
                 self.updates.append((cell, reading, cell.view.header.value if cell.view else None,
-                                     [list(trace.y) for trace in cell.view.figure.data] if cell.view else None))
+                                     cell.view.chart.chart if cell.view else None))
 
         monkeypatch.setattr(LiveCell, "update", update)
 
@@ -126,8 +126,8 @@ def test_widget_values_follow_the_ledger_and_freeze_on_the_exact_record(ip, monk
     assert bundle["text/plain"] == display.summary_text(record)
     assert data_value(bundle["text/html"], "energy") == record.energy_kwh * 1e3
     assert data_value(bundle["text/html"], "co2") == record.emissions_kg * 1e3
-    assert data_value(bundle["text/html"], "water") == record.water_l * 1e3
-    assert 'data-state="ok"' in bundle["text/html"] and "<svg" in bundle["text/html"]
+    assert 'data-figure="water"' not in bundle["text/html"] and record.water_l == 0  # no WUE: no water figure
+    assert 'data-state="ok"' in bundle["text/html"] and 'src="data:image/png;base64,' in bundle["text/html"]
     # the frozen panel is the summary: no second one after it
     assert not [p for p in published if "carbon-magic-summary" in p["data"].get("text/html", "") and not p["update"]]
     report = ip.run_line_magic("carbon", "report")
@@ -151,7 +151,7 @@ def test_the_series_stays_bounded_however_long_the_cell(ip, monkeypatch):
     monkeypatch.setattr(series_module, "MAX_POINTS", 8)
     watcher = Watcher(monkeypatch)
     assert run(ip, LONG_CELL.format(period=0.1, options="", seconds=2.5)).success
-    lengths = [len(y[0]) for *_, y in watcher.updates if y]
+    lengths = [len(chart["times"]) for *_, chart in watcher.updates if chart]
     assert max(lengths) <= 9 and len(watcher.updates) > 12  # 8 points (+ the step's first) while updates went on
 
 
@@ -300,7 +300,7 @@ def test_each_update_message_stays_small_with_eight_gpus_and_a_day_long_series(w
     series = PowerSeries(components)
     view = LiveView(series.groups, "dark")
     sent: list[int] = []
-    for widget in (view.header, view.figure):
+    for widget in (view.header, view.chart):
         widget.comm.send = lambda data=None, buffers=None, **kw: sent.append(len(json.dumps(data)))
     day_s = 86_400
     for t in range(1, day_s + 1):

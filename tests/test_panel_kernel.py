@@ -115,7 +115,7 @@ def test_panel_messages_land_in_the_cells_output_and_stay_small(lab_kernel):
     earlier = {load_id, status_id}
     strays = [m["msg_type"] for m in messages if m["parent_header"].get("msg_id") not in {cell_id, *earlier}]
     assert strays == [], "every message of the panel carries the cell's parent"
-    assert [m for m in ours if m["msg_type"] == "comm_open"] == [], "plotly.js went to the front end while idle"
+    assert [m for m in ours if m["msg_type"] == "comm_open"] == [], "the widgets were made while idle"
     shown = [m for m in ours if m["msg_type"] == "display_data" and WIDGET_MIME in m["content"]["data"]]
     assert len(shown) == 1
     display_id = shown[0]["content"]["transient"]["display_id"]
@@ -126,13 +126,18 @@ def test_panel_messages_land_in_the_cells_output_and_stay_small(lab_kernel):
     assert [m["content"]["transient"]["display_id"] for m in frozen] == [display_id]
     bundle = frozen[0]["content"]["data"]
     assert WIDGET_MIME not in bundle and bundle["text/plain"].startswith("carbon: cell")
-    assert "carbon-magic-panel" in bundle["text/html"] and "<svg" in bundle["text/html"]
+    assert "carbon-magic-panel" in bundle["text/html"] and 'src="data:image/png;base64,' in bundle["text/html"]
     summaries = [m for m in ours if m["msg_type"] == "display_data" and WIDGET_MIME not in m["content"]["data"]]
     assert summaries == []  # the frozen panel is the summary
 
-    _, second = execute(client, "%%carbon --panel-update-secs 0.5\nimport time\ntime.sleep(1.6)")
-    opened = [m for m in second if m["msg_type"] == "comm_open"]
-    assert opened == []  # the second panel reuses the widgets (no second copy of plotly.js)
+    first_model = shown[0]["content"]["data"][WIDGET_MIME]["model_id"]
+    closed = [m["content"]["comm_id"] for m in messages if m["msg_type"] == "comm_close"]
+    assert first_model in closed  # a frozen panel's widgets are closed: each view serves one cell
+    second_id, second = execute(client, "%%carbon --panel-update-secs 0.5\nimport time\ntime.sleep(1.6)")
+    opened = [m for m in second if m["msg_type"] == "comm_open" and m["parent_header"].get("msg_id") == second_id]
+    assert opened == []  # the idle kernel made the second panel's widgets ahead
+    [shown_again] = [m for m in second if m["msg_type"] == "display_data" and WIDGET_MIME in m["content"]["data"]]
+    assert shown_again["content"]["data"][WIDGET_MIME]["model_id"] != first_model
 
 
 def test_output_from_a_thread_goes_to_the_cell_its_route_was_captured_in(isolated, offline):

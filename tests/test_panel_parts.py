@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextvars
 import re
+import struct
 import threading
+import zlib
 from pathlib import Path
 
 import pytest
 
 from carbon_magic.ipython import equivalents as eq
 from carbon_magic.ipython.frontend import IDLE_PROOF_S, FrontEnd, front_end_from_environment
-from carbon_magic.ipython.panel_view import axis_range, chart_svg, nice_step
+from carbon_magic.ipython.chart_png import chart_png
+from carbon_magic.ipython.panel_view import CO2_COLOUR, PALETTES, axis_range, group_colour, nice_step
 from carbon_magic.ipython.route import Route
 from carbon_magic.ipython.series import PowerSeries, chart_groups
 
@@ -197,12 +200,45 @@ def test_axis_steps_are_round():
     assert axis_range(23.0) == (30.0, 10.0) and axis_range(0.0) == (1.0, 1.0)
 
 
-def test_static_chart_draws_each_area_and_the_co2_line():
+def png_pixels(png: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
+    """(width, height, colours) of an 8-bit RGB PNG without filters (as chart_png writes)."""
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height, depth, kind = struct.unpack(">IIBB", png[16:26])
+    assert (depth, kind) == (8, 2)
+    start = png.index(b"IDAT") + 4
+    length = struct.unpack(">I", png[start - 8:start - 4])[0]
+    raw = zlib.decompress(png[start:start + length])
+    stride = 1 + 3 * width
+    assert len(raw) == stride * height
+    colours = {tuple(raw[row * stride + 1 + 3 * x: row * stride + 4 + 3 * x]) for row in range(0, height, 2)
+               for x in range(0, width, 2)}
+    return width, height, colours
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def contrast(a: str, b: str) -> float:
+    def luminance(colour: str) -> float:
+        channels = [c / 255 for c in rgb(colour)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark", None])
+def test_static_chart_is_a_png_with_each_area_the_co2_line_and_readable_text(theme):
     series = PowerSeries(["cpu", "ram"])
     for step in range(1, 11):
         series.add(step * 1.0, {"cpu": 10.0 * step, "ram": 4.0 * step}, co2_g=0.001 * step)
-    svg = chart_svg(series)
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count("<title>") == 2 and "CPU" in svg and "RAM" in svg and "stroke-dasharray" in svg
-    assert "mg CO₂e" in svg  # 10 mg at the end: the axis reads in mg
-    assert chart_svg(PowerSeries(["cpu"])) == ""  # nothing measured yet
+    width, height, colours = png_pixels(chart_png(series, theme))
+    assert (width, height) == (1400, 420)  # 700 x 210 CSS px at 2x
+    palette = PALETTES[theme or "light"]
+    for colour in (group_colour("cpu"), group_colour("ram"), CO2_COLOUR, palette.text, palette.co2_text):
+        assert rgb(colour) in colours, colour
+    assert contrast(palette.text, palette.background) >= 4.5
+    assert contrast(palette.co2_text, palette.background) >= 4.5
+    assert chart_png(PowerSeries(["cpu"]), theme) is None  # nothing measured yet

@@ -98,7 +98,7 @@ class Config(Mapping[str, Any]):
 
     def __init__(self, settings: Mapping[str, Setting]):
         self._settings = dict(settings)
-        self._keys: dict[tuple[str, ...], tuple] = {}
+        self._keys: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
     def __getitem__(self, name: str) -> Any:
         return self._settings[name].value
@@ -121,7 +121,7 @@ class Config(Mapping[str, Any]):
     def settings(self) -> dict[str, Setting]:
         return dict(self._settings)
 
-    def values_and_sources(self, names: tuple[str, ...]) -> tuple:
+    def values_and_sources(self, names: tuple[str, ...]) -> tuple[Any, ...]:
         """The values then the sources of ``names``, as one hashable tuple (a cache key).
 
         Computed once per Config and tuple of names (a Config never changes)."""
@@ -202,7 +202,7 @@ def _file_values(path: Path) -> dict[str, str]:
     return dict(parser.items(SECTION))
 
 
-def _file_cache_key(path: Path) -> tuple | None:
+def _file_cache_key(path: Path) -> tuple[str, int, int, int] | None:
     try:
         stat = path.stat()
     except OSError:
@@ -210,7 +210,7 @@ def _file_cache_key(path: Path) -> tuple | None:
     return (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
-_FILE_CACHE: dict[str, tuple[tuple | None, dict[str, Any]]] = {}
+_FILE_CACHE: dict[str, tuple[tuple[str, int, int, int] | None, dict[str, Any]]] = {}
 
 
 def read_config_file(path: Path, label: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, fields
+from typing import Any
 
 from carbon_magic.core import tables
 
@@ -71,7 +72,7 @@ class Hardware:
     hdd_count: int = 0
     gpu_models: tuple[str, ...] = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name, zero_ok in (("ram_gb", False), ("cpu_sockets", False), ("ssd_gb", True), ("hdd_count", True)):
             _positive("Hardware", name, getattr(self, name), zero_ok=zero_ok)
         for name in ("cpu_cores", "cpu_die_mm2"):
@@ -93,7 +94,7 @@ class GuestShare:
     host_threads: int
     ram_gb: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for field in fields(self):
             _positive("GuestShare", field.name, getattr(self, field.name), zero_ok=False)
         if self.vcpus > self.host_threads:
@@ -105,12 +106,13 @@ class GuestShare:
 
 
 @functools.lru_cache(maxsize=1)
-def _table() -> dict:
+def _table() -> dict[str, Any]:
     """embodied.json, read once."""
-    return json.loads(tables._data_text(EMBODIED_FILE))
+    table: dict[str, Any] = json.loads(tables._data_text(EMBODIED_FILE))
+    return table
 
 
-def _spread(entry: dict) -> Band:
+def _spread(entry: dict[str, float]) -> Band:
     return Band(entry["mean"], entry["min"], entry["max"])
 
 
@@ -134,7 +136,7 @@ def _cpu_kg(hardware: Hardware) -> Band:
     return per_socket.scaled(hardware.cpu_sockets)
 
 
-def _memory_kg(capacity_gb: float, spec: dict, base_kg: float) -> Band:
+def _memory_kg(capacity_gb: float, spec: dict[str, Any], base_kg: float) -> Band:
     """Capacity / density x die factor + base; the densest chips give the low bound."""
     density = spec["density_gb_per_cm2"]
     die = spec["die_kg_per_cm2"]

@@ -497,7 +497,7 @@ def wait_resolved(timeout_s: float) -> bool:
     return _wait(list(_resolutions.values()), list(_feeds.values()), time.monotonic() + timeout_s)
 
 
-def wait_for(config, timeout_s: float) -> bool:
+def wait_for(config: Config, timeout_s: float) -> bool:
     """Wait at most ``timeout_s`` until ``config``'s location resolution is done and its live
     feed has tried once (nothing to wait for offline or with location parameters).
 

@@ -2,12 +2,16 @@
 
 An advisory ``flock`` on a file in the temp folder: the kernel releases it when the holder
 exits or crashes, so no signal handler is installed and the user's Ctrl-C is left alone.
+A child forked while the lock is held closes its copy of the descriptor at once
+(``core.forks``): the lock stays the parent's and ends with the parent's run.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+
+from .forks import fork_guard
 
 try:
     import fcntl
@@ -22,6 +26,7 @@ class MachineLock:
     def __init__(self, path: str | None = None):
         self.path = path or os.path.join(tempfile.gettempdir(), LOCK_NAME)
         self._fd: int | None = None
+        fork_guard.watch(self)
 
     def acquire(self) -> bool:
         """Take the lock without waiting; False if another holder has it."""
@@ -43,3 +48,9 @@ class MachineLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the lock
             self._fd = None
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: close the inherited descriptor, so the child holds no lock."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # the parent's descriptor still holds the lock

@@ -155,7 +155,7 @@ def _to_choice(param: Param, value: Any) -> str:
     return text
 
 
-def _split_list(value: Any) -> list:
+def _split_list(value: Any) -> list[Any]:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, (list, tuple)):
@@ -209,7 +209,7 @@ def _to_object(_: Param, value: Any) -> Any:
 HANDLER_METHODS = ("out", "live_out", "task_out", "exit")
 
 
-def _to_handlers(_: Param, value: Any) -> tuple:
+def _to_handlers(_: Param, value: Any) -> tuple[Any, ...]:
     """A list or tuple of output objects, each with at least one of HANDLER_METHODS."""
     if not isinstance(value, (list, tuple)):
         raise TypeError(value)

@@ -32,7 +32,7 @@ import json
 import math
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from .cpu_catalog import cpu_generation, lookup_tdp
 
@@ -49,7 +49,7 @@ FITTED_FACTS = ("sockets", "tdp_w_per_socket", "cores", "threads", "ram_gb", "la
 CAPPED_FACTS = ("launch_year",)
 
 
-def model_features(*, sockets: int, tdp_w_per_socket: float, cores: int, threads: int, ram_gb: float,
+def model_features(*, sockets: float, tdp_w_per_socket: float, cores: float, threads: float, ram_gb: float,
                    launch_year: float) -> tuple[float, ...]:
     """The model's features of one machine, in the order of ``FEATURES`` (shared with the fit)."""
     years = launch_year - REFERENCE_YEAR
@@ -61,7 +61,7 @@ def model_features(*, sockets: int, tdp_w_per_socket: float, cores: int, threads
 def model_table() -> dict[str, Any]:
     """The packaged, fitted table (``carbon_magic/data/power_model.json``), read once."""
     path = resources.files("carbon_magic").joinpath("data").joinpath(TABLE_FILE)
-    table = json.loads(path.read_text(encoding="utf-8"))
+    table: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     if tuple(table["features"]) != FEATURES:
         raise ValueError(f"{TABLE_FILE}: its features {table['features']} are not {list(FEATURES)}")
     return table
@@ -169,7 +169,7 @@ def _in_fitted_range(name: str, value: float, bounds: list[float]) -> float:
 
 def ram_w_per_gb(table: dict[str, Any], launch_year: float) -> float:
     """RAM watts per GB of a machine whose CPU launched in ``launch_year`` (the fit's DRAM trend)."""
-    ram = table["ram"]
+    ram: dict[str, float] = table["ram"]
     return ram["w_per_gb_at_2012"] * math.exp(ram["log_change_per_year"] * (launch_year - REFERENCE_YEAR))
 
 
@@ -221,13 +221,14 @@ def machine_power_model(*, cpu_model: str, sockets: int, cores: int, threads: in
              "ram_gb": ram_gb, "launch_year": year}
     fitted = {name: _in_fitted_range(name, value, table["fitted_ranges"][name]) for name, value in facts.items()}
     features = model_features(**fitted)
-    levels, floor_w = [], 0.0
+    levels: list[tuple[float, float, float]] = []
+    floor_w = 0.0
     for coefficients, split in zip(table["log_power_coefficients"], table["split_coefficients"]):
         floor_w = max(floor_w, math.exp(sum(c * f for c, f in zip(coefficients, features))))
         parts = (split["cpu_w_per_tdp_w"] * fitted["sockets"] * fitted["tdp_w_per_socket"],
                  ram_w_per_gb(table, fitted["launch_year"]) * fitted["ram_gb"],
                  split["platform_w_per_socket"] * fitted["sockets"])
-        levels.append(tuple(floor_w * part / sum(parts) for part in parts))
+        levels.append(cast("tuple[float, float, float]", tuple(floor_w * part / sum(parts) for part in parts)))
     moved = [f"{name} {facts[name]:g} -> {fitted[name]:g}" for name in FITTED_FACTS if fitted[name] != facts[name]]
     basis = (f"wall-power model fitted on SPEC power_ssj2008 ({cpu_model}: TDP {tdp_per_socket:g} W per socket, "
              f"{tdp_source}; launch year {year:g}, {year_source})")

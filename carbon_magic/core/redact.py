@@ -47,7 +47,7 @@ def _mask_password(word: str) -> str:
     return f"{word[:colon + 1]}{MASK}{word[at:]}"
 
 
-def _mask_query_value(match: re.Match) -> str:
+def _mask_query_value(match: re.Match[str]) -> str:
     return match.group(1) + MASK if _SECRET_NAME.search(match.group(1)) else match.group(0)
 
 

@@ -202,7 +202,8 @@ class Tracker:
 
     @property
     def _process_mode(self) -> bool:
-        return self.config["tracking_mode"] == "process"
+        mode: str = self.config["tracking_mode"]
+        return mode == "process"
 
     def window(self, start: Reading, end: Reading) -> Window:
         return Window(start, end, self._components, self._process_mode)
@@ -278,8 +279,11 @@ class Tracker:
                 self._finalise(run, tasks, settled, on_final)
                 finished.set()
 
-            readings = (run.start, end, *(r for task in tasks for r in (task.start, task.end)))
-            self._sampler.when_settled(readings, finalise)  # at once when nothing is provisional
+            readings = [run.start, end]
+            for task in tasks:
+                assert task.end is not None  # _finish_task sets it before it lists the task as finished
+                readings += (task.start, task.end)
+            self._sampler.when_settled(tuple(readings), finalise)  # at once when nothing is provisional
             if not finished.is_set():
                 self.final_emissions_data = self.record(self.window(run.start, end), run.run_id)
                 self.final_emissions = self.final_emissions_data.emissions
@@ -316,12 +320,13 @@ class Tracker:
 
     def _on_tick(self, reading: Reading) -> None:
         """Sampler listener: live_out at this tracker's own measure_power_secs."""
-        run = self._run
-        if run is None or reading.t_mono - run.last_live_t < self.config["measure_power_secs"]:
+        run, sink = self._run, self._sink
+        # start() subscribes this listener only when there is a sink
+        if run is None or sink is None or reading.t_mono - run.last_live_t < self.config["measure_power_secs"]:
             return
         run.last_live_t = reading.t_mono
         total = self.record(self.window(run.start, reading), run.run_id)
-        self._sink.live_out(total, delta(total, run.last_out))
+        sink.live_out(total, delta(total, run.last_out))
 
     # -- tasks ----------------------------------------------------------------------------
     def start_task(self, task_name: str | None = None) -> str:
@@ -363,7 +368,7 @@ class Tracker:
         self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:

@@ -18,6 +18,7 @@ import functools
 import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from carbon_magic.core import tables
 
@@ -57,9 +58,10 @@ class OnsiteWue:
 
 
 @functools.lru_cache(maxsize=1)
-def _water() -> dict:
+def _water() -> dict[str, Any]:
     """water.json, read once."""
-    return json.loads(tables._data_text(WATER_FILE))
+    water: dict[str, Any] = json.loads(tables._data_text(WATER_FILE))
+    return water
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,7 +70,7 @@ def _fleet_wue() -> dict[str, dict[str, str]]:
     return {row["provider"]: row for row in csv.DictReader(tables._data_text(ONSITE_WUE_FILE).splitlines())}
 
 
-def _figure(row: dict, label: str, scope: str, iso3: str | None, year: int | None) -> WaterFigure:
+def _figure(row: dict[str, Any], label: str, scope: str, iso3: str | None, year: int | None) -> WaterFigure:
     return WaterFigure(row["l_per_kwh"], row["low_l_per_kwh"], row["high_l_per_kwh"], MIX_SOURCE, year,
                        label, scope, iso3)
 
@@ -104,7 +106,7 @@ def offsite_water_intensity(country: str | None = None, region: str | None = Non
     return _figure(row, tables.country_name(iso3), scope, iso3, row["year"])
 
 
-def per_source_factors() -> dict[str, dict]:
+def per_source_factors() -> dict[str, dict[str, Any]]:
     """The consumption factor per generation source: gal/MWh as published, L/kWh, and its basis."""
     return copy.deepcopy(_water()["per_source"])
 

@@ -9,8 +9,8 @@ configs and trackers), ``tracked_cells`` (a ``%%carbon`` cell run as the plain c
 kernel's log and the next summary, never into a cell), ``pending_clear`` (a summary that
 never sets off the user's ``clear_output(wait=True)``), ``frontend``
 (does the front end show widgets), ``display`` (the summaries), ``equivalents`` (car km,
-phone charges ...), ``live_panel`` with ``panel_view``, ``panel_widgets`` and ``series`` (the
-per-cell live panel), ``session_panel`` with ``session_view`` (``%carbon panel``), ``report``,
+phone charges ...), ``live_panel`` with ``panel_view``, ``panel_widgets``, ``series``,
+``chart_layout`` and ``chart_png`` (the per-cell live panel and its frozen chart), ``session_panel`` with ``session_view`` (``%carbon panel``), ``report``,
 ``plot``, ``warmup`` (background start-up) and ``sidebar/`` (the JupyterLab sidebar's comm).
 Importing this package imports nothing heavy.
 """

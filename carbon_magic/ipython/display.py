@@ -89,7 +89,7 @@ def summary_text(record: "CellRecord") -> str:
         duration(record.duration_s),
         energy(record.energy_kwh),
         co2(record.emissions_kg),
-        f"water {water(record.water_l)}",
+        *([f"water {water(record.water_l)}"] if record.water_l else []),  # 0: wue unset, nothing measured
         "avg " + ", ".join(_power_parts(record)),
         intensity(record.intensity_g_per_kwh, record.intensity_source),
     ]
@@ -107,7 +107,8 @@ def summary_html(record: "CellRecord") -> str:
         f'<div class="carbon-magic-summary" style="{_BOX}border-left-color:{colour}">'
         f"<b>{html.escape(record.label)}</b>{status} &middot; {duration(record.duration_s)} &middot; "
         f"<b>{energy(record.energy_kwh)}</b> &middot; <b>{co2(record.emissions_kg)}</b> &middot; "
-        f"water {water(record.water_l)} &middot; avg {html.escape(', '.join(_power_parts(record)))}"
+        f"{f'water {water(record.water_l)} &middot; ' if record.water_l else ''}"
+        f"avg {html.escape(', '.join(_power_parts(record)))}"
         f'<br><span style="opacity:.7">{html.escape(intensity(record.intensity_g_per_kwh, record.intensity_source))}'
         f"{' (provisional: a slow counter will settle it)' if record.provisional else ''}</span></div>"
     )

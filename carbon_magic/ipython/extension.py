@@ -195,6 +195,12 @@ def load(shell: Any) -> None:
     if id(shell) in _loaded:
         print("carbon_magic is already loaded; %reload_ext carbon_magic reloads it.")
         return
+    from .frontend import unsupported_runtime
+
+    reason = unsupported_runtime()
+    if reason is not None:
+        print(reason)
+        return
     started = time.monotonic()
     extension = CarbonExtension(shell)
     extension.attach()

@@ -22,12 +22,18 @@ ipywidgets on the load path. So the live panel uses widgets when all of these ho
    count: during "Run all" the answer waits behind the queued cells.
 
 ``panel_widgets = "always"`` or ``"never"`` skips the detection.
+
+Colab renders ipywidgets 8 and anywidget only through its custom widget manager: anywidget
+(0.9 and later) turns it on when its first widget is made, and the probe, an anywidget, is the
+panel's first widget. JupyterLite (Pyodide, in the browser) has no threads and no hardware
+access: ``unsupported_runtime`` says why loading stops there.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import threading
 import time
 from functools import lru_cache
@@ -58,6 +64,15 @@ def front_end_from_environment(environ: Any = os.environ) -> str | None:
     for name, front_end in FRONT_END_ENV:
         if environ.get(name):
             return front_end
+    return None
+
+
+def unsupported_runtime() -> str | None:
+    """Why carbon_magic cannot measure in this Python (one sentence), or None if it can."""
+    if sys.platform == "emscripten":
+        return ("carbon_magic cannot measure here: JupyterLite runs Python in the browser (Pyodide), "
+                "which has no threads and no access to the machine's power counters or load; "
+                "open the notebook in a Jupyter kernel (JupyterLab, Notebook, VS Code or Colab) instead.")
     return None
 
 

@@ -38,6 +38,7 @@ from ..core.ledger import kind_of
 from ..core.units import kwh_to_j
 from ..outputs.worker import lane
 from . import display
+from .chart_png import chart_img
 from .frontend import FrontEnd
 from .options import NO_OPTIONS
 from .panel_view import Snapshot, frozen_bundle, header_html
@@ -71,6 +72,20 @@ def call_when_idle(function: Callable[..., Any], *args: Any) -> bool:
         return False
     loop.call_soon(function, *args)
     return True
+
+
+def import_in_progress() -> bool:
+    """Whether some module is half made now (being imported, on any thread). The widget
+    libraries look into modules the user may be importing (plotly checks values against
+    ``pandas.Series`` whenever pandas is in ``sys.modules``), so the panel waits for the
+    import to end rather than touch a partially initialised module."""
+    for module in tuple(sys.modules.values()):
+        if getattr(getattr(module, "__spec__", None), "_initializing", False):
+            return True
+    return False
+
+
+IMPORT_RETRY_S = 0.1  # how soon a panel that waited for an import looks again
 
 
 class Widgets:
@@ -111,6 +126,7 @@ class LiveCell:
         self.equivalents: bool = config["panel_equivalents"]
         self.process_mode = config["tracking_mode"] == "process"
         self.series = PowerSeries(self.tracker.components)
+        self.measured: frozenset[str] = start.measured
         self.display_id = f"carbon-magic-panel-{self.run_id}"
         self.state = "pending"  # -> live -> frozen (or pending -> frozen: never shown)
         self.lock = threading.Lock()
@@ -125,6 +141,9 @@ class LiveCell:
     def begin(self) -> None:
         """Show the panel (panel lane, one update period after the cell started)."""
         if self.state != "pending" or sys.is_finalizing():
+            return
+        if import_in_progress():  # the user's code is importing: show the panel once it is done
+            lane(LANE).submit_after(IMPORT_RETRY_S, "live panel", self.begin)
             return
         widgets = self.panel.widgets.load()
         self.panel.prepare_probe(self.route)
@@ -164,7 +183,7 @@ class LiveCell:
     def update(self, reading: "Reading") -> None:
         """Panel lane: the running figures into the widgets."""
         with self.lock:
-            if self.state != "live":
+            if self.state != "live" or import_in_progress():  # the next tick updates it
                 return
             snapshot = self._snapshot(reading)
             self.route.run(self.view.show, snapshot)
@@ -176,12 +195,14 @@ class LiveCell:
         data = self.tracker.record(window, self.run_id)
         energy_j = window.energy_j()
         self.series.add(window.duration_s, energy_j, data.emissions * 1e3)
+        self.measured = reading.measured
         if self.process_mode:  # the process's share over the last interval, not the machine's power
             times, power = self.series.power_w()
             power_now = {group: values[-1] for group, values in power.items()} if times else {}
         else:
             power_now = {c: reading.power_w.get(c, 0.0) for c in self.tracker.components}
-        return Snapshot(self.window.label, "running", data, power_now, self.series, self.equivalents, energy_j)
+        return Snapshot(self.window.label, "running", data, power_now, self.series, self.equivalents, energy_j,
+                        self.measured)
 
     # -- frozen -------------------------------------------------------------------------------
     def finish(self, record: "CellRecord", data: "EmissionsData") -> bool:
@@ -236,8 +257,16 @@ class LiveCell:
         if data.gpu_count or data.gpu_power:
             average_w["gpu"] = data.gpu_power
         energy_j = {kind: kwh_to_j(getattr(data, f"{kind}_energy") / data.pue) for kind in average_w}
-        snapshot = Snapshot(record.label, record.status, data, average_w, self.series, self.equivalents, energy_j)
-        return frozen_bundle(snapshot, display.summary_text(record))
+        measured = frozenset(kind for kind in average_w if _all_measured(kind, self.tracker.components, self.measured))
+        snapshot = Snapshot(record.label, record.status, data, average_w, self.series, self.equivalents, energy_j,
+                            measured)
+        return frozen_bundle(snapshot, display.summary_text(record), chart_img(self.series, self.panel.frontend.theme))
+
+
+def _all_measured(kind: str, components: tuple[str, ...], measured: frozenset[str]) -> bool:
+    """Whether a counter measures every component of ``kind`` ('gpu' covers 'gpu:0', 'gpu:1')."""
+    of_kind = [c for c in components if kind_of(c) == kind]
+    return bool(of_kind) and all(c in measured for c in of_kind)
 
 
 class LivePanel:
@@ -254,6 +283,7 @@ class LivePanel:
         self._awaiting: dict[str, LiveCell] = {}
         self._idle_since: float | None = None
         self._probe_wanted = True
+        self._view_wanted = False  # a panel used the view made ahead: make the next while idle
 
     # -- IPython events: idle time lets the front end answer the probe ----------------------
     def attach(self) -> None:
@@ -275,13 +305,14 @@ class LivePanel:
 
     def post_run_cell(self, result: Any = None) -> None:
         """The kernel goes idle. The first time, if widgets will be used, prepare them (imports,
-        probe, one pooled view) so that the first live panel shows at once: on the kernel's own
+        probe, one pooled view), and again after a panel used that view, so that the next live
+        panel shows at once: on the kernel's own
         thread once this request is done, where its event loop runs (ipykernel), so that the
         imports never race the user's (a module imported by two threads at once can be seen
         half made); elsewhere on the panel lane."""
         self._idle_since = time.monotonic()
-        if self._probe_wanted:
-            self._probe_wanted = False
+        if self._probe_wanted or self._view_wanted:
+            self._probe_wanted = self._view_wanted = False
             try:
                 wanted = self.session.settings.panel and self.frontend.use_widgets(self._default_mode())
             except Exception as error:  # a configuration problem is reported where it matters
@@ -340,6 +371,7 @@ class LivePanel:
             self._active = None
         if cell.finish(record, data):
             cell.window.summary_shown = True
+            self._view_wanted = True
             if cell.awaiting_final:
                 self._awaiting[record.run_id] = cell
 

@@ -221,7 +221,7 @@ def split_statement(line: str) -> tuple[str, str]:
 
 def split_names(text: str) -> tuple[list[str], str]:
     """``NAME NAME --option value``: the leading plain words, and the options' text."""
-    names = []
+    names: list[str] = []
     for match in _WORD.finditer(text):
         if match.group().startswith("-"):
             return names, text[match.start():]

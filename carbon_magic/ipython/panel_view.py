@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping
 
 from ..core.ledger import kind_of
 from ..core.units import j_to_kwh
@@ -35,6 +35,28 @@ BOX_STYLE = (
 )
 
 
+@dataclass(frozen=True)
+class Palette:
+    """The charts' colours on one theme's background (the live chart and the frozen PNG)."""
+
+    background: str
+    text: str
+    co2_text: str  # the CO2 axis's labels, in a purple that reads on this background
+    grid: str
+
+
+# every text at least 4.5:1 against its background (WCAG AA); tests/test_panel_parts.py checks
+PALETTES = {
+    "light": Palette("#ffffff", "#454545", "#6a4c93", "#e3e3e3"),  # JupyterLab Light's --jp-layout-color1
+    "dark": Palette("#212121", "#cfcfcf", "#b9a0dc", "#3a3a3a"),  # JupyterLab Dark's --jp-layout-color1
+}
+
+
+def palette_of(theme: str | None) -> Palette:
+    """The palette of JupyterLab's 'light' or 'dark' theme (light while not known yet)."""
+    return PALETTES.get(theme or "light", PALETTES["light"])
+
+
 def group_name(group: str) -> str:
     """'cpu' -> 'CPU', 'gpu:1' -> 'GPU 1'."""
     kind, _, index = group.partition(":")
@@ -51,6 +73,8 @@ class Snapshot:
 
     ``state``: 'running', or how the window ended ('ok', 'failed', 'interrupted').
     ``data``: the record so far (running) or the final one. ``power_now_w``: per component.
+    ``measured``: the components a hardware counter measures (``Reading.measured``); the
+    others are modelled, and the panel says which.
     """
 
     label: str
@@ -60,6 +84,13 @@ class Snapshot:
     series: PowerSeries
     show_equivalents: bool = True
     energy_by_component_j: Mapping[str, float] = field(default_factory=dict)
+    measured: frozenset[str] = frozenset()
+
+    @property
+    def machine_wide(self) -> bool:
+        """Whether the figures are the whole machine's (``tracking_mode="machine"``), not this
+        kernel's share."""
+        return self.data.tracking_mode != "process"
 
     @property
     def provisional(self) -> bool:
@@ -141,16 +172,19 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
         for c, joules in snapshot.energy_by_component_j.items() if joules > 0
     ]
     total_w = sum(snapshot.power_now_w.values())
+    whose = "machine" if snapshot.machine_wide else "this kernel"
+    power_label = "power now" if snapshot.state == "running" else "average power"
     figures = [
-        figure_html("energy", "Energy", display.energy(data.energy_consumed), data.energy_consumed * 1e3, "Wh",
-                    html.escape(" · ".join(energy_parts[:3])), inline),
+        figure_html("energy", f"Energy · {whose}", display.energy(data.energy_consumed), data.energy_consumed * 1e3,
+                    "Wh", html.escape(" · ".join(energy_parts[:3])), inline),
         figure_html("co2", "CO₂e", display.co2(data.emissions).replace(" CO2e", ""), data.emissions * 1e3, "g",
                     f"{data.intensity_g_per_kwh:.0f} g/kWh", inline),
-        figure_html("water", "Water", display.water(data.water_consumed), data.water_consumed * 1e3, "mL",
-                    f"WUE {data.wue:g} L/kWh" + ("" if data.wue else " (set wue to count it)"), inline),
-        figure_html("power", "Power now" if snapshot.state == "running" else "Average power", display.power(total_w),
-                    total_w, "W", " ".join(_power_parts(snapshot, inline)), inline),
     ]
+    if data.wue:  # without a WUE, water is a structural zero: not a figure (the source line says so)
+        figures.append(figure_html("water", "Water", display.water(data.water_consumed), data.water_consumed * 1e3,
+                                   "mL", f"WUE {data.wue:g} L/kWh", inline))
+    figures.append(figure_html("power", f"{whose.capitalize()} {power_label}", display.power(total_w), total_w, "W",
+                               " ".join(_power_parts(snapshot, inline)), inline))
     state_style = f"background:{colour};box-shadow:0 0 0 3px {colour}33"
     parts = [
         f'<div{attrs("row", inline)}>'
@@ -170,13 +204,25 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
                 for e in found
             )
             parts.append(f'<div{attrs("equivalents", inline, "cm-equivalents")}>≈ {items}</div>')
+    parts.append(f'<div{attrs("source", inline, "cm-basis")}>{_basis_html(snapshot)}</div>')
     source = data.intensity_source.split(";", 1)[0]
+    water = "" if data.wue else " · water not counted (set wue)"
     parts.append(
         f'<div{attrs("source", inline, "cm-source")} title="{html.escape(data.intensity_source)}">'
-        f"{data.intensity_g_per_kwh:.0f} g CO₂e/kWh · {html.escape(source)} · PUE {data.pue:g} · "
-        f"{html.escape(data.tracking_mode)} mode</div>"
+        f"{data.intensity_g_per_kwh:.0f} g CO₂e/kWh · {html.escape(source)} · PUE {data.pue:g}{water}</div>"
     )
     return "".join(parts)
+
+
+def _basis_html(snapshot: Snapshot) -> str:
+    """Whose figures these are, and per component whether a counter measures it or a model."""
+    whose = "whole machine" if snapshot.machine_wide else "this kernel's share (process mode)"
+    items = [
+        f'<span data-component="{html.escape(component)}" data-measured="{str(component in snapshot.measured).lower()}">'
+        f"{group_name(component)} {'measured (counter)' if component in snapshot.measured else 'modelled'}</span>"
+        for component in snapshot.power_now_w
+    ]
+    return f"{whose} · " + " · ".join(items)
 
 
 # -- the static chart --------------------------------------------------------------------------
@@ -204,7 +250,7 @@ def axis_unit(largest: float, unit: str) -> tuple[float, str]:
     return 1.0 / threshold, f"{prefix}{unit}"
 
 
-def _tick(value: float) -> str:
+def tick_label(value: float) -> str:
     return f"{value:g}"
 
 
@@ -217,90 +263,16 @@ def time_axis(seconds: float) -> tuple[float, str]:
     return 1.0, "s"
 
 
-def chart_svg(series: PowerSeries, width: int = 900, height: int = 190) -> str:
-    """Power by component (stacked steps, W, left axis) and cumulative CO2e (line, right axis)."""
-    times, power = series.power_w()
-    co2_times, co2 = series.co2_g()
-    if len(times) < 2:
-        return ""
-    left, right, top, bottom = 46, 58, 22, 24
-    plot_w, plot_h = width - left - right, height - top - bottom
-    t_end = max(times[-1], 1e-9)
-    stacked = [0.0] * len(times)
-    tops: list[list[float]] = []
-    for group in series.groups:
-        stacked = [s + p for s, p in zip(stacked, power[group])]
-        tops.append(stacked)
-    p_top, p_step = axis_range(max(stacked))
-    co2_factor, co2_unit = axis_unit(max(max(co2), 1e-12), "g")
-    c_top, c_step = axis_range(max(co2) * co2_factor)
-    x = lambda t: left + plot_w * t / t_end  # noqa: E731
-    y = lambda p: top + plot_h * (1 - p / p_top)  # noqa: E731
-    y2 = lambda c: top + plot_h * (1 - c / c_top)  # noqa: E731
-    muted = "fill:var(--jp-ui-font-color2,#777)"
-    grid = "stroke:var(--jp-border-color2,#ddd);stroke-width:1"
-    out = [
-        f'<svg class="cm-chart" viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMidYMid meet" '
-        f'style="display:block;max-width:{width}px;{FONT};font-size:11px" role="img" '
-        f'aria-label="Power by component and cumulative CO2e over the cell">'
-    ]
-    value = 0.0
-    while value <= p_top + 1e-9:
-        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" style="{grid}"/>')
-        out.append(f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" style="{muted}">{_tick(value)}</text>')
-        value += p_step
-    value = 0.0
-    while value <= c_top + 1e-12:
-        out.append(f'<text x="{left + plot_w + 6}" y="{y2(value) + 4:.1f}" style="fill:{CO2_COLOUR}">{_tick(round(value, 12))}</text>')
-        value += c_step
-    divisor, unit = time_axis(t_end)
-    t_step = nice_step(t_end / divisor, 6) * divisor
-    value = 0.0
-    while value <= t_end + 1e-9:
-        out.append(f'<text x="{x(value):.1f}" y="{height - 6}" text-anchor="middle" style="{muted}">'
-                   f"{_tick(round(value / divisor, 6))} {unit}</text>")
-        value += t_step
-    out.append(f'<text x="{left - 6}" y="{top - 9}" text-anchor="end" style="{muted}">W</text>')
-    out.append(f'<text x="{left + plot_w + 6}" y="{top - 9}" style="fill:{CO2_COLOUR}">{co2_unit} CO₂e</text>')
-    below = [0.0] * len(times)
-    for group, upper in zip(series.groups, tops):
-        outline = _steps([x(t) for t in times], [y(p) for p in upper])
-        base = _steps([x(t) for t in times], [y(p) for p in below])
-        colour = group_colour(group)
-        area = outline + " " + " ".join(reversed(base.split(" ")))
-        out.append(f'<path d="M{area} Z" style="fill:{colour};fill-opacity:.35;stroke:none"><title>{group_name(group)}</title></path>')
-        out.append(f'<path d="M{outline}" style="fill:none;stroke:{colour};stroke-width:1.3"/>')
-        below = upper
-    line = " L".join(f"{x(t):.1f},{y2(c * co2_factor):.1f}" for t, c in zip(co2_times, co2))
-    out.append(f'<path d="M{line}" style="fill:none;stroke:{CO2_COLOUR};stroke-width:2;stroke-dasharray:5 3"/>')
-    legend_x = left + 4
-    for group in series.groups:
-        out.append(f'<rect x="{legend_x}" y="4" width="10" height="10" rx="2" style="fill:{group_colour(group)};fill-opacity:.6"/>')
-        out.append(f'<text x="{legend_x + 14}" y="13" style="{muted}">{group_name(group)}</text>')
-        legend_x += 18 + 8 * len(group_name(group)) + 12
-    out.append(f'<line x1="{legend_x}" x2="{legend_x + 14}" y1="9" y2="9" style="stroke:{CO2_COLOUR};stroke-width:2;stroke-dasharray:5 3"/>')
-    out.append(f'<text x="{legend_x + 18}" y="13" style="{muted}">CO₂e so far</text>')
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _steps(xs: Sequence[float], ys: Sequence[float]) -> str:
-    """Points of a 'vh' step line: each value holds over the interval that ends at its x."""
-    points = [f"{xs[0]:.1f},{ys[0]:.1f}"]
-    for index in range(1, len(xs)):
-        points.append(f"{xs[index - 1]:.1f},{ys[index]:.1f}")
-        points.append(f"{xs[index]:.1f},{ys[index]:.1f}")
-    return " ".join(points)
-
-
 # -- the frozen panel --------------------------------------------------------------------------
-def frozen_bundle(snapshot: Snapshot, summary_text: str) -> dict[str, str]:
-    """The panel as it ends: static HTML (numbers and chart) and the one-line summary as text.
+def frozen_bundle(snapshot: Snapshot, summary_text: str, chart_html: str) -> dict[str, str]:
+    """The panel as it ends: static HTML (numbers, and ``chart_html``: the chart as an image)
+    and the one-line summary as text.
 
     It replaces the live widgets in the cell's output, so the record survives the kernel:
-    JupyterLab without a kernel, nbconvert and GitHub show it as they find it.
+    JupyterLab without a kernel or untrusted (sanitised), nbconvert and GitHub show it as
+    they find it: its figures are text, its chart a PNG.
     """
-    body = header_html(snapshot) + chart_svg(snapshot.series)
+    body = header_html(snapshot) + chart_html
     return {
         "text/plain": summary_text,
         "text/html": f'<div class="carbon-magic-panel carbon-magic-summary" style="{BOX_STYLE}">{body}</div>',

@@ -1,10 +1,11 @@
-"""The live panel's widgets: ipywidgets for the numbers, plotly's FigureWidget for the chart.
+"""The live panel's widgets: ipywidgets for the numbers, a small anywidget for the chart.
 
-Imported only when a first panel is about to be shown (ipywidgets, anywidget and plotly
-take a second or more to import), never when the extension loads. A FigureWidget carries
-plotly.js to the front end when it is created (about 5 MB, in its ``_esm``), so views are
-pooled: a finished cell's live panel is replaced by its static, frozen twin, and its
-widgets serve the next cell.
+Imported only when a first panel is about to be shown (ipywidgets, anywidget and plotly, for
+``%carbon panel``, take a second or more to import), never when the extension loads. The
+chart (``LiveChart``) is drawn in the browser as SVG from ``chart_layout``, the layout the
+frozen PNG is drawn from: the panel looks the same live and frozen, fits narrow windows, and
+needs no plotly.js. Views are made ahead, while the kernel is idle; each serves one cell, and
+is closed once its cell froze (a frozen panel replaced it in the output).
 """
 
 from __future__ import annotations
@@ -18,24 +19,15 @@ import plotly.graph_objects as go
 from plotly.graph_objects import FigureWidget  # noqa: F401  (plotly loads it lazily: load it here, off the cell)
 import traitlets
 
+from .chart_layout import HEIGHT_PX, MARGINS_PX, WIDTH_PX, chart_layout
 from .panel_view import (
-    BOX_STYLE, CO2_COLOUR, TEXT_STYLE, Snapshot, attrs, axis_range, axis_unit, group_colour, group_name, header_html,
-    stylesheet, time_axis,
+    BOX_STYLE, CO2_COLOUR, TEXT_STYLE, Snapshot, attrs, axis_range, axis_unit, group_colour, header_html, palette_of,
+    stylesheet,
 )
 from .session_view import KINDS, MAX_BARS, bar_labels, totals_html
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 MIN_SLOTS = 8  # the session chart's width holds at least this many bars
-CHART_HEIGHT_PX = 210
-# plotly sizes a figure to its container only when the page resizes: a fixed width that fits
-# the panel (at most 960 px wide, 14 px padding) keeps it from opening at plotly's 700 px.
-CHART_WIDTH_PX = 900
-# Colours of the chart for each JupyterLab theme; None: not known yet (greys that read on both).
-_THEMES = {
-    "light": {"font": "#555", "grid": "rgba(0,0,0,0.08)"},
-    "dark": {"font": "#bbb", "grid": "rgba(255,255,255,0.10)"},
-    None: {"font": "#888", "grid": "rgba(128,128,128,0.20)"},
-}
 _FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
 
 
@@ -79,92 +71,155 @@ def as_text(body: str) -> str:
     return f'<div style="{TEXT_STYLE}">{body}</div>'
 
 
+def plotly_layout(theme: str | None) -> dict[str, Any]:
+    """The session panel's plotly layout in the live panel's look (``theme``'s colours)."""
+    palette = palette_of(theme)
+    axis = dict(gridcolor=palette.grid, zeroline=False, showline=False, rangemode="tozero")
+    return dict(
+        template="none", height=HEIGHT_PX, width=WIDTH_PX, margin=dict(l=46, r=58, t=22, b=26),
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        font=dict(family=_FONT_FAMILY, size=11, color=palette.text),
+        showlegend=True, legend=dict(orientation="h", x=0, y=1.13, font=dict(size=11), bgcolor="rgba(0,0,0,0)",
+                                     traceorder="normal"),
+        hovermode="x unified",
+        xaxis=dict(axis, ticksuffix=" s"),
+        yaxis=dict(axis, title=dict(text="W", standoff=4)),
+        yaxis2=dict(axis, overlaying="y", side="right", showgrid=False, tickfont=dict(color=palette.co2_text),
+                    title=dict(text="g CO₂e", font=dict(color=palette.co2_text), standoff=4)),
+    )
+
+
 def _rounded(values: list[float], digits: int = 3) -> list[float]:
     """Three significant digits: small update messages, no visible change."""
     return [float(f"{v:.{digits}g}") for v in values]
 
 
+_CHART_ESM = """
+const NS = "http://www.w3.org/2000/svg";
+function node(name, attributes, text) {
+  const element = document.createElementNS(NS, name);
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+function draw(svg, model) {
+  const chart = model.get("chart"), palette = model.get("palette");
+  const [width, height] = model.get("size"), [left, right, top, bottom] = model.get("margins");
+  svg.replaceChildren();
+  if (!chart) return;
+  svg.dataset.endS = chart.endS;
+  svg.dataset.points = chart.times.length;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const x = (f) => (left + plotW * f).toFixed(1), y = (f) => (top + plotH * (1 - f)).toFixed(1);
+  const add = (element) => svg.appendChild(element);
+  const text = (tx, ty, label, fill, anchor) =>
+    add(node("text", { x: tx, y: ty, fill, "text-anchor": anchor || "start" }, label));
+  for (const [f, label] of chart.powerTicks) {
+    add(node("line", { x1: left, x2: left + plotW, y1: y(f), y2: y(f), stroke: palette.grid }));
+    text(left - 6, +y(f) + 4, label, palette.text, "end");
+  }
+  for (const [f, label] of chart.co2Ticks) text(left + plotW + 6, +y(f) + 4, label, palette.co2Text);
+  for (const [f, label] of chart.timeTicks) text(x(f), height - 8, label, palette.text, "middle");
+  const steps = (tops) => {
+    const points = [`${x(chart.times[0])},${y(tops[0])}`];
+    for (let i = 1; i < chart.times.length; i++) {
+      points.push(`${x(chart.times[i - 1])},${y(tops[i])}`, `${x(chart.times[i])},${y(tops[i])}`);
+    }
+    return points;
+  };
+  let below = chart.times.map(() => 0);
+  for (const area of chart.areas) {
+    const upper = steps(area.tops), lower = steps(below).reverse();
+    add(node("path", { d: "M" + upper.concat(lower).join(" L") + " Z", fill: area.colour, "fill-opacity": 0.45 }));
+    add(node("path", { d: "M" + upper.join(" L"), fill: "none", stroke: area.colour, "stroke-width": 1.5 }));
+    below = area.tops;
+  }
+  const co2 = chart.co2Times.map((t, i) => `${x(t)},${y(chart.co2[i])}`).join(" L");
+  add(node("path", { d: "M" + co2, fill: "none", stroke: palette.co2, "stroke-width": 2, "stroke-dasharray": "6 4" }));
+  let legendX = left + 10;
+  text(left - 6, 20, "W", palette.text, "end");
+  for (const area of chart.areas) {
+    add(node("rect", { x: legendX, y: 10, width: 10, height: 10, rx: 2, fill: area.colour, "fill-opacity": 0.7 }));
+    const label = text(legendX + 14, 20, area.name, palette.text);
+    legendX += 14 + label.getComputedTextLength() + 14;
+  }
+  add(node("line", { x1: legendX, x2: legendX + 16, y1: 15, y2: 15, stroke: palette.co2, "stroke-width": 2,
+                     "stroke-dasharray": "6 4" }));
+  text(legendX + 20, 20, "CO\u2082e so far", palette.text);
+  text(left + plotW + 6, 20, chart.co2Unit, palette.co2Text);
+}
+export default {
+  render({ model, el }) {
+    const [width, height] = model.get("size");
+    const svg = node("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img", class: "cm-chart",
+                              "aria-label": "Power by component and cumulative CO2e over the cell" });
+    svg.style.cssText = `display:block;max-width:${width}px;font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:11px`;
+    el.appendChild(svg);
+    const redraw = () => draw(svg, model);
+    redraw();
+    model.on("change:chart", redraw);
+    model.on("change:palette", redraw);
+    return () => { model.off("change:chart", redraw); model.off("change:palette", redraw); };
+  }
+};
+"""
+
+
+def _palette_dict(theme: str | None) -> dict[str, str]:
+    palette = palette_of(theme)
+    return {"text": palette.text, "co2Text": palette.co2_text, "grid": palette.grid, "co2": CO2_COLOUR}
+
+
+class LiveChart(anywidget.AnyWidget):
+    """The live panel's chart: ``chart_layout`` drawn as SVG by a few lines of JavaScript (the
+    frozen PNG draws the same layout), fluid up to its width, one small message per update."""
+
+    _esm = _CHART_ESM
+    chart = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    palette = traitlets.Dict().tag(sync=True)
+    size = traitlets.List([WIDTH_PX, HEIGHT_PX]).tag(sync=True)
+    margins = traitlets.List(list(MARGINS_PX)).tag(sync=True)
+
+
 class LiveView:
-    """The widgets of one live panel: a header (HTML) above a chart (FigureWidget)."""
+    """The widgets of one live panel: a header (HTML) above a chart (LiveChart)."""
 
     def __init__(self, groups: tuple[str, ...], theme: str | None):
         self.groups = groups
         self.header = ipywidgets.HTML()
-        traces = [
-            go.Scatter(
-                name=group_name(group), x=[], y=[], mode="lines", line=dict(width=1.3, color=group_colour(group), shape="vh"),
-                stackgroup="power", fillcolor=group_colour(group) + "59", hovertemplate="%{y:.3g} W",
-            )
-            for group in groups
-        ]
-        traces.append(go.Scatter(
-            name="CO₂e so far", x=[], y=[], mode="lines", yaxis="y2",
-            line=dict(width=2, color=CO2_COLOUR, dash="dash"), hovertemplate="%{y:.3g}",
-        ))
-        self.figure = go.FigureWidget(data=traces, layout=self._layout(theme))
-        self.figure._config = {"displayModeBar": False, "responsive": True}
+        self.chart = LiveChart(palette=_palette_dict(theme))
         # the header's styles, sent once with the view (its updates name them by class)
         self.styles = ipywidgets.HTML(stylesheet(".carbon-magic-live-panel"), layout=ipywidgets.Layout(display="none"))
         self.box = ipywidgets.VBox(
-            [self.styles, self.header, self.figure],
-            layout=ipywidgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="10px 14px 4px",
+            [self.styles, self.header, self.chart],
+            layout=ipywidgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="10px 14px 8px",
                                      margin="4px 0", max_width="960px", overflow="hidden"),
         )
         self.box.add_class("carbon-magic-live-panel")
         self.theme = theme
-
-    @staticmethod
-    def _layout(theme: str | None) -> dict[str, Any]:
-        colours = _THEMES.get(theme, _THEMES[None])
-        axis = dict(gridcolor=colours["grid"], zeroline=False, showline=False, rangemode="tozero")
-        return dict(
-            template="none", height=CHART_HEIGHT_PX, width=CHART_WIDTH_PX, margin=dict(l=46, r=58, t=22, b=26),
-            paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-            font=dict(family=_FONT_FAMILY, size=11, color=colours["font"]),
-            showlegend=True, legend=dict(orientation="h", x=0, y=1.13, font=dict(size=11), bgcolor="rgba(0,0,0,0)",
-                                         traceorder="normal"),
-            hovermode="x unified",
-            xaxis=dict(axis, ticksuffix=" s"),
-            yaxis=dict(axis, title=dict(text="W", standoff=4)),
-            yaxis2=dict(axis, overlaying="y", side="right", showgrid=False, tickfont=dict(color=CO2_COLOUR),
-                        title=dict(text="g CO₂e", font=dict(color=CO2_COLOUR), standoff=4)),
-        )
+        self.shown = False  # displayed in an output: never shown again (module docstring)
 
     def reset(self, theme: str | None) -> None:
         """Ready for a new cell: the theme's colours (``show`` then replaces all the data)."""
         if theme != self.theme:
-            colours = _THEMES.get(theme, _THEMES[None])
-            with self.figure.batch_update():
-                self.figure.layout.font.color = colours["font"]
-                for axis in (self.figure.layout.xaxis, self.figure.layout.yaxis, self.figure.layout.yaxis2):
-                    axis.gridcolor = colours["grid"]
+            self.chart.palette = _palette_dict(theme)
             self.theme = theme
 
     def show(self, snapshot: Snapshot) -> None:
         """Update the numbers and the chart: one message each, small however long the cell runs
-        (the series is bounded, values have 3 or 4 significant digits, and the instants, the
-        same for every trace, are sent once)."""
+        (the series is bounded, positions have 4 digits)."""
         self.header.value = f'<div{attrs("text", inline=False)}>{header_html(snapshot, inline=False)}</div>'
-        times, power = snapshot.series.power_w()
-        co2_times, co2 = snapshot.series.co2_g()  # the same instants as the power steps
-        divisor, time_unit = time_axis(co2_times[-1] if co2_times else 0.0)
-        factor, co2_unit = axis_unit(max(co2, default=0.0) or 1e-12, "g")
-        stacked = [sum(values) for values in zip(*power.values())] or [0.0]
-        power_top, power_step = axis_range(max(stacked))
-        co2_top, co2_step = axis_range(max(co2, default=0.0) * factor)
-        restyle = {
-            "x": [_rounded([t / divisor for t in co2_times], 4)],
-            "y": [_rounded(power[group]) for group in self.groups] + [_rounded([c * factor for c in co2])],
-        }
-        relayout = {  # the static chart's round ticks: the frozen panel looks like the live one
-            "yaxis.range": [0, power_top], "yaxis.dtick": power_step,
-            "yaxis2.range": [0, co2_top], "yaxis2.dtick": co2_step,
-            "xaxis.ticksuffix": f" {time_unit}", "yaxis2.title.text": f"{co2_unit} CO₂e",
-        }
-        self.figure.plotly_update(restyle, relayout, trace_indexes=list(range(len(self.groups) + 1)))
+        layout = chart_layout(snapshot.series)
+        if layout is not None:
+            self.chart.chart = layout.as_dict()
+
+    def close(self) -> None:
+        for widget in (self.box, self.chart, self.header, self.styles):
+            widget.close()
 
     def bundle(self, fallback_html: str, fallback_text: str) -> dict[str, Any]:
         """What to display: the widget, with HTML and text for front ends without widgets."""
+        self.shown = True
         return {
             WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.box.model_id},
             "text/html": f'<div class="carbon-magic-panel" style="{BOX_STYLE}">{fallback_html}</div>',
@@ -173,7 +228,7 @@ class LiveView:
 
 
 class ViewPool:
-    """Idle LiveViews by chart groups, reused from cell to cell."""
+    """LiveViews made ahead, by chart groups; each is shown in one cell only (module docstring)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -187,6 +242,10 @@ class ViewPool:
         return LiveView(groups, theme)
 
     def release(self, view: LiveView) -> None:
+        """Keep a view never shown for the next cell; close one that was shown."""
+        if view.shown:
+            view.close()
+            return
         with self._lock:
             self._idle.setdefault(view.groups, []).append(view)
 
@@ -196,10 +255,7 @@ class ViewPool:
             views = [view for idle in self._idle.values() for view in idle]
             self._idle.clear()
         for view in views:
-            view.box.close()
-            view.figure.close()
-            view.header.close()
-            view.styles.close()
+            view.close()
 
 
 class SessionView:
@@ -207,7 +263,7 @@ class SessionView:
 
     def __init__(self, theme: str | None):
         self.header = ipywidgets.HTML()
-        layout = LiveView._layout(theme)
+        layout = plotly_layout(theme)
         layout.update(barmode="stack", bargap=0.35, hovermode="closest",
                       xaxis=dict(layout["xaxis"], ticksuffix="", type="category"))
         bars = [

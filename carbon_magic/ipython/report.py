@@ -10,6 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS
+from ..outputs.cells_file import CELLS_CSV_COLUMNS
+from ..outputs.csv_file import defuse_formula, is_records_file
+
 if TYPE_CHECKING:
     import pandas
 
@@ -42,14 +46,24 @@ def report_frame(records: Sequence["CellRecord"]) -> "pandas.DataFrame":
 
 
 def export(records: Sequence["CellRecord"], path: str) -> Path:
-    """Write the report to ``path``: CSV, JSON (records) or HTML, by its extension."""
+    """Write the report to ``path``: CSV, JSON (records) or HTML, by its extension. A records
+    file (emissions.csv, carbon_cells.csv, a task file, their backups) is never replaced;
+    CSV text that a spreadsheet would run as a formula is defused as in the records files."""
     target = Path(path).expanduser()
     suffix = target.suffix.lower()
     if suffix not in EXPORT_FORMATS:
         raise ValueError(f"cannot export to {path!r}: the name must end in {', '.join(EXPORT_FORMATS)}")
+    if is_records_file(target, (CSV_COLUMNS, CELLS_CSV_COLUMNS, TASK_CSV_COLUMNS)):
+        raise ValueError(f"{path!r} is a records file (the header of emissions.csv, carbon_cells.csv or a "
+                         f"task file): export never replaces one; choose another PATH")
+    from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
+
     frame = report_frame(records)
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
+        for column in frame.columns:
+            if not is_numeric_dtype(frame[column]) and not is_datetime64_any_dtype(frame[column]):
+                frame[column] = frame[column].map(lambda value: defuse_formula(value) if isinstance(value, str) else value)
         frame.to_csv(target, index=False)
     elif suffix == ".json":
         frame.to_json(target, orient="records", date_format="iso", indent=2)

@@ -54,6 +54,12 @@ _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 # queue would grow without bound; every so many records the session waits (bounded) for it.
 OUTPUT_BACKLOG_RECORDS = 256
 OUTPUT_CATCH_UP_S = 5.0
+# Before a cell runs, the session waits (bounded) until the worker has written the rows of the
+# cells before it, so that a kernel dying in this cell (a segfault, the OOM killer) loses at
+# most the cell in flight. Waiting there rather than at the end of each cell leaves the writer
+# the time between cells (the reply, the next request): usually the rows are on disk already.
+# A wait that timed out (a hung disk) is not repeated until the worker has caught up.
+ROWS_WRITTEN_WAIT_S = 2.0
 
 
 def left_to_magics(raw_cell: str) -> bool:
@@ -129,7 +135,8 @@ class Session:
         self._span_count = 0
         self._strings: dict[str, str] = {}
         self._run_id: str | None = None
-        self._since_catch_up = 0
+        self._since_catch_up = 0  # records made since the worker was last waited for
+        self._worker_behind = False
         self._depth = 0  # cells running: a cell run inside a cell (%%capture's body) makes 2
         self.pending_clear = PendingClear(shell)
 
@@ -280,6 +287,10 @@ class Session:
         self._depth += 1
         if self._depth > 1:
             return
+        if self._since_catch_up:
+            with InterruptsHeld() as waiting:
+                self._wait_for_rows()
+            waiting.deliver()
         self.pending_clear.new_cell()
         raw = info.raw_cell or ""
         marked, self._marked = self._marked, None
@@ -315,6 +326,13 @@ class Session:
         with InterruptsHeld() as closing:
             self.show_summary(window, self.close(window, status_of(error)))
         closing.deliver()  # the cell is recorded; IPython reports the interrupt as an error in this hook
+
+    def _wait_for_rows(self) -> None:
+        """The rows of the records made so far written before the next cell runs (bounded)."""
+        if not self._since_catch_up or (self._worker_behind and not worker.drain(0.0)):
+            return
+        self._since_catch_up = 0
+        self._worker_behind = not worker.drain(ROWS_WRITTEN_WAIT_S)
 
     # -- auto mode and spans -----------------------------------------------------------------
     def check(self, options: TrackOptions) -> None:

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..core.forks import fork_guard
 from ..core.paths import CELLS_FILE_NAME
 from ..core.record import CSV_COLUMNS, EmissionsData
 from .csv_file import RowAppender
@@ -39,6 +40,12 @@ class CellsFile:
         self._lock = threading.Lock()
         self._pending: list[tuple[Mapping[str, Any], EmissionsData]] = []
         self._appender = RowAppender(self.path, CELLS_CSV_COLUMNS)
+        fork_guard.watch(self)
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: the rows queued in the parent are the parent's to write."""
+        self._lock = threading.Lock()
+        self._pending = []
 
     def add(self, cell: Mapping[str, Any], data: EmissionsData) -> None:
         """Queue one row (from any thread); it is written on the output worker."""

@@ -2,10 +2,16 @@
 
 - A row is one ``write`` under an exclusive ``flock``: concurrent kernels appending to the
   same file never interleave; a failed write (disk full) is cut back off, whole or nothing.
-- ``update`` rewrites the file through a temporary file and an atomic rename.
+  A child forked during a write closes its copy of the descriptor (``core.forks``): the lock
+  is never inherited.
+- ``update`` appends a run's first row like ``append`` and replaces the run's row in place
+  when it is still the last one (cost independent of the file's size); only a row with
+  other rows after it makes a rewrite through a temporary file and an atomic rename.
 - A records file whose header differs is kept as ``<name>.bak`` (then ``<name>_0.bak``, ...);
   a file that is not a records file (no ``timestamp`` and ``emissions`` columns) is never touched.
-- A last line without its newline (a crash, a hand edit) is closed before the next row.
+- A last line without its newline (a writer killed mid-write, a hand edit) is a torn row:
+  it is moved to ``<name>.torn`` (and counted) before the next row, so the file holds whole
+  rows only.
 - Text that a spreadsheet would run as a formula (= + - @ at the start) is prefixed with '.
 - Rows that could not be written (a read-only folder, a full disk) are kept and written first
   with the next row (``RowAppender``); a deleted output folder is made again (and counted).
@@ -18,9 +24,11 @@ import functools
 import io
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+from ..core.forks import fork_guard
 from ..core.paths import file_name_part, is_records_header, not_records_message
 from ..core.problems import problems
 from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData
@@ -34,6 +42,10 @@ except ImportError:  # pragma: no cover - Windows
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Rows kept for a file that cannot be written; past this the oldest are dropped (and counted).
 MAX_UNWRITTEN_ROWS = 10_000
+# update mode: where the rows of this many latest runs are in the file, to replace them in place
+REMEMBERED_ROWS = 256
+# how far back a torn last line is looked for at a time
+TAIL_CHUNK_BYTES = 65_536
 
 
 def format_cell(value: Any) -> str:
@@ -46,7 +58,11 @@ def format_cell(value: Any) -> str:
         return repr(value)
     if isinstance(value, int):
         return str(value)
-    text = str(value)
+    return defuse_formula(str(value))
+
+
+def defuse_formula(text: str) -> str:
+    """Text that a spreadsheet would run as a formula (= + - @ tab CR first), prefixed with '."""
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -75,6 +91,16 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def is_records_file(path: Path, headers: Iterable[Sequence[str]]) -> bool:
+    """True if the file at ``path`` begins with one of ``headers`` (a records file)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.read(8192).split(b"\n", 1)[0] + b"\n"
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return False
+    return any(first == header_line(tuple(header)) for header in headers)
+
+
 def backup_path(path: Path) -> Path:
     """``emissions.csv.bak``, then ``emissions.csv_0.bak``, ``_1``... the first that is free."""
     candidate = path.with_name(path.name + ".bak")
@@ -97,36 +123,46 @@ def move_aside(path: Path, first_line: bytes) -> None:
     os.rename(path, backup_path(path))
 
 
+class TornRow(Exception):
+    """A last line without its newline (a writer killed mid-row, a hand edit), moved aside."""
+
+
 class LockedFile:
-    """An exclusive lock on the file now at ``path`` (re-opened if it was renamed meanwhile)."""
+    """An exclusive lock on the file now at ``path`` (re-opened if it was renamed meanwhile).
+    A child forked while it is open closes its copy of the descriptor (``core.forks``)."""
 
     def __init__(self, path: Path):
         self.path = path
         self.fd = -1
+        fork_guard.watch(self)
 
     def __enter__(self) -> "LockedFile":
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
             if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
             try:
-                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+                same = os.path.samestat(os.fstat(self.fd), os.stat(self.path))
             except FileNotFoundError:
                 same = False
             if same:
-                self.fd = fd
                 return self
-            os.close(fd)  # someone renamed or replaced the file while we waited: retry
+            self._close()  # someone renamed or replaced the file while we waited: retry
 
     def __exit__(self, *exc_info: Any) -> None:
-        os.close(self.fd)  # closing drops the lock
+        self._close()  # closing drops the lock
+
+    def _close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: let go of the inherited descriptor (the parent keeps the lock)."""
+        self._close()
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
-
-    def read_all(self) -> bytes:
-        size = self.size()
-        return os.pread(self.fd, size, 0) if size else b""
 
     def first_line(self) -> bytes:
         head = os.pread(self.fd, 8192, 0)
@@ -135,6 +171,17 @@ class LockedFile:
     def ends_with_newline(self) -> bool:
         size = self.size()
         return size == 0 or os.pread(self.fd, 1, size - 1) == b"\n"
+
+    def last_line_start(self) -> int:
+        """Where the file's last line begins (after the last newline; 0 if there is none)."""
+        end = self.size()
+        while end > 0:
+            start = max(end - TAIL_CHUNK_BYTES, 0)
+            newline = os.pread(self.fd, end - start, start).rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            end = start
+        return 0
 
     def append(self, data: bytes) -> None:
         """All of ``data`` or nothing: a short or failed write is truncated back."""
@@ -146,19 +193,47 @@ class LockedFile:
             raise
 
 
-def append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Append ``rows`` under ``header``, moving a file with another header aside first."""
-    header_bytes = header_line(tuple(header))
+def set_aside_torn_row(locked: LockedFile) -> None:
+    """Move a last line without its newline (a torn row) to ``<name>.torn``, counted."""
+    if locked.ends_with_newline():
+        return
+    start = locked.last_line_start()
+    torn = os.pread(locked.fd, locked.size() - start, start)
+    torn_path = locked.path.with_name(locked.path.name + ".torn")
+    with open(torn_path, "ab") as kept:
+        kept.write(torn + b"\n")
+    os.ftruncate(locked.fd, start)
+    problems.note(f"output {locked.path.name}", TornRow(
+        f"a last line without its newline ({len(torn)} bytes: a write cut short) was moved to {torn_path.name}"))
+
+
+def _lock_records_file(locked: LockedFile, header_bytes: bytes) -> bool:
+    """Ready ``locked`` for rows under ``header_bytes``: a torn last row moved aside; False
+    (after moving the file to its ``.bak``) if it has another header."""
+    set_aside_torn_row(locked)
+    if locked.size() and locked.first_line() + b"\n" != header_bytes:
+        move_aside(locked.path, locked.first_line())
+        return False
+    return True
+
+
+def append_encoded(path: Path, header_bytes: bytes, encode: Callable[[], bytes]) -> int:
+    """Append the rows ``encode()`` gives (called once the file is open and locked, so that
+    rows held back by failing writes are not encoded at each failure) under the header;
+    the offset where they begin."""
     with LockedFile(path) as locked:
-        if locked.size() and locked.first_line() + b"\n" != header_bytes:
-            move_aside(path, locked.first_line())
-            return append_rows(path, header, rows)
-        data = encode_rows(rows)
-        if locked.size() == 0:
-            data = header_bytes + data
-        elif not locked.ends_with_newline():
-            data = b"\n" + data
-        locked.append(data)
+        if not _lock_records_file(locked, header_bytes):
+            return append_encoded(path, header_bytes, encode)
+        prefix = header_bytes if locked.size() == 0 else b""
+        offset = locked.size() + len(prefix)
+        locked.append(prefix + encode())
+        return offset
+
+
+def append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """Append ``rows`` under ``header``, moving a file with another header aside first;
+    the offset where the rows begin."""
+    return append_encoded(path, header_line(tuple(header)), lambda: encode_rows(rows))
 
 
 class FolderRecreated(Exception):
@@ -172,60 +247,146 @@ class RowsDropped(Exception):
 class RowAppender:
     """Appends rows to one CSV file. A write that fails (OSError: read-only folder, full disk)
     keeps its rows, which go first with the next write: a passing fault loses no row. A
-    deleted folder is made again (counted in ``core.problems``)."""
+    deleted folder is made again (counted in ``core.problems``).
 
-    def __init__(self, path: Path, header: Sequence[str]):
+    With a ``key_column`` (``on_csv_write="update"``), ``update`` replaces the row of the same
+    key instead, with the same safeguards: the appender remembers where the rows of the
+    latest keys it wrote are, and replaces one in place while it is still the file's last row.
+    A child forked meanwhile starts empty: it never writes the parent's rows."""
+
+    def __init__(self, path: Path, header: Sequence[str], key_column: str | None = None):
         self.path = path
         self.header = header
+        self.key_column = key_column
+        self._key_index = None if key_column is None else list(header).index(key_column)
+        self._header_bytes = header_line(tuple(header))
         self._lock = threading.Lock()
         self._unwritten: list[Sequence[Any]] = []
+        self._places: OrderedDict[str, tuple[int, bytes]] = OrderedDict()  # key -> (offset, row bytes)
+        fork_guard.watch(self)
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: the parent's held rows and lock are the parent's."""
+        self._lock = threading.Lock()
+        self._unwritten = []
+        self._places = OrderedDict()
 
     def append(self, rows: Sequence[Sequence[Any]]) -> None:
         """Append the rows kept from failed writes, then ``rows``; raises the OSError of a
         failed write after keeping them."""
         with self._lock:
-            rows = [*self._unwritten, *rows]
+            self._append_held_and(rows)
+
+    def update(self, row: Sequence[Any]) -> None:
+        """Replace the row with ``row``'s key (``key_column``): in place while it is the last
+        row this appender wrote there, else by rewriting the file atomically; a key this
+        appender has not written yet is appended (run ids are unique to their run)."""
+        key = format_cell(row[self._key_index])
+        with self._lock:
+            place = self._places.pop(key, None)
+            if place is None or self._unwritten:
+                self._append_held_and([row])
+                return
+            new = encode_rows([row])
             try:
-                self._append(rows)
+                offset = self._with_folder(lambda: replace_last_row(self.path, place, new))
+                if offset is None:
+                    offset = self._with_folder(lambda: update_row(self.path, self.header, row, self.key_column))
             except OSError:
-                dropped = len(rows) - MAX_UNWRITTEN_ROWS
-                if dropped > 0:
-                    problems.note(f"output {self.path.name}", RowsDropped(
-                        f"{dropped} rows not written for {MAX_UNWRITTEN_ROWS} attempts were dropped"), dropped)
-                self._unwritten = rows[max(dropped, 0):]
+                self._hold([row])
                 raise
+            self._remember(key, offset, new)
+
+    def _append_held_and(self, rows: Sequence[Sequence[Any]]) -> None:
+        rows = [*self._unwritten, *rows]
+        try:
+            self._append(rows)
+        except OSError:
             self._unwritten = []
+            self._hold(rows)
+            raise
+        self._unwritten = []
+
+    def _hold(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Keep rows that could not be written for the next write (the newest MAX_UNWRITTEN_ROWS)."""
+        rows = [*self._unwritten, *rows]
+        dropped = len(rows) - MAX_UNWRITTEN_ROWS
+        if dropped > 0:
+            problems.note(f"output {self.path.name}", RowsDropped(
+                f"{dropped} rows not written for {MAX_UNWRITTEN_ROWS} attempts were dropped"), dropped)
+        self._unwritten = rows[max(dropped, 0):]
 
     def _append(self, rows: Sequence[Sequence[Any]]) -> None:
+        if self._key_index is None:
+            self._with_folder(lambda: append_rows(self.path, self.header, rows))
+            return
+        encoded: list[bytes] = []
+
+        def encode() -> bytes:
+            encoded[:] = [encode_rows([row]) for row in rows]
+            return b"".join(encoded)
+
+        offset = self._with_folder(lambda: append_encoded(self.path, self._header_bytes, encode))
+        for row, data in zip(rows, encoded):
+            self._remember(format_cell(row[self._key_index]), offset, data)
+            offset += len(data)
+
+    def _remember(self, key: str, offset: int, data: bytes) -> None:
+        self._places[key] = (offset, data)
+        if len(self._places) > REMEMBERED_ROWS:
+            self._places.popitem(last=False)
+
+    def _with_folder(self, write: Callable[[], Any]) -> Any:
+        """``write()``; if the folder was deleted, made again (counted) and ``write()`` again."""
         try:
-            append_rows(self.path, self.header, rows)
+            return write()
         except FileNotFoundError:
             if self.path.parent.exists():
                 raise
             self.path.parent.mkdir(parents=True, exist_ok=True)
             problems.note(f"output {self.path.name}", FolderRecreated(f"{self.path.parent} was gone: made again"))
-            append_rows(self.path, self.header, rows)
+            return write()
 
 
-def update_row(path: Path, header: Sequence[str], row: Sequence[Any], key_column: str) -> None:
-    """Replace the row whose ``key_column`` matches ``row``'s (or append it), atomically."""
-    header_bytes = header_line(tuple(header))
+def replace_last_row(path: Path, place: tuple[int, bytes], new: bytes) -> int | None:
+    """Put ``new`` in place of the row at ``place`` (offset, bytes) if that is still the
+    file's last row; its offset, or None (the file changed: someone wrote after it)."""
+    offset, old = place
+    with LockedFile(path) as locked:
+        if locked.size() != offset + len(old) or os.pread(locked.fd, len(old), offset) != old:
+            return None
+        os.ftruncate(locked.fd, offset)
+        locked.append(new)
+        return offset
+
+
+def update_row(path: Path, header: Sequence[str], row: Sequence[Any], key_column: str) -> int:
+    """Replace the row whose ``key_column`` matches ``row``'s (or append it), atomically:
+    the file is copied row by row to a temporary file that replaces it. Bytes that are not
+    UTF-8 are copied as they are. Returns the offset of the new row (the last)."""
     key_index = list(header).index(key_column)
     key = format_cell(row[key_index])
+    new = encode_rows([row])
     with LockedFile(path) as locked:
-        content = locked.read_all()
-        if content and not content.startswith(header_bytes):
-            move_aside(path, content.split(b"\n", 1)[0])
+        if not _lock_records_file(locked, header_line(tuple(header))):
             return update_row(path, header, row, key_column)
-        existing = list(csv.reader(io.StringIO(content.decode("utf-8"))))[1:] if content else []
-        kept = [fields for fields in existing if fields and (len(fields) <= key_index or fields[key_index] != key)]
-        data = header_bytes + csv_bytes(kept) + encode_rows([row])
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            temporary.write_bytes(data)
+            with open(locked.fd, "rb", closefd=False) as raw, open(temporary, "wb") as copy:
+                text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+                rows = csv.reader(text)
+                kept = (fields for fields in rows if fields and (len(fields) <= key_index or fields[key_index] != key))
+                out = io.TextIOWrapper(copy, encoding="utf-8", errors="surrogateescape", newline="")
+                csv.writer(out, lineterminator="\n").writerows(kept if locked.size() else [header])
+                out.flush()
+                offset = copy.tell()
+                copy.write(new)
+                out.detach()
+                text.detach()
             os.replace(temporary, path)
         finally:
             temporary.unlink(missing_ok=True)
+        return offset
 
 
 class FileOutput(BaseOutput):
@@ -237,11 +398,11 @@ class FileOutput(BaseOutput):
         self.output_dir = Path(output_dir).absolute()  # fixed now: a later os.chdir must not move it
         self.path = self.output_dir / output_file
         self.on_csv_write = on_csv_write
-        self._appender = RowAppender(self.path, CSV_COLUMNS)
+        self._appender = RowAppender(self.path, CSV_COLUMNS, "run_id" if on_csv_write == "update" else None)
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
         if self.on_csv_write == "update":
-            update_row(self.path, CSV_COLUMNS, total.csv_values(), "run_id")
+            self._appender.update(total.csv_values())
         else:
             self._appender.append([total.csv_values()])
 

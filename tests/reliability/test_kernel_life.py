@@ -6,7 +6,11 @@ cycles are a case in tests/test_magics.py (marked ``reliability``)."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -221,3 +225,108 @@ def test_ctrl_c_while_auto_mode_opens_or_closes_a_record(isolated, figures, kern
     assert {status for _, status in records} == {"ok"}
     assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
     kernel.rows_are_whole(isolated, count=len(records))
+
+
+FORK_DURING_WRITE = textwrap.dedent("""
+    import fcntl, json, multiprocessing, os, sys, threading
+    from carbon_magic import OfflineEmissionsTracker
+    from carbon_magic.outputs.worker import worker
+
+    folder = sys.argv[1]
+    in_write, forked = threading.Event(), threading.Event()
+
+    def pause_inside_the_row_write(frame, event, arg):
+        '''Holds the output lane inside its first os.write (the file's lock taken) until the fork.'''
+        if event == "c_call" and arg is os.write and not in_write.is_set() \\
+                and threading.current_thread().name == "carbon_magic-outputs":
+            in_write.set()
+            forked.wait(60)
+
+    def track(name, **options):
+        tracker = OfflineEmissionsTracker(country_iso_code="FRA", output_dir=folder, log_level="error",
+                                          project_name=name, force_cpu_power=40, **options)
+        tracker.start()
+        return tracker
+
+    def in_child(_):
+        return track("child").stop() is not None
+
+    def locked_elsewhere(path):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    threading.setprofile(pause_inside_the_row_write)
+    alone = track("alone", allow_multiple_runs=False)  # holds the machine-wide lock while it runs
+    track("written").stop(wait=False)
+    assert in_write.wait(60)
+    pool = multiprocessing.get_context("fork").Pool(2)  # forked while the row's write holds the lock
+    forked.set()
+    alone.stop(wait=False)
+    worker.drain(30)
+    report = {"csv_locked": locked_elsewhere(os.path.join(folder, "emissions.csv")),
+              "machine_lock_free": track("alone-again", allow_multiple_runs=False).stop() is not None}
+    report["children_tracked"] = pool.map(in_child, range(2)) if not report["csv_locked"] else []
+    pool.terminate()
+    track("after").stop()
+    print("REPORT", json.dumps(report), flush=True)
+""")
+
+
+def test_fork_during_a_csv_write_inherits_no_lock(tmp_path, figures):
+    """A ``multiprocessing`` fork pool started while the output lane writes a row (the file
+    locked) and while a tracker holds the machine-wide lock: the children hold no lock (the
+    file and the machine lock are free as soon as the parent is done), the children's own
+    rows are written, and no child writes one of the parent's rows."""
+    figures.fault("multiprocessing fork Pool(2) started while the lane is inside a row's write and "
+                  "an allow_multiple_runs=False tracker runs")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CODECARBON_")}
+    environment["TMPDIR"] = str(tmp_path)  # this case's own machine-wide lock file
+    script = subprocess.run([sys.executable, "-c", FORK_DURING_WRITE, str(tmp_path)], env=environment,
+                            capture_output=True, timeout=240)
+    assert script.returncode == 0, script.stderr.decode()[-2000:]
+    report = json.loads(script.stdout.decode().split("REPORT ", 1)[1])
+    assert report == {"csv_locked": False, "machine_lock_free": True, "children_tracked": [True, True]}
+    names = sorted(row["project_name"] for row in whole_rows(tmp_path / "emissions.csv"))
+    expected = sorted(["alone", "written", "alone-again", "child", "child", "after"])
+    figures.rows_written += len(set(names))
+    figures.rows_lost += len(set(expected) - set(names))
+    assert names == expected
+
+
+SEGFAULT_AS_THE_SIXTH_CELL_STARTS = """import ctypes
+def segfault_as_the_sixth_starts(info):
+    if info.raw_cell.startswith("crash"):
+        ctypes.string_at(0)  # a segfault in a C extension, the moment the next cell starts
+get_ipython().events.register("pre_run_cell", segfault_as_the_sixth_starts)
+"""
+
+
+def test_kernel_dying_right_after_tracked_cells_keeps_their_rows(isolated, figures, kernel_notebook):
+    """Run All over 5 tracked cells and a sixth, and the kernel segfaults the moment the sixth
+    starts (a pre-run hook, right after the fifth has ended): a crash loses at most the cell in
+    flight, so every cell whose code finished is a whole row of both emissions.csv and
+    carbon_cells.csv, and the two files agree."""
+    figures.fault("Run All: 5 %%carbon --quiet cells and a 6th sent at once; SIGSEGV (ctypes.string_at(0)) as the 6th starts")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(SEGFAULT_AS_THE_SIXTH_CELL_STARTS)
+    for index in range(5):
+        kernel.send(TRACKED + f"print('cell', {index})")
+    kernel.send("crash = 'the cell in flight'")
+    deadline = time.monotonic() + 120
+    while kernel.manager.is_alive():
+        assert time.monotonic() < deadline, "the kernel did not crash"
+        time.sleep(0.05)
+    figures.cells_run += 5
+    emissions = whole_rows(isolated / "emissions.csv") if (isolated / "emissions.csv").exists() else []
+    cells = whole_rows(isolated / CELLS_FILE_NAME, CELLS_CSV_COLUMNS) if (isolated / CELLS_FILE_NAME).exists() else []
+    figures.rows_written += min(len(emissions), len(cells))
+    figures.rows_lost += 5 - min(len(emissions), len(cells))
+    assert [row["first_line"] for row in cells] == [f"print('cell', {index})" for index in range(5)]
+    assert [row["run_id"] for row in emissions] == [row["run_id"] for row in cells]

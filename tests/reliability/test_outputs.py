@@ -10,6 +10,7 @@ short write and error a full disk gives), real processes and real signals.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -19,8 +20,12 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+from IPython.core.error import UsageError
+
 from carbon_magic.core.record import CSV_COLUMNS
 from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS, CELLS_FILE_NAME
+from carbon_magic.outputs.csv_file import append_rows
 
 from .harness import problem_lines, whole_rows
 from .privileges import DROP_FILE_PRIVILEGES
@@ -108,8 +113,9 @@ def test_csv_header_edited_by_hand_between_cells(open_notebook, figures):
 
 
 def test_csv_last_line_truncated_by_hand_between_cells(open_notebook, figures):
-    """emissions.csv's last line cut short by hand (or a crash) between cells: the next row
-    starts on a line of its own, whole."""
+    """emissions.csv's last line cut short by hand (or a crash) between cells: the torn line
+    is moved to emissions.csv.torn (kept, counted in status), and the next row follows the
+    whole rows."""
     figures.fault("the last 40 bytes and the newline of emissions.csv cut off between cells")
     notebook = open_notebook()
     notebook.run(TRACKED + "'a'", expect="a")
@@ -121,10 +127,12 @@ def test_csv_last_line_truncated_by_hand_between_cells(open_notebook, figures):
     notebook.drain(lanes=("main",))
     with open("emissions.csv", newline="", encoding="utf-8") as handle:
         lines = list(csv.reader(handle))
-    assert len(lines) == 4 and len(lines[2]) < len(CSV_COLUMNS)  # header, a, the cut b, c
-    last = dict(zip(CSV_COLUMNS, lines[3]))
-    assert len(lines[3]) == len(CSV_COLUMNS) and last["run_id"] == notebook.records[-1].run_id
-    figures.rows_written += 1
+    assert len(lines) == 3 and all(len(fields) == len(CSV_COLUMNS) for fields in lines)  # header, a, c
+    assert [fields[CSV_COLUMNS.index("run_id")] for fields in lines[1:]] == [
+        notebook.records[0].run_id, notebook.records[-1].run_id]
+    assert Path("emissions.csv.torn").read_bytes() == content[content.rindex(b"\n", 0, -1) + 1:-41] + b"\n"
+    assert any("TornRow" in line for line in problem_lines(notebook.status()))
+    figures.rows_written += 2
     figures.rows(Path(CELLS_FILE_NAME), [r.run_id for r in notebook.records], CELLS_CSV_COLUMNS)
 
 
@@ -186,3 +194,145 @@ def test_writer_killed_mid_run_leaves_a_parseable_file(tmp_path, figures):
     assert rows[:len(before)] == before
     assert sorted(row["project_name"] for row in rows[len(before):]) == sorted(f"p0-{i}" for i in range(20))
     figures.rows_written += len(rows)
+
+
+def seed_row(folder: Path) -> dict[str, str]:
+    """One real emissions.csv row (a tracker run in this process), as a dict."""
+    from carbon_magic import OfflineEmissionsTracker
+
+    tracker = OfflineEmissionsTracker(country_iso_code="FRA", output_dir=str(folder), log_level="error",
+                                      force_cpu_power=40)
+    tracker.start()
+    tracker.stop()
+    [row] = whole_rows(folder / "emissions.csv")
+    return row
+
+
+def lines_of(path: Path) -> list[list[str]]:
+    """Every line of a CSV file, bytes that are not UTF-8 kept as they are."""
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        return list(csv.reader(handle))
+
+
+def test_update_mode_keeps_every_row_of_a_large_file(open_notebook, tmp_path, figures):
+    """``on_csv_write="update"`` keeps every row that append mode keeps, at a cost that does
+    not grow with the file: with a 50 MB emissions.csv holding a Latin-1 byte, 300 tracked
+    statements give 300 whole rows appended in place (the old rows untouched, the file never
+    rewritten), a tracker flushed twice keeps one row (its latest), and a deleted output
+    folder is made again with the next rows."""
+    figures.fault("50 MB emissions.csv with a Latin-1 byte, on_csv_write=update, 300 statements, then rm -rf")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    seed = seed_row(tmp_path)
+    old_rows = [[*seed.values()] for _ in range(int(56e6 / len(",".join(seed.values()))))]
+    for index, fields in enumerate(old_rows):
+        fields[CSV_COLUMNS.index("run_id")] = f"old-{index}"
+    ledger = folder / "emissions.csv"
+    with open(ledger, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows([CSV_COLUMNS, *old_rows])
+    with open(ledger, "r+b") as handle:  # a row edited in a Latin-1 editor: café
+        handle.seek(handle.read(4096).index(b",old-0,") - 4)
+        handle.write(b"caf\xe9")
+    old_content = ledger.read_bytes()
+    assert len(old_content) > 50e6
+    inode = ledger.stat().st_ino
+    notebook = open_notebook(CODECARBON_OUTPUT_DIR=str(folder), CODECARBON_ON_CSV_WRITE="update")
+    notebook.run("for index in range(300):\n    %carbon --quiet x = index\nx", expect=299)
+    notebook.run("from carbon_magic import OfflineEmissionsTracker\n"
+                 f"t = OfflineEmissionsTracker(country_iso_code='FRA', output_dir={str(folder)!r}, "
+                 "on_csv_write='update', log_level='error', project_name='flushed')\n"
+                 "t.start()\nt.flush()\nt.flush()\nt.stop() >= 0", expect=True)
+    notebook.drain(lanes=("main",))
+    content = ledger.read_bytes()
+    assert ledger.stat().st_ino == inode and content.startswith(old_content)  # appended in place
+    lines = lines_of(ledger)
+    assert all(len(fields) == len(CSV_COLUMNS) for fields in lines), "a torn line"
+    run_ids = [fields[CSV_COLUMNS.index("run_id")] for fields in lines[1:]]
+    statements = [r.run_id for r in notebook.records]
+    figures.rows_written += len(set(statements) & set(run_ids))
+    figures.rows_lost += len(set(statements) - set(run_ids))
+    assert len(statements) == 300 and run_ids[len(old_rows):-1] == statements
+    flushed = notebook.shell.user_ns["t"].final_emissions_data
+    assert run_ids.count(flushed.run_id) == 1 and run_ids[-1] == flushed.run_id
+    assert lines[-1][CSV_COLUMNS.index("duration")] == repr(flushed.duration)
+    shutil.rmtree(folder)
+    notebook.run(TRACKED + "'after rm'", expect="after rm")
+    notebook.run(TRACKED + "'again'", expect="again")
+    notebook.rows_are_whole(folder, run_ids=[r.run_id for r in notebook.records[-2:]])
+    assert any("FolderRecreated" in line for line in problem_lines(notebook.status()))
+
+
+BACKLOG_WRITER = textwrap.dedent("""
+    import json, os, sys
+    from pathlib import Path
+    from carbon_magic.core.record import CSV_COLUMNS
+    from carbon_magic.outputs.csv_file import RowAppender
+    folder, row = Path(sys.argv[1]), json.loads(sys.argv[2])
+    folder.write_text("a file where the output folder should be: every write fails")
+    appender = RowAppender(folder / "emissions.csv", CSV_COLUMNS)
+    for index in range(10_000):  # rows held back, as a kernel holds them while writes fail
+        row["run_id"] = f"held-{index}"
+        try:
+            appender.append([list(row.values())])
+        except OSError:
+            pass
+    folder.unlink()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    row["run_id"] = "last"
+    appender.append([list(row.values())])  # the folder is made again: 10,001 rows in one write
+    print("written", flush=True)
+""")
+
+
+def test_kill_inside_a_large_backlog_write_leaves_no_half_row(tmp_path, figures):
+    """A writer killed (SIGKILL) in the middle of writing a backlog of 10,000 held rows at
+    once (7 MB, 10 times): a row is whole or absent. The torn last line is moved to
+    ``emissions.csv.torn`` by the next writer, whose row follows the whole rows."""
+    figures.fault("SIGKILL while a 10,001-row (7 MB) backlog is written in one go, 10 times")
+    seed = seed_row(tmp_path)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CODECARBON_")}
+    torn = []
+    for attempt in range(10):
+        folder = tmp_path / f"out{attempt}"
+        writer = subprocess.Popen([sys.executable, "-c", BACKLOG_WRITER, str(folder), json.dumps(seed)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
+        assert writer.stdout.readline().strip() == b"ready"
+        writer.stdin.write(b"go\n")
+        writer.stdin.flush()
+        ledger = folder / "emissions.csv"
+        while not (ledger.exists() and ledger.stat().st_size > 0) and writer.poll() is None:
+            pass  # the write has begun: kill it now
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(10)
+        if not ledger.read_bytes().endswith(b"\n"):
+            torn.append(ledger)
+        append_rows(ledger, CSV_COLUMNS, [[*seed.values()]])  # the next writer
+        rows = whole_rows(ledger)
+        figures.rows_written += len(rows)
+        assert rows[-1]["run_id"] == seed["run_id"] and all(row["run_id"].startswith("held-") or row["run_id"] == "last"
+                                                         for row in rows[:-1])
+    assert torn, "no kill landed inside the write"
+    assert all(len(lines_of(path.with_name("emissions.csv.torn"))) == 1 for path in torn)
+
+
+def test_export_never_replaces_a_records_file(open_notebook, figures):
+    """``%carbon export`` to emissions.csv or carbon_cells.csv is refused with a clear error
+    (the ledger keeps every row); a report exported elsewhere defuses text that a
+    spreadsheet would run as a formula, as the records files do."""
+    figures.fault("%carbon export emissions.csv / carbon_cells.csv after 3 cells; a label =HYPERLINK(...)")
+    notebook = open_notebook()
+    notebook.run("%%carbon --quiet --name =HYPERLINK(1)\n1", expect=1)
+    notebook.run(TRACKED + "2", expect=2)
+    notebook.run(TRACKED + "3", expect=3)
+    notebook.drain(lanes=("main",))
+    ledgers = {name: Path(name).read_bytes() for name in ("emissions.csv", CELLS_FILE_NAME)}
+    for name in ledgers:
+        with pytest.raises(UsageError, match=f"'{name}' is a records file.*never replaces"):
+            notebook.magic(f"export {name}")
+        assert Path(name).read_bytes() == ledgers[name]
+    notebook.rows_are_whole()
+    notebook.magic("export report.csv")
+    with open("report.csv", newline="", encoding="utf-8") as handle:
+        labels = [row["label"] for row in csv.DictReader(handle)]
+    assert labels[0] == "'=HYPERLINK(1)" and len(labels) == 3

@@ -144,7 +144,7 @@ class KernelHistory:
             if generation != self.generation:
                 return None
             energy_kwh, emissions_kg, water_l = self._energy_kwh, self._emissions_kg, self._water_l
-            entries = []
+            entries: list[dict[str, Any]] = []
             for window, data in live:
                 if data is not None and counted(window.kind):
                     energy_kwh += data.energy_consumed

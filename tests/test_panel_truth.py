@@ -1,0 +1,122 @@
+"""What the live panel and its frozen record claim, in a real InteractiveShell: whose figures
+they are (the machine or this kernel), which components a counter measures and which are
+modelled, no water figure without a WUE; the panel never touches a module that the user's
+code is still importing; Colab's widget manager is on before the first widget; JupyterLite gets one sentence."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import types
+
+import pytest
+
+pytest.importorskip("IPython")
+pytest.importorskip("ipywidgets")
+
+from carbon_magic.core.problems import problems  # noqa: E402
+from carbon_magic.ipython.extension import get_session  # noqa: E402
+from carbon_magic.outputs.worker import lane  # noqa: E402
+
+from .fakes.powercap import make_tree  # noqa: E402
+from .test_panel import LONG_CELL, WIDGET_MIME, ip, run, widget_libraries  # noqa: E402,F401  (fixtures)
+
+
+def frozen_html(ip) -> str:
+    """The frozen panel's HTML (the last display update of the live panel)."""
+    [frozen] = [p for p in ip.recorder.published if p["update"] and WIDGET_MIME not in p["data"]][-1:]
+    return frozen["data"]["text/html"]
+
+
+def measured_marks(html_text: str) -> dict[str, str]:
+    return dict(re.findall(r'data-component="([^"]+)" data-measured="(true|false)"', html_text))
+
+
+def test_frozen_panel_says_machine_wide_and_modelled_and_shows_no_water_without_wue(ip):
+    assert run(ip, LONG_CELL.format(period=0.3, options="--name modelled", seconds=1.0)).success
+    html_text = frozen_html(ip)
+    assert measured_marks(html_text) == {"cpu": "false", "ram": "false"}  # no RAPL here: both modelled
+    assert "CPU modelled" in html_text and "whole machine" in html_text and "Energy · machine" in html_text
+    assert 'data-figure="water"' not in html_text and "water not counted (set wue)" in html_text
+    summary = [p for p in ip.recorder.published if p["update"]][-1]["data"]["text/plain"]
+    assert "water" not in summary  # a structural zero is not a measurement
+
+    assert run(ip, LONG_CELL.format(period=0.3, options="--name wet --wue 1.8", seconds=1.0)).success
+    html_text = frozen_html(ip)
+    record = get_session(ip).records[-1]
+    assert record.water_l > 0 and 'data-figure="water"' in html_text and "WUE 1.8 L/kWh" in html_text
+
+
+def test_a_counter_measured_cpu_is_marked_measured_and_process_mode_says_this_kernel(ip, tmp_path):
+    make_tree(tmp_path)
+    options = f"--powercap-root {tmp_path} --tracking-mode process"
+    assert run(ip, LONG_CELL.format(period=0.3, options=options, seconds=1.0)).success
+    html_text = frozen_html(ip)
+    assert measured_marks(html_text) == {"cpu": "true", "ram": "false"}
+    assert "CPU measured (counter)" in html_text and "this kernel" in html_text
+    assert "Energy · this kernel" in html_text and "Energy · machine" not in html_text
+
+
+def test_the_panel_waits_for_a_module_the_users_code_is_still_importing(ip, tmp_path, monkeypatch):
+    """Widget libraries look into modules the user may be importing (plotly, which the panel
+    once drew with, reads ``pandas.Series`` whenever pandas is in sys.modules): a panel starting
+    while the user's code imports pandas (here a module of that name that takes 2 s) waits."""
+    package = tmp_path / "slow" / "pandas"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("import time\ntime.sleep(2.0)\nclass Series: pass\nclass Index: pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "slow"))
+    real = {name: module for name, module in sys.modules.items() if name == "pandas" or name.startswith("pandas.")}
+    for name in real:
+        del sys.modules[name]
+    cell = "%%carbon --panel-widgets always --panel-update-secs 0.2 --name importing\nimport pandas\nimport time\ntime.sleep(1.0)\n"
+    try:
+        assert run(ip, cell).success
+        assert lane("panel").drain(10.0)
+        assert sys.modules["pandas"].__file__.startswith(str(tmp_path))
+    finally:
+        sys.modules.pop("pandas", None)
+        sys.modules.update(real)
+    assert [p for p in problems.all() if "panel" in p.where] == []
+    shown = [p for p in ip.recorder.published if not p["update"] and WIDGET_MIME in p["data"]]
+    assert len(shown) == 1  # the panel was shown once the import was done
+
+
+def test_in_colab_the_custom_widget_manager_is_turned_on_before_the_first_widget(ip, monkeypatch):
+    """Colab's widget manager renders ipywidgets 8 and anywidget only once turned on: anywidget
+    does it as its first widget is made, and the panel's first widget is the probe (an anywidget)."""
+    calls: list[str] = []
+    colab = types.ModuleType("google.colab")
+    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append("enabled"))
+    google = types.ModuleType("google")
+    google.colab = colab
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.output", colab.output)
+    from carbon_magic.ipython import panel_widgets
+
+    opened = panel_widgets.open_probe
+    monkeypatch.setattr(panel_widgets, "open_probe", lambda answer: (opened(answer), calls.append("probe made"))[0])
+    assert run(ip, LONG_CELL.format(period=0.2, options="", seconds=0.8)).success
+    assert lane("panel").drain(10.0)
+    assert calls == ["enabled", "probe made"]
+
+
+def test_jupyterlite_gets_one_sentence_not_a_traceback(monkeypatch, capsys):
+    """Pyodide: sys.platform 'emscripten', no threads (starting one raises)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    def no_threads(self):
+        raise RuntimeError("can't start new thread")
+
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    monkeypatch.setattr(threading.Thread, "start", no_threads)
+    try:
+        shell.run_line_magic("load_ext", "carbon_magic")
+    finally:
+        monkeypatch.undo()
+        shell.extension_manager.unload_extension("carbon_magic")  # IPython counts it as loaded
+    out, err = capsys.readouterr()
+    assert err == "" and out.count("\n") == 1 and "JupyterLite" in out and "Traceback" not in out
+    assert "carbon" not in shell.magics_manager.magics["cell"]
