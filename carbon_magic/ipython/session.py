@@ -287,27 +287,23 @@ class Session:
         self._depth += 1
         if self._depth > 1:
             return
-        if self._since_catch_up:
-            with InterruptsHeld() as waiting:
-                self._wait_for_rows()
-            waiting.deliver()
-        self.pending_clear.new_cell()
-        raw = info.raw_cell or ""
-        marked, self._marked = self._marked, None
-        if marked is not None and not marked.is_cell(raw):
-            marked = None
-        line = marked.first_line if marked is not None else first_line(raw)
-        self.cell = CellInfo(execution_count(self.shell, info), getattr(info, "cell_id", None), line)
-        options = marked.options if marked is not None else None if left_to_magics(raw) else self.auto
-        if options is None or self._auto_window is not None:
-            return
-        with InterruptsHeld() as opening:
-            try:
-                self._auto_window = self.open("cell", options, self.cell)
-            except ConfigError as error:
-                print(f"carbon_magic: not tracking this cell: {error}", file=sys.stderr)
-            except Exception as error:
-                problems.note("carbon_magic %carbon on", error)
+        with InterruptsHeld() as opening:  # a Ctrl-C in the wait or the opening: see below
+            self._wait_for_rows()
+            self.pending_clear.new_cell()
+            raw = info.raw_cell or ""
+            marked, self._marked = self._marked, None
+            if marked is not None and not marked.is_cell(raw):
+                marked = None
+            line = marked.first_line if marked is not None else first_line(raw)
+            self.cell = CellInfo(execution_count(self.shell, info), getattr(info, "cell_id", None), line)
+            options = marked.options if marked is not None else None if left_to_magics(raw) else self.auto
+            if options is not None and self._auto_window is None:
+                try:
+                    self._auto_window = self.open("cell", options, self.cell)
+                except ConfigError as error:
+                    print(f"carbon_magic: not tracking this cell: {error}", file=sys.stderr)
+                except Exception as error:
+                    problems.note("carbon_magic %carbon on", error)
         if marked is not None and opening.received:  # a %%carbon cell stops before its code
             opening.received = False
             marked.stop_before_code()
