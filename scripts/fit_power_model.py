@@ -52,6 +52,8 @@ LOAD_LEVELS = tuple(percent / 100 for percent in range(0, 101, 10))
 FOLDS = 10
 COVERAGE_PERCENT = 90
 SIGNIFICANT_DIGITS = 6
+# The yearly log changes of RAM W per GB that ram_model tries (its default grid).
+YEARLY_STEPS = np.arange(-0.5, 0.005, 0.01)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def _facts(servers: list[Server], fallbacks: dict[str, Any]) -> list[dict[str, f
     return facts
 
 
-def ram_model(servers: list[Server], yearly_steps: np.ndarray = np.arange(-0.5, 0.005, 0.01)) -> dict[str, float]:
+def ram_model(servers: list[Server], yearly_steps: np.ndarray = YEARLY_STEPS) -> dict[str, float]:
     """RAM W per GB at 2012 and its yearly log change, from servers alike but for their RAM.
 
     Within each group of one CPU model and socket count, the mean wall W over the levels is

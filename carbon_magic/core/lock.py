@@ -16,7 +16,7 @@ from .forks import fork_guard
 try:
     import fcntl
 except ImportError:  # Windows: msvcrt locking of the first byte
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module or None: mypy types the name as the module
     import msvcrt
 
 LOCK_NAME = ".codecarbon.lock"

@@ -13,7 +13,7 @@ function, which made the four swaps of a tracked cell cost 25 times more.
 
 from __future__ import annotations
 
-import _signal
+import _signal  # type: ignore[import-not-found]  # CPython's C module under signal: typeshed has no stub
 import signal
 import threading
 from typing import Any

@@ -31,7 +31,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from ..core.problems import problems
 from ..core.ledger import kind_of
@@ -121,7 +121,7 @@ class LiveCell:
         self.tracker = window.tracker
         self.route = Route(panel.shell)
         self.start = start
-        self.run_id = window.tracker.run_id
+        self.run_id = cast(str, window.tracker.run_id)  # the tracker runs: cell_started follows its start
         self.update_s: float = config["panel_update_secs"]
         self.equivalents: bool = config["panel_equivalents"]
         self.process_mode = config["tracking_mode"] == "process"

@@ -47,7 +47,7 @@ class PendingClear:
 
     def detach(self) -> None:
         """Unwrap ``send``, unless something wrapped it after us (then ours goes on forwarding)."""
-        if self._send is not None and vars(self.session).get("send") == self._watched_send:
+        if self._send is not None and self.session is not None and vars(self.session).get("send") == self._watched_send:
             del self.session.send  # the class's method again
             self._send = None
 
@@ -83,6 +83,7 @@ class PendingClear:
     def _new_place(self, clear: dict) -> dict:
         from ..core.tracker import new_run_id
 
+        assert self.session is not None  # _watched_send is installed only on a session (attach)
         self.place = f"carbon-magic-summary-{new_run_id()}"
         content = {"data": {"text/plain": ""}, "metadata": {}, "transient": {"display_id": self.place}}
         return self.session.msg("display_data", content, parent=clear["parent_header"])

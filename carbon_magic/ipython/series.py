@@ -24,7 +24,7 @@ def chart_groups(components: Iterable[str]) -> tuple[str, ...]:
     """The areas of the chart: 'cpu', 'ram', then each GPU ('gpu:0', ...) or one 'gpu'."""
     components = tuple(components)
     gpus = [c for c in components if kind_of(c) == "gpu"]
-    groups = [c for c in ("cpu", "ram") if c in components]
+    groups: list[str] = [c for c in ("cpu", "ram") if c in components]
     groups += gpus if len(gpus) <= MAX_GPU_GROUPS else ["gpu"]
     return tuple(groups)
 
@@ -74,7 +74,8 @@ class PowerSeries:
     def power_w(self) -> tuple[list[float], dict[str, list[float]]]:
         """(instants, power per group) as steps: each interval's average power at its end,
         plus the first interval's at 0 (drawn with plotly's ``line_shape="vh"``)."""
-        times, power = [], {group: [] for group in self.groups}
+        times: list[float] = []
+        power: dict[str, list[float]] = {group: [] for group in self.groups}
         for before, after in zip(self.points, self.points[1:]):
             dt = after.t_s - before.t_s
             times.append(after.t_s)

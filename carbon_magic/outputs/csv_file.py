@@ -37,7 +37,7 @@ from .base import BaseOutput
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module or None: mypy types the name as the module
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Rows kept for a file that cannot be written; past this the oldest are dropped (and counted).
@@ -281,7 +281,9 @@ class RowAppender:
         """Replace the row with ``row``'s key (``key_column``): in place while it is the last
         row this appender wrote there, else by rewriting the file atomically; a key this
         appender has not written yet is appended (run ids are unique to their run)."""
-        key = format_cell(row[self._key_index])
+        key_index, key_column = self._key_index, self.key_column
+        assert key_index is not None and key_column is not None, "update needs a key_column"
+        key = format_cell(row[key_index])
         with self._lock:
             place = self._places.pop(key, None)
             if place is None or self._unwritten:
@@ -291,7 +293,7 @@ class RowAppender:
             try:
                 offset = self._with_folder(lambda: replace_last_row(self.path, place, new))
                 if offset is None:
-                    offset = self._with_folder(lambda: update_row(self.path, self.header, row, self.key_column))
+                    offset = self._with_folder(lambda: update_row(self.path, self.header, row, key_column))
             except OSError:
                 self._hold([row])
                 raise

@@ -32,7 +32,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, cast
 
 from ..core.problems import problems
 
@@ -79,6 +79,10 @@ class _Entry:
         self.function = function
         self.args = args
         self.key = key
+
+
+# A call ready to run: its queue entry (None for a timer's), where, function, args.
+_Step = tuple[_Entry | None, str, Callable[..., Any], tuple]
 
 
 class OutputWorker:
@@ -164,7 +168,7 @@ class OutputWorker:
         self._thread = thread
 
     # -- running calls ----------------------------------------------------------------------
-    def _take(self) -> tuple[_Entry | None, str, Callable[..., Any], tuple] | None:
+    def _take(self) -> _Step | None:
         """The next call ready to run, a due timer first (lock held); None if there is none."""
         if self._timers and self._timers[0][0] <= time.monotonic():
             _due, _id, where, function, args = heapq.heappop(self._timers)
@@ -176,7 +180,7 @@ class OutputWorker:
             return entry, entry.where, entry.function, entry.args
         return None
 
-    def _next(self) -> tuple[_Entry | None, str, Callable[..., Any], tuple] | object | None:
+    def _next(self) -> _Step | object | None:
         """For the lane's thread: the next call to run; None when idle long enough to stop;
         ``_LINGER`` when work arrived while idle (the thread waits LINGER_S, then asks again,
         so that calls arriving close together run in one go)."""
@@ -196,7 +200,7 @@ class OutputWorker:
                     self._thread = None
                     return None
 
-    def _execute(self, step: tuple[_Entry | None, str, Callable[..., Any], tuple]) -> None:
+    def _execute(self, step: _Step) -> None:
         entry, where, function, args = step
         try:
             function(*args)
@@ -221,7 +225,7 @@ class OutputWorker:
                 self._linger_cut.wait(LINGER_S)
                 self._linger_cut.clear()
                 continue
-            self._execute(step)
+            self._execute(cast(_Step, step))  # not None, not _LINGER: a call
 
     def run_here(self, deadline: float) -> None:
         """If the lane has no thread, run its ready calls in the calling thread until none is
@@ -255,7 +259,7 @@ class OutputWorker:
     def hurry(self) -> None:
         """Make every scheduled call due now (interpreter exit: one last try for retries)."""
         with self._work:
-            self._timers = [(0.0, *rest) for _due, *rest in self._timers]
+            self._timers = [(0.0, timer_id, where, function, args) for _due, timer_id, where, function, args in self._timers]
             heapq.heapify(self._timers)
             if self._timers:
                 self._wake()
