@@ -170,7 +170,7 @@ class CarbonMagics(Magics):
         except Exception as error:  # never hide the cell's own outcome
             problems.note("carbon_magic summary", error)
 
-    @cell_magic("carbon")
+    @cell_magic("carbon")  # type: ignore[arg-type]  # IPython types its magic decorators as Never
     def carbon_cell(self, line: str, cell: str) -> Any:
         # Only where tracked_cells leaves the %%carbon line: inside a running cell, or options
         # that it could not use (reported here). Other %%carbon cells run as plain cells.
@@ -180,11 +180,11 @@ class CarbonMagics(Magics):
         value = self._track("cell", options, code, first_line(cell), None)
         return None if code.silenced else value
 
-    carbon_cell.__doc__ = _with_options(CELL_HELP)
+    carbon_cell.__doc__ = _with_options(CELL_HELP)  # type: ignore[assignment]  # (the same decorator typing)
 
     @needs_local_scope
     @no_var_expand
-    @line_magic("carbon")
+    @line_magic("carbon")  # type: ignore[arg-type]  # IPython types its magic decorators as Never
     def carbon_line(self, line: str, local_ns: dict | None = None) -> Any:
         __tracebackhide__ = True  # noqa: F841
         words = line.split(None, 1)
@@ -200,7 +200,7 @@ class CarbonMagics(Magics):
         code = compile_source(self.shell, statement, self.session.cell.execution_count)
         return self._track("statement", options, code, first_line(statement), local_ns)
 
-    carbon_line.__doc__ = _with_options(LINE_HELP)
+    carbon_line.__doc__ = _with_options(LINE_HELP)  # type: ignore[assignment]  # (the same decorator typing)
 
     # -- subcommands ----------------------------------------------------------------------------
     def _on(self, rest: str) -> None:

@@ -347,10 +347,10 @@ class Session:
 
     def start_span(self, name: str | None, options: TrackOptions) -> TrackedWindow:
         """``%carbon start [NAME]``: a window across cells, until ``%carbon stop``."""
-        if name is None and options.name is None:
+        name = options.name or name
+        if name is None:
             self._span_count += 1
             name = f"span {self._span_count}"
-        name = options.name or name
         if name in self.spans:
             raise ValueError(f"a span named {name!r} is already running; stop it or choose another name")
         window = self.open("span", options, self.cell, label=name)

@@ -117,7 +117,7 @@ class TrackedCells:
     # IPython's check_complete (a terminal deciding whether a cell is complete) skips
     # transformers with side effects: a %%carbon cell then ends at a blank line, as every
     # cell magic does.
-    transform.has_side_effects = True
+    transform.has_side_effects = True  # type: ignore[attr-defined]  # a flag IPython reads off the function
 
     def _options(self, text: str) -> TrackOptions | None:
         """The line's options, expanded as IPython expands a cell magic's line; None if invalid."""
