@@ -226,10 +226,9 @@ class SessionView:
         )
         self.box.add_class("carbon-magic-session-panel")
 
-    def show(self, records: list, show_equivalents: bool) -> None:
-        """The totals of every record and the bars of the latest MAX_BARS."""
-        self.header.value = as_text(totals_html(records, show_equivalents))
-        recent = records[-MAX_BARS:]
+    def show(self, totals: Any, recent: list, show_equivalents: bool) -> None:
+        """The totals of every record and the bars of the latest MAX_BARS (``recent``)."""
+        self.header.value = as_text(totals_html(totals, recent, show_equivalents))
         labels = bar_labels(recent)
         largest = max((r.energy_kwh for r in recent), default=0.0) * 1e3
         factor, unit = axis_unit(largest or 1e-12, "Wh")

@@ -16,7 +16,8 @@ from ..outputs.worker import lane
 from .live_panel import LANE, LivePanel
 from .options import NO_OPTIONS
 from .route import Route
-from .session_view import session_bundle
+from .session_view import MAX_BARS, session_bundle
+from .totals import RunningTotals
 
 if TYPE_CHECKING:
     from ..core.record import EmissionsData
@@ -33,13 +34,14 @@ class SessionPanel:
         self.live_panel = live_panel
         self.view: Any = None
         self.equivalents = True
+        self.totals = RunningTotals()  # every record since the extension loaded, O(1) each
 
     def show(self) -> None:
         """``%carbon panel`` (kernel thread): display the panel in this cell's output."""
         config = self.session.pool.config(NO_OPTIONS)
         self.equivalents = config["panel_equivalents"]
-        records = list(self.session.records)
-        static = session_bundle(records, self.equivalents)
+        totals, recent = self.totals.totals(), self.recent()
+        static = session_bundle(totals, recent, self.equivalents)
         if not self.live_panel.frontend.use_widgets(config["panel_widgets"]):
             self.shell.display_pub.publish(data=static, metadata={})
             return
@@ -47,16 +49,24 @@ class SessionPanel:
         self.live_panel.prepare_probe(Route(self.shell))
         if self.view is None:
             self.view = module.SessionView(self.live_panel.frontend.theme)
-        self.view.show(records, self.equivalents)
+        self.view.show(totals, recent, self.equivalents)
         self.shell.display_pub.publish(data=self.view.bundle(static), metadata={})
+
+    def recent(self) -> list["CellRecord"]:
+        """The latest MAX_BARS records (a slice: its cost does not grow with the session)."""
+        return self.session.records[-MAX_BARS:]
+
+    def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:
+        self.totals.cell_finished(record)
 
     def cell_finalized(self, record: "CellRecord", data: "EmissionsData") -> None:
         """A record is final: refresh the panel (if shown) on the panel lane, coalesced."""
+        self.totals.cell_finalized(record)
         if self.view is not None:
             lane(LANE).enqueue("session panel update", self._refresh, (), key=self)
 
     def _refresh(self) -> None:
-        self.view.show(list(self.session.records), self.equivalents)
+        self.view.show(self.totals.totals(), self.recent(), self.equivalents)
 
     def close(self) -> None:
         if self.view is not None:

@@ -10,7 +10,7 @@
 
 import { co2, componentName, duration, energy, power, scaledParts, water } from './format';
 import type { LinkStatus } from './link';
-import type { ICell, IKernelState, IRunning } from './protocol';
+import type { ICell, IKernelState, IProblem, IRunning } from './protocol';
 import { LOAD_CODE } from './protocol';
 import { sparkline } from './sparkline';
 
@@ -239,6 +239,24 @@ function lastCells(state: IKernelState): HTMLElement {
   return node;
 }
 
+function problemList(problems: IProblem[]): HTMLElement {
+  const node = el('div', 'cm-Warning cm-Problems');
+  const total = problems.reduce((sum, p) => sum + p.count, 0);
+  const title = el('p', undefined, `${total} problem${total === 1 ? '' : 's'} so far (`);
+  title.append(el('code', undefined, '%carbon status'), ' has them all):');
+  const items = el('ul');
+  for (const problem of problems) {
+    const item = el('li', 'cm-Problem', `${problem.where}: ${problem.error_type}${problem.count > 1 ? ` ×${problem.count}` : ''}`);
+    item.title = problem.message;
+    if (problem.message) {
+      item.append(el('span', 'cm-Problem-message', ` (${problem.message})`));
+    }
+    items.append(item);
+  }
+  node.append(title, items);
+  return node;
+}
+
 function measuredHow(view: ISidebarView, state: IKernelState): HTMLElement {
   const node = section('How it is measured', 'cm-How');
   const list = el('dl', 'cm-Facts');
@@ -262,10 +280,8 @@ function measuredHow(view: ISidebarView, state: IKernelState): HTMLElement {
   if (state.config_error) {
     node.append(el('div', 'cm-Warning', `Configuration problem: ${state.config_error}`));
   }
-  if (state.problems > 0) {
-    const warning = el('div', 'cm-Warning', `${state.problems} problem${state.problems === 1 ? '' : 's'} so far: see `);
-    warning.append(el('code', undefined, '%carbon status'));
-    node.append(warning);
+  if (state.problems.length > 0) {
+    node.append(problemList(state.problems));
   }
   if (view.packageVersion) {
     node.append(el('div', 'cm-Caption cm-Version', `carbon_magic ${view.packageVersion} in the kernel`));

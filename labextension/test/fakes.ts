@@ -127,7 +127,7 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
     intensity: { g_per_kwh: 56.039, source: 'country table: France' },
     location: 'France',
     auto: false,
-    problems: 0,
+    problems: [],
     config_error: null,
     cells: [
       {

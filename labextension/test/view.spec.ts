@@ -43,6 +43,20 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Intensity')!.textContent).toBe('56 g CO₂e/kWh');
   });
 
+  it('lists the problems %carbon status lists, as text, and says when every cell is tracked', () => {
+    const problems = [
+      { where: 'csv output', error_type: 'PermissionError', count: 3, message: '<b>read-only</b> folder' },
+      { where: 'sidebar send', error_type: 'OSError', count: 1, message: '' }
+    ];
+    const root = renderSidebar(view({ state: kernelState({ problems, auto: true }) }));
+    const items = Array.from(root.querySelectorAll('.cm-Problem')).map(item => item.textContent);
+    expect(items).toEqual(['csv output: PermissionError ×3 (<b>read-only</b> folder)', 'sidebar send: OSError']);
+    expect(root.querySelector('.cm-Problems')!.textContent).toContain('4 problems so far');
+    expect(root.querySelector('.cm-Problems b')).toBeNull();
+    expect(root.querySelector('.cm-Badge')!.textContent).toBe('every cell');
+    expect(renderSidebar(view()).querySelector('.cm-Problems')).toBeNull();
+  });
+
   it('lists the last cells; a click on one asks to show it by cell id', () => {
     const cells = [
       { ...kernelState().cells[0], id: 'cell-b', n: 5, label: 'train', status: 'failed' },

@@ -247,15 +247,13 @@ class SidebarChannel:
 
     # -- sending -------------------------------------------------------------------------------
     def _refresh_meta(self) -> None:
-        """Methods, intensity, location and mode (kernel main thread: the pool is not thread-safe)."""
+        """Methods, intensity and location (kernel main thread: the pool is not thread-safe)."""
         from ..options import NO_OPTIONS
         from ..warmup import locate
 
         session = self.extension.session
         meta: dict[str, Any] = {
             "methods": _methods(self.extension.warmup.sampler),
-            "auto": session.auto is not None,
-            "problems": problems.total(),
             "location": None,
             "intensity": None,
             "config_error": None,
@@ -274,18 +272,25 @@ class SidebarChannel:
         with self._lock:
             self._meta = meta
 
+    def _live_meta(self) -> dict[str, Any]:
+        """The parts read afresh for every message, from any thread: the mode and the problems."""
+        return {"auto": self.extension.session.auto is not None,
+                "problems": protocol.problems_entry(problems.all())}
+
     def _flush(self, now: float, main_thread: bool) -> None:
         """Send the state to every peer not sent anything for MIN_INTERVAL_S; those sent
-        something more recently get it later (next sampler tick, else a timer)."""
+        something more recently get it later (next sampler tick, else a timer). On the main
+        thread the configuration's part is refreshed first, whether or not a peer is due, so
+        that the next message (from whichever thread) says what this cell changed."""
+        if main_thread and self.peers:
+            self._refresh_meta()
         with self._lock:
             due = [peer for peer in self.peers.values() if now - peer.last_sent >= protocol.MIN_INTERVAL_S]
             if len(due) < len(self.peers):
                 self._flush_later(min(p.last_sent for p in self.peers.values()) + protocol.MIN_INTERVAL_S - now)
             if not due:
                 return
-            if main_thread:
-                self._refresh_meta()
-            state = self.history.state(self._meta)
+            state = self.history.state({**self._meta, **self._live_meta()})
             if state is None:  # a window started or finished meanwhile: the next call sends
                 return
             for peer in due:
