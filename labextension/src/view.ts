@@ -125,10 +125,18 @@ function totals(state: IKernelState): HTMLElement {
   const t = state.totals;
   tiles.append(
     figureTile('Energy', t.energy_wh, scaledParts(t.energy_wh, 'Wh', 4), 'cm-Total-energy'),
-    figureTile('CO₂e', t.co2_g, scaledParts(t.co2_g, 'g', 4), 'cm-Total-co2'),
-    figureTile('Water', t.water_ml, scaledParts(t.water_ml / 1000, 'L', 4), 'cm-Total-water')
+    figureTile('CO₂e', t.co2_g, scaledParts(t.co2_g, 'g', 4), 'cm-Total-co2')
   );
+  if (t.water_ml > 0) {
+    tiles.append(figureTile('Water', t.water_ml, scaledParts(t.water_ml / 1000, 'L', 4), 'cm-Total-water'));
+  }
   node.append(tiles);
+  if (t.water_ml <= 0) {
+    // zero water is what an unset WUE gives, not a measurement: say so instead of a tile
+    const note = el('div', 'cm-Caption cm-Water-unset', 'Water not estimated: set ');
+    note.append(el('code', undefined, 'wue'), ' (litres per kWh) to count the data centre’s water.');
+    node.append(note);
+  }
   const cells = `${t.count} tracked cell${t.count === 1 ? '' : 's'}`;
   const caption = el('div', 'cm-Caption', `${cells} · ${duration(t.duration_s)}`);
   const mode = el('span', `cm-Badge${state.auto ? ' cm-Badge-on' : ''}`, state.auto ? 'every cell' : 'auto off');
@@ -198,7 +206,8 @@ function powerNow(state: IKernelState): HTMLElement {
 function cellRow(cell: ICell): HTMLElement {
   const row = el('button', `cm-Cell cm-Cell-${cell.status}`);
   row.type = 'button';
-  row.title = [cell.line, `${cell.kind} · ${cell.status} · ${duration(cell.duration_s)} · water ${water(cell.water_ml)}`]
+  const facts = [cell.kind, cell.status, duration(cell.duration_s), ...(cell.water_ml > 0 ? [`water ${water(cell.water_ml)}`] : [])];
+  row.title = [cell.line, facts.join(' · ')]
     .filter(Boolean)
     .join('\n');
   if (cell.id) {

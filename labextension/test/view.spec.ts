@@ -43,6 +43,17 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Intensity')!.textContent).toBe('56 g CO₂e/kWh');
   });
 
+  it('shows no water tile for the structural zero of an unset WUE, and one once water is counted', () => {
+    const unset = renderSidebar(view());
+    expect(unset.querySelector('.cm-Total-water')).toBeNull();
+    expect(unset.querySelector('.cm-Water-unset')!.textContent).toContain('Water not estimated');
+    expect(unset.querySelector('.cm-Cell')!.getAttribute('title')).not.toContain('water');
+    const totals = { ...kernelState().totals, water_ml: 12.5 };
+    const set = renderSidebar(view({ state: kernelState({ totals }) }));
+    expect(set.querySelector('.cm-Total-water .cm-Tile-value')!.textContent).toBe('12.5 mL');
+    expect(set.querySelector('.cm-Water-unset')).toBeNull();
+  });
+
   it('lists the problems %carbon status lists, as text, and says when every cell is tracked', () => {
     const problems = [
       { where: 'csv output', error_type: 'PermissionError', count: 3, message: '<b>read-only</b> folder' },
