@@ -166,3 +166,14 @@ def test_unreadable_counters_warn_and_fall_back_to_model(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "TDP model" in result.stdout
     assert "not readable" in result.stdout and "root only since Linux 5.4" in result.stdout
+
+
+def test_readings_say_which_components_a_counter_measures(tmp_path):
+    """RAPL measures the CPU (a counter), the DIMM model the RAM; after RAPL fails, the CPU is
+    modelled too, and the readings say so from then on."""
+    domains = make_tree(tmp_path)
+    sampler = get_sampler(spec(tmp_path))
+    assert sampler.read().measured == {"cpu"}
+    shutil.rmtree(domains["package-0"])
+    sampler.read()
+    assert sampler.read().measured == frozenset()

@@ -44,6 +44,9 @@ class Reading:
     update brackets ``t_mono`` (see ``Sampler.settle``).
     ``weighed``: per intensity signal key, the energy weighed by that signal since the
     sampler started weighing it (``Sampler.weigh_by``).
+    ``measured``: components whose meter reads a hardware energy counter now (``Meter.exact``:
+    RAPL, NVML's total energy); every other component is modelled (TDP x load, the DIMM
+    model) or integrated from sampled power, and views must say so.
     """
 
     sampler_id: int
@@ -60,6 +63,7 @@ class Reading:
     machine_busy_s: float
     provisional: frozenset[str] = frozenset()
     weighed: Mapping[str, WeighedEnergy] = field(default_factory=lambda: EMPTY)
+    measured: frozenset[str] = frozenset()
 
     @property
     def components(self) -> tuple[str, ...]:

@@ -171,6 +171,7 @@ class Sampler:
         self._clock = clock
         self._probe = probe or LoadProbe(facts.ram_total_bytes)
         self._slots = {m.component: _Slot(m) for m in discovery.meters}
+        self._measured = self._counted_components()
         self._process_j = {c: 0.0 for c, s in self._slots.items() if s.meter.process_fraction(_IDLE_LOAD) is not None}
         self._gpu_util_s = {c: 0.0 for c in self._slots if c.startswith("gpu:")}
         self._cpu_util_s = self._ram_util_s = self._ram_used_gb_s = 0.0
@@ -215,6 +216,10 @@ class Sampler:
 
     def exact(self) -> dict[str, bool]:
         return {c: s.meter.exact for c, s in self._slots.items()}
+
+    def _counted_components(self) -> frozenset[str]:
+        """The components measured by a hardware energy counter (``Reading.measured``)."""
+        return frozenset(c for c, s in self._slots.items() if s.meter.exact)
 
     @property
     def interval_s(self) -> float:
@@ -261,6 +266,7 @@ class Sampler:
                 machine_busy_s=load.machine_busy_s,
                 provisional=provisional,
                 weighed=weighed,
+                measured=self._measured,
             )
 
     def _advance_ledger(
@@ -356,6 +362,7 @@ class Sampler:
         self.notes.append(f"{component}: switched to {replacement.method}")
         slot.meter = replacement
         slot.offset_j = slot.total_j
+        self._measured = self._counted_components()
         replacement.read(now, replace(load, dt_s=0.0))
 
     def _tree_pids(self) -> frozenset[int]:

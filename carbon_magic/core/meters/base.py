@@ -23,7 +23,9 @@ class Meter(ABC):
     """A source of cumulative energy for one ledger component (``cpu``, ``ram``, ``gpu:N``).
 
     ``method`` says in words how the figure is obtained ("RAPL energy counters (package-0)",
-    "TDP model: AMD EPYC 7B13, 240 W x load"). ``exact`` is True for hardware counters.
+    "TDP model: AMD EPYC 7B13, 240 W x load"). ``exact`` is True for hardware energy counters
+    (the component is measured), False for models and power integrated over time (it is
+    modelled); readings carry it as ``Reading.measured``.
     ``max_interval_s`` bounds the sampler's interval (a counter must not wrap twice unseen).
     """
 
