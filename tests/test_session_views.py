@@ -8,7 +8,7 @@ import re
 import pytest
 
 pytest.importorskip("IPython")
-pytest.importorskip("pandas")
+pandas = pytest.importorskip("pandas")
 pytest.importorskip("plotly")
 
 from carbon_magic.ipython.extension import get_session  # noqa: E402
@@ -38,10 +38,12 @@ def test_report_puts_what_people_read_first_and_shortens_cell_ids_only_when_show
     assert frame["cell_id"].iloc[0] == CELL_ID  # the data keep the whole id
     start = frame["start_time"].iloc[0]
     assert start.microsecond == 0 and start.nanosecond == 0
-    shown_html, shown_text = frame._repr_html_(), repr(frame)
-    for shown in (shown_html, shown_text):
-        assert CELL_ID not in shown and CELL_ID[:8] + "…" in shown
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?!\.)", shown_text)
+    shown_html = frame._repr_html_()
+    assert CELL_ID not in shown_html and CELL_ID[:8] + "…" in shown_html
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>", shown_html)
+    with pandas.option_context("display.max_columns", None, "display.width", 10_000):
+        shown_text = repr(frame)
+    assert CELL_ID not in shown_text and CELL_ID[:8] + "…" in shown_text
     assert type(frame["label"]).__name__ == "Series" and type(frame.head(1)).__name__ == "DataFrame"
 
 
@@ -73,14 +75,31 @@ def test_session_panel_counts_every_record_once_and_spans_not_twice(ip):
     loop = "for _ in range(300):\n    get_ipython().run_line_magic('carbon', '--name step --quiet _x = 1')"
     run(ip, loop)
     ip.run_line_magic("carbon", "stop outer")
-    from IPython.utils.capture import capture_output
-
-    with capture_output() as captured:
-        ip.run_line_magic("carbon", "panel")
-    bundle = captured.outputs[-1].data
+    bundle = panel_bundle(ip)
     records = get_session(ip).records
     counted = [r for r in records if r.kind != "span"]
     assert len(counted) == 300 and len(records) == 301
     assert bundle["text/plain"].startswith("carbon_magic session: 300 tracked runs")
     energy = float(re.search(r'data-figure="energy" data-value="([^"]+)"', bundle["text/html"]).group(1))
     assert energy == pytest.approx(sum(r.energy_kwh for r in counted) * 1e3, rel=1e-9)
+
+
+def panel_bundle(ip) -> dict:
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        ip.run_line_magic("carbon", "panel")
+    return captured.outputs[-1].data
+
+
+def test_session_panel_shows_no_water_headline_for_an_unset_wue(ip):
+    ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
+    run(ip, "%%carbon --quiet\nx = 1")
+    unset = panel_bundle(ip)
+    assert 'data-figure="water"' not in unset["text/html"] and "Water not estimated" in unset["text/html"]
+    assert "water not estimated (wue unset)" in unset["text/plain"]
+    run(ip, "%%carbon --quiet --wue 1.8\nx = 2")
+    counted = panel_bundle(ip)
+    water_ml = float(re.search(r'data-figure="water" data-value="([^"]+)"', counted["text/html"]).group(1))
+    assert water_ml == pytest.approx(sum(r.water_l for r in get_session(ip).records) * 1e3) and water_ml > 0
+    assert "Water not estimated" not in counted["text/html"]

@@ -56,11 +56,15 @@ def totals_html(totals: Totals, recent: Sequence["CellRecord"], show_equivalents
                 " · ".join(f"{k.upper()} {display.energy(v)}" for k, v in totals.energy_by_kind_kwh.items() if v > 0)),
         figure_html("co2", "CO₂e", display.co2(totals.emissions_kg).replace(" CO2e", ""), totals.emissions_kg * 1e3,
                 "g", f"{totals.intensity_g_per_kwh:.0f} g/kWh on average"),
-        figure_html("water", "Water", display.water(totals.water_l), totals.water_l * 1e3, "mL", ""),
+        *([figure_html("water", "Water", display.water(totals.water_l), totals.water_l * 1e3, "mL", "")]
+          if totals.water_l > 0 else []),  # zero is what an unset wue gives: no tile (see below)
         figure_html("runs", "Tracked", str(totals.count), float(totals.count), "runs",
                 f"latest: {html.escape(bar_labels(recent)[-1])}" if recent else "none yet"),
         "</div>",
     ]
+    if totals.water_l <= 0:
+        parts.append(f'<div class="cm-water-unset" style="{MUTED}">Water not estimated: set <code>wue</code> '
+                     "(litres per kWh) to count the data centre's water.</div>")
     if show_equivalents:
         found = equivalents(totals.energy_kwh, totals.emissions_kg)
         if found:

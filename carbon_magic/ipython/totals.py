@@ -63,7 +63,8 @@ class Totals:
         plural = "" if self.count == 1 else "s"
         return (
             f"carbon_magic session: {self.count} tracked run{plural} | {display.duration(self.duration_s)} | "
-            f"{display.energy(self.energy_kwh)} | {display.co2(self.emissions_kg)} | water {display.water(self.water_l)}"
+            f"{display.energy(self.energy_kwh)} | {display.co2(self.emissions_kg)}"
+            + (f" | water {display.water(self.water_l)}" if self.water_l > 0 else " | water not estimated (wue unset)")
         )
 
 

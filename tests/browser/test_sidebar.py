@@ -152,6 +152,56 @@ def test_sidebar_follows_the_notebook_in_focus(lab, page):
     )
 
 
+GO_LIVE_TARGET_S = 2.0
+
+
+def seconds_until_live(page, start) -> float:
+    """Seconds from ``start()`` (a click, a cell) until the sidebar shows live figures."""
+    started = time.monotonic()
+    start()
+    wait_status(page, "connected")
+    page.wait_for_selector(f"{SIDEBAR} .cm-Total-energy", state="attached")
+    return time.monotonic() - started
+
+
+def badge(page) -> str:
+    return page.inner_text(f"{SIDEBAR} .cm-Badge")
+
+
+def test_sidebar_goes_live_at_once_and_every_field_follows_the_kernel(lab, page):
+    path = lab.new_notebook("live.ipynb", ["x = 1"])
+    open_notebook(page, lab, path)
+    show_sidebar(page)
+    wait_status(page, "not-loaded")
+    by_button = seconds_until_live(page, lambda: page.click(f"{SIDEBAR} .cm-LoadButton"))
+    print(f"go-live after the Load button: {by_button:.2f} s")
+    assert badge(page) == "auto off"
+
+    # %carbon on: the badge says so within one update, though updates flow every second
+    run_cell(page, "%carbon on")
+    page.wait_for_function("(s) => document.querySelector(s + ' .cm-Badge').textContent === 'every cell'",
+                           arg=SIDEBAR, timeout=2_500)
+    screenshot(page, "sidebar-every-cell")
+    # a problem %carbon status lists appears in the sidebar within one update, named as there
+    run_cell(page, "from carbon_magic.core.problems import problems\n"
+                   "problems.note('test meter', OSError('sensor unplugged'))")
+    page.wait_for_selector(f"{SIDEBAR} .cm-Problem", state="attached", timeout=2_500)
+    status = output_text(run_cell(page, "%carbon status"))
+    shown = page.inner_text(f"{SIDEBAR} .cm-Problem")
+    assert "test meter: OSError x1: sensor unplugged" in status
+    assert shown.startswith("test meter: OSError") and "sensor unplugged" in shown
+    run_cell(page, "%carbon off")
+    page.wait_for_function("(s) => document.querySelector(s + ' .cm-Badge').textContent === 'auto off'",
+                           arg=SIDEBAR, timeout=2_500)
+
+    # a typed %load_ext in a restarted kernel
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+    wait_status(page, "not-loaded")
+    by_cell = seconds_until_live(page, lambda: run_cell(page, "%load_ext carbon_magic", wait=False))
+    print(f"go-live after a typed %load_ext: {by_cell:.2f} s")
+    assert by_button < GO_LIVE_TARGET_S and by_cell < GO_LIVE_TARGET_S, (by_button, by_cell)
+
+
 def test_sidebar_in_notebook_7(lab, page):
     path = lab.new_notebook("nb7.ipynb", ["%load_ext carbon_magic"])
     page.goto(lab.login_url(f"/notebooks/{path}"), wait_until="domcontentloaded")
@@ -164,6 +214,7 @@ def test_sidebar_in_notebook_7(lab, page):
     )
     show_sidebar(page)
     wait_status(page, "not-loaded")
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
-    wait_status(page, "connected")
+    seconds = seconds_until_live(page, lambda: page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')"))
+    print(f"go-live after a typed %load_ext in Notebook 7: {seconds:.2f} s")
+    assert seconds < GO_LIVE_TARGET_S
     screenshot(page, "sidebar-notebook7")
