@@ -105,6 +105,24 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
     assert last["cells"][0]["kind"] == "cell" and last["cells"][0]["status"] == "ok"
 
 
+def test_the_next_state_after_a_cell_says_what_the_cell_changed(sidebar):
+    """%carbon on and a new problem reach the very next state message, though the once-a-second
+    updates leave the cell's own flush nothing due (it ran right after a message)."""
+    load(sidebar)
+    comm_id = sidebar.open_comm()
+    assert sidebar.wait_comm(comm_id).data["type"] == "hello"
+    done = sidebar.execute("%carbon on\nfrom carbon_magic.core.problems import problems as _p\n"
+                           "_p.note('test meter', OSError('sensor unplugged'))")
+    idle_at = done[-1].at
+    after = sidebar.pump(lambda r: r.kind == "comm_msg" and r.content.get("comm_id") == comm_id and r.at > idle_at,
+                         10.0)
+    state = after.data["state"]
+    assert state["auto"] is True
+    assert {"where": "test meter", "error_type": "OSError", "count": 1, "message": "sensor unplugged"} in state["problems"]
+    status = "".join(r.content["data"]["text/plain"] for r in sidebar.execute("%carbon status") if r.kind == "display_data")
+    assert "test meter: OSError x1: sensor unplugged" in status and "Auto mode (%carbon on):\n  on" in status
+
+
 def test_unloading_says_goodbye_and_a_new_comm_is_refused(sidebar):
     load(sidebar)
     comm_id = sidebar.open_comm()
@@ -171,7 +189,7 @@ def test_hostile_requests_change_nothing_and_run_nothing(sidebar, isolated):
     sidebar.send(comm_id, REFRESH)
     sidebar.wait_quiet(1.5)
     latest = sidebar.comm_messages(comm_id)[-1]
-    assert latest.data["type"] == "state" and latest.data["state"]["problems"] == 0
+    assert latest.data["type"] == "state" and latest.data["state"]["problems"] == []
     assert "pwned" not in json.dumps(latest.data)
     assert all(r.size_bytes < MAX_MESSAGE_BYTES for r in sidebar.comm_messages(comm_id))
 
