@@ -8,6 +8,7 @@ CO2 in g and water in mL (cells are small); the CodeCarbon-unit figures (kWh, kg
 from __future__ import annotations
 
 import functools
+import operator
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -16,12 +17,18 @@ if TYPE_CHECKING:
 
     from .records import CellRecord
 
+# Column -> (CellRecord attribute, factor to the column's unit; None: not a number).
 # What a person reads first (label, status, duration, energy, CO2, water), then the rest.
-REPORT_COLUMNS = (
-    "label", "status", "duration_s", "energy_wh", "co2_g", "water_ml",
-    "kind", "execution_count", "cell_id", "first_line", "start_time",
-    "cpu_energy_wh", "gpu_energy_wh", "ram_energy_wh", "intensity_g_per_kwh", "intensity_source", "run_id",
-)
+COLUMNS = {
+    "label": ("label", None), "status": ("status", None), "duration_s": ("duration_s", 1.0),
+    "energy_wh": ("energy_kwh", 1e3), "co2_g": ("emissions_kg", 1e3), "water_ml": ("water_l", 1e3),
+    "kind": ("kind", None), "execution_count": ("execution_count", None), "cell_id": ("cell_id", None),
+    "first_line": ("first_line", None), "start_time": ("started_at", 1.0),
+    "cpu_energy_wh": ("cpu_energy_kwh", 1e3), "gpu_energy_wh": ("gpu_energy_kwh", 1e3),
+    "ram_energy_wh": ("ram_energy_kwh", 1e3), "intensity_g_per_kwh": ("intensity_g_per_kwh", 1.0),
+    "intensity_source": ("intensity_source", None), "run_id": ("run_id", None),
+}
+REPORT_COLUMNS = tuple(COLUMNS)
 EXPORT_FORMATS = (".csv", ".json", ".html")
 SHORT_ID_CHARS = 8
 
@@ -56,23 +63,17 @@ def _report_class() -> type:
 
 def report_frame(records: Sequence["CellRecord"]) -> "pandas.DataFrame":
     """The records as a DataFrame with REPORT_COLUMNS (empty, with those columns, if none);
-    start times to the second, in UTC."""
+    start times to the second, in UTC. Built column by column (100,000 records: well under 1 s)."""
+    import numpy
     import pandas
 
-    rows = [
-        (
-            r.label, r.status, r.duration_s, r.energy_kwh * 1e3, r.emissions_kg * 1e3, r.water_l * 1e3,
-            r.kind, r.execution_count, r.cell_id, r.first_line, r.started_at,
-            r.cpu_energy_kwh * 1e3, r.gpu_energy_kwh * 1e3, r.ram_energy_kwh * 1e3,
-            r.intensity_g_per_kwh, r.intensity_source, r.run_id,
-        )
-        for r in records
-    ]
-    frame = pandas.DataFrame.from_records(rows, columns=list(REPORT_COLUMNS))
-    start = pandas.to_datetime(frame["start_time"], unit="s", utc=True).dt.tz_convert(None)
-    frame["start_time"] = start.dt.floor("s")
-    frame["execution_count"] = frame["execution_count"].astype("Int64")
-    return _report_class()(frame)
+    data = {}
+    for name, (attribute, factor) in COLUMNS.items():  # a list per column: no tuple per row to collect
+        column = list(map(operator.attrgetter(attribute), records))
+        data[name] = column if factor is None else numpy.asarray(column, dtype=float) * factor
+    data["execution_count"] = pandas.array(data["execution_count"], dtype="Int64")
+    data["start_time"] = pandas.to_datetime(data["start_time"], unit="s", utc=True).tz_convert(None).floor("s")
+    return _report_class()(data, columns=list(REPORT_COLUMNS))
 
 
 def export(records: Sequence["CellRecord"], path: str) -> Path:
