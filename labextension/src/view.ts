@@ -131,12 +131,6 @@ function totals(state: IKernelState): HTMLElement {
     tiles.append(figureTile('Water', t.water_ml, scaledParts(t.water_ml / 1000, 'L', 4), 'cm-Total-water'));
   }
   node.append(tiles);
-  if (t.water_ml <= 0) {
-    // zero water is what an unset WUE gives, not a measurement: say so instead of a tile
-    const note = el('div', 'cm-Caption cm-Water-unset', 'Water not estimated: set ');
-    note.append(el('code', undefined, 'wue'), ' (litres per kWh) to count the data centre’s water.');
-    node.append(note);
-  }
   const cells = `${t.count} tracked cell${t.count === 1 ? '' : 's'}`;
   const caption = el('div', 'cm-Caption', `${cells} · ${duration(t.duration_s)}`);
   const mode = el('span', `cm-Badge${state.auto ? ' cm-Badge-on' : ''}`, state.auto ? 'every cell' : 'auto off');
@@ -145,6 +139,12 @@ function totals(state: IKernelState): HTMLElement {
     : 'Track a cell with %%carbon, or every cell with %carbon on';
   caption.append(' ', mode);
   node.append(caption);
+  if (t.water_ml <= 0) {
+    // zero water is what an unset WUE gives, not a measurement: say so instead of a tile
+    const note = el('div', 'cm-Caption cm-Water-unset', 'Water not estimated: set ');
+    note.append(el('code', undefined, 'wue'), ' (litres per kWh) to count the data centre’s water.');
+    node.append(note);
+  }
   return node;
 }
 
