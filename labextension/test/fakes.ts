@@ -90,11 +90,12 @@ export class FakeKernel {
   }
 
   /** The kernel opens a comm to the front end (its announce). */
-  announce() {
+  announce(): FakeComm {
     const comm = new FakeComm(this, 'carbon_magic', 'announce');
     this.targets.get('carbon_magic')?.(comm, {
       content: { comm_id: 'announce', target_name: 'carbon_magic', data: { type: 'announce', version: 1 } }
     });
+    return comm;
   }
 
   setStatus(status: string) {

@@ -3,7 +3,8 @@
 How a front end finds a kernel's carbon figures, in either order:
 
 - ``%load_ext carbon_magic`` registers the target and opens an ``announce`` comm; every
-  front end that registered the target on this kernel hears it and opens its own comm.
+  front end that registered the target on this kernel hears it, and gets ``hello`` and then
+  ``state`` on that comm at once (it is a peer like any other).
 - A front end that comes later (a sidebar opened afterwards, a page reload, a kernel
   started with the extension in its config) opens its comm to the target directly; before
   the extension is loaded ipykernel closes it at once, which the front end reads as "not
@@ -94,6 +95,8 @@ class SidebarChannel:
             self._announcement = create_comm(target_name=protocol.TARGET, data=protocol.announce())
         except Exception as error:  # front ends still find us by opening their own comms
             problems.note("sidebar announce", error)
+            return
+        self._serve(self._announcement, {"header": _current_header(self.kernel)})
 
     def close(self) -> None:
         """Say goodbye to every peer and undo ``open`` (extension unload)."""
@@ -105,7 +108,7 @@ class SidebarChannel:
                 self._timer.cancel()
         for peer in peers:
             self._close_comm(peer.comm, "unloaded")
-        if self._announcement is not None:
+        if self._announcement is not None:  # closing a comm twice does nothing (it was a peer)
             self._close_comm(self._announcement, "unloaded")
             self._announcement = None
         try:
@@ -126,7 +129,14 @@ class SidebarChannel:
             self.rejected += 1
             self._close_comm(comm, "invalid request")
             return
-        peer = Peer(comm, _parent_of(message))
+        self._serve(comm, _parent_of(message))
+
+    def _serve(self, comm: Any, parent: dict) -> None:
+        """Make ``comm`` a peer and greet it. The announce comm is one too: front ends that
+        registered the target hear ``hello`` and then ``state`` on it at once, sent through
+        IOPub from the sampler thread, whatever keeps the kernel's main thread busy after the
+        load (a comm they open themselves is answered only when that thread is free)."""
+        peer = Peer(comm, parent)
         comm.on_msg(self._on_comm_msg)
         comm.on_close(self._on_comm_close)
         with self._lock:
@@ -334,6 +344,15 @@ class SidebarChannel:
             comm.close(data=protocol.goodbye(reason))
         except Exception as error:
             problems.note("sidebar close", error)
+
+
+def _current_header(kernel: Any) -> dict:
+    """The header of the request the kernel is running now (``%load_ext``'s), or {}."""
+    try:
+        header = kernel.get_parent().get("header")
+    except Exception:  # an older kernel or a stand-in without get_parent
+        return {}
+    return header if isinstance(header, dict) else {}
 
 
 def _parent_of(message: dict) -> dict:
