@@ -19,13 +19,11 @@ from plotly.graph_objects import FigureWidget  # noqa: F401  (plotly loads it la
 import traitlets
 
 from .panel_view import (
-    BOX_STYLE, CO2_COLOUR, TEXT_STYLE, Snapshot, attrs, axis_range, axis_unit, group_colour, group_name, header_html,
+    BOX_STYLE, CO2_COLOUR, Snapshot, attrs, axis_range, axis_unit, group_colour, group_name, header_html,
     stylesheet, time_axis,
 )
-from .session_view import KINDS, MAX_BARS, bar_labels, totals_html
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-MIN_SLOTS = 8  # the session chart's width holds at least this many bars
 CHART_HEIGHT_PX = 210
 # plotly sizes a figure to its container only when the page resizes: a fixed width that fits
 # the panel (at most 960 px wide, 14 px padding) keeps it from opening at plotly's 700 px.
@@ -72,11 +70,6 @@ def open_probe(on_answer: Callable[[dict], None]) -> FrontEndProbe:
     probe = FrontEndProbe()
     probe.on_msg(lambda _widget, content, _buffers: on_answer(content))
     return probe
-
-
-def as_text(body: str) -> str:
-    """HTML in the panel's type (ipywidgets' HTML widget sets a 28 px line height)."""
-    return f'<div style="{TEXT_STYLE}">{body}</div>'
 
 
 def _rounded(values: list[float], digits: int = 3) -> list[float]:
@@ -200,53 +193,3 @@ class ViewPool:
             view.figure.close()
             view.header.close()
             view.styles.close()
-
-
-class SessionView:
-    """``%carbon panel`` as widgets: the totals (HTML) above a bar per recent record."""
-
-    def __init__(self, theme: str | None):
-        self.header = ipywidgets.HTML()
-        layout = LiveView._layout(theme)
-        layout.update(barmode="stack", bargap=0.35, hovermode="closest",
-                      xaxis=dict(layout["xaxis"], ticksuffix="", type="category"))
-        bars = [
-            go.Bar(name=kind.upper(), x=[], y=[], marker=dict(color=group_colour(kind), opacity=0.8),
-                   hovertemplate="%{x}: %{y:.3g}<extra>" + kind.upper() + "</extra>")
-            for kind in KINDS
-        ]
-        co2 = go.Scatter(name="CO₂e", x=[], y=[], mode="markers", yaxis="y2",
-                         marker=dict(color=CO2_COLOUR, size=7), hovertemplate="%{x}: %{y:.3g}<extra>CO₂e</extra>")
-        self.figure = go.FigureWidget(data=[*bars, co2], layout=layout)
-        self.figure._config = {"displayModeBar": False, "responsive": True}
-        self.box = ipywidgets.VBox(
-            [self.header, self.figure],
-            layout=ipywidgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="10px 14px 4px",
-                                     margin="4px 0", max_width="960px", overflow="hidden"),
-        )
-        self.box.add_class("carbon-magic-session-panel")
-
-    def show(self, totals: Any, recent: list, show_equivalents: bool) -> None:
-        """The totals of every record and the bars of the latest MAX_BARS (``recent``)."""
-        self.header.value = as_text(totals_html(totals, recent, show_equivalents))
-        labels = bar_labels(recent)
-        largest = max((r.energy_kwh for r in recent), default=0.0) * 1e3
-        factor, unit = axis_unit(largest or 1e-12, "Wh")
-        co2_factor, co2_unit = axis_unit(max((r.emissions_kg for r in recent), default=0.0) * 1e3 or 1e-12, "g")
-        energy_top, energy_step = axis_range(largest * factor)
-        co2_top, co2_step = axis_range(max((r.emissions_kg for r in recent), default=0.0) * 1e3 * co2_factor)
-        with self.figure.batch_update():
-            for trace, kind in zip(self.figure.data, KINDS):
-                values = [getattr(r, f"{kind}_energy_kwh") * 1e3 * factor for r in recent]
-                trace.x, trace.y = labels, _rounded(values)
-                trace.visible = any(v > 0 for v in values)  # no GPU in the legend of a machine without one
-            co2 = self.figure.data[-1]
-            co2.x, co2.y = labels, _rounded([r.emissions_kg * 1e3 * co2_factor for r in recent])
-            layout = self.figure.layout
-            layout.yaxis.update(title_text=unit, range=[0, energy_top], dtick=energy_step)
-            layout.yaxis2.update(title_text=f"{co2_unit} CO₂e", range=[0, co2_top], dtick=co2_step)
-            # room for MIN_SLOTS bars: a few bars stay bar-shaped and the chart fills from the left
-            layout.xaxis.range = [-0.5, max(len(labels), MIN_SLOTS) - 0.5]
-
-    def bundle(self, static: dict[str, str]) -> dict[str, Any]:
-        return {WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.box.model_id}, **static}

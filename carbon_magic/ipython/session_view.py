@@ -1,8 +1,8 @@
 """What ``%carbon panel`` shows: the kernel's totals and a bar per tracked cell (HTML and SVG).
 
-Pure functions of the session's records; the widget version (panel_widgets.SessionView)
-draws the same numbers. The chart shows the latest MAX_BARS records so that its size and
-its update messages stay bounded in a long session; the totals count every record.
+Pure functions of the totals and the latest records (session_panel.py displays them and
+replaces them as records finish). The chart shows the latest MAX_BARS records so that its
+size and its updates stay bounded in a long session; the totals count every record.
 """
 
 from __future__ import annotations
