@@ -117,7 +117,9 @@ def test_the_announce_comm_carries_hello_and_states_while_the_kernel_is_busy(sid
     assert during and during[0].data["type"] == "hello" and during[0].data["seq"] == 1
     assert during[0].at - announce.at < 1.0, during[0].at - announce.at
     assert [r.data["type"] for r in during[1:]] == ["state"] * (len(during) - 1) and len(during) >= 3
-    assert during[-1].data["state"]["methods"]  # hardware discovery ended meanwhile
+    last = during[-1].data["state"]
+    assert last["methods"]  # hardware discovery ended meanwhile
+    assert last["power_w"] and last["measured"] == []  # no RAPL here: every component is modelled
 
 
 def test_the_next_state_after_a_cell_says_what_the_cell_changed(sidebar):

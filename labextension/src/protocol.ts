@@ -68,6 +68,7 @@ export interface IKernelState {
   running: IRunning[];
   running_count: number;
   power_w: Record<string, number>;
+  measured: string[];
   methods: Record<string, string>;
   intensity: IIntensity | null;
   location: string | null;
@@ -267,6 +268,7 @@ export function parseState(value: Json): IKernelState | undefined {
     running: list(value.running, parseRunning),
     running_count: num(value.running_count),
     power_w: numberMap(value.power_w),
+    measured: list(value.measured, text),
     methods: textMap(value.methods),
     intensity: parseIntensity(value.intensity),
     location: optionalText(value.location),

@@ -170,7 +170,7 @@ function running(items: IRunning[], total: number): HTMLElement {
 }
 
 function powerNow(state: IKernelState): HTMLElement {
-  const node = section('Power now', 'cm-Power');
+  const node = section('Power now · whole machine', 'cm-Power');
   const entries = Object.entries(state.power_w);
   if (entries.length === 0) {
     node.append(el('div', 'cm-Caption', 'waiting for the first reading…'));
@@ -185,14 +185,17 @@ function powerNow(state: IKernelState): HTMLElement {
     const fill = el('span', 'cm-Bar-fill');
     fill.style.width = `${Math.max((watts / largest) * 100, 1).toFixed(1)}%`;
     bar.append(fill);
-    row.append(
-      el('span', 'cm-Row-label', componentName(component)),
-      bar,
-      el('span', 'cm-Row-figure', power(watts))
-    );
+    const how = state.measured.includes(component) ? 'measured' : 'modelled';
+    const label = el('span', 'cm-Row-label', componentName(component));
+    label.append(' ', el('span', `cm-How-tag cm-How-${how}`, how));
+    row.dataset.how = how;
+    row.append(label, bar, el('span', 'cm-Row-figure', power(watts)));
     node.append(row);
   }
   const spark = state.spark;
+  node.append(
+    el('div', 'cm-Caption cm-Machine', 'The whole machine, other programs included; tracked cells get their share.')
+  );
   const trail = el('div', 'cm-Trail');
   trail.append(sparkline(spark.power_w));
   const span = spark.step_s * spark.power_w.length;

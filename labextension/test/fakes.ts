@@ -124,6 +124,7 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
     running: [],
     running_count: 0,
     power_w: { cpu: 8.0, ram: 20.0 },
+    measured: [],
     methods: { cpu: 'TDP model x CPU load', ram: 'DIMM model' },
     intensity: { g_per_kwh: 56.039, source: 'country table: France' },
     location: 'France',

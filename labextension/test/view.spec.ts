@@ -37,7 +37,8 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Running')!.textContent).toContain('and 5 more');
     expect(root.querySelector('.cm-Pill')!.textContent).toBe('measuring');
     const rows = Array.from(root.querySelectorAll('.cm-Power-row')).map(r => r.textContent);
-    expect(rows).toEqual(['CPU8 W', 'RAM20 W']);
+    expect(rows).toEqual(['CPU modelled8 W', 'RAM modelled20 W']);
+    expect(root.querySelector('.cm-Power .cm-Section-title')!.textContent).toBe('Power now · whole machine');
     expect(root.querySelector('.cm-Spark polyline')).not.toBeNull();
     expect(root.querySelector('.cm-How')!.textContent).toContain('TDP model x CPU load');
     expect(root.querySelector('.cm-Intensity')!.textContent).toBe('56 g CO₂e/kWh');
@@ -52,6 +53,13 @@ describe('renderSidebar', () => {
     const set = renderSidebar(view({ state: kernelState({ totals }) }));
     expect(set.querySelector('.cm-Total-water .cm-Tile-value')!.textContent).toBe('12.5 mL');
     expect(set.querySelector('.cm-Water-unset')).toBeNull();
+  });
+
+  it('says per component whether a hardware counter measures it or a model estimates it', () => {
+    const root = renderSidebar(view({ state: kernelState({ measured: ['cpu'] }) }));
+    const how = Array.from(root.querySelectorAll<HTMLElement>('.cm-Power-row')).map(r => [r.dataset.component, r.dataset.how]);
+    expect(how).toEqual([['cpu', 'measured'], ['ram', 'modelled']]);
+    expect(root.querySelector('.cm-Machine')!.textContent).toContain('whole machine');
   });
 
   it('lists the problems %carbon status lists, as text, and says when every cell is tracked', () => {

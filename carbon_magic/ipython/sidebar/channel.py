@@ -239,7 +239,7 @@ class SidebarChannel:
 
     def _on_tick(self, reading: "Reading") -> None:
         now = reading.t_mono
-        self.history.power(now, reading.power_w)
+        self.history.power(now, reading.power_w, reading.measured)
         expired = []
         with self._lock:
             dt = 0.0 if self._last_tick is None else max(now - self._last_tick, 0.0)

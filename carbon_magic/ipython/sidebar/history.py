@@ -58,6 +58,7 @@ class KernelHistory:
         self._cells: deque["CellRecord"] = deque(maxlen=max_cells)
         self._running: dict[str, "TrackedWindow"] = {}  # run_id -> window
         self._power_w: Mapping[str, float] = {}
+        self._measured: frozenset[str] = frozenset()
         self._trail = PowerTrail()
         self.generation = 0  # changes whenever a window starts or finishes
 
@@ -85,10 +86,12 @@ class KernelHistory:
             self.totals.cell_finalized(record)
 
     # -- power ---------------------------------------------------------------------------------
-    def power(self, t_mono: float, power_w: Mapping[str, float]) -> None:
-        """The sampler's latest power per component (W), from its thread."""
+    def power(self, t_mono: float, power_w: Mapping[str, float], measured: frozenset[str] = frozenset()) -> None:
+        """The sampler's latest power per component (W) and the components a hardware counter
+        measures (the others are modelled), from its thread."""
         with self._lock:
             self._power_w = dict(power_w)
+            self._measured = measured
             self._trail.add(t_mono, sum(power_w.values()))
 
     # -- what is sent --------------------------------------------------------------------------
@@ -127,6 +130,7 @@ class KernelHistory:
                 "running": entries,
                 "running_count": len(live),
                 "power_w": protocol.power_entry(self._power_w),
+                "measured": protocol.measured_entry(self._measured, self._power_w),
                 "cells": [protocol.cell_entry(cell) for cell in reversed(self._cells)],
                 "spark": protocol.spark_entry(self._trail.step_s, self._trail.points),
             }

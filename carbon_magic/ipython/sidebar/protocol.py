@@ -134,6 +134,11 @@ def power_entry(power_w: Mapping[str, float]) -> dict[str, float]:
     return {short(name, 16): figure(watts) for name, watts in list(power_w.items())[:MAX_COMPONENTS]}
 
 
+def measured_entry(measured: frozenset[str], power_w: Mapping[str, float]) -> list[str]:
+    """Which of the components shown a hardware energy counter measures (the rest are modelled)."""
+    return [short(name, 16) for name in list(power_w)[:MAX_COMPONENTS] if name in measured]
+
+
 def methods_entry(methods: Mapping[str, str]) -> dict[str, str]:
     """How each component is measured, in a few words."""
     return {short(name, 16): short(text, TEXT_CHARS) for name, text in list(methods.items())[:MAX_COMPONENTS]}
