@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from .lab import open_notebook, output_text, run_cell, screenshot, wait_cell_done
+from .lab import open_notebook, output_text, run_cell, screenshot, set_theme, wait_cell_done
 
 SIDEBAR = "#carbon-magic-sidebar"
 BUSY_CELL = "%%carbon\nimport time\nt0 = time.time()\nwhile time.time() - t0 < 8:\n    sum(range(10_000))"
@@ -252,3 +252,69 @@ def test_sidebar_in_notebook_7(lab, page):
     assert_goes_live(page, lambda: page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-cell'); }"),
                      "a typed %load_ext in Notebook 7")
     screenshot(page, "sidebar-notebook7")
+
+
+_CONTRAST = """(root) => {
+    const parse = (text) => {
+        const m = text.match(/rgba?\\(([^)]+)\\)/);
+        if (!m) return null;
+        const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+        return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+    };
+    const over = (top, bottom) => ({r: top.r * top.a + bottom.r * (1 - top.a), g: top.g * top.a + bottom.g * (1 - top.a),
+                                    b: top.b * top.a + bottom.b * (1 - top.a), a: 1});
+    const luminance = ({r, g, b}) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (element) => {
+        const chain = [];
+        for (let e = element; e; e = e.parentElement) chain.unshift(e);
+        let colour = {r: 255, g: 255, b: 255, a: 1};
+        for (const e of chain) {
+            const c = parse(getComputedStyle(e).backgroundColor);
+            if (c && c.a > 0) colour = over(c, colour);
+        }
+        return colour;
+    };
+    const found = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+        const node = walker.currentNode;
+        const element = node.parentElement;
+        if (!node.textContent.trim() || !element.getClientRects().length) continue;
+        const style = getComputedStyle(element);
+        if (style.visibility === 'hidden') continue;
+        const back = background(element);
+        const fore = over(parse(style.color), back);
+        const [hi, lo] = [luminance(fore), luminance(back)].sort((a, b) => b - a);
+        found.push({text: node.textContent.trim().slice(0, 40), where: element.className, ratio: (hi + 0.05) / (lo + 0.05)});
+    }
+    return found;
+}"""
+
+
+@pytest.mark.parametrize("width", [1600, 900])
+def test_every_sidebar_text_reads_in_both_themes(lab, page, width):
+    """WCAG AA: every text of the sidebar (figures, tags, captions, the status pill, the
+    problems box) at least 4.5:1 against its rendered background, light and dark."""
+    path = lab.new_notebook(f"contrast-{width}.ipynb", ["x = 1"])
+    page.set_viewport_size({"width": width, "height": 900})
+    open_notebook(page, lab, path)
+    show_sidebar(page)
+    wait_status(page, "not-loaded")
+    page.click(f"{SIDEBAR} .cm-LoadButton")
+    wait_status(page, "connected")
+    run_cell(page, "%%carbon --quiet\nsum(range(100_000))", timeout_ms=180_000)  # after the panel's imports
+    run_cell(page, "from carbon_magic.core.problems import problems\nproblems.note('test meter', OSError('sensor unplugged'))")
+    page.wait_for_selector(f"{SIDEBAR} .cm-Problem", state="attached")
+    page.wait_for_selector(f"{SIDEBAR} .cm-Cell", state="attached")
+    for dark in (False, True):
+        set_theme(page, dark)
+        time.sleep(1.2)  # the next state message re-renders the panel in the new theme's styles
+        screenshot(page, f"sidebar-{'dark' if dark else 'light'}-{width}")
+        texts = page.evaluate(_CONTRAST, page.query_selector(SIDEBAR))
+        assert len(texts) > 20
+        low = [t for t in texts if t["ratio"] < 4.5]
+        assert not low, ("dark" if dark else "light", low)
+    set_theme(page, False)
