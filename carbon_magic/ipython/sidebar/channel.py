@@ -289,7 +289,7 @@ class SidebarChannel:
 
     def _flush(self, now: float, main_thread: bool) -> None:
         """Send the state to every peer not sent anything for MIN_INTERVAL_S; those sent
-        something more recently get it later (next sampler tick, else a timer). On the main
+        something more recently get it when they are due (a timer). On the main
         thread the configuration's part is refreshed first, whether or not a peer is due, so
         that the next message (from whichever thread) says what this cell changed."""
         if main_thread and self.peers:
@@ -314,8 +314,9 @@ class SidebarChannel:
                     peer.last_sent = now
 
     def _flush_later(self, delay_s: float) -> None:
-        """Flush again after ``delay_s`` where no sampler tick will (live figures not running)."""
-        if self._timer is not None or (self._subscription is not None and self._subscription != "waiting"):
+        """Flush again after ``delay_s``: a peer greeted between two sampler ticks (the announce
+        comm and a front end's own, say) would otherwise wait for every second tick."""
+        if self._timer is not None:
             return
         self._timer = threading.Timer(max(delay_s, 0.0) + 0.01, self._timed_flush)
         self._timer.daemon = True
