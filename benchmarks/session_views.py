@@ -6,10 +6,10 @@ labels), made from one real tracked statement's record and told to the session's
 as ``Session.close`` tells them (tracking 100,000 real statements would measure the tracker,
 not the views). Measured in the same run:
 
-1. ``%carbon panel`` (static, and as widgets) and ``%carbon report`` with BASELINE records,
+1. ``%carbon panel`` and ``%carbon report`` with BASELINE records,
    then with RECORDS records. Target: each under 1 s with RECORDS.
-2. The cost of one new record while the widget panel is shown (listener calls and the panel
-   lane's refresh, drained; median), at BASELINE and at RECORDS records. Target: the same
+2. The cost of one new record while the panel is shown (listener calls and the panel lane's
+   replacement of the display, drained; median), at BASELINE and at RECORDS records. Target: the same
    (O(1)): at most 2x.
 """
 
@@ -80,17 +80,13 @@ def views(shell) -> dict[str, float]:
     import pandas  # noqa: F401  (imported once, as after a first %carbon report: not the views' cost)
 
     magic = shell.run_line_magic
-    timings = {"%carbon report": timed_s(lambda: magic("carbon", "report"))}
-    magic("config", "CarbonMagic.panel_widgets = 'never'")
-    timings["%carbon panel (static)"] = timed_s(lambda: magic("carbon", "panel"))
-    magic("config", "CarbonMagic.panel_widgets = 'always'")
-    timings["%carbon panel (widgets)"] = timed_s(lambda: magic("carbon", "panel"))
-    return timings
+    return {"%carbon report": timed_s(lambda: magic("carbon", "report")),
+            "%carbon panel": timed_s(lambda: magic("carbon", "panel"))}
 
 
 def per_record_s(feeder: Feeder) -> float:
-    """Median seconds per new record with the widget panel shown (the panel lane drained:
-    the panel redrawn for each record, its largest part)."""
+    """Median seconds per new record with the panel shown (the panel lane drained: the
+    display replaced for each record, its largest part)."""
     from carbon_magic.ipython.live_panel import LANE
     from carbon_magic.outputs.worker import lane
 
@@ -106,8 +102,6 @@ def per_record_s(feeder: Feeder) -> float:
 def main() -> int:
     os.chdir(tempfile.mkdtemp(prefix="carbon_magic-session-views-"))
     shell = shell_with_extension()
-    import carbon_magic.ipython.panel_widgets  # noqa: F401  (the widget side, imported once)
-
     feeder = Feeder(shell)
     feeder.add(BASELINE - 1)
     small = views(shell)
@@ -126,7 +120,7 @@ def main() -> int:
     ratio = large_update_s / small_update_s
     met = ratio <= PER_RECORD_RATIO
     ok &= met
-    row(f"a new record, widget panel shown ({small_update_s * 1e6:.0f} us at {BASELINE:,})",
+    row(f"a new record, panel shown ({small_update_s * 1e6:.0f} us at {BASELINE:,})",
         f"{large_update_s * 1e6:.0f} us ({ratio:.2f}x)", f"<= {PER_RECORD_RATIO:g}x", met)
     shell.run_line_magic("unload_ext", "carbon_magic")
     return 0 if ok else 1
