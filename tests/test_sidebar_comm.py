@@ -105,6 +105,41 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
     assert last["cells"][0]["kind"] == "cell" and last["cells"][0]["status"] == "ok"
 
 
+def test_the_announce_comm_carries_hello_and_states_while_the_kernel_is_busy(sidebar):
+    """A front end that heard the announce goes live at once: hello comes on the announce comm
+    itself and states follow every second, while the kernel's main thread is still busy (as
+    it is after a load, preparing the live panel), which a comm it opens would wait for."""
+    sent = sidebar.execute("%load_ext carbon_magic\nimport time\ntime.sleep(4)")
+    announce = next(r for r in sent if r.kind == "comm_open" and r.content["target_name"] == "carbon_magic")
+    busy_until = sent[-1].at
+    on_announce = sidebar.comm_messages(announce.content["comm_id"])
+    during = [r for r in on_announce if r.at < busy_until]
+    assert during and during[0].data["type"] == "hello" and during[0].data["seq"] == 1
+    assert during[0].at - announce.at < 1.0, during[0].at - announce.at
+    assert [r.data["type"] for r in during[1:]] == ["state"] * (len(during) - 1) and len(during) >= 3
+    last = during[-1].data["state"]
+    assert last["methods"]  # hardware discovery ended meanwhile
+    assert last["power_w"] and last["measured"] == []  # no RAPL here: every component is modelled
+
+
+def test_the_next_state_after_a_cell_says_what_the_cell_changed(sidebar):
+    """%carbon on and a new problem reach the very next state message, though the once-a-second
+    updates leave the cell's own flush nothing due (it ran right after a message)."""
+    load(sidebar)
+    comm_id = sidebar.open_comm()
+    assert sidebar.wait_comm(comm_id).data["type"] == "hello"
+    done = sidebar.execute("%carbon on\nfrom carbon_magic.core.problems import problems as _p\n"
+                           "_p.note('test meter', OSError('sensor unplugged'))")
+    idle_at = done[-1].at
+    after = sidebar.pump(lambda r: r.kind == "comm_msg" and r.content.get("comm_id") == comm_id and r.at > idle_at,
+                         10.0)
+    state = after.data["state"]
+    assert state["auto"] is True
+    assert {"where": "test meter", "error_type": "OSError", "count": 1, "message": "sensor unplugged"} in state["problems"]
+    status = "".join(r.content["data"]["text/plain"] for r in sidebar.execute("%carbon status") if r.kind == "display_data")
+    assert "test meter: OSError x1: sensor unplugged" in status and "Auto mode (%carbon on):\n  on" in status
+
+
 def test_unloading_says_goodbye_and_a_new_comm_is_refused(sidebar):
     load(sidebar)
     comm_id = sidebar.open_comm()
@@ -149,7 +184,7 @@ def test_hostile_requests_change_nothing_and_run_nothing(sidebar, isolated):
     comm_id = sidebar.open_comm()
     assert sidebar.wait_comm(comm_id).data["type"] == "hello"
     before = channel_counts(sidebar)
-    assert before["peers"] == 1
+    assert before["peers"] == 2  # the announce comm and ours
 
     for data in HOSTILE:
         sidebar.send(comm_id, data)
@@ -171,7 +206,7 @@ def test_hostile_requests_change_nothing_and_run_nothing(sidebar, isolated):
     sidebar.send(comm_id, REFRESH)
     sidebar.wait_quiet(1.5)
     latest = sidebar.comm_messages(comm_id)[-1]
-    assert latest.data["type"] == "state" and latest.data["state"]["problems"] == 0
+    assert latest.data["type"] == "state" and latest.data["state"]["problems"] == []
     assert "pwned" not in json.dumps(latest.data)
     assert all(r.size_bytes < MAX_MESSAGE_BYTES for r in sidebar.comm_messages(comm_id))
 
@@ -185,7 +220,7 @@ def test_loading_again_after_unloading_serves_new_comms(sidebar):
     second = sidebar.open_comm()
     hello = sidebar.wait_comm(second)
     assert hello.data["type"] == "hello" and hello.data["seq"] == 1
-    assert channel_counts(sidebar)["peers"] == 1
+    assert channel_counts(sidebar)["peers"] == 2  # the new announce comm and ours
 
 
 def test_a_silent_peer_expires_while_one_that_refreshes_stays(sidebar):

@@ -147,6 +147,21 @@ def test_widget_has_the_three_choices_and_a_click_stores_it(fresh_telemetry):
     assert "extensive (Full data + emissions shared publicly), stored in" in box.children[1].value
 
 
+def test_the_question_is_rich_text_with_a_plain_text_fallback_and_no_raw_backticks(fresh_telemetry, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    shown: list = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False, **_: shown.append((obj, raw)))
+    box = prompt.show_widget(lambda level: fresh_telemetry.choose(level, "prompt"))
+    [(bundle, raw)] = shown
+    intro = box.children[0].value
+    assert raw and "application/vnd.jupyter.widget-view+json" in bundle
+    assert "`" not in intro and "<code>%carbon telemetry preview minimal</code>" in intro
+    assert intro.count("<li>") == len(prompt.DETAILS)
+    text = bundle["text/plain"]
+    assert "`" not in text and "%carbon telemetry preview minimal" in text
+    assert all(words in text for words in EXPECTED_TEXTS)
+
+
 # --- real front ends ------------------------------------------------------------------------------
 
 

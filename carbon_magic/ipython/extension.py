@@ -18,6 +18,7 @@ and kernel-side checks the loaded extension's pieces.
 
 from __future__ import annotations
 
+import html
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,9 @@ LOAD_BUDGET_S = 0.11
 # %carbon status waits this long at most for hardware discovery still running in the background.
 STATUS_WAIT_S = 3.0
 THREAD_EXIT_WAIT_S = 0.1
+LOAD_HINT = "%%carbon tracks a cell, %carbon on every cell; %carbon? for help."
+STILL_FINDING = ("still finding how to measure CPU, RAM and GPUs (%carbon status tells how each is measured "
+                 "and the carbon intensity used)")
 _EVENTS = ("pre_run_cell", "post_run_cell")
 
 _loaded: dict[int, "CarbonExtension"] = {}
@@ -141,20 +145,32 @@ class CarbonExtension:
         self.log_route.detach()
 
     # -- what it says -------------------------------------------------------------------------
-    def load_line(self) -> str:
-        """One line: what is measured and how, where, and how to start."""
+    def _load_parts(self) -> tuple[str, str] | None:
+        """(what is measured and how, where and which intensity); None while still finding out."""
         from . import display
 
-        hint = "%%carbon tracks a cell, %carbon on every cell; %carbon? for help."
         warmup = self.warmup
         if warmup.sampler is None or warmup.location is None:
-            return (
-                f"carbon_magic {__version__}: loaded; still finding how to measure CPU, RAM and GPUs "
-                f"(%carbon status tells how each is measured and the carbon intensity used). {hint}"
-            )
+            return None
         hardware = display.hardware_phrase(warmup.sampler.methods(), warmup.sampler.exact())
-        where = display.location_phrase(warmup.location, warmup.intensity)
-        return f"carbon_magic {__version__}: {hardware}; {where}. {hint}"
+        return hardware, display.location_phrase(warmup.location, warmup.intensity)
+
+    def load_line(self) -> str:
+        """One line: what is measured and how, where, and how to start (the plain-text form)."""
+        parts = self._load_parts()
+        if parts is None:
+            return f"carbon_magic {__version__}: loaded; {STILL_FINDING}. {LOAD_HINT}"
+        return f"carbon_magic {__version__}: {parts[0]}; {parts[1]}. {LOAD_HINT}"
+
+    def load_html(self) -> str:
+        """The load message for notebooks: short lines in the notebook's own font."""
+        from .panel_view import MUTED, TEXT_STYLE
+
+        lines = [html.escape(part) for part in (self._load_parts() or (STILL_FINDING,))]
+        hint = "Track a cell with <code>%%carbon</code>, every cell with <code>%carbon on</code>; help: <code>%carbon?</code>"
+        return (f'<div class="carbon-magic-loaded" style="{TEXT_STYLE};margin:2px 0">'
+                f"<b>carbon_magic {html.escape(__version__)}</b> loaded: {'.<br>'.join(lines)}.<br>"
+                f'<span style="{MUTED}">{hint}</span></div>')
 
     def status_facts(self) -> dict[str, Any]:
         """The parts of ``%carbon status`` that depend on configuration and hardware."""
@@ -208,7 +224,9 @@ def load(shell: Any) -> None:
     for problem in [*extension.settings.rejected, *filter(None, [extension.config_error])]:
         print(f"carbon_magic: configuration problem: {problem}", file=sys.stderr)
     extension.warmup.wait(max(LOAD_BUDGET_S - (time.monotonic() - started), 0.0))
-    print(extension.load_line())
+    from . import display
+
+    display.show(extension.load_line(), extension.load_html())
     from .. import telemetry
 
     telemetry.on_extension_loaded(shell, extension.warmup.config)  # asks once if nobody chose

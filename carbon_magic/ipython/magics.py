@@ -276,7 +276,7 @@ class CarbonMagics(Magics):
             return None
         from .plot import figure
 
-        return figure(self.session.records)
+        return figure(self.session.records, self._session_panel.live_panel.frontend.theme)
 
     def _panel(self, rest: str) -> None:
         self._no_arguments("panel", rest)

@@ -15,20 +15,15 @@ from typing import Any, Callable
 
 import anywidget
 import ipywidgets
-import plotly.graph_objects as go
-from plotly.graph_objects import FigureWidget  # noqa: F401  (plotly loads it lazily: load it here, off the cell)
 import traitlets
 
 from .chart_layout import HEIGHT_PX, MARGINS_PX, WIDTH_PX, chart_layout
 from .panel_view import (
-    BOX_STYLE, CO2_COLOUR, TEXT_STYLE, Snapshot, attrs, axis_range, axis_unit, group_colour, header_html, palette_of,
+    BOX_STYLE, CO2_COLOUR, Snapshot, attrs, header_html, palette_of,
     stylesheet,
 )
-from .session_view import KINDS, MAX_BARS, bar_labels, totals_html
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-MIN_SLOTS = 8  # the session chart's width holds at least this many bars
-_FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
 
 
 class FrontEndProbe(anywidget.AnyWidget):
@@ -64,34 +59,6 @@ def open_probe(on_answer: Callable[[dict], None]) -> FrontEndProbe:
     probe = FrontEndProbe()
     probe.on_msg(lambda _widget, content, _buffers: on_answer(content))
     return probe
-
-
-def as_text(body: str) -> str:
-    """HTML in the panel's type (ipywidgets' HTML widget sets a 28 px line height)."""
-    return f'<div style="{TEXT_STYLE}">{body}</div>'
-
-
-def plotly_layout(theme: str | None) -> dict[str, Any]:
-    """The session panel's plotly layout in the live panel's look (``theme``'s colours)."""
-    palette = palette_of(theme)
-    axis = dict(gridcolor=palette.grid, zeroline=False, showline=False, rangemode="tozero")
-    return dict(
-        template="none", height=HEIGHT_PX, width=WIDTH_PX, margin=dict(l=46, r=58, t=22, b=26),
-        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-        font=dict(family=_FONT_FAMILY, size=11, color=palette.text),
-        showlegend=True, legend=dict(orientation="h", x=0, y=1.13, font=dict(size=11), bgcolor="rgba(0,0,0,0)",
-                                     traceorder="normal"),
-        hovermode="x unified",
-        xaxis=dict(axis, ticksuffix=" s"),
-        yaxis=dict(axis, title=dict(text="W", standoff=4)),
-        yaxis2=dict(axis, overlaying="y", side="right", showgrid=False, tickfont=dict(color=palette.co2_text),
-                    title=dict(text="g CO₂e", font=dict(color=palette.co2_text), standoff=4)),
-    )
-
-
-def _rounded(values: list[float], digits: int = 3) -> list[float]:
-    """Three significant digits: small update messages, no visible change."""
-    return [float(f"{v:.{digits}g}") for v in values]
 
 
 _CHART_ESM = """
@@ -256,54 +223,3 @@ class ViewPool:
             self._idle.clear()
         for view in views:
             view.close()
-
-
-class SessionView:
-    """``%carbon panel`` as widgets: the totals (HTML) above a bar per recent record."""
-
-    def __init__(self, theme: str | None):
-        self.header = ipywidgets.HTML()
-        layout = plotly_layout(theme)
-        layout.update(barmode="stack", bargap=0.35, hovermode="closest",
-                      xaxis=dict(layout["xaxis"], ticksuffix="", type="category"))
-        bars = [
-            go.Bar(name=kind.upper(), x=[], y=[], marker=dict(color=group_colour(kind), opacity=0.8),
-                   hovertemplate="%{x}: %{y:.3g}<extra>" + kind.upper() + "</extra>")
-            for kind in KINDS
-        ]
-        co2 = go.Scatter(name="CO₂e", x=[], y=[], mode="markers", yaxis="y2",
-                         marker=dict(color=CO2_COLOUR, size=7), hovertemplate="%{x}: %{y:.3g}<extra>CO₂e</extra>")
-        self.figure = go.FigureWidget(data=[*bars, co2], layout=layout)
-        self.figure._config = {"displayModeBar": False, "responsive": True}
-        self.box = ipywidgets.VBox(
-            [self.header, self.figure],
-            layout=ipywidgets.Layout(border="1px solid var(--jp-border-color2, #ddd)", padding="10px 14px 4px",
-                                     margin="4px 0", max_width="960px", overflow="hidden"),
-        )
-        self.box.add_class("carbon-magic-session-panel")
-
-    def show(self, records: list, show_equivalents: bool) -> None:
-        """The totals of every record and the bars of the latest MAX_BARS."""
-        self.header.value = as_text(totals_html(records, show_equivalents))
-        recent = records[-MAX_BARS:]
-        labels = bar_labels(recent)
-        largest = max((r.energy_kwh for r in recent), default=0.0) * 1e3
-        factor, unit = axis_unit(largest or 1e-12, "Wh")
-        co2_factor, co2_unit = axis_unit(max((r.emissions_kg for r in recent), default=0.0) * 1e3 or 1e-12, "g")
-        energy_top, energy_step = axis_range(largest * factor)
-        co2_top, co2_step = axis_range(max((r.emissions_kg for r in recent), default=0.0) * 1e3 * co2_factor)
-        with self.figure.batch_update():
-            for trace, kind in zip(self.figure.data, KINDS):
-                values = [getattr(r, f"{kind}_energy_kwh") * 1e3 * factor for r in recent]
-                trace.x, trace.y = labels, _rounded(values)
-                trace.visible = any(v > 0 for v in values)  # no GPU in the legend of a machine without one
-            co2 = self.figure.data[-1]
-            co2.x, co2.y = labels, _rounded([r.emissions_kg * 1e3 * co2_factor for r in recent])
-            layout = self.figure.layout
-            layout.yaxis.update(title_text=unit, range=[0, energy_top], dtick=energy_step)
-            layout.yaxis2.update(title_text=f"{co2_unit} CO₂e", range=[0, co2_top], dtick=co2_step)
-            # room for MIN_SLOTS bars: a few bars stay bar-shaped and the chart fills from the left
-            layout.xaxis.range = [-0.5, max(len(labels), MIN_SLOTS) - 0.5]
-
-    def bundle(self, static: dict[str, str]) -> dict[str, Any]:
-        return {WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.box.model_id}, **static}

@@ -1,50 +1,70 @@
-"""``%carbon plot``: energy and CO2 per tracked cell, stacked by component (plotly)."""
+"""``%carbon plot``: energy and CO2 per tracked cell, stacked by component (plotly).
+
+The panel's look: its layout (transparent background, the front end's light or dark font
+and grid colours), its component colours, its bar labels and its units, scaled to the
+largest bar (µWh, mWh, Wh...; µg, mg, g...).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
+
+from .panel_view import axis_unit, group_colour, palette_of
+from .session_view import bar_labels
+from .totals import KINDS
 
 if TYPE_CHECKING:
     import plotly.graph_objects
 
     from .records import CellRecord
 
-COMPONENT_COLOURS = {"cpu": "#1f77b4", "gpu": "#2ca02c", "ram": "#ff7f0e"}
+HEIGHT_PX = 480
+_FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
 
 
-def figure(records: Sequence["CellRecord"]) -> "plotly.graph_objects.Figure":
-    """Two rows sharing the cells' axis: energy (Wh) and CO2 (g), each bar stacked by component.
+def figure(records: Sequence["CellRecord"], theme: str | None = None) -> "plotly.graph_objects.Figure":
+    """Two rows sharing the cells' axis: energy and CO2, each bar stacked by component.
 
     A component's CO2 is its share of the cell's energy times the cell's emissions.
-    Components that used nothing in any cell (no GPU) are left out.
+    Components that used nothing in any cell (no GPU) are left out. ``theme``: 'light',
+    'dark' or None (unknown: colours that read on both).
     """
     from plotly.subplots import make_subplots
 
-    labels = [f"[{r.execution_count}] {r.label}" if r.kind != "span" else r.label for r in records]
-    energy_wh = {
-        "cpu": [r.cpu_energy_kwh * 1e3 for r in records],
-        "gpu": [r.gpu_energy_kwh * 1e3 for r in records],
-        "ram": [r.ram_energy_kwh * 1e3 for r in records],
-    }
+    labels = bar_labels(records)
+    energy_wh = {kind: [getattr(r, f"{kind}_energy_kwh") * 1e3 for r in records] for kind in KINDS}
     co2_g = {
-        kind: [
-            (r.emissions_kg * 1e3 * (wh / (r.energy_kwh * 1e3)) if r.energy_kwh else 0.0)
-            for r, wh in zip(records, values)
-        ]
+        kind: [(r.emissions_kg * 1e3 * (wh / (r.energy_kwh * 1e3)) if r.energy_kwh else 0.0)
+               for r, wh in zip(records, values)]
         for kind, values in energy_wh.items()
     }
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("Energy per cell (Wh)", "CO2 per cell (g CO2e)"))
-    for kind, colour in COMPONENT_COLOURS.items():
+    energy_factor, energy_unit = axis_unit(max((r.energy_kwh for r in records), default=0.0) * 1e3 or 1e-12, "Wh")
+    co2_factor, co2_unit = axis_unit(max((r.emissions_kg for r in records), default=0.0) * 1e3 or 1e-12, "g")
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                        subplot_titles=(f"Energy per cell ({energy_unit})", f"CO₂e per cell ({co2_unit})"))
+    hover = [f"{r.first_line}<br>{r.status}" for r in records]
+    for kind in KINDS:
         if not any(energy_wh[kind]):
             continue
-        hover = [f"{r.first_line}<br>{r.status}" for r in records]
-        fig.add_bar(x=labels, y=energy_wh[kind], name=kind.upper(), marker_color=colour,
-                    legendgroup=kind, hovertext=hover, row=1, col=1)
-        fig.add_bar(x=labels, y=co2_g[kind], name=kind.upper(), marker_color=colour,
-                    legendgroup=kind, showlegend=False, hovertext=hover, row=2, col=1)
-    fig.update_layout(barmode="stack", title="carbon_magic: tracked cells", height=520,
-                      legend_title_text="component", margin=dict(t=70, b=40))
-    fig.update_yaxes(title_text="Wh", row=1, col=1)
-    fig.update_yaxes(title_text="g CO2e", row=2, col=1)
+        colour = group_colour(kind)
+        fig.add_bar(x=labels, y=[v * energy_factor for v in energy_wh[kind]], name=kind.upper(),
+                    marker_color=colour, legendgroup=kind, hovertext=hover,
+                    hovertemplate="%{x}: %{y:.3g} " + energy_unit + "<br>%{hovertext}<extra>" + kind.upper() + "</extra>",
+                    row=1, col=1)
+        fig.add_bar(x=labels, y=[v * co2_factor for v in co2_g[kind]], name=kind.upper(), marker_color=colour,
+                    legendgroup=kind, showlegend=False, hovertext=hover,
+                    hovertemplate="%{x}: %{y:.3g} " + co2_unit + "<br>%{hovertext}<extra>" + kind.upper() + "</extra>",
+                    row=2, col=1)
+    palette = palette_of(theme)  # the live panel's colours: one style for both
+    fig.update_layout(
+        template="none", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        font=dict(family=_FONT_FAMILY, size=11, color=palette.text), barmode="stack", height=HEIGHT_PX,
+        legend=dict(orientation="h", x=0, y=1.13, font=dict(size=11), bgcolor="rgba(0,0,0,0)", traceorder="normal"),
+        title=dict(text="carbon_magic: tracked cells", font=dict(size=13)), margin=dict(l=56, r=20, t=80, b=40),
+    )
+    fig.update_annotations(font=dict(size=12, color=palette.text))
+    fig.update_xaxes(gridcolor=palette.grid, type="category")
+    fig.update_yaxes(gridcolor=palette.grid, zeroline=False, rangemode="tozero")
+    fig.update_yaxes(title_text=energy_unit, row=1, col=1)
+    fig.update_yaxes(title_text=f"{co2_unit} CO₂e", row=2, col=1)
     return fig

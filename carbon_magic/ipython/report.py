@@ -7,6 +7,8 @@ CO2 in g and water in mL (cells are small); the CodeCarbon-unit figures (kWh, kg
 
 from __future__ import annotations
 
+import functools
+import operator
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -19,30 +21,63 @@ if TYPE_CHECKING:
 
     from .records import CellRecord
 
-REPORT_COLUMNS = (
-    "label", "kind", "execution_count", "cell_id", "first_line", "start_time", "duration_s",
-    "cpu_energy_wh", "gpu_energy_wh", "ram_energy_wh", "energy_wh", "co2_g", "water_ml",
-    "intensity_g_per_kwh", "intensity_source", "status", "run_id",
-)
+# Column -> (CellRecord attribute, factor to the column's unit; None: not a number).
+# What a person reads first (label, status, duration, energy, CO2, water), then the rest.
+COLUMNS = {
+    "label": ("label", None), "status": ("status", None), "duration_s": ("duration_s", 1.0),
+    "energy_wh": ("energy_kwh", 1e3), "co2_g": ("emissions_kg", 1e3), "water_ml": ("water_l", 1e3),
+    "kind": ("kind", None), "execution_count": ("execution_count", None), "cell_id": ("cell_id", None),
+    "first_line": ("first_line", None), "start_time": ("started_at", 1.0),
+    "cpu_energy_wh": ("cpu_energy_kwh", 1e3), "gpu_energy_wh": ("gpu_energy_kwh", 1e3),
+    "ram_energy_wh": ("ram_energy_kwh", 1e3), "intensity_g_per_kwh": ("intensity_g_per_kwh", 1.0),
+    "intensity_source": ("intensity_source", None), "run_id": ("run_id", None),
+}
+REPORT_COLUMNS = tuple(COLUMNS)
 EXPORT_FORMATS = (".csv", ".json", ".html")
+SHORT_ID_CHARS = 8
+
+
+def short_id(cell_id: object) -> object:
+    """A cell id as shown: its first SHORT_ID_CHARS characters (ids are random, that is enough)."""
+    if isinstance(cell_id, str) and len(cell_id) > SHORT_ID_CHARS:
+        return cell_id[:SHORT_ID_CHARS] + "…"
+    return cell_id
+
+
+@functools.cache
+def _report_class() -> type:
+    """A DataFrame that shows cell ids shortened (the data keep them whole); anything made
+    from it (a column, a filter, a copy) is a plain DataFrame."""
+    import pandas
+
+    class Report(pandas.DataFrame):
+        def _shown(self) -> "pandas.DataFrame":
+            shown = pandas.DataFrame(self, copy=True)
+            shown["cell_id"] = shown["cell_id"].map(short_id)
+            return shown
+
+        def __repr__(self) -> str:
+            return repr(self._shown())
+
+        def _repr_html_(self) -> str | None:
+            return self._shown()._repr_html_()
+
+    return Report
 
 
 def report_frame(records: Sequence["CellRecord"]) -> "pandas.DataFrame":
-    """The records as a DataFrame with REPORT_COLUMNS (empty, with those columns, if none)."""
+    """The records as a DataFrame with REPORT_COLUMNS (empty, with those columns, if none);
+    start times to the second, in UTC. Built column by column (100,000 records: well under 1 s)."""
+    import numpy
     import pandas
 
-    rows = [
-        (
-            r.label, r.kind, r.execution_count, r.cell_id, r.first_line, r.started_at, r.duration_s,
-            r.cpu_energy_kwh * 1e3, r.gpu_energy_kwh * 1e3, r.ram_energy_kwh * 1e3, r.energy_kwh * 1e3,
-            r.emissions_kg * 1e3, r.water_l * 1e3, r.intensity_g_per_kwh, r.intensity_source, r.status, r.run_id,
-        )
-        for r in records
-    ]
-    frame = pandas.DataFrame.from_records(rows, columns=list(REPORT_COLUMNS))
-    frame["start_time"] = pandas.to_datetime(frame["start_time"], unit="s", utc=True).dt.tz_convert(None)
-    frame["execution_count"] = frame["execution_count"].astype("Int64")
-    return frame
+    data = {}
+    for name, (attribute, factor) in COLUMNS.items():  # a list per column: no tuple per row to collect
+        column = list(map(operator.attrgetter(attribute), records))
+        data[name] = column if factor is None else numpy.asarray(column, dtype=float) * factor
+    data["execution_count"] = pandas.array(data["execution_count"], dtype="Int64")
+    data["start_time"] = pandas.to_datetime(data["start_time"], unit="s", utc=True).tz_convert(None).floor("s")
+    return _report_class()(data, columns=list(REPORT_COLUMNS))
 
 
 def export(records: Sequence["CellRecord"], path: str) -> Path:

@@ -1,66 +1,31 @@
 """What ``%carbon panel`` shows: the kernel's totals and a bar per tracked cell (HTML and SVG).
 
-Pure functions of the session's records; the widget version (panel_widgets.SessionView)
-draws the same numbers. The chart shows the latest MAX_BARS records so that its size and
-its update messages stay bounded in a long session; the totals count every record.
+Pure functions of the totals and the latest records (session_panel.py displays them and
+replaces them as records finish). The chart shows the latest MAX_BARS records so that its
+size and its updates stay bounded in a long session; the totals count every record.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from . import display
 from .equivalents import equivalents
 from .panel_view import BOX_STYLE, CO2_COLOUR, FONT, MUTED, axis_range, axis_unit, figure_html, group_colour
+from .totals import KINDS, Totals
 
 if TYPE_CHECKING:
     from .records import CellRecord
 
 MAX_BARS = 30
-KINDS = ("cpu", "gpu", "ram")
-
-
-@dataclass(frozen=True)
-class Totals:
-    """Sums over records (CodeCarbon units: s, kWh, kg, L)."""
-
-    count: int
-    duration_s: float
-    energy_kwh: float
-    emissions_kg: float
-    water_l: float
-    energy_by_kind_kwh: dict[str, float]
-
-    @classmethod
-    def of(cls, records: Sequence["CellRecord"]) -> "Totals":
-        by_kind = {kind: sum(getattr(r, f"{kind}_energy_kwh") for r in records) for kind in KINDS}
-        return cls(
-            count=len(records),
-            duration_s=sum(r.duration_s for r in records),
-            energy_kwh=sum(r.energy_kwh for r in records),
-            emissions_kg=sum(r.emissions_kg for r in records),
-            water_l=sum(r.water_l for r in records),
-            energy_by_kind_kwh=by_kind,
-        )
-
-    @property
-    def intensity_g_per_kwh(self) -> float:
-        return self.emissions_kg * 1e3 / self.energy_kwh if self.energy_kwh > 0 else 0.0
-
-    def text(self) -> str:
-        plural = "" if self.count == 1 else "s"
-        return (
-            f"carbon_magic session: {self.count} tracked run{plural} | {display.duration(self.duration_s)} | "
-            f"{display.energy(self.energy_kwh)} | {display.co2(self.emissions_kg)} | water {display.water(self.water_l)}"
-        )
 
 
 def bar_labels(records: Sequence["CellRecord"]) -> list[str]:
-    """Short, unique bar labels: '[12]', '[12] training', '[13] statement', a span's name."""
-    labels, seen = [], set()
+    """Short, unique bar labels: '[12]', '[12] training', '[13] statement', a span's name
+    (repeats numbered '(2)', '(3)'...: O(records), however many share a label)."""
+    labels, seen, next_n = [], set(), {}
     for record in records:
         count = record.execution_count
         if record.kind == "span":
@@ -69,16 +34,17 @@ def bar_labels(records: Sequence["CellRecord"]) -> list[str]:
             label = f"[{count}]" if record.kind == "cell" else f"[{count}] {record.kind}"
         else:
             label = f"[{count}] {record.label}"
-        unique, n = label, 2
+        unique, n = label, next_n.get(label, 2)
         while unique in seen:
             unique, n = f"{label} ({n})", n + 1
+        next_n[label] = n
         seen.add(unique)
         labels.append(unique)
     return labels
 
 
-def totals_html(records: Sequence["CellRecord"], show_equivalents: bool = True) -> str:
-    totals = Totals.of(records)
+def totals_html(totals: Totals, recent: Sequence["CellRecord"], show_equivalents: bool = True) -> str:
+    """The totals' tiles; ``recent``: the latest records (the last one is named)."""
     plural = "" if totals.count == 1 else "s"
     parts = [
         '<div style="display:flex;align-items:center;gap:8px">'
@@ -90,11 +56,15 @@ def totals_html(records: Sequence["CellRecord"], show_equivalents: bool = True) 
                 " · ".join(f"{k.upper()} {display.energy(v)}" for k, v in totals.energy_by_kind_kwh.items() if v > 0)),
         figure_html("co2", "CO₂e", display.co2(totals.emissions_kg).replace(" CO2e", ""), totals.emissions_kg * 1e3,
                 "g", f"{totals.intensity_g_per_kwh:.0f} g/kWh on average"),
-        figure_html("water", "Water", display.water(totals.water_l), totals.water_l * 1e3, "mL", ""),
+        *([figure_html("water", "Water", display.water(totals.water_l), totals.water_l * 1e3, "mL", "")]
+          if totals.water_l > 0 else []),  # zero is what an unset wue gives: no tile (see below)
         figure_html("runs", "Tracked", str(totals.count), float(totals.count), "runs",
-                f"latest: {html.escape(bar_labels(records)[-1])}" if records else "none yet"),
+                f"latest: {html.escape(bar_labels(recent)[-1])}" if recent else "none yet"),
         "</div>",
     ]
+    if totals.water_l <= 0:
+        parts.append(f'<div class="cm-water-unset" style="{MUTED}">Water not estimated: set <code>wue</code> '
+                     "(litres per kWh) to count the data centre's water.</div>")
     if show_equivalents:
         found = equivalents(totals.energy_kwh, totals.emissions_kg)
         if found:
@@ -153,10 +123,11 @@ def bars_svg(records: Sequence["CellRecord"], width: int = 900, height: int = 20
     return "".join(out)
 
 
-def session_bundle(records: Sequence["CellRecord"], show_equivalents: bool = True) -> dict[str, str]:
-    """The static session panel: text in terminals, HTML (totals and bars) in notebooks."""
-    body = totals_html(records, show_equivalents) + bars_svg(records)
+def session_bundle(totals: Totals, recent: Sequence["CellRecord"], show_equivalents: bool = True) -> dict[str, str]:
+    """The static session panel: text in terminals, HTML (totals and bars) in notebooks.
+    ``recent``: the latest MAX_BARS records (the cost does not grow with the session)."""
+    body = totals_html(totals, recent, show_equivalents) + bars_svg(recent)
     return {
-        "text/plain": Totals.of(records).text(),
+        "text/plain": totals.text(),
         "text/html": f'<div class="carbon-magic-session" style="{BOX_STYLE}">{body}</div>',
     }

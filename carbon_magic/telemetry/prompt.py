@@ -25,13 +25,28 @@ from .levels import DISABLED, EXTENSIVE, LEVELS, MINIMAL, PROMPT_TEXTS, VISIBILI
 
 WIDGET, TEXT = "widget", "text"
 
-INTRO = (
-    "carbon_magic can send anonymous usage telemetry to its maintainers. Nothing is sent "
-    "until you choose, and `%carbon telemetry preview minimal` (or `extensive`) shows the exact "
-    "JSON first. Never sent: user or host names, paths, notebook names, code, secrets, precise "
-    "location. Change it any time with `%carbon telemetry disabled|minimal|extensive`; "
-    "DO_NOT_TRACK=1 turns everything off."
+QUESTION_INTRO = ("May carbon_magic send anonymous usage telemetry to its maintainers? "
+                  "Nothing is sent until you choose.")
+# The details under the question: (words, command); text shows a command as it is typed,
+# HTML as code.
+DETAILS = (
+    ("See the exact JSON first: ", "%carbon telemetry preview minimal"),
+    ("Never sent: user or host names, paths, notebook names, code, secrets, precise location.", ""),
+    ("Change it any time: ", "%carbon telemetry disabled|minimal|extensive"),
+    ("Everything off: ", "DO_NOT_TRACK=1"),
 )
+
+
+def intro_text() -> str:
+    return "\n".join([QUESTION_INTRO, *(f"  - {words}{command}" for words, command in DETAILS)])
+
+
+def intro_html() -> str:
+    items = "".join(f"<li>{html.escape(words)}{f'<code>{html.escape(command)}</code>' if command else ''}</li>"
+                    for words, command in DETAILS)
+    return f"<b>carbon_magic telemetry</b>: {html.escape(QUESTION_INTRO)}<ul style=\"margin:2px 0\">{items}</ul>"
+
+
 QUESTION = "Your choice [1/2/3, Enter = 1]: "
 _ANSWERS = {"1": DISABLED, "2": MINIMAL, "3": EXTENSIVE, "": DISABLED,
             **{level: level for level in LEVELS}}
@@ -77,7 +92,7 @@ def ask_text(
 
     ``read`` defaults to ``input`` looked up now: a kernel replaces it while a cell runs."""
     read = read or builtins.input
-    write(f"carbon_magic telemetry: {INTRO}\n{choices_text()}")
+    write(f"carbon_magic telemetry: {intro_text()}\n{choices_text()}")
     for _ in range(MAX_TRIES):
         try:
             answer = read(QUESTION)
@@ -101,7 +116,7 @@ def show_widget(on_choice: Callable[[str], str]) -> Any:
     import ipywidgets as widgets
     from IPython.display import display
 
-    intro = widgets.HTML(f"<b>carbon_magic telemetry</b>: {html.escape(INTRO)}")
+    intro = widgets.HTML(intro_html())
     box = widgets.VBox([intro])
 
     def answered(level: str) -> None:
@@ -114,7 +129,10 @@ def show_widget(on_choice: Callable[[str], str]) -> Any:
         button.on_click(lambda _button, level=level: answered(level))
         buttons.append(button)
     box.children = (intro, widgets.HBox(buttons))
-    display(box)
+    bundle = dict(box._repr_mimebundle_() or {})  # the widget, and text where widgets do not render
+    bundle["text/plain"] = (f"carbon_magic telemetry: {intro_text()}\n{choices_text()}\n"
+                            "Answer with %carbon telemetry disabled|minimal|extensive")
+    display(bundle, raw=True)
     return box
 
 

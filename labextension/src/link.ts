@@ -6,7 +6,8 @@
  * that kernel first, and a kernel may load the extension before or after the sidebar looks
  * at it. So the link does both, in either order:
  * - it registers the target `carbon_magic` on the kernel at once: when the kernel loads the
- *   extension later (the load button, a typed `%load_ext`), its `announce` arrives here;
+ *   extension later (the load button, a typed `%load_ext`), its `announce` comm arrives here
+ *   and carries the kernel's hello and states at once (the link uses it as its comm);
  * - it opens its own comm to the kernel's target (at start, after an announce, after a
  *   restart): a kernel without the extension closes it at once ("not loaded"); one with
  *   it answers `hello` and then `state` messages.
@@ -117,9 +118,7 @@ export class KernelLink {
       return; // one comm per kernel connection
     }
     const comm = this.kernel.createComm(TARGET);
-    this._comm = comm;
-    comm.onMsg = msg => this._onMessage(comm, msg);
-    comm.onClose = msg => this._onClose(comm, msg);
+    this._attach(comm);
     if (this._status !== 'loading') {
       this._set('connecting');
     }
@@ -179,7 +178,7 @@ export class KernelLink {
     this._stopKeepalive();
     const comm = this._comm;
     this._comm = null;
-    if (comm && !comm.isDisposed && !this.kernel.isDisposed) {
+    if (comm && this._owned && !comm.isDisposed && !this.kernel.isDisposed) {
       try {
         comm.close();
       } catch {
@@ -195,15 +194,25 @@ export class KernelLink {
 
   // -- from the kernel --------------------------------------------------------------------
   private _onKernelComm = (comm: Kernel.IComm, msg: KM.ICommOpenMsg): void => {
-    // The kernel's announce: it loaded carbon_magic. The announce comm itself carries
-    // nothing more (the kernel closes it on unload); we open our own.
+    // The kernel's announce: it loaded carbon_magic, and sends its hello and states on this
+    // comm at once (from its sampler thread: a comm we opened would be answered only when
+    // the kernel's main thread is free, which can be many seconds after a load).
     const message = parseKernelMessage(msg.content.data);
-    if (message?.type === 'announce' && !this._disposed) {
-      if (!this._comm) {
-        void this.probe();
+    if (message?.type === 'announce' && !this._disposed && !this._comm) {
+      this._attach(comm);
+      this._owned = false; // shared by every front end of the kernel: never ours to close
+      if (this._status !== 'loading') {
+        this._set('connecting');
       }
     }
   };
+
+  private _attach(comm: Kernel.IComm): void {
+    this._comm = comm;
+    this._owned = true;
+    comm.onMsg = msg => this._onMessage(comm, msg);
+    comm.onClose = msg => this._onClose(comm, msg);
+  }
 
   private _onMessage(comm: Kernel.IComm, msg: KM.ICommMsgMsg): void {
     if (comm !== this._comm || this._disposed) {
@@ -318,6 +327,7 @@ export class KernelLink {
   private _language = '';
   private _packageVersion = '';
   private _comm: Kernel.IComm | null = null;
+  private _owned = true; // we opened _comm (else it is the kernel's announce comm)
   private _seq = 0;
   private _restarted = false;
   private _loadPending = false;

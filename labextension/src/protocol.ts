@@ -48,6 +48,14 @@ export interface ICell {
   provisional: boolean;
 }
 
+/** One kind of problem `%carbon status` lists: where, what, how often, its first message. */
+export interface IProblem {
+  where: string;
+  error_type: string;
+  count: number;
+  message: string;
+}
+
 export interface IIntensity {
   g_per_kwh: number;
   source: string;
@@ -60,11 +68,12 @@ export interface IKernelState {
   running: IRunning[];
   running_count: number;
   power_w: Record<string, number>;
+  measured: string[];
   methods: Record<string, string>;
   intensity: IIntensity | null;
   location: string | null;
   auto: boolean;
-  problems: number;
+  problems: IProblem[];
   config_error: string | null;
   cells: ICell[];
   spark: { step_s: number; power_w: number[] };
@@ -220,6 +229,19 @@ function parseCell(value: Json): ICell | undefined {
   return complete<ICell>(cell);
 }
 
+function parseProblem(value: Json): IProblem | undefined {
+  if (!isObject(value)) {
+    return undefined;
+  }
+  const problem = {
+    where: text(value.where),
+    error_type: text(value.error_type),
+    count: num(value.count),
+    message: text(value.message)
+  };
+  return complete<IProblem>(problem);
+}
+
 function parseIntensity(value: Json): IIntensity | null | undefined {
   if (value === null) {
     return null;
@@ -246,11 +268,12 @@ export function parseState(value: Json): IKernelState | undefined {
     running: list(value.running, parseRunning),
     running_count: num(value.running_count),
     power_w: numberMap(value.power_w),
+    measured: list(value.measured, text),
     methods: textMap(value.methods),
     intensity: parseIntensity(value.intensity),
     location: optionalText(value.location),
     auto: value.auto,
-    problems: num(value.problems),
+    problems: list(value.problems, parseProblem),
     config_error: optionalText(value.config_error),
     cells: list(value.cells, parseCell),
     spark:

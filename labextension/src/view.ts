@@ -10,7 +10,7 @@
 
 import { co2, componentName, duration, energy, power, scaledParts, water } from './format';
 import type { LinkStatus } from './link';
-import type { ICell, IKernelState, IRunning } from './protocol';
+import type { ICell, IKernelState, IProblem, IRunning } from './protocol';
 import { LOAD_CODE } from './protocol';
 import { sparkline } from './sparkline';
 
@@ -125,9 +125,11 @@ function totals(state: IKernelState): HTMLElement {
   const t = state.totals;
   tiles.append(
     figureTile('Energy', t.energy_wh, scaledParts(t.energy_wh, 'Wh', 4), 'cm-Total-energy'),
-    figureTile('CO₂e', t.co2_g, scaledParts(t.co2_g, 'g', 4), 'cm-Total-co2'),
-    figureTile('Water', t.water_ml, scaledParts(t.water_ml / 1000, 'L', 4), 'cm-Total-water')
+    figureTile('CO₂e', t.co2_g, scaledParts(t.co2_g, 'g', 4), 'cm-Total-co2')
   );
+  if (t.water_ml > 0) {
+    tiles.append(figureTile('Water', t.water_ml, scaledParts(t.water_ml / 1000, 'L', 4), 'cm-Total-water'));
+  }
   node.append(tiles);
   const cells = `${t.count} tracked cell${t.count === 1 ? '' : 's'}`;
   const caption = el('div', 'cm-Caption', `${cells} · ${duration(t.duration_s)}`);
@@ -137,6 +139,12 @@ function totals(state: IKernelState): HTMLElement {
     : 'Track a cell with %%carbon, or every cell with %carbon on';
   caption.append(' ', mode);
   node.append(caption);
+  if (t.water_ml <= 0) {
+    // zero water is what an unset WUE gives, not a measurement: say so instead of a tile
+    const note = el('div', 'cm-Caption cm-Water-unset', 'Water not estimated: set ');
+    note.append(el('code', undefined, 'wue'), ' (litres per kWh) to count the data centre’s water.');
+    node.append(note);
+  }
   return node;
 }
 
@@ -162,7 +170,7 @@ function running(items: IRunning[], total: number): HTMLElement {
 }
 
 function powerNow(state: IKernelState): HTMLElement {
-  const node = section('Power now', 'cm-Power');
+  const node = section('Power now · whole machine', 'cm-Power');
   const entries = Object.entries(state.power_w);
   if (entries.length === 0) {
     node.append(el('div', 'cm-Caption', 'waiting for the first reading…'));
@@ -177,14 +185,17 @@ function powerNow(state: IKernelState): HTMLElement {
     const fill = el('span', 'cm-Bar-fill');
     fill.style.width = `${Math.max((watts / largest) * 100, 1).toFixed(1)}%`;
     bar.append(fill);
-    row.append(
-      el('span', 'cm-Row-label', componentName(component)),
-      bar,
-      el('span', 'cm-Row-figure', power(watts))
-    );
+    const how = state.measured.includes(component) ? 'measured' : 'modelled';
+    const label = el('span', 'cm-Row-label', componentName(component));
+    label.append(' ', el('span', `cm-How-tag cm-How-${how}`, how));
+    row.dataset.how = how;
+    row.append(label, bar, el('span', 'cm-Row-figure', power(watts)));
     node.append(row);
   }
   const spark = state.spark;
+  node.append(
+    el('div', 'cm-Caption cm-Machine', 'The whole machine, other programs included; tracked cells get their share.')
+  );
   const trail = el('div', 'cm-Trail');
   trail.append(sparkline(spark.power_w));
   const span = spark.step_s * spark.power_w.length;
@@ -198,7 +209,8 @@ function powerNow(state: IKernelState): HTMLElement {
 function cellRow(cell: ICell): HTMLElement {
   const row = el('button', `cm-Cell cm-Cell-${cell.status}`);
   row.type = 'button';
-  row.title = [cell.line, `${cell.kind} · ${cell.status} · ${duration(cell.duration_s)} · water ${water(cell.water_ml)}`]
+  const facts = [cell.kind, cell.status, duration(cell.duration_s), ...(cell.water_ml > 0 ? [`water ${water(cell.water_ml)}`] : [])];
+  row.title = [cell.line, facts.join(' · ')]
     .filter(Boolean)
     .join('\n');
   if (cell.id) {
@@ -239,6 +251,24 @@ function lastCells(state: IKernelState): HTMLElement {
   return node;
 }
 
+function problemList(problems: IProblem[]): HTMLElement {
+  const node = el('div', 'cm-Warning cm-Problems');
+  const total = problems.reduce((sum, p) => sum + p.count, 0);
+  const title = el('p', undefined, `${total} problem${total === 1 ? '' : 's'} so far (`);
+  title.append(el('code', undefined, '%carbon status'), ' has them all):');
+  const items = el('ul');
+  for (const problem of problems) {
+    const item = el('li', 'cm-Problem', `${problem.where}: ${problem.error_type}${problem.count > 1 ? ` ×${problem.count}` : ''}`);
+    item.title = problem.message;
+    if (problem.message) {
+      item.append(el('span', 'cm-Problem-message', ` (${problem.message})`));
+    }
+    items.append(item);
+  }
+  node.append(title, items);
+  return node;
+}
+
 function measuredHow(view: ISidebarView, state: IKernelState): HTMLElement {
   const node = section('How it is measured', 'cm-How');
   const list = el('dl', 'cm-Facts');
@@ -262,10 +292,8 @@ function measuredHow(view: ISidebarView, state: IKernelState): HTMLElement {
   if (state.config_error) {
     node.append(el('div', 'cm-Warning', `Configuration problem: ${state.config_error}`));
   }
-  if (state.problems > 0) {
-    const warning = el('div', 'cm-Warning', `${state.problems} problem${state.problems === 1 ? '' : 's'} so far: see `);
-    warning.append(el('code', undefined, '%carbon status'));
-    node.append(warning);
+  if (state.problems.length > 0) {
+    node.append(problemList(state.problems));
   }
   if (view.packageVersion) {
     node.append(el('div', 'cm-Caption cm-Version', `carbon_magic ${view.packageVersion} in the kernel`));

@@ -90,11 +90,12 @@ export class FakeKernel {
   }
 
   /** The kernel opens a comm to the front end (its announce). */
-  announce() {
+  announce(): FakeComm {
     const comm = new FakeComm(this, 'carbon_magic', 'announce');
     this.targets.get('carbon_magic')?.(comm, {
       content: { comm_id: 'announce', target_name: 'carbon_magic', data: { type: 'announce', version: 1 } }
     });
+    return comm;
   }
 
   setStatus(status: string) {
@@ -123,11 +124,12 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
     running: [],
     running_count: 0,
     power_w: { cpu: 8.0, ram: 20.0 },
+    measured: [],
     methods: { cpu: 'TDP model x CPU load', ram: 'DIMM model' },
     intensity: { g_per_kwh: 56.039, source: 'country table: France' },
     location: 'France',
     auto: false,
-    problems: 0,
+    problems: [],
     config_error: null,
     cells: [
       {

@@ -50,9 +50,25 @@ describe('KernelLink', () => {
     expect(link.packageVersion).toBe('0.1.0');
   });
 
-  it('connects when the kernel announces itself later', async () => {
+  it('goes live on the announce comm itself, and leaves it open for the kernel\'s other front ends', async () => {
     const { kernel, link } = await notLoaded();
-    kernel.announce(); // a %load_ext typed in a cell
+    const announce = kernel.announce(); // a %load_ext typed in a cell
+    await settle();
+    expect(kernel.comms).toHaveLength(1); // no comm of our own: the kernel may be busy for long
+    expect(link.status).toBe('connecting');
+    announce.receive(hello());
+    expect(link.status).toBe('connected');
+    await link.load(); // the button, pressed meanwhile, opens nothing more
+    expect(kernel.comms).toHaveLength(1);
+    link.dispose();
+    expect(announce.closed).toBe(false);
+  });
+
+  it('asks again on a comm of its own when the announce comm expires', async () => {
+    const { kernel, link } = await notLoaded();
+    const announce = kernel.announce();
+    announce.receive(hello());
+    announce.closeFromKernel({ type: 'goodbye', version: 1, reason: 'expired' });
     await settle();
     expect(kernel.comms).toHaveLength(2);
     kernel.lastComm.receive(hello());

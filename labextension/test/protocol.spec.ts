@@ -37,7 +37,9 @@ describe('protocol', () => {
       { ...good, cells: 'many' },
       { ...good, auto: 'yes' },
       { ...good, spark: { step_s: 2, power_w: [1, 'x'] } },
-      { ...good, intensity: { g_per_kwh: 56 } }
+      { ...good, intensity: { g_per_kwh: 56 } },
+      { ...good, problems: 2 },
+      { ...good, problems: [{ where: 'csv output', error_type: 'OSError', count: '2', message: '' }] }
     ];
     for (const state of broken) {
       expect(parseState(state)).toBeUndefined();

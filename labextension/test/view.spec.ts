@@ -37,10 +37,43 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Running')!.textContent).toContain('and 5 more');
     expect(root.querySelector('.cm-Pill')!.textContent).toBe('measuring');
     const rows = Array.from(root.querySelectorAll('.cm-Power-row')).map(r => r.textContent);
-    expect(rows).toEqual(['CPU8 W', 'RAM20 W']);
+    expect(rows).toEqual(['CPU modelled8 W', 'RAM modelled20 W']);
+    expect(root.querySelector('.cm-Power .cm-Section-title')!.textContent).toBe('Power now · whole machine');
     expect(root.querySelector('.cm-Spark polyline')).not.toBeNull();
     expect(root.querySelector('.cm-How')!.textContent).toContain('TDP model x CPU load');
     expect(root.querySelector('.cm-Intensity')!.textContent).toBe('56 g CO₂e/kWh');
+  });
+
+  it('shows no water tile for the structural zero of an unset WUE, and one once water is counted', () => {
+    const unset = renderSidebar(view());
+    expect(unset.querySelector('.cm-Total-water')).toBeNull();
+    expect(unset.querySelector('.cm-Water-unset')!.textContent).toContain('Water not estimated');
+    expect(unset.querySelector('.cm-Cell')!.getAttribute('title')).not.toContain('water');
+    const totals = { ...kernelState().totals, water_ml: 12.5 };
+    const set = renderSidebar(view({ state: kernelState({ totals }) }));
+    expect(set.querySelector('.cm-Total-water .cm-Tile-value')!.textContent).toBe('12.5 mL');
+    expect(set.querySelector('.cm-Water-unset')).toBeNull();
+  });
+
+  it('says per component whether a hardware counter measures it or a model estimates it', () => {
+    const root = renderSidebar(view({ state: kernelState({ measured: ['cpu'] }) }));
+    const how = Array.from(root.querySelectorAll<HTMLElement>('.cm-Power-row')).map(r => [r.dataset.component, r.dataset.how]);
+    expect(how).toEqual([['cpu', 'measured'], ['ram', 'modelled']]);
+    expect(root.querySelector('.cm-Machine')!.textContent).toContain('whole machine');
+  });
+
+  it('lists the problems %carbon status lists, as text, and says when every cell is tracked', () => {
+    const problems = [
+      { where: 'csv output', error_type: 'PermissionError', count: 3, message: '<b>read-only</b> folder' },
+      { where: 'sidebar send', error_type: 'OSError', count: 1, message: '' }
+    ];
+    const root = renderSidebar(view({ state: kernelState({ problems, auto: true }) }));
+    const items = Array.from(root.querySelectorAll('.cm-Problem')).map(item => item.textContent);
+    expect(items).toEqual(['csv output: PermissionError ×3 (<b>read-only</b> folder)', 'sidebar send: OSError']);
+    expect(root.querySelector('.cm-Problems')!.textContent).toContain('4 problems so far');
+    expect(root.querySelector('.cm-Problems b')).toBeNull();
+    expect(root.querySelector('.cm-Badge')!.textContent).toBe('every cell');
+    expect(renderSidebar(view()).querySelector('.cm-Problems')).toBeNull();
   });
 
   it('lists the last cells; a click on one asks to show it by cell id', () => {

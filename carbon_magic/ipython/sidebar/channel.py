@@ -3,7 +3,8 @@
 How a front end finds a kernel's carbon figures, in either order:
 
 - ``%load_ext carbon_magic`` registers the target and opens an ``announce`` comm; every
-  front end that registered the target on this kernel hears it and opens its own comm.
+  front end that registered the target on this kernel hears it, and gets ``hello`` and then
+  ``state`` on that comm at once (it is a peer like any other).
 - A front end that comes later (a sidebar opened afterwards, a page reload, a kernel
   started with the extension in its config) opens its comm to the target directly; before
   the extension is loaded ipykernel closes it at once, which the front end reads as "not
@@ -102,6 +103,8 @@ class SidebarChannel:
             self._announcement = create_comm(target_name=protocol.TARGET, data=protocol.announce())
         except Exception as error:  # front ends still find us by opening their own comms
             problems.note("sidebar announce", error)
+            return
+        self._serve(self._announcement, {"header": _current_header(self.kernel)})
 
     def close(self) -> None:
         """Say goodbye to every peer and undo ``open`` (extension unload)."""
@@ -113,7 +116,7 @@ class SidebarChannel:
                 self._timer.cancel()
         for peer in peers:
             self._close_comm(peer.comm, "unloaded")
-        if self._announcement is not None:
+        if self._announcement is not None:  # closing a comm twice does nothing (it was a peer)
             self._close_comm(self._announcement, "unloaded")
             self._announcement = None
         try:
@@ -134,7 +137,14 @@ class SidebarChannel:
             self.rejected += 1
             self._close_comm(comm, "invalid request")
             return
-        peer = Peer(comm, _parent_of(message))
+        self._serve(comm, _parent_of(message))
+
+    def _serve(self, comm: Any, parent: dict) -> None:
+        """Make ``comm`` a peer and greet it. The announce comm is one too: front ends that
+        registered the target hear ``hello`` and then ``state`` on it at once, sent through
+        IOPub from the sampler thread, whatever keeps the kernel's main thread busy after the
+        load (a comm they open themselves is answered only when that thread is free)."""
+        peer = Peer(comm, parent)
         comm.on_msg(self._on_comm_msg)
         comm.on_close(self._on_comm_close)
         with self._lock:
@@ -237,7 +247,7 @@ class SidebarChannel:
 
     def _on_tick(self, reading: "Reading") -> None:
         now = reading.t_mono
-        self.history.power(now, reading.power_w)
+        self.history.power(now, reading.power_w, reading.measured)
         expired = []
         with self._lock:
             dt = 0.0 if self._last_tick is None else max(now - self._last_tick, 0.0)
@@ -256,15 +266,13 @@ class SidebarChannel:
 
     # -- sending -------------------------------------------------------------------------------
     def _refresh_meta(self) -> None:
-        """Methods, intensity, location and mode (kernel main thread: the pool is not thread-safe)."""
+        """Methods, intensity and location (kernel main thread: the pool is not thread-safe)."""
         from ..options import NO_OPTIONS
         from ..warmup import locate
 
         session = self.extension.session
         meta: dict[str, Any] = {
             "methods": _methods(self.extension.warmup.sampler),
-            "auto": session.auto is not None,
-            "problems": problems.total(),
             "location": None,
             "intensity": None,
             "config_error": None,
@@ -283,18 +291,25 @@ class SidebarChannel:
         with self._lock:
             self._meta = meta
 
+    def _live_meta(self) -> dict[str, Any]:
+        """The parts read afresh for every message, from any thread: the mode and the problems."""
+        return {"auto": self.extension.session.auto is not None,
+                "problems": protocol.problems_entry(problems.all())}
+
     def _flush(self, now: float, main_thread: bool) -> None:
         """Send the state to every peer not sent anything for MIN_INTERVAL_S; those sent
-        something more recently get it later (next sampler tick, else a timer)."""
+        something more recently get it when they are due (a timer). On the main
+        thread the configuration's part is refreshed first, whether or not a peer is due, so
+        that the next message (from whichever thread) says what this cell changed."""
+        if main_thread and self.peers:
+            self._refresh_meta()
         with self._lock:
             due = [peer for peer in self.peers.values() if now - peer.last_sent >= protocol.MIN_INTERVAL_S]
             if len(due) < len(self.peers):
                 self._flush_later(min(p.last_sent for p in self.peers.values()) + protocol.MIN_INTERVAL_S - now)
             if not due:
                 return
-            if main_thread:
-                self._refresh_meta()
-            state = self.history.state(self._meta)
+            state = self.history.state({**self._meta, **self._live_meta()})
             if state is None:  # a window started or finished meanwhile: the next call sends
                 return
             for peer in due:
@@ -308,8 +323,9 @@ class SidebarChannel:
                     peer.last_sent = now
 
     def _flush_later(self, delay_s: float) -> None:
-        """Flush again after ``delay_s`` where no sampler tick will (live figures not running)."""
-        if self._timer is not None or (self._subscription is not None and self._subscription != "waiting"):
+        """Flush again after ``delay_s``: a peer greeted between two sampler ticks (the announce
+        comm and a front end's own, say) would otherwise wait for every second tick."""
+        if self._timer is not None:
             return
         self._timer = threading.Timer(max(delay_s, 0.0) + 0.01, self._timed_flush)
         self._timer.daemon = True
@@ -338,6 +354,15 @@ class SidebarChannel:
             comm.close(data=protocol.goodbye(reason))
         except Exception as error:
             problems.note("sidebar close", error)
+
+
+def _current_header(kernel: Any) -> dict:
+    """The header of the request the kernel is running now (``%load_ext``'s), or {}."""
+    try:
+        header = kernel.get_parent().get("header")
+    except Exception:  # an older kernel or a stand-in without get_parent
+        return {}
+    return header if isinstance(header, dict) else {}
 
 
 def _parent_of(message: dict) -> dict:

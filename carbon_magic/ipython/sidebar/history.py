@@ -1,9 +1,8 @@
 """What the sidebar shows of one kernel, kept up to date by the Session's listener calls.
 
-Totals are running sums of finished cells and statements (spans overlap the cells they
-contain, so they are listed but not added) plus the figures so far of those still running:
-after cells finish, the totals equal the sums of ``%carbon report``'s rows that are not spans.
-A record replaced by its final figures (GPU cells) replaces its share of the sums.
+Totals are the running sums of ``totals.RunningTotals`` (finished cells and statements, not
+spans; O(1) per record) plus the figures so far of the windows still running: after cells
+finish, they equal the sums of ``%carbon report``'s rows that are not spans.
 
 Everything kept is bounded: the last MAX_CELLS records, the windows running now, and a power
 trail of SPARK_POINTS averages over SPARK_STEP_S each. Listener calls come from the kernel's
@@ -15,10 +14,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ...core.problems import problems
+from ..totals import RunningTotals, counted
 from . import protocol
 
 if TYPE_CHECKING:
@@ -27,25 +26,6 @@ if TYPE_CHECKING:
 
 SPARK_POINTS = 60
 SPARK_STEP_S = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class Share:
-    """What one record adds to the totals (CodeCarbon units: kWh, kg, L, s)."""
-
-    energy_kwh: float
-    emissions_kg: float
-    water_l: float
-    duration_s: float
-
-    @classmethod
-    def of(cls, record: "CellRecord") -> "Share":
-        return cls(record.energy_kwh, record.emissions_kg, record.water_l, record.duration_s)
-
-
-def counted(kind: str) -> bool:
-    """Whether a record of this kind adds to the totals (spans overlap their cells: no)."""
-    return kind != "span"
 
 
 class PowerTrail:
@@ -74,12 +54,11 @@ class KernelHistory:
 
     def __init__(self, max_cells: int = protocol.MAX_CELLS):
         self._lock = threading.Lock()
-        self._energy_kwh = self._emissions_kg = self._water_l = self._duration_s = 0.0
-        self._count = 0
-        self._provisional: dict[str, Share] = {}   # run_id -> share counted until final
+        self.totals = RunningTotals()
         self._cells: deque["CellRecord"] = deque(maxlen=max_cells)
         self._running: dict[str, "TrackedWindow"] = {}  # run_id -> window
         self._power_w: Mapping[str, float] = {}
+        self._measured: frozenset[str] = frozenset()
         self._trail = PowerTrail()
         self.generation = 0  # changes whenever a window starts or finishes
 
@@ -97,34 +76,22 @@ class KernelHistory:
             self._running.pop(record.run_id, None)
             self.generation += 1
             self._cells.append(record)
-            if counted(record.kind):
-                share = Share.of(record)
-                self._add(share, 1)
-                self._provisional[record.run_id] = share
+            self.totals.cell_finished(record)  # with the running window's removal: one step
 
     def cell_finalized(self, record: "CellRecord", data: "EmissionsData") -> None:
         with self._lock:
             for index, cell in enumerate(self._cells):
                 if cell.run_id == record.run_id:
                     self._cells[index] = record
-            old = self._provisional.pop(record.run_id, None)
-            new = Share.of(record)
-            if old is not None and old != new:
-                self._add(old, -1)
-                self._add(new, 1)
-
-    def _add(self, share: Share, sign: int) -> None:
-        self._energy_kwh += sign * share.energy_kwh
-        self._emissions_kg += sign * share.emissions_kg
-        self._water_l += sign * share.water_l
-        self._duration_s += sign * share.duration_s
-        self._count += sign
+            self.totals.cell_finalized(record)
 
     # -- power ---------------------------------------------------------------------------------
-    def power(self, t_mono: float, power_w: Mapping[str, float]) -> None:
-        """The sampler's latest power per component (W), from its thread."""
+    def power(self, t_mono: float, power_w: Mapping[str, float], measured: frozenset[str] = frozenset()) -> None:
+        """The sampler's latest power per component (W) and the components a hardware counter
+        measures (the others are modelled), from its thread."""
         with self._lock:
             self._power_w = dict(power_w)
+            self._measured = measured
             self._trail.add(t_mono, sum(power_w.values()))
 
     # -- what is sent --------------------------------------------------------------------------
@@ -143,7 +110,8 @@ class KernelHistory:
         with self._lock:
             if generation != self.generation:
                 return None
-            energy_kwh, emissions_kg, water_l = self._energy_kwh, self._emissions_kg, self._water_l
+            totals = self.totals.totals()
+            energy_kwh, emissions_kg, water_l = totals.energy_kwh, totals.emissions_kg, totals.water_l
             entries: list[dict[str, Any]] = []
             for window, data in live:
                 if data is not None and counted(window.kind):
@@ -157,11 +125,12 @@ class KernelHistory:
                 "time": now_wall,
                 "totals": {
                     "energy_wh": energy_kwh * 1e3, "co2_g": emissions_kg * 1e3, "water_ml": water_l * 1e3,
-                    "duration_s": protocol.figure(self._duration_s), "count": self._count,
+                    "duration_s": protocol.figure(totals.duration_s), "count": totals.count,
                 },
                 "running": entries,
                 "running_count": len(live),
                 "power_w": protocol.power_entry(self._power_w),
+                "measured": protocol.measured_entry(self._measured, self._power_w),
                 "cells": [protocol.cell_entry(cell) for cell in reversed(self._cells)],
                 "spark": protocol.spark_entry(self._trail.step_s, self._trail.points),
             }

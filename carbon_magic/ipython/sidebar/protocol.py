@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 if TYPE_CHECKING:
+    from ...core.problems import Problem
     from ..records import CellRecord
 
 TARGET = "carbon_magic"
@@ -31,6 +32,7 @@ KEEPALIVE_S = 10.0       # a front end says "refresh" this often while the kerne
 MAX_CELLS = 8
 MAX_RUNNING = 4
 MAX_COMPONENTS = 16
+MAX_PROBLEMS = 8
 LABEL_CHARS = 32
 LINE_CHARS = 48
 TEXT_CHARS = 120
@@ -132,9 +134,22 @@ def power_entry(power_w: Mapping[str, float]) -> dict[str, float]:
     return {short(name, 16): figure(watts) for name, watts in list(power_w.items())[:MAX_COMPONENTS]}
 
 
+def measured_entry(measured: frozenset[str], power_w: Mapping[str, float]) -> list[str]:
+    """Which of the components shown a hardware energy counter measures (the rest are modelled)."""
+    return [short(name, 16) for name in list(power_w)[:MAX_COMPONENTS] if name in measured]
+
+
 def methods_entry(methods: Mapping[str, str]) -> dict[str, str]:
     """How each component is measured, in a few words."""
     return {short(name, 16): short(text, TEXT_CHARS) for name, text in list(methods.items())[:MAX_COMPONENTS]}
+
+
+def problems_entry(found: Iterable["Problem"]) -> list[dict[str, Any]]:
+    """The problems ``%carbon status`` lists (place, error type, count, first message), at
+    most MAX_PROBLEMS of them, the most frequent first."""
+    ranked = sorted(found, key=lambda problem: -problem.count)[:MAX_PROBLEMS]
+    return [{"where": short(p.where, LABEL_CHARS * 2), "error_type": short(p.error_type, LABEL_CHARS),
+             "count": p.count, "message": short(p.message, TEXT_CHARS)} for p in ranked]
 
 
 def spark_entry(step_s: float, points_w: Iterable[float]) -> dict[str, Any]:

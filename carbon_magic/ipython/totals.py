@@ -1,0 +1,108 @@
+"""A kernel's running totals, kept up to date one record at a time (O(1) per record).
+
+Spans overlap the cells they contain, so they are listed but not added: the totals equal the
+sums of ``%carbon report``'s rows that are not spans. A record is added when it finishes
+(``cell_finished``, perhaps provisional) and its share replaced when its final figures arrive
+(``cell_finalized``, GPU cells). The sidebar and ``%carbon panel`` both read these.
+Calls come from the kernel's main thread and the GPU poller; one lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
+
+from . import display
+
+if TYPE_CHECKING:
+    from .records import CellRecord
+
+KINDS = ("cpu", "gpu", "ram")
+
+
+def counted(kind: str) -> bool:
+    """Whether a record of this kind adds to the totals (spans overlap their cells: no)."""
+    return kind != "span"
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """What one record adds to the totals (CodeCarbon units: kWh, kg, L, s)."""
+
+    energy_kwh: float
+    emissions_kg: float
+    water_l: float
+    duration_s: float
+    cpu_energy_kwh: float
+    gpu_energy_kwh: float
+    ram_energy_kwh: float
+
+    @classmethod
+    def of(cls, record: "CellRecord") -> "Share":
+        return cls(record.energy_kwh, record.emissions_kg, record.water_l, record.duration_s,
+                   record.cpu_energy_kwh, record.gpu_energy_kwh, record.ram_energy_kwh)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Sums over the counted records (CodeCarbon units: s, kWh, kg, L)."""
+
+    count: int
+    duration_s: float
+    energy_kwh: float
+    emissions_kg: float
+    water_l: float
+    energy_by_kind_kwh: Mapping[str, float]
+
+    @property
+    def intensity_g_per_kwh(self) -> float:
+        return self.emissions_kg * 1e3 / self.energy_kwh if self.energy_kwh > 0 else 0.0
+
+    def text(self) -> str:
+        plural = "" if self.count == 1 else "s"
+        return (
+            f"carbon_magic session: {self.count} tracked run{plural} | {display.duration(self.duration_s)} | "
+            f"{display.energy(self.energy_kwh)} | {display.co2(self.emissions_kg)}"
+            + (f" | water {display.water(self.water_l)}" if self.water_l > 0 else " | water not estimated (wue unset)")
+        )
+
+
+class RunningTotals:
+    """Totals of every counted record so far (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sums = [0.0] * 7  # Share's fields, in order
+        self._count = 0
+        self._pending: dict[str, Share] = {}  # run_id -> share counted until its final figures
+
+    def cell_finished(self, record: "CellRecord", data: object = None) -> None:
+        if not counted(record.kind):
+            return
+        share = Share.of(record)
+        with self._lock:
+            self._add(share, 1)
+            self._count += 1
+            self._pending[record.run_id] = share
+
+    def cell_finalized(self, record: "CellRecord", data: object = None) -> None:
+        with self._lock:
+            old = self._pending.pop(record.run_id, None)
+            if old is None:
+                return
+            new = Share.of(record)
+            if new != old:
+                self._add(old, -1)
+                self._add(new, 1)
+
+    def _add(self, share: Share, sign: int) -> None:
+        for index, value in enumerate((share.energy_kwh, share.emissions_kg, share.water_l, share.duration_s,
+                                       share.cpu_energy_kwh, share.gpu_energy_kwh, share.ram_energy_kwh)):
+            self._sums[index] += sign * value
+
+    def totals(self) -> Totals:
+        with self._lock:
+            energy, emissions, water, duration, cpu, gpu, ram = self._sums
+            count = self._count
+        return Totals(count, duration, energy, emissions, water, {"cpu": cpu, "gpu": gpu, "ram": ram})

@@ -1,0 +1,40 @@
+"""``%carbon panel``, ``%carbon plot``, ``%carbon report`` and the load message in a real
+JupyterLab, light and dark, 1600 and 900 px wide (screenshots: tests/artifacts/session-*.png)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .lab import hide_side_panels, open_notebook, output_text, run_cell, screenshot, set_theme
+
+_PLOT_BACKGROUND = """(cell) => {
+    const svg = cell.querySelector('.main-svg');
+    return svg ? getComputedStyle(svg).backgroundColor : null;
+}"""
+
+
+@pytest.mark.parametrize("width", [1600, 900])
+def test_session_views_read_well_in_both_themes(lab, page, width):
+    path = lab.new_notebook(f"views-{width}.ipynb", ["%load_ext carbon_magic"])
+    page.set_viewport_size({"width": width, "height": 1200})
+    open_notebook(page, lab, path)
+    hide_side_panels(page)
+    loaded = run_cell(page, "%load_ext carbon_magic", timeout_ms=120_000)
+    assert "carbon_magic" in output_text(loaded) and loaded.locator(".carbon-magic-loaded code").count() == 3
+    for n in range(3):
+        run_cell(page, f"%%carbon --quiet --name step\nsum(range({n + 1}_000_000))", timeout_ms=180_000)
+    panel = run_cell(page, "%carbon panel")
+    plot = run_cell(page, "%carbon plot", timeout_ms=120_000)
+    report = run_cell(page, "%carbon report")
+    plot.locator(".main-svg").first.wait_for(timeout=60_000)
+    for dark in (False, True):
+        set_theme(page, dark)
+        theme = "dark" if dark else "light"
+        for name, cell in (("load", loaded), ("panel", panel), ("plot", plot), ("report", report)):
+            cell.scroll_into_view_if_needed()
+            screenshot(cell, f"session-{name}-{theme}-{width}")
+        assert "Error displaying widget" not in output_text(panel)
+        assert "3 tracked runs" in output_text(panel) and "Water not estimated" in output_text(panel)
+        assert page.evaluate(_PLOT_BACKGROUND, plot.element_handle()) == "rgba(0, 0, 0, 0)"  # no white block
+        assert "label" in output_text(report).split("status")[0]
+    set_theme(page, False)

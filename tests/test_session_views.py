@@ -1,0 +1,105 @@
+"""``%carbon report``, ``%carbon plot`` and ``%carbon panel`` in a real InteractiveShell:
+the columns people read first, the panel's look and units, totals kept per record."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("IPython")
+pandas = pytest.importorskip("pandas")
+pytest.importorskip("plotly")
+
+from carbon_magic.ipython.extension import get_session  # noqa: E402
+
+from .ipython_helpers import loaded_shell  # noqa: E402
+
+CELL_ID = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+
+
+@pytest.fixture
+def ip(isolated, monkeypatch):
+    shell = loaded_shell(monkeypatch)
+    yield shell
+    shell.extension_manager.unload_extension("carbon_magic")
+
+
+def run(ip, code: str, cell_id: str | None = None):
+    result = ip.run_cell(code, store_history=True, cell_id=cell_id)
+    assert result.success, result
+    return result
+
+
+def test_report_puts_what_people_read_first_and_shortens_cell_ids_only_when_shown(ip):
+    run(ip, "%%carbon --name training --quiet\nx = sum(range(10_000))", cell_id=CELL_ID)
+    frame = ip.run_line_magic("carbon", "report")
+    assert list(frame.columns[:6]) == ["label", "status", "duration_s", "energy_wh", "co2_g", "water_ml"]
+    assert frame["cell_id"].iloc[0] == CELL_ID  # the data keep the whole id
+    start = frame["start_time"].iloc[0]
+    assert start.microsecond == 0 and start.nanosecond == 0
+    shown_html = frame._repr_html_()
+    assert CELL_ID not in shown_html and CELL_ID[:8] + "…" in shown_html
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>", shown_html)
+    with pandas.option_context("display.max_columns", None, "display.width", 10_000):
+        shown_text = repr(frame)
+    assert CELL_ID not in shown_text and CELL_ID[:8] + "…" in shown_text
+    assert type(frame["label"]).__name__ == "Series" and type(frame.head(1)).__name__ == "DataFrame"
+
+
+def test_plot_has_the_panels_look_and_scaled_units(ip):
+    from carbon_magic.ipython.panel_view import axis_unit, group_colour
+    from carbon_magic.ipython.panel_widgets import LiveView
+
+    for n in range(2):
+        run(ip, f"%%carbon --quiet\nx{n} = 1")
+    records = get_session(ip).records
+    factor, unit = axis_unit(max(r.energy_kwh for r in records) * 1e3, "Wh")
+    assert unit != "Wh"  # tiny cells: mWh or µWh, never 0.00001 Wh
+    figure = ip.run_line_magic("carbon", "plot")
+    layout = figure.layout
+    assert layout.paper_bgcolor == "rgba(0,0,0,0)" and layout.plot_bgcolor == "rgba(0,0,0,0)"  # no white block
+    assert layout.template.layout.paper_bgcolor is None  # not plotly's default template
+    assert layout.yaxis.title.text == unit and layout.yaxis2.title.text.endswith("g CO₂e")
+    cpu = next(t for t in figure.data if t.name == "CPU" and t.yaxis == "y")
+    assert list(cpu.y) == pytest.approx([r.cpu_energy_kwh * 1e3 * factor for r in records])
+    assert cpu.marker.color == group_colour("cpu")
+    from carbon_magic.ipython.plot import figure as plot_figure
+
+    assert plot_figure(records, "dark").layout.font.color == LiveView._layout("dark")["font"]["color"]
+
+
+def test_session_panel_counts_every_record_once_and_spans_not_twice(ip):
+    ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
+    ip.run_line_magic("carbon", "start outer --quiet")
+    loop = "for _ in range(300):\n    get_ipython().run_line_magic('carbon', '--name step --quiet _x = 1')"
+    run(ip, loop)
+    ip.run_line_magic("carbon", "stop outer")
+    bundle = panel_bundle(ip)
+    records = get_session(ip).records
+    counted = [r for r in records if r.kind != "span"]
+    assert len(counted) == 300 and len(records) == 301
+    assert bundle["text/plain"].startswith("carbon_magic session: 300 tracked runs")
+    energy = float(re.search(r'data-figure="energy" data-value="([^"]+)"', bundle["text/html"]).group(1))
+    assert energy == pytest.approx(sum(r.energy_kwh for r in counted) * 1e3, rel=1e-9)
+
+
+def panel_bundle(ip) -> dict:
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        ip.run_line_magic("carbon", "panel")
+    return captured.outputs[-1].data
+
+
+def test_session_panel_shows_no_water_headline_for_an_unset_wue(ip):
+    ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
+    run(ip, "%%carbon --quiet\nx = 1")
+    unset = panel_bundle(ip)
+    assert 'data-figure="water"' not in unset["text/html"] and "Water not estimated" in unset["text/html"]
+    assert "water not estimated (wue unset)" in unset["text/plain"]
+    run(ip, "%%carbon --quiet --wue 1.8\nx = 2")
+    counted = panel_bundle(ip)
+    water_ml = float(re.search(r'data-figure="water" data-value="([^"]+)"', counted["text/html"]).group(1))
+    assert water_ml == pytest.approx(sum(r.water_l for r in get_session(ip).records) * 1e3) and water_ml > 0
+    assert "Water not estimated" not in counted["text/html"]
