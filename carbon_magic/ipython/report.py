@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import operator
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS
 from ..outputs.cells_file import CELLS_CSV_COLUMNS
@@ -60,7 +60,7 @@ def _report_class() -> type:
             return repr(self._shown())
 
         def _repr_html_(self) -> str | None:
-            return self._shown()._repr_html_()
+            return self._shown()._repr_html_()  # type: ignore[operator]  # pandas-stubs do not declare it
 
     return Report
 
@@ -71,7 +71,7 @@ def report_frame(records: Sequence["CellRecord"]) -> "pandas.DataFrame":
     import numpy
     import pandas
 
-    data = {}
+    data: dict[str, Any] = {}
     for name, (attribute, factor) in COLUMNS.items():  # a list per column: no tuple per row to collect
         column = list(map(operator.attrgetter(attribute), records))
         data[name] = column if factor is None else numpy.asarray(column, dtype=float) * factor

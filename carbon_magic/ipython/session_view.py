@@ -25,7 +25,9 @@ MAX_BARS = 30
 def bar_labels(records: Sequence["CellRecord"]) -> list[str]:
     """Short, unique bar labels: '[12]', '[12] training', '[13] statement', a span's name
     (repeats numbered '(2)', '(3)'...: O(records), however many share a label)."""
-    labels, seen, next_n = [], set(), {}
+    labels: list[str] = []
+    seen: set[str] = set()
+    next_n: dict[str, int] = {}
     for record in records:
         count = record.execution_count
         if record.kind == "span":

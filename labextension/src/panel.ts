@@ -96,7 +96,13 @@ export class CarbonSidebar extends Widget {
 
   private _view(): ISidebarView {
     const link = this._link;
-    const base = { notebook: this._panel?.title.label ?? null, state: null, error: '', language: '', packageVersion: '' };
+    const base = {
+      notebook: this._panel?.title.label ?? null,
+      state: null,
+      error: '',
+      language: '',
+      packageVersion: ''
+    };
     if (!this._panel) {
       return { ...base, status: 'no-notebook' };
     }

@@ -251,9 +251,7 @@ function parseIntensity(value: Json): IIntensity | null | undefined {
   }
   const g = num(value.g_per_kwh);
   const source = text(value.source);
-  return g === undefined || source === undefined
-    ? undefined
-    : { g_per_kwh: g, source };
+  return g === undefined || source === undefined ? undefined : { g_per_kwh: g, source };
 }
 
 /** The kernel's state, or undefined if anything in it does not fit the schema. */
@@ -280,9 +278,7 @@ export function parseState(value: Json): IKernelState | undefined {
       spark && num(spark.step_s) !== undefined
         ? (() => {
             const points = list(spark.power_w, num);
-            return points
-              ? { step_s: spark.step_s as number, power_w: points }
-              : undefined;
+            return points ? { step_s: spark.step_s as number, power_w: points } : undefined;
           })()
         : undefined
   };
@@ -302,9 +298,7 @@ export function parseKernelMessage(data: Json): KernelMessage | null {
       return { type: 'announce', version: PROTOCOL_VERSION };
     case 'goodbye': {
       const reason = text(data.reason);
-      return reason === undefined
-        ? null
-        : { type: 'goodbye', version: PROTOCOL_VERSION, reason };
+      return reason === undefined ? null : { type: 'goodbye', version: PROTOCOL_VERSION, reason };
     }
     case 'hello': {
       const state = parseState(data.state);

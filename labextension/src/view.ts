@@ -99,7 +99,11 @@ function notLoaded(view: ISidebarView): HTMLElement {
     'carbon_magic is not loaded in this kernel.',
     'Load it to see what each tracked cell costs in energy, CO₂ and water, live while it runs.'
   ]);
-  const button = el('button', 'jp-mod-styled jp-mod-accept cm-LoadButton', loading ? 'Loading…' : 'Load carbon_magic');
+  const button = el(
+    'button',
+    'jp-mod-styled jp-mod-accept cm-LoadButton',
+    loading ? 'Loading…' : 'Load carbon_magic'
+  );
   button.disabled = loading;
   button.dataset.action = 'load';
   node.append(button);
@@ -109,7 +113,12 @@ function notLoaded(view: ISidebarView): HTMLElement {
   return node;
 }
 
-function figureTile(label: string, value: number, parts: [string, string], className: string): HTMLElement {
+function figureTile(
+  label: string,
+  value: number,
+  parts: [string, string],
+  className: string
+): HTMLElement {
   const tile = el('div', `cm-Tile ${className}`);
   tile.append(el('div', 'cm-Tile-label', label));
   const figure = el('div', 'cm-Tile-value');
@@ -128,12 +137,18 @@ function totals(state: IKernelState): HTMLElement {
     figureTile('CO₂e', t.co2_g, scaledParts(t.co2_g, 'g', 4), 'cm-Total-co2')
   );
   if (t.water_ml > 0) {
-    tiles.append(figureTile('Water', t.water_ml, scaledParts(t.water_ml / 1000, 'L', 4), 'cm-Total-water'));
+    tiles.append(
+      figureTile('Water', t.water_ml, scaledParts(t.water_ml / 1000, 'L', 4), 'cm-Total-water')
+    );
   }
   node.append(tiles);
   const cells = `${t.count} tracked cell${t.count === 1 ? '' : 's'}`;
   const caption = el('div', 'cm-Caption', `${cells} · ${duration(t.duration_s)}`);
-  const mode = el('span', `cm-Badge${state.auto ? ' cm-Badge-on' : ''}`, state.auto ? 'every cell' : 'auto off');
+  const mode = el(
+    'span',
+    `cm-Badge${state.auto ? ' cm-Badge-on' : ''}`,
+    state.auto ? 'every cell' : 'auto off'
+  );
   mode.title = state.auto
     ? '%carbon on: every cell is tracked'
     : 'Track a cell with %%carbon, or every cell with %carbon on';
@@ -142,7 +157,10 @@ function totals(state: IKernelState): HTMLElement {
   if (t.water_ml <= 0) {
     // zero water is what an unset WUE gives, not a measurement: say so instead of a tile
     const note = el('div', 'cm-Caption cm-Water-unset', 'Water not estimated: set ');
-    note.append(el('code', undefined, 'wue'), ' (litres per kWh) to count the data centre’s water.');
+    note.append(
+      el('code', undefined, 'wue'),
+      ' (litres per kWh) to count the data centre’s water.'
+    );
     node.append(note);
   }
   return node;
@@ -194,13 +212,21 @@ function powerNow(state: IKernelState): HTMLElement {
   }
   const spark = state.spark;
   node.append(
-    el('div', 'cm-Caption cm-Machine', 'The whole machine, other programs included; tracked cells get their share.')
+    el(
+      'div',
+      'cm-Caption cm-Machine',
+      'The whole machine, other programs included; tracked cells get their share.'
+    )
   );
   const trail = el('div', 'cm-Trail');
   trail.append(sparkline(spark.power_w));
   const span = spark.step_s * spark.power_w.length;
   trail.append(
-    el('div', 'cm-Caption', `${power(total)} in all · ${spark.power_w.length > 1 ? `last ${duration(span)}` : 'trail starting'}`)
+    el(
+      'div',
+      'cm-Caption',
+      `${power(total)} in all · ${spark.power_w.length > 1 ? `last ${duration(span)}` : 'trail starting'}`
+    )
   );
   node.append(trail);
   return node;
@@ -209,10 +235,13 @@ function powerNow(state: IKernelState): HTMLElement {
 function cellRow(cell: ICell): HTMLElement {
   const row = el('button', `cm-Cell cm-Cell-${cell.status}`);
   row.type = 'button';
-  const facts = [cell.kind, cell.status, duration(cell.duration_s), ...(cell.water_ml > 0 ? [`water ${water(cell.water_ml)}`] : [])];
-  row.title = [cell.line, facts.join(' · ')]
-    .filter(Boolean)
-    .join('\n');
+  const facts = [
+    cell.kind,
+    cell.status,
+    duration(cell.duration_s),
+    ...(cell.water_ml > 0 ? [`water ${water(cell.water_ml)}`] : [])
+  ];
+  row.title = [cell.line, facts.join(' · ')].filter(Boolean).join('\n');
   if (cell.id) {
     row.dataset.action = 'show-cell';
     row.dataset.cellId = cell.id;
@@ -241,7 +270,12 @@ function lastCells(state: IKernelState): HTMLElement {
   const node = section('Last tracked cells', 'cm-Cells');
   if (state.cells.length === 0) {
     const hint = el('div', 'cm-Caption', 'None yet. Track a cell with ');
-    hint.append(el('code', undefined, '%%carbon'), ', or every cell with ', el('code', undefined, '%carbon on'), '.');
+    hint.append(
+      el('code', undefined, '%%carbon'),
+      ', or every cell with ',
+      el('code', undefined, '%carbon on'),
+      '.'
+    );
     node.append(hint);
     return node;
   }
@@ -258,7 +292,11 @@ function problemList(problems: IProblem[]): HTMLElement {
   title.append(el('code', undefined, '%carbon status'), ' has them all):');
   const items = el('ul');
   for (const problem of problems) {
-    const item = el('li', 'cm-Problem', `${problem.where}: ${problem.error_type}${problem.count > 1 ? ` ×${problem.count}` : ''}`);
+    const item = el(
+      'li',
+      'cm-Problem',
+      `${problem.where}: ${problem.error_type}${problem.count > 1 ? ` ×${problem.count}` : ''}`
+    );
     item.title = problem.message;
     if (problem.message) {
       item.append(el('span', 'cm-Problem-message', ` (${problem.message})`));
@@ -296,7 +334,9 @@ function measuredHow(view: ISidebarView, state: IKernelState): HTMLElement {
     node.append(problemList(state.problems));
   }
   if (view.packageVersion) {
-    node.append(el('div', 'cm-Caption cm-Version', `carbon_magic ${view.packageVersion} in the kernel`));
+    node.append(
+      el('div', 'cm-Caption cm-Version', `carbon_magic ${view.packageVersion} in the kernel`)
+    );
   }
   return node;
 }
@@ -308,7 +348,9 @@ export function renderSidebar(view: ISidebarView): HTMLElement {
   root.append(header(view));
   switch (view.status) {
     case 'no-notebook':
-      root.append(message('cm-Empty', ['Open a notebook to see its kernel’s energy, CO₂ and water here.']));
+      root.append(
+        message('cm-Empty', ['Open a notebook to see its kernel’s energy, CO₂ and water here.'])
+      );
       return root;
     case 'no-kernel':
       root.append(message('cm-Empty', ['This notebook has no kernel.']));

@@ -11,7 +11,11 @@ import type { IKernelState } from '../src/protocol';
 type CommHandler = (comm: FakeComm, msg: any) => void;
 
 export class FakeComm {
-  constructor(readonly kernel: FakeKernel, readonly targetName: string, readonly commId: string) {}
+  constructor(
+    readonly kernel: FakeKernel,
+    readonly targetName: string,
+    readonly commId: string
+  ) {}
   onMsg: (msg: any) => void = () => undefined;
   onClose: (msg: any) => void = () => undefined;
   opened: unknown[] = [];
@@ -48,7 +52,10 @@ export class FakeComm {
 }
 
 export class FakeKernel {
-  constructor(language = 'python', readonly id = `kernel-${++FakeKernel.count}`) {
+  constructor(
+    language = 'python',
+    readonly id = `kernel-${++FakeKernel.count}`
+  ) {
     this.info = Promise.resolve({ language_info: { name: language } } as any);
   }
   static count = 0;
@@ -93,7 +100,11 @@ export class FakeKernel {
   announce(): FakeComm {
     const comm = new FakeComm(this, 'carbon_magic', 'announce');
     this.targets.get('carbon_magic')?.(comm, {
-      content: { comm_id: 'announce', target_name: 'carbon_magic', data: { type: 'announce', version: 1 } }
+      content: {
+        comm_id: 'announce',
+        target_name: 'carbon_magic',
+        data: { type: 'announce', version: 1 }
+      }
     });
     return comm;
   }
@@ -133,8 +144,17 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
     config_error: null,
     cells: [
       {
-        n: 3, id: 'cell-a', label: 'cell 3', line: 'import time', kind: 'cell', status: 'ok',
-        duration_s: 8.0, energy_wh: 0.0583, co2_g: 0.00327, water_ml: 0, provisional: false
+        n: 3,
+        id: 'cell-a',
+        label: 'cell 3',
+        line: 'import time',
+        kind: 'cell',
+        status: 'ok',
+        duration_s: 8.0,
+        energy_wh: 0.0583,
+        co2_g: 0.00327,
+        water_ml: 0,
+        provisional: false
       }
     ],
     spark: { step_s: 2, power_w: [21.2, 28.0, 28.1, 21.3] },
@@ -144,6 +164,12 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
 
 export function hello(state: IKernelState = kernelState(), seq = 1) {
   return {
-    type: 'hello', version: 1, seq, package_version: '0.1.0', min_interval_s: 1, keepalive_s: 10, state
+    type: 'hello',
+    version: 1,
+    seq,
+    package_version: '0.1.0',
+    min_interval_s: 1,
+    keepalive_s: 10,
+    state
   };
 }

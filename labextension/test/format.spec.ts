@@ -1,4 +1,13 @@
-import { co2, componentName, duration, energy, power, scaled, scaledParts, water } from '../src/format';
+import {
+  co2,
+  componentName,
+  duration,
+  energy,
+  power,
+  scaled,
+  scaledParts,
+  water
+} from '../src/format';
 
 describe('format', () => {
   it('scales with SI prefixes like the kernel summaries', () => {

@@ -50,7 +50,7 @@ describe('KernelLink', () => {
     expect(link.packageVersion).toBe('0.1.0');
   });
 
-  it('goes live on the announce comm itself, and leaves it open for the kernel\'s other front ends', async () => {
+  it("goes live on the announce comm itself, and leaves it open for the kernel's other front ends", async () => {
     const { kernel, link } = await notLoaded();
     const announce = kernel.announce(); // a %load_ext typed in a cell
     await settle();
@@ -77,7 +77,12 @@ describe('KernelLink', () => {
 
   it('explains a failed load', async () => {
     const { kernel, link } = await notLoaded();
-    kernel.reply = { status: 'error', ename: 'ModuleNotFoundError', evalue: "No module named 'carbon_magic'", traceback: [] };
+    kernel.reply = {
+      status: 'error',
+      ename: 'ModuleNotFoundError',
+      evalue: "No module named 'carbon_magic'",
+      traceback: []
+    };
     await link.load();
     expect(link.status).toBe('error');
     expect(link.error).toContain('pip install carbon_magic');
@@ -99,7 +104,12 @@ describe('KernelLink', () => {
     const comm = kernel.lastComm;
     const changes = jest.fn();
     link.changed.connect(changes);
-    comm.receive({ type: 'state', version: 1, seq: 2, state: kernelState({ totals: { ...kernelState().totals, energy_wh: 1 } }) });
+    comm.receive({
+      type: 'state',
+      version: 1,
+      seq: 2,
+      state: kernelState({ totals: { ...kernelState().totals, energy_wh: 1 } })
+    });
     expect(link.state?.totals.energy_wh).toBe(1);
     comm.receive({ type: 'state', version: 1, seq: 2, state: kernelState() }); // stale
     comm.receive({ type: 'state', version: 1, seq: 9, state: { totals: 'lots' } });

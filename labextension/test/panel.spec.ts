@@ -7,7 +7,11 @@ import { FakeKernel, hello, kernelState, settle } from './fakes';
 
 /** A notebook panel as the sidebar sees it: title, session context, cells with ids. */
 class FakeNotebook {
-  constructor(readonly id: string, public kernel: FakeKernel | null, cellIds: string[]) {
+  constructor(
+    readonly id: string,
+    public kernel: FakeKernel | null,
+    cellIds: string[]
+  ) {
     this.title = { label: `${id}.ipynb`, changed: new Signal<any, void>(this) };
     this.sessionContext = {
       kernelChanged: new Signal<any, any>(this),
@@ -44,14 +48,20 @@ class FakeTracker {
 function setup() {
   const tracker = new FakeTracker();
   const activate = jest.fn();
-  const sidebar = new CarbonSidebar({ tracker: tracker as any, links: new LinkRegistry(), activate });
+  const sidebar = new CarbonSidebar({
+    tracker: tracker as any,
+    links: new LinkRegistry(),
+    activate
+  });
   Widget.attach(sidebar, document.body);
   return { tracker, sidebar, activate };
 }
 
-const status = (sidebar: CarbonSidebar) => (sidebar.node.querySelector('.cm-Sidebar') as HTMLElement).dataset.status;
+const status = (sidebar: CarbonSidebar) =>
+  (sidebar.node.querySelector('.cm-Sidebar') as HTMLElement).dataset.status;
 const energy = (sidebar: CarbonSidebar) =>
-  (sidebar.node.querySelector('.cm-Total-energy .cm-Tile-value') as HTMLElement | null)?.dataset.value;
+  (sidebar.node.querySelector('.cm-Total-energy .cm-Tile-value') as HTMLElement | null)?.dataset
+    .value;
 
 describe('CarbonSidebar', () => {
   it('follows the notebook in focus, each with its own kernel', async () => {
@@ -63,15 +73,24 @@ describe('CarbonSidebar', () => {
     const two = new FakeNotebook('two', k2, ['b']);
     tracker.focus(one);
     await settle();
-    k1.lastComm.receive(hello(kernelState({ totals: { ...kernelState().totals, energy_wh: 1.5 } })));
+    k1.lastComm.receive(
+      hello(kernelState({ totals: { ...kernelState().totals, energy_wh: 1.5 } }))
+    );
     expect(energy(sidebar)).toBe('1.5');
     expect(sidebar.node.textContent).toContain('one.ipynb');
     tracker.focus(two);
     await settle();
     expect(status(sidebar)).toBe('connecting');
-    k2.lastComm.receive(hello(kernelState({ totals: { ...kernelState().totals, energy_wh: 2.5 } })));
+    k2.lastComm.receive(
+      hello(kernelState({ totals: { ...kernelState().totals, energy_wh: 2.5 } }))
+    );
     expect(energy(sidebar)).toBe('2.5');
-    k1.lastComm.receive({ type: 'state', version: 1, seq: 2, state: kernelState({ totals: { ...kernelState().totals, energy_wh: 9 } }) });
+    k1.lastComm.receive({
+      type: 'state',
+      version: 1,
+      seq: 2,
+      state: kernelState({ totals: { ...kernelState().totals, energy_wh: 9 } })
+    });
     expect(energy(sidebar)).toBe('2.5'); // the other notebook's kernel does not show here
     tracker.focus(one);
     expect(energy(sidebar)).toBe('9'); // ...but its figures were kept up to date
@@ -109,7 +128,10 @@ describe('CarbonSidebar', () => {
     await settle();
     expect(activate).toHaveBeenCalledWith('nb');
     expect(notebook.content.activeCellIndex).toBe(1);
-    expect(notebook.content.scrollToCell).toHaveBeenCalledWith(notebook.content.widgets[1], 'center');
+    expect(notebook.content.scrollToCell).toHaveBeenCalledWith(
+      notebook.content.widgets[1],
+      'center'
+    );
     expect(await sidebar.showCell('not-there')).toBe(false);
     sidebar.dispose();
   });

@@ -39,7 +39,10 @@ describe('protocol', () => {
       { ...good, spark: { step_s: 2, power_w: [1, 'x'] } },
       { ...good, intensity: { g_per_kwh: 56 } },
       { ...good, problems: 2 },
-      { ...good, problems: [{ where: 'csv output', error_type: 'OSError', count: '2', message: '' }] }
+      {
+        ...good,
+        problems: [{ where: 'csv output', error_type: 'OSError', count: '2', message: '' }]
+      }
     ];
     for (const state of broken) {
       expect(parseState(state)).toBeUndefined();

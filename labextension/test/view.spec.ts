@@ -23,7 +23,17 @@ function click(node: Element | null) {
 describe('renderSidebar', () => {
   it('shows totals with their exact values, the running cells and the power', () => {
     const state = kernelState({
-      running: [{ n: 4, id: 'c4', label: 'cell 4', kind: 'cell', elapsed_s: 3.2, energy_wh: 0.0123, co2_g: 0.0007 }],
+      running: [
+        {
+          n: 4,
+          id: 'c4',
+          label: 'cell 4',
+          kind: 'cell',
+          elapsed_s: 3.2,
+          energy_wh: 0.0123,
+          co2_g: 0.0007
+        }
+      ],
       running_count: 6
     });
     const root = renderSidebar(view({ state }));
@@ -38,7 +48,9 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Pill')!.textContent).toBe('measuring');
     const rows = Array.from(root.querySelectorAll('.cm-Power-row')).map(r => r.textContent);
     expect(rows).toEqual(['CPU modelled8 W', 'RAM modelled20 W']);
-    expect(root.querySelector('.cm-Power .cm-Section-title')!.textContent).toBe('Power now · whole machine');
+    expect(root.querySelector('.cm-Power .cm-Section-title')!.textContent).toBe(
+      'Power now · whole machine'
+    );
     expect(root.querySelector('.cm-Spark polyline')).not.toBeNull();
     expect(root.querySelector('.cm-How')!.textContent).toContain('TDP model x CPU load');
     expect(root.querySelector('.cm-Intensity')!.textContent).toBe('56 g CO₂e/kWh');
@@ -57,19 +69,33 @@ describe('renderSidebar', () => {
 
   it('says per component whether a hardware counter measures it or a model estimates it', () => {
     const root = renderSidebar(view({ state: kernelState({ measured: ['cpu'] }) }));
-    const how = Array.from(root.querySelectorAll<HTMLElement>('.cm-Power-row')).map(r => [r.dataset.component, r.dataset.how]);
-    expect(how).toEqual([['cpu', 'measured'], ['ram', 'modelled']]);
+    const how = Array.from(root.querySelectorAll<HTMLElement>('.cm-Power-row')).map(r => [
+      r.dataset.component,
+      r.dataset.how
+    ]);
+    expect(how).toEqual([
+      ['cpu', 'measured'],
+      ['ram', 'modelled']
+    ]);
     expect(root.querySelector('.cm-Machine')!.textContent).toContain('whole machine');
   });
 
   it('lists the problems %carbon status lists, as text, and says when every cell is tracked', () => {
     const problems = [
-      { where: 'csv output', error_type: 'PermissionError', count: 3, message: '<b>read-only</b> folder' },
+      {
+        where: 'csv output',
+        error_type: 'PermissionError',
+        count: 3,
+        message: '<b>read-only</b> folder'
+      },
       { where: 'sidebar send', error_type: 'OSError', count: 1, message: '' }
     ];
     const root = renderSidebar(view({ state: kernelState({ problems, auto: true }) }));
     const items = Array.from(root.querySelectorAll('.cm-Problem')).map(item => item.textContent);
-    expect(items).toEqual(['csv output: PermissionError ×3 (<b>read-only</b> folder)', 'sidebar send: OSError']);
+    expect(items).toEqual([
+      'csv output: PermissionError ×3 (<b>read-only</b> folder)',
+      'sidebar send: OSError'
+    ]);
     expect(root.querySelector('.cm-Problems')!.textContent).toContain('4 problems so far');
     expect(root.querySelector('.cm-Problems b')).toBeNull();
     expect(root.querySelector('.cm-Badge')!.textContent).toBe('every cell');
@@ -110,11 +136,17 @@ describe('renderSidebar', () => {
     const r = renderSidebar(view({ status: 'unavailable', language: 'r', state: null }));
     expect(r.textContent).toContain('Not available for r kernels');
     expect(r.querySelector('.cm-LoadButton')).toBeNull();
-    const e = renderSidebar(view({ status: 'error', error: 'carbon_magic is not installed', state: null }));
+    const e = renderSidebar(
+      view({ status: 'error', error: 'carbon_magic is not installed', state: null })
+    );
     expect(e.querySelector('.cm-Error')!.textContent).toBe('carbon_magic is not installed');
     expect(e.querySelector('.cm-LoadButton')).not.toBeNull();
-    expect(renderSidebar(view({ status: 'no-notebook', notebook: null })).textContent).toContain('Open a notebook');
-    expect(renderSidebar(view({ status: 'restarting', state: null })).textContent).toContain('restarting');
+    expect(renderSidebar(view({ status: 'no-notebook', notebook: null })).textContent).toContain(
+      'Open a notebook'
+    );
+    expect(renderSidebar(view({ status: 'restarting', state: null })).textContent).toContain(
+      'restarting'
+    );
   });
 
   it('shows kernel texts as text, never as HTML', () => {

@@ -170,7 +170,7 @@ class SidebarChannel:
 
     def _on_comm_msg(self, message: dict) -> None:
         content = message.get("content") or {}
-        peer = self.peers.get(content.get("comm_id"))
+        peer = self.peers.get(str(content.get("comm_id")))
         if peer is None:
             return
         if protocol.parse_request(content.get("data"), message.get("buffers")) is None:
@@ -182,7 +182,7 @@ class SidebarChannel:
         self._flush(time.monotonic(), main_thread=True)
 
     def _on_comm_close(self, message: dict) -> None:
-        comm_id = (message.get("content") or {}).get("comm_id")
+        comm_id = str((message.get("content") or {}).get("comm_id"))
         with self._lock:
             if self.peers.pop(comm_id, None) is not None and not self.peers:
                 self._stop_live()
