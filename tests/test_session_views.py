@@ -48,8 +48,7 @@ def test_report_puts_what_people_read_first_and_shortens_cell_ids_only_when_show
 
 
 def test_plot_has_the_panels_look_and_scaled_units(ip):
-    from carbon_magic.ipython.panel_view import axis_unit, group_colour
-    from carbon_magic.ipython.panel_widgets import LiveView
+    from carbon_magic.ipython.panel_view import axis_unit, group_colour, palette_of
 
     for n in range(2):
         run(ip, f"%%carbon --quiet\nx{n} = 1")
@@ -66,7 +65,9 @@ def test_plot_has_the_panels_look_and_scaled_units(ip):
     assert cpu.marker.color == group_colour("cpu")
     from carbon_magic.ipython.plot import figure as plot_figure
 
-    assert plot_figure(records, "dark").layout.font.color == LiveView._layout("dark")["font"]["color"]
+    dark = plot_figure(records, "dark").layout
+    assert dark.font.color == palette_of("dark").text  # the live panel's text colour in the dark theme
+    assert dark.xaxis.gridcolor == palette_of("dark").grid
 
 
 def test_session_panel_counts_every_record_once_and_spans_not_twice(ip):
