@@ -10,7 +10,8 @@ kernel's log and the next summary, never into a cell), ``pending_clear`` (a summ
 never sets off the user's ``clear_output(wait=True)``), ``frontend``
 (does the front end show widgets), ``display`` (the summaries), ``equivalents`` (car km,
 phone charges ...), ``live_panel`` with ``panel_view``, ``panel_widgets``, ``series``,
-``chart_layout`` and ``chart_png`` (the per-cell live panel and its frozen chart), ``session_panel`` with ``session_view`` (``%carbon panel``), ``report``,
+``chart_layout`` and ``chart_png`` (the per-cell live panel and its frozen chart), ``session_panel`` with ``session_view`` (``%carbon panel``), ``totals`` (a kernel's running
+totals, shared by ``%carbon panel`` and the sidebar), ``report``,
 ``plot``, ``warmup`` (background start-up) and ``sidebar/`` (the JupyterLab sidebar's comm).
 Importing this package imports nothing heavy.
 """
