@@ -60,13 +60,13 @@ def main(seconds: float = SECONDS) -> dict:
         manager.shutdown_kernel(now=True)
 
     elapsed = messages[-1].at - messages[0].at
-    sent_at = [m.data["state"]["time"] for m in messages]  # the kernel's clock when it made each one
+    sent_at = [m.data["kernel"]["time"] for m in messages]  # the kernel's clock when it made each one
     gaps = [later - earlier for earlier, later in zip(sent_at, sent_at[1:])]
     received_gaps = [later.at - earlier.at for earlier, later in zip(messages, messages[1:])]
     sizes = [m.size_bytes for m in messages]
     first = [m.size_bytes for m in messages if m.at - messages[0].at < 60]
     last = [m.size_bytes for m in messages if messages[-1].at - m.at < 60]
-    final = messages[-1].data["state"]
+    final = messages[-1].data["kernel"]
     figures = {
         "cells": cells, "messages": len(messages), "seconds": elapsed,
         "rate_per_s": (len(messages) - 1) / elapsed, "min_gap_s": min(gaps), "min_received_gap_s": min(received_gaps),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 TARGET = "carbon_magic"
-REFRESH = {"request": "refresh", "version": 1}
+REFRESH = {"request": "refresh", "version": 2}
 
 
 @dataclass

@@ -51,6 +51,17 @@ def channel_counts(sidebar: SidebarClient) -> dict:
     ))
 
 
+def assert_no_top_level_state(sidebar: SidebarClient, comm_ids: set[str]) -> None:
+    """No message the kernel sent on the sidebar's comms ``comm_ids`` (comm_open, comm_msg,
+    comm_close) has a top-level ``state`` key. nbclient (nbconvert, papermill), which has no
+    sidebar, takes the ``state`` of any comm message for ipywidgets widget state and writes it
+    into the executed notebook's ``metadata.widgets``; so the kernel's state is under ``kernel``."""
+    sent = [r for r in sidebar.log
+            if r.kind in ("comm_open", "comm_msg", "comm_close") and r.content.get("comm_id") in comm_ids]
+    assert sent
+    assert [r.data for r in sent if isinstance(r.data, dict) and "state" in r.data] == []
+
+
 def test_a_kernel_without_the_extension_closes_the_sidebars_comm(sidebar):
     comm_id = sidebar.open_comm()
     received = sidebar.wait_comm(comm_id)
@@ -62,15 +73,15 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
     for received in sidebar.execute("%load_ext carbon_magic"):
         if received.kind == "comm_open" and received.content["target_name"] == "carbon_magic":
             announce = received
-    assert announce is not None and announce.data == {"type": "announce", "version": 1}
+    assert announce is not None and announce.data == {"type": "announce", "version": 2}
 
     comm_id = sidebar.open_comm()
     hello = sidebar.wait_comm(comm_id)
     assert hello.kind == "comm_msg"
-    assert hello.data["type"] == "hello" and hello.data["version"] == 1 and hello.data["seq"] == 1
+    assert hello.data["type"] == "hello" and hello.data["version"] == 2 and hello.data["seq"] == 1
     assert hello.data["package_version"] == __version__
     assert hello.data["min_interval_s"] == 1.0
-    state = hello.data["state"]
+    state = hello.data["kernel"]
     assert state["totals"]["count"] == 0 and state["cells"] == [] and state["running"] == []
     assert state["intensity"]["g_per_kwh"] > 0 and "France" in (state["location"] or "")
 
@@ -79,15 +90,15 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
     busy_at = next(r.at for r in during if r.kind == "status" and r.content["execution_state"] == "busy")
     idle_at = next(r.at for r in during if r.kind == "status" and r.content["execution_state"] == "idle")
     states = [r for r in sidebar.comm_messages(comm_id, start) if busy_at < r.at < idle_at]
-    running = [r for r in states if r.data["state"]["running"]]
-    assert len(running) >= 3, [r.data["state"]["running"] for r in states]
-    energies = [r.data["state"]["totals"]["energy_wh"] for r in running]
+    running = [r for r in states if r.data["kernel"]["running"]]
+    assert len(running) >= 3, [r.data["kernel"]["running"] for r in states]
+    energies = [r.data["kernel"]["totals"]["energy_wh"] for r in running]
     assert all(later > earlier for earlier, later in zip(energies, energies[1:])), energies
-    assert running[-1].data["state"]["running"][0]["elapsed_s"] > 2
+    assert running[-1].data["kernel"]["running"][0]["elapsed_s"] > 2
 
     sidebar.wait_quiet(1.5)
     messages = sidebar.comm_messages(comm_id)
-    made = [r.data["state"]["time"] for r in messages]  # the kernel's clock
+    made = [r.data["kernel"]["time"] for r in messages]  # the kernel's clock
     gaps = [later - earlier for earlier, later in zip(made, made[1:])]
     assert min(gaps) > 0.98, gaps  # at most one a second
     assert max(r.size_bytes for r in messages) < MAX_MESSAGE_BYTES
@@ -98,11 +109,12 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
         "import json\n_r = %carbon report\nprint(json.dumps(_r[['energy_wh', 'co2_g', 'water_ml']].sum().to_dict()))"
     ))
     sidebar.wait_quiet(1.2)
-    last = sidebar.comm_messages(comm_id)[-1].data["state"]
+    last = sidebar.comm_messages(comm_id)[-1].data["kernel"]
     assert last["totals"]["count"] == 1 and last["running"] == []
     assert math.isclose(last["totals"]["energy_wh"], report["energy_wh"], rel_tol=1e-9)
     assert math.isclose(last["totals"]["co2_g"], report["co2_g"], rel_tol=1e-9)
     assert last["cells"][0]["kind"] == "cell" and last["cells"][0]["status"] == "ok"
+    assert_no_top_level_state(sidebar, {announce.content["comm_id"], comm_id})
 
 
 def test_the_announce_comm_carries_hello_and_states_while_the_kernel_is_busy(sidebar):
@@ -117,9 +129,11 @@ def test_the_announce_comm_carries_hello_and_states_while_the_kernel_is_busy(sid
     assert during and during[0].data["type"] == "hello" and during[0].data["seq"] == 1
     assert during[0].at - announce.at < 1.0, during[0].at - announce.at
     assert [r.data["type"] for r in during[1:]] == ["state"] * (len(during) - 1) and len(during) >= 3
-    last = during[-1].data["state"]
+    last = during[-1].data["kernel"]
     assert last["methods"]  # hardware discovery ended meanwhile
     assert last["power_w"] and last["measured"] == []  # no RAPL here: every component is modelled
+    # what nbclient sees: the announce comm gets hello and states with no sidebar there
+    assert_no_top_level_state(sidebar, {announce.content["comm_id"]})
 
 
 def test_the_next_state_after_a_cell_says_what_the_cell_changed(sidebar):
@@ -133,7 +147,7 @@ def test_the_next_state_after_a_cell_says_what_the_cell_changed(sidebar):
     idle_at = done[-1].at
     after = sidebar.pump(lambda r: r.kind == "comm_msg" and r.content.get("comm_id") == comm_id and r.at > idle_at,
                          10.0)
-    state = after.data["state"]
+    state = after.data["kernel"]
     assert state["auto"] is True
     assert {"where": "test meter", "error_type": "OSError", "count": 1, "message": "sensor unplugged"} in state["problems"]
     status = "".join(r.content["data"]["text/plain"] for r in sidebar.execute("%carbon status") if r.kind == "display_data")
@@ -147,7 +161,8 @@ def test_unloading_says_goodbye_and_a_new_comm_is_refused(sidebar):
     sidebar.execute("%unload_ext carbon_magic")
     closed = sidebar.closed(comm_id) or sidebar.pump(
         lambda r: r.kind == "comm_close" and r.content.get("comm_id") == comm_id, 10)
-    assert closed.data == {"type": "goodbye", "version": 1, "reason": "unloaded"}
+    assert closed.data == {"type": "goodbye", "version": 2, "reason": "unloaded"}
+    assert_no_top_level_state(sidebar, {comm_id})
     again = sidebar.open_comm()
     assert sidebar.wait_comm(again).kind == "comm_close"
 
@@ -159,20 +174,21 @@ HOSTILE = [
     42,
     {},
     {"request": "refresh"},
-    {"version": 1},
-    {"request": "refresh", "version": 2},
-    {"request": "refresh", "version": "1"},
+    {"version": 2},
+    {"request": "refresh", "version": 1},  # the previous protocol version
+    {"request": "refresh", "version": 3},
+    {"request": "refresh", "version": "2"},
     {"request": "refresh", "version": True},
-    {"request": "refresh", "version": 1.0},
-    {"request": "Refresh", "version": 1},
-    {"request": "load", "version": 1},  # loading is an execute_request the user's click sends
-    {"request": "execute", "version": 1, "code": "open('pwned', 'w').write('x')"},
-    {"request": "refresh", "version": 1, "code": "open('pwned', 'w').write('x')"},
-    {"request": "__import__('os').system('touch pwned')", "version": 1},
-    {"request": ["refresh"], "version": 1},
-    {"request": {"__class__": "refresh"}, "version": 1},
-    {"request": "refresh" * 200_000, "version": 1},
-    {"request": "refresh", "version": 1, "nested": [[[[[[[[[[{}]]]]]]]]]]},
+    {"request": "refresh", "version": 2.0},
+    {"request": "Refresh", "version": 2},
+    {"request": "load", "version": 2},  # loading is an execute_request the user's click sends
+    {"request": "execute", "version": 2, "code": "open('pwned', 'w').write('x')"},
+    {"request": "refresh", "version": 2, "code": "open('pwned', 'w').write('x')"},
+    {"request": "__import__('os').system('touch pwned')", "version": 2},
+    {"request": ["refresh"], "version": 2},
+    {"request": {"__class__": "refresh"}, "version": 2},
+    {"request": "refresh" * 200_000, "version": 2},
+    {"request": "refresh", "version": 2, "nested": [[[[[[[[[[{}]]]]]]]]]]},
 ]
 
 
@@ -200,13 +216,13 @@ def test_hostile_requests_change_nothing_and_run_nothing(sidebar, isolated):
     for refused in refused_opens:
         closed = sidebar.closed(refused) or sidebar.wait_comm(refused, 10)
         assert closed.kind == "comm_close"
-        assert closed.data == {"type": "goodbye", "version": 1, "reason": "invalid request"}
+        assert closed.data == {"type": "goodbye", "version": 2, "reason": "invalid request"}
 
     # the well-behaved comm still works, and nothing it was sent shows anywhere
     sidebar.send(comm_id, REFRESH)
     sidebar.wait_quiet(1.5)
     latest = sidebar.comm_messages(comm_id)[-1]
-    assert latest.data["type"] == "state" and latest.data["state"]["problems"] == []
+    assert latest.data["type"] == "state" and latest.data["kernel"]["problems"] == []
     assert "pwned" not in json.dumps(latest.data)
     assert all(r.size_bytes < MAX_MESSAGE_BYTES for r in sidebar.comm_messages(comm_id))
 
@@ -233,7 +249,7 @@ def test_a_silent_peer_expires_while_one_that_refreshes_stays(sidebar):
         sidebar.send(talking, REFRESH)
         sidebar.wait_quiet(1.0)
     closed = sidebar.closed(silent)
-    assert closed is not None and closed.data == {"type": "goodbye", "version": 1, "reason": "expired"}
+    assert closed is not None and closed.data == {"type": "goodbye", "version": 2, "reason": "expired"}
     assert sidebar.closed(talking) is None
     assert channel_counts(sidebar)["peers"] == 1
 

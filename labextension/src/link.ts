@@ -238,7 +238,7 @@ export class KernelLink {
         return; // out of order
       }
       this._seq = message.seq;
-      this._state = message.state;
+      this._state = message.kernel;
       this._error = '';
       this._set('connected', true);
     }

@@ -1,10 +1,13 @@
 /**
- * The sidebar's message schema, version 1 (docs/sidebar-protocol.md; the kernel's side is
+ * The sidebar's message schema, version 2 (docs/sidebar-protocol.md; the kernel's side is
  * carbon_magic/ipython/sidebar/protocol.py).
  *
  * Kernel -> front end: `announce` (the kernel loaded the extension), `hello` (first message
  * on our comm, with the full state), `state` (at most once a second), `goodbye` (in the
- * data of a comm_close). Front end -> kernel: only `{request: 'refresh', version: 1}`.
+ * data of a comm_close). Front end -> kernel: only `{request: 'refresh', version: 2}`.
+ * The kernel's state is under the key `kernel` in `hello` and `state` (version 2; `state`
+ * in version 1): a top-level `state` key would make nbclient / nbconvert store the message
+ * as ipywidgets widget state in an executed notebook.
  * Everything the kernel sends is checked here before it is shown: a message that does not
  * fit the schema is dropped, and texts are only ever shown as text.
  */
@@ -12,7 +15,7 @@
 /** The comm target name shared with the kernel. */
 export const TARGET = 'carbon_magic';
 /** The protocol version this front end speaks. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** The only code the front end ever runs in a kernel: the load button's action. */
 export const LOAD_CODE = '%load_ext carbon_magic';
 
@@ -88,9 +91,9 @@ export type KernelMessage =
       package_version: string;
       min_interval_s: number;
       keepalive_s: number;
-      state: IKernelState;
+      kernel: IKernelState;
     }
-  | { type: 'state'; version: number; seq: number; state: IKernelState }
+  | { type: 'state'; version: number; seq: number; kernel: IKernelState }
   | { type: 'goodbye'; version: number; reason: string };
 
 /** The request for the whole state, also sent as a keep-alive while the kernel is idle. */
@@ -301,13 +304,13 @@ export function parseKernelMessage(data: Json): KernelMessage | null {
       return reason === undefined ? null : { type: 'goodbye', version: PROTOCOL_VERSION, reason };
     }
     case 'hello': {
-      const state = parseState(data.state);
+      const kernel = parseState(data.kernel);
       const seq = num(data.seq);
       const packageVersion = text(data.package_version);
       const interval = num(data.min_interval_s);
       const keepalive = num(data.keepalive_s);
       if (
-        !state ||
+        !kernel ||
         seq === undefined ||
         packageVersion === undefined ||
         interval === undefined ||
@@ -323,14 +326,14 @@ export function parseKernelMessage(data: Json): KernelMessage | null {
         package_version: packageVersion,
         min_interval_s: interval,
         keepalive_s: keepalive,
-        state
+        kernel
       };
     }
     case 'state': {
-      const state = parseState(data.state);
+      const kernel = parseState(data.kernel);
       const seq = num(data.seq);
-      return state && seq !== undefined
-        ? { type: 'state', version: PROTOCOL_VERSION, seq, state }
+      return kernel && seq !== undefined
+        ? { type: 'state', version: PROTOCOL_VERSION, seq, kernel }
         : null;
     }
     default:

@@ -103,7 +103,7 @@ export class FakeKernel {
       content: {
         comm_id: 'announce',
         target_name: 'carbon_magic',
-        data: { type: 'announce', version: 1 }
+        data: { type: 'announce', version: 2 }
       }
     });
     return comm;
@@ -165,11 +165,11 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
 export function hello(state: IKernelState = kernelState(), seq = 1) {
   return {
     type: 'hello',
-    version: 1,
+    version: 2,
     seq,
     package_version: '0.1.0',
     min_interval_s: 1,
     keepalive_s: 10,
-    state
+    kernel: state
   };
 }

@@ -68,7 +68,7 @@ describe('KernelLink', () => {
     const { kernel, link } = await notLoaded();
     const announce = kernel.announce();
     announce.receive(hello());
-    announce.closeFromKernel({ type: 'goodbye', version: 1, reason: 'expired' });
+    announce.closeFromKernel({ type: 'goodbye', version: 2, reason: 'expired' });
     await settle();
     expect(kernel.comms).toHaveLength(2);
     kernel.lastComm.receive(hello());
@@ -106,13 +106,13 @@ describe('KernelLink', () => {
     link.changed.connect(changes);
     comm.receive({
       type: 'state',
-      version: 1,
+      version: 2,
       seq: 2,
-      state: kernelState({ totals: { ...kernelState().totals, energy_wh: 1 } })
+      kernel: kernelState({ totals: { ...kernelState().totals, energy_wh: 1 } })
     });
     expect(link.state?.totals.energy_wh).toBe(1);
-    comm.receive({ type: 'state', version: 1, seq: 2, state: kernelState() }); // stale
-    comm.receive({ type: 'state', version: 1, seq: 9, state: { totals: 'lots' } });
+    comm.receive({ type: 'state', version: 2, seq: 2, kernel: kernelState() }); // stale
+    comm.receive({ type: 'state', version: 2, seq: 9, kernel: { totals: 'lots' } });
     comm.receive('<script>');
     expect(link.state?.totals.energy_wh).toBe(1);
     expect(link.status).toBe('connected');
@@ -121,9 +121,9 @@ describe('KernelLink', () => {
 
   it('says so when the kernel speaks another protocol version', async () => {
     const { kernel, link } = await connected();
-    kernel.lastComm.receive({ ...hello(), version: 2 });
+    kernel.lastComm.receive({ ...hello(), version: 1 });
     expect(link.status).toBe('error');
-    expect(link.error).toContain('protocol version 2');
+    expect(link.error).toContain('protocol version 1');
   });
 
   it('recovers after a restart and after the kernel expires its comm', async () => {
@@ -137,10 +137,10 @@ describe('KernelLink', () => {
     expect(kernel.comms).toHaveLength(2);
     kernel.lastComm.receive(hello());
     expect(link.status).toBe('connected');
-    kernel.lastComm.closeFromKernel({ type: 'goodbye', version: 1, reason: 'expired' });
+    kernel.lastComm.closeFromKernel({ type: 'goodbye', version: 2, reason: 'expired' });
     await settle();
     expect(kernel.comms).toHaveLength(3);
-    kernel.lastComm.closeFromKernel({ type: 'goodbye', version: 1, reason: 'unloaded' });
+    kernel.lastComm.closeFromKernel({ type: 'goodbye', version: 2, reason: 'unloaded' });
     expect(link.status).toBe('not-loaded');
   });
 

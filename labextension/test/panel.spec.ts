@@ -87,9 +87,9 @@ describe('CarbonSidebar', () => {
     expect(energy(sidebar)).toBe('2.5');
     k1.lastComm.receive({
       type: 'state',
-      version: 1,
+      version: 2,
       seq: 2,
-      state: kernelState({ totals: { ...kernelState().totals, energy_wh: 9 } })
+      kernel: kernelState({ totals: { ...kernelState().totals, energy_wh: 9 } })
     });
     expect(energy(sidebar)).toBe('2.5'); // the other notebook's kernel does not show here
     tracker.focus(one);
@@ -104,7 +104,7 @@ describe('CarbonSidebar', () => {
     await settle();
     notebook.kernel!.lastComm.receive(hello());
     const tile = sidebar.node.querySelector('.cm-Total-energy');
-    notebook.kernel!.lastComm.receive({ type: 'state', version: 1, seq: 2, state: kernelState() });
+    notebook.kernel!.lastComm.receive({ type: 'state', version: 2, seq: 2, kernel: kernelState() });
     expect(sidebar.node.querySelector('.cm-Total-energy')).toBe(tile);
     const r = new FakeKernel('r');
     notebook.switchKernel(r);

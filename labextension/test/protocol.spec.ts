@@ -9,17 +9,25 @@ describe('protocol', () => {
   it('reads hello, state, announce and goodbye', () => {
     const h = parseKernelMessage(hello());
     expect(h?.type).toBe('hello');
-    expect(h?.type === 'hello' && h.state.totals.energy_wh).toBe(0.0583);
-    const s = parseKernelMessage({ type: 'state', version: 1, seq: 4, state: kernelState() });
+    expect(h?.type === 'hello' && h.kernel.totals.energy_wh).toBe(0.0583);
+    const s = parseKernelMessage({ type: 'state', version: 2, seq: 4, kernel: kernelState() });
+    expect(s?.type === 'state' && s.kernel.auto).toBe(false);
     expect(s?.type === 'state' && s.seq).toBe(4);
-    expect(parseKernelMessage({ type: 'announce', version: 1 })?.type).toBe('announce');
-    const bye = parseKernelMessage({ type: 'goodbye', version: 1, reason: 'unloaded' });
+    expect(parseKernelMessage({ type: 'announce', version: 2 })?.type).toBe('announce');
+    const bye = parseKernelMessage({ type: 'goodbye', version: 2, reason: 'unloaded' });
     expect(bye?.type === 'goodbye' && bye.reason).toBe('unloaded');
   });
 
   it('drops other versions, unknown types and non-objects', () => {
-    expect(parseKernelMessage({ ...hello(), version: 2 })).toBeNull();
-    expect(parseKernelMessage({ type: 'execute', version: 1, code: 'x' })).toBeNull();
+    expect(parseKernelMessage({ ...hello(), version: 1 })).toBeNull();
+    expect(parseKernelMessage({ type: 'execute', version: 2, code: 'x' })).toBeNull();
+    // version 1 carried the state under `state`; version 2 has it under `kernel` only
+    const { kernel, ...helloWithoutKernel } = hello();
+    expect(kernel).toBeDefined();
+    expect(parseKernelMessage({ ...helloWithoutKernel, state: kernelState() })).toBeNull();
+    expect(
+      parseKernelMessage({ type: 'state', version: 2, seq: 4, state: kernelState() })
+    ).toBeNull();
     for (const junk of [null, undefined, 3, 'hello', [], [hello()], true]) {
       expect(parseKernelMessage(junk)).toBeNull();
     }

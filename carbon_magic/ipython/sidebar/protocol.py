@@ -1,10 +1,15 @@
-"""The sidebar's message schema, version 1 (docs/sidebar-protocol.md describes it for people).
+"""The sidebar's message schema, version 2 (docs/sidebar-protocol.md describes it for people).
 
 One comm target, ``carbon_magic``, carries everything between the kernel and the JupyterLab
 sidebar. The kernel sends ``announce`` (when it loads the extension), ``hello`` (the first
 message on a comm a front end opened), ``state`` (at most once a second) and ``goodbye``
 (closing a comm). A front end sends one kind of request: ``{"request": "refresh",
-"version": 1}``. Anything else it sends is rejected by ``parse_request`` and changes nothing.
+"version": 2}``. Anything else it sends is rejected by ``parse_request`` and changes nothing.
+
+The kernel's state travels under the key ``kernel`` (version 2; it was ``state`` in version 1):
+no message has a top-level ``state`` key, because nbclient / nbconvert take the ``state`` of
+any comm message for ipywidgets widget state and would write it into an executed notebook's
+``metadata.widgets``.
 
 Every message is bounded, whatever the kernel has done: the last MAX_CELLS cells, at most
 MAX_RUNNING running windows and MAX_COMPONENTS power figures, texts cut to a fixed length,
@@ -23,7 +28,7 @@ if TYPE_CHECKING:
     from ..records import CellRecord
 
 TARGET = "carbon_magic"
-VERSION = 1
+VERSION = 2  # 2: the state is under "kernel", not "state" (nbclient reads "state" as widget state)
 REQUESTS = ("refresh",)
 GOODBYE_REASONS = ("unloaded", "expired", "replaced", "invalid request")
 
@@ -72,15 +77,17 @@ def announce() -> dict[str, Any]:
 
 
 def hello(package_version: str, seq: int, state: Mapping[str, Any]) -> dict[str, Any]:
-    """The first message on a front end's comm: versions, pacing, and the full state."""
+    """The first message on a front end's comm: versions, pacing, and the full state (under
+    ``kernel``: never a top-level ``state`` key, which nbclient would store as widget state)."""
     return {
         "type": "hello", "version": VERSION, "seq": seq, "package_version": package_version,
-        "min_interval_s": MIN_INTERVAL_S, "keepalive_s": KEEPALIVE_S, "state": dict(state),
+        "min_interval_s": MIN_INTERVAL_S, "keepalive_s": KEEPALIVE_S, "kernel": dict(state),
     }
 
 
 def state_message(seq: int, state: Mapping[str, Any]) -> dict[str, Any]:
-    return {"type": "state", "version": VERSION, "seq": seq, "state": dict(state)}
+    """A ``state`` message; the state is under ``kernel`` (see ``hello``)."""
+    return {"type": "state", "version": VERSION, "seq": seq, "kernel": dict(state)}
 
 
 def goodbye(reason: str) -> dict[str, Any]:
