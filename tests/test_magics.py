@@ -171,6 +171,30 @@ def test_summary_is_published_as_text_and_html(ip, monkeypatch):
     assert "a &lt;b&gt;" in summary[0]["text/html"] and "carbon-magic-summary" in summary[0]["text/html"]
 
 
+def test_summary_says_whose_figures_and_which_components_a_counter_measures(ip, monkeypatch, tmp_path):
+    """The one-line summary says, as the live panel does, whether the figures are the whole
+    machine's or this kernel's share, and per component whether a counter measures it."""
+    from .fakes.powercap import make_tree
+
+    bundles = []
+    original = ip.display_pub.publish
+    monkeypatch.setattr(ip.display_pub, "publish", lambda data, *a, **k: (bundles.append(data), original(data, *a, **k)))
+    run(ip, "%%carbon --name modelled\nx = 1")  # no RAPL here: both modelled, machine mode by default
+    [summary] = [b for b in bundles if "text/html" in b]
+    assert "| whole machine: CPU modelled, RAM modelled |" in summary["text/plain"]
+    assert 'data-component="cpu" data-measured="false"' in summary["text/html"]
+    assert "whole machine" in summary["text/html"] and "RAM modelled" in summary["text/html"]
+
+    make_tree(tmp_path)
+    bundles.clear()
+    run(ip, f"%%carbon --name counted --powercap-root {tmp_path} --tracking-mode process\nx = 1")
+    [summary] = [b for b in bundles if "text/html" in b]
+    assert "| this kernel's share (process mode): CPU measured (counter), RAM modelled |" in summary["text/plain"]
+    assert 'data-component="cpu" data-measured="true"' in summary["text/html"]
+    assert 'data-component="ram" data-measured="false"' in summary["text/html"]
+    assert records(ip)[-1].measured_kinds == frozenset({"cpu"}) and not records(ip)[-1].machine_wide
+
+
 def test_cell_id_from_the_front_end_is_recorded(ip):
     run(ip, "%%carbon --quiet\nx = 1", cell_id="cell-abc-123")
     assert records(ip)[-1].cell_id == "cell-abc-123"

@@ -220,6 +220,11 @@ class Sampler:
     def exact(self) -> dict[str, bool]:
         return {c: s.meter.exact for c, s in self._slots.items()}
 
+    @property
+    def measured(self) -> frozenset[str]:
+        """The components a hardware energy counter measures now (what ``Reading.measured`` carries)."""
+        return self._measured
+
     def _counted_components(self) -> frozenset[str]:
         """The components measured by a hardware energy counter (``Reading.measured``)."""
         return frozenset(c for c, s in self._slots.items() if s.meter.exact)

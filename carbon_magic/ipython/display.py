@@ -74,12 +74,38 @@ def show(text: str, html_text: str) -> None:
 
 
 # -- after a tracked cell ----------------------------------------------------------------------
+def whose_figures(machine_wide: bool) -> str:
+    """Whose figures a view shows: ``tracking_mode="machine"`` measures the whole machine."""
+    return "whole machine" if machine_wide else "this kernel's share (process mode)"
+
+
+def basis_text(name: str, measured: bool) -> str:
+    """'CPU measured (counter)' or 'RAM modelled'."""
+    return f"{name} {'measured (counter)' if measured else 'modelled'}"
+
+
+def basis_html(machine_wide: bool, components: Iterable[tuple[str, str, bool]]) -> str:
+    """Whose figures, then per ``(component, name, measured)`` whether a counter measures it."""
+    items = [
+        f'<span data-component="{html.escape(component)}" data-measured="{str(measured).lower()}">'
+        f"{html.escape(basis_text(name, measured))}</span>"
+        for component, name, measured in components
+    ]
+    return " &middot; ".join([whose_figures(machine_wide), *items])
+
+
+def _kinds(record: "CellRecord") -> list[tuple[str, float]]:
+    """The record's components with their average power: CPU, the GPUs if any, RAM."""
+    gpu = [("gpu", record.gpu_power_w)] if record.gpu_energy_kwh or record.gpu_power_w else []
+    return [("cpu", record.cpu_power_w), *gpu, ("ram", record.ram_power_w)]
+
+
 def _power_parts(record: "CellRecord") -> list[str]:
-    parts = [f"CPU {power(record.cpu_power_w)}"]
-    if record.gpu_energy_kwh or record.gpu_power_w:
-        parts.append(f"GPU {power(record.gpu_power_w)}")
-    parts.append(f"RAM {power(record.ram_power_w)}")
-    return parts
+    return [f"{kind.upper()} {power(watts)}" for kind, watts in _kinds(record)]
+
+
+def _basis_parts(record: "CellRecord") -> list[tuple[str, str, bool]]:
+    return [(kind, kind.upper(), kind in record.measured_kinds) for kind, _ in _kinds(record)]
 
 
 def summary_text(record: "CellRecord") -> str:
@@ -91,6 +117,7 @@ def summary_text(record: "CellRecord") -> str:
         co2(record.emissions_kg),
         *([f"water {water(record.water_l)}"] if record.water_l else []),  # 0: wue unset, nothing measured
         "avg " + ", ".join(_power_parts(record)),
+        f"{whose_figures(record.machine_wide)}: {', '.join(basis_text(n, m) for _, n, m in _basis_parts(record))}",
         intensity(record.intensity_g_per_kwh, record.intensity_source),
     ]
     if record.status != "ok":
@@ -109,7 +136,8 @@ def summary_html(record: "CellRecord") -> str:
         f"<b>{energy(record.energy_kwh)}</b> &middot; <b>{co2(record.emissions_kg)}</b> &middot; "
         f"{f'water {water(record.water_l)} &middot; ' if record.water_l else ''}"
         f"avg {html.escape(', '.join(_power_parts(record)))}"
-        f'<br><span style="opacity:.7">{html.escape(intensity(record.intensity_g_per_kwh, record.intensity_source))}'
+        f'<br><span style="opacity:.7">{basis_html(record.machine_wide, _basis_parts(record))} &middot; '
+        f"{html.escape(intensity(record.intensity_g_per_kwh, record.intensity_source))}"
         f"{' (provisional: a slow counter will settle it)' if record.provisional else ''}</span></div>"
     )
 

@@ -216,13 +216,10 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
 
 def _basis_html(snapshot: Snapshot) -> str:
     """Whose figures these are, and per component whether a counter measures it or a model."""
-    whose = "whole machine" if snapshot.machine_wide else "this kernel's share (process mode)"
-    items = [
-        f'<span data-component="{html.escape(component)}" data-measured="{str(component in snapshot.measured).lower()}">'
-        f"{group_name(component)} {'measured (counter)' if component in snapshot.measured else 'modelled'}</span>"
-        for component in snapshot.power_now_w
-    ]
-    return f"{whose} · " + " · ".join(items)
+    return display.basis_html(
+        snapshot.machine_wide,
+        ((component, group_name(component), component in snapshot.measured) for component in snapshot.power_now_w),
+    )
 
 
 # -- the static chart --------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core.ledger import kind_of
+
 if TYPE_CHECKING:
     from ..core.record import EmissionsData
     from ..core.tracker import Tracker
@@ -65,6 +67,9 @@ class CellRecord:
     Units as CodeCarbon's: duration s, energy kWh (PUE included), emissions kg CO2e,
     water litres, power W (average over the window), intensity g CO2e/kWh.
     ``started_at``: wall-clock seconds since the epoch. ``status``: ok, failed or interrupted.
+    ``measured_kinds``: the kinds ('cpu', 'gpu', 'ram') a hardware counter measures (see
+    ``measured_kinds``); the others are modelled. ``machine_wide``: the figures are the whole
+    machine's (``tracking_mode="machine"``), not this kernel's share.
     """
 
     kind: str
@@ -88,6 +93,8 @@ class CellRecord:
     intensity_g_per_kwh: float
     intensity_source: str
     provisional: bool
+    measured_kinds: frozenset[str]
+    machine_wide: bool
 
     @classmethod
     def finished(
@@ -115,6 +122,8 @@ class CellRecord:
             intensity_g_per_kwh=data.intensity_g_per_kwh,
             intensity_source=intensity_source,
             provisional=data.provisional,
+            measured_kinds=measured_kinds(window.tracker.components, window.tracker.sampler.measured),
+            machine_wide=data.tracking_mode != "process",
         )
 
     def cell_fields(self) -> dict[str, Any]:
@@ -126,3 +135,12 @@ class CellRecord:
             "first_line": self.first_line,
             "status": self.status,
         }
+
+
+def measured_kinds(components: tuple[str, ...], measured: frozenset[str]) -> frozenset[str]:
+    """The kinds of ``components`` whose every component is in ``measured`` (``Reading.measured``:
+    read from a hardware counter); 'gpu' covers 'gpu:0', 'gpu:1'."""
+    kinds = {kind_of(component) for component in components}
+    return frozenset(
+        kind for kind in kinds if all(c in measured for c in components if kind_of(c) == kind)
+    )
