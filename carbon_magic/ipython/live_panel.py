@@ -42,6 +42,7 @@ from .chart_png import chart_img
 from .frontend import FrontEnd
 from .options import NO_OPTIONS
 from .panel_view import Snapshot, frozen_bundle, header_html
+from .records import measured_kinds
 from .route import Route
 from .series import PowerSeries, chart_groups
 
@@ -257,16 +258,10 @@ class LiveCell:
         if data.gpu_count or data.gpu_power:
             average_w["gpu"] = data.gpu_power
         energy_j = {kind: kwh_to_j(getattr(data, f"{kind}_energy") / data.pue) for kind in average_w}
-        measured = frozenset(kind for kind in average_w if _all_measured(kind, self.tracker.components, self.measured))
+        measured = measured_kinds(self.tracker.components, self.measured) & set(average_w)
         snapshot = Snapshot(record.label, record.status, data, average_w, self.series, self.equivalents, energy_j,
                             measured)
         return frozen_bundle(snapshot, display.summary_text(record), chart_img(self.series, self.panel.frontend.theme))
-
-
-def _all_measured(kind: str, components: tuple[str, ...], measured: frozenset[str]) -> bool:
-    """Whether a counter measures every component of ``kind`` ('gpu' covers 'gpu:0', 'gpu:1')."""
-    of_kind = [c for c in components if kind_of(c) == kind]
-    return bool(of_kind) and all(c in measured for c in of_kind)
 
 
 class LivePanel:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core.ledger import kind_of
+
 if TYPE_CHECKING:
     from ..core.record import EmissionsData
     from ..core.tracker import Tracker
@@ -88,6 +90,8 @@ class CellRecord:
     intensity_g_per_kwh: float
     intensity_source: str
     provisional: bool
+    measured: frozenset[str] = frozenset()  # the kinds ('cpu', 'gpu', 'ram') a hardware counter measured
+    machine_wide: bool = True  # the whole machine's figures over the window (tracking_mode 'machine')
 
     @classmethod
     def finished(
@@ -115,6 +119,9 @@ class CellRecord:
             intensity_g_per_kwh=data.intensity_g_per_kwh,
             intensity_source=intensity_source,
             provisional=data.provisional,
+            measured=measured_kinds(window.tracker.components,
+                                    frozenset(c for c, exact in window.tracker.sampler.exact().items() if exact)),
+            machine_wide=data.tracking_mode != "process",
         )
 
     def cell_fields(self) -> dict[str, Any]:
@@ -126,3 +133,11 @@ class CellRecord:
             "first_line": self.first_line,
             "status": self.status,
         }
+
+
+
+def measured_kinds(components: tuple[str, ...], measured: frozenset[str]) -> frozenset[str]:
+    """The kinds ('cpu', 'gpu', 'ram') of ``components`` whose every component is in
+    ``measured`` (read from a hardware counter; 'gpu' covers 'gpu:0', 'gpu:1'); the others are modelled."""
+    kinds = {kind_of(c) for c in components}
+    return frozenset(k for k in kinds if all(c in measured for c in components if kind_of(c) == k))
