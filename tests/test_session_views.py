@@ -48,8 +48,7 @@ def test_report_puts_what_people_read_first_and_shortens_cell_ids_only_when_show
 
 
 def test_plot_has_the_panels_look_and_scaled_units(ip):
-    from carbon_magic.ipython.panel_view import axis_unit, group_colour
-    from carbon_magic.ipython.panel_widgets import LiveView
+    from carbon_magic.ipython.panel_view import axis_unit, group_colour, palette_of
 
     for n in range(2):
         run(ip, f"%%carbon --quiet\nx{n} = 1")
@@ -66,7 +65,7 @@ def test_plot_has_the_panels_look_and_scaled_units(ip):
     assert cpu.marker.color == group_colour("cpu")
     from carbon_magic.ipython.plot import figure as plot_figure
 
-    assert plot_figure(records, "dark").layout.font.color == LiveView._layout("dark")["font"]["color"]
+    assert plot_figure(records, "dark").layout.font.color == palette_of("dark").text != palette_of("light").text
 
 
 def test_session_panel_counts_every_record_once_and_spans_not_twice(ip):
@@ -157,7 +156,7 @@ def test_session_panel_says_whose_totals_and_what_a_counter_measured(ip, tmp_pat
     bundle = panel_bundle(ip)
     for text in (bundle["text/plain"], bundle["text/html"]):
         assert "this kernel's tracked runs only, not the machine's whole session" in text.replace("&#x27;", "'")
-        assert "whole machine's power while each cell ran" in text.replace("&#x27;", "'")
+        assert "whole machine's power while it ran" in text.replace("&#x27;", "'")
         assert "CPU modelled" in text and "RAM modelled" in text and "measured (counter)" not in text
 
     make_tree(tmp_path)

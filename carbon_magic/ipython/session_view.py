@@ -134,7 +134,8 @@ def bars_png(records: Sequence["CellRecord"], theme: str | None) -> bytes:
         value += c_step
     slot = plot_w / len(records)
     bar = min(slot * 0.7, 40 * SCALE)
-    every = max(1, math.ceil(len(records) / 15))
+    short = [_short_label(r) for r in records]
+    every = max(1, math.ceil((max(text_width(label) for label in short) + 8 * SCALE) / slot))  # labels never overlap
     shown = [k for k in KINDS if any(getattr(r, f"{k}_energy_kwh") > 0 for r in records)]
     for index, record in enumerate(records):
         x = left + slot * index + (slot - bar) / 2
@@ -146,7 +147,7 @@ def bars_png(records: Sequence["CellRecord"], theme: str | None) -> bytes:
         co2_y, dot = y(record.emissions_kg * 1e3 * co2_factor / c_top), 3 * SCALE
         canvas.rect(x + bar / 2 - dot, co2_y - dot, x + bar / 2 + dot, co2_y + dot, _rgb(CO2_COLOUR))
         if index % every == 0:
-            canvas.text(x + bar / 2, canvas.height - 6 * SCALE, _short_label(record), text, "middle")
+            canvas.text(x + bar / 2, canvas.height - 6 * SCALE, short[index], text, "middle")
     legend_y, legend_x, swatch = 9 * SCALE + GLYPH_H * FONT_SCALE, float(left + 10 * SCALE), 10 * SCALE
     canvas.text(left - 6 * SCALE, legend_y, unit, text, "end")
     for kind in shown:

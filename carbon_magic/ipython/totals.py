@@ -63,7 +63,7 @@ class Totals:
     def basis(self) -> str:
         """Whose figures these are and, per kind with energy, whether measured or modelled."""
         if self.machine_wide_runs == self.count:
-            whose = "the whole machine's power while each cell ran"
+            whose = "the whole machine's power while it ran"
         elif self.machine_wide_runs == 0:
             whose = "this kernel's share of the machine (process mode)"
         else:
