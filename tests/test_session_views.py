@@ -104,3 +104,67 @@ def test_session_panel_shows_no_water_headline_for_an_unset_wue(ip):
     water_ml = float(re.search(r'data-figure="water" data-value="([^"]+)"', counted["text/html"]).group(1))
     assert water_ml == pytest.approx(sum(r.water_l for r in get_session(ip).records) * 1e3) and water_ml > 0
     assert "Water not estimated" not in counted["text/html"]
+
+
+def png_of(html_text: str) -> tuple[int, int, int]:
+    """(width, height, distinct colours) of the one PNG data URI in ``html_text`` (read back
+    from its bytes: signature, IHDR, the inflated RGB rows)."""
+    import base64
+    import struct
+    import zlib
+
+    [encoded] = re.findall(r'<img class="cm-bars" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html_text)
+    png = base64.b64decode(encoded)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", png[16:24])
+    idat, offset = b"", 8
+    while offset < len(png):
+        (length,), kind = struct.unpack(">I", png[offset:offset + 4]), png[offset + 4:offset + 8]
+        if kind == b"IDAT":
+            idat += png[offset + 8:offset + 8 + length]
+        offset += length + 12
+    rows = zlib.decompress(idat)
+    stride = 1 + 3 * width
+    pixels = {rows[row * stride + 1 + 3 * x:row * stride + 4 + 3 * x] for row in range(0, height, 4) for x in range(0, width, 2)}
+    return width, height, len(pixels)
+
+
+def test_session_panel_chart_is_a_png_that_survives_sanitising(ip):
+    """JupyterLab's sanitizer strips inline SVG from an untrusted notebook's HTML; an <img> of
+    a PNG data URI stays (issue 14, points 2 and 4)."""
+    ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
+    for name in ("alpha", "beta", "gamma"):
+        run(ip, f"%%carbon --quiet --name {name}\nx = sum(range(200000))")
+    bundle = panel_bundle(ip)
+    html_text = bundle["text/html"]
+    assert "<svg" not in html_text and "<rect" not in html_text
+    width, height, colours = png_of(html_text)
+    assert width > 0 and height > 0 and colours >= 4  # background, grid, text, bars, CO2 marks
+    assert 'width="700" height="210"' in html_text
+    labels = re.search(r'<div class="cm-bar-labels"[^>]*>(.*?)</div>', html_text).group(1)
+    assert all(f"[{r.execution_count}] {r.label}" in labels for r in get_session(ip).records)
+    assert bundle["text/plain"].startswith("carbon_magic session: 3 tracked runs")
+
+
+def test_session_panel_says_whose_totals_and_what_a_counter_measured(ip, tmp_path):
+    """Issue 14, point 7: the totals are this kernel's tracked runs, not the machine's, and each
+    component says whether a counter measured it or a model."""
+    from .fakes.powercap import make_tree
+
+    ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
+    run(ip, "%%carbon --quiet --name modelled\nx = 1")
+    [modelled] = get_session(ip).records
+    assert modelled.measured_kinds == frozenset() and modelled.machine_wide  # no RAPL here: CPU and RAM modelled
+    bundle = panel_bundle(ip)
+    for text in (bundle["text/plain"], bundle["text/html"]):
+        assert "this kernel's tracked runs only, not the machine's whole session" in text.replace("&#x27;", "'")
+        assert "whole machine's power while it ran" in text.replace("&#x27;", "'")
+        assert "CPU modelled" in text and "RAM modelled" in text and "measured (counter)" not in text
+
+    make_tree(tmp_path)
+    run(ip, f"%%carbon --quiet --name counted --powercap-root {tmp_path} --tracking-mode process\nx = 1")
+    counted = get_session(ip).records[-1]
+    assert counted.measured_kinds == frozenset({"cpu"}) and not counted.machine_wide
+    text = panel_bundle(ip)["text/plain"]
+    assert "CPU measured (counter) in 1 of 2 runs, else modelled" in text and "RAM modelled" in text
+    assert "the whole machine's power in 1 of 2 runs, this kernel's share in the others" in text

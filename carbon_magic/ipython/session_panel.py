@@ -1,6 +1,6 @@
 """``%carbon panel``: the kernel's totals and a per-cell bar chart that grows as cells finish.
 
-One static display per kernel (text, HTML), shown by ``%carbon panel`` (again, in any cell:
+One static display per kernel (text, HTML with the chart as a PNG), shown by ``%carbon panel`` (again, in any cell:
 every display of it has the same display id) and replaced in place, on the panel lane,
 coalesced, off the cell's thread, whenever a record becomes final. What a saved notebook,
 nbconvert or GitHub shows is therefore always the last state, with no widget model to go
@@ -44,7 +44,7 @@ class SessionPanel:
         publish(self.shell, self.bundle(), self.display_id, update=False)
 
     def bundle(self) -> dict[str, str]:
-        return session_bundle(self.totals.totals(), self.recent(), self.equivalents)
+        return session_bundle(self.totals.totals(), self.recent(), self.equivalents, self.live_panel.frontend.theme)
 
     def recent(self) -> list["CellRecord"]:
         """The latest MAX_BARS records (a slice: its cost does not grow with the session)."""

@@ -1,4 +1,4 @@
-"""What ``%carbon panel`` shows: the kernel's totals and a bar per tracked cell (HTML and SVG).
+"""What ``%carbon panel`` shows: the kernel's totals and a bar per tracked cell (HTML and a PNG).
 
 Pure functions of the totals and the latest records (session_panel.py displays them and
 replaces them as records finish). The chart shows the latest MAX_BARS records so that its
@@ -7,13 +7,17 @@ size and its updates stay bounded in a long session; the totals count every reco
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 from typing import TYPE_CHECKING, Sequence
 
 from . import display
 from .equivalents import equivalents
-from .panel_view import BOX_STYLE, CO2_COLOUR, FONT, MUTED, axis_range, axis_unit, figure_html, group_colour
+from .chart_layout import HEIGHT_PX, MARGINS_PX, WIDTH_PX
+from .chart_png import FONT_SCALE, GLYPH_H, SCALE, Canvas, _mix, _rgb, text_width
+from .panel_view import (BOX_STYLE, CO2_COLOUR, MUTED, axis_range, axis_unit, figure_html, group_colour, palette_of,
+                         tick_label)
 from .totals import KINDS, Totals
 
 if TYPE_CHECKING:
@@ -64,6 +68,8 @@ def totals_html(totals: Totals, recent: Sequence["CellRecord"], show_equivalents
                 f"latest: {html.escape(bar_labels(recent)[-1])}" if recent else "none yet"),
         "</div>",
     ]
+    if totals.count:
+        parts.append(f'<div class="cm-basis" style="{MUTED};font-size:11px;margin:2px 0">{html.escape(totals.basis())}</div>')
     if totals.water_l <= 0:
         parts.append(f'<div class="cm-water-unset" style="{MUTED}">Water not estimated: set <code>wue</code> '
                      "(litres per kWh) to count the data centre's water.</div>")
@@ -75,61 +81,92 @@ def totals_html(totals: Totals, recent: Sequence["CellRecord"], show_equivalents
     return "".join(parts)
 
 
-def bars_svg(records: Sequence["CellRecord"], width: int = 900, height: int = 200) -> str:
-    """The latest MAX_BARS records: energy stacked by component (bars), CO2e (dots, right axis)."""
+def bars_img(records: Sequence["CellRecord"], theme: str | None = None) -> str:
+    """The latest MAX_BARS records as an ``<img>`` of a PNG (it survives every HTML sanitizer:
+    see chart_png.py): energy stacked by component (bars), CO2e (squares, right axis), and
+    the bars' labels as text below it."""
     records = list(records)[-MAX_BARS:]
     if not records:
         return (f'<div style="{MUTED};padding:18px 0">No tracked cell yet: bars appear here as '
                 "%%carbon cells (or cells under %carbon on) finish.</div>")
     labels = bar_labels(records)
+    png = base64.b64encode(bars_png(records, theme)).decode()
+    return (
+        f'<img class="cm-bars" src="data:image/png;base64,{png}" width="{WIDTH_PX}" height="{HEIGHT_PX}" '
+        'alt="Energy by component and CO2e per tracked run, oldest first" '
+        f'style="display:block;width:100%;max-width:{WIDTH_PX}px;height:auto">'
+        f'<div class="cm-bar-labels" style="{MUTED};font-size:11px">Bars, oldest first: '
+        + " · ".join(html.escape(label) for label in labels) + "</div>"
+    )
+
+
+def _short_label(record: "CellRecord") -> str:
+    """A bar's label under the PNG chart (its font has digits, brackets and a few letters)."""
+    if record.kind == "span":
+        return "span"
+    return f"[{record.execution_count}]" if record.execution_count is not None else ""
+
+
+def bars_png(records: Sequence["CellRecord"], theme: str | None) -> bytes:
+    """``records`` (at least one) as PNG bytes on ``theme``'s background (chart_png's canvas)."""
+    palette = palette_of(theme)
+    text, background = _rgb(palette.text), palette.background
+    canvas = Canvas(WIDTH_PX * SCALE, HEIGHT_PX * SCALE, _rgb(background))
+    left, right, top, bottom = (m * SCALE for m in MARGINS_PX)
+    plot_w, plot_h = canvas.width - left - right, canvas.height - top - bottom
     energy_max = max(max(r.energy_kwh for r in records), 1e-15) * 1e3
     factor, unit = axis_unit(energy_max, "Wh")
-    co2_factor, co2_unit = axis_unit(max(max(r.emissions_kg for r in records), 1e-15) * 1e3, "g")
-    left, right, top, bottom = 50, 58, 22, 30
-    plot_w, plot_h = width - left - right, height - top - bottom
     e_top, step = axis_range(energy_max * factor)
-    c_top, _ = axis_range(max(r.emissions_kg for r in records) * 1e3 * co2_factor)
-    slot = plot_w / len(records)
-    bar = min(slot * 0.7, 40)
-    y = lambda v: top + plot_h * (1 - v / e_top)  # noqa: E731
-    muted = "fill:var(--jp-ui-font-color2,#777)"
-    out = [f'<svg class="cm-bars" viewBox="0 0 {width} {height}" width="100%" style="display:block;max-width:{width}px;'
-           f'{FONT};font-size:11px" role="img" aria-label="Energy and CO2e per tracked cell">']
+    co2_max = max(max(r.emissions_kg for r in records), 1e-15) * 1e3
+    co2_factor, co2_unit = axis_unit(co2_max, "g")
+    c_top, c_step = axis_range(co2_max * co2_factor)
+    y = lambda fraction: top + plot_h * (1 - fraction)  # noqa: E731
+    baseline = 3.5 * FONT_SCALE
     value = 0.0
-    while value <= e_top + 1e-12:
-        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
-                   'style="stroke:var(--jp-border-color2,#ddd)"/>')
-        out.append(f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" style="{muted}">{value:g}</text>')
+    while value <= e_top * (1 + 1e-9):
+        canvas.rect(left, y(value / e_top) - 1, left + plot_w, y(value / e_top) + 1, _rgb(palette.grid))
+        canvas.text(left - 6 * SCALE, y(value / e_top) + baseline, tick_label(value), text, "end")
         value += step
-    out.append(f'<text x="{left - 6}" y="{top - 9}" text-anchor="end" style="{muted}">{unit}</text>')
-    out.append(f'<text x="{left + plot_w + 6}" y="{top - 9}" style="fill:{CO2_COLOUR}">{co2_unit} CO₂e</text>')
-    every = max(1, math.ceil(len(records) / 15))
-    for index, (record, label) in enumerate(zip(records, labels)):
+    value = 0.0
+    while value <= c_top * (1 + 1e-9):
+        canvas.text(left + plot_w + 6 * SCALE, y(value / c_top) + baseline, tick_label(round(value, 12)),
+                    _rgb(palette.co2_text))
+        value += c_step
+    slot = plot_w / len(records)
+    bar = min(slot * 0.7, 40 * SCALE)
+    short = [_short_label(r) for r in records]
+    every = max(1, math.ceil((max(text_width(label) for label in short) + 8 * SCALE) / slot))  # labels never overlap
+    shown = [k for k in KINDS if any(getattr(r, f"{k}_energy_kwh") > 0 for r in records)]
+    for index, record in enumerate(records):
         x = left + slot * index + (slot - bar) / 2
         base = 0.0
-        for kind in KINDS:
-            value = getattr(record, f"{kind}_energy_kwh") * 1e3 * factor
-            if value <= 0:
-                continue
-            out.append(f'<rect x="{x:.1f}" y="{y(base + value):.1f}" width="{bar:.1f}" height="{y(base) - y(base + value):.1f}" '
-                       f'style="fill:{group_colour(kind)};fill-opacity:.75"><title>{html.escape(label)}: {kind.upper()} '
-                       f"{display.energy(value / factor / 1e3)}</title></rect>")
-            base += value
-        co2_y = top + plot_h * (1 - record.emissions_kg * 1e3 * co2_factor / c_top)
-        out.append(f'<circle cx="{x + bar / 2:.1f}" cy="{co2_y:.1f}" r="3" style="fill:{CO2_COLOUR}">'
-                   f"<title>{html.escape(label)}: {display.co2(record.emissions_kg)}</title></circle>")
+        for kind in shown:
+            height = getattr(record, f"{kind}_energy_kwh") * 1e3 * factor / e_top
+            canvas.rect(x, y(base + height), x + bar, y(base), _mix(group_colour(kind), background, 0.75))
+            base += height
+        co2_y, dot = y(record.emissions_kg * 1e3 * co2_factor / c_top), 3 * SCALE
+        canvas.rect(x + bar / 2 - dot, co2_y - dot, x + bar / 2 + dot, co2_y + dot, _rgb(CO2_COLOUR))
         if index % every == 0:
-            out.append(f'<text x="{x + bar / 2:.1f}" y="{height - 10}" text-anchor="middle" style="{muted}">'
-                       f"{html.escape(label[:14])}</text>")
-    out.append("</svg>")
-    return "".join(out)
+            canvas.text(x + bar / 2, canvas.height - 6 * SCALE, short[index], text, "middle")
+    legend_y, legend_x, swatch = 9 * SCALE + GLYPH_H * FONT_SCALE, float(left + 10 * SCALE), 10 * SCALE
+    canvas.text(left - 6 * SCALE, legend_y, unit, text, "end")
+    for kind in shown:
+        canvas.rect(legend_x, legend_y - swatch, legend_x + swatch, legend_y, _mix(group_colour(kind), background, 0.75))
+        canvas.text(legend_x + swatch + 4 * SCALE, legend_y, kind.upper(), text)
+        legend_x += swatch + 4 * SCALE + text_width(kind.upper()) + 14 * SCALE
+    canvas.rect(legend_x, legend_y - swatch * 0.8, legend_x + swatch * 0.6, legend_y - swatch * 0.2, _rgb(CO2_COLOUR))
+    canvas.text(legend_x + swatch + 4 * SCALE, legend_y, "CO₂e", text)
+    canvas.text(left + plot_w + 6 * SCALE, legend_y, f"{co2_unit} CO₂e", _rgb(palette.co2_text))
+    return canvas.png()
 
 
-def session_bundle(totals: Totals, recent: Sequence["CellRecord"], show_equivalents: bool = True) -> dict[str, str]:
-    """The static session panel: text in terminals, HTML (totals and bars) in notebooks.
-    ``recent``: the latest MAX_BARS records (the cost does not grow with the session)."""
-    body = totals_html(totals, recent, show_equivalents) + bars_svg(recent)
+def session_bundle(totals: Totals, recent: Sequence["CellRecord"], show_equivalents: bool = True,
+                   theme: str | None = None) -> dict[str, str]:
+    """The static session panel: text in terminals, HTML (totals, bars as a PNG) in notebooks,
+    on ``theme``'s background. ``recent``: the latest MAX_BARS records (the cost does not grow
+    with the session)."""
+    body = totals_html(totals, recent, show_equivalents) + bars_img(recent, theme)
     return {
-        "text/plain": totals.text(),
+        "text/plain": f"{totals.text()}\n{totals.basis()}",
         "text/html": f'<div class="carbon-magic-session" style="{BOX_STYLE}">{body}</div>',
     }

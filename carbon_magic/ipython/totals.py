@@ -37,11 +37,14 @@ class Share:
     cpu_energy_kwh: float
     gpu_energy_kwh: float
     ram_energy_kwh: float
+    measured: frozenset[str]  # CellRecord.measured_kinds: the kinds a counter measured
+    machine_wide: bool
 
     @classmethod
     def of(cls, record: "CellRecord") -> "Share":
         return cls(record.energy_kwh, record.emissions_kg, record.water_l, record.duration_s,
-                   record.cpu_energy_kwh, record.gpu_energy_kwh, record.ram_energy_kwh)
+                   record.cpu_energy_kwh, record.gpu_energy_kwh, record.ram_energy_kwh,
+                   record.measured_kinds, record.machine_wide)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,20 @@ class Totals:
     emissions_kg: float
     water_l: float
     energy_by_kind_kwh: Mapping[str, float]
+    measured_runs: Mapping[str, int]  # per kind, the runs in which a counter measured it
+    machine_wide_runs: int  # runs whose figures are the whole machine's (tracking_mode 'machine')
+
+    def basis(self) -> str:
+        """Whose figures these are and, per kind with energy, whether measured or modelled."""
+        if self.machine_wide_runs == self.count:
+            whose = "the whole machine's power while it ran"
+        elif self.machine_wide_runs == 0:
+            whose = "this kernel's share of the machine (process mode)"
+        else:
+            whose = f"the whole machine's power in {self.machine_wide_runs} of {self.count} runs, this kernel's share in the others"
+        kinds = [k for k in KINDS if self.energy_by_kind_kwh[k] > 0]
+        return (f"Sums over this kernel's tracked runs only, not the machine's whole session; each run counts {whose}. "
+                + " · ".join(f"{k.upper()} {_how(self.measured_runs[k], self.count)}" for k in kinds))
 
     @property
     def intensity_g_per_kwh(self) -> float:
@@ -68,6 +85,12 @@ class Totals:
         )
 
 
+def _how(measured_runs: int, runs: int) -> str:
+    if measured_runs == runs:
+        return "measured (counter)"
+    return "modelled" if measured_runs == 0 else f"measured (counter) in {measured_runs} of {runs} runs, else modelled"
+
+
 class RunningTotals:
     """Totals of every counted record so far (see the module docstring)."""
 
@@ -75,6 +98,8 @@ class RunningTotals:
         self._lock = threading.Lock()
         self._sums = [0.0] * 7  # Share's fields, in order
         self._count = 0
+        self._measured_runs = dict.fromkeys(KINDS, 0)
+        self._machine_wide_runs = 0
         self._pending: dict[str, Share] = {}  # run_id -> share counted until its final figures
 
     def cell_finished(self, record: "CellRecord", data: object = None) -> None:
@@ -100,9 +125,13 @@ class RunningTotals:
         for index, value in enumerate((share.energy_kwh, share.emissions_kg, share.water_l, share.duration_s,
                                        share.cpu_energy_kwh, share.gpu_energy_kwh, share.ram_energy_kwh)):
             self._sums[index] += sign * value
+        for kind in share.measured:
+            self._measured_runs[kind] += sign
+        self._machine_wide_runs += sign * share.machine_wide
 
     def totals(self) -> Totals:
         with self._lock:
             energy, emissions, water, duration, cpu, gpu, ram = self._sums
-            count = self._count
-        return Totals(count, duration, energy, emissions, water, {"cpu": cpu, "gpu": gpu, "ram": ram})
+            count, measured_runs, machine_wide_runs = self._count, dict(self._measured_runs), self._machine_wide_runs
+        return Totals(count, duration, energy, emissions, water, {"cpu": cpu, "gpu": gpu, "ram": ram}, measured_runs,
+                      machine_wide_runs)
