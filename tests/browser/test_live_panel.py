@@ -7,7 +7,6 @@ tests/artifacts/.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -116,8 +115,8 @@ def test_panel_follows_the_dark_theme_and_the_session_panel_grows(lab, page):
         wait_for_widgets(page)
         assert "dark theme" in output_text(run_cell(page, "%carbon status"))
         session = run_cell(page, "%carbon panel")
-        session.locator(".carbon-magic-session-panel .js-plotly-plot").first.wait_for(timeout=15_000)
-        assert figure_value(session, "runs", ".carbon-magic-session-panel") == 0.0
+        session.locator(".carbon-magic-session").first.wait_for(timeout=15_000)
+        assert figure_value(session, "runs", ".carbon-magic-session") == 0.0
 
         cell = run_cell(page, SIX_SECONDS.replace("< 6", "< 4").replace("training", "dark"), wait=False)
         cell.locator(CHART).first.wait_for(timeout=30_000)
@@ -133,11 +132,14 @@ def test_panel_follows_the_dark_theme_and_the_session_panel_grows(lab, page):
 
         run_cell(page, "%%carbon --name quick --quiet\nx = sum(range(1000))")
         deadline = time.monotonic() + 10
-        while figure_value(session, "runs", ".carbon-magic-session-panel") < 2 and time.monotonic() < deadline:
+        while figure_value(session, "runs", ".carbon-magic-session") < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert figure_value(session, "runs", ".carbon-magic-session-panel") == 2.0  # grew as cells finished
-        bars = session.locator(".carbon-magic-session-panel .js-plotly-plot").first.evaluate("plot => plot.data[0].x")
-        assert [re.sub(r"^\[\d+\] ", "", bar) for bar in bars] == ["dark", "quick"]
+        assert figure_value(session, "runs", ".carbon-magic-session") == 2.0  # grew as cells finished (in place)
+        assert session.locator(".carbon-magic-session").count() == 1  # one display, replaced, not a second one
+        bars = session.locator(".carbon-magic-session img.cm-bars").first
+        assert bars.evaluate("img => img.complete && img.naturalWidth > 0 && img.naturalHeight > 0")
+        labels = session.locator(".carbon-magic-session .cm-bar-labels").first.inner_text()
+        assert labels.index("dark") < labels.index("quick")  # the bars' labels, oldest first
         session.scroll_into_view_if_needed()
         screenshot(session, "session-panel-dark")
     finally:
