@@ -38,3 +38,45 @@ def test_session_views_read_well_in_both_themes(lab, page, width):
         assert page.evaluate(_PLOT_BACKGROUND, plot.element_handle()) == "rgba(0, 0, 0, 0)"  # no white block
         assert "label" in output_text(report).split("status")[0]
     set_theme(page, False)
+
+
+def test_session_panel_reads_untrusted_after_saving(lab, page):
+    """Issue 14, points 2 and 4: saved and reopened as a colleague's (untrusted) copy, the session
+    panel's chart is still an image with a non-zero size (JupyterLab's sanitizer drops inline
+    SVG) and its figures and labels are text (screenshots: session-untrusted-*.png)."""
+    import json
+
+    from .test_live_panel import saved_outputs
+
+    path = lab.new_notebook("session_to_share.ipynb", ["%load_ext carbon_magic"])
+    open_notebook(page, lab, path)
+    hide_side_panels(page)
+    run_cell(page, "%load_ext carbon_magic", timeout_ms=120_000)
+    for name in ("prepare", "train"):
+        run_cell(page, f"%%carbon --quiet --name {name}\nsum(range(1_000_000))", timeout_ms=180_000)
+    run_cell(page, "%carbon panel")
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    assert saved_outputs(lab, path, "%carbon panel")
+    notebook = lab.api("GET", f"/api/contents/{path}")["content"]
+    notebook["metadata"]["copied_from"] = "a colleague"  # other content: no signature of it here
+    (lab.root / "session_copy.ipynb").write_text(json.dumps(notebook))
+    for dark in (False, True):
+        set_theme(page, dark)
+        open_notebook(page, lab, "session_copy.ipynb")
+        hide_side_panels(page)
+        index = page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets.findIndex(
+            cell => cell.model.sharedModel.getSource().startsWith('%carbon panel'))""")
+        assert page.evaluate(
+            "(index) => window.jupyterapp.shell.currentWidget.content.widgets[index].model.trusted", index) is False
+        copy = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(index)
+        image = copy.locator(".jp-OutputArea-output img").first
+        image.wait_for(timeout=15_000)
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+        box = image.bounding_box()
+        assert box["width"] > 300 and box["height"] > 80
+        assert copy.locator(".jp-OutputArea-output svg").count() == 0
+        text = output_text(copy)
+        assert "2 tracked runs" in text and "prepare" in text and "train" in text
+        assert "this kernel's tracked runs only" in text and "CPU modelled" in text
+        screenshot(copy, f"session-untrusted-{'dark' if dark else 'light'}")
+    set_theme(page, False)
