@@ -54,10 +54,10 @@ _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 # queue would grow without bound; every so many records the session waits (bounded) for it.
 OUTPUT_BACKLOG_RECORDS = 256
 OUTPUT_CATCH_UP_S = 5.0
-# Before a cell runs, the session waits (bounded) until the worker has written the rows of the
-# cells before it, so that a kernel dying in this cell (a segfault, the OOM killer) loses at
-# most the cell in flight. Waiting there rather than at the end of each cell leaves the writer
-# the time between cells (the reply, the next request): usually the rows are on disk already.
+# A cell's rows are usually on disk when it ends (appended on the kernel's thread: see
+# csv_file.RowAppender.append_now). Rows left to the worker (the file's lock busy, a header to
+# write, a network disk, ...) are waited for (bounded) before the next cell runs, so that a
+# kernel dying in that cell (a segfault, the OOM killer) loses at most the cell in flight.
 # A wait that timed out (a hung disk) is not repeated until the worker has caught up.
 ROWS_WRITTEN_WAIT_S = 2.0
 
@@ -325,7 +325,7 @@ class Session:
 
     def _wait_for_rows(self) -> None:
         """The rows of the records made so far written before the next cell runs (bounded)."""
-        if not self._since_catch_up or (self._worker_behind and not worker.drain(0.0)):
+        if not self._since_catch_up or worker.idle() or (self._worker_behind and not worker.drain(0.0)):
             return
         self._since_catch_up = 0
         self._worker_behind = not worker.drain(ROWS_WRITTEN_WAIT_S)
