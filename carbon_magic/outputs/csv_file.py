@@ -78,9 +78,15 @@ def csv_bytes(rows: Iterable[Sequence[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+# Written by the csv module as format_cell writes them (None empty, floats by repr, ints and
+# bools by str): only other values need format_cell.
+_WRITTEN_AS_IS = frozenset({type(None), float, int, bool})
+
+
 def encode_rows(rows: Iterable[Sequence[Any]]) -> bytes:
-    """Rows of values, each field through ``format_cell``."""
-    return csv_bytes([format_cell(v) for v in row] for row in rows)
+    """Rows of values, each field as ``format_cell`` writes it."""
+    as_is = _WRITTEN_AS_IS
+    return csv_bytes([v if type(v) in as_is else format_cell(v) for v in row] for row in rows)
 
 
 @functools.lru_cache(maxsize=64)
