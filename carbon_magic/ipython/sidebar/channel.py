@@ -196,15 +196,20 @@ class SidebarChannel:
         if self.peers:
             self._flush(time.monotonic(), main_thread=True)
 
+    # A window opens and closes inside a cell, after or before nothing that could change the
+    # configuration: the meta refreshed at the last post_execute (or comm message) holds,
+    # but for the intensity the cell that just finished used.
     def cell_started(self, window: "TrackedWindow") -> None:
         self.history.cell_started(window)
         if self.peers:
-            self._flush(time.monotonic(), main_thread=True)
+            self._flush(time.monotonic(), main_thread=False)
 
     def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:
         self.history.cell_finished(record, data)
         if self.peers:
-            self._flush(time.monotonic(), main_thread=True)
+            with self._lock:
+                self._meta = {**self._meta, "intensity": self._latest_intensity() or self._meta.get("intensity")}
+            self._flush(time.monotonic(), main_thread=False)
 
     def cell_finalized(self, record: "CellRecord", data: "EmissionsData") -> None:
         self.history.cell_finalized(record, data)  # the next tick sends it
@@ -284,12 +289,17 @@ class SidebarChannel:
                                  "source": protocol.short(intensity.source, protocol.TEXT_CHARS)}
         except ConfigError as error:
             meta["config_error"] = protocol.short(str(error), protocol.TEXT_CHARS * 2)
-        latest = self.history.latest()
-        if latest is not None:  # the intensity the latest cell used
-            meta["intensity"] = {"g_per_kwh": protocol.figure(latest.intensity_g_per_kwh),
-                                 "source": protocol.short(latest.intensity_source, protocol.TEXT_CHARS)}
+        meta["intensity"] = self._latest_intensity() or meta["intensity"]
         with self._lock:
             self._meta = meta
+
+    def _latest_intensity(self) -> dict[str, Any] | None:
+        """The intensity the latest cell used (None before any)."""
+        latest = self.history.latest()
+        if latest is None:
+            return None
+        return {"g_per_kwh": protocol.figure(latest.intensity_g_per_kwh),
+                "source": protocol.short(latest.intensity_source, protocol.TEXT_CHARS)}
 
     def _live_meta(self) -> dict[str, Any]:
         """The parts read afresh for every message, from any thread: the mode and the problems."""
