@@ -13,7 +13,7 @@ import pytest
 from carbon_magic import EmissionsTracker, OfflineEmissionsTracker
 from carbon_magic.core import tables
 from carbon_magic.core.config import ConfigError, resolve_config
-from carbon_magic.core.intensity import (
+from carbon_magic.core.location.intensity import (
     CLOUD, COUNTRY, FORCED, LIVE, REGION, WORLD, IntensitySignal, LiveState, Location, choose_intensity,
     parameter_location,
 )

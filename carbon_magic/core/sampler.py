@@ -30,7 +30,7 @@ from .meters import Discovery, GpuInfo, HardwareSpec, Meter, discover
 from .problems import problems
 
 if TYPE_CHECKING:
-    from .intensity import IntensitySignal
+    from .location import IntensitySignal
 
 logger = logging.getLogger("carbon_magic")
 

@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from .config import Config, ConfigError
-from .intensity import Intensity, Location
 from .ledger import Reading, Window
-from .location import current as current_location
-from .location import wait_for as wait_for_location
+from .location import Intensity, Location, LocationService
 from .lock import MachineLock
 from .logs import configure_logger
 from .meters import HardwareSpec
@@ -97,9 +95,11 @@ class _Task:
 class Tracker:
     """Measures windows between ``start()`` and ``stop()`` (and tasks inside them)."""
 
-    def __init__(self, config: Config, sink: OutputSink | None = None, *, usage: str = "direct"):
+    def __init__(self, config: Config, sink: OutputSink | None = None, *, location: LocationService,
+                 usage: str = "direct"):
         self.config = config
         self.usage = usage
+        self._location_service = location
         configure_logger(config["log_level"], config["logger_preamble"])
         self._sink = sink
         self._sampler: Sampler = get_sampler(HardwareSpec.from_config(config))
@@ -131,7 +131,7 @@ class Tracker:
 
     def _locate(self) -> tuple[Location, Intensity]:
         """The best location and intensity known now (microseconds; see core.location)."""
-        location, intensity = current_location(self.config)
+        location, intensity = self._location_service.current(self.config)
         if intensity.signal is not None:
             self._sampler.weigh_by(intensity.signal)
         return location, intensity
@@ -264,7 +264,7 @@ class Tracker:
             self._synchronise()
             end = self._read()
             if wait:  # a script: build the record on the location, not on one still pending
-                wait_for_location(self.config, self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S)
+                self._location_service.wait_for(self.config, self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S)
             for name in list(self._tasks):
                 self._finish_task(name, end)
             self._run = None

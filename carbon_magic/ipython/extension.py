@@ -176,10 +176,10 @@ class CarbonExtension:
         """The parts of ``%carbon status`` that depend on configuration and hardware."""
         from .options import NO_OPTIONS
 
-        from ..core.location import status as location_status
+        from ..runtime import current_runtime
 
         facts: dict[str, Any] = {"sampler": None, "location": None, "intensity_figure": None,
-                                 "config_error": None, "files": [], "location_status": location_status(),
+                                 "config_error": None, "files": [], "location_status": current_runtime().location.status(),
                                  "panel": self.live_panel.describe()}
         try:
             config = self.session.pool.config(NO_OPTIONS)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..core.config import Config
-from ..core.intensity import Intensity, Location, choose_intensity, offline_mode, parameter_location
+from ..core.location import Intensity, Location
+from ..core.location.intensity import choose_intensity, offline_mode, parameter_location
 from ..core.ledger import Window, kind_of
 from ..core.logs import warning_count
 from ..core.meters import HardwareSpec

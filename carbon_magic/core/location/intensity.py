@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from . import tables
-from .config import Config, ConfigError
+from .. import tables
+from ..config import Config, ConfigError
 
 logger = logging.getLogger("carbon_magic")
 
