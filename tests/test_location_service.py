@@ -18,7 +18,7 @@ import pytest
 
 from carbon_magic import EmissionsTracker, OfflineEmissionsTracker, track_emissions
 from carbon_magic.core import disk_cache, tables
-from carbon_magic.core.location import board, live, timezone_country
+from carbon_magic.core.location import LocationService, board, live, timezone_country
 from carbon_magic.core.config import ConfigError, resolve_config
 from carbon_magic.core.location.intensity import CLOUD, COUNTRY, LIVE, REGION, WORLD, Intensity, IntensitySignal
 from carbon_magic.core.problems import problems
@@ -520,3 +520,65 @@ def test_a_forked_child_restarts_a_pending_resolution(server):
     opener.start()
     assert in_child(child) == b"FRA" and server.count(GEO_PATH) == 2
     opener.join()
+
+
+# --- one service per runtime: its state is its own ----------------------------------------------------
+
+
+def test_a_closed_service_publishes_nothing_and_the_new_runtime_starts_afresh(server):
+    gate = threading.Event()
+    server.routes[("GET", GEO_PATH)] = server.hold(Reply(body=FRANCE), gate)
+    config = resolve_config(online(server))
+    old = service()
+    old.start_background_resolution(config)
+    wait_for(lambda: server.count(GEO_PATH) == 1)
+    fresh = reset_runtime().location  # closes the old runtime's service
+    gate.set()
+    assert old.wait_resolved(5)  # its thread got the answer after the close...
+    place = old.current(config)[0]
+    assert place.country_iso_code is None and "pending" in place.found_by  # ...and published nothing
+    assert fresh is not old and fresh.status() == []
+    fresh.start_background_resolution(config)
+    assert fresh.wait_resolved(5)
+    assert fresh.current(config)[0].country_iso_code == "FRA"
+
+
+def test_services_share_no_state_and_key_by_parameter_values(server):
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    server.routes[("GET", EM_PATH)] = Reply(body=EM)
+    first, second = LocationService(lambda: False), LocationService(lambda: False)
+    try:
+        for name in ("a", "b"):  # another project, the same location parameters: one resolution, one feed
+            first.start_background_resolution(resolve_config(live_params(server, project_name=name)))
+        assert first.wait_resolved(5) and len(first.status()) == 2
+        assert second.status() == [] and service().status() == []
+        second.start_background_resolution(resolve_config(live_params(server)))
+        assert second.wait_resolved(5) and len(second.status()) == 2
+        assert server.count(EM_PATH) == 1  # the second read the first's value from the disk cache
+    finally:
+        first.close()
+        second.close()
+
+
+def test_an_idle_live_feed_asks_the_given_callable_whether_samplers_run(server, monkeypatch):
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    server.routes[("GET", EM_PATH)] = Reply(body=EM)
+    monkeypatch.setattr(live, "LIVE_REFRESH_S", 0.05)
+    monkeypatch.setattr(live, "IDLE_CHECK_S", 0.02)
+    asked, running = threading.Event(), threading.Event()
+
+    def samplers_running() -> bool:
+        asked.set()
+        return running.is_set()
+
+    location = LocationService(samplers_running)
+    try:
+        location.start_background_resolution(resolve_config(live_params(server)))
+        assert location.wait_resolved(5)
+        assert asked.wait(5)  # due, not used since: the feed asks whether samplers run
+        disk_cache.cache_dir().joinpath("electricitymaps.json").unlink()  # no other process's value
+        assert server.count(EM_PATH) == 1  # no sampler running: no refresh
+        running.set()
+        wait_for(lambda: server.count(EM_PATH) >= 2)
+    finally:
+        location.close()

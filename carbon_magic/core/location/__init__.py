@@ -1,7 +1,9 @@
 """Where this process runs and how carbon-intensive its electricity is.
 
-``LocationService`` (one per runtime, handed to trackers) answers ``current(config) ->
-(Location, Intensity)`` in microseconds from a memo, resolving in the background:
+``LocationService`` (``service``; one per runtime, handed to trackers) answers
+``current(config) -> (Location, Intensity)`` in microseconds from a memo, resolving in the
+background; its threads publish through its ``board`` (one lock, a generation counter, closed
+or not):
 
 - Parameters (``country_iso_code``, ``region``, ``cloud_provider`` + ``cloud_region``) when
   given. Offline mode (``offline=True`` or ``country_iso_code``) opens no socket, ever.
