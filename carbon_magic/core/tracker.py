@@ -264,7 +264,8 @@ class Tracker:
             self._synchronise()
             end = self._read()
             if wait:  # a script: build the record on the location, not on one still pending
-                self._location_service.wait_for(self.config, self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S)
+                wait_s = self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S
+                self._location_service.wait_for(self.config, wait_s)
             for name in list(self._tasks):
                 self._finish_task(name, end)
             self._run = None

@@ -178,8 +178,9 @@ class CarbonExtension:
 
         from ..runtime import current_runtime
 
+        location_status = current_runtime().location.status()
         facts: dict[str, Any] = {"sampler": None, "location": None, "intensity_figure": None,
-                                 "config_error": None, "files": [], "location_status": current_runtime().location.status(),
+                                 "config_error": None, "files": [], "location_status": location_status,
                                  "panel": self.live_panel.describe()}
         try:
             config = self.session.pool.config(NO_OPTIONS)
