@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 from ..core.config import Config
 from ..core.location import Intensity, Location
-from ..core.location.intensity import choose_intensity, offline_mode, parameter_location
+from ..core.location.intensity import choose_intensity
+from ..core.location.parameters import offline_mode, parameter_location
 from ..core.ledger import Window, kind_of
 from ..core.logs import warning_count
 from ..core.meters import HardwareSpec

@@ -17,7 +17,8 @@ or not):
   one request per zone per 15 minutes (cached on disk across processes), refreshed while
   trackers run or records are built. A failed request keeps the last good value (up to a
   day old), then the tables.
-- ``intensity``: the Location and Intensity values and the intensity order (pure, no I/O).
+- ``intensity``: the Location and Intensity values and the intensity order; ``parameters``:
+  the location that parameters give, and offline mode (pure table lookups, no I/O).
 
 Measurements made while a resolution is pending use the best value known so far; records
 built after it arrives use the resolved figure (energy is exact; emissions follow). A live

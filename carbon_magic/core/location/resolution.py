@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .board import THREAD_NAME, Board
-from .intensity import Location, location_of_cloud
+from .intensity import Location
+from .parameters import location_of_cloud
 
 if TYPE_CHECKING:
     from .geolocation import GeoAnswer

@@ -14,8 +14,9 @@ from typing import Callable
 
 from ..config import Config
 from .board import Board
-from .intensity import Intensity, Location, choose_intensity, offline_mode, parameter_location
+from .intensity import Intensity, Location, choose_intensity
 from .live import FeedKey, LiveFeed, RequestLog
+from .parameters import offline_mode, parameter_location
 from .resolution import Resolution, ResolutionKey
 
 logger = logging.getLogger("carbon_magic")
