@@ -39,7 +39,6 @@ used before its first value by the value known when the record is built.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -539,8 +538,9 @@ def reset() -> None:
         feed.wake.set()
 
 
-def _after_fork_in_child() -> None:
-    """Threads do not survive fork: keep finished locations, restart the rest on demand."""
+def after_fork_in_child() -> None:
+    """Threads do not survive fork: keep finished locations, restart the rest on demand (the
+    runtime's fork hook calls this)."""
     global _lock, _generation
     _lock = threading.Lock()
     for key, resolution in list(_resolutions.items()):
@@ -550,6 +550,3 @@ def _after_fork_in_child() -> None:
     _memo.clear()
     _generation += 1
 
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

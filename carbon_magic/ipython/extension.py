@@ -93,7 +93,7 @@ class CarbonExtension:
 
     # -- load / unload ------------------------------------------------------------------------
     def attach(self) -> None:
-        from .. import telemetry
+        from ..runtime import current_runtime
 
         self.shell.configurables.append(self.settings)
         self.shell.register_magics(self.magics)
@@ -104,7 +104,7 @@ class CarbonExtension:
         self.session.add_listener(self.live_panel)
         self.session.add_listener(self.session_panel)
         self.live_panel.attach()
-        self.session.add_listener(telemetry.cell_listener)
+        self.session.add_listener(current_runtime().telemetry)
         try:  # the JupyterLab sidebar's comm target (inside a Jupyter kernel only)
             from .sidebar.channel import attach
 
@@ -113,13 +113,14 @@ class CarbonExtension:
             problems.note("sidebar comm target", error)
 
     def detach(self) -> None:
-        from .. import telemetry
+        from ..runtime import current_runtime
         from . import display
 
         if self.sidebar is not None:
             self.sidebar.close()
             self.sidebar = None
-        self.session.remove_listener(telemetry.cell_listener)
+        telemetry = current_runtime().telemetry
+        self.session.remove_listener(telemetry)
         telemetry.on_extension_unloaded()
         for record in self.session.shutdown():
             print(f"carbon_magic: stopped running span: {display.summary_text(record)}")
@@ -227,9 +228,9 @@ def load(shell: Any) -> None:
     from . import display
 
     display.show(extension.load_line(), extension.load_html())
-    from .. import telemetry
+    from ..runtime import current_runtime
 
-    telemetry.on_extension_loaded(shell, extension.warmup.config)  # asks once if nobody chose
+    current_runtime().telemetry.on_extension_loaded(shell, extension.warmup.config)  # asks once if nobody chose
 
 
 def unload(shell: Any) -> None:
