@@ -80,7 +80,7 @@ def reset_runtime() -> Runtime:
     return current_runtime()
 
 
-def _set(runtime: Runtime) -> None:
+def _set(runtime: Runtime | None) -> None:
     global _current
     _current = runtime
 

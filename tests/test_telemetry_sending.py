@@ -9,6 +9,7 @@ import time
 import pytest
 
 from carbon_magic.runtime import current_runtime
+from carbon_magic.telemetry import set_level, telemetry_command
 from carbon_magic.core.problems import problems
 from tests import telemetry_schema
 from tests.servers import LocalServer, codecarbon_api, delay, status
@@ -90,7 +91,7 @@ def test_a_choice_made_after_the_first_cell_sends_then_once(fresh_telemetry, she
     current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config))
     assert current_runtime().telemetry.current_level().level == "disabled"
     assert fresh_telemetry.sender.queued == 0 and payloads(server) == []
-    message = current_runtime().telemetry.set_level("minimal")
+    message = set_level(current_runtime().telemetry, "minimal")
     assert "minimal (Basic environment info only), stored in" in message
     current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config))
     assert current_runtime().telemetry.on_kernel_exit() is True
@@ -145,8 +146,8 @@ def test_disabled_opens_no_socket_in_the_whole_flow(fresh_telemetry, shell, monk
     current_runtime().telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
     for record in tracker_records:
         current_runtime().telemetry.on_first_tracked_cell(record)
-    current_runtime().telemetry.telemetry_command("", config)
-    current_runtime().telemetry.telemetry_command("preview", config)
+    telemetry_command(current_runtime().telemetry, "", config)
+    telemetry_command(current_runtime().telemetry, "preview", config)
     assert current_runtime().telemetry.on_kernel_exit() is True
     assert guard.attempts == []
     assert fresh_telemetry.sender.queued == 0  # so its thread never started
@@ -176,7 +177,7 @@ def test_do_not_track_beats_env_parameter_and_stored_choice(fresh_telemetry, she
     current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config))
     assert current_runtime().telemetry.on_kernel_exit() is True
     assert payloads(server) == [] and fresh_telemetry.sender.queued == 0
-    assert "DO_NOT_TRACK=1 decides: telemetry is disabled" in current_runtime().telemetry.set_level("minimal")
+    assert "DO_NOT_TRACK=1 decides: telemetry is disabled" in set_level(current_runtime().telemetry, "minimal")
 
 
 def test_unloading_drops_the_exit_summary(fresh_telemetry, shell, server, monkeypatch):

@@ -49,7 +49,7 @@ _loaded: dict[int, "CarbonExtension"] = {}
 
 def output_files(config: Config) -> list[str]:
     """Where tracked cells are written under ``config`` (shown by %carbon status)."""
-    from ..outputs import selected_methods
+    from ..core.output_methods import selected_methods
     from ..outputs.cells_file import CELLS_FILE_NAME
 
     if "csv" not in selected_methods(config):

@@ -37,7 +37,8 @@ class _Entry:
     idle: list["Tracker"] = field(default_factory=list)
 
     def build_outputs(self) -> None:
-        from ..outputs import Dispatcher, build_outputs, selected_methods
+        from ..core.output_methods import selected_methods
+        from ..outputs import Dispatcher, build_outputs
         from ..outputs.cells_file import CellsFile
         from ..runtime import current_runtime
 

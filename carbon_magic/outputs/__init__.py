@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from ..core.config import ConfigError
 from ..core.lanes import Lanes, OutputWorker, Ticket, wait_all
+from ..core.output_methods import selected_methods
 from ..core.params import HANDLER_METHODS
 from ..core.paths import check_records_target
 from ..core.record import EmissionsData
@@ -29,22 +30,8 @@ from .services import OutputServices
 __all__ = [
     "BaseOutput", "FileOutput", "CodeCarbonAPIOutput", "HTTPOutput", "LoggerOutput",
     "GoogleCloudLoggerOutput", "PrometheusOutput", "LogfireOutput", "Dispatcher",
-    "build_outputs", "selected_methods", "OutputServices",
+    "build_outputs", "OutputServices",
 ]
-
-
-def selected_methods(config: Mapping[str, Any]) -> set[str]:
-    """``output_methods`` if given, else the ``save_to_*`` flags (CodeCarbon's rule)."""
-    if config["output_methods"] is not None:
-        return set(config["output_methods"])
-    flags = {
-        "csv": config["save_to_file"],
-        "api": config["save_to_api"],
-        "logger": config["save_to_logger"],
-        "prometheus": config["save_to_prometheus"],
-        "logfire": config["save_to_logfire"],
-    }
-    return {method for method, wanted in flags.items() if wanted}
 
 
 def _chosen_by(config: Mapping[str, Any], flag: str) -> str:
