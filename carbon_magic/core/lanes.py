@@ -72,7 +72,7 @@ class Ticket:
 class _Entry:
     __slots__ = ("seq", "where", "function", "args", "key")
 
-    def __init__(self, seq: int, where: str, function: Callable[..., Any], args: tuple, key: Hashable | None):
+    def __init__(self, seq: int, where: str, function: Callable[..., Any], args: tuple[Any, ...], key: Hashable | None):
         self.seq = seq
         self.where = where
         self.function = function
@@ -81,7 +81,7 @@ class _Entry:
 
 
 # A call ready to run: its queue entry (None for a timer's), where, function, args.
-_Step = tuple[_Entry | None, str, Callable[..., Any], tuple]
+_Step = tuple[_Entry | None, str, Callable[..., Any], tuple[Any, ...]]
 
 
 class OutputWorker:
@@ -99,7 +99,7 @@ class OutputWorker:
         self._progress = threading.Condition(self._lock)
         self._queue: deque[_Entry] = deque()
         self._keyed: dict[Hashable, _Entry] = {}
-        self._timers: list[tuple[float, int, str, Callable[..., Any], tuple]] = []
+        self._timers: list[tuple[float, int, str, Callable[..., Any], tuple[Any, ...]]] = []
         self._timer_ids = itertools.count()
         self._next_seq = 0
         self._dropped = 0
@@ -115,7 +115,7 @@ class OutputWorker:
         that one's arguments in place (the newer call supersedes it) and shares its ticket."""
         return Ticket(self, self.enqueue(where, function, args, key))
 
-    def enqueue(self, where: str, function: Callable[..., Any], args: tuple, key: Hashable | None = None) -> int:
+    def enqueue(self, where: str, function: Callable[..., Any], args: tuple[Any, ...], key: Hashable | None = None) -> int:
         """``submit`` without the Ticket (the Dispatcher's path, kept lean): returns the
         call's number."""
         with self._lock:

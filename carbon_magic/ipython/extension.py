@@ -27,6 +27,7 @@ from .._version import __version__
 from ..core.config import Config, ConfigError, resolve_config
 from ..core.problems import problems
 from .log_route import LogRoute
+from .shell_events import unregister_events
 from .traitlets_config import CarbonMagic
 from .warmup import Warmup, locate
 
@@ -44,6 +45,8 @@ STILL_FINDING = ("still finding how to measure CPU, RAM and GPUs (%carbon status
                  "and the carbon intensity used)")
 _EVENTS = ("pre_run_cell", "post_run_cell")
 
+# The extension of each shell. Not the runtime's: IPython's load/unload hooks give only the
+# shell, and an extension lives as long as its shell's loading, across runtimes.
 _loaded: dict[int, "CarbonExtension"] = {}
 
 
@@ -124,11 +127,7 @@ class CarbonExtension:
         telemetry.on_extension_unloaded()
         for record in self.session.shutdown():
             print(f"carbon_magic: stopped running span: {display.summary_text(record)}")
-        for event, callback in zip(_EVENTS, (self.session.pre_run_cell, self.session.post_run_cell)):
-            try:
-                self.shell.events.unregister(event, callback)
-            except ValueError:
-                pass  # someone removed it already
+        unregister_events(self.shell.events, zip(_EVENTS, (self.session.pre_run_cell, self.session.post_run_cell)))
         self.tracked_cells.detach()
         self.session.pending_clear.detach()
         self.live_panel.detach()
