@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ..core import record
+from ..core.http_transport import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, DeliveryError, post_json, safe_url, url_secrets
 from ..core.problems import problems
 from ..core.record import EmissionsData
 from .delivery import RETRY_DELAYS_S, RetryingOutput
-from ..core.http_transport import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, DeliveryError, post_json, safe_url, url_secrets
 
 MAX_PENDING_DELTAS = 1000
 KEEP_API_RUNS = 64

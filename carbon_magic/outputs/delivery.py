@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ..core.http_transport import DeliveryError, scrub
 from ..core.problems import problems
 from .base import BaseOutput
-from ..core.http_transport import DeliveryError, scrub
 
 RETRY_DELAYS_S = (1.0, 2.0, 4.0)
 

@@ -23,10 +23,10 @@ import os
 import re
 from typing import Any, Iterable
 
+from ..core.http_transport import READ_TIMEOUT_S, DeliveryError, basic_auth_token, safe_url, scrub, url_secrets
 from ..core.record import EmissionsData
 from .delivery import RETRY_DELAYS_S, RetryingOutput
 from .deltas import RunDeltas
-from ..core.http_transport import READ_TIMEOUT_S, DeliveryError, basic_auth_token, safe_url, scrub, url_secrets
 
 LABELS = (
     "project_name", "country_name", "country_iso_code", "region", "cloud_provider", "cloud_region",

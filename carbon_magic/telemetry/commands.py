@@ -13,10 +13,10 @@ wrong and what is accepted.
 from __future__ import annotations
 
 from ..core.config import Config
-from ..core.problems import problems
 from ..core.http_transport import safe_url
-from .lifecycle import TelemetryLifecycle, endpoint
+from ..core.problems import problems
 from .levels import DISABLED, LEVELS, PROMPT_TEXTS, VISIBILITY
+from .lifecycle import TelemetryLifecycle, endpoint
 from .payload import shown
 from .sender import DEBUG_VARIABLE
 
