@@ -20,14 +20,14 @@ from tests.outputs_support import Gate, eventually
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_a_reset_runtime_leaves_no_lane_or_thread_of_the_old_one_running():
+def test_a_reset_runtime_leaves_no_lane_or_thread_of_the_old_one_running(closed_loopback_url):
     old = current_runtime()
     gate, ran_after_close = Gate(), []
     old.lanes.main.submit("blocked", gate.block)
     old.lanes.main.submit("queued behind", ran_after_close.append, "queued")
     old.lanes.lane("api").submit_after(60, "retry", ran_after_close.append, "scheduled")
     old.lanes.lane("panel").submit("idle soon", lambda: None)
-    old.telemetry.sender.submit("payload", dict, "http://127.0.0.1:9/telemetry")
+    old.telemetry.sender.submit("payload", dict, f"{closed_loopback_url}/telemetry")
     old.lanes.on_exit(lambda: ran_after_close.append("exit hook"))
     assert gate.entered.wait(10)
     threads = [lane._thread for lane in old.lanes.all()] + [old.telemetry.sender._lane._thread]
