@@ -227,6 +227,7 @@ def read_config_file(path: Path, label: str) -> dict[str, Any]:
     return values
 
 
+# Unknown variables already warned about: once per process, as the environment and the log are the process's.
 _warned_env: set[str] = set()
 
 

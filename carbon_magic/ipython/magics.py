@@ -320,7 +320,8 @@ class CarbonMagics(Magics):
         print(f"carbon_magic: wrote {len(self.session.records)} rows to {path}")
 
     def _telemetry(self, rest: str) -> None:
-        from .. import telemetry
+        from ..runtime import current_runtime
+        from ..telemetry import telemetry_command
         from .options import NO_OPTIONS
 
         try:
@@ -328,7 +329,7 @@ class CarbonMagics(Magics):
         except ConfigError:
             config = None
         try:
-            print(telemetry.telemetry_command(rest, config))
+            print(telemetry_command(current_runtime().telemetry, rest, config))
         except ValueError as error:
             raise UsageError(f"%carbon telemetry: {error}") from None
 

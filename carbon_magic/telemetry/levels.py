@@ -57,6 +57,7 @@ class Resolution:
         return self.level != DISABLED
 
 
+# Invalid tiers already warned about: once per process, as the log they go to is the process's.
 _warned: set[tuple[str, str]] = set()
 
 

@@ -93,7 +93,7 @@ def session_record(sampler: Sampler, config: Config, latest: EmissionsData | Non
 
 def usage(config: Config) -> dict[str, Any]:
     """How tracking is configured and used in this process."""
-    from ..outputs import selected_methods
+    from ..core.output_methods import selected_methods
 
     methods = selected_methods(config)
     starts = tracker.starts_by_usage
