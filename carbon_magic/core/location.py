@@ -56,6 +56,7 @@ from .intensity import (
     offline_mode,
     parameter_location,
 )
+from .params import affecting
 from .problems import problems
 
 if TYPE_CHECKING:
@@ -75,12 +76,7 @@ MEMO_SIZE = 256
 THREAD_NAME = "carbon_magic-location"
 
 # Parameters whose values (and sources) decide the answer of current().
-KEY_PARAMETERS = (
-    "offline", "country_iso_code", "region", "cloud_provider", "cloud_region",
-    "force_carbon_intensity_g_co2e_kwh", "geolocation_endpoint", "cloud_metadata_url",
-    "electricitymaps_endpoint", "electricitymaps_api_token", "country_2letter_iso_code",
-    "location_timeout_secs",
-)
+KEY_PARAMETERS = affecting("location")
 
 _lock = threading.Lock()
 _generation = 0  # bumped whenever a published answer changes: memo entries of older ones are stale
