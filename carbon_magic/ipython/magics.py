@@ -167,9 +167,9 @@ class CarbonMagics(Magics):
         """``parse_options``; a refused secret is first taken out of the input history."""
         try:
             return parse_options(text, prog, positional)
-        except SecretOptionRefused:
+        except SecretOptionRefused as refused:  # shown as IPython shows any UsageError
             forget_in_history(self.shell, [value for _, value in secret_words(split_words(text, prog)) if value])
-            raise
+            raise UsageError(str(refused)) from None
 
     # -- tracking ------------------------------------------------------------------------------
     def _track(self, kind: str, options: TrackOptions, code: Compiled, line: str, local_ns: dict | None) -> Any:
