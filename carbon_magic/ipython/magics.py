@@ -227,7 +227,8 @@ class CarbonMagics(Magics):
         if not statement:
             raise UsageError(
                 "%carbon needs a statement or a subcommand "
-                f"({', '.join(SUBCOMMANDS)}); %%carbon tracks a whole cell. See %carbon? for help."
+                f"({', '.join(SUBCOMMANDS)}); %%carbon tracks a whole cell. See %carbon? for help, "
+                f"%carbon {HELP_ALL} for every option."
             )
         options, _ = self._parse(options_text, "%carbon")
         code = compile_source(self.shell, statement, self.session.cell.execution_count)

@@ -298,16 +298,24 @@ def options_help() -> str:
         for spec in specs:
             lines += _option_lines(spec.head, spec.help)
         lines.append("")
-    lines.append("  Not options (secrets: a magic line is saved in the notebook):")
-    for param in PARAMS.values():
-        if param.secret:
-            lines += _option_lines(param.name, f"{param.help} Set it with %config CarbonMagic.{param.name}, "
-                                               f"{param.env_var} or {CONFIG_FILE_NAME}.")
-    kernel_wide = [p for p in PARAMS.values() if p.from_text and not p.per_cell]
-    lines += ["", "  Kernel-wide (not options of one cell; %config CarbonMagic.NAME, environment, config file):"]
-    for param in kernel_wide:
-        lines += _option_lines(param.name, param.help)
+    for title, params in _not_options().items():
+        lines += [f"  Not options: {title}:"]
+        for param in params:
+            lines += _option_lines(param.name, param.help)
+        lines.append("")
     return "\n".join(lines)
+
+
+def _not_options() -> dict[str, list[Param]]:
+    """The tracker parameters that are no magic option, by why, with where to set them."""
+    return {
+        f"secrets (a magic line is saved in the notebook): %config CarbonMagic.NAME, CODECARBON_NAME "
+        f"or {CONFIG_FILE_NAME}": [p for p in PARAMS.values() if p.secret],
+        "kernel-wide: %config CarbonMagic.NAME, CODECARBON_NAME or the config file":
+            [p for p in PARAMS.values() if p.from_text and not p.per_cell],
+        "Python objects: a tracker argument, or c.CarbonMagic.NAME in ipython_config.py":
+            [p for p in PARAMS.values() if not p.from_text],
+    }
 
 
 def common_options_help() -> str:
