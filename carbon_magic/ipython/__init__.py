@@ -1,6 +1,7 @@
 """The IPython extension: ``%load_ext carbon_magic``, ``%%carbon``, ``%carbon``, ``CarbonMagic``.
 
-Modules, one job each: ``extension`` (load/unload, hooks), ``magics`` (the magics),
+Modules, one job each: ``extension`` (load/unload, hooks), ``magics`` (the magics) with
+``magic_help`` (their short and full help),
 ``options`` (their command-line options; ``history_scrub`` takes a refused secret out of the
 input history), ``traitlets_config`` (the configuration class),
 ``session`` (the kernel's cell history), ``records`` (what it holds), ``pool`` (reused

@@ -1,7 +1,7 @@
 """The ``%carbon`` line magic and the ``%%carbon`` cell magic.
 
-Their docstrings are what ``%carbon?`` and ``%%carbon?`` show; the options section is
-generated from the parameter table.
+Their docstrings are what ``%carbon?`` and ``%%carbon?`` show: the short help of
+``magic_help``; ``%carbon --help-all`` prints the whole help.
 """
 
 from __future__ import annotations
@@ -21,137 +21,14 @@ from . import display
 from .execute import Compiled, compile_source, run_compiled
 from .interrupts import InterruptsHeld
 from .history_scrub import forget_in_history
+from .magic_help import cell_help, full_help, line_help
 from .options import (
-    HELP_ALL, SecretOptionRefused, TrackOptions, common_options_help, options_help, parse_options, secret_words,
-    split_names, split_statement, split_words,
+    HELP_ALL, SecretOptionRefused, TrackOptions, parse_options, secret_words, split_names, split_statement, split_words,
 )
 from .records import first_line
 from .session import Session, status_of
 
 SUBCOMMANDS = ("on", "off", "start", "stop", "status", "report", "plot", "panel", "config", "export", "telemetry")
-
-USAGE = """Usage::
-
-  %carbon [options] STATEMENT     track one statement, like %time (x = %carbon f() works)
-  %%carbon [options]              track this whole cell (see %%carbon?)
-  %carbon on [options]            track every following cell (%carbon off to stop)
-  %carbon start [NAME] [options]  start a span across cells (spans may overlap)
-  %carbon stop [NAME]             stop the named span (default: the latest started)
-  %carbon status                  what is measured and how, location, errors so far
-  %carbon report                  a pandas DataFrame, one row per tracked cell or span
-  %carbon plot                    a figure: energy and CO2 per cell, by component
-  %carbon panel                   this kernel's totals and a bar per tracked cell
-  %carbon config [NAME...]        every parameter's value and where it came from
-  %carbon export PATH             the report to PATH (.csv, .json or .html)
-  %carbon telemetry [LEVEL|preview]  the usage-telemetry tier (shown, stored, previewed)
-  %carbon --help-all              all of this help, with every option ({count} parameters)
-"""
-
-LINE_INTRO = "Track energy, CO2 and water: one statement, every cell, or a span of cells."
-
-LINE_SHORT = """After a tracked cell, a summary shows its duration, energy, CO2, water and power by
-component; a cell running over a second shows a live panel meanwhile (JupyterLab, Notebook 7,
-VS Code, Colab). Each is a row of emissions.csv (CodeCarbon's columns) and carbon_cells.csv.
-Settings: these options > %config CarbonMagic.NAME > CODECARBON_NAME > .codecarbon.config.
-"""
-
-LINE_EXAMPLES = """Examples::
-
-  %carbon sum(i * i for i in range(10_000_000))
-  %carbon on --country-iso-code FRA --quiet
-  %carbon start training        (cells...)        %carbon stop training
-  df = %carbon report
-"""
-
-LINE_DETAILS = """Use %%carbon (two %) to track one whole cell. After a tracked cell or statement, a
-summary shows its duration, energy, CO2, water, average power by component and where the
-carbon intensity came from (use --quiet to hide it). A statement's value is returned,
-so ``x = %carbon f()`` works; ``df = %carbon report`` keeps the report. ``%carbon telemetry
-[LEVEL|preview [LEVEL]|host-hash on|off]``: LEVEL (disabled, minimal, extensive) stores
-your choice; preview shows the exact JSON that would be sent.
-
-Live panel: in JupyterLab, Notebook 7, VS Code and Colab, a tracked cell that runs longer
-than ``panel_update_secs`` (1 s) shows its energy, CO2, water, power per component and
-a chart growing in its output, then freezes on the final figures (which stay in the
-notebook as the summary). Options: --no-panel (this cell), --panel-update-secs,
---panel-equivalents false (no "driving a car 3 cm" line), --panel-widgets
-auto|always|never. Elsewhere (terminal, nbconvert, papermill) the summary is static.
-
-Every tracked cell, statement or span is one run in ``emissions.csv`` (CodeCarbon's 38
-columns) and one row in ``carbon_cells.csv`` beside it, which names the cell (label,
-execution count, cell id, first line of code, status ok/failed/interrupted).
-
-Words after ``%carbon`` that are subcommands are read as such; to track a statement that
-starts with one (a variable named ``status``), put ``--`` first: ``%carbon -- status``.
-
-Configuration, highest priority first: these options; ``%config CarbonMagic.NAME = VALUE``
-or ``c.CarbonMagic.NAME`` in ipython_config.py; ``CODECARBON_NAME`` environment variables;
-``./.codecarbon.config``; ``~/.codecarbon.config``; the defaults. ``%carbon config`` shows
-what applies and why. Secrets (API keys, tokens) are no options: a magic line is saved in
-the notebook; set them by %config, the environment or the config file.
-
-Examples::
-
-  In [1]: %load_ext carbon_magic
-  In [2]: %carbon sum(i * i for i in range(10_000_000))
-  carbon: statement 2 | 612 ms | 4.12 mWh | 1.96 mg CO2e | ...
-  Out[2]: 333333283333335000000
-
-  In [3]: %carbon on --country-iso-code FRA
-  In [4]: %carbon start training
-  ...
-  In [9]: %carbon stop training
-  In [10]: df = %carbon report
-  In [11]: %carbon plot
-  In [12]: %carbon panel
-  In [13]: %carbon export results/cells.csv
-"""
-
-CELL_HELP = """Track the energy, CO2 and water of this cell.
-
-Usage::
-
-  %%carbon [options]
-  <the cell's code>
-
-The cell runs exactly as it would untracked (its value, ``;``, top-level ``await``,
-tracebacks); its own exceptions and KeyboardInterrupt propagate unchanged and the cell is
-still recorded (failed or interrupted). Invalid options stop the cell before it runs.
-While it runs longer than ``panel_update_secs`` (1 s), a live panel shows the energy, CO2
-and water so far; after it, a summary (a live panel freezes into it). It is one run in
-``emissions.csv``, one row in ``carbon_cells.csv`` and in ``%carbon report``; under
-``%carbon on`` it is counted once, with the options given here.
-
-{common}
-
-%carbon? tells the rest; %carbon --help-all lists every option.
-
-Examples::
-
-  %%carbon --name "grid search" --country-iso-code FRA --pue 1.2
-  search.fit(X, y)
-
-  %%carbon --tracking-mode process --quiet
-  result = simulate(steps=10_000)
-"""
-
-
-def line_help() -> str:
-    """``%carbon?``: what, how, the common options and examples (the short help)."""
-    usage = USAGE.format(count=len(PARAMS))
-    return f"{LINE_INTRO}\n\n{usage}\n{LINE_SHORT}\n{common_options_help()}\n\n{LINE_EXAMPLES}"
-
-
-def cell_help() -> str:
-    """``%%carbon?``: the short help of the cell magic."""
-    return CELL_HELP.format(common=common_options_help())
-
-
-def full_help() -> str:
-    """``%carbon --help-all``: the whole help, with every option."""
-    usage = USAGE.format(count=len(PARAMS))
-    return f"{LINE_INTRO}\n\n{usage}\n{LINE_DETAILS}\n{options_help()}\n"
-
 
 @magics_class
 class CarbonMagics(Magics):

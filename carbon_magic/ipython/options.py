@@ -5,7 +5,7 @@ Every tracker parameter that can be written as text is an option in kebab-case
 optional value (``--offline``, ``--save-to-file false``). The magics' own options
 (``--name LABEL``, ``--quiet``, ``--no-panel``) and flags such as ``--no-sync`` come from the
 same table (``core.params.MAGIC_OPTIONS`` and each entry's ``flags``): one list of
-``OptionSpec`` feeds the parser, the statement splitter, the suggestions and the help.
+``OptionSpec`` feeds the parser, the statement splitter, the suggestions and the help (``magic_help``).
 Values are checked by the core's rules as they are parsed, so a bad value is an
 argparse-style usage error carrying the core's message, and the cell does not run.
 Secrets (``api_key``, tokens) are refused: a magic line is saved in the notebook.
@@ -17,7 +17,6 @@ import argparse
 import difflib
 import re
 import shlex
-import textwrap
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NoReturn
@@ -33,7 +32,7 @@ _METAVARS = {
     "str": "TEXT", "float": "NUMBER", "int": "INTEGER", "bool": "[true|false]",
     "str_list": "A,B", "gpu_ids": "IDS", "log_level": "LEVEL", "handlers": "OBJECTS", "object": "OBJECT",
 }
-_GROUP_TITLES = {
+GROUP_TITLES = {
     "general": "General", "output": "Outputs", "location": "Location and intensity", "hardware": "Hardware",
     "panel": "Live panel", MAGIC_GROUP: "Magic",
 }
@@ -86,11 +85,6 @@ def option_specs() -> tuple[OptionSpec, ...]:
 @lru_cache(maxsize=None)
 def _spec_index() -> dict[str, OptionSpec]:
     return {spec.option: spec for spec in option_specs()}
-
-
-def text_parameters() -> list[Param]:
-    """The tracker parameters that magic options may set."""
-    return [p for p in PARAMS.values() if p.per_cell]
 
 
 @dataclass(frozen=True)
@@ -159,7 +153,7 @@ def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
         param = spec.param
         group = groups.get(param.group)
         if group is None:
-            group = groups[param.group] = parser.add_argument_group(_GROUP_TITLES.get(param.group, param.group))
+            group = groups[param.group] = parser.add_argument_group(GROUP_TITLES.get(param.group, param.group))
         if spec.takes == "flag":
             group.add_argument(spec.option, dest=param.name, action="store_const", const=spec.const,
                                default=argparse.SUPPRESS, help=spec.help)
@@ -284,49 +278,3 @@ def split_names(text: str) -> tuple[list[str], str]:
             return names, text[match.start():]
         names.append(match.group())
     return names, ""
-
-
-def options_help() -> str:
-    """Every option, grouped like the table (``%carbon --help-all``); secrets are no options."""
-    lines = ["Options (every tracker parameter, plus the magics' own):", ""]
-    groups: dict[str, list[OptionSpec]] = {}
-    for spec in option_specs():
-        if not spec.param.secret:
-            groups.setdefault(spec.param.group, []).append(spec)
-    for group, specs in groups.items():
-        lines.append(f"  {_GROUP_TITLES.get(group, group)}:")
-        for spec in specs:
-            lines += _option_lines(spec.head, spec.help)
-        lines.append("")
-    for title, params in _not_options().items():
-        lines += [f"  Not options: {title}:"]
-        for param in params:
-            lines += _option_lines(param.name, param.help)
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _not_options() -> dict[str, list[Param]]:
-    """The tracker parameters that are no magic option, by why, with where to set them."""
-    return {
-        f"secrets (a magic line is saved in the notebook): %config CarbonMagic.NAME, CODECARBON_NAME "
-        f"or {CONFIG_FILE_NAME}": [p for p in PARAMS.values() if p.secret],
-        "kernel-wide: %config CarbonMagic.NAME, CODECARBON_NAME or the config file":
-            [p for p in PARAMS.values() if p.from_text and not p.per_cell],
-        "Python objects: a tracker argument, or c.CarbonMagic.NAME in ipython_config.py":
-            [p for p in PARAMS.values() if not p.from_text],
-    }
-
-
-def common_options_help() -> str:
-    """The common options (the table's entries with a ``short`` help), one line each."""
-    lines = ["Common options:"]
-    for param in [p for p in (*MAGIC_OPTIONS.values(), *PARAMS.values()) if p.short]:
-        spec = [s for s in option_specs() if s.param is param][-1]  # its flag, if it has one
-        lines.append(f"  {spec.head:<30} {param.short}")
-    return "\n".join(lines)
-
-
-def _option_lines(head: str, help_text: str) -> list[str]:
-    wrapped = textwrap.wrap(help_text, 72)
-    return [f"    {head}"] + [f"        {line}" for line in wrapped]
