@@ -501,6 +501,9 @@ def test_quiet_and_panel_traits_set_the_defaults(ip, capsys):
     get_session(ip).add_listener(type("L", (), {"cell_started": lambda self, w: seen.append(w.panel)})())
     run(ip, "%%carbon\nx = 1")
     assert capsys.readouterr().out == "" and seen == [False]
+    run(ip, "%carbon config quiet panel")
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "%config CarbonMagic" in lines["quiet"] and "%config CarbonMagic" in lines["panel"]
 
 
 # -- listeners and help --------------------------------------------------------------------------
