@@ -269,7 +269,11 @@ def test_status_and_help_tell_about_the_panel(ip, capsys):
     text = ip.recorder.published[-1]["data"]["text/plain"]
     assert "Live panel:" in text and "static summaries" in text
     doc = ip.find_line_magic("carbon").__doc__
-    assert "%carbon panel" in doc and "--panel-update-secs" in doc and "--panel-widgets" in doc
+    assert "%carbon panel" in doc and "live panel" in doc and "--no-panel" in doc
+    capsys.readouterr()
+    ip.run_line_magic("carbon", "--help-all")
+    full = capsys.readouterr().out
+    assert "--panel-update-secs" in full and "--panel-widgets" in full
 
 
 def test_each_update_message_stays_small_with_eight_gpus_and_a_day_long_series(widget_libraries):

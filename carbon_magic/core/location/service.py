@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..config import Config
+from ..params import affecting
 from .board import Board
 from .intensity import Intensity, Location, choose_intensity
 from .live import FeedKey, LiveFeed, RequestLog
@@ -23,13 +24,8 @@ logger = logging.getLogger("carbon_magic")
 
 MEMO_SIZE = 256
 
-# Parameters whose values (and sources) decide the answer of current().
-KEY_PARAMETERS = (
-    "offline", "country_iso_code", "region", "cloud_provider", "cloud_region",
-    "force_carbon_intensity_g_co2e_kwh", "geolocation_endpoint", "cloud_metadata_url",
-    "electricitymaps_endpoint", "electricitymaps_api_token", "country_2letter_iso_code",
-    "location_timeout_secs",
-)
+# Parameters whose values (and sources) decide the answer of current(): the table's.
+KEY_PARAMETERS = affecting("location")
 
 
 @dataclass(frozen=True)
