@@ -303,12 +303,15 @@ def summarise(errors: np.ndarray, servers: list[Server]) -> dict[str, Any]:
     """The validation figures stored in the table (see ``carbon_magic.core.power_model.ErrorBand``)."""
     tail = (100 - COVERAGE_PERCENT) / 2
     low_error, high_error = np.percentile(errors, [tail, 100 - tail])
+    low_by_level, high_by_level = np.percentile(errors, [tail, 100 - tail], axis=0)
     return {"coverage_percent": COVERAGE_PERCENT, "low_percentile": tail, "high_percentile": 100 - tail,
             "measured_low_ratio": _round(1 / (1 + high_error)), "measured_high_ratio": _round(1 / (1 + low_error)),
             "median_abs_error": _round(float(np.median(np.abs(errors)))),
             "p90_abs_error": _round(float(np.percentile(np.abs(errors), 90))),
             "signed_median_error": _round(float(np.median(errors))),
-            "servers": len(servers), "cpu_models": len({s.cpu_group for s in servers}), "folds": FOLDS}
+            "servers": len(servers), "cpu_models": len({s.cpu_group for s in servers}), "folds": FOLDS,
+            "low_ratio_by_level": [_round(1 / (1 + error)) for error in high_by_level],
+            "high_ratio_by_level": [_round(1 / (1 + error)) for error in low_by_level]}
 
 
 def build(path: Path = SOURCE_CSV) -> dict[str, Any]:

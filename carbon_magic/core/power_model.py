@@ -107,8 +107,10 @@ class ErrorBand:
     ``measured_low_ratio`` .. ``measured_high_ratio`` times an estimate holds the measured power
     in ``coverage_percent`` % of the validation points: they are 1 / (1 + e) for the signed
     errors e (predicted / measured - 1) at the ``high_percentile`` and ``low_percentile``
-    (95th and 5th for 90 %). ``median_abs_error`` and ``p90_abs_error`` are fractions
-    (0.10 = 10 %); ``signed_median_error`` is positive when the model overestimates.
+    (95th and 5th for 90 %), over every load level; ``low_ratio_by_level`` and
+    ``high_ratio_by_level`` the same at each tabulated load level (the idle band is the widest).
+    ``median_abs_error`` and ``p90_abs_error`` are fractions (0.10 = 10 %);
+    ``signed_median_error`` is positive when the model overestimates.
     """
 
     coverage_percent: int
@@ -122,15 +124,25 @@ class ErrorBand:
     servers: int
     cpu_models: int
     folds: int
+    low_ratio_by_level: tuple[float, ...]
+    high_ratio_by_level: tuple[float, ...]
+
+    @classmethod
+    def of_table(cls, table: dict[str, Any]) -> ErrorBand:
+        """The band of a fitted table (its ``validation``)."""
+        validation = dict(table["validation"])
+        for name in ("low_ratio_by_level", "high_ratio_by_level"):
+            validation[name] = tuple(validation[name])
+        return cls(**validation)
 
     def bounds_w(self, estimate_w: float) -> tuple[float, float]:
-        """The (low, high) band around an estimate, in the estimate's unit."""
+        """The (low, high) band around an estimate over all loads, in the estimate's unit."""
         return estimate_w * self.measured_low_ratio, estimate_w * self.measured_high_ratio
 
 
 def error_band() -> ErrorBand:
     """The cross-validated error of the packaged model (grouped by CPU model)."""
-    return ErrorBand(**model_table()["validation"])
+    return ErrorBand.of_table(model_table())
 
 
 def require_positive(name: str, value: Any, accepted: str, integer: bool = False) -> float:
@@ -163,12 +175,17 @@ class PowerCurve:
     basis: str
     band: ErrorBand | None = None
 
-    def power_w(self, load: float) -> dict[str, float]:
-        """Watts per component at this CPU load (0.0 idle .. 1.0 full); they sum to the wall power."""
+    def _between(self, load: float) -> tuple[int, float]:
+        """The tabulated level just above ``load`` (at least the second) and ``load``'s weight
+        between it and the level below."""
         load = _load(load)
         upper = min(max(bisect.bisect_left(self.load_levels, load), 1), len(self.load_levels) - 1)
         x0, x1 = self.load_levels[upper - 1], self.load_levels[upper]
-        weight = (load - x0) / (x1 - x0)
+        return upper, (load - x0) / (x1 - x0)
+
+    def power_w(self, load: float) -> dict[str, float]:
+        """Watts per component at this CPU load (0.0 idle .. 1.0 full); they sum to the wall power."""
+        upper, weight = self._between(load)
         low, high = self.levels_w[upper - 1], self.levels_w[upper]
         return {name: a + (b - a) * weight for name, a, b in zip(COMPONENTS, low, high)}
 
@@ -178,12 +195,16 @@ class PowerCurve:
 
     def bounds_w(self, load: float) -> dict[str, tuple[float, float]] | None:
         """Per component, the (low, high) watts at this CPU load: the band of the model's
-        cross-validated error (``band.coverage_percent`` % of the validation points), applied to
-        each component as to the wall power it is a share of. None where the figures were not
-        validated (``band`` is None)."""
+        cross-validated error at this load (``band.coverage_percent`` % of the validation points
+        at each level; linear between levels), applied to each component as to the wall power it
+        is a share of. None where the figures were not validated (``band`` is None)."""
         if self.band is None:
             return None
-        return {name: self.band.bounds_w(watts) for name, watts in self.power_w(load).items()}
+        upper, weight = self._between(load)
+        ratios = []
+        for by_level in (self.band.low_ratio_by_level, self.band.high_ratio_by_level):
+            ratios.append(by_level[upper - 1] + (by_level[upper] - by_level[upper - 1]) * weight)
+        return {name: (watts * ratios[0], watts * ratios[1]) for name, watts in self.power_w(load).items()}
 
     def describe(self) -> str:
         """How the figures are obtained and how good the model is, in one line (for status views)."""
@@ -281,7 +302,7 @@ def machine_power_model(*, cpu_model: str, sockets: int, cores: int, threads: in
     if moved:
         basis += f"; outside the data's range, the nearest fitted values are used: {', '.join(moved)}"
     return MachinePowerModel(load_levels=tuple(table["load_levels"]), levels_w=tuple(levels), basis=basis,
-                             band=ErrorBand(**table["validation"]) if "validation" in table else None,
+                             band=ErrorBand.of_table(table) if "validation" in table else None,
                              cpu_name=cpu_model, tdp_w_per_socket=tdp_per_socket, tdp_source=tdp_source,
                              launch_year=year, year_source=year_source)
 
