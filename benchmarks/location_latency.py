@@ -29,6 +29,7 @@ from common import median_us, row
 from carbon_magic.core import location
 from carbon_magic.core.config import resolve_config
 from carbon_magic.core.tracker import Tracker
+from carbon_magic.runtime import current_runtime
 from tests.servers import LocalServer, Reply
 
 DELAY_S = 5.0
@@ -72,7 +73,7 @@ def cold(config) -> float:
     """Seconds to create a tracker on a fresh location service and run one tracked window."""
     location.reset()
     t0 = time.perf_counter()
-    tracker = Tracker(config)
+    tracker = Tracker(config, samplers=current_runtime().samplers)
     tracker.start()
     work()
     tracker.stop()
@@ -99,9 +100,9 @@ def main(rounds: int = 60, chunks: int = 40, pairs: int = 50) -> dict:
     try:
         fast, slow = config_for(fast_url), config_for(slow_url)
         offline = config_for(fast_url, offline=True)
-        Tracker(offline)  # creates the sampler
+        Tracker(offline, samplers=current_runtime().samplers)  # creates the sampler
         location.reset()
-        trackers = {"fast": Tracker(fast), "slow": Tracker(slow)}
+        trackers = {"fast": Tracker(fast, samplers=current_runtime().samplers), "slow": Tracker(slow, samplers=current_runtime().samplers)}
         time.sleep(0.3)  # the fast location is resolved, the slow one waits for its answers
         warm_s = {"fast": [], "slow": []}
         for _ in range(chunks):

@@ -56,11 +56,12 @@ def _measure(builds: int, pairs: int) -> dict:
 
     from carbon_magic.core.config import resolve_config
     from carbon_magic.core.tracker import Tracker
+    from carbon_magic.runtime import current_runtime
     from carbon_magic.telemetry import gather, lifecycle
 
     config = resolve_config({"save_to_file": False, "offline": True, "country_iso_code": "FRA",
                              "powercap_root": "/nonexistent"})
-    tracker = Tracker(config, usage="magic")
+    tracker = Tracker(config, usage="magic", samplers=current_runtime().samplers)
     for _ in range(3):
         tracker.start()
         time.sleep(0.01)
@@ -69,7 +70,8 @@ def _measure(builds: int, pairs: int) -> dict:
     record = tracker.final_emissions_data
 
     def build() -> dict:
-        return gather.build_payload("extensive", config, store, latest=record, shell_class="ZMQInteractiveShell")
+        return gather.build_payload("extensive", config, store, samplers=current_runtime().samplers, latest=record,
+                                    shell_class="ZMQInteractiveShell")
 
     t0 = time.perf_counter()
     first = build()
@@ -91,7 +93,7 @@ def _measure(builds: int, pairs: int) -> dict:
         return original(*args, **kwargs)
 
     gather.build_payload = watched
-    lifecycle.on_extension_loaded(object(), config)
+    lifecycle.on_extension_loaded(object(), config, samplers=current_runtime().samplers)
     window_samples, call_samples = [], []
     first_call_us = None
     for index in range(pairs):

@@ -1,4 +1,4 @@
-"""Shared fixtures: every test gets fresh samplers, an empty config home and a clean env."""
+"""Shared fixtures: every test gets a fresh runtime (samplers), an empty config home and a clean env."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import os
 import pytest
 
 from carbon_magic.core import location as location_module
-from carbon_magic.core import sampler as sampler_module
 from carbon_magic.core.problems import problems
+from carbon_magic.core.sampler import SamplerRegistry
+from carbon_magic.runtime import current_runtime, reset_runtime
 from tests.servers import closed_port
 
 # reliability cases (tests/reliability/ and @pytest.mark.reliability anywhere) -> RELIABILITY.md
@@ -29,7 +30,13 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     problems.clear()
     yield work
-    sampler_module.shutdown_all()
+    reset_runtime()
+
+
+@pytest.fixture
+def samplers() -> SamplerRegistry:
+    """The current runtime's samplers (a fresh registry in every test)."""
+    return current_runtime().samplers
 
 
 @pytest.fixture(scope="session")

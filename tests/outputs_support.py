@@ -13,6 +13,7 @@ from carbon_magic.core.problems import problems
 from carbon_magic.core.tracker import Tracker
 from carbon_magic.outputs import BaseOutput, Dispatcher, api
 from carbon_magic.outputs.worker import all_lanes, flush_at_exit
+from carbon_magic.runtime import current_runtime
 from tests.servers import LocalServer, codecarbon_api
 
 # Measured without hardware: modelled CPU and RAM, a fixed intensity, no CSV unless asked.
@@ -40,7 +41,7 @@ class Recorder(BaseOutput):
 
 def tracker_on(*outputs: Any, **params: Any) -> Tracker:
     """A core Tracker writing to exactly ``outputs`` (built by the test, with test timings)."""
-    return Tracker(resolve_config({**MEASURED, **params}), Dispatcher(list(outputs)))
+    return Tracker(resolve_config({**MEASURED, **params}), Dispatcher(list(outputs)), samplers=current_runtime().samplers)
 
 
 def problem_count(where: str, error_type: str) -> int:

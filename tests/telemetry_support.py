@@ -12,6 +12,7 @@ import pytest
 from carbon_magic.core import tracker as tracker_module
 from carbon_magic.core.config import resolve_config
 from carbon_magic.core.tracker import Tracker
+from carbon_magic.runtime import current_runtime
 from carbon_magic.telemetry import gather, lifecycle
 from carbon_magic.telemetry.sender import Sender
 
@@ -41,7 +42,7 @@ def measured_config(**extra: Any):
 
 def tracked_cell(config, seconds: float = 0.05, usage: str = "magic"):
     """Run a tracked window like the extension does for a cell; its final record."""
-    tracker = Tracker(config, usage=usage)
+    tracker = Tracker(config, usage=usage, samplers=current_runtime().samplers)
     tracker.start()
     sum(i * i for i in range(20000))
     threading.Event().wait(seconds)

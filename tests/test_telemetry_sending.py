@@ -10,6 +10,7 @@ import pytest
 
 from carbon_magic import telemetry
 from carbon_magic.core.problems import problems
+from carbon_magic.runtime import current_runtime
 from tests import telemetry_schema
 from tests.servers import LocalServer, codecarbon_api, delay, status
 from tests.telemetry_support import (  # noqa: F401
@@ -45,7 +46,7 @@ def payloads(server: LocalServer) -> list[dict]:
 
 def load(shell, **extra):
     config = measured_config(**extra)
-    telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
+    telemetry.on_extension_loaded(shell, config, samplers=current_runtime().samplers, stdin=NoTerminal())
     return config
 
 
@@ -142,7 +143,7 @@ def test_disabled_opens_no_socket_in_the_whole_flow(fresh_telemetry, shell, monk
     tracker_records = [tracked_cell(config) for _ in range(2)]  # measuring opens no socket either
     threads_before = set(telemetry_threads())  # earlier tests' senders, idling out
     guard = SocketGuard(monkeypatch)
-    telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
+    telemetry.on_extension_loaded(shell, config, samplers=current_runtime().samplers, stdin=NoTerminal())
     for record in tracker_records:
         telemetry.on_first_tracked_cell(record)
     telemetry.telemetry_command("", config)
@@ -160,7 +161,7 @@ def test_the_guard_does_catch_a_socket(fresh_telemetry, shell, monkeypatch):
     config = measured_config()
     record = tracked_cell(config)
     guard = SocketGuard(monkeypatch)
-    telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
+    telemetry.on_extension_loaded(shell, config, samplers=current_runtime().samplers, stdin=NoTerminal())
     telemetry.on_first_tracked_cell(record)
     telemetry.on_kernel_exit()
     assert guard.attempts != []
@@ -171,7 +172,7 @@ def test_do_not_track_beats_env_parameter_and_stored_choice(fresh_telemetry, she
     monkeypatch.setenv("CODECARBON_TELEMETRY", "extensive")
     fresh_telemetry.consent_store().store_level("extensive", "command")
     config = measured_config(telemetry="extensive")
-    telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
+    telemetry.on_extension_loaded(shell, config, samplers=current_runtime().samplers, stdin=NoTerminal())
     assert telemetry.current_level(config).source == "DO_NOT_TRACK=1"
     telemetry.on_first_tracked_cell(tracked_cell(config))
     assert telemetry.on_kernel_exit() is True
@@ -208,7 +209,7 @@ def test_telemetry_faults_never_reach_the_extension(fresh_telemetry, shell, monk
         raise RuntimeError("injected fault")
 
     monkeypatch.setattr(prompt, "how_to_ask", broken)
-    resolution = telemetry.on_extension_loaded(shell, measured_config(), stdin=NoTerminal())
+    resolution = telemetry.on_extension_loaded(shell, measured_config(), samplers=current_runtime().samplers, stdin=NoTerminal())
     assert resolution.level == "disabled"
     monkeypatch.setattr(fresh_telemetry, "current_level", broken)
     assert telemetry.on_first_tracked_cell(None) is None

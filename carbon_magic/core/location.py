@@ -86,6 +86,15 @@ _lock = threading.Lock()
 _generation = 0  # bumped whenever a published answer changes: memo entries of older ones are stale
 _epoch = 0  # bumped by reset(): threads of an older epoch publish nothing
 _warned_offline_token = False
+# Whether any sampler's thread runs (a window is open): live feeds keep refreshing meanwhile.
+# Given by the runtime that owns the samplers (use_sampler_check).
+_samplers_running: Callable[[], bool] = lambda: False  # noqa: E731
+
+
+def use_sampler_check(samplers_running: Callable[[], bool]) -> None:
+    """Live feeds ask ``samplers_running()`` whether a window still wants fresh intensity."""
+    global _samplers_running
+    _samplers_running = samplers_running
 
 
 def _publish(epoch: int, change: Callable[[], None]) -> bool:
@@ -290,10 +299,8 @@ class _LiveFeed:
             self.wake.set()
 
     def _wanted(self) -> bool:
-        from .sampler import all_samplers
-
         recently_used = time.monotonic() - self.last_used < LIVE_REFRESH_S
-        return recently_used or any(sampler.running for sampler in all_samplers())
+        return recently_used or _samplers_running()
 
     def _run(self) -> None:
         try:

@@ -104,10 +104,11 @@ class TrackerPool:
         if entry.idle:
             return entry.idle.pop(), entry.cells_file
         from ..core.tracker import Tracker
+        from ..runtime import current_runtime
 
         if entry.sink is None:
             entry.build_outputs()
-        return Tracker(entry.config, entry.sink, usage="magic"), entry.cells_file
+        return Tracker(entry.config, entry.sink, usage="magic", samplers=current_runtime().samplers), entry.cells_file
 
     def release(self, tracker: "Tracker") -> None:
         """Give back a stopped tracker for reuse by later cells with the same configuration."""

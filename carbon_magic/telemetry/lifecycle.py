@@ -12,12 +12,13 @@ import atexit
 import functools
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..core.config import Config, resolve_config
 from ..core.problems import problems
 from ..core.record import EmissionsData
+from ..core.sampler import SamplerRegistry
 from .consent import ConsentStore, consent_path
 from .levels import DISABLED, EXTENSIVE, LEVELS, PROMPT_TEXTS, Resolution, resolve_level
 from .sender import EXIT_WAIT_S, TIMEOUT_S, Sender
@@ -44,6 +45,7 @@ class _Kernel:
     exit_hook: bool = False
     asked: str = ""  # why the first-run question was or was not asked ("" before loading)
     last_ticket: Any = None  # the latest queued payload (the lane runs them in order)
+    samplers: SamplerRegistry = field(default_factory=SamplerRegistry)  # the runtime's, given at load
 
 
 _lock = threading.RLock()
@@ -92,7 +94,8 @@ def payload_now(level: str, config: Config | None = None) -> dict[str, Any]:
     from .gather import build_payload
 
     config = config if config is not None else kernel_config()
-    return build_payload(level, config, consent_store(), latest=_kernel.latest, shell_class=_kernel.shell_class)
+    return build_payload(level, config, consent_store(), samplers=_kernel.samplers, latest=_kernel.latest,
+                         shell_class=_kernel.shell_class)
 
 
 # --- the integration API ------------------------------------------------------------------------
@@ -118,10 +121,11 @@ def _never_raises(fallback: Any) -> Callable:
 
 
 @_never_raises(Resolution(DISABLED, "telemetry could not start (see %carbon status)"))
-def on_extension_loaded(shell: Any, config: Config, *, environ: Mapping[str, str] | None = None,
-                        stdin: Any = None) -> Resolution:
-    """Remember the shell kind and config; if no tier was chosen, ask (see ``prompt``) where
-    a person can answer. Starts nothing (no thread, no socket); registers the exit summary.
+def on_extension_loaded(shell: Any, config: Config, *, samplers: SamplerRegistry,
+                        environ: Mapping[str, str] | None = None, stdin: Any = None) -> Resolution:
+    """Remember the shell kind, config and the process's samplers (the session figures come
+    from them); if no tier was chosen, ask (see ``prompt``) where a person can answer. Starts
+    nothing (no thread, no socket); registers the exit summary.
 
     ``environ``/``stdin`` replace the process's (tests). Returns the tier in effect after
     asking (a widget's answer comes later, by click).
@@ -131,6 +135,7 @@ def on_extension_loaded(shell: Any, config: Config, *, environ: Mapping[str, str
     with _lock:
         _kernel.environ = environ
         _kernel.config = config
+        _kernel.samplers = samplers
         _kernel.shell_class = type(shell).__name__
         if not _kernel.exit_hook:
             atexit.register(on_kernel_exit)
@@ -235,11 +240,11 @@ def _queue(what: str, level: str, timeout_s: float = TIMEOUT_S) -> None:
     """Queue ``what`` at ``level``: built from this moment's config and latest record, on the
     telemetry thread (lock held)."""
     config, store = kernel_config(), consent_store()
-    latest, shell_class = _kernel.latest, _kernel.shell_class
+    latest, shell_class, samplers = _kernel.latest, _kernel.shell_class, _kernel.samplers
 
     def build() -> dict[str, Any]:  # runs on the telemetry thread: the heavy imports happen there
         from .gather import build_payload
 
-        return build_payload(level, config, store, latest=latest, shell_class=shell_class)
+        return build_payload(level, config, store, samplers=samplers, latest=latest, shell_class=shell_class)
 
     _kernel.last_ticket = sender.submit(what, build, endpoint(config), timeout_s)
