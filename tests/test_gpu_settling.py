@@ -81,6 +81,16 @@ def test_gpu_without_counter_follows_the_same_rule(monkeypatch):
     assert measured == pytest.approx(250.0 * (t1 - t0), rel=0.01)
 
 
+def test_only_the_chosen_gpus_count_with_cpu_and_ram(monkeypatch):
+    install(monkeypatch, [FakeGpu(Constant(300.0), update_s=0.1), FakeGpu(Constant(100.0), update_s=0.1, uuid="GPU-1")])
+    tracker = EmissionsTracker(gpu_ids=[1], **BASE)
+    time.sleep(settler.GPU_LEARN_S)
+    measured, t0, t1 = tracked_window(tracker, 0.5)
+    assert measured == pytest.approx(100.0 * (t1 - t0), rel=0.05)  # GPU 1 alone (GPU 0 draws 3x)
+    data = tracker.final_emissions_data
+    assert data.cpu_energy > 0 and data.ram_energy > 0 and data.gpu_count == 1
+
+
 def test_power_change_between_windows_goes_to_the_right_window(monkeypatch):
     errors = []
     for _ in range(3):  # the fast poller is a thread: on a busy machine one try may see too few updates

@@ -514,3 +514,16 @@ def test_a_forked_child_restarts_a_pending_resolution(server):
     opener.start()
     assert in_child(child) == b"FRA" and server.count(GEO_PATH) == 2
     opener.join()
+
+
+def test_live_intensity_keeps_refreshing_while_a_window_is_open(server, monkeypatch):
+    """The location service asks the runtime's samplers whether a window is open: while one
+    is (its sampler thread runs), a live feed refreshes even though no record is built."""
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    server.routes[("GET", EM_PATH)] = Reply(body=EM)
+    monkeypatch.setattr(location, "LIVE_REFRESH_S", 0.2)
+    tracker = EmissionsTracker(**live_params(server))
+    tracker.start()
+    assert tracker.sampler.running
+    assert server.wait_for(lambda requests: sum(r.path == EM_PATH for r in requests) >= 4)
+    tracker.stop()

@@ -9,8 +9,13 @@ import time
 import pytest
 
 from carbon_magic.core.ledger import Window
-from carbon_magic.core.meters import HardwareSpec
+from carbon_magic.core.load import LoadSample
+from carbon_magic.core.machine import machine_facts
+from carbon_magic.core.meters import Discovery, HardwareSpec, Meter
 from carbon_magic.core.problems import problems
+from carbon_magic.core.sampler import Sampler
+from carbon_magic.core.sampler.ledger_keeper import SLOW_REFRESH_S
+from carbon_magic.runtime import reset_runtime
 
 SPEC = HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=6.0)
 
@@ -172,3 +177,50 @@ def test_wake_signal_coalesces_and_times_out():
     started = time.monotonic()
     wake.wait(0.05)
     assert time.monotonic() - started >= 0.04
+
+
+def test_a_new_runtime_has_fresh_samplers_and_the_old_ones_stop(samplers):
+    sampler = samplers.get(SPEC)
+    lease = sampler.request_interval(0.02)
+    assert sampler.running
+    fresh = reset_runtime().samplers
+    assert fresh is not samplers and fresh.existing(SPEC) is None and fresh.all() == []
+    assert not sampler.running  # closing the old runtime stopped its thread
+    assert fresh.get(SPEC) is not sampler
+    lease.release()
+
+
+class SlowFigures(Meter):
+    """A meter declaring slow figures (as GPUs do): counts its refreshes."""
+
+    component = "ram"
+    refreshes = True
+
+    def __init__(self) -> None:
+        self.refreshed: list[frozenset[int]] = []
+        self.total_j = 0.0
+
+    def read(self, now: float, load: LoadSample) -> float:
+        self.total_j += load.dt_s
+        return self.total_j
+
+    def power_w(self) -> float:
+        return 1.0
+
+    def refresh(self, tree_pids: frozenset[int]) -> None:
+        self.refreshed.append(tree_pids)
+
+
+def test_meters_declaring_slow_figures_are_refreshed_on_ticks_at_most_once_a_period():
+    clock = [1000.0]
+    meter = SlowFigures()
+    sampler = Sampler(Discovery(meters=[meter], gpus=[]), machine_facts(), clock=lambda: clock[0])
+    assert meter.refreshed == [frozenset()]  # the first reading is a tick; no process tree
+    clock[0] += SLOW_REFRESH_S / 2
+    sampler.read(tick=True)
+    sampler.read()  # a boundary read reuses the slow figures
+    assert len(meter.refreshed) == 1
+    lease = sampler.request_interval(15.0, process_tree=True)
+    sampler.read(tick=True)  # attributing to the tree: refreshed at the next tick, with its pids
+    lease.release()
+    assert len(meter.refreshed) == 2 and os.getpid() in meter.refreshed[1]
