@@ -6,8 +6,9 @@ exactly the schema of REFERENCE.md section 2, and ``%carbon telemetry preview`` 
 
 The IPython extension calls (all return quickly, none raises for a telemetry failure):
 
-- ``on_extension_loaded(shell, config)``: at ``%load_ext``, with the extension's resolved
-  Config. Remembers the shell kind; asks the first-run question if no tier was chosen and a
+- ``on_extension_loaded(shell, config, samplers=...)``: at ``%load_ext``, with the
+  extension's resolved Config and the runtime's SamplerRegistry (the session figures are read
+  from its samplers). Remembers the shell kind; asks the first-run question if no tier was chosen and a
   person can answer (widget in a notebook, text in a terminal; never under nbclient or
   papermill, in CI, or without stdin); registers the exit summary. Starts nothing else.
 - ``cell_listener``: add it to the Session's listeners (``cell_finished(record, data)``),
