@@ -57,11 +57,14 @@ def _measure(builds: int, pairs: int) -> dict:
     from carbon_magic.core.config import resolve_config
     from carbon_magic.core.tracker import Tracker
     from carbon_magic.runtime import current_runtime
-    from carbon_magic.telemetry import gather, lifecycle
+    from carbon_magic.telemetry import gather
+
+    lifecycle = current_runtime().telemetry
 
     config = resolve_config({"save_to_file": False, "offline": True, "country_iso_code": "FRA",
                              "powercap_root": "/nonexistent"})
-    tracker = Tracker(config, usage="magic", samplers=current_runtime().samplers)
+    runtime = current_runtime()
+    tracker = Tracker(config, samplers=runtime.samplers, location=runtime.location, usage="magic")
     for _ in range(3):
         tracker.start()
         time.sleep(0.01)
@@ -93,7 +96,7 @@ def _measure(builds: int, pairs: int) -> dict:
         return original(*args, **kwargs)
 
     gather.build_payload = watched
-    lifecycle.on_extension_loaded(object(), config, samplers=current_runtime().samplers)
+    lifecycle.on_extension_loaded(object(), config)
     window_samples, call_samples = [], []
     first_call_us = None
     for index in range(pairs):

@@ -54,7 +54,9 @@ class EmissionsTracker(Tracker):
             params.setdefault("project_name", project_name)
         config = tracker_config(params, forced=self._forced or None)
         self._check(config)
-        super().__init__(config, Dispatcher(build_outputs(config)), samplers=current_runtime().samplers)
+        runtime = current_runtime()
+        super().__init__(config, Dispatcher(build_outputs(config), runtime.outputs), samplers=runtime.samplers,
+                         location=runtime.location, forks=runtime.forks)
 
     def _check(self, config: Config) -> None:
         """Class-specific rules on the resolved config (none here)."""

@@ -26,7 +26,7 @@ from .scheduler import Lease, Scheduler, Subscription
 from .settler import Settler
 
 if TYPE_CHECKING:
-    from ..intensity import IntensitySignal
+    from ..location import IntensitySignal
 
 # Sampler ids are unique in the process (readings of two samplers never make a window).
 _ids = itertools.count(1)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 from ..ledger import EMPTY, WeighedEnergy, frozen
 
 if TYPE_CHECKING:
-    from ..intensity import IntensitySignal
+    from ..location import IntensitySignal
 
 
 class Weighing:
