@@ -1,8 +1,8 @@
 """The process-wide services, owned by one object: ``current_runtime()``.
 
 A ``Runtime`` owns the samplers (``samplers``, one per hardware setting), the location
-service (``location``), the output lanes (``lanes``, with the exit hooks of the outputs), what the
-outputs share (``outputs``), the fork guard (``forks``: objects holding file locks or rows
+service (``location``), the output lanes (``lanes``, with the exit hooks of the outputs),
+what the outputs share (``outputs``), the fork guard (``forks``: objects holding file locks or rows
 register there to let go of them in a forked child) and the kernel's telemetry
 (``telemetry``). It registers the package's one fork hook and one exit hook; both act on the
 runtime current at that moment. ``reset_runtime()`` closes the current one (its threads end,
