@@ -46,7 +46,7 @@ class RecordingPublisher(DisplayPublisher):
 def widget_libraries():
     """Import the widget side once (seconds: plotly imports nbformat and jsonschema), as a kernel
     does while idle after %load_ext; the panels in these tests then show at once."""
-    import carbon_magic.ipython.panel_widgets  # noqa: F401
+    import carbon_magic.ipython.panel.panel_widgets  # noqa: F401
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ class Watcher:
     """Wraps LiveCell.update: each reading the widgets were updated from, and what they showed."""
 
     def __init__(self, monkeypatch):
-        from carbon_magic.ipython.live_panel import LiveCell
+        from carbon_magic.ipython.panel.live_panel import LiveCell
 
         self.updates: list[tuple] = []
         original = LiveCell.update
@@ -147,7 +147,7 @@ def test_updates_are_throttled_to_the_update_period(ip, monkeypatch):
 
 
 def test_the_series_stays_bounded_however_long_the_cell(ip, monkeypatch):
-    from carbon_magic.ipython import series as series_module
+    from carbon_magic.ipython.panel import series as series_module
 
     monkeypatch.setattr(series_module, "MAX_POINTS", 8)
     watcher = Watcher(monkeypatch)
@@ -184,7 +184,7 @@ def test_equivalents_can_be_switched_off(ip):
 
 
 def test_a_failing_widget_update_never_breaks_the_cell(ip, monkeypatch):
-    from carbon_magic.ipython.live_panel import LiveCell
+    from carbon_magic.ipython.panel.live_panel import LiveCell
 
     def broken(cell, reading):
         raise RuntimeError("front end went away")
@@ -280,9 +280,9 @@ def test_each_update_message_stays_small_with_eight_gpus_and_a_day_long_series(w
     import typing
 
     from carbon_magic.core.record import EmissionsData
-    from carbon_magic.ipython.panel_view import Snapshot
-    from carbon_magic.ipython.panel_widgets import LiveView
-    from carbon_magic.ipython.series import PowerSeries
+    from carbon_magic.ipython.panel.panel_view import Snapshot
+    from carbon_magic.ipython.panel.panel_widgets import LiveView
+    from carbon_magic.ipython.panel.series import PowerSeries
 
     gpus = [f"gpu:{index}" for index in range(8)]
     components = ["cpu", "ram", *gpus]

@@ -274,7 +274,7 @@ class CarbonMagics(Magics):
         if not self.session.records:
             print("carbon_magic: nothing tracked yet; use %%carbon on a cell or %carbon on.")
             return None
-        from .plot import figure
+        from .panel.plot import figure
 
         return figure(self.session.records, self._session_panel.live_panel.frontend.theme)
 

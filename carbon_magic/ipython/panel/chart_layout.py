@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .panel_view import axis_range, axis_unit, group_colour, group_name, nice_step, tick_label, time_axis
+from .presentation import axis_range, axis_unit, group_colour, group_name, nice_step, tick_label, time_axis
 from .series import PowerSeries
 
 WIDTH_PX, HEIGHT_PX = 700, 210  # the chart's displayed size (CSS px), live and frozen

@@ -33,24 +33,24 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, cast
 
-from ..core.problems import problems
-from ..core.ledger import kind_of
-from ..core.units import kwh_to_j
-from ..outputs.worker import lane
-from . import display
+from ...core.problems import problems
+from ...core.ledger import kind_of
+from ...core.units import kwh_to_j
+from ...outputs.worker import lane
+from .. import display
 from .chart_png import chart_img
-from .frontend import FrontEnd
-from .options import NO_OPTIONS
+from ..frontend import FrontEnd
+from ..options import NO_OPTIONS
 from .panel_view import Snapshot, frozen_bundle, header_html
-from .records import measured_kinds
-from .route import Route
+from ..records import measured_kinds
+from ..route import Route
 from .series import PowerSeries, chart_groups
 
 if TYPE_CHECKING:
-    from ..core.ledger import Reading
-    from ..core.record import EmissionsData
-    from .records import CellRecord, TrackedWindow
-    from .session import Session
+    from ...core.ledger import Reading
+    from ...core.record import EmissionsData
+    from ..records import CellRecord, TrackedWindow
+    from ..session import Session
 
 PANEL_KINDS = ("cell", "statement")  # spans run across cells: they have no one output to live in
 LANE = "panel"

@@ -12,16 +12,16 @@ import html
 import math
 from typing import TYPE_CHECKING, Sequence
 
-from . import display
 from .equivalents import equivalents
 from .chart_layout import HEIGHT_PX, MARGINS_PX, WIDTH_PX
 from .chart_png import FONT_SCALE, GLYPH_H, SCALE, Canvas, _mix, _rgb, text_width
-from .panel_view import (BOX_STYLE, CO2_COLOUR, MUTED, axis_range, axis_unit, figure_html, group_colour, palette_of,
-                         tick_label)
-from .totals import KINDS, Totals
+from .panel_view import BOX_STYLE, figure_html
+from .presentation import (CO2, CO2_COLOUR, ENERGY, WATER, MUTED, axis_range, axis_unit, co2_mass, duration, energy, group_colour,
+                           palette_of, tick_label, water)
+from ..totals import KINDS, Totals
 
 if TYPE_CHECKING:
-    from .records import CellRecord
+    from ..records import CellRecord
 
 MAX_BARS = 30
 
@@ -55,14 +55,14 @@ def totals_html(totals: Totals, recent: Sequence["CellRecord"], show_equivalents
     parts = [
         '<div style="display:flex;align-items:center;gap:8px">'
         f'<b style="font-size:13px">This kernel</b><span style="{MUTED}">{totals.count} tracked run{plural} · '
-        f"{display.duration(totals.duration_s)} measured</span>"
+        f"{duration(totals.duration_s)} measured</span>"
         f'<span style="margin-left:auto;{MUTED};font-size:11px">carbon_magic</span></div>',
         '<div style="display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:6px 18px;margin:8px 0 4px">',
-        figure_html("energy", "Energy", display.energy(totals.energy_kwh), totals.energy_kwh * 1e3, "Wh",
-                " · ".join(f"{k.upper()} {display.energy(v)}" for k, v in totals.energy_by_kind_kwh.items() if v > 0)),
-        figure_html("co2", "CO₂e", display.co2(totals.emissions_kg).replace(" CO2e", ""), totals.emissions_kg * 1e3,
-                "g", f"{totals.intensity_g_per_kwh:.0f} g/kWh on average"),
-        *([figure_html("water", "Water", display.water(totals.water_l), totals.water_l * 1e3, "mL", "")]
+        figure_html("energy", "Energy", energy(totals.energy_kwh), ENERGY.of(totals.energy_kwh), ENERGY.unit,
+                " · ".join(f"{k.upper()} {energy(v)}" for k, v in totals.energy_by_kind_kwh.items() if v > 0)),
+        figure_html("co2", "CO₂e", co2_mass(totals.emissions_kg), CO2.of(totals.emissions_kg), CO2.unit,
+                    f"{totals.intensity_g_per_kwh:.0f} g/kWh on average"),
+        *([figure_html("water", "Water", water(totals.water_l), WATER.of(totals.water_l), WATER.unit, "")]
           if totals.water_l > 0 else []),  # zero is what an unset wue gives: no tile (see below)
         figure_html("runs", "Tracked", str(totals.count), float(totals.count), "runs",
                 f"latest: {html.escape(bar_labels(recent)[-1])}" if recent else "none yet"),

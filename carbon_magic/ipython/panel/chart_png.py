@@ -15,7 +15,7 @@ import struct
 import zlib
 
 from .chart_layout import HEIGHT_PX, MARGINS_PX, WIDTH_PX, chart_layout
-from .panel_view import CO2_COLOUR, palette_of
+from .presentation import CO2_COLOUR, palette_of
 from .series import PowerSeries
 
 SCALE = 2  # image pixels per CSS pixel

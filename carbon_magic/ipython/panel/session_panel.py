@@ -13,16 +13,16 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..outputs.worker import lane
+from ...outputs.worker import lane
 from .live_panel import LANE, LivePanel, publish
-from .options import NO_OPTIONS
+from ..options import NO_OPTIONS
 from .session_view import MAX_BARS, session_bundle
-from .totals import RunningTotals
+from ..totals import RunningTotals
 
 if TYPE_CHECKING:
-    from ..core.record import EmissionsData
-    from .records import CellRecord
-    from .session import Session
+    from ...core.record import EmissionsData
+    from ..records import CellRecord
+    from ..session import Session
 
 
 class SessionPanel:

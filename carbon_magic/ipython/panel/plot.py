@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from .panel_view import axis_unit, group_colour, palette_of
+from .presentation import CO2, ENERGY, FONT_FAMILY, axis_unit, group_colour, palette_of
 from .session_view import bar_labels
-from .totals import KINDS
+from ..totals import KINDS
 
 if TYPE_CHECKING:
     import plotly.graph_objects
 
-    from .records import CellRecord
+    from ..records import CellRecord
 
 HEIGHT_PX = 480
-_FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
 
 
 def figure(records: Sequence["CellRecord"], theme: str | None = None) -> "plotly.graph_objects.Figure":
@@ -32,14 +31,15 @@ def figure(records: Sequence["CellRecord"], theme: str | None = None) -> "plotly
     from plotly.subplots import make_subplots
 
     labels = bar_labels(records)
-    energy_wh = {kind: [getattr(r, f"{kind}_energy_kwh") * 1e3 for r in records] for kind in KINDS}
+    energy_wh = {kind: [ENERGY.of(getattr(r, f"{kind}_energy_kwh")) for r in records] for kind in KINDS}
     co2_g = {
-        kind: [(r.emissions_kg * 1e3 * (wh / (r.energy_kwh * 1e3)) if r.energy_kwh else 0.0)
+        kind: [(CO2.of(r.emissions_kg) * wh / ENERGY.of(r.energy_kwh) if r.energy_kwh else 0.0)
                for r, wh in zip(records, values)]
         for kind, values in energy_wh.items()
     }
-    energy_factor, energy_unit = axis_unit(max((r.energy_kwh for r in records), default=0.0) * 1e3 or 1e-12, "Wh")
-    co2_factor, co2_unit = axis_unit(max((r.emissions_kg for r in records), default=0.0) * 1e3 or 1e-12, "g")
+    energy_factor, energy_unit = axis_unit(ENERGY.of(max((r.energy_kwh for r in records), default=0.0)) or 1e-12,
+                                           ENERGY.unit)
+    co2_factor, co2_unit = axis_unit(CO2.of(max((r.emissions_kg for r in records), default=0.0)) or 1e-12, CO2.unit)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
                         subplot_titles=(f"Energy per cell ({energy_unit})", f"CO₂e per cell ({co2_unit})"))
     hover = [f"{r.first_line}<br>{r.status}" for r in records]
@@ -58,7 +58,7 @@ def figure(records: Sequence["CellRecord"], theme: str | None = None) -> "plotly
     palette = palette_of(theme)  # the live panel's colours: one style for both
     fig.update_layout(
         template="none", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-        font=dict(family=_FONT_FAMILY, size=11, color=palette.text), barmode="stack", height=HEIGHT_PX,
+        font=dict(family=FONT_FAMILY, size=11, color=palette.text), barmode="stack", height=HEIGHT_PX,
         legend=dict(orientation="h", x=0, y=1.13, font=dict(size=11), bgcolor="rgba(0,0,0,0)", traceorder="normal"),
         title=dict(text="carbon_magic: tracked cells", font=dict(size=13)), margin=dict(l=56, r=20, t=80, b=40),
     )
