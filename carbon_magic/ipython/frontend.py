@@ -88,6 +88,12 @@ class FrontEnd:
         self.refused = False  # the kernel was idle long enough for an answer that never came
         self._probe: Any = None
         self._probe_opened_at: float | None = None
+        self._theme_listeners: list[Callable[[str], None]] = []
+
+    def on_theme_change(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(theme)`` (on the thread the probe's answer comes in) whenever the front
+        end's theme changes, or its first answer says 'dark' (views drawn before used light)."""
+        self._theme_listeners.append(listener)
 
     # -- the decision (cheap: called on the kernel's thread as a cell starts) ----------------
     def use_widgets(self, mode: str) -> bool:
@@ -148,5 +154,9 @@ class FrontEnd:
         theme = content.get("theme") if isinstance(content, dict) else None
         with self._lock:
             self.answered, self.refused = True, False
+            changed = theme in ("light", "dark") and theme != (self.theme or "light")
             if theme in ("light", "dark"):
                 self.theme = theme
+        if changed:
+            for listener in self._theme_listeners:
+                listener(theme)

@@ -6,6 +6,6 @@ every view's look, the summaries' and the sidebar protocol's units included),
 (its HTML), ``panel_widgets`` (its widgets and their pool), ``series`` (its bounded power
 series), ``chart_layout`` (the panel chart's layout, drawn live as SVG and frozen by
 ``chart_png``, which also draws ``%carbon panel``'s bars), ``equivalents`` (car km, phone
-charges ...), ``session_panel`` with ``session_view`` (``%carbon panel``) and ``plot``
-(``%carbon plot``). Importing this package imports nothing heavy.
+charges ...), ``session_panel`` with ``session_view`` (``%carbon panel``), ``plot`` (``%carbon plot``) and
+``themed`` (those two redrawn when the front end's theme changes). Importing this package imports nothing heavy.
 """

@@ -1,0 +1,65 @@
+"""Displays drawn in the front end's theme and redrawn in place when the theme changes.
+
+Images (``%carbon panel``'s bars) and plotly figures (``%carbon plot``) carry their colours;
+CSS variables cannot reach them. Each such display has a display id and a ``render(theme)``
+giving its bundle; when the front end reports another theme (``FrontEnd.on_theme_change``),
+the latest MAX_DISPLAYS of them are redrawn on the panel lane, coalesced, off the kernel's
+thread. A notebook saved afterwards keeps the theme it was last shown in.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Callable
+
+from ...outputs.worker import lane
+from .live_panel import LANE, publish
+
+if TYPE_CHECKING:
+    from ..frontend import FrontEnd
+
+MAX_DISPLAYS = 8  # the latest displays follow the theme; older ones keep the one they were drawn in
+Render = Callable[[str | None], dict]
+
+
+class ThemedDisplays:
+    """The displays of one extension that follow the theme (see the module docstring)."""
+
+    def __init__(self, shell: Any, frontend: "FrontEnd"):
+        self.shell = shell
+        self.frontend = frontend
+        self._lock = threading.Lock()
+        self._renders: OrderedDict[str, Render] = OrderedDict()
+        frontend.on_theme_change(self._theme_changed)
+
+    def show(self, display_id: str, render: Render) -> None:
+        """Display ``render(theme)`` in the current output (a new display, or again)."""
+        self._remember(display_id, render)
+        publish(self.shell, render(self.frontend.theme), display_id, update=False)
+
+    def update(self, display_id: str, render: Render) -> None:
+        """Replace the display ``display_id`` wherever it is shown."""
+        self._remember(display_id, render)
+        publish(self.shell, render(self.frontend.theme), display_id, update=True)
+
+    def close(self) -> None:
+        """Redraw nothing any more (extension unload)."""
+        with self._lock:
+            self._renders.clear()
+
+    def _remember(self, display_id: str, render: Render) -> None:
+        with self._lock:
+            self._renders[display_id] = render
+            self._renders.move_to_end(display_id)
+            while len(self._renders) > MAX_DISPLAYS:
+                self._renders.popitem(last=False)
+
+    def _theme_changed(self, theme: str) -> None:
+        lane(LANE).enqueue("themed displays", self._redraw, (), key=self)
+
+    def _redraw(self) -> None:
+        with self._lock:
+            renders = list(self._renders.items())
+        for display_id, render in renders:
+            publish(self.shell, render(self.frontend.theme), display_id, update=True)
