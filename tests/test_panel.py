@@ -329,3 +329,45 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
         assert not [p for p in ip.recorder.published[before:] if WIDGET_MIME in p["data"]]
     finally:
         ip.run_line_magic("carbon", "off")
+
+
+def test_session_panel_and_plot_are_redrawn_in_place_in_the_new_theme(ip, monkeypatch):
+    """Issue 14, points 10 and 11: an image and a plotly figure carry their colours, so when the
+    front end reports another theme the shown ``%carbon panel`` and ``%carbon plot`` are
+    replaced (same display ids), off the kernel's thread, in the new theme's palette."""
+    import base64
+
+    import plotly.io
+
+    from carbon_magic.ipython.panel.presentation import palette_of
+
+    from .test_panel_parts import png_pixels, rgb
+
+    monkeypatch.setattr(plotly.io.renderers, "default", "plotly_mimetype")  # as in JupyterLab
+    ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
+    for n in range(2):
+        run(ip, f"%%carbon --quiet\nx{n} = 1")
+    frontend = live_panel(ip).frontend
+    frontend.on_answer({"event": "front-end", "theme": "light"})
+    run(ip, "%carbon panel")
+    run(ip, "%carbon plot")
+    shown = {p["display_id"]: p["data"] for p in ip.recorder.published if p["display_id"] and not p["update"]}
+    [panel_id] = [i for i in shown if i.startswith("carbon-magic-session-")]
+    [plot_id] = [i for i in shown if i.startswith("carbon-magic-plot-")]
+
+    def look(data: dict) -> tuple[set, str]:
+        [png] = re.findall(r'class="cm-bars" src="data:image/png;base64,([^"]+)"', data["text/html"])
+        return png_pixels(base64.b64decode(png))[2], data["application/vnd.plotly.v1+json"]["layout"]["font"]["color"]
+
+    colours, _ = look({**shown[panel_id], **shown[plot_id]})
+    assert rgb(palette_of("light").background) in colours
+    assert shown[plot_id]["application/vnd.plotly.v1+json"]["layout"]["font"]["color"] == palette_of("light").text
+    ip.recorder.published.clear()
+    frontend.on_answer({"event": "front-end", "theme": "dark"})
+    assert lane("panel").drain(10.0)
+    updates = {p["display_id"]: p for p in ip.recorder.published if p["update"]}
+    assert set(updates) == {panel_id, plot_id}
+    assert all(p["thread"] != threading.current_thread().name for p in updates.values())
+    colours, font = look({**updates[panel_id]["data"], **updates[plot_id]["data"]})
+    assert rgb(palette_of("dark").background) in colours and rgb(palette_of("light").background) not in colours
+    assert font == palette_of("dark").text

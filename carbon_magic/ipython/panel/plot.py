@@ -36,7 +36,7 @@ class PlotFigure(go.Figure):
             super()._ipython_display_()
             return
         shown = go.Figure(self)  # as it is now: later changes to this figure are the user's
-        themed.show(f"carbon-magic-plot-{uuid.uuid4().hex}", lambda theme: themed_bundle(shown, theme))
+        themed.show(f"carbon-magic-plot-{uuid.uuid4().hex}", lambda theme: themed_bundle(shown, theme), fresh=True)
 
 
 def themed_bundle(fig: go.Figure, theme: str | None) -> dict[str, Any]:

@@ -5,6 +5,11 @@ CSS variables cannot reach them. Each such display has a display id and a ``rend
 giving its bundle; when the front end reports another theme (``FrontEnd.on_theme_change``),
 the latest MAX_DISPLAYS of them are redrawn on the panel lane, coalesced, off the kernel's
 thread. A notebook saved afterwards keeps the theme it was last shown in.
+
+JupyterLab and Notebook 7 hand a display update to the renderer already shown when its
+preferred MIME type is unchanged, and plotly's renderer ignores a model once it has drawn a
+graph; a plotly display (``fresh=True``) is therefore redrawn in two updates: a line of text
+(another MIME type: the output gets a new renderer), then the figure.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
 
 MAX_DISPLAYS = 8  # the latest displays follow the theme; older ones keep the one they were drawn in
 Render = Callable[[str | None], dict]
+REDRAWING = {"text/plain": "carbon_magic: redrawing in the new theme"}
 
 
 class ThemedDisplays:
@@ -30,17 +36,18 @@ class ThemedDisplays:
         self.shell = shell
         self.frontend = frontend
         self._lock = threading.Lock()
-        self._renders: OrderedDict[str, Render] = OrderedDict()
+        self._renders: OrderedDict[str, tuple[Render, bool]] = OrderedDict()
         frontend.on_theme_change(self._theme_changed)
 
-    def show(self, display_id: str, render: Render) -> None:
-        """Display ``render(theme)`` in the current output (a new display, or again)."""
-        self._remember(display_id, render)
+    def show(self, display_id: str, render: Render, fresh: bool = False) -> None:
+        """Display ``render(theme)`` in the current output (a new display, or again); ``fresh``:
+        its redraws need a new renderer (see the module docstring)."""
+        self._remember(display_id, render, fresh)
         publish(self.shell, render(self.frontend.theme), display_id, update=False)
 
     def update(self, display_id: str, render: Render) -> None:
         """Replace the display ``display_id`` wherever it is shown."""
-        self._remember(display_id, render)
+        self._remember(display_id, render, False)
         publish(self.shell, render(self.frontend.theme), display_id, update=True)
 
     def close(self) -> None:
@@ -48,9 +55,9 @@ class ThemedDisplays:
         with self._lock:
             self._renders.clear()
 
-    def _remember(self, display_id: str, render: Render) -> None:
+    def _remember(self, display_id: str, render: Render, fresh: bool) -> None:
         with self._lock:
-            self._renders[display_id] = render
+            self._renders[display_id] = (render, fresh)
             self._renders.move_to_end(display_id)
             while len(self._renders) > MAX_DISPLAYS:
                 self._renders.popitem(last=False)
@@ -61,5 +68,8 @@ class ThemedDisplays:
     def _redraw(self) -> None:
         with self._lock:
             renders = list(self._renders.items())
-        for display_id, render in renders:
-            publish(self.shell, render(self.frontend.theme), display_id, update=True)
+        for display_id, (render, fresh) in renders:
+            bundle = render(self.frontend.theme)
+            if fresh:
+                publish(self.shell, REDRAWING, display_id, update=True)
+            publish(self.shell, bundle, display_id, update=True)
