@@ -47,12 +47,19 @@ def prefix_of(value: float) -> tuple[float, str]:
     return next(((f, p) for f, p in PREFIXES if abs(value) >= f), PREFIXES[-1])
 
 
+def significant(value: float, digits: int = 3) -> float:
+    """``value`` rounded to ``digits`` significant digits: 999.7 -> 1000.0."""
+    return float(f"{value:.{digits}g}")
+
+
 def scaled(value: float, unit: str) -> str:
-    """``value`` (in ``unit``) with an SI prefix and 3 significant digits: '21.4 mWh'."""
+    """``value`` (in ``unit``) with an SI prefix and 3 significant digits: '21.4 mWh', and
+    0.9997 Wh is '1 Wh' (rounded before the prefix is chosen)."""
     if value == 0 or not math.isfinite(value):
         return f"0 {unit}"
-    factor, prefix = prefix_of(value)
-    return f"{value / factor:.3g} {prefix}{unit}"
+    rounded = significant(value)
+    factor, prefix = prefix_of(rounded)
+    return f"{significant(rounded / factor):g} {prefix}{unit}"
 
 
 def energy(kwh: float) -> str:
@@ -81,11 +88,12 @@ def power(watts: float) -> str:
 
 
 def duration(seconds: float) -> str:
-    """'850 ms', '2.31 s', '3 min 12 s', '1 h 05 min'."""
-    if seconds < 1.0:
-        return f"{seconds * 1000:.3g} ms"
-    if seconds < 60:
-        return f"{seconds:.3g} s"
+    """'850 ms', '2.31 s', '3 min 12 s', '1 h 05 min' (0.99995 s is '1 s', never '1e+03 ms')."""
+    if significant(seconds * 1000) < 1000:
+        return f"{significant(seconds * 1000):g} ms"
+    if significant(seconds) < 60:
+        return f"{significant(seconds):g} s"
+    seconds = max(seconds, 60.0)
     if seconds < 3600:
         return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
