@@ -151,12 +151,13 @@ class FrontEnd:
 
     def on_answer(self, content: dict) -> None:
         """The probe's front-end code answered (once when created, again on theme changes)."""
-        theme = content.get("theme") if isinstance(content, dict) else None
+        found = content.get("theme") if isinstance(content, dict) else None
+        theme = found if found in ("light", "dark") else None
         with self._lock:
             self.answered, self.refused = True, False
-            changed = theme in ("light", "dark") and theme != (self.theme or "light")
-            if theme in ("light", "dark"):
+            changed = theme is not None and theme != (self.theme or "light")
+            if theme is not None:
                 self.theme = theme
-        if changed:
+        if changed and theme is not None:
             for listener in self._theme_listeners:
                 listener(theme)
