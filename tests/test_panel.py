@@ -331,10 +331,11 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
         ip.run_line_magic("carbon", "off")
 
 
-def test_session_panel_and_plot_are_redrawn_in_place_in_the_new_theme(ip, monkeypatch):
+def test_frozen_panels_the_session_panel_and_plots_are_redrawn_in_place_in_the_new_theme(ip, monkeypatch):
     """Issue 14, points 10 and 11: an image and a plotly figure carry their colours, so when the
-    front end reports another theme the shown ``%carbon panel`` and ``%carbon plot`` are
-    replaced (same display ids), off the kernel's thread, in the new theme's palette."""
+    front end reports another theme the frozen live panel, the shown ``%carbon panel`` and
+    ``%carbon plot`` are replaced (same display ids), off the kernel's thread, in the new
+    theme's palette."""
     import base64
 
     import plotly.io
@@ -344,30 +345,36 @@ def test_session_panel_and_plot_are_redrawn_in_place_in_the_new_theme(ip, monkey
     from .test_panel_parts import png_pixels, rgb
 
     monkeypatch.setattr(plotly.io.renderers, "default", "plotly_mimetype")  # as in JupyterLab
-    ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
-    for n in range(2):
-        run(ip, f"%%carbon --quiet\nx{n} = 1")
     frontend = live_panel(ip).frontend
     frontend.on_answer({"event": "front-end", "theme": "light"})
+    assert run(ip, LONG_CELL.format(period=0.5, options="--quiet", seconds=1.5)).success
+    run(ip, "%%carbon --quiet --no-panel\nx = 1")
     run(ip, "%carbon panel")
     run(ip, "%carbon plot")
-    shown = {p["display_id"]: p["data"] for p in ip.recorder.published if p["display_id"] and not p["update"]}
+    assert lane("panel").drain(10.0)
+    shown = {p["display_id"]: p["data"] for p in ip.recorder.published if p["display_id"]}  # the latest of each
+    [frozen_id] = [i for i in shown if i.startswith("carbon-magic-panel-")]
     [panel_id] = [i for i in shown if i.startswith("carbon-magic-session-")]
     [plot_id] = [i for i in shown if i.startswith("carbon-magic-plot-")]
 
-    def look(data: dict) -> tuple[set, str]:
-        [png] = re.findall(r'class="cm-bars" src="data:image/png;base64,([^"]+)"', data["text/html"])
-        return png_pixels(base64.b64decode(png))[2], data["application/vnd.plotly.v1+json"]["layout"]["font"]["color"]
+    def look(data: dict) -> set:
+        [png] = re.findall(r'<img class="cm-(?:chart|bars)" src="data:image/png;base64,([^"]+)"', data["text/html"])
+        return png_pixels(base64.b64decode(png))[2]
 
-    colours, _ = look({**shown[panel_id], **shown[plot_id]})
-    assert rgb(palette_of("light").background) in colours
-    assert shown[plot_id]["application/vnd.plotly.v1+json"]["layout"]["font"]["color"] == palette_of("light").text
+    def font(data: dict) -> str:
+        return data["application/vnd.plotly.v1+json"]["layout"]["font"]["color"]
+
+    light, dark = palette_of("light"), palette_of("dark")
+    assert all(rgb(light.background) in look(shown[i]) for i in (frozen_id, panel_id))
+    assert font(shown[plot_id]) == light.text
     ip.recorder.published.clear()
     frontend.on_answer({"event": "front-end", "theme": "dark"})
     assert lane("panel").drain(10.0)
     updates = {p["display_id"]: p for p in ip.recorder.published if p["update"]}
-    assert set(updates) == {panel_id, plot_id}
+    assert set(updates) == {frozen_id, panel_id, plot_id}
     assert all(p["thread"] != threading.current_thread().name for p in updates.values())
-    colours, font = look({**updates[panel_id]["data"], **updates[plot_id]["data"]})
-    assert rgb(palette_of("dark").background) in colours and rgb(palette_of("light").background) not in colours
-    assert font == palette_of("dark").text
+    for display_id in (frozen_id, panel_id):
+        assert rgb(dark.background) in look(updates[display_id]["data"])
+        assert rgb(light.background) not in look(updates[display_id]["data"])
+    assert font(updates[plot_id]["data"]) == dark.text
+    assert updates[frozen_id]["data"]["text/plain"] == shown[frozen_id]["text/plain"]  # the same record

@@ -15,10 +15,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ...outputs.worker import lane
-from .live_panel import LANE, LivePanel
+from .live_panel import LivePanel
 from ..options import NO_OPTIONS
 from .session_view import MAX_BARS, session_bundle
-from .themed import ThemedDisplays
+from .themed import LANE
 from ..totals import RunningTotals
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class SessionPanel:
         self.shell = shell
         self.session = session
         self.live_panel = live_panel  # its front end knows the notebook's theme
-        self.themed = ThemedDisplays(shell, live_panel.frontend)  # the bars and plots follow it
+        self.themed = live_panel.themed  # the bars and the plots follow the theme
         self.display_id: str | None = None  # set once shown
         self.equivalents = True
         self.totals = RunningTotals()  # every record since the extension loaded, O(1) each
@@ -75,5 +75,4 @@ class SessionPanel:
             self.themed.update(display_id, self.bundle)
 
     def close(self) -> None:
-        self.themed.close()
         self.display_id = None

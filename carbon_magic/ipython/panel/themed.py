@@ -1,7 +1,7 @@
-"""Displays drawn in the front end's theme and redrawn in place when the theme changes.
+"""Displays by id, and those drawn in the front end's theme redrawn in place when it changes.
 
-Images (``%carbon panel``'s bars) and plotly figures (``%carbon plot``) carry their colours;
-CSS variables cannot reach them. Each such display has a display id and a ``render(theme)``
+Images (the frozen panel's chart, ``%carbon panel``'s bars) and plotly figures (``%carbon
+plot``) carry their colours; CSS variables cannot reach them. Each such display has a display id and a ``render(theme)``
 giving its bundle; when the front end reports another theme (``FrontEnd.on_theme_change``),
 the latest MAX_DISPLAYS of them are redrawn on the panel lane, coalesced, off the kernel's
 thread. A notebook saved afterwards keeps the theme it was last shown in.
@@ -19,14 +19,19 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable
 
 from ...outputs.worker import lane
-from .live_panel import LANE, publish
 
 if TYPE_CHECKING:
     from ..frontend import FrontEnd
 
-MAX_DISPLAYS = 8  # the latest displays follow the theme; older ones keep the one they were drawn in
+LANE = "panel"  # the output lane of the panels' displays and updates
+MAX_DISPLAYS = 16  # the latest displays follow the theme; older ones keep the one they were drawn in
 Render = Callable[[str | None], dict]
 REDRAWING = {"text/plain": "carbon_magic: redrawing in the new theme"}
+
+
+def publish(shell: Any, bundle: dict, display_id: str, update: bool) -> None:
+    """Display ``bundle`` (or replace the display ``display_id``) through ``shell``'s publisher."""
+    shell.display_pub.publish(data=bundle, metadata={}, transient={"display_id": display_id}, update=update)
 
 
 class ThemedDisplays:
@@ -44,6 +49,10 @@ class ThemedDisplays:
         its redraws need a new renderer (see the module docstring)."""
         self._remember(display_id, render, fresh)
         publish(self.shell, render(self.frontend.theme), display_id, update=False)
+
+    def follow(self, display_id: str, render: Render) -> None:
+        """Redraw the display ``display_id`` (shown by the caller) with ``render`` from now on."""
+        self._remember(display_id, render, False)
 
     def update(self, display_id: str, render: Render) -> None:
         """Replace the display ``display_id`` wherever it is shown."""
