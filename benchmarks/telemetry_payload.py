@@ -56,11 +56,12 @@ def _measure(builds: int, pairs: int) -> dict:
 
     from carbon_magic.core.config import resolve_config
     from carbon_magic.core.tracker import Tracker
+    from carbon_magic.runtime import current_runtime
     from carbon_magic.telemetry import gather, lifecycle
 
     config = resolve_config({"save_to_file": False, "offline": True, "country_iso_code": "FRA",
                              "powercap_root": "/nonexistent"})
-    tracker = Tracker(config, usage="magic")
+    tracker = Tracker(config, location=current_runtime().location, usage="magic")
     for _ in range(3):
         tracker.start()
         time.sleep(0.01)

@@ -18,7 +18,7 @@ from IPython.core.displaypub import DisplayPublisher  # noqa: E402
 from carbon_magic.core.problems import problems  # noqa: E402
 from carbon_magic.ipython import display  # noqa: E402
 from carbon_magic.ipython.extension import get_session  # noqa: E402
-from carbon_magic.outputs.worker import lane  # noqa: E402
+from carbon_magic.runtime import current_runtime  # noqa: E402
 
 from .ipython_helpers import loaded_shell  # noqa: E402
 
@@ -58,7 +58,7 @@ def ip(isolated, monkeypatch, widget_libraries):
     shell.recorder = recorder
     yield shell
     shell.extension_manager.unload_extension("carbon_magic")
-    assert lane("panel").drain(10.0)
+    assert current_runtime().lanes.lane("panel").drain(10.0)
 
 
 def extension(ip):
@@ -159,7 +159,7 @@ def test_the_series_stays_bounded_however_long_the_cell(ip, monkeypatch):
 def test_short_cells_and_no_panel_cells_show_only_the_summary(ip):
     assert run(ip, "%%carbon --panel-widgets always\nx = 1").success
     assert run(ip, LONG_CELL.format(period=0.3, options="--no-panel", seconds=1.0)).success
-    assert lane("panel").drain(5.0)
+    assert current_runtime().lanes.lane("panel").drain(5.0)
     published = ip.recorder.published
     assert [WIDGET_MIME in p["data"] for p in published] == [False, False]
     assert all("carbon-magic-summary" in p["data"]["text/html"] for p in published)
@@ -168,7 +168,7 @@ def test_short_cells_and_no_panel_cells_show_only_the_summary(ip):
 def test_without_a_widget_front_end_the_static_summary_is_the_output(ip):
     """A plain InteractiveShell (like terminal IPython) has no kernel: no widgets, no panel lane work."""
     assert run(ip, "%%carbon --panel-update-secs 0.2\nimport time\ntime.sleep(1.0)").success
-    assert lane("panel").drain(5.0)
+    assert current_runtime().lanes.lane("panel").drain(5.0)
     [output] = ip.recorder.published
     assert WIDGET_MIME not in output["data"] and "carbon-magic-summary" in output["data"]["text/html"]
     assert output["data"]["text/plain"] == display.summary_text(get_session(ip).records[-1])
@@ -192,7 +192,7 @@ def test_a_failing_widget_update_never_breaks_the_cell(ip, monkeypatch):
     monkeypatch.setattr(LiveCell, "update", broken)
     result = run(ip, LONG_CELL.format(period=0.2, options="", seconds=1.0) + "'done'\n")
     assert result.success and result.result == "done"
-    assert lane("panel").drain(5.0)
+    assert current_runtime().lanes.lane("panel").drain(5.0)
     assert any(p.where == "live panel update" for p in problems.all())
 
 
@@ -254,7 +254,7 @@ def test_session_panel_is_one_static_display_replaced_as_cells_finish(ip):
     assert WIDGET_MIME not in shown["data"] and shown["display_id"] and not shown["update"]
     for name in ("second", "third"):
         assert run(ip, f"%%carbon --quiet --name {name}\nx = 1").success
-    assert lane("panel").drain(5.0)
+    assert current_runtime().lanes.lane("panel").drain(5.0)
     updates = [p for p in ip.recorder.published if p["display_id"] == shown["display_id"] and p["update"]]
     latest = updates[-1]
     assert WIDGET_MIME not in latest["data"] and latest["thread"] != threading.main_thread().name
@@ -269,7 +269,11 @@ def test_status_and_help_tell_about_the_panel(ip, capsys):
     text = ip.recorder.published[-1]["data"]["text/plain"]
     assert "Live panel:" in text and "static summaries" in text
     doc = ip.find_line_magic("carbon").__doc__
-    assert "%carbon panel" in doc and "--panel-update-secs" in doc and "--panel-widgets" in doc
+    assert "%carbon panel" in doc and "live panel" in doc and "--no-panel" in doc
+    capsys.readouterr()
+    ip.run_line_magic("carbon", "--help-all")
+    full = capsys.readouterr().out
+    assert "--panel-update-secs" in full and "--panel-widgets" in full
 
 
 def test_each_update_message_stays_small_with_eight_gpus_and_a_day_long_series(widget_libraries):
@@ -313,7 +317,7 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
     ip.run_line_magic("carbon", "on --panel-widgets always --panel-update-secs 0.3")
     try:
         assert run(ip, "import time\ntime.sleep(1.2)").success
-        assert lane("panel").drain(5.0)
+        assert current_runtime().lanes.lane("panel").drain(5.0)
         shown = [p for p in ip.recorder.published if WIDGET_MIME in p["data"]]
         assert len(shown) == 1
         frozen = [p for p in ip.recorder.published if p["update"] and p["display_id"] == shown[0]["display_id"]]
@@ -325,7 +329,7 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
     try:
         before = len(ip.recorder.published)
         assert run(ip, "import time\ntime.sleep(1.2)").success
-        assert lane("panel").drain(5.0)
+        assert current_runtime().lanes.lane("panel").drain(5.0)
         assert not [p for p in ip.recorder.published[before:] if WIDGET_MIME in p["data"]]
     finally:
         ip.run_line_magic("carbon", "off")
@@ -351,7 +355,7 @@ def test_frozen_panels_the_session_panel_and_plots_are_redrawn_in_place_in_the_n
     run(ip, "%%carbon --quiet --no-panel\nx = 1")
     run(ip, "%carbon panel")
     run(ip, "%carbon plot")
-    assert lane("panel").drain(10.0)
+    assert current_runtime().lanes.lane("panel").drain(10.0)
     shown = {p["display_id"]: p["data"] for p in ip.recorder.published if p["display_id"]}  # the latest of each
     [frozen_id] = [i for i in shown if i.startswith("carbon-magic-panel-")]
     [panel_id] = [i for i in shown if i.startswith("carbon-magic-session-")]
@@ -369,7 +373,7 @@ def test_frozen_panels_the_session_panel_and_plots_are_redrawn_in_place_in_the_n
     assert font(shown[plot_id]) == light.text
     ip.recorder.published.clear()
     frontend.on_answer({"event": "front-end", "theme": "dark"})
-    assert lane("panel").drain(10.0)
+    assert current_runtime().lanes.lane("panel").drain(10.0)
     updates = {p["display_id"]: p for p in ip.recorder.published if p["update"]}
     assert set(updates) == {frozen_id, panel_id, plot_id}
     assert all(p["thread"] != threading.current_thread().name for p in updates.values())

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from carbon_magic.core.intensity import Location
+from carbon_magic.core.location.intensity import Location
 from carbon_magic.core.machine import MachineFacts
 from carbon_magic.core.problems import problems
 from carbon_magic.telemetry import gather, payload

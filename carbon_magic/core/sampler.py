@@ -30,7 +30,7 @@ from .meters import Discovery, GpuInfo, HardwareSpec, Meter, discover
 from .problems import problems
 
 if TYPE_CHECKING:
-    from .intensity import IntensitySignal
+    from .location import IntensitySignal
 
 logger = logging.getLogger("carbon_magic")
 
@@ -615,13 +615,9 @@ def shutdown_all() -> None:
         sampler.stop()
 
 
-def _reset_after_fork() -> None:
+def after_fork_in_child() -> None:
+    """In a forked child (the runtime's fork hook calls this)."""
     global _registry_lock
     _registry_lock = threading.Lock()
-    problems.after_fork()
     for sampler in _registry.values():
         sampler._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -17,9 +17,9 @@ from ..core.problems import problems
 
 def locate(config: Config) -> tuple[Any, Any]:
     """(Location, Intensity) best known now for ``config`` (starts resolving it if needed)."""
-    from ..core.location import current
+    from ..runtime import current_runtime
 
-    return current(config)
+    return current_runtime().location.current(config)
 
 
 class Warmup:

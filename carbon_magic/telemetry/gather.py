@@ -22,6 +22,7 @@ from .levels import EXTENSIVE
 from .payload import Context, PayloadInputs, build, gpus_of
 from .session_facts import collect, location_of, session_sampler
 
+# A per-process constant: the machine, OS and Python do not change while the process lives.
 _static: StaticEnvironment | None = None
 _static_lock = threading.Lock()
 

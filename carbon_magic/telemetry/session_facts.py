@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..core.config import Config
-from ..core.intensity import Intensity, Location, choose_intensity, offline_mode, parameter_location
+from ..core.location import Intensity, Location
+from ..core.location.intensity import choose_intensity
+from ..core.location.parameters import offline_mode, parameter_location
 from ..core.ledger import Window, kind_of
 from ..core.logs import warning_count
 from ..core.meters import HardwareSpec
@@ -91,7 +93,7 @@ def session_record(sampler: Sampler, config: Config, latest: EmissionsData | Non
 
 def usage(config: Config) -> dict[str, Any]:
     """How tracking is configured and used in this process."""
-    from ..outputs import selected_methods
+    from ..core.output_methods import selected_methods
 
     methods = selected_methods(config)
     starts = tracker.starts_by_usage

@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable
 
-from ...outputs.worker import lane
+from ...runtime import current_runtime
 
 if TYPE_CHECKING:
     from ..frontend import FrontEnd
@@ -72,7 +72,7 @@ class ThemedDisplays:
                 self._renders.popitem(last=False)
 
     def _theme_changed(self, theme: str) -> None:
-        lane(LANE).enqueue("themed displays", self._redraw, (), key=self)
+        current_runtime().lanes.lane(LANE).enqueue("themed displays", self._redraw, (), key=self)
 
     def _redraw(self) -> None:
         with self._lock:
