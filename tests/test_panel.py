@@ -46,7 +46,7 @@ class RecordingPublisher(DisplayPublisher):
 def widget_libraries():
     """Import the widget side once (seconds: plotly imports nbformat and jsonschema), as a kernel
     does while idle after %load_ext; the panels in these tests then show at once."""
-    import carbon_magic.ipython.panel_widgets  # noqa: F401
+    import carbon_magic.ipython.panel.panel_widgets  # noqa: F401
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ class Watcher:
     """Wraps LiveCell.update: each reading the widgets were updated from, and what they showed."""
 
     def __init__(self, monkeypatch):
-        from carbon_magic.ipython.live_panel import LiveCell
+        from carbon_magic.ipython.panel.live_panel import LiveCell
 
         self.updates: list[tuple] = []
         original = LiveCell.update
@@ -147,7 +147,7 @@ def test_updates_are_throttled_to_the_update_period(ip, monkeypatch):
 
 
 def test_the_series_stays_bounded_however_long_the_cell(ip, monkeypatch):
-    from carbon_magic.ipython import series as series_module
+    from carbon_magic.ipython.panel import series as series_module
 
     monkeypatch.setattr(series_module, "MAX_POINTS", 8)
     watcher = Watcher(monkeypatch)
@@ -184,7 +184,7 @@ def test_equivalents_can_be_switched_off(ip):
 
 
 def test_a_failing_widget_update_never_breaks_the_cell(ip, monkeypatch):
-    from carbon_magic.ipython.live_panel import LiveCell
+    from carbon_magic.ipython.panel.live_panel import LiveCell
 
     def broken(cell, reading):
         raise RuntimeError("front end went away")
@@ -287,9 +287,9 @@ def test_each_update_message_stays_small_with_eight_gpus_and_a_day_long_series(w
     import typing
 
     from carbon_magic.core.record import EmissionsData
-    from carbon_magic.ipython.panel_view import Snapshot
-    from carbon_magic.ipython.panel_widgets import LiveView
-    from carbon_magic.ipython.series import PowerSeries
+    from carbon_magic.ipython.panel.panel_view import Snapshot
+    from carbon_magic.ipython.panel.panel_widgets import LiveView
+    from carbon_magic.ipython.panel.series import PowerSeries
 
     gpus = [f"gpu:{index}" for index in range(8)]
     components = ["cpu", "ram", *gpus]
@@ -336,3 +336,52 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
         assert not [p for p in ip.recorder.published[before:] if WIDGET_MIME in p["data"]]
     finally:
         ip.run_line_magic("carbon", "off")
+
+
+def test_frozen_panels_the_session_panel_and_plots_are_redrawn_in_place_in_the_new_theme(ip, monkeypatch):
+    """Issue 14, points 10 and 11: an image and a plotly figure carry their colours, so when the
+    front end reports another theme the frozen live panel, the shown ``%carbon panel`` and
+    ``%carbon plot`` are replaced (same display ids), off the kernel's thread, in the new
+    theme's palette."""
+    import base64
+
+    import plotly.io
+
+    from carbon_magic.ipython.panel.presentation import palette_of
+
+    from .test_panel_parts import png_pixels, rgb
+
+    monkeypatch.setattr(plotly.io.renderers, "default", "plotly_mimetype")  # as in JupyterLab
+    frontend = live_panel(ip).frontend
+    frontend.on_answer({"event": "front-end", "theme": "light"})
+    assert run(ip, LONG_CELL.format(period=0.5, options="--quiet", seconds=1.5)).success
+    run(ip, "%%carbon --quiet --no-panel\nx = 1")
+    run(ip, "%carbon panel")
+    run(ip, "%carbon plot")
+    assert current_runtime().lanes.lane("panel").drain(10.0)
+    shown = {p["display_id"]: p["data"] for p in ip.recorder.published if p["display_id"]}  # the latest of each
+    [frozen_id] = [i for i in shown if i.startswith("carbon-magic-panel-")]
+    [panel_id] = [i for i in shown if i.startswith("carbon-magic-session-")]
+    [plot_id] = [i for i in shown if i.startswith("carbon-magic-plot-")]
+
+    def look(data: dict) -> set:
+        [png] = re.findall(r'<img class="cm-(?:chart|bars)" src="data:image/png;base64,([^"]+)"', data["text/html"])
+        return png_pixels(base64.b64decode(png))[2]
+
+    def font(data: dict) -> str:
+        return data["application/vnd.plotly.v1+json"]["layout"]["font"]["color"]
+
+    light, dark = palette_of("light"), palette_of("dark")
+    assert all(rgb(light.background) in look(shown[i]) for i in (frozen_id, panel_id))
+    assert font(shown[plot_id]) == light.text
+    ip.recorder.published.clear()
+    frontend.on_answer({"event": "front-end", "theme": "dark"})
+    assert current_runtime().lanes.lane("panel").drain(10.0)
+    updates = {p["display_id"]: p for p in ip.recorder.published if p["update"]}
+    assert set(updates) == {frozen_id, panel_id, plot_id}
+    assert all(p["thread"] != threading.current_thread().name for p in updates.values())
+    for display_id in (frozen_id, panel_id):
+        assert rgb(dark.background) in look(updates[display_id]["data"])
+        assert rgb(light.background) not in look(updates[display_id]["data"])
+    assert font(updates[plot_id]["data"]) == dark.text
+    assert updates[frozen_id]["data"]["text/plain"] == shown[frozen_id]["text/plain"]  # the same record

@@ -95,7 +95,7 @@ def test_panel_messages_land_in_the_cells_output_and_stay_small(lab_kernel):
     load_id, loading = execute(client, "%load_ext carbon_magic")
     # the widget libraries are imported on the kernel's own thread, right after the load
     # request (never on a thread racing the user's imports): done before the next request runs
-    _, check = execute(client, "import sys; print('carbon_magic.ipython.panel_widgets' in sys.modules)")
+    _, check = execute(client, "import sys; print('carbon_magic.ipython.panel.panel_widgets' in sys.modules)")
     assert [m["content"]["text"] for m in check if m["msg_type"] == "stream"] == ["True\n"]
     loading += check
     probe_messages = list(loading)

@@ -93,7 +93,7 @@ def test_in_colab_the_custom_widget_manager_is_turned_on_before_the_first_widget
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     monkeypatch.setitem(sys.modules, "google.colab.output", colab.output)
-    from carbon_magic.ipython import panel_widgets
+    from carbon_magic.ipython.panel import panel_widgets
 
     opened = panel_widgets.open_probe
     monkeypatch.setattr(panel_widgets, "open_probe", lambda answer: (opened(answer), calls.append("probe made"))[0])

@@ -73,10 +73,10 @@ class CarbonExtension:
         self.settings = CarbonMagic(parent=shell)
         self.config_error: str | None = None
         self.warmup = Warmup(self._load_config())
-        from .live_panel import LivePanel
+        from .panel.live_panel import LivePanel
         from .magics import CarbonMagics
         from .session import Session
-        from .session_panel import SessionPanel
+        from .panel.session_panel import SessionPanel
         from .tracked_cells import TrackedCells
 
         self.session = Session(shell, self.settings, self.log_route)
@@ -164,7 +164,7 @@ class CarbonExtension:
 
     def load_html(self) -> str:
         """The load message for notebooks: short lines in the notebook's own font."""
-        from .panel_view import MUTED, TEXT_STYLE
+        from .panel.presentation import MUTED, TEXT_STYLE
 
         lines = [html.escape(part) for part in (self._load_parts() or (STILL_FINDING,))]
         hint = "Track a cell with <code>%%carbon</code>, every cell with <code>%carbon on</code>; help: <code>%carbon?</code>"
