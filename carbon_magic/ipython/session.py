@@ -233,7 +233,7 @@ class Session:
         if footnote:  # what went wrong in the background, here rather than in some cell's stderr
             text += f"\n{footnote}"
             html_text += f'<div style="font-size:11px;opacity:.7">{html.escape(footnote)}</div>'
-        place = self.pending_clear.place_for_summary()
+        place = self.pending_clear.place_for_summary(window.summary_place)
         publish_in_order(self.shell, {"text/plain": text, "text/html": html_text}, place, update=place is not None)
 
     def _record(self, finaliser: "_Finaliser", data: Any) -> CellRecord:
