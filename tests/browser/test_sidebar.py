@@ -306,7 +306,8 @@ _CONTRAST = "(root) => {" + _COLOURS + """
 
 
 # The sparkline's line (stroke) against the sparkline's background and against its area (the
-# area's fill, with its opacity, laid over that background): None while it draws no line.
+# area's fill, with its opacity, laid over that background), the line's width and its highest
+# point's distance below the box's top (a fraction of the box's height).
 _SPARK_CONTRAST = "(spark) => {" + _COLOURS + """
     const line = spark.querySelector('.cm-Spark-line'), area = spark.querySelector('.cm-Spark-area');
     if (!line || !area) return null;
@@ -315,8 +316,9 @@ _SPARK_CONTRAST = "(spark) => {" + _COLOURS + """
     const areaStyle = getComputedStyle(area);
     const fill = parse(areaStyle.fill);
     const under = over({...fill, a: fill.a * Number(areaStyle.fillOpacity) * Number(areaStyle.opacity)}, back);
-    return {background: ratio(stroke, back), area: ratio(stroke, under),
-            width: line.getBoundingClientRect().width, stroke: getComputedStyle(line).stroke};
+    const box = spark.getBoundingClientRect(), drawn = line.getBoundingClientRect();
+    return {background: ratio(stroke, back), area: ratio(stroke, under), width: drawn.width,
+            headroom: (drawn.top - box.top) / box.height, stroke: getComputedStyle(line).stroke};
 }"""
 
 
@@ -348,6 +350,7 @@ def test_every_sidebar_text_reads_in_both_themes(lab, page, width):
         spark = page.wait_for_selector(f"{SIDEBAR} .cm-Spark:has(.cm-Spark-line)", state="visible")
         contrast = spark.evaluate(_SPARK_CONTRAST)
         assert contrast["width"] > 50, contrast  # a drawn line across the trail, not an empty box
+        assert contrast["headroom"] >= 0.15, contrast  # a level under some air, not a filled box
         assert contrast["background"] >= 3 and contrast["area"] >= 3, ("dark" if dark else "light", contrast)
         screenshot(page.locator(f"{SIDEBAR} .cm-Trail"), f"sidebar-spark-{'dark' if dark else 'light'}-{width}")
     set_theme(page, False)
