@@ -73,15 +73,16 @@ def test_a_summary_never_triggers_the_users_pending_clear(isolated, offline, mon
         "print('gone')\nclear_output(wait=True)\nprint('shown')",  # it came: the clear was done
         "for i in range(3):\n    clear_output(wait=True)\n    print(i)",
         "print('keep me too')\nclear_output(wait=True)\nclear_output(wait=True)",
+        "print('old')\nclear_output()\nprint('new')",  # cleared at once
     ]
     cells = [body if tracking else f"%%carbon\n{body}" for body in bodies]
     version = "import ipykernel\nprint(ipykernel.__version__.split('.')[0])"
     notebook = run_notebook([version, "%load_ext carbon_magic\n" + CLEAR, *([tracking] if tracking else []), *cells], isolated)
     assert outputs_text(notebook.cells[0]) == f"{ipykernel}\n"
     shown = [outputs_text(cell) for cell in notebook.cells[-len(bodies):]]
-    expected = ["keep me\n", "shown\n", "2\n", "keep me too\n"]
+    expected = ["keep me\n", "shown\n", "2\n", "keep me too\n", "new\n"]
     if tracking == PANEL_PLACE:  # the summary fills the place at the top, unless a done clear took it
-        expected = ["carbon: cell", "shown\ncarbon: cell", "2\ncarbon: cell", "carbon: cell"]
+        expected = ["carbon: cell", "shown\ncarbon: cell", "2\ncarbon: cell", "carbon: cell", "new\ncarbon: cell"]
         assert "keep me\n" in shown[0] and "keep me too\n" in shown[3], shown
     for text, start in zip(shown, expected):
         assert text.startswith(start) and "carbon: cell" in text, shown

@@ -85,9 +85,7 @@ class PendingClear:
             if self.waiting:  # the clear is done now, and took the kept place with the rest
                 self.kept = None
             self.waiting = False
-        elif kind == "clear_output" and not (isinstance(message, dict) and message["content"].get("wait")):
-            self.kept = None
-        elif kind == "clear_output":
+        elif kind == "clear_output" and isinstance(message, dict) and message["content"].get("wait"):
             # a place goes out just as the clear would, for summaries the kept place does not take
             if not self.waiting and self.summaries_due > (0 if self.kept is None else 1):
                 place = self._new_place(message)
@@ -96,6 +94,8 @@ class PendingClear:
                 else:
                     self._send(*args, **{**kwargs, "msg_or_type": place})
             self.waiting = True
+        elif kind == "clear_output":  # done at once: it took the kept place with the rest
+            self.kept = None
         return self._send(*args, **kwargs)
 
     def _new_place(self, clear: dict) -> dict:
