@@ -225,7 +225,8 @@ class Session:
 
     def show_summary(self, window: TrackedWindow, record: CellRecord | None) -> None:
         """The summary of a closed window, unless it is quiet or a frozen live panel stands for it;
-        into the place kept before a clear that still waits (see pending_clear.py)."""
+        into the place its live panel kept at the top of the output, or the place kept before a
+        clear that still waits (see pending_clear.py)."""
         if record is None or not self._summary_due(window) or window.summary_shown:
             return
         text, html_text = display.summary_text(record), display.summary_html(record)
