@@ -18,7 +18,7 @@ from IPython.core.displaypub import DisplayPublisher  # noqa: E402
 from carbon_magic.core.problems import problems  # noqa: E402
 from carbon_magic.ipython import display  # noqa: E402
 from carbon_magic.ipython.extension import get_session  # noqa: E402
-from carbon_magic.outputs.worker import lane  # noqa: E402
+from carbon_magic.runtime import current_runtime  # noqa: E402
 
 from .ipython_helpers import loaded_shell  # noqa: E402
 
@@ -59,7 +59,7 @@ def ip(isolated, monkeypatch, widget_libraries):
     shell.recorder = recorder
     yield shell
     shell.extension_manager.unload_extension("carbon_magic")
-    assert lane("panel").drain(10.0)
+    assert current_runtime().lanes.lane("panel").drain(10.0)
 
 
 def extension(ip):
@@ -163,7 +163,7 @@ def test_the_series_stays_bounded_however_long_the_cell(ip, monkeypatch):
 def test_short_cells_and_no_panel_cells_show_only_the_summary(ip):
     assert run(ip, "%%carbon --panel-widgets always\nx = 1").success
     assert run(ip, LONG_CELL.format(period=0.3, options="--no-panel", seconds=1.0)).success
-    assert lane("panel").drain(5.0)
+    assert current_runtime().lanes.lane("panel").drain(5.0)
     place, short, no_panel = ip.recorder.published
     assert place["data"] == PLACE and not place["update"]
     assert short["update"] and short["display_id"] == place["display_id"]  # the summary fills the place
@@ -174,7 +174,7 @@ def test_short_cells_and_no_panel_cells_show_only_the_summary(ip):
 def test_without_a_widget_front_end_the_static_summary_is_the_output(ip):
     """A plain InteractiveShell (like terminal IPython) has no kernel: no widgets, no panel lane work."""
     assert run(ip, "%%carbon --panel-update-secs 0.2\nimport time\ntime.sleep(1.0)").success
-    assert lane("panel").drain(5.0)
+    assert current_runtime().lanes.lane("panel").drain(5.0)
     [output] = ip.recorder.published
     assert WIDGET_MIME not in output["data"] and "carbon-magic-summary" in output["data"]["text/html"]
     assert output["data"]["text/plain"] == display.summary_text(get_session(ip).records[-1])
@@ -198,20 +198,21 @@ def test_a_failing_widget_update_never_breaks_the_cell(ip, monkeypatch):
     monkeypatch.setattr(LiveCell, "update", broken)
     result = run(ip, LONG_CELL.format(period=0.2, options="", seconds=1.0) + "'done'\n")
     assert result.success and result.result == "done"
-    assert lane("panel").drain(5.0)
+    assert current_runtime().lanes.lane("panel").drain(5.0)
     assert any(p.where == "live panel update" for p in problems.all())
 
 
 def test_gpu_panel_is_redrawn_when_the_provisional_record_settles(ip, monkeypatch):
-    from carbon_magic.core import sampler as sampler_module
+    from carbon_magic.core.sampler import settler
+    from carbon_magic.runtime import current_runtime
     from tests.fakes.fake_pynvml import FakeGpu, install
     from tests.fakes.profiles import Constant
 
     ip.extension_manager.unload_extension("carbon_magic")
-    sampler_module.shutdown_all()
+    current_runtime().samplers.close()
     install(monkeypatch, [FakeGpu(Constant(300.0), update_s=0.1)])
     ip.run_line_magic("load_ext", "carbon_magic")
-    time.sleep(sampler_module.GPU_LEARN_S)
+    time.sleep(settler.GPU_LEARN_S)
     assert run(ip, LONG_CELL.format(period=0.3, options="", seconds=1.2)).success
     provisional = get_session(ip).records[-1]
     deadline = time.monotonic() + 5
@@ -260,7 +261,7 @@ def test_session_panel_is_one_static_display_replaced_as_cells_finish(ip):
     assert WIDGET_MIME not in shown["data"] and shown["display_id"] and not shown["update"]
     for name in ("second", "third"):
         assert run(ip, f"%%carbon --quiet --name {name}\nx = 1").success
-    assert lane("panel").drain(5.0)
+    assert current_runtime().lanes.lane("panel").drain(5.0)
     updates = [p for p in ip.recorder.published if p["display_id"] == shown["display_id"] and p["update"]]
     latest = updates[-1]
     assert WIDGET_MIME not in latest["data"] and latest["thread"] != threading.main_thread().name
@@ -275,7 +276,11 @@ def test_status_and_help_tell_about_the_panel(ip, capsys):
     text = ip.recorder.published[-1]["data"]["text/plain"]
     assert "Live panel:" in text and "static summaries" in text
     doc = ip.find_line_magic("carbon").__doc__
-    assert "%carbon panel" in doc and "--panel-update-secs" in doc and "--panel-widgets" in doc
+    assert "%carbon panel" in doc and "live panel" in doc and "--no-panel" in doc
+    capsys.readouterr()
+    ip.run_line_magic("carbon", "--help-all")
+    full = capsys.readouterr().out
+    assert "--panel-update-secs" in full and "--panel-widgets" in full
 
 
 def test_each_update_message_stays_small_with_eight_gpus_and_a_day_long_series(widget_libraries):
@@ -319,7 +324,7 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
     ip.run_line_magic("carbon", "on --panel-widgets always --panel-update-secs 0.3")
     try:
         assert run(ip, "import time\ntime.sleep(1.2)").success
-        assert lane("panel").drain(5.0)
+        assert current_runtime().lanes.lane("panel").drain(5.0)
         shown = [p for p in ip.recorder.published if WIDGET_MIME in p["data"]]
         assert len(shown) == 1
         frozen = [p for p in ip.recorder.published
@@ -332,7 +337,7 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
     try:
         before = len(ip.recorder.published)
         assert run(ip, "import time\ntime.sleep(1.2)").success
-        assert lane("panel").drain(5.0)
+        assert current_runtime().lanes.lane("panel").drain(5.0)
         assert not [p for p in ip.recorder.published[before:] if WIDGET_MIME in p["data"]]
     finally:
         ip.run_line_magic("carbon", "off")

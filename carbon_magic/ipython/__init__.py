@@ -1,7 +1,9 @@
 """The IPython extension: ``%load_ext carbon_magic``, ``%%carbon``, ``%carbon``, ``CarbonMagic``.
 
-Modules, one job each: ``extension`` (load/unload, hooks), ``magics`` (the magics),
-``options`` (their command-line options), ``traitlets_config`` (the configuration class),
+Modules, one job each: ``extension`` (load/unload, hooks), ``shell_events`` (our callbacks
+off IPython's events at unload), ``magics`` (the magics) with ``magic_help`` (their short and
+full help), ``options`` (their command-line options; ``history_scrub`` takes a refused secret
+out of the input history), ``traitlets_config`` (the configuration class),
 ``session`` (the kernel's cell history), ``records`` (what it holds), ``pool`` (reused
 configs and trackers), ``tracked_cells`` (a ``%%carbon`` cell run as the plain cell it wraps),
 ``execute`` (a ``%carbon`` statement or nested body run as IPython runs a cell), ``interrupts``

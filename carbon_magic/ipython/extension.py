@@ -27,6 +27,7 @@ from .._version import __version__
 from ..core.config import Config, ConfigError, resolve_config
 from ..core.problems import problems
 from .log_route import LogRoute
+from .shell_events import unregister_events
 from .traitlets_config import CarbonMagic
 from .warmup import Warmup, locate
 
@@ -45,12 +46,14 @@ STILL_FINDING = ("still finding how to measure CPU, RAM and GPUs (%carbon status
                  "and the carbon intensity used)")
 _EVENTS = ("pre_run_cell", "post_run_cell")
 
+# The extension of each shell. Not the runtime's: IPython's load/unload hooks give only the
+# shell, and an extension lives as long as its shell's loading, across runtimes.
 _loaded: dict[int, "CarbonExtension"] = {}
 
 
 def output_files(config: Config) -> list[str]:
     """Where tracked cells are written under ``config`` (shown by %carbon status)."""
-    from ..outputs import selected_methods
+    from ..core.output_methods import selected_methods
     from ..outputs.cells_file import CELLS_FILE_NAME
 
     if "csv" not in selected_methods(config):
@@ -94,7 +97,7 @@ class CarbonExtension:
 
     # -- load / unload ------------------------------------------------------------------------
     def attach(self) -> None:
-        from .. import telemetry
+        from ..runtime import current_runtime
 
         self.shell.configurables.append(self.settings)
         self.shell.register_magics(self.magics)
@@ -105,7 +108,7 @@ class CarbonExtension:
         self.session.add_listener(self.live_panel)
         self.session.add_listener(self.session_panel)
         self.live_panel.attach()
-        self.session.add_listener(telemetry.cell_listener)
+        self.session.add_listener(current_runtime().telemetry)
         try:  # the JupyterLab sidebar's comm target (inside a Jupyter kernel only)
             from .sidebar.channel import attach
 
@@ -124,21 +127,18 @@ class CarbonExtension:
                              auto_on=lambda: session.auto is not None)
 
     def detach(self) -> None:
-        from .. import telemetry
+        from ..runtime import current_runtime
         from . import display
 
         if self.sidebar is not None:
             self.sidebar.close()
             self.sidebar = None
-        self.session.remove_listener(telemetry.cell_listener)
+        telemetry = current_runtime().telemetry
+        self.session.remove_listener(telemetry)
         telemetry.on_extension_unloaded()
         for record in self.session.shutdown():
             print(f"carbon_magic: stopped running span: {display.summary_text(record)}")
-        for event, callback in zip(_EVENTS, (self.session.pre_run_cell, self.session.post_run_cell)):
-            try:
-                self.shell.events.unregister(event, callback)
-            except ValueError:
-                pass  # someone removed it already
+        unregister_events(self.shell.events, zip(_EVENTS, (self.session.pre_run_cell, self.session.post_run_cell)))
         self.tracked_cells.detach()
         self.session.pending_clear.detach()
         self.live_panel.detach()
@@ -187,10 +187,11 @@ class CarbonExtension:
         """The parts of ``%carbon status`` that depend on configuration and hardware."""
         from .options import NO_OPTIONS
 
-        from ..core.location import status as location_status
+        from ..runtime import current_runtime
 
+        location_status = current_runtime().location.status()
         facts: dict[str, Any] = {"sampler": None, "location": None, "intensity_figure": None,
-                                 "config_error": None, "files": [], "location_status": location_status(),
+                                 "config_error": None, "files": [], "location_status": location_status,
                                  "panel": self.live_panel.describe()}
         try:
             config = self.session.pool.config(NO_OPTIONS)
@@ -203,17 +204,17 @@ class CarbonExtension:
             facts["sampler"] = self.warmup.sampler
             if config is not None:
                 from ..core.meters import HardwareSpec
-                from ..core.sampler import get_sampler
+                from ..runtime import current_runtime
 
-                facts["sampler"] = get_sampler(HardwareSpec.from_config(config))
+                facts["sampler"] = current_runtime().samplers.get(HardwareSpec.from_config(config))
         return facts
 
 
 def _let_sampler_threads_stop() -> None:
     """Let idle sampler threads exit now (those another tracker still uses go on)."""
-    from ..core.sampler import all_samplers
+    from ..runtime import current_runtime
 
-    for sampler in all_samplers():
+    for sampler in current_runtime().samplers.all():
         sampler.stop_if_idle(THREAD_EXIT_WAIT_S)
 
 
@@ -238,9 +239,9 @@ def load(shell: Any) -> None:
     from . import display
 
     display.show(extension.load_line(), extension.load_html())
-    from .. import telemetry
+    from ..runtime import current_runtime
 
-    telemetry.on_extension_loaded(shell, extension.warmup.config)  # asks once if nobody chose
+    current_runtime().telemetry.on_extension_loaded(shell, extension.warmup.config)  # asks once if nobody chose
 
 
 def unload(shell: Any) -> None:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 from ..core.problems import problems
 from ..core.ledger import kind_of
 from ..core.units import kwh_to_j
-from ..outputs.worker import lane
+from ..runtime import current_runtime
 from . import display
 from .chart_png import chart_img
 from .frontend import FrontEnd
@@ -154,7 +154,7 @@ class LiveCell:
         if self.state != "pending" or sys.is_finalizing():
             return
         if import_in_progress():  # the user's code is importing: show the panel once it is done
-            lane(LANE).submit_after(IMPORT_RETRY_S, "live panel", self.begin)
+            current_runtime().lanes.lane(LANE).submit_after(IMPORT_RETRY_S, "live panel", self.begin)
             return
         widgets = self.panel.widgets.load()
         self.panel.prepare_probe(self.route)
@@ -189,7 +189,7 @@ class LiveCell:
         if self.state != "live" or reading.t_mono - self.last_tick_t < self.update_s:
             return
         self.last_tick_t = reading.t_mono
-        lane(LANE).enqueue("live panel update", self.update, (reading,), key=self)
+        current_runtime().lanes.lane(LANE).enqueue("live panel update", self.update, (reading,), key=self)
 
     def update(self, reading: "Reading") -> None:
         """Panel lane: the running figures into the widgets."""
@@ -251,7 +251,7 @@ class LiveCell:
         """The window's end in the series, from the record (its energy without PUE, in J)."""
         by_kind_kwh = {"cpu": data.cpu_energy, "gpu": data.gpu_energy, "ram": data.ram_energy}
         last = self.series.points[-1]
-        gpu_groups = [g for g in self.series.groups if g.startswith("gpu")]
+        gpu_groups = [g for g in self.series.groups if kind_of(g) == "gpu"]
         last_gpu_j = sum(last.energy_j[self.series.groups.index(g)] for g in gpu_groups)
         energy_j = {}
         for index, group in enumerate(self.series.groups):
@@ -327,7 +327,7 @@ class LivePanel:
             if wanted:
                 route = Route(self.shell)
                 if not call_when_idle(self._prepare_safely, route):
-                    lane(LANE).submit("live panel preparation", self._prepare, route)
+                    current_runtime().lanes.lane(LANE).submit("live panel preparation", self._prepare, route)
 
     def _default_mode(self) -> str:
         return self.session.pool.config(NO_OPTIONS)["panel_widgets"]
@@ -369,7 +369,7 @@ class LivePanel:
             cell = self._active = LiveCell(self, window, start)
         if not window.quiet:  # a quiet cell has no summary to fill a place it never shows
             cell.keep_place()
-        lane(LANE).submit_after(cell.update_s, "live panel", cell.begin)
+        current_runtime().lanes.lane(LANE).submit_after(cell.update_s, "live panel", cell.begin)
 
     def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:
         with self._lock:

@@ -3,7 +3,7 @@
 One Session per loaded extension. It opens and closes tracked windows (``%%carbon`` cells,
 ``%carbon STATEMENT``, ``%carbon start``/``stop`` spans, and every cell while
 ``%carbon on``), keeps one compact CellRecord per finished window, writes the per-cell file
-through the output worker, and tells its listeners.
+through the output lanes, and tells its listeners.
 
 Listeners (the live panel, the JupyterLab sidebar's comm) are objects with any of::
 
@@ -32,7 +32,7 @@ import IPython
 
 from ..core.config import ConfigError
 from ..core.problems import problems
-from ..outputs.worker import worker
+from ..runtime import current_runtime
 from . import display
 from .interrupts import InterruptsHeld
 from .log_route import LogRoute
@@ -49,7 +49,7 @@ _CELL_MAGIC = re.compile(r"\s*%%carbon(\s|$)")
 _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 
 
-# Outputs run on background lanes (outputs/worker.py); the CSV rows on the ``main`` one. When
+# Outputs run on background lanes (core/lanes.py); the CSV rows on the ``main`` one. When
 # tracked cells come faster than it can write (a loop of tiny cells keeps the GIL busy), its
 # queue would grow without bound; every so many records the session waits (bounded) for it.
 OUTPUT_BACKLOG_RECORDS = 256
@@ -215,7 +215,7 @@ class Session:
         self._since_catch_up += 1
         if self._since_catch_up >= OUTPUT_BACKLOG_RECORDS:
             self._since_catch_up = 0
-            worker.drain(OUTPUT_CATCH_UP_S)  # at once when the worker is idle, as it is between cells
+            current_runtime().lanes.main.drain(OUTPUT_CATCH_UP_S)  # at once when the worker is idle, as it is between cells
         return record
 
     @staticmethod
@@ -326,10 +326,10 @@ class Session:
 
     def _wait_for_rows(self) -> None:
         """The rows of the records made so far written before the next cell runs (bounded)."""
-        if not self._since_catch_up or (self._worker_behind and not worker.drain(0.0)):
+        if not self._since_catch_up or (self._worker_behind and not current_runtime().lanes.main.drain(0.0)):
             return
         self._since_catch_up = 0
-        self._worker_behind = not worker.drain(ROWS_WRITTEN_WAIT_S)
+        self._worker_behind = not current_runtime().lanes.main.drain(ROWS_WRITTEN_WAIT_S)
 
     # -- auto mode and spans -----------------------------------------------------------------
     def check(self, options: TrackOptions) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..outputs.worker import lane
+from ..runtime import current_runtime
 from .live_panel import LANE, LivePanel, publish
 from .options import NO_OPTIONS
 from .session_view import MAX_BARS, session_bundle
@@ -57,7 +57,7 @@ class SessionPanel:
         """A record is final: replace the shown panel (if any) on the panel lane, coalesced."""
         self.totals.cell_finalized(record)
         if self.display_id is not None:
-            lane(LANE).enqueue("session panel update", self._refresh, (), key=self)
+            current_runtime().lanes.lane(LANE).enqueue("session panel update", self._refresh, (), key=self)
 
     def _refresh(self) -> None:
         display_id = self.display_id

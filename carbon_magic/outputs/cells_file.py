@@ -5,7 +5,7 @@ sits beside it (``carbon_cells.csv`` in ``output_dir``) and says which cell each
 its label, execution count, cell id, first line of code and how it ended, then the same
 figures (CodeCarbon's 38 columns, then the carbon intensity used and its source).
 
-Rows are written on the output worker through ``csv_file.RowAppender`` (whole or not at all,
+Rows are written on the main output lane through ``csv_file.RowAppender`` (whole or not at all,
 never interleaved with another kernel's; kept for the next write when one fails). Rows that arrive while a write is pending join
 it, so cells in quick succession cost one file write, not one each.
 """
@@ -16,11 +16,11 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..core.forks import fork_guard
+from ..core.forks import ForkGuard
+from ..core.lanes import OutputWorker
 from ..core.paths import CELLS_FILE_NAME
 from ..core.record import CSV_COLUMNS, EmissionsData
 from .csv_file import RowAppender
-from .worker import worker
 
 CELL_COLUMNS: tuple[str, ...] = ("label", "execution_count", "cell_id", "first_line", "status")
 INTENSITY_COLUMNS: tuple[str, ...] = ("intensity_g_per_kwh", "intensity_source")
@@ -33,14 +33,17 @@ def cells_row(cell: Mapping[str, Any], data: EmissionsData) -> list[Any]:
 
 
 class CellsFile:
-    """``<output_dir>/carbon_cells.csv``; ``add`` returns at once, the worker writes."""
+    """``<output_dir>/carbon_cells.csv``; ``add`` returns at once, the lane writes."""
 
-    def __init__(self, output_dir: str = "."):
+    def __init__(self, output_dir: str, *, lane: OutputWorker, forks: ForkGuard):
+        """``lane``: where the rows are written (the main lane, with the CSV file's);
+        ``forks``: lets a forked child drop the parent's queued rows."""
         self.path = Path(output_dir).absolute() / CELLS_FILE_NAME  # fixed now: a later os.chdir must not move it
+        self._lane = lane
         self._lock = threading.Lock()
         self._pending: list[tuple[Mapping[str, Any], EmissionsData]] = []
-        self._appender = RowAppender(self.path, CELLS_CSV_COLUMNS)
-        fork_guard.watch(self)
+        self._appender = RowAppender(self.path, CELLS_CSV_COLUMNS, forks=forks)
+        forks.watch(self)
 
     def after_fork_in_child(self) -> None:
         """In a forked child: the rows queued in the parent are the parent's to write."""
@@ -48,15 +51,15 @@ class CellsFile:
         self._pending = []
 
     def add(self, cell: Mapping[str, Any], data: EmissionsData) -> None:
-        """Queue one row (from any thread); it is written on the output worker."""
+        """Queue one row (from any thread); it is written on the main output lane."""
         with self._lock:
             self._pending.append((cell, data))
             first = len(self._pending) == 1
         if first:
-            worker.submit(f"output {CELLS_FILE_NAME}", self.write_pending)
+            self._lane.submit(f"output {CELLS_FILE_NAME}", self.write_pending)
 
     def write_pending(self) -> None:
-        """Write every queued row in one append (runs on the output worker)."""
+        """Write every queued row in one append (runs on the main output lane)."""
         with self._lock:
             pending, self._pending = self._pending, []
         if pending:
