@@ -23,6 +23,7 @@ from carbon_magic.runtime import current_runtime  # noqa: E402
 from .ipython_helpers import loaded_shell  # noqa: E402
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+PLACE = {"text/plain": ""}  # the record's place, kept at the top of the cell's output as it starts
 
 
 class RecordingPublisher(DisplayPublisher):
@@ -119,9 +120,12 @@ def test_widget_values_follow_the_ledger_and_freeze_on_the_exact_record(ip, monk
     assert energies == sorted(energies) and energies[0] < energies[-1] < record.energy_kwh * 1e3
 
     published = ip.recorder.published
-    shown = [p for p in published if not p["update"] and WIDGET_MIME in p["data"]]
+    [place] = [p for p in published if not p["update"]]
+    assert place["data"] == PLACE and place["thread"] == "MainThread" and published[0] is place
+    shown = [p for p in published if WIDGET_MIME in p["data"]]
     assert len(shown) == 1 and shown[0]["thread"] == "carbon_magic-outputs-panel"
-    frozen = [p for p in published if p["update"] and p["display_id"] == shown[0]["display_id"]]
+    assert shown[0]["update"] and shown[0]["display_id"] == place["display_id"]  # the panel fills the place
+    frozen = [p for p in published if p["update"] and p["display_id"] == place["display_id"] and p is not shown[0]]
     assert len(frozen) == 1 and WIDGET_MIME not in frozen[0]["data"]
     bundle = frozen[0]["data"]
     assert bundle["text/plain"] == display.summary_text(record)
@@ -160,9 +164,11 @@ def test_short_cells_and_no_panel_cells_show_only_the_summary(ip):
     assert run(ip, "%%carbon --panel-widgets always\nx = 1").success
     assert run(ip, LONG_CELL.format(period=0.3, options="--no-panel", seconds=1.0)).success
     assert current_runtime().lanes.lane("panel").drain(5.0)
-    published = ip.recorder.published
-    assert [WIDGET_MIME in p["data"] for p in published] == [False, False]
-    assert all("carbon-magic-summary" in p["data"]["text/html"] for p in published)
+    place, short, no_panel = ip.recorder.published
+    assert place["data"] == PLACE and not place["update"]
+    assert short["update"] and short["display_id"] == place["display_id"]  # the summary fills the place
+    assert not no_panel["update"]  # no panel, no place: the summary comes after the cell's output
+    assert all(WIDGET_MIME not in p["data"] and "carbon-magic-summary" in p["data"]["text/html"] for p in (short, no_panel))
 
 
 def test_without_a_widget_front_end_the_static_summary_is_the_output(ip):
@@ -178,7 +184,7 @@ def test_without_a_widget_front_end_the_static_summary_is_the_output(ip):
 def test_equivalents_can_be_switched_off(ip):
     assert run(ip, LONG_CELL.format(period=0.3, options="--panel-equivalents false", seconds=1.2)).success
     assert run(ip, LONG_CELL.format(period=0.3, options="", seconds=1.2)).success
-    frozen = [p["data"]["text/html"] for p in ip.recorder.published if p["update"]]
+    frozen = [p["data"]["text/html"] for p in ip.recorder.published if p["update"] and WIDGET_MIME not in p["data"]]
     assert len(frozen) == 2
     assert "cm-equivalents" not in frozen[0] and "driving a car" in frozen[1] and "phone charge" in frozen[1]
 
@@ -216,11 +222,11 @@ def test_gpu_panel_is_redrawn_when_the_provisional_record_settles(ip, monkeypatc
         time.sleep(0.02)
     final = get_session(ip).records[-1]
     assert provisional.provisional and not final.provisional
-    updates = [p for p in ip.recorder.published if p["update"]]
+    updates = [p for p in ip.recorder.published if p["update"] and WIDGET_MIME not in p["data"]]
     deadline = time.monotonic() + 5
     while len(updates) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-        updates = [p for p in ip.recorder.published if p["update"]]
+        updates = [p for p in ip.recorder.published if p["update"] and WIDGET_MIME not in p["data"]]
     first, settled = updates
     assert "provisional" in first["data"]["text/html"] and first["thread"] == "MainThread"
     assert settled["thread"] == "carbon_magic-gpu-poller" and settled["display_id"] == first["display_id"]
@@ -323,7 +329,8 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
         assert current_runtime().lanes.lane("panel").drain(5.0)
         shown = [p for p in ip.recorder.published if WIDGET_MIME in p["data"]]
         assert len(shown) == 1
-        frozen = [p for p in ip.recorder.published if p["update"] and p["display_id"] == shown[0]["display_id"]]
+        frozen = [p for p in ip.recorder.published
+                  if p["update"] and p["display_id"] == shown[0]["display_id"] and WIDGET_MIME not in p["data"]]
         assert len(frozen) == 1 and data_value(frozen[0]["data"]["text/html"], "energy") == (
             get_session(ip).records[-1].energy_kwh * 1e3)
     finally:

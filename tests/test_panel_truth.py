@@ -78,7 +78,7 @@ def test_the_panel_waits_for_a_module_the_users_code_is_still_importing(ip, tmp_
         sys.modules.pop("pandas", None)
         sys.modules.update(real)
     assert [p for p in problems.all() if "panel" in p.where] == []
-    shown = [p for p in ip.recorder.published if not p["update"] and WIDGET_MIME in p["data"]]
+    shown = [p for p in ip.recorder.published if WIDGET_MIME in p["data"]]
     assert len(shown) == 1  # the panel was shown once the import was done
 
 

@@ -33,6 +33,7 @@ from .warmup import Warmup, locate
 
 if TYPE_CHECKING:
     from .session import Session
+    from .sidebar.channel import KernelSources
 
 # How long loading may take before printing what is known so far (the target is 150 ms
 # added by %load_ext, imports included).
@@ -111,9 +112,19 @@ class CarbonExtension:
         try:  # the JupyterLab sidebar's comm target (inside a Jupyter kernel only)
             from .sidebar.channel import attach
 
-            self.sidebar = attach(self)
+            self.sidebar = attach(self.shell, self._sidebar_sources())
         except Exception as error:  # the sidebar is never worth failing to load for
             problems.note("sidebar comm target", error)
+
+    def _sidebar_sources(self) -> KernelSources:
+        """What the sidebar's channel reads of this extension (``sidebar.channel.KernelSources``)."""
+        from .options import NO_OPTIONS
+        from .sidebar.channel import KernelSources
+
+        session = self.session
+        return KernelSources(session=session, events=self.shell.events, discovery=self.warmup,
+                             locate=lambda: locate(session.pool.config(NO_OPTIONS)),
+                             auto_on=lambda: session.auto is not None)
 
     def detach(self) -> None:
         from ..runtime import current_runtime

@@ -9,10 +9,13 @@ stays calm and tracked trivial cells cost nothing more.
 
 How updates flow, so that a cell never waits for the panel:
 
-- ``cell_started`` (kernel thread, microseconds): capture the cell's output Route and
-  schedule ``begin`` on the ``panel`` output lane after one update period.
+- ``cell_started`` (kernel thread, microseconds): capture the cell's output Route, keep the
+  record's place in the output unless the cell is quiet (an empty display, the *place*:
+  whatever the cell prints comes after it) and schedule ``begin`` on the ``panel`` output
+  lane after one update period. A cell that ends sooner has its summary put in the place
+  (``TrackedWindow.summary_place``), so the record stands first whatever the cell's length.
 - ``begin`` (panel lane): import the widget libraries (unless the idle kernel did), take pooled
-  widgets, display them in the cell's output, ask the sampler for ticks every update period
+  widgets, show them in the place, ask the sampler for ticks every update period
   (an interval lease) and subscribe to them.
 - each tick (sampler thread) only queues ``update`` on the panel lane, at most once per
   period; a newer tick replaces one still queued.
@@ -46,7 +49,7 @@ from ..frontend import FrontEnd
 from ..options import NO_OPTIONS
 from .panel_view import Snapshot, frozen_bundle, header_html
 from ..records import measured_kinds
-from ..route import Route
+from ..route import Route, publish_in_order
 from .series import PowerSeries, chart_groups
 from .themed import LANE, ThemedDisplays, publish
 
@@ -136,6 +139,13 @@ class LiveCell:
         self.updates = 0
         self.awaiting_final = False
 
+    def keep_place(self) -> None:
+        """Kernel thread, as the cell starts: the empty display the panel (or, in a cell that
+        ends within one update period, the summary) fills, before anything the cell prints."""
+        publish_in_order(self.panel.shell, {"text/plain": ""}, self.display_id)
+        self.panel.session.pending_clear.keep(self.display_id)
+        self.window.summary_place = self.display_id
+
     # -- live ---------------------------------------------------------------------------------
     def begin(self) -> None:
         """Show the panel (panel lane, one update period after the cell started)."""
@@ -170,7 +180,7 @@ class LiveCell:
             "the final figures replace this when the cell ends</div>"
         )
         publish(self.panel.shell, view.bundle(fallback, f"carbon: {self.window.label} | measuring..."),
-                self.display_id, update=False)
+                self.display_id, update=self.panel.session.pending_clear.kept == self.display_id)
 
     def on_tick(self, reading: "Reading") -> None:
         """Sampler thread: queue an update, at most one per update period."""
@@ -363,6 +373,8 @@ class LivePanel:
             if self._active is not None:  # one live panel at a time: the outermost window's
                 return
             cell = self._active = LiveCell(self, window, start)
+        if not window.quiet:  # a quiet cell has no summary to fill a place it never shows
+            cell.keep_place()
         current_runtime().lanes.lane(LANE).submit_after(cell.update_s, "live panel", cell.begin)
 
     def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:
