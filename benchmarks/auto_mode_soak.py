@@ -37,7 +37,9 @@ def main(cells: int = CELLS) -> dict:
     os.environ["CODECARBON_COUNTRY_ISO_CODE"] = "FRA"
     shell = shell_with_extension()
     from carbon_magic.ipython.extension import get_session
-    from carbon_magic.outputs.worker import worker
+    from carbon_magic.runtime import current_runtime
+
+    worker = current_runtime().lanes.main
 
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink):

@@ -13,6 +13,9 @@ endpoints and Electricity Maps (token set): one answers at once, the other after
   (fast endpoints) and of one whose location is still pending (slow), in alternating chunks;
 - current(): the location service's read on a cell's path.
 
+Trackers stop with ``stop(wait=False)``, as a cell's do: a script's ``stop()`` waits for a
+location still pending on purpose (at most ``location_timeout_secs`` + 0.5 s).
+
 Target: slow / fast <= 1.1 for cold and warm (medians).
 """
 
@@ -26,9 +29,10 @@ import time
 
 from common import median_us, row
 
-from carbon_magic.core import location
 from carbon_magic.core.config import resolve_config
 from carbon_magic.core.tracker import Tracker
+from carbon_magic.core.sampler import SamplerRegistry
+from carbon_magic.runtime import reset_runtime
 from tests.servers import LocalServer, Reply
 
 DELAY_S = 5.0
@@ -68,14 +72,15 @@ def work() -> int:
     return sum(range(2000))
 
 
-def cold(config) -> float:
-    """Seconds to create a tracker on a fresh location service and run one tracked window."""
-    location.reset()
+def cold(config, samplers: SamplerRegistry) -> float:
+    """Seconds to create a tracker on a fresh location service (the sampler made already) and
+    run one tracked window."""
+    location = reset_runtime().location
     t0 = time.perf_counter()
-    tracker = Tracker(config)
+    tracker = Tracker(config, samplers=samplers, location=location)
     tracker.start()
     work()
-    tracker.stop()
+    tracker.stop(wait=False)
     return time.perf_counter() - t0
 
 
@@ -85,7 +90,7 @@ def pairs_of(tracker, pairs: int) -> list[float]:
     for _ in range(pairs):
         t0 = time.perf_counter()
         tracker.start()
-        tracker.stop()
+        tracker.stop(wait=False)
         samples.append(time.perf_counter() - t0)
     return samples
 
@@ -96,12 +101,14 @@ def main(rounds: int = 60, chunks: int = 40, pairs: int = 50) -> dict:
     process = multiprocessing.get_context("spawn").Process(target=serve, args=(child,), daemon=True)
     process.start()
     fast_url, slow_url = parent.recv()
+    samplers = SamplerRegistry()  # one sampler for every round, whatever the runtime's location
     try:
         fast, slow = config_for(fast_url), config_for(slow_url)
         offline = config_for(fast_url, offline=True)
-        Tracker(offline)  # creates the sampler
-        location.reset()
-        trackers = {"fast": Tracker(fast), "slow": Tracker(slow)}
+        Tracker(offline, samplers=samplers, location=reset_runtime().location)  # creates the sampler
+        location = reset_runtime().location
+        trackers = {"fast": Tracker(fast, samplers=samplers, location=location),
+                    "slow": Tracker(slow, samplers=samplers, location=location)}
         time.sleep(0.3)  # the fast location is resolved, the slow one waits for its answers
         warm_s = {"fast": [], "slow": []}
         for _ in range(chunks):
@@ -113,17 +120,18 @@ def main(rounds: int = 60, chunks: int = 40, pairs: int = 50) -> dict:
         cold_s = {name: [] for name in configs}
         for i in range(rounds):
             for name in (("fast", "slow", "offline") if i % 2 else ("offline", "slow", "fast")):
-                cold_s[name].append(cold(configs[name]))
+                cold_s[name].append(cold(configs[name], samplers))
                 time.sleep(ROUND_GAP_S)
-        location.reset()
+        location = reset_runtime().location
         location.start_background_resolution(slow)
         current_s = []
         for _ in range(20000):
             t0 = time.perf_counter()
             location.current(slow)
             current_s.append(time.perf_counter() - t0)
-        location.reset()
+        reset_runtime()
     finally:
+        samplers.close()
         parent.send("stop")
         process.join(5)
 

@@ -118,8 +118,10 @@ def cpu_per_cell_us(shell, forms: dict[str, str], cells: int = 25, blocks: int =
 def tracker_pair_us(pairs: int = 3000) -> float:
     from carbon_magic.core.config import resolve_config
     from carbon_magic.core.tracker import Tracker
+    from carbon_magic.runtime import current_runtime
 
-    tracker = Tracker(resolve_config({"save_to_file": False}))
+    runtime = current_runtime()
+    tracker = Tracker(resolve_config({"save_to_file": False}), samplers=runtime.samplers, location=runtime.location)
     samples = []
     for _ in range(pairs):
         t0 = time.perf_counter()

@@ -11,6 +11,7 @@ from carbon_magic.core.machine import machine_facts
 from carbon_magic.core.meters import HardwareSpec, discover
 from carbon_magic.core.sampler import Sampler
 from carbon_magic.core.tracker import Tracker
+from carbon_magic.runtime import current_runtime
 
 
 class SimulatedClock:
@@ -25,7 +26,9 @@ class SimulatedClock:
 
 
 def windows(count: int) -> float:
-    tracker = Tracker(resolve_config({"save_to_file": False, "offline": True, "force_carbon_intensity_g_co2e_kwh": 400.0}))
+    config = resolve_config({"save_to_file": False, "offline": True, "force_carbon_intensity_g_co2e_kwh": 400.0})
+    runtime = current_runtime()
+    tracker = Tracker(config, samplers=runtime.samplers, location=runtime.location)
     for _ in range(1000):  # warm-up: caches, allocator pools
         tracker.start()
         tracker.stop()

@@ -96,7 +96,8 @@ def main(rounds: int = 40, pairs: int = 250) -> dict:
     from carbon_magic import EmissionsTracker
     from carbon_magic.core.problems import problems
     from carbon_magic.outputs import BaseOutput, LoggerOutput
-    from carbon_magic.outputs.worker import EXIT_WAIT_S, flush_at_exit
+    from carbon_magic.core.lanes import EXIT_WAIT_S
+    from carbon_magic.runtime import current_runtime
 
     class Custom(BaseOutput):
         def out(self, total, delta):
@@ -127,7 +128,7 @@ def main(rounds: int = 40, pairs: int = 250) -> dict:
         samples["all"] = pair_times(trackers["all"], rounds * pairs // 2)
         cell_none_us, cell_api_us = cell_overheads(url, rounds=20, cells=200)
         t0 = time.perf_counter()
-        flushed = flush_at_exit(EXIT_WAIT_S)
+        flushed = current_runtime().lanes.flush_at_exit(EXIT_WAIT_S)
         exit_s = time.perf_counter() - t0
     server.terminate()
 

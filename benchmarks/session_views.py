@@ -87,14 +87,14 @@ def views(shell) -> dict[str, float]:
 def per_record_s(feeder: Feeder) -> float:
     """Median seconds per new record with the panel shown (the panel lane drained: the
     display replaced for each record, its largest part)."""
-    from carbon_magic.ipython.live_panel import LANE
-    from carbon_magic.outputs.worker import lane
+    from carbon_magic.ipython.panel.themed import LANE
+    from carbon_magic.runtime import current_runtime
 
     samples = []
     for _ in range(NEW_RECORDS):
         started = time.perf_counter()
         feeder.add(1)
-        lane(LANE).drain(10.0)
+        current_runtime().lanes.lane(LANE).drain(10.0)
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
 

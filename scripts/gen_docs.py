@@ -8,7 +8,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from carbon_magic.core.params import markdown_table  # noqa: E402
+from carbon_magic.core.params import AFFECTS, magic_markdown_table, markdown_table  # noqa: E402
 
 TARGET = REPO / "docs" / "parameters.md"
 HEADER = """# Tracker parameters
@@ -21,12 +21,28 @@ option, a `CarbonMagic` traitlets setting, a `CODECARBON_<NAME>` environment var
 came from.
 
 Generated from `carbon_magic/core/params.py` by `python scripts/gen_docs.py`.
+Secrets (`api_key`, the tokens) are refused as magic options: a magic line is saved in the
+notebook. `%carbon --help-all` shows the same list in a notebook.
+
+"""
+MAGIC_HEADER = """
+## The magics' own options
+
+Options of `%carbon` and `%%carbon` that are not tracker parameters (no environment
+variable, no config file); those with a `CarbonMagic` setting apply to every cell when set
+with `%config`.
 
 """
 
 
+def affects_list() -> str:
+    """What the ``affects`` column means."""
+    return "\n".join(f"- `{name}`: {meaning}" for name, meaning in AFFECTS.items())
+
+
 def render() -> str:
-    return HEADER + markdown_table() + "\n"
+    return (HEADER + "What a parameter affects (what is recomputed when it changes):\n\n" + affects_list()
+            + "\n\n" + markdown_table() + "\n" + MAGIC_HEADER + magic_markdown_table() + "\n")
 
 
 def main() -> int:

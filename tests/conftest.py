@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets fresh samplers, an empty config home and a clean env."""
+"""Shared fixtures: every test gets a fresh runtime (lanes, telemetry, samplers, location
+service), an empty config home and a clean env."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import os
 
 import pytest
 
-from carbon_magic.core import location as location_module
-from carbon_magic.core import sampler as sampler_module
 from carbon_magic.core.problems import problems
+from carbon_magic.core.sampler import SamplerRegistry
+from carbon_magic.runtime import current_runtime, reset_runtime
 from tests.servers import closed_port
 
 # reliability cases (tests/reliability/ and @pytest.mark.reliability anywhere) -> RELIABILITY.md
@@ -29,7 +30,13 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     problems.clear()
     yield work
-    sampler_module.shutdown_all()
+    reset_runtime()
+
+
+@pytest.fixture
+def samplers() -> SamplerRegistry:
+    """The current runtime's samplers (a fresh registry in every test)."""
+    return current_runtime().samplers
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +48,8 @@ def closed_loopback_url() -> str:
 @pytest.fixture(autouse=True)
 def no_internet(isolated, monkeypatch, closed_loopback_url):
     """No test reaches the internet: every online endpoint parameter (telemetry's too) points at
-    a closed loopback port (by CODECARBON_* variable, so explicit arguments still win); the
-    location service is reset after each test; TZ=UTC so no test depends on this machine's
-    time zone."""
+    a closed loopback port (by CODECARBON_* variable, so explicit arguments still win);
+    TZ=UTC so no test depends on this machine's time zone."""
     monkeypatch.setenv("CODECARBON_GEOLOCATION_ENDPOINT", f"{closed_loopback_url}/geolocation")
     monkeypatch.setenv("CODECARBON_CLOUD_METADATA_URL", closed_loopback_url)
     monkeypatch.setenv("CODECARBON_ELECTRICITYMAPS_ENDPOINT", f"{closed_loopback_url}/electricitymaps")
@@ -51,5 +57,3 @@ def no_internet(isolated, monkeypatch, closed_loopback_url):
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)  # the telemetry choice file: under HOME
     monkeypatch.setenv("TZ", "UTC")
-    yield
-    location_module.reset()

@@ -43,9 +43,9 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 def drain_outputs() -> None:
     """Wait until every output lane has run what was queued (CSV, custom handlers, network)."""
-    from carbon_magic.outputs.worker import all_lanes
+    from carbon_magic.runtime import current_runtime
 
-    for lane in all_lanes():
+    for lane in current_runtime().lanes.all():
         assert lane.drain(10.0), lane
 
 

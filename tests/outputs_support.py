@@ -11,8 +11,8 @@ import pytest
 from carbon_magic.core.config import resolve_config
 from carbon_magic.core.problems import problems
 from carbon_magic.core.tracker import Tracker
-from carbon_magic.outputs import BaseOutput, Dispatcher, api
-from carbon_magic.outputs.worker import all_lanes, flush_at_exit
+from carbon_magic.outputs import BaseOutput, Dispatcher
+from carbon_magic.runtime import current_runtime
 from tests.servers import LocalServer, codecarbon_api
 
 # Measured without hardware: modelled CPU and RAM, a fixed intensity, no CSV unless asked.
@@ -40,7 +40,9 @@ class Recorder(BaseOutput):
 
 def tracker_on(*outputs: Any, **params: Any) -> Tracker:
     """A core Tracker writing to exactly ``outputs`` (built by the test, with test timings)."""
-    return Tracker(resolve_config({**MEASURED, **params}), Dispatcher(list(outputs)))
+    runtime = current_runtime()
+    return Tracker(resolve_config({**MEASURED, **params}), Dispatcher(list(outputs), runtime.outputs),
+                   samplers=runtime.samplers, location=runtime.location, forks=runtime.forks)
 
 
 def problem_count(where: str, error_type: str) -> int:
@@ -62,10 +64,10 @@ def exit_hooks_run_at_teardown():
     """Each test's exit hooks (retries' last try, job deletions) run at its end, not at the
     end of the whole session against servers long gone. Import it into output test modules."""
     yield
-    flush_at_exit(5)
-    for lane in all_lanes():
+    lanes = current_runtime().lanes
+    lanes.flush_at_exit(5)
+    for lane in lanes.all():
         lane.cancel_scheduled()
-    api._waiting.clear()
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from carbon_magic.core import tracker as tracker_module
 from carbon_magic.core.config import resolve_config
 from carbon_magic.core.tracker import Tracker
-from carbon_magic.telemetry import gather, lifecycle
-from carbon_magic.telemetry.sender import Sender
+from carbon_magic.runtime import current_runtime, reset_runtime
+from carbon_magic.telemetry import gather
 
 # Measured without hardware or network: modelled CPU and RAM, offline in France, no CSV.
 OFFLINE_MEASURED = {"powercap_root": "/nonexistent", "force_cpu_power": 40.0, "force_ram_power": 10.0,
@@ -26,13 +26,9 @@ def fresh_telemetry(monkeypatch):
     """A new kernel as telemetry sees it: nothing chosen, asked or sent; no CI variables."""
     for name in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "CIRCLECI", "TF_BUILD"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(lifecycle, "_kernel", lifecycle._Kernel())
-    monkeypatch.setattr(lifecycle, "_stores", {})
-    monkeypatch.setattr(lifecycle, "sender", Sender())
     monkeypatch.setattr(gather, "_static", None)
     monkeypatch.setattr(tracker_module, "starts_by_usage", Counter())
-    yield lifecycle
-    lifecycle.on_extension_unloaded()
+    yield reset_runtime().telemetry
 
 
 def measured_config(**extra: Any):
@@ -41,7 +37,8 @@ def measured_config(**extra: Any):
 
 def tracked_cell(config, seconds: float = 0.05, usage: str = "magic"):
     """Run a tracked window like the extension does for a cell; its final record."""
-    tracker = Tracker(config, usage=usage)
+    runtime = current_runtime()
+    tracker = Tracker(config, samplers=runtime.samplers, location=runtime.location, usage=usage, forks=runtime.forks)
     tracker.start()
     sum(i * i for i in range(20000))
     threading.Event().wait(seconds)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from carbon_magic.core.config import ConfigError, resolve_config
-from carbon_magic.core.params import PARAMS, markdown_table
+from carbon_magic.core.config import ENV_NOT_PARAMETERS, ConfigError, resolve_config
+from carbon_magic.core.meters import HardwareSpec
+from carbon_magic.core.params import ENV_SWITCHES, PARAMS, SETTINGS, affecting
+
+from .config_reads import (
+    REPO, codecarbon_parameter_names, core_import_closure, env_variables_named, every_source_file, names_read,
+)
 
 
 def write_config(folder: Path, text: str) -> Path:
@@ -159,11 +166,56 @@ def test_config_file_is_reread_when_it_changes(isolated):
     assert config["pue"] == 1.25 and config["wue"] == 2.0
 
 
+def documented_parameters() -> set[str]:
+    """The parameter rows of docs/parameters.md, the page users read."""
+    return set(re.findall(r"^\| `(\w+)` \|", (REPO / "docs" / "parameters.md").read_text(), re.M))
+
+
 def test_every_parameter_documented_in_the_table():
-    table = markdown_table()
-    for name, param in PARAMS.items():
-        assert f"`{name}`" in table
-        assert param.help
+    """Against two lists the table does not make: CodeCarbon 3.3's own parameter reference
+    (its documentation page, parsed) and the names the code reads from a configuration (its
+    source, parsed): each is a parameter, documented with its help; and no documented
+    parameter goes unread (a deprecated one is read through its replacement, the sampler's
+    through HardwareSpec)."""
+    documented = documented_parameters()
+    codecarbon = codecarbon_parameter_names()
+    read = names_read(every_source_file())
+    assert len(codecarbon) >= 39 and {"pue", "gpu_ids", "rapl_prefer_psys", "country_2letter_iso_code"} <= codecarbon
+    assert codecarbon - set(PARAMS) == set() and codecarbon - documented == set()
+    assert read - set(SETTINGS) == set()
+    assert (read & set(PARAMS)) - documented == set()
+    replaced = {name for name, param in PARAMS.items() if param.replaced_by}
+    assert documented - read <= replaced | {field.name for field in fields(HardwareSpec)}
+    assert all(PARAMS[name].help for name in documented)
+
+
+def test_the_sampler_spec_is_the_tables_sampler_set():
+    """HardwareSpec (one sampler per distinct spec) holds exactly the parameters the table
+    says affect the sampler: one forgotten there would share a sampler across settings."""
+    assert {field.name for field in fields(HardwareSpec)} == set(affecting("sampler"))
+    spec = HardwareSpec.from_config(resolve_config({"force_cpu_power": 70.0, "rapl_include_dram": True}))
+    assert spec.force_cpu_power == 70.0 and spec.rapl_include_dram is True
+
+
+def test_the_location_key_is_what_the_location_code_reads():
+    """Every parameter that the location service's code reads is in the table's location set
+    (its memo key), and every one of that set is read there (a deprecated one through its
+    replacement): a forgotten entry would give a stale location."""
+    read = names_read(core_import_closure("carbon_magic.core.location"))
+    location = set(affecting("location"))
+    assert read and read <= location
+    assert location - read <= {name for name, param in PARAMS.items() if param.replaced_by}
+
+
+def test_environment_variables_not_read_as_parameters_come_from_the_table():
+    """Every CODECARBON_* variable the code names is a parameter's variable or one of the
+    table's: read elsewhere (telemetry) or a switch; resolution skips exactly those."""
+    named = env_variables_named(every_source_file()) - {"CODECARBON_NAME"}  # the help's placeholder
+    from_table = {name for param in PARAMS.values() for name in param.env_names}
+    assert named <= from_table | {switch.variable for switch in ENV_SWITCHES}
+    assert ENV_NOT_PARAMETERS == {"CODECARBON_TELEMETRY", "CODECARBON_TELEMETRY_LEVEL", "CODECARBON_TELEMETRY_DEBUG"}
+    config = resolve_config(environ={name: "nonsense" for name in ENV_NOT_PARAMETERS})
+    assert config.source("telemetry") == "default"
 
 
 def test_parameter_docs_are_generated_from_the_table():

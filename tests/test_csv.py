@@ -13,6 +13,7 @@ import pytest
 from carbon_magic.core.record import CSV_COLUMNS
 from carbon_magic.outputs import csv_file
 from carbon_magic.outputs.csv_file import append_rows, format_cell, update_row
+from carbon_magic.runtime import current_runtime
 
 CODECARBON_HEADER = (
     "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,"
@@ -142,7 +143,8 @@ def test_a_relative_output_dir_is_fixed_when_the_output_is_made(tmp_path, monkey
     start = tmp_path / "start"
     start.mkdir()
     monkeypatch.chdir(start)
-    file_output, cells_file = FileOutput("emissions.csv", "."), CellsFile(".")
+    runtime = current_runtime()
+    file_output, cells_file = FileOutput("emissions.csv", "."), CellsFile(".", lane=runtime.lanes.main, forks=runtime.forks)
     monkeypatch.chdir(tmp_path)
     assert file_output.path == start / "emissions.csv"
     assert cells_file.path.parent == start
@@ -154,7 +156,7 @@ def test_rows_of_failed_writes_go_first_with_the_next_and_are_bounded(tmp_path, 
     monkeypatch.setattr(csv_file, "MAX_UNWRITTEN_ROWS", 3)
     folder = tmp_path / "out"
     folder.write_text("a file where the folder should be")
-    appender = csv_file.RowAppender(folder / "emissions.csv", CSV_COLUMNS)
+    appender = csv_file.RowAppender(folder / "emissions.csv", CSV_COLUMNS, forks=current_runtime().forks)
     for index in range(5):
         with pytest.raises(NotADirectoryError):
             appender.append([row(f"r{index}")])
@@ -171,7 +173,7 @@ def test_a_forked_child_never_writes_the_parents_held_rows(tmp_path):
     only its own rows, and the parent writes its held rows once, with its next row."""
     folder = tmp_path / "out"
     folder.write_text("a file where the folder should be")
-    appender = csv_file.RowAppender(folder / "emissions.csv", CSV_COLUMNS)
+    appender = csv_file.RowAppender(folder / "emissions.csv", CSV_COLUMNS, forks=current_runtime().forks)
     for index in range(3):
         with pytest.raises(NotADirectoryError):
             appender.append([row(f"held-{index}")])
@@ -193,7 +195,7 @@ def test_update_mode_replaces_in_place_and_keeps_undecodable_bytes(tmp_path):
     path = tmp_path / "emissions.csv"
     append_rows(path, CSV_COLUMNS, [row("old", project_name="cafX")])
     path.write_bytes(path.read_bytes().replace(b"cafX", b"caf\xe9"))  # edited in Latin-1: not UTF-8
-    appender = csv_file.RowAppender(path, CSV_COLUMNS, "run_id")
+    appender = csv_file.RowAppender(path, CSV_COLUMNS, "run_id", forks=current_runtime().forks)
     appender.update(row("a", duration=1.0))
     inode = path.stat().st_ino
     appender.update(row("a", duration=2.0))
@@ -211,7 +213,7 @@ def test_update_mode_replaces_in_place_and_keeps_undecodable_bytes(tmp_path):
 
 def test_append_now_writes_a_plain_append_and_leaves_anything_else_to_append(tmp_path):
     path = tmp_path / "emissions.csv"
-    appender = csv_file.RowAppender(path, CSV_COLUMNS)
+    appender = csv_file.RowAppender(path, CSV_COLUMNS, forks=current_runtime().forks)
     assert not appender.append_now([row("r1")]) and not path.exists()  # a new file needs its header
     appender.append([row("r1")])
     assert appender.append_now([row("r2")])
@@ -232,14 +234,14 @@ def test_append_now_writes_a_plain_append_and_leaves_anything_else_to_append(tmp
 
     path.write_text("a,b\n1,2\n")  # another layout: the lane moves it aside
     assert not appender.append_now([row("r4")]) and path.read_text() == "a,b\n1,2\n"
-    updating = csv_file.RowAppender(tmp_path / "updated.csv", CSV_COLUMNS, "run_id")
+    updating = csv_file.RowAppender(tmp_path / "updated.csv", CSV_COLUMNS, "run_id", forks=current_runtime().forks)
     updating.append([row("u1")])
     assert not updating.append_now([row("u2")])  # update mode is never a plain append
 
 
 def test_append_now_leaves_rows_held_from_a_failed_write_to_go_first(tmp_path, monkeypatch):
     path = tmp_path / "emissions.csv"
-    appender = csv_file.RowAppender(path, CSV_COLUMNS)
+    appender = csv_file.RowAppender(path, CSV_COLUMNS, forks=current_runtime().forks)
     appender.append([row("r1")])
     real_write = os.write
     monkeypatch.setattr(csv_file.os, "write", lambda fd, data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
@@ -265,7 +267,7 @@ def test_rows_for_a_network_disk_always_go_to_the_lane(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(local_disk, "MOUNTINFO", str(mountinfo))
     assert local_disk.file_system_of(folder / "sub") == "nfs4" and local_disk.file_system_of(tmp_path) == "ext4"
-    appender = csv_file.RowAppender(folder / "emissions.csv", CSV_COLUMNS)
+    appender = csv_file.RowAppender(folder / "emissions.csv", CSV_COLUMNS, forks=current_runtime().forks)
     appender.append([row("r1")])
     assert not appender.append_now([row("r2")])
     monkeypatch.setattr(local_disk, "MOUNTINFO", str(tmp_path / "absent"))

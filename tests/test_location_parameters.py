@@ -13,10 +13,10 @@ import pytest
 from carbon_magic import EmissionsTracker, OfflineEmissionsTracker
 from carbon_magic.core import tables
 from carbon_magic.core.config import ConfigError, resolve_config
-from carbon_magic.core.intensity import (
+from carbon_magic.core.location.intensity import (
     CLOUD, COUNTRY, FORCED, LIVE, REGION, WORLD, IntensitySignal, LiveState, Location, choose_intensity,
-    parameter_location,
 )
+from carbon_magic.core.location.parameters import parameter_location
 
 MEASURED = {"powercap_root": "/nonexistent", "force_cpu_power": 40.0, "force_ram_power": 10.0, "save_to_file": False}
 

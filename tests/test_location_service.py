@@ -17,12 +17,13 @@ import time
 import pytest
 
 from carbon_magic import EmissionsTracker, OfflineEmissionsTracker, track_emissions
-from carbon_magic.core import disk_cache, location, tables
-from carbon_magic.core import timezone_country
+from carbon_magic.core import disk_cache, tables
+from carbon_magic.core.location import LocationService, board, live, timezone_country
 from carbon_magic.core.config import ConfigError, resolve_config
-from carbon_magic.core.intensity import CLOUD, COUNTRY, LIVE, REGION, WORLD, Intensity, IntensitySignal
+from carbon_magic.core.location.intensity import CLOUD, COUNTRY, LIVE, REGION, WORLD, Intensity, IntensitySignal
 from carbon_magic.core.problems import problems
 from carbon_magic.core.record import RunInfo, build_record
+from carbon_magic.runtime import current_runtime, reset_runtime
 
 from .fakes.tzdata import write_tz_database
 from .servers import LocalServer, Reply
@@ -60,6 +61,11 @@ def run_window(tracker, seconds=0.05):
     return tracker.final_emissions_data
 
 
+def service():
+    """The location service of the current runtime (the one trackers are given)."""
+    return current_runtime().location
+
+
 def location_problems():
     """The problems the location service noted (other parts' threads may note their own)."""
     ours = ("IP geolocation", "Electricity Maps", "time zone lookup", "cloud detection", "location service")
@@ -86,7 +92,7 @@ def test_tracker_starts_before_geolocation_answers_and_its_record_follows_the_an
     assert before.intensity_g_per_kwh == 475.0 and before.country_iso_code is None
     assert "IP geolocation pending" in before.intensity_source
     gate.set()
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     data = tracker.stop() and tracker.final_emissions_data
     france = tables.country_intensity("FRA").intensity_g_per_kwh
     assert (data.country_iso_code, data.region, data.latitude, data.longitude) == ("FRA", "Ile-de-France", 48.85, 2.35)
@@ -101,32 +107,32 @@ def test_start_background_resolution_returns_at_once(server):
     server.routes[("GET", GEO_PATH)] = server.hold(Reply(body=FRANCE), gate)
     server.routes[("GET", GCP_ZONE)] = server.hold(Reply(404), gate)
     config = resolve_config(online(server))
-    location.start_background_resolution(config)
+    service().start_background_resolution(config)
     try:
         wait_for(lambda: server.count(GEO_PATH) == 1)  # the request is out and held
-        place, intensity = location.current(config)
+        place, intensity = service().current(config)
         assert intensity.kind == WORLD and place.country_iso_code is None
-        assert any("pending" in line for line in location.status())
+        assert any("pending" in line for line in service().status())
     finally:
         gate.set()
-    assert location.wait_resolved(5)
-    assert location.current(config)[0].country_iso_code == "FRA"
+    assert service().wait_resolved(5)
+    assert service().current(config)[0].country_iso_code == "FRA"
 
 
 def test_time_zone_guess_while_geolocation_is_pending(server, tz_paris):
     gate = threading.Event()
     server.routes[("GET", GEO_PATH)] = server.hold(Reply(body={"country_code": "DE"}), gate)
     config = resolve_config(online(server))
-    location.start_background_resolution(config)
+    service().start_background_resolution(config)
     try:
-        wait_for(lambda: location.current(config)[0].country_iso_code == "FRA")
-        place, intensity = location.current(config)
+        wait_for(lambda: service().current(config)[0].country_iso_code == "FRA")
+        place, intensity = service().current(config)
         assert intensity.kind == COUNTRY
         assert "country guessed from the time zone Europe/Paris (IP geolocation pending)" in intensity.source
     finally:
         gate.set()
-    assert location.wait_resolved(5)
-    assert location.current(config)[0].country_iso_code == "DEU"
+    assert service().wait_resolved(5)
+    assert service().current(config)[0].country_iso_code == "DEU"
 
 
 # --- geolocation failures ------------------------------------------------------------------------
@@ -145,7 +151,7 @@ FAILURES = {
 def test_geolocation_failure_falls_back_to_the_time_zone(server, tz_paris, failure):
     server.routes[("GET", GEO_PATH)] = FAILURES[failure]
     tracker = EmissionsTracker(**online(server, location_timeout_secs=0.3))
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     data = run_window(tracker)
     assert data.country_iso_code == "FRA" and data.intensity_source.startswith(COUNTRY)
     assert "country guessed from the time zone Europe/Paris (IP geolocation failed (" in data.intensity_source
@@ -155,7 +161,7 @@ def test_geolocation_failure_falls_back_to_the_time_zone(server, tz_paris, failu
 def test_no_geolocation_and_no_zone_country_gives_the_world_average(server):
     server.routes[("GET", GEO_PATH)] = Reply(503)
     tracker = EmissionsTracker(**online(server))  # TZ=UTC (conftest)
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     data = run_window(tracker)
     assert data.intensity_g_per_kwh == 475.0 and data.country_iso_code is None
     assert "location unknown" in data.intensity_source and "HTTP 503" in data.intensity_source
@@ -165,21 +171,21 @@ def test_no_geolocation_and_no_zone_country_gives_the_world_average(server):
 def test_geolocation_is_cached_on_disk_for_a_day(server):
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     config = resolve_config(online(server))
-    location.start_background_resolution(config)
-    assert location.wait_resolved(5) and server.count(GEO_PATH) == 1
-    location.reset()  # as a new process would start
-    location.start_background_resolution(config)
-    assert location.wait_resolved(5) and server.count(GEO_PATH) == 1
-    assert "cached" in location.current(config)[0].found_by
+    service().start_background_resolution(config)
+    assert service().wait_resolved(5) and server.count(GEO_PATH) == 1
+    reset_runtime()  # as a new process would start
+    service().start_background_resolution(config)
+    assert service().wait_resolved(5) and server.count(GEO_PATH) == 1
+    assert "cached" in service().current(config)[0].found_by
     cache = disk_cache.cache_dir() / "geolocation.json"
     entries = json.loads(cache.read_text())
     for entry in entries.values():
         entry["saved_at"] -= 24 * 3600 + 1  # a day and a second old
     cache.write_text(json.dumps(entries))
-    location.reset()
-    location.start_background_resolution(config)
-    assert location.wait_resolved(5) and server.count(GEO_PATH) == 2
-    assert "cached" not in location.current(config)[0].found_by
+    reset_runtime()
+    service().start_background_resolution(config)
+    assert service().wait_resolved(5) and server.count(GEO_PATH) == 2
+    assert "cached" not in service().current(config)[0].found_by
 
 
 # --- cloud detection -----------------------------------------------------------------------------
@@ -189,7 +195,7 @@ def test_a_detected_gcp_region_beats_geolocation(server):
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     server.routes[("GET", GCP_ZONE)] = Reply(body="projects/7/zones/europe-west1-c", headers={"Metadata-Flavor": "Google"})
     tracker = EmissionsTracker(**online(server))
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     data = run_window(tracker)
     assert (data.cloud_provider, data.cloud_region, data.country_iso_code, data.on_cloud) == ("gcp", "europe-west1", "BEL", "Y")
     assert data.intensity_g_per_kwh == tables.gcp_region_intensity("europe-west1").intensity_g_per_kwh
@@ -202,7 +208,7 @@ def test_a_detected_aws_region_resolves_through_its_state_and_keeps_coordinates(
     server.routes[("PUT", "/latest/api/token")] = Reply(body="T")
     server.routes[("GET", "/latest/dynamic/instance-identity/document")] = Reply(body={"region": "us-east-1"})
     tracker = EmissionsTracker(**online(server))
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     data = run_window(tracker)
     assert (data.cloud_provider, data.region, data.latitude) == ("aws", "virginia", 39.0)
     assert data.intensity_source.startswith(REGION) and "us-east-1 (US East (N. Virginia)) has no intensity table" in data.intensity_source
@@ -213,7 +219,7 @@ def test_a_cloud_region_the_tables_do_not_know_keeps_the_geolocated_country(serv
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     server.routes[("GET", "/metadata/instance/compute")] = Reply(body={"location": "marsnorth"})
     tracker = EmissionsTracker(**online(server))
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     data = run_window(tracker)
     assert (data.country_iso_code, data.cloud_provider, data.cloud_region) == ("FRA", "azure", "marsnorth")
     assert "azure marsnorth is not in the tables" in data.intensity_source
@@ -223,7 +229,7 @@ def test_cloud_detection_runs_once_per_process(server):
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     for _ in range(3):
         run_window(EmissionsTracker(**online(server)), 0.01)
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     for _ in range(3):
         run_window(EmissionsTracker(**online(server, project_name="other")), 0.01)
     assert server.count(GCP_ZONE) == 1 and server.count("/metadata/instance/compute") == 1
@@ -233,7 +239,7 @@ def test_cloud_detection_runs_once_per_process(server):
 def test_location_parameters_online_start_no_resolution(server):
     data = run_window(EmissionsTracker(**online(server, region="SE3")))
     assert data.country_iso_code == "SWE" and data.intensity_source.startswith(REGION)
-    assert location.status() == [] and server.count() == 0
+    assert service().status() == [] and server.count() == 0
 
 
 # --- live intensity (Electricity Maps) ----------------------------------------------------------------
@@ -249,7 +255,7 @@ def test_live_intensity_is_used_and_asked_once_per_zone(server):
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     server.routes[("GET", EM_PATH)] = Reply(body=EM)
     trackers = [EmissionsTracker(**live_params(server)) for _ in range(3)]
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     records = [run_window(tracker, 0.02) for tracker in trackers]
     assert server.count(EM_PATH) == 1
     request = [r for r in server.requests if r.path == EM_PATH][0]
@@ -258,16 +264,16 @@ def test_live_intensity_is_used_and_asked_once_per_zone(server):
         assert data.intensity_g_per_kwh == pytest.approx(250.0, rel=1e-12)
         assert data.intensity_source.startswith("live API: Electricity Maps zone FR at 2025-03-01T10:00:00.000Z")
         assert data.emissions == pytest.approx(data.energy_consumed * 0.25, rel=1e-9)
-    location.reset()  # a new process within 15 minutes reads the value other processes fetched
+    reset_runtime()  # a new process within 15 minutes reads the value other processes fetched
     data = run_window(EmissionsTracker(**live_params(server)))
-    assert location.wait_resolved(5) and server.count(EM_PATH) == 1
+    assert service().wait_resolved(5) and server.count(EM_PATH) == 1
 
 
 def test_the_deprecated_co2_signal_token_still_works(server):
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     server.routes[("GET", EM_PATH)] = Reply(body=EM)
     tracker = EmissionsTracker(**online(server, co2_signal_api_token="OLD-TOKEN", country_2letter_iso_code="fr"))
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     assert run_window(tracker).intensity_source.startswith("live API")
     [request] = [r for r in server.requests if r.path == EM_PATH]
     assert request.headers["auth-token"] == "OLD-TOKEN" and request.query == {"zone": ["FR"]}
@@ -279,12 +285,12 @@ def test_feeds_with_different_tokens_share_one_request_per_zone(server):
     server.routes[("GET", EM_PATH)] = server.hold(Reply(body=EM), gate)
     first = resolve_config(live_params(server))
     second = resolve_config(live_params(server, electricitymaps_api_token="OTHER-TOKEN"))
-    location.start_background_resolution(first)
+    service().start_background_resolution(first)
     wait_for(lambda: server.count(EM_PATH) == 1)  # the first feed's request is out
-    location.start_background_resolution(second)
+    service().start_background_resolution(second)
     gate.set()
-    assert location.wait_resolved(5)
-    assert location.current(first)[1].g_per_kwh == location.current(second)[1].g_per_kwh == 250.0
+    assert service().wait_resolved(5)
+    assert service().current(first)[1].g_per_kwh == service().current(second)[1].g_per_kwh == 250.0
     assert server.count(EM_PATH) == 1
 
 
@@ -299,7 +305,7 @@ def test_energy_used_before_the_first_live_value_is_weighed_by_it(server):
     assert "live intensity pending" in pending.intensity_source
     assert pending.intensity_g_per_kwh == pytest.approx(tables.country_intensity("FRA").intensity_g_per_kwh, rel=1e-12)
     gate.set()
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     tracker.stop()
     data = tracker.final_emissions_data
     assert data.intensity_source.startswith("live API")
@@ -310,7 +316,7 @@ def test_zone_from_the_geolocated_coordinates(server):
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     server.routes[("GET", EM_PATH)] = Reply(body=EM)
     EmissionsTracker(**online(server, electricitymaps_api_token="T"))
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     [request] = [r for r in server.requests if r.path == EM_PATH]
     assert request.query == {"lat": ["48.8500"], "lon": ["2.3500"]}
 
@@ -319,24 +325,24 @@ def test_failed_live_request_keeps_the_last_good_value_then_the_table(server, mo
     answers = iter([Reply(body=EM), Reply(503), Reply(503)])
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     server.routes[("GET", EM_PATH)] = lambda request: next(answers)
-    monkeypatch.setattr(location, "LIVE_REFRESH_S", 0.2)
+    monkeypatch.setattr(live, "LIVE_REFRESH_S", 0.2)
     config = resolve_config(live_params(server))
-    location.start_background_resolution(config)
-    assert location.wait_resolved(5)
-    assert location.current(config)[1].g_per_kwh == 250.0
+    service().start_background_resolution(config)
+    assert service().wait_resolved(5)
+    assert service().current(config)[1].g_per_kwh == 250.0
     time.sleep(0.25)
-    location.current(config)  # a record is built after the refresh is due: the feed wakes
+    service().current(config)  # a record is built after the refresh is due: the feed wakes
     wait_for(lambda: server.count(EM_PATH) == 2)
-    wait_for(lambda: "request failed" in location.current(config)[1].source)
-    intensity = location.current(config)[1]
+    wait_for(lambda: "request failed" in service().current(config)[1].source)
+    intensity = service().current(config)[1]
     assert (intensity.kind, intensity.g_per_kwh) == (LIVE, 250.0)
     assert "HTTP 503" in intensity.source and "last good value kept" in intensity.source
-    monkeypatch.setattr(location, "LIVE_MAX_AGE_S", 0.0)  # the last good value is now too old
+    monkeypatch.setattr(live, "LIVE_MAX_AGE_S", 0.0)  # the last good value is now too old
     time.sleep(0.25)
-    location.current(config)
+    service().current(config)
     wait_for(lambda: server.count(EM_PATH) == 3)
-    wait_for(lambda: location.current(config)[1].kind != LIVE)
-    intensity = location.current(config)[1]
+    wait_for(lambda: service().current(config)[1].kind != LIVE)
+    intensity = service().current(config)[1]
     assert intensity.kind == COUNTRY and intensity.g_per_kwh == tables.country_intensity("FRA").intensity_g_per_kwh
     assert "live intensity request failed" in intensity.source and intensity.signal is not None
 
@@ -346,7 +352,7 @@ def test_a_first_live_failure_gives_the_table_value(server, failure):
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     server.routes[("GET", EM_PATH)] = FAILURES[failure]
     tracker = EmissionsTracker(**live_params(server, location_timeout_secs=0.3))
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     data = run_window(tracker)
     assert data.intensity_source.startswith(COUNTRY) and "live intensity request failed" in data.intensity_source
     assert data.intensity_g_per_kwh == pytest.approx(tables.country_intensity("FRA").intensity_g_per_kwh, rel=1e-12)
@@ -357,11 +363,11 @@ def test_a_refused_token_is_a_problem_that_never_shows_the_token(server, caplog)
     server.routes[("GET", EM_PATH)] = Reply(401, {"message": "invalid auth-token"})
     with caplog.at_level(logging.DEBUG, logger="carbon_magic"):
         tracker = EmissionsTracker(**live_params(server))
-        assert location.wait_resolved(5)
+        assert service().wait_resolved(5)
         data = run_window(tracker)
     [problem] = location_problems()
     assert problem.where == "Electricity Maps" and "token refused (HTTP 401)" in problem.message
-    shown = " ".join([caplog.text, problem.message, data.intensity_source, *location.status(), repr(tracker)])
+    shown = " ".join([caplog.text, problem.message, data.intensity_source, *service().status(), repr(tracker)])
     assert "SECRET-TOKEN" not in shown
 
 
@@ -369,7 +375,7 @@ def test_a_gcp_region_needs_no_live_request(server):
     server.routes[("GET", GCP_ZONE)] = Reply(body="projects/7/zones/europe-west1-c", headers={"Metadata-Flavor": "Google"})
     server.routes[("GET", EM_PATH)] = Reply(body=EM)
     tracker = EmissionsTracker(**live_params(server))
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     data = run_window(tracker)
     assert data.intensity_source.startswith(CLOUD) and server.count(EM_PATH) == 0
 
@@ -377,7 +383,7 @@ def test_a_gcp_region_needs_no_live_request(server):
 def test_forced_intensity_needs_no_live_request(server):
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     tracker = EmissionsTracker(**live_params(server, force_carbon_intensity_g_co2e_kwh=10.0))
-    assert location.wait_resolved(5)
+    assert service().wait_resolved(5)
     data = run_window(tracker)
     assert data.intensity_g_per_kwh == 10.0 and data.country_iso_code == "FRA"
     assert server.count(EM_PATH) == 0
@@ -418,8 +424,8 @@ def test_the_ledger_weighs_each_moment_by_the_value_in_effect():
 
 
 def test_offline_mode_opens_no_socket(monkeypatch, tmp_path, caplog):
-    assert location.wait_resolved(5)
-    wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith(location.THREAD_NAME)])
+    assert service().wait_resolved(5)
+    wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith(board.THREAD_NAME)])
     opened = []
 
     def refuse(*args, **kwargs):
@@ -450,15 +456,15 @@ def test_offline_mode_opens_no_socket(monkeypatch, tmp_path, caplog):
 
     assert work() == 1
     assert opened == []
-    assert location.status() == []
-    assert not [t for t in threading.enumerate() if t.name.startswith(location.THREAD_NAME)]
+    assert service().status() == []
+    assert not [t for t in threading.enumerate() if t.name.startswith(board.THREAD_NAME)]
     assert "electricitymaps_api_token is not used in offline mode" in caplog.text
     assert [r.country_iso_code for r in (t.final_emissions_data for t in trackers)] == ["FRA", "FRA", None, "DEU"]
 
 
 def test_bad_location_parameters_fail_at_start_background_resolution():
     with pytest.raises(ConfigError, match="closest"):
-        location.start_background_resolution(resolve_config({"country_iso_code": "Germny"}))
+        service().start_background_resolution(resolve_config({"country_iso_code": "Germny"}))
 
 
 # --- status and fork ---------------------------------------------------------------------------------
@@ -467,9 +473,9 @@ def test_bad_location_parameters_fail_at_start_background_resolution():
 def test_status_says_what_was_found(server):
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     server.routes[("GET", EM_PATH)] = Reply(body=EM)
-    location.start_background_resolution(resolve_config(live_params(server)))
-    assert location.wait_resolved(5)
-    lines = location.status()
+    service().start_background_resolution(resolve_config(live_params(server)))
+    assert service().wait_resolved(5)
+    lines = service().status()
     assert lines[0] == f"location (done): IP geolocation ({server.url}{GEO_PATH})"
     assert lines[1] == "live intensity: 250 g/kWh, Electricity Maps zone FR at 2025-03-01T10:00:00.000Z"
 
@@ -493,9 +499,9 @@ def in_child(function) -> bytes:
 def test_a_forked_child_keeps_a_finished_location(server):
     server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
     config = resolve_config(online(server))
-    location.start_background_resolution(config)
-    assert location.wait_resolved(5)
-    answer = in_child(lambda: location.current(config)[0].country_iso_code.encode())
+    service().start_background_resolution(config)
+    assert service().wait_resolved(5)
+    answer = in_child(lambda: service().current(config)[0].country_iso_code.encode())
     assert answer == b"FRA" and server.count(GEO_PATH) == 1
 
 
@@ -503,14 +509,89 @@ def test_a_forked_child_restarts_a_pending_resolution(server):
     gate = threading.Event()
     server.routes[("GET", GEO_PATH)] = server.hold(Reply(body=FRANCE), gate)
     config = resolve_config(online(server))
-    location.start_background_resolution(config)
+    service().start_background_resolution(config)
     wait_for(lambda: server.count(GEO_PATH) == 1)
 
     def child() -> bytes:
-        location.current(config)  # the parent's threads are gone: this starts the child's own
-        return str(location.wait_resolved(5) and location.current(config)[0].country_iso_code).encode()
+        service().current(config)  # the parent's threads are gone: this starts the child's own
+        return str(service().wait_resolved(5) and service().current(config)[0].country_iso_code).encode()
 
     opener = threading.Timer(0.5, gate.set)
     opener.start()
     assert in_child(child) == b"FRA" and server.count(GEO_PATH) == 2
     opener.join()
+
+
+# --- one service per runtime: its state is its own ----------------------------------------------------
+
+
+def test_a_closed_service_publishes_nothing_and_the_new_runtime_starts_afresh(server):
+    gate = threading.Event()
+    server.routes[("GET", GEO_PATH)] = server.hold(Reply(body=FRANCE), gate)
+    config = resolve_config(online(server))
+    old = service()
+    old.start_background_resolution(config)
+    wait_for(lambda: server.count(GEO_PATH) == 1)
+    fresh = reset_runtime().location  # closes the old runtime's service
+    gate.set()
+    assert old.wait_resolved(5)  # its thread got the answer after the close...
+    place = old.current(config)[0]
+    assert place.country_iso_code is None and "pending" in place.found_by  # ...and published nothing
+    assert fresh is not old and fresh.status() == []
+    fresh.start_background_resolution(config)
+    assert fresh.wait_resolved(5)
+    assert fresh.current(config)[0].country_iso_code == "FRA"
+
+
+def test_services_share_no_state_and_key_by_parameter_values(server):
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    server.routes[("GET", EM_PATH)] = Reply(body=EM)
+    first, second = LocationService(lambda: False), LocationService(lambda: False)
+    try:
+        for name in ("a", "b"):  # another project, the same location parameters: one resolution, one feed
+            first.start_background_resolution(resolve_config(live_params(server, project_name=name)))
+        assert first.wait_resolved(5) and len(first.status()) == 2
+        assert second.status() == [] and service().status() == []
+        second.start_background_resolution(resolve_config(live_params(server)))
+        assert second.wait_resolved(5) and len(second.status()) == 2
+        assert server.count(EM_PATH) == 1  # the second read the first's value from the disk cache
+    finally:
+        first.close()
+        second.close()
+
+
+def test_an_idle_live_feed_asks_the_given_callable_whether_samplers_run(server, monkeypatch):
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    server.routes[("GET", EM_PATH)] = Reply(body=EM)
+    monkeypatch.setattr(live, "LIVE_REFRESH_S", 0.05)
+    monkeypatch.setattr(live, "IDLE_CHECK_S", 0.02)
+    asked, running = threading.Event(), threading.Event()
+
+    def samplers_running() -> bool:
+        asked.set()
+        return running.is_set()
+
+    location = LocationService(samplers_running)
+    try:
+        location.start_background_resolution(resolve_config(live_params(server)))
+        assert location.wait_resolved(5)
+        assert asked.wait(5)  # due, not used since: the feed asks whether samplers run
+        disk_cache.cache_dir().joinpath("electricitymaps.json").unlink()  # no other process's value
+        assert server.count(EM_PATH) == 1  # no sampler running: no refresh
+        running.set()
+        wait_for(lambda: server.count(EM_PATH) >= 2)
+    finally:
+        location.close()
+
+
+def test_live_intensity_keeps_refreshing_while_a_window_is_open(server, monkeypatch):
+    """The runtime's location service asks the runtime's samplers whether a window is open:
+    while one is (its sampler thread runs), a live feed refreshes though no record is built."""
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    server.routes[("GET", EM_PATH)] = Reply(body=EM)
+    monkeypatch.setattr(live, "LIVE_REFRESH_S", 0.2)
+    tracker = EmissionsTracker(**live_params(server))
+    tracker.start()
+    assert tracker.sampler.running
+    assert server.wait_for(lambda requests: sum(r.path == EM_PATH for r in requests) >= 4)
+    tracker.stop()

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from carbon_magic.core import cloud, disk_cache, electricitymaps, geolocation
+from carbon_magic.core import disk_cache
+from carbon_magic.core.location import cloud, electricitymaps, geolocation
 from carbon_magic.core.http import FetchError, fetch
-from carbon_magic.core.intensity import Location
-from carbon_magic.core.timezone_country import local_zone_name, zone_country_iso2
+from carbon_magic.core.location.intensity import Location
+from carbon_magic.core.location.timezone_country import local_zone_name, zone_country_iso2
 
 from .fakes.tzdata import write_tz_database
 from .servers import LocalServer, Reply

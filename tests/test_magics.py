@@ -286,6 +286,15 @@ def test_line_magic_without_statement_is_a_usage_error(ip):
     assert isinstance(run(ip, "%carbon --pue 1.2").error_in_exec, UsageError)
 
 
+def test_statement_after_options_that_take_no_value(ip):
+    """Every flag of the table (--quiet, --no-panel, --no-sync) ends where the statement starts."""
+    run(ip, "def f():\n    return 42")
+    result = run(ip, "v = %carbon --quiet --no-sync f()")
+    assert result.success and ip.user_ns["v"] == 42
+    assert records(ip)[-1].first_line == "f()"
+    assert run(ip, "w = %carbon --no-panel --quiet --no-sync f()").success and ip.user_ns["w"] == 42
+
+
 # -- %carbon on / off ----------------------------------------------------------------------------
 
 
@@ -389,7 +398,7 @@ def test_plot_stacks_energy_and_co2_by_component(ip):
     assert names == {("CPU", "y"), ("RAM", "y"), ("CPU", "y2"), ("RAM", "y2")}
     assert figure.layout.barmode == "stack"
     cpu_energy = next(t for t in figure.data if t.name == "CPU" and t.yaxis == "y")
-    from carbon_magic.ipython.panel_view import axis_unit
+    from carbon_magic.ipython.panel.presentation import axis_unit
 
     factor, unit = axis_unit(max(r.energy_kwh for r in records(ip)) * 1000, "Wh")  # scaled like the panel
     assert figure.layout.yaxis.title.text == unit
@@ -492,6 +501,9 @@ def test_quiet_and_panel_traits_set_the_defaults(ip, capsys):
     get_session(ip).add_listener(type("L", (), {"cell_started": lambda self, w: seen.append(w.panel)})())
     run(ip, "%%carbon\nx = 1")
     assert capsys.readouterr().out == "" and seen == [False]
+    run(ip, "%carbon config quiet panel")
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "%config CarbonMagic" in lines["quiet"] and "%config CarbonMagic" in lines["panel"]
 
 
 # -- listeners and help --------------------------------------------------------------------------
@@ -519,16 +531,67 @@ def test_listeners_hear_every_window_and_a_failing_one_breaks_nothing(ip):
     assert any(p.where == "listener Broken.cell_finished" for p in problems.all())
 
 
-def test_help_is_complete_with_options_and_examples(ip):
+def test_help_is_short_with_the_common_options_and_examples_first(ip):
     line_doc = ip.find_line_magic("carbon").__doc__
     cell_doc = ip.find_cell_magic("carbon").__doc__
     for subcommand in ("on", "off", "start", "stop", "status", "report", "plot", "config", "export"):
         assert f"%carbon {subcommand}" in line_doc
     for doc in (line_doc, cell_doc):
-        assert "Examples::" in doc
-        for option in ("--pue NUMBER", "--country-iso-code TEXT", "--tracking-mode machine|process",
-                       "--name LABEL", "--quiet", "--no-panel", "--offline [true|false]"):
-            assert option in doc
+        assert len(doc.splitlines()) <= 40
+        assert "Examples::" in doc and "%carbon --help-all" in doc
+        common = doc[doc.index("Common options:"):]
+        for option in ("--name LABEL", "--quiet", "--no-panel", "--no-sync", "--pue NUMBER",
+                       "--country-iso-code TEXT", "--tracking-mode machine|process", "--offline [true|false]"):
+            assert option in common
+
+
+def test_help_all_lists_every_parameter_and_option(ip, capsys):
+    from carbon_magic.core.params import MAGIC_OPTIONS, PARAMS
+
+    capsys.readouterr()
+    assert run(ip, "%carbon --help-all").success
+    full = capsys.readouterr().out
+    assert full.startswith(ip.find_line_magic("carbon").__doc__.splitlines()[0])
+    for param in PARAMS.values():
+        if param.per_cell and not param.secret:
+            assert f"\n    {param.option} " in full or f"\n    {param.option}\n" in full, param.name
+        else:  # secrets and kernel-wide parameters: named, with where to set them
+            assert f"\n    {param.name}\n" in full, param.name
+    for flag, _ in [flag for param in (*PARAMS.values(), *MAGIC_OPTIONS.values()) for flag in param.flags]:
+        assert f"\n    {flag}\n" in full
+    assert "unknown option --help (did you mean --help-all?)" in str(run(ip, "%%carbon --help\nx = 1").error_in_exec)
+
+
+@pytest.mark.parametrize("option", ["--api-key", "--electricitymaps-api-token", "--co2-signal-api-token"])
+def test_secret_options_are_refused_and_leave_no_trace_in_the_input_history(ip, capsys, option):
+    from carbon_magic.core.params import PARAMS
+
+    secret = "tok-5ecret-in-a-line"
+    count = len(records(ip))
+    result = run(ip, f"%%carbon {option}={secret} --quiet\nran = True")
+    message = str(result.error_in_exec)
+    name = option[2:].replace("-", "_")
+    assert PARAMS[name].secret and isinstance(result.error_in_exec, UsageError)
+    for place in (f"%%carbon: {option} is refused", f"%config CarbonMagic.{name} = '...'",
+                  f"environment variable CODECARBON_{name.upper()}", f"'{name} = ...' in the [codecarbon] section"):
+        assert place in message
+    assert "ran" not in ip.user_ns and len(records(ip)) == count
+    assert secret not in message + "".join(capsys.readouterr())
+    history = ip.history_manager
+    kept = [ip.user_ns["In"], ip.user_ns["_ih"], history.input_hist_raw, history.db_input_cache,
+            {k: v for k, v in ip.user_ns.items() if k.startswith("_i")}]
+    assert secret not in repr(kept) and f"{option}=*** --quiet" in history.input_hist_raw[-1]
+
+
+def test_every_secret_of_the_table_is_refused_as_an_option():
+    from carbon_magic.core.params import PARAMS
+    from carbon_magic.ipython.options import parse_options
+
+    secrets = [param for param in PARAMS.values() if param.secret]
+    assert secrets
+    for param in secrets:
+        with pytest.raises(UsageError, match=f"{param.option} is refused"):
+            parse_options(f"{param.option} x", "%carbon on")
 
 
 def test_core_and_loading_stay_free_of_heavy_imports(isolated):
@@ -554,12 +617,13 @@ def test_core_and_loading_stay_free_of_heavy_imports(isolated):
 
 
 def test_gpu_cell_record_becomes_final_and_its_row_is_written_once(ip, monkeypatch, isolated):
-    from carbon_magic.core import sampler as sampler_module
+    from carbon_magic.core.sampler import settler
+    from carbon_magic.runtime import current_runtime
     from tests.fakes.fake_pynvml import FakeGpu, install
     from tests.fakes.profiles import Constant
 
     ip.extension_manager.unload_extension("carbon_magic")
-    sampler_module.shutdown_all()
+    current_runtime().samplers.close()
     install(monkeypatch, [FakeGpu(Constant(600.0), update_s=0.1)])
     ip.run_line_magic("load_ext", "carbon_magic")
     finalized = []
@@ -569,7 +633,7 @@ def test_gpu_cell_record_becomes_final_and_its_row_is_written_once(ip, monkeypat
             finalized.append(record)
 
     get_session(ip).add_listener(Listener())
-    time.sleep(sampler_module.GPU_LEARN_S)
+    time.sleep(settler.GPU_LEARN_S)
     assert run(ip, "%%carbon --quiet --name gpu-cell\nimport time; time.sleep(0.3)").success
     assert records(ip)[-1].provisional  # the counter's next update is still ahead
     deadline = time.monotonic() + 3

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from carbon_magic import EmissionsTracker
 from carbon_magic.outputs import FileOutput
-from carbon_magic.outputs.worker import OutputWorker, lane
+from carbon_magic.core.lanes import OutputWorker
+from carbon_magic.runtime import current_runtime
 from tests.outputs_support import (  # noqa: F401
     MEASURED,
     Gate,
@@ -86,7 +87,7 @@ def test_drain_is_bounded_when_an_output_never_returns():
 
 
 def test_an_idle_lane_ends_its_thread_and_starts_again(monkeypatch):
-    from carbon_magic.outputs import worker as worker_module
+    from carbon_magic.core import lanes as worker_module
 
     monkeypatch.setattr(worker_module, "IDLE_EXIT_S", 0.05)
     worker = OutputWorker("test")
@@ -99,7 +100,7 @@ def test_an_idle_lane_ends_its_thread_and_starts_again(monkeypatch):
 def test_a_caller_waiting_for_its_call_cuts_the_lanes_linger_short(monkeypatch):
     """An idle lane woken by a call lingers to batch calls that come close together; a
     caller that waits (``tracker.stop()`` in a script) must not wait out that linger."""
-    from carbon_magic.outputs import worker as worker_module
+    from carbon_magic.core import lanes as worker_module
 
     worker = OutputWorker("test")
     seen = []
@@ -134,6 +135,7 @@ def test_a_stuck_custom_handler_never_delays_the_csv_or_the_caller(tmp_path):
 
 
 def test_lanes_are_per_kind_and_unknown_names_are_refused():
+    lane = current_runtime().lanes.lane
     assert lane("api") is lane("api") and lane("api") is not lane("http")
     try:
         lane("nope")
@@ -174,7 +176,7 @@ def test_fork_child_gets_empty_lanes_of_its_own(tmp_path):
         return
     tracker = EmissionsTracker(**{**MEASURED, "save_to_file": True, "output_dir": str(tmp_path)})
     for _ in range(3):  # the parent's lane numbering moves on
-        lane("main").submit("w", lambda: None)
+        current_runtime().lanes.main.submit("w", lambda: None)
     tracker.start()
     tracker.stop()
     pid = os.fork()
@@ -232,9 +234,10 @@ def test_exit_flush_runs_the_work_itself_where_no_thread_can_start(tmp_path):
     script = textwrap.dedent(f"""
         import atexit, threading, time
         from carbon_magic import EmissionsTracker
-        from carbon_magic.outputs import BaseOutput, worker
+        from carbon_magic.core import lanes
+        from carbon_magic.outputs import BaseOutput
 
-        worker.IDLE_EXIT_S = 0.05
+        lanes.IDLE_EXIT_S = 0.05
 
         class WithExit(BaseOutput):
             def exit(self):

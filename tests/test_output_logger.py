@@ -14,6 +14,7 @@ from carbon_magic import EmissionsTracker
 from carbon_magic.core.config import ConfigError
 from carbon_magic.core.record import TASK_CSV_COLUMNS
 from carbon_magic.outputs import Dispatcher, FileOutput, GoogleCloudLoggerOutput, LoggerOutput
+from carbon_magic.runtime import current_runtime
 from tests.outputs_support import (  # noqa: F401
     MEASURED,
     Recorder,
@@ -100,7 +101,7 @@ def test_google_cloud_adapter_writes_structured_entries():
 def test_each_cell_goes_as_a_task_named_by_its_label(captured, tmp_path):
     logger, handler = captured
     recorder = Recorder()
-    sink = Dispatcher([FileOutput("emissions.csv", str(tmp_path)), LoggerOutput(logger), recorder])
+    sink = Dispatcher([FileOutput("emissions.csv", str(tmp_path)), LoggerOutput(logger), recorder], current_runtime().outputs)
     tracker = tracker_on()
     tracker.start()
     time.sleep(0.01)

@@ -22,7 +22,7 @@ from carbon_magic.core.problems import problems
 from carbon_magic.core.record import delta
 from carbon_magic.outputs import PrometheusOutput
 from carbon_magic.outputs.prometheus import GAUGES, LABELS, job_name
-from carbon_magic.outputs.worker import flush_at_exit
+from carbon_magic.runtime import current_runtime
 from tests.outputs_support import (  # noqa: F401
     MEASURED,
     Recorder,
@@ -68,7 +68,7 @@ def gateway(tmp_path):
     try:
         assert eventually(ready, timeout_s=15), process.stderr.read1(4000) if process.poll() is not None else "silent"
         yield address
-        flush_at_exit(5)  # what interpreter exit does: each job pushed is deleted
+        current_runtime().lanes.flush_at_exit(5)  # what interpreter exit does: each job pushed is deleted
         assert all_codecarbon_jobs(address) == set()
     finally:
         process.terminate()
@@ -121,7 +121,7 @@ def test_a_tracked_run_leaves_codecarbon_series_equal_to_the_record(gateway):
     assert labels == {name: "" if getattr(record, name) is None else str(getattr(record, name)) for name in LABELS}
     assert labels["country_name"] == "France" and labels["project_name"] == "my project"
     assert labels["cpu_model"] and labels["os"] and labels["tracking_mode"] == "machine"
-    assert flush_at_exit(5)  # the exit hook, in this process
+    assert current_runtime().lanes.flush_at_exit(5)  # the exit hook, in this process
     assert series(gateway, job) == {}
 
 

@@ -23,9 +23,9 @@ import json, sys
 import anywidget, ipywidgets, plotly
 from IPython.core.interactiveshell import InteractiveShell
 from carbon_magic.core.problems import problems
-from carbon_magic.ipython import live_panel
-import carbon_magic.ipython.panel_widgets  # as an idle kernel does after %load_ext: the panel then shows at once
-from carbon_magic.outputs.worker import lane
+from carbon_magic.ipython.panel import live_panel
+import carbon_magic.ipython.panel.panel_widgets  # as an idle kernel does after %load_ext: the panel then shows at once
+from carbon_magic.runtime import current_runtime
 
 updates = []
 original = live_panel.LiveCell.update
@@ -36,7 +36,7 @@ live_panel.LiveCell.update = update
 shell = InteractiveShell.instance()
 shell.run_line_magic("load_ext", "carbon_magic")
 result = shell.run_cell("%%carbon --panel-widgets always --panel-update-secs 0.2\nimport time\ntime.sleep(2.0)")
-lane("panel").drain(10.0)
+current_runtime().lanes.lane("panel").drain(10.0)
 print(json.dumps({
     "versions": {module.__name__: module.__version__ for module in (plotly, ipywidgets, anywidget)},
     "paths": {module.__name__: module.__file__ for module in (plotly, ipywidgets, anywidget)},

@@ -17,7 +17,7 @@ pytest.importorskip("ipywidgets")
 
 from carbon_magic.core.problems import problems  # noqa: E402
 from carbon_magic.ipython.extension import get_session  # noqa: E402
-from carbon_magic.outputs.worker import lane  # noqa: E402
+from carbon_magic.runtime import current_runtime  # noqa: E402
 
 from .fakes.powercap import make_tree  # noqa: E402
 from .test_panel import LONG_CELL, WIDGET_MIME, ip, run, widget_libraries  # noqa: E402,F401  (fixtures)
@@ -72,13 +72,13 @@ def test_the_panel_waits_for_a_module_the_users_code_is_still_importing(ip, tmp_
     cell = "%%carbon --panel-widgets always --panel-update-secs 0.2 --name importing\nimport pandas\nimport time\ntime.sleep(1.0)\n"
     try:
         assert run(ip, cell).success
-        assert lane("panel").drain(10.0)
+        assert current_runtime().lanes.lane("panel").drain(10.0)
         assert sys.modules["pandas"].__file__.startswith(str(tmp_path))
     finally:
         sys.modules.pop("pandas", None)
         sys.modules.update(real)
     assert [p for p in problems.all() if "panel" in p.where] == []
-    shown = [p for p in ip.recorder.published if not p["update"] and WIDGET_MIME in p["data"]]
+    shown = [p for p in ip.recorder.published if WIDGET_MIME in p["data"]]
     assert len(shown) == 1  # the panel was shown once the import was done
 
 
@@ -93,12 +93,12 @@ def test_in_colab_the_custom_widget_manager_is_turned_on_before_the_first_widget
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     monkeypatch.setitem(sys.modules, "google.colab.output", colab.output)
-    from carbon_magic.ipython import panel_widgets
+    from carbon_magic.ipython.panel import panel_widgets
 
     opened = panel_widgets.open_probe
     monkeypatch.setattr(panel_widgets, "open_probe", lambda answer: (opened(answer), calls.append("probe made"))[0])
     assert run(ip, LONG_CELL.format(period=0.2, options="", seconds=0.8)).success
-    assert lane("panel").drain(10.0)
+    assert current_runtime().lanes.lane("panel").drain(10.0)
     assert calls == ["enabled", "probe made"]
 
 

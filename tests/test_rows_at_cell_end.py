@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("IPython")
 
-from carbon_magic.outputs.worker import worker  # noqa: E402
+from carbon_magic.runtime import current_runtime  # noqa: E402
 
 from .ipython_helpers import drain_outputs, loaded_shell, read_csv  # noqa: E402
 
@@ -33,6 +33,7 @@ def rows(name: str) -> list[dict[str, str]]:
 
 
 def test_a_tracked_cells_rows_are_written_before_it_returns(ip):
+    worker = current_runtime().lanes.main
     calls = worker.calls
     result = ip.run_cell("second = 2", store_history=True)
     # read at once: no lane call made, none queued, both rows there
@@ -44,6 +45,7 @@ def test_a_tracked_cells_rows_are_written_before_it_returns(ip):
 
 
 def test_a_busy_lock_leaves_the_rows_to_the_lane_in_order_and_the_next_cell_waits_for_them(ip):
+    worker = current_runtime().lanes.main
     held = os.open("carbon_cells.csv", os.O_RDWR)
     fcntl.flock(held, fcntl.LOCK_EX)  # another kernel writing the same file
     try:

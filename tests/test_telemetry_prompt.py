@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from carbon_magic import telemetry
-from carbon_magic.telemetry import prompt
+from carbon_magic.runtime import current_runtime
+from carbon_magic.telemetry import lifecycle, prompt
 from carbon_magic.telemetry.consent import consent_path
-from carbon_magic.telemetry.levels import PROMPT_TEXTS
+from carbon_magic.telemetry.levels import LEVELS, PROMPT_TEXTS
 from tests import telemetry_schema
 from tests.ipython_helpers import collect
 from tests.servers import LocalServer, codecarbon_api
@@ -71,12 +71,12 @@ def stored_level() -> str | None:
 
 
 def test_the_three_texts_are_the_feature_requests():
-    assert [PROMPT_TEXTS[level] for level in telemetry.LEVELS] == EXPECTED_TEXTS
+    assert [PROMPT_TEXTS[level] for level in LEVELS] == EXPECTED_TEXTS
 
 
 def test_terminal_question_stores_the_answer_and_is_never_asked_again(fresh_telemetry, shell, monkeypatch, capsys):
     asked = answers(monkeypatch, "maybe", "2")
-    resolution = telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal())
+    resolution = current_runtime().telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal())
     assert len(asked) == 2  # an unknown answer is asked again
     out = capsys.readouterr().out
     for text in EXPECTED_TEXTS:
@@ -85,9 +85,9 @@ def test_terminal_question_stores_the_answer_and_is_never_asked_again(fresh_tele
     assert resolution.level == "minimal" and "your stored choice" in resolution.source
     assert stored_level() == "minimal"
     # a new kernel (fresh state), same user: not asked again
-    monkeypatch.setattr(fresh_telemetry, "_kernel", fresh_telemetry._Kernel())
+    monkeypatch.setattr(fresh_telemetry, "_kernel", lifecycle._Kernel())
     asked_again = answers(monkeypatch)
-    assert telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal()).level == "minimal"
+    assert current_runtime().telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal()).level == "minimal"
     assert asked_again == []
 
 
@@ -95,23 +95,23 @@ def test_terminal_question_stores_the_answer_and_is_never_asked_again(fresh_tele
                                           ("1", "disabled"), ("minimal", "minimal")])
 def test_answers(fresh_telemetry, shell, monkeypatch, reply, level):
     answers(monkeypatch, reply)
-    telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal())
+    current_runtime().telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal())
     assert stored_level() == level
 
 
 def test_no_answer_stores_nothing_and_asks_next_time(fresh_telemetry, shell, monkeypatch):
     answers(monkeypatch)  # end of input at once
-    assert telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal()).level == "disabled"
+    assert current_runtime().telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal()).level == "disabled"
     assert stored_level() is None
-    monkeypatch.setattr(fresh_telemetry, "_kernel", fresh_telemetry._Kernel())
+    monkeypatch.setattr(fresh_telemetry, "_kernel", lifecycle._Kernel())
     asked = answers(monkeypatch, "2")
-    telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal())
+    current_runtime().telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal())
     assert len(asked) == 1 and stored_level() == "minimal"
 
 
 def test_not_asked_without_a_terminal(fresh_telemetry, shell, monkeypatch):
     asked = answers(monkeypatch, "3")
-    resolution = telemetry.on_extension_loaded(shell, measured_config(), stdin=NoTerminal())
+    resolution = current_runtime().telemetry.on_extension_loaded(shell, measured_config(), stdin=NoTerminal())
     assert asked == [] and resolution.level == "disabled" and stored_level() is None
     assert fresh_telemetry.question_outcome() == "not asked: no terminal to answer"
 
@@ -120,7 +120,7 @@ def test_not_asked_without_a_terminal(fresh_telemetry, shell, monkeypatch):
 def test_not_asked_in_ci(fresh_telemetry, shell, monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     asked = answers(monkeypatch, "3")
-    assert telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal()).level == "disabled"
+    assert current_runtime().telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal()).level == "disabled"
     assert asked == [] and stored_level() is None
     assert fresh_telemetry.question_outcome().startswith("not asked in CI")
 
@@ -128,11 +128,11 @@ def test_not_asked_in_ci(fresh_telemetry, shell, monkeypatch, variable, value):
 def test_not_asked_when_a_source_already_chose(fresh_telemetry, shell, monkeypatch):
     asked = answers(monkeypatch, "3")
     monkeypatch.setenv("CODECARBON_TELEMETRY", "minimal")
-    assert telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal()).level == "minimal"
+    assert current_runtime().telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal()).level == "minimal"
     monkeypatch.delenv("CODECARBON_TELEMETRY")
     monkeypatch.setenv("DO_NOT_TRACK", "1")
-    monkeypatch.setattr(fresh_telemetry, "_kernel", fresh_telemetry._Kernel())
-    assert telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal()).level == "disabled"
+    monkeypatch.setattr(fresh_telemetry, "_kernel", lifecycle._Kernel())
+    assert current_runtime().telemetry.on_extension_loaded(shell, measured_config(), stdin=Terminal()).level == "disabled"
     assert asked == [] and stored_level() is None
 
 
@@ -174,15 +174,18 @@ def kernel_environment(**extra: str) -> dict[str, str]:
 
 
 SETUP = (
-    "from carbon_magic import telemetry\n"
+    "from carbon_magic.runtime import current_runtime\n"
+    "telemetry = current_runtime().telemetry\n"
     "from carbon_magic.core.config import resolve_config\n"
     f"config = resolve_config({OFFLINE_MEASURED!r})\n"
     "resolution = telemetry.on_extension_loaded(get_ipython(), config)\n"
-    "print('LEVEL', resolution.level, '|', telemetry.lifecycle.question_outcome())\n"
+    "print('LEVEL', resolution.level, '|', telemetry.question_outcome())\n"
 )
 TRACKED_CELL = (
     "from carbon_magic.core.tracker import Tracker\n"
-    "tracker = Tracker(config, usage='magic'); tracker.start(); sum(range(200000)); tracker.stop()\n"
+    "from carbon_magic.runtime import current_runtime\n"
+    "tracker = Tracker(config, samplers=current_runtime().samplers, location=current_runtime().location, usage='magic')\n"
+    "tracker.start(); sum(range(200000)); tracker.stop()\n"
     "telemetry.on_first_tracked_cell(tracker.final_emissions_data)\n"
 )
 

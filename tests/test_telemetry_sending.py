@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from carbon_magic import telemetry
+from carbon_magic.runtime import current_runtime
+from carbon_magic.telemetry import set_level, telemetry_command
 from carbon_magic.core.problems import problems
 from tests import telemetry_schema
 from tests.servers import LocalServer, codecarbon_api, delay, status
@@ -45,7 +46,7 @@ def payloads(server: LocalServer) -> list[dict]:
 
 def load(shell, **extra):
     config = measured_config(**extra)
-    telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
+    current_runtime().telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
     return config
 
 
@@ -54,8 +55,8 @@ def test_minimal_is_sent_once_after_the_first_tracked_cell(fresh_telemetry, shel
     config = load(shell)
     assert payloads(server) == []
     for _ in range(3):
-        telemetry.on_first_tracked_cell(tracked_cell(config))
-    assert telemetry.on_kernel_exit() is True  # waits for the queued payload
+        current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config))
+    assert current_runtime().telemetry.on_kernel_exit() is True  # waits for the queued payload
     sent = payloads(server)
     assert len(sent) == 1
     assert telemetry_schema.problems(sent[0]) == []
@@ -69,11 +70,11 @@ def test_minimal_is_sent_once_after_the_first_tracked_cell(fresh_telemetry, shel
 def test_extensive_sends_first_cell_then_a_summary_at_kernel_exit(fresh_telemetry, shell, server, monkeypatch):
     monkeypatch.setenv("CODECARBON_TELEMETRY_LEVEL", "extensive")
     config = load(shell)
-    telemetry.on_first_tracked_cell(tracked_cell(config, seconds=0.1))
+    current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config, seconds=0.1))
     assert server.wait_for(lambda requests: len(requests) == 1, 10.0)
-    telemetry.on_first_tracked_cell(tracked_cell(config, seconds=0.1))
-    assert telemetry.on_kernel_exit() is True
-    assert telemetry.on_kernel_exit() is True  # idempotent: nothing more is sent
+    current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config, seconds=0.1))
+    assert current_runtime().telemetry.on_kernel_exit() is True
+    assert current_runtime().telemetry.on_kernel_exit() is True  # idempotent: nothing more is sent
     first, summary = payloads(server)
     for sent in (first, summary):
         assert telemetry_schema.problems(sent) == []
@@ -87,13 +88,13 @@ def test_extensive_sends_first_cell_then_a_summary_at_kernel_exit(fresh_telemetr
 
 def test_a_choice_made_after_the_first_cell_sends_then_once(fresh_telemetry, shell, server):
     config = load(shell)
-    telemetry.on_first_tracked_cell(tracked_cell(config))
-    assert telemetry.current_level().level == "disabled"
+    current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config))
+    assert current_runtime().telemetry.current_level().level == "disabled"
     assert fresh_telemetry.sender.queued == 0 and payloads(server) == []
-    message = telemetry.set_level("minimal")
+    message = set_level(current_runtime().telemetry, "minimal")
     assert "minimal (Basic environment info only), stored in" in message
-    telemetry.on_first_tracked_cell(tracked_cell(config))
-    assert telemetry.on_kernel_exit() is True
+    current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config))
+    assert current_runtime().telemetry.on_kernel_exit() is True
     assert [p["telemetry_level"] for p in payloads(server)] == ["minimal"]
 
 
@@ -101,8 +102,8 @@ def test_debug_variable_prints_the_payload_instead_of_sending(fresh_telemetry, s
     monkeypatch.setenv("CODECARBON_TELEMETRY", "minimal")
     monkeypatch.setenv("CODECARBON_TELEMETRY_DEBUG", "1")
     config = load(shell)
-    telemetry.on_first_tracked_cell(tracked_cell(config))
-    assert telemetry.on_kernel_exit() is True
+    current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config))
+    assert current_runtime().telemetry.on_kernel_exit() is True
     assert payloads(server) == []
     printed = capfd.readouterr().err
     assert "not sent to" in printed
@@ -115,8 +116,8 @@ def test_a_failing_server_is_counted_never_raised(fresh_telemetry, shell, server
     monkeypatch.setenv("CODECARBON_TELEMETRY", "extensive")
     server.then("/telemetry", status(500, "boom"), status(422, '{"detail": "no"}'))
     config = load(shell)
-    telemetry.on_first_tracked_cell(tracked_cell(config))
-    assert telemetry.on_kernel_exit() is True
+    current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config))
+    assert current_runtime().telemetry.on_kernel_exit() is True
     assert len(payloads(server)) == 2
     failures = [p for p in problems.all() if p.where.startswith("telemetry")]
     assert {p.where for p in failures} == {"telemetry (first tracked cell)", "telemetry (kernel exit summary)"}
@@ -129,10 +130,10 @@ def test_kernel_exit_waits_at_most_two_seconds(fresh_telemetry, shell, server, m
     server.then("/telemetry", delay(30.0), delay(30.0))
     config = load(shell)
     started = time.monotonic()
-    telemetry.on_first_tracked_cell(tracked_cell(config, seconds=0.0))
+    current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config, seconds=0.0))
     assert time.monotonic() - started < 1.0  # the cell never waits for the server
     started = time.monotonic()
-    assert telemetry.on_kernel_exit() is False  # gave up waiting
+    assert current_runtime().telemetry.on_kernel_exit() is False  # gave up waiting
     assert time.monotonic() - started < 2.5
 
 
@@ -142,12 +143,12 @@ def test_disabled_opens_no_socket_in_the_whole_flow(fresh_telemetry, shell, monk
     tracker_records = [tracked_cell(config) for _ in range(2)]  # measuring opens no socket either
     threads_before = set(telemetry_threads())  # earlier tests' senders, idling out
     guard = SocketGuard(monkeypatch)
-    telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
+    current_runtime().telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
     for record in tracker_records:
-        telemetry.on_first_tracked_cell(record)
-    telemetry.telemetry_command("", config)
-    telemetry.telemetry_command("preview", config)
-    assert telemetry.on_kernel_exit() is True
+        current_runtime().telemetry.on_first_tracked_cell(record)
+    telemetry_command(current_runtime().telemetry, "", config)
+    telemetry_command(current_runtime().telemetry, "preview", config)
+    assert current_runtime().telemetry.on_kernel_exit() is True
     assert guard.attempts == []
     assert fresh_telemetry.sender.queued == 0  # so its thread never started
     assert set(telemetry_threads()) <= threads_before
@@ -160,9 +161,9 @@ def test_the_guard_does_catch_a_socket(fresh_telemetry, shell, monkeypatch):
     config = measured_config()
     record = tracked_cell(config)
     guard = SocketGuard(monkeypatch)
-    telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
-    telemetry.on_first_tracked_cell(record)
-    telemetry.on_kernel_exit()
+    current_runtime().telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
+    current_runtime().telemetry.on_first_tracked_cell(record)
+    current_runtime().telemetry.on_kernel_exit()
     assert guard.attempts != []
 
 
@@ -171,22 +172,21 @@ def test_do_not_track_beats_env_parameter_and_stored_choice(fresh_telemetry, she
     monkeypatch.setenv("CODECARBON_TELEMETRY", "extensive")
     fresh_telemetry.consent_store().store_level("extensive", "command")
     config = measured_config(telemetry="extensive")
-    telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
-    assert telemetry.current_level(config).source == "DO_NOT_TRACK=1"
-    telemetry.on_first_tracked_cell(tracked_cell(config))
-    assert telemetry.on_kernel_exit() is True
+    current_runtime().telemetry.on_extension_loaded(shell, config, stdin=NoTerminal())
+    assert current_runtime().telemetry.current_level(config).source == "DO_NOT_TRACK=1"
+    current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config))
+    assert current_runtime().telemetry.on_kernel_exit() is True
     assert payloads(server) == [] and fresh_telemetry.sender.queued == 0
-    assert "DO_NOT_TRACK=1 decides: telemetry is disabled" in telemetry.set_level("minimal")
+    assert "DO_NOT_TRACK=1 decides: telemetry is disabled" in set_level(current_runtime().telemetry, "minimal")
 
 
 def test_unloading_drops_the_exit_summary(fresh_telemetry, shell, server, monkeypatch):
     monkeypatch.setenv("CODECARBON_TELEMETRY", "extensive")
     config = load(shell)
-    telemetry.on_first_tracked_cell(tracked_cell(config))
-    telemetry.on_extension_unloaded()
-    import atexit
-
-    assert atexit.unregister(telemetry.on_kernel_exit) is None  # nothing left registered
+    current_runtime().telemetry.on_first_tracked_cell(tracked_cell(config))
+    current_runtime().telemetry.on_extension_unloaded()
+    current_runtime().at_exit()  # what the exit hook does: no summary once unloaded
+    assert fresh_telemetry.sender.queued == 1
     assert server.wait_for(lambda requests: len(requests) == 1, 10.0)
     assert [p["telemetry_level"] for p in payloads(server)] == ["extensive"]
 
@@ -195,9 +195,9 @@ def test_cell_listener_fits_the_extension_session_interface(fresh_telemetry, she
     monkeypatch.setenv("CODECARBON_TELEMETRY", "minimal")
     config = load(shell)
     record = tracked_cell(config)
-    telemetry.cell_listener.cell_finished(object(), record)
-    telemetry.cell_listener.cell_finished(object(), record)
-    assert telemetry.on_kernel_exit() is True
+    current_runtime().telemetry.cell_finished(object(), record)
+    current_runtime().telemetry.cell_finished(object(), record)
+    assert current_runtime().telemetry.on_kernel_exit() is True
     assert len(payloads(server)) == 1
 
 
@@ -208,10 +208,10 @@ def test_telemetry_faults_never_reach_the_extension(fresh_telemetry, shell, monk
         raise RuntimeError("injected fault")
 
     monkeypatch.setattr(prompt, "how_to_ask", broken)
-    resolution = telemetry.on_extension_loaded(shell, measured_config(), stdin=NoTerminal())
+    resolution = current_runtime().telemetry.on_extension_loaded(shell, measured_config(), stdin=NoTerminal())
     assert resolution.level == "disabled"
     monkeypatch.setattr(fresh_telemetry, "current_level", broken)
-    assert telemetry.on_first_tracked_cell(None) is None
-    assert telemetry.on_kernel_exit() is False
+    assert current_runtime().telemetry.on_first_tracked_cell(None) is None
+    assert current_runtime().telemetry.on_kernel_exit() is False
     places = {p.where for p in problems.all()}
     assert {"telemetry on_extension_loaded", "telemetry first_tracked_cell", "telemetry on_kernel_exit"} <= places

@@ -43,10 +43,10 @@ class CarbonMagic:
         return OfflineEmissionsTracker(country_iso_code=COUNTRY, **params)
 
     def drain(self) -> None:
-        """Let the output worker write what the cells queued (its cost is then in the figures)."""
-        from carbon_magic.outputs.worker import all_lanes
+        """Let the output lanes write what the cells queued (its cost is then in the figures)."""
+        from carbon_magic.runtime import current_runtime
 
-        for lane in all_lanes():
+        for lane in current_runtime().lanes.all():
             lane.drain(120.0)
 
     def use_rapl_tree(self, root: str) -> dict[str, Any]:

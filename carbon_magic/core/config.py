@@ -20,17 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from .params import PARAMS, Param, ParameterError
+from .params import PARAMS, Param, ParameterError, env_read_elsewhere
 
 logger = logging.getLogger("carbon_magic")
 
 CONFIG_FILE_NAME = ".codecarbon.config"
 SECTION = "codecarbon"
 ENV_PREFIX = "CODECARBON_"
-# CODECARBON_* variables that are not read as tracker parameters here but elsewhere:
-# the telemetry level variables rank above every config layer and a bad value must not stop
-# tracking (carbon_magic.telemetry.levels reads them), the debug switch is read at sending.
-ENV_NOT_PARAMETERS = frozenset({"CODECARBON_TELEMETRY", "CODECARBON_TELEMETRY_LEVEL", "CODECARBON_TELEMETRY_DEBUG"})
+# CODECARBON_* variables that are not read as tracker parameters here but elsewhere (the
+# table's env_read_by and environment switches): the telemetry level variables rank above
+# every config layer and a bad value must not stop tracking; the debug switch is read at sending.
+ENV_NOT_PARAMETERS = env_read_elsewhere()
 # A config file is a few lines; anything larger is not one (e.g. a link to /dev/zero).
 MAX_CONFIG_FILE_BYTES = 1 << 20
 
@@ -78,6 +78,12 @@ def coerce(name: str, value: Any, source: str, *, text: bool = False) -> Any:
     param = PARAMS.get(name)
     if param is None:
         raise unknown_parameter_error(name, source)
+    return coerce_param(param, value, source, text=text)
+
+
+def coerce_param(param: Param, value: Any, source: str, *, text: bool = False) -> Any:
+    """Validate one value for the table entry ``param``; raise ConfigError naming ``source``."""
+    name = param.name
     if text and not param.from_text:
         raise ConfigError(
             f"'{name}' (from {source}) cannot be set from text: pass a Python object "
@@ -227,6 +233,7 @@ def read_config_file(path: Path, label: str) -> dict[str, Any]:
     return values
 
 
+# Unknown variables already warned about: once per process, as the environment and the log are the process's.
 _warned_env: set[str] = set()
 
 

@@ -3,7 +3,8 @@
 An advisory ``flock`` on a file in the temp folder: the kernel releases it when the holder
 exits or crashes, so no signal handler is installed and the user's Ctrl-C is left alone.
 A child forked while the lock is held closes its copy of the descriptor at once
-(``core.forks``): the lock stays the parent's and ends with the parent's run.
+(through the ``core.forks.ForkGuard`` it is given): the lock stays the parent's and ends with
+the parent's run.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from .forks import fork_guard
+from .forks import ForkGuard
 
 try:
     import fcntl
@@ -23,10 +24,10 @@ LOCK_NAME = ".codecarbon.lock"
 
 
 class MachineLock:
-    def __init__(self, path: str | None = None):
+    def __init__(self, forks: ForkGuard, path: str | None = None):
         self.path = path or os.path.join(tempfile.gettempdir(), LOCK_NAME)
         self._fd: int | None = None
-        fork_guard.watch(self)
+        forks.watch(self)
 
     def acquire(self) -> bool:
         """Take the lock without waiting; False if another holder has it."""

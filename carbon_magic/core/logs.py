@@ -32,6 +32,8 @@ class _WarningCounter(logging.Filter):
         return True
 
 
+# Filters of the process-wide 'carbon_magic' logger (logging's loggers are per process): they
+# live as long as the logger does.
 _preamble = _Preamble()
 _warnings = _WarningCounter()
 logger.addFilter(_preamble)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._version import __version__
-from .intensity import Intensity, Location
+from .location import Intensity, Location
 from .ledger import Window, kind_of
 from .machine import MachineFacts
 from .units import G_PER_KG, j_to_kwh

@@ -18,17 +18,16 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from .config import Config, ConfigError
-from .intensity import Intensity, Location
 from .ledger import Reading, Window
-from .location import current as current_location
-from .location import wait_for as wait_for_location
+from .forks import ForkGuard
+from .location import Intensity, Location, LocationService
 from .lock import MachineLock
 from .logs import configure_logger
 from .meters import HardwareSpec
-from .meters.nvml import select_gpus
+from .meters.gpu import select_gpus
 from .record import EmissionsData, RunInfo, build_record, delta
-from . import sampler as sampler_module
-from .sampler import Lease, Sampler, Subscription, get_sampler
+from .sampler import Lease, Sampler, SamplerRegistry, Subscription
+from .sampler import settler
 from .sync import synchronize_frameworks
 
 logger = logging.getLogger("carbon_magic")
@@ -44,16 +43,19 @@ starts_by_usage: Counter[str] = Counter()
 
 class RunIds:
     """Random (version 4) UUIDs from a generator of their own, seeded from the system's entropy
-    once (and again in a forked child): the user's ``random.seed()`` neither changes nor
-    repeats them, and they never advance the user's random numbers. No system entropy call per
-    id (os.urandom costs microseconds); run ids are labels, not secrets."""
+    once (and again in a forked child, found by its process id: no fork hook): the user's
+    ``random.seed()`` neither changes nor repeats them, and they never advance the user's random
+    numbers. No system entropy call per id (os.urandom costs microseconds); run ids are labels,
+    not secrets."""
 
     def __init__(self) -> None:
         self._random = random.Random()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._random.seed)
+        self._pid = os.getpid()
 
     def new(self) -> str:
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._random.seed()
         return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
 
 
@@ -97,12 +99,19 @@ class _Task:
 class Tracker:
     """Measures windows between ``start()`` and ``stop()`` (and tasks inside them)."""
 
-    def __init__(self, config: Config, sink: OutputSink | None = None, *, usage: str = "direct"):
+    def __init__(self, config: Config, sink: OutputSink | None = None, *, samplers: SamplerRegistry,
+                 location: LocationService, usage: str = "direct", forks: ForkGuard | None = None):
+        """``samplers``: where the shared sampler of ``config``'s hardware options comes from;
+        ``location``: the location service (both the runtime's). ``forks``: what releases the
+        machine-wide lock (``allow_multiple_runs=False``) in a forked child;
+        ``carbon_magic.trackers`` and the extension give the runtime's. Without one, a child
+        forked while the lock is held keeps it until the child exits."""
         self.config = config
         self.usage = usage
+        self._location_service = location
         configure_logger(config["log_level"], config["logger_preamble"])
         self._sink = sink
-        self._sampler: Sampler = get_sampler(HardwareSpec.from_config(config))
+        self._sampler: Sampler = samplers.get(HardwareSpec.from_config(config))
         self._components, self._gpu_names = self._select_components()
         self._location, self._intensity = self._locate()
         self._lock = threading.RLock()
@@ -110,7 +119,7 @@ class Tracker:
         self._tasks: dict[str, _Task] = {}
         self._finished_tasks: list[_Task] = []
         self.sync_s = 0.0  # time spent waiting for GPU frameworks: the cells' own time
-        self._machine_lock = None if config["allow_multiple_runs"] else MachineLock()
+        self._machine_lock = None if config["allow_multiple_runs"] else MachineLock(forks or ForkGuard())
         self.final_emissions_data: EmissionsData | None = None
         self.final_emissions: float | None = None
 
@@ -125,13 +134,12 @@ class Tracker:
                 chosen = []
             else:
                 raise ConfigError(f"{error} (from {self.config.source('gpu_ids')})", name="gpu_ids") from None
-        components = tuple(c for c in self._sampler.components if not c.startswith("gpu:"))
-        components += tuple(g.component for g in chosen)
+        components = self._sampler.non_gpu_components() + tuple(g.component for g in chosen)
         return components, tuple(g.name for g in chosen)
 
     def _locate(self) -> tuple[Location, Intensity]:
         """The best location and intensity known now (microseconds; see core.location)."""
-        location, intensity = current_location(self.config)
+        location, intensity = self._location_service.current(self.config)
         if intensity.signal is not None:
             self._sampler.weigh_by(intensity.signal)
         return location, intensity
@@ -264,7 +272,8 @@ class Tracker:
             self._synchronise()
             end = self._read()
             if wait:  # a script: build the record on the location, not on one still pending
-                wait_for_location(self.config, self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S)
+                wait_s = self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S
+                self._location_service.wait_for(self.config, wait_s)
             for name in list(self._tasks):
                 self._finish_task(name, end)
             self._run = None
@@ -289,7 +298,7 @@ class Tracker:
                 self.final_emissions_data = self.record(self.window(run.start, end), run.run_id)
                 self.final_emissions = self.final_emissions_data.emissions
         if wait:
-            finished.wait(sampler_module.SETTLE_TIMEOUT_S + 1.0)
+            finished.wait(settler.SETTLE_TIMEOUT_S + 1.0)
             if self._sink is not None:
                 self._sink.wait(timeout_s=10.0)
         return self.final_emissions

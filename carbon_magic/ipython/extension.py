@@ -27,11 +27,13 @@ from .._version import __version__
 from ..core.config import Config, ConfigError, resolve_config
 from ..core.problems import problems
 from .log_route import LogRoute
+from .shell_events import unregister_events
 from .traitlets_config import CarbonMagic
 from .warmup import Warmup, locate
 
 if TYPE_CHECKING:
     from .session import Session
+    from .sidebar.channel import KernelSources
 
 # How long loading may take before printing what is known so far (the target is 150 ms
 # added by %load_ext, imports included).
@@ -44,12 +46,14 @@ STILL_FINDING = ("still finding how to measure CPU, RAM and GPUs (%carbon status
                  "and the carbon intensity used)")
 _EVENTS = ("pre_run_cell", "post_run_cell")
 
+# The extension of each shell. Not the runtime's: IPython's load/unload hooks give only the
+# shell, and an extension lives as long as its shell's loading, across runtimes.
 _loaded: dict[int, "CarbonExtension"] = {}
 
 
 def output_files(config: Config) -> list[str]:
     """Where tracked cells are written under ``config`` (shown by %carbon status)."""
-    from ..outputs import selected_methods
+    from ..core.output_methods import selected_methods
     from ..outputs.cells_file import CELLS_FILE_NAME
 
     if "csv" not in selected_methods(config):
@@ -70,10 +74,10 @@ class CarbonExtension:
         self.settings = CarbonMagic(parent=shell)
         self.config_error: str | None = None
         self.warmup = Warmup(self._load_config())
-        from .live_panel import LivePanel
+        from .panel.live_panel import LivePanel
         from .magics import CarbonMagics
         from .session import Session
-        from .session_panel import SessionPanel
+        from .panel.session_panel import SessionPanel
         from .tracked_cells import TrackedCells
 
         self.session = Session(shell, self.settings, self.log_route)
@@ -93,7 +97,7 @@ class CarbonExtension:
 
     # -- load / unload ------------------------------------------------------------------------
     def attach(self) -> None:
-        from .. import telemetry
+        from ..runtime import current_runtime
 
         self.shell.configurables.append(self.settings)
         self.shell.register_magics(self.magics)
@@ -104,30 +108,37 @@ class CarbonExtension:
         self.session.add_listener(self.live_panel)
         self.session.add_listener(self.session_panel)
         self.live_panel.attach()
-        self.session.add_listener(telemetry.cell_listener)
+        self.session.add_listener(current_runtime().telemetry)
         try:  # the JupyterLab sidebar's comm target (inside a Jupyter kernel only)
             from .sidebar.channel import attach
 
-            self.sidebar = attach(self)
+            self.sidebar = attach(self.shell, self._sidebar_sources())
         except Exception as error:  # the sidebar is never worth failing to load for
             problems.note("sidebar comm target", error)
 
+    def _sidebar_sources(self) -> KernelSources:
+        """What the sidebar's channel reads of this extension (``sidebar.channel.KernelSources``)."""
+        from .options import NO_OPTIONS
+        from .sidebar.channel import KernelSources
+
+        session = self.session
+        return KernelSources(session=session, events=self.shell.events, discovery=self.warmup,
+                             locate=lambda: locate(session.pool.config(NO_OPTIONS)),
+                             auto_on=lambda: session.auto is not None)
+
     def detach(self) -> None:
-        from .. import telemetry
+        from ..runtime import current_runtime
         from . import display
 
         if self.sidebar is not None:
             self.sidebar.close()
             self.sidebar = None
-        self.session.remove_listener(telemetry.cell_listener)
+        telemetry = current_runtime().telemetry
+        self.session.remove_listener(telemetry)
         telemetry.on_extension_unloaded()
         for record in self.session.shutdown():
             print(f"carbon_magic: stopped running span: {display.summary_text(record)}")
-        for event, callback in zip(_EVENTS, (self.session.pre_run_cell, self.session.post_run_cell)):
-            try:
-                self.shell.events.unregister(event, callback)
-            except ValueError:
-                pass  # someone removed it already
+        unregister_events(self.shell.events, zip(_EVENTS, (self.session.pre_run_cell, self.session.post_run_cell)))
         self.tracked_cells.detach()
         self.session.pending_clear.detach()
         self.live_panel.detach()
@@ -164,7 +175,7 @@ class CarbonExtension:
 
     def load_html(self) -> str:
         """The load message for notebooks: short lines in the notebook's own font."""
-        from .panel_view import MUTED, TEXT_STYLE
+        from .panel.presentation import MUTED, TEXT_STYLE
 
         lines = [html.escape(part) for part in (self._load_parts() or (STILL_FINDING,))]
         hint = "Track a cell with <code>%%carbon</code>, every cell with <code>%carbon on</code>; help: <code>%carbon?</code>"
@@ -176,10 +187,11 @@ class CarbonExtension:
         """The parts of ``%carbon status`` that depend on configuration and hardware."""
         from .options import NO_OPTIONS
 
-        from ..core.location import status as location_status
+        from ..runtime import current_runtime
 
+        location_status = current_runtime().location.status()
         facts: dict[str, Any] = {"sampler": None, "location": None, "intensity_figure": None,
-                                 "config_error": None, "files": [], "location_status": location_status(),
+                                 "config_error": None, "files": [], "location_status": location_status,
                                  "panel": self.live_panel.describe()}
         try:
             config = self.session.pool.config(NO_OPTIONS)
@@ -192,17 +204,17 @@ class CarbonExtension:
             facts["sampler"] = self.warmup.sampler
             if config is not None:
                 from ..core.meters import HardwareSpec
-                from ..core.sampler import get_sampler
+                from ..runtime import current_runtime
 
-                facts["sampler"] = get_sampler(HardwareSpec.from_config(config))
+                facts["sampler"] = current_runtime().samplers.get(HardwareSpec.from_config(config))
         return facts
 
 
 def _let_sampler_threads_stop() -> None:
     """Let idle sampler threads exit now (those another tracker still uses go on)."""
-    from ..core.sampler import all_samplers
+    from ..runtime import current_runtime
 
-    for sampler in all_samplers():
+    for sampler in current_runtime().samplers.all():
         sampler.stop_if_idle(THREAD_EXIT_WAIT_S)
 
 
@@ -227,9 +239,9 @@ def load(shell: Any) -> None:
     from . import display
 
     display.show(extension.load_line(), extension.load_html())
-    from .. import telemetry
+    from ..runtime import current_runtime
 
-    telemetry.on_extension_loaded(shell, extension.warmup.config)  # asks once if nobody chose
+    current_runtime().telemetry.on_extension_loaded(shell, extension.warmup.config)  # asks once if nobody chose
 
 
 def unload(shell: Any) -> None:

@@ -1,7 +1,7 @@
 """The ``%carbon`` line magic and the ``%%carbon`` cell magic.
 
-Their docstrings are what ``%carbon?`` and ``%%carbon?`` show; the options section is
-generated from the parameter table.
+Their docstrings are what ``%carbon?`` and ``%%carbon?`` show: the short help of
+``magic_help``; ``%carbon --help-all`` prints the whole help.
 """
 
 from __future__ import annotations
@@ -15,121 +15,20 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, nee
 
 from .._version import __version__
 from ..core.config import ConfigError, unknown_parameter_error
-from ..core.params import PARAMS
+from ..core.params import PARAMS, SETTINGS
 from ..core.problems import problems
 from . import display
 from .execute import Compiled, compile_source, run_compiled
 from .interrupts import InterruptsHeld
-from .options import TrackOptions, options_help, parse_options, split_names, split_statement, split_words
+from .history_scrub import forget_in_history
+from .magic_help import cell_help, full_help, line_help
+from .options import (
+    HELP_ALL, SecretOptionRefused, TrackOptions, parse_options, secret_words, split_names, split_statement, split_words,
+)
 from .records import first_line
 from .session import Session, status_of
 
 SUBCOMMANDS = ("on", "off", "start", "stop", "status", "report", "plot", "panel", "config", "export", "telemetry")
-
-LINE_HELP = """Track energy, CO2 and water: one statement, every cell, or a span of cells.
-
-Usage::
-
-  %carbon [options] STATEMENT     track one statement, like %time
-  %carbon on [options]            track every following cell (%carbon off to stop)
-  %carbon off
-  %carbon start [NAME] [options]  start a span across cells (spans may overlap)
-  %carbon stop [NAME]             stop the named span (default: the latest started)
-  %carbon status                  what is measured and how, location and intensity,
-                                  sampler interval, what runs now, errors so far
-  %carbon report                  a pandas DataFrame, one row per tracked cell or span
-  %carbon plot                    a plotly figure: energy and CO2 per cell, by component
-  %carbon panel                   the session panel: this kernel's totals and a bar
-                                  per tracked cell, growing as cells finish
-  %carbon config [NAME...] [options]
-                                  every parameter's value (or the NAMEs') and where
-                                  it came from; options show what a cell would get
-  %carbon export PATH             the report to PATH (.csv, .json or .html)
-  %carbon telemetry [LEVEL|preview [LEVEL]|host-hash on|off]
-                                  the usage-telemetry tier and where it came from;
-                                  LEVEL (disabled, minimal, extensive) stores your
-                                  choice; preview shows the exact JSON that would be sent
-
-Use %%carbon (two %) to track one whole cell. After a tracked cell or statement, a
-summary shows its duration, energy, CO2, water, average power by component and where the
-carbon intensity came from (use --quiet to hide it). A statement's value is returned,
-so ``x = %carbon f()`` works; ``df = %carbon report`` keeps the report.
-
-Live panel: in JupyterLab, Notebook 7, VS Code and Colab, a tracked cell that runs longer
-than ``panel_update_secs`` (1 s) shows its energy, CO2, water, power per component and
-a chart growing in its output, then freezes on the final figures (which stay in the
-notebook as the summary). Options: --no-panel (this cell), --panel-update-secs,
---panel-equivalents false (no "driving a car 3 cm" line), --panel-widgets
-auto|always|never. Elsewhere (terminal, nbconvert, papermill) the summary is static.
-
-Every tracked cell, statement or span is one run in ``emissions.csv`` (CodeCarbon's 38
-columns) and one row in ``carbon_cells.csv`` beside it, which names the cell (label,
-execution count, cell id, first line of code, status ok/failed/interrupted).
-
-Words after ``%carbon`` that are subcommands are read as such; to track a statement that
-starts with one (a variable named ``status``), put ``--`` first: ``%carbon -- status``.
-
-Configuration, highest priority first: these options; ``%config CarbonMagic.NAME = VALUE``
-or ``c.CarbonMagic.NAME`` in ipython_config.py; ``CODECARBON_NAME`` environment variables;
-``./.codecarbon.config``; ``~/.codecarbon.config``; the defaults. ``%carbon config`` shows
-what applies and why.
-
-Examples::
-
-  In [1]: %load_ext carbon_magic
-  In [2]: %carbon sum(i * i for i in range(10_000_000))
-  carbon: statement 2 | 612 ms | 4.12 mWh | 1.96 mg CO2e | ...
-  Out[2]: 333333283333335000000
-
-  In [3]: %carbon on --country-iso-code FRA
-  In [4]: %carbon start training
-  ...
-  In [9]: %carbon stop training
-  In [10]: df = %carbon report
-  In [11]: %carbon plot
-  In [12]: %carbon panel
-  In [13]: %carbon export results/cells.csv
-"""
-
-CELL_HELP = """Track the energy, CO2 and water of this cell.
-
-Usage::
-
-  %%carbon [options]
-  <the cell's code>
-
-The cell runs exactly as it would untracked (its last expression is its output, a trailing
-``;`` hides it; top-level ``await``, ``from __future__`` imports and tracebacks as usual);
-its record includes what IPython does after it, such as drawing inline figures.
-Its own exceptions and KeyboardInterrupt propagate unchanged, with the same traceback,
-and the cell is still recorded (status failed or interrupted). Invalid options stop the
-cell before it runs, with a message naming the option, the value and what is accepted.
-
-While the cell runs longer than ``panel_update_secs`` (1 s), a live panel in its output
-shows the energy, CO2 and water so far, the power per component and a chart (where
-Jupyter widgets render; ``--no-panel`` hides it). After the cell, a summary shows its
-duration, energy, CO2, water, average power by component and where the carbon
-intensity came from (``--quiet`` hides it); a live panel freezes into that summary. The cell is
-one run in ``emissions.csv`` and one row in ``carbon_cells.csv`` (see ``%carbon?``), and a
-row of ``%carbon report``. Under ``%carbon on``, a %%carbon cell is counted once, with
-the options given here.
-
-Examples::
-
-  %%carbon
-  model.fit(X, y)
-
-  %%carbon --name "grid search" --country-iso-code FRA --pue 1.2
-  search.fit(X, y)
-
-  %%carbon --tracking-mode process --quiet
-  result = simulate(steps=10_000)
-"""
-
-
-def _with_options(text: str) -> str:
-    return f"{text}\n{options_help()}\n"
-
 
 @magics_class
 class CarbonMagics(Magics):
@@ -140,6 +39,14 @@ class CarbonMagics(Magics):
         self.session = session
         self._status_source = status_source
         self._session_panel = session_panel
+
+    def _parse(self, text: str, prog: str, positional: str | None = None) -> tuple[TrackOptions, str | None]:
+        """``parse_options``; a refused secret is first taken out of the input history."""
+        try:
+            return parse_options(text, prog, positional)
+        except SecretOptionRefused as refused:  # shown as IPython shows any UsageError
+            forget_in_history(self.shell, [value for _, value in secret_words(split_words(text, prog)) if value])
+            raise UsageError(str(refused)) from None
 
     # -- tracking ------------------------------------------------------------------------------
     def _track(self, kind: str, options: TrackOptions, code: Compiled, line: str, local_ns: dict | None) -> Any:
@@ -175,12 +82,12 @@ class CarbonMagics(Magics):
         # Only where tracked_cells leaves the %%carbon line: inside a running cell, or options
         # that it could not use (reported here). Other %%carbon cells run as plain cells.
         __tracebackhide__ = True  # noqa: F841
-        options, _ = parse_options(line, "%%carbon")
+        options, _ = self._parse(line, "%%carbon")
         code = compile_source(self.shell, cell, self.session.cell.execution_count, first_line_number=2)
         value = self._track("cell", options, code, first_line(cell), None)
         return None if code.silenced else value
 
-    carbon_cell.__doc__ = _with_options(CELL_HELP)  # type: ignore[assignment]  # (the same decorator typing)
+    carbon_cell.__doc__ = cell_help()  # type: ignore[assignment]  # (the same decorator typing)
 
     @needs_local_scope
     @no_var_expand
@@ -191,20 +98,24 @@ class CarbonMagics(Magics):
         if words and words[0] in SUBCOMMANDS:
             return getattr(self, f"_{words[0]}")(words[1] if len(words) > 1 else "")
         options_text, statement = split_statement(line)
+        if HELP_ALL in options_text.split():
+            print(full_help())
+            return None
         if not statement:
             raise UsageError(
                 "%carbon needs a statement or a subcommand "
-                f"({', '.join(SUBCOMMANDS)}); %%carbon tracks a whole cell. See %carbon? for help."
+                f"({', '.join(SUBCOMMANDS)}); %%carbon tracks a whole cell. See %carbon? for help, "
+                f"%carbon {HELP_ALL} for every option."
             )
-        options, _ = parse_options(options_text, "%carbon")
+        options, _ = self._parse(options_text, "%carbon")
         code = compile_source(self.shell, statement, self.session.cell.execution_count)
         return self._track("statement", options, code, first_line(statement), local_ns)
 
-    carbon_line.__doc__ = _with_options(LINE_HELP)  # type: ignore[assignment]  # (the same decorator typing)
+    carbon_line.__doc__ = line_help()  # type: ignore[assignment]  # (the same decorator typing)
 
     # -- subcommands ----------------------------------------------------------------------------
     def _on(self, rest: str) -> None:
-        options, _ = parse_options(rest, "%carbon on")
+        options, _ = self._parse(rest, "%carbon on")
         try:
             self.session.start_auto(options)
         except ConfigError as error:
@@ -218,7 +129,7 @@ class CarbonMagics(Magics):
         print("carbon_magic: automatic tracking is off." if was_on else "carbon_magic: automatic tracking was not on.")
 
     def _start(self, rest: str) -> None:
-        options, name = parse_options(rest, "%carbon start", "span")
+        options, name = self._parse(rest, "%carbon start", "span")
         if name is not None and options.name is not None and name != options.name:
             raise UsageError(
                 f"%carbon start: the span is named twice ({name!r} and --name {options.name!r}); "
@@ -260,7 +171,7 @@ class CarbonMagics(Magics):
         auto = self.session.auto
         if auto is None:
             return None
-        given = [f"--{name.replace('_', '-')} {value}" for name, value in auto.parameters]
+        given = [f"{PARAMS[name].option} {value}" for name, value in auto.parameters]
         return "on" + (f" ({' '.join(given)})" if given else "")
 
     def _report(self, rest: str) -> Any:
@@ -274,9 +185,7 @@ class CarbonMagics(Magics):
         if not self.session.records:
             print("carbon_magic: nothing tracked yet; use %%carbon on a cell or %carbon on.")
             return None
-        from .plot import figure
-
-        return figure(self.session.records, self._session_panel.live_panel.frontend.theme)
+        return self._session_panel.plot()
 
     def _panel(self, rest: str) -> None:
         self._no_arguments("panel", rest)
@@ -287,8 +196,8 @@ class CarbonMagics(Magics):
 
     def _config(self, rest: str) -> None:
         names, options_text = split_names(rest)
-        options, _ = parse_options(options_text, "%carbon config")
-        unknown = [name for name in names if name not in PARAMS and name not in ("panel", "quiet")]
+        options, _ = self._parse(options_text, "%carbon config")
+        unknown = [name for name in names if name not in SETTINGS]
         if unknown:
             raise UsageError(str(unknown_parameter_error(unknown[0], "%carbon config")))
         try:
@@ -297,7 +206,8 @@ class CarbonMagics(Magics):
             raise UsageError(str(error)) from None
         settings = self.session.settings
         extra = []
-        for name, given in (("panel", options.panel), ("quiet", options.quiet)):
+        for name in [name for name in SETTINGS if name not in PARAMS]:  # the magics' own settings
+            given = getattr(options, name)
             source = "magic option" if given is not None else (settings.source(name) or "default")
             extra.append((name, getattr(settings, name) if given is None else given, source))
         display.show_config(config, extra, only=names)
@@ -320,7 +230,8 @@ class CarbonMagics(Magics):
         print(f"carbon_magic: wrote {len(self.session.records)} rows to {path}")
 
     def _telemetry(self, rest: str) -> None:
-        from .. import telemetry
+        from ..runtime import current_runtime
+        from ..telemetry import telemetry_command
         from .options import NO_OPTIONS
 
         try:
@@ -328,7 +239,7 @@ class CarbonMagics(Magics):
         except ConfigError:
             config = None
         try:
-            print(telemetry.telemetry_command(rest, config))
+            print(telemetry_command(current_runtime().telemetry, rest, config))
         except ValueError as error:
             raise UsageError(f"%carbon telemetry: {error}") from None
 

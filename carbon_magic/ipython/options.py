@@ -2,10 +2,13 @@
 
 Every tracker parameter that can be written as text is an option in kebab-case
 (``--pue 1.2 --country-iso-code FRA --tracking-mode process``); yes/no parameters take an
-optional value (``--offline``, ``--save-to-file false``). Three options belong to the magics:
-``--name LABEL``, ``--quiet`` and ``--no-panel``. Values are checked by the core's rules as
-they are parsed, so a bad value is an argparse-style usage error carrying the core's message,
-and the cell does not run.
+optional value (``--offline``, ``--save-to-file false``). The magics' own options
+(``--name LABEL``, ``--quiet``, ``--no-panel``) and flags such as ``--no-sync`` come from the
+same table (``core.params.MAGIC_OPTIONS`` and each entry's ``flags``): one list of
+``OptionSpec`` feeds the parser, the statement splitter, the suggestions and the help (``magic_help``).
+Values are checked by the core's rules as they are parsed, so a bad value is an
+argparse-style usage error carrying the core's message, and the cell does not run.
+Secrets (``api_key``, tokens) are refused: a magic line is saved in the notebook.
 """
 
 from __future__ import annotations
@@ -14,50 +17,74 @@ import argparse
 import difflib
 import re
 import shlex
-import textwrap
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
-from ..core.config import ConfigError, coerce
-from ..core.params import PARAMS, Param
+from ..core.config import CONFIG_FILE_NAME, SECTION, ConfigError, coerce_param
+from ..core.params import MAGIC_GROUP, MAGIC_OPTIONS, PARAMS, Param
 
 OPTION_SOURCE = "magic option"
+HELP_ALL = "--help-all"
 _METAVARS = {
     "str": "TEXT", "float": "NUMBER", "int": "INTEGER", "bool": "[true|false]",
     "str_list": "A,B", "gpu_ids": "IDS", "log_level": "LEVEL", "handlers": "OBJECTS", "object": "OBJECT",
 }
-_GROUP_TITLES = {
+GROUP_TITLES = {
     "general": "General", "output": "Outputs", "location": "Location and intensity", "hardware": "Hardware",
-    "panel": "Live panel",
+    "panel": "Live panel", MAGIC_GROUP: "Magic",
 }
-# Options that belong to the magics rather than to the tracker: (option, metavar, help).
-MAGIC_OPTIONS = (
-    ("--name", "LABEL", "Label of this cell or span in the report (default: 'cell N', 'span N')."),
-    ("--quiet", "", "Print no summary after the cell (CarbonMagic.quiet does it for every cell)."),
-    ("--no-panel", "", "Show no live panel for this cell (CarbonMagic.panel does it for every cell)."),
-    ("--no-sync", "", "Do not wait for queued GPU work at this cell's boundaries (same as "
-                      "--sync-frameworks false)."),
-)
 
 
 def metavar(param: Param) -> str:
     """How a parameter's value is written in help texts."""
     if param.kind == "choice":
         return "|".join(param.choices)
-    return _METAVARS[param.kind]
+    return param.metavar or _METAVARS[param.kind]
 
 
-# Parameters of the whole kernel, not of one tracked window: %config / env / files set them.
-KERNEL_WIDE_GROUPS = ("telemetry",)
+@dataclass(frozen=True)
+class OptionSpec:
+    """One magic option: ``takes`` is 'value', 'maybe' (yes/no: a value only if one follows)
+    or 'flag' (no value: sets ``const``)."""
+
+    option: str
+    param: Param
+    takes: str
+    const: Any = None
+
+    @property
+    def head(self) -> str:
+        """The option as the help writes it: ``--pue NUMBER``, ``--quiet``."""
+        return self.option if self.takes == "flag" else f"{self.option} {metavar(self.param)}"
+
+    @property
+    def help(self) -> str:
+        if self.takes == "flag" and self.param.group != MAGIC_GROUP:
+            return f"Same as {self.param.option} {str(self.const).lower()}."
+        return self.param.help
 
 
-def text_parameters() -> list[Param]:
-    """The parameters that magic options may set (objects such as a logger cannot be, nor
-    kernel-wide settings such as telemetry: ``%carbon telemetry`` is their command)."""
-    return [p for p in PARAMS.values() if p.from_text and p.group not in KERNEL_WIDE_GROUPS]
+def _specs_of(param: Param) -> list[OptionSpec]:
+    flags = [OptionSpec(flag, param, "flag", value) for flag, value in param.flags]
+    if param.group == MAGIC_GROUP and flags:
+        return flags
+    return [OptionSpec(param.option, param, "maybe" if param.kind == "bool" else "value"), *flags]
+
+
+@lru_cache(maxsize=None)
+def option_specs() -> tuple[OptionSpec, ...]:
+    """Every magic option, in table order: the text tracker parameters that one cell may set
+    (telemetry is kernel-wide: ``%carbon telemetry``), then the magics' own."""
+    params = [p for p in PARAMS.values() if p.per_cell] + list(MAGIC_OPTIONS.values())
+    return tuple(spec for param in params for spec in _specs_of(param))
+
+
+@lru_cache(maxsize=None)
+def _spec_index() -> dict[str, OptionSpec]:
+    return {spec.option: spec for spec in option_specs()}
 
 
 @dataclass(frozen=True)
@@ -85,34 +112,57 @@ def _converter(param: Param):
 
     def convert(text: str) -> Any:
         try:
-            return coerce(param.name, text, source, text=True)
+            return coerce_param(param, text, source, text=True)
         except ConfigError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
     return convert
 
 
+class SecretOptionRefused(UsageError):
+    """A secret given as a magic option: refused, since the line is saved in the notebook."""
+
+
+def secret_refusal(param: Param, prog: str) -> str:
+    """Why ``param`` is no magic option, and the three places to set it instead."""
+    return (
+        f"{prog}: {param.option} is refused: '{param.name}' is a secret, and a magic line is saved "
+        f"in the notebook (and its history). Remove it from the cell and set it in one of: "
+        f"%config CarbonMagic.{param.name} = '...'; the environment variable {param.env_var}; "
+        f"a line '{param.name} = ...' in the [{SECTION}] section of ./{CONFIG_FILE_NAME} or ~/{CONFIG_FILE_NAME}."
+    )
+
+
+def secret_words(words: list[str]) -> list[tuple[Param, str | None]]:
+    """The secret options among ``words``, each with the value given to it (if any)."""
+    found = []
+    for index, word in enumerate(words):
+        option, equals, value = word.partition("=")
+        spec = _spec_index().get(option)
+        if spec is None or not spec.param.secret:
+            continue
+        if not equals:
+            value = words[index + 1] if index + 1 < len(words) else ""
+        found.append((spec.param, value or None))
+    return found
+
+
 def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
     groups: dict[str, Any] = {}
-    for param in text_parameters():
+    for spec in option_specs():
+        param = spec.param
         group = groups.get(param.group)
         if group is None:
-            group = groups[param.group] = parser.add_argument_group(_GROUP_TITLES.get(param.group, param.group))
-        extra: dict[str, Any] = {"nargs": "?", "const": "true"} if param.kind == "bool" else {}
+            group = groups[param.group] = parser.add_argument_group(GROUP_TITLES.get(param.group, param.group))
+        if spec.takes == "flag":
+            group.add_argument(spec.option, dest=param.name, action="store_const", const=spec.const,
+                               default=argparse.SUPPRESS, help=spec.help)
+            continue
+        extra: dict[str, Any] = {"nargs": "?", "const": "true"} if spec.takes == "maybe" else {}
         group.add_argument(
-            param.option, dest=param.name, metavar=metavar(param), default=argparse.SUPPRESS,
+            spec.option, dest=param.name, metavar=metavar(param), default=argparse.SUPPRESS,
             type=_converter(param), help=param.help, **extra,
         )
-    magics = parser.add_argument_group("Magic")
-    magics.add_argument("--name", metavar="LABEL", default=None, help=MAGIC_OPTIONS[0][2])
-    magics.add_argument("--quiet", action="store_const", const=True, default=None, help=MAGIC_OPTIONS[1][2])
-    magics.add_argument(
-        "--no-panel", dest="panel", action="store_const", const=False, default=None, help=MAGIC_OPTIONS[2][2]
-    )
-    magics.add_argument(
-        "--no-sync", dest="sync_frameworks", action="store_const", const=False, default=argparse.SUPPRESS,
-        help=MAGIC_OPTIONS[3][2],
-    )
 
 
 class OptionParser(argparse.ArgumentParser):
@@ -134,7 +184,7 @@ def parser(prog: str, positional: str | None = None) -> OptionParser:
 
 def _unknown_message(prog: str, extras: list[str]) -> str:
     """Name each unknown option (with the closest real ones) and each stray word."""
-    known = [p.option for p in text_parameters()] + [o[0] for o in MAGIC_OPTIONS]
+    known = [spec.option for spec in option_specs()] + [HELP_ALL]
     parts = []
     after_unknown_option = False
     for extra in extras:
@@ -161,10 +211,15 @@ def split_words(text: str, prog: str) -> list[str]:
 
 @lru_cache(maxsize=256)
 def parse_options(text: str, prog: str, positional: str | None = None) -> tuple[TrackOptions, str | None]:
-    """Parse a magic's options (and one optional positional word); cached by line text."""
+    """Parse a magic's options (and one optional positional word); cached by line text.
+
+    A secret option raises SecretOptionRefused (never cached: lru_cache keeps no failures)."""
     if not text.strip():
         return NO_OPTIONS, None
     words = split_words(text, prog)
+    secrets = secret_words(words)
+    if secrets:
+        raise SecretOptionRefused(secret_refusal(secrets[0][0], prog))
     namespace, extras = parser(prog, positional).parse_known_args(words)
     if extras:
         raise UsageError(_unknown_message(prog, extras))
@@ -187,14 +242,10 @@ _BOOL_WORDS = {"true", "false", "1", "0", "yes", "no", "on", "off", "y", "n", "t
 
 def _takes_value(option: str) -> str:
     """'value', 'flag' or 'maybe' (yes/no parameters: a value only if one follows)."""
-    if option == "--name":
-        return "value"
-    if option in ("--quiet", "--no-panel"):
-        return "flag"
-    param = PARAMS.get(option[2:].replace("-", "_"))
-    if param is None:
-        return "value"  # unknown: parse_options names it
-    return "maybe" if param.kind == "bool" else "value"
+    spec = _spec_index().get(option)
+    if spec is not None:
+        return spec.takes
+    return "flag" if option == HELP_ALL else "value"  # unknown: parse_options names it
 
 
 def split_statement(line: str) -> tuple[str, str]:
@@ -227,25 +278,3 @@ def split_names(text: str) -> tuple[list[str], str]:
             return names, text[match.start():]
         names.append(match.group())
     return names, ""
-
-
-def options_help() -> str:
-    """The options section of the magics' help (``%carbon?``), grouped like the table."""
-    lines = ["Options (every tracker parameter, plus the magics' own):", ""]
-    groups: dict[str, list[Param]] = {}
-    for param in text_parameters():
-        groups.setdefault(param.group, []).append(param)
-    for group, params in groups.items():
-        lines.append(f"  {_GROUP_TITLES.get(group, group)}:")
-        for param in params:
-            lines += _option_lines(f"{param.option} {metavar(param)}", param.help)
-        lines.append("")
-    lines.append("  Magic:")
-    for option, value, help_text in MAGIC_OPTIONS:
-        lines += _option_lines(f"{option} {value}".strip(), help_text)
-    return "\n".join(lines)
-
-
-def _option_lines(head: str, help_text: str) -> list[str]:
-    wrapped = textwrap.wrap(help_text, 72)
-    return [f"    {head}"] + [f"        {line}" for line in wrapped]

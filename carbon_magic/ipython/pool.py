@@ -37,12 +37,15 @@ class _Entry:
     idle: list["Tracker"] = field(default_factory=list)
 
     def build_outputs(self) -> None:
-        from ..outputs import Dispatcher, build_outputs, selected_methods
+        from ..core.output_methods import selected_methods
+        from ..outputs import Dispatcher, build_outputs
         from ..outputs.cells_file import CellsFile
+        from ..runtime import current_runtime
 
-        self.sink = Dispatcher(build_outputs(self.config))
+        runtime = current_runtime()
+        self.sink = Dispatcher(build_outputs(self.config), runtime.outputs)
         if "csv" in selected_methods(self.config):
-            self.cells_file = CellsFile(self.config["output_dir"])
+            self.cells_file = CellsFile(self.config["output_dir"], lane=runtime.lanes.main, forks=runtime.forks)
 
 
 def _stat_key(path: str) -> tuple | None:
@@ -104,10 +107,13 @@ class TrackerPool:
         if entry.idle:
             return entry.idle.pop(), entry.cells_file
         from ..core.tracker import Tracker
+        from ..runtime import current_runtime
 
         if entry.sink is None:
             entry.build_outputs()
-        return Tracker(entry.config, entry.sink, usage="magic"), entry.cells_file
+        runtime = current_runtime()
+        return (Tracker(entry.config, entry.sink, samplers=runtime.samplers, location=runtime.location,
+                        usage="magic", forks=runtime.forks), entry.cells_file)
 
     def release(self, tracker: "Tracker") -> None:
         """Give back a stopped tracker for reuse by later cells with the same configuration."""

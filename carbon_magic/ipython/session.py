@@ -3,7 +3,7 @@
 One Session per loaded extension. It opens and closes tracked windows (``%%carbon`` cells,
 ``%carbon STATEMENT``, ``%carbon start``/``stop`` spans, and every cell while
 ``%carbon on``), keeps one compact CellRecord per finished window, writes the per-cell file
-through the output worker, and tells its listeners.
+through the output lanes, and tells its listeners.
 
 Listeners (the live panel, the JupyterLab sidebar's comm) are objects with any of::
 
@@ -32,7 +32,7 @@ import IPython
 
 from ..core.config import ConfigError
 from ..core.problems import problems
-from ..outputs.worker import worker
+from ..runtime import current_runtime
 from . import display
 from .interrupts import InterruptsHeld
 from .log_route import LogRoute
@@ -49,7 +49,7 @@ _CELL_MAGIC = re.compile(r"\s*%%carbon(\s|$)")
 _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 
 
-# Outputs run on background lanes (outputs/worker.py); the CSV rows on the ``main`` one. When
+# Outputs run on background lanes (core/lanes.py); the CSV rows on the ``main`` one. When
 # tracked cells come faster than it can write (a loop of tiny cells keeps the GIL busy), its
 # queue would grow without bound; every so many records the session waits (bounded) for it.
 OUTPUT_BACKLOG_RECORDS = 256
@@ -215,7 +215,7 @@ class Session:
         self._since_catch_up += 1
         if self._since_catch_up >= OUTPUT_BACKLOG_RECORDS:
             self._since_catch_up = 0
-            worker.drain(OUTPUT_CATCH_UP_S)  # at once when the worker is idle, as it is between cells
+            current_runtime().lanes.main.drain(OUTPUT_CATCH_UP_S)  # at once when the worker is idle, as it is between cells
         return record
 
     @staticmethod
@@ -225,7 +225,8 @@ class Session:
 
     def show_summary(self, window: TrackedWindow, record: CellRecord | None) -> None:
         """The summary of a closed window, unless it is quiet or a frozen live panel stands for it;
-        into the place kept before a clear that still waits (see pending_clear.py)."""
+        into the place its live panel kept at the top of the output, or the place kept before a
+        clear that still waits (see pending_clear.py)."""
         if record is None or not self._summary_due(window) or window.summary_shown:
             return
         text, html_text = display.summary_text(record), display.summary_html(record)
@@ -233,7 +234,7 @@ class Session:
         if footnote:  # what went wrong in the background, here rather than in some cell's stderr
             text += f"\n{footnote}"
             html_text += f'<div style="font-size:11px;opacity:.7">{html.escape(footnote)}</div>'
-        place = self.pending_clear.place_for_summary()
+        place = self.pending_clear.place_for_summary(window.summary_place)
         publish_in_order(self.shell, {"text/plain": text, "text/html": html_text}, place, update=place is not None)
 
     def _record(self, finaliser: "_Finaliser", data: Any) -> CellRecord:
@@ -325,10 +326,11 @@ class Session:
 
     def _wait_for_rows(self) -> None:
         """The rows of the records made so far written before the next cell runs (bounded)."""
-        if not self._since_catch_up or worker.idle() or (self._worker_behind and not worker.drain(0.0)):
+        rows_lane = current_runtime().lanes.main
+        if not self._since_catch_up or rows_lane.idle() or (self._worker_behind and not rows_lane.drain(0.0)):
             return
         self._since_catch_up = 0
-        self._worker_behind = not worker.drain(ROWS_WRITTEN_WAIT_S)
+        self._worker_behind = not rows_lane.drain(ROWS_WRITTEN_WAIT_S)
 
     # -- auto mode and spans -----------------------------------------------------------------
     def check(self, options: TrackOptions) -> None:

@@ -33,6 +33,7 @@ from IPython.utils.text import DollarFormatter
 
 from .options import TrackOptions, parse_options
 from .records import first_line
+from .shell_events import unregister_events
 
 _MAGIC_LINE = re.compile(r"%%carbon(?:[ \t]+(.*))?\r?\n?$")
 _EVENTS = ("pre_execute", "post_execute")
@@ -75,11 +76,7 @@ class TrackedCells:
         if self.transform in self.shell.input_transformers_cleanup:
             self.shell.input_transformers_cleanup.remove(self.transform)
         self._forget_stop()
-        for event, callback in zip(_EVENTS, (self._cell_started, self._cell_ended)):
-            try:
-                self.shell.events.unregister(event, callback)
-            except ValueError:
-                pass  # someone removed it already
+        unregister_events(self.shell.events, zip(_EVENTS, (self._cell_started, self._cell_ended)))
 
     def _cell_started(self) -> None:
         self._running_cells += 1

@@ -1,7 +1,8 @@
 """``CarbonMagic``: the traitlets configuration class, generated from the parameter table.
 
 Every tracker parameter of ``core.params.PARAMS`` is a ``config=True`` trait with its help
-text, so all of these work::
+text, and so are the magics' own settings (``quiet``, ``panel``: ``core.params.SETTINGS``),
+so all of these work::
 
     %config CarbonMagic.pue = 1.3                   # in a notebook or terminal
     c.CarbonMagic.pue = 1.3                         # ipython_config.py / ipython_kernel_config.py
@@ -20,11 +21,11 @@ import copy
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, TraitError, TraitType
+from traitlets import TraitError, TraitType
 from traitlets.config import Configurable
 
-from ..core.config import ConfigError, coerce
-from ..core.params import PARAMS, Param
+from ..core.config import ConfigError, coerce_param
+from ..core.params import PARAMS, SETTINGS, Param
 from .options import metavar
 
 SOURCE_CONFIG_FILE = "IPython config (c.CarbonMagic)"
@@ -33,13 +34,13 @@ SOURCE_ATTRIBUTE = "CarbonMagic attribute"
 
 
 class ParameterTrait(TraitType):
-    """A trait for one tracker parameter: validated and converted by ``core.config.coerce``."""
+    """A trait for one table entry: validated and converted by ``core.config.coerce_param``."""
 
     def __init__(self, param: Param):
         self.param = param
         self.info_text = param.accepted()
         help_text = f"{param.help} Accepts {param.accepted()}."
-        if param.from_text:
+        if param.from_text and param.name in PARAMS:
             help_text += f" Environment variable: {param.env_var}."
         super().__init__(default_value=param.default, allow_none=param.default is None, help=help_text)
         self.tag(config=True, secret=param.secret)
@@ -47,7 +48,7 @@ class ParameterTrait(TraitType):
     def validate(self, obj: Any, value: Any) -> Any:
         source = getattr(obj, "_source_being_set", None) or SOURCE_ATTRIBUTE
         try:
-            return coerce(self.param.name, value, source)
+            return coerce_param(self.param, value, source)
         except ConfigError as error:
             raise TraitError(str(error)) from None
 
@@ -87,7 +88,7 @@ class _ConfigBehaviour(_Configurable):
         finally:
             self._source_being_set = None
         self._mark_set(self.config, SOURCE_CONFIG_FILE)
-        self.observe(self._on_change, names=list(PARAMS) + ["panel", "quiet"])
+        self.observe(self._on_change, names=list(SETTINGS))
 
     @classmethod
     def _valid_part(cls, config: Any) -> tuple[Any, list[str]]:
@@ -102,9 +103,9 @@ class _ConfigBehaviour(_Configurable):
             values = cleaned.get(section)
             if not values:
                 continue
-            for name in [n for n in values if n in PARAMS]:
+            for name in [n for n in values if n in SETTINGS]:
                 try:
-                    coerce(name, values[name], SOURCE_CONFIG_FILE)
+                    coerce_param(SETTINGS[name], values[name], SOURCE_CONFIG_FILE)
                 except ConfigError as error:
                     rejected.append(f"{error} Ignored.")
                     del values[name]
@@ -112,7 +113,7 @@ class _ConfigBehaviour(_Configurable):
 
     def _on_change(self, change: Any) -> None:
         """A direct assignment (``magic.pue = 1.3``); %config and config files mark their own."""
-        if self._source_being_set is None and change["name"] in PARAMS:
+        if self._source_being_set is None and change["name"] in SETTINGS:
             self._sources[change["name"]] = SOURCE_ATTRIBUTE
         self.generation += 1
 
@@ -121,7 +122,7 @@ class _ConfigBehaviour(_Configurable):
         for section in self.section_names():
             if section in config:
                 for name in config[section]:
-                    if name in PARAMS:
+                    if name in SETTINGS:
                         self._sources[name] = label
         self.generation += 1
 
@@ -169,16 +170,7 @@ class _ConfigBehaviour(_Configurable):
 
 
 def _namespace() -> dict[str, Any]:
-    namespace: dict[str, Any] = {name: ParameterTrait(param) for name, param in PARAMS.items()}
-    namespace["panel"] = Bool(
-        True, config=True,
-        help="Show the live panel on tracked cells (where ipywidgets are available). "
-        "The magic option --no-panel turns it off for one cell.",
-    )
-    namespace["quiet"] = Bool(
-        False, config=True,
-        help="Do not print a summary after tracked cells. The magic option --quiet does it for one cell.",
-    )
+    namespace: dict[str, Any] = {name: ParameterTrait(param) for name, param in SETTINGS.items()}
     namespace["__doc__"] = __doc__
     namespace["__module__"] = __name__
     return namespace

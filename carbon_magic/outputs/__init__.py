@@ -1,5 +1,5 @@
 """Outputs: where finished and live measurements go. All of them run on output lanes
-(``outputs.worker``), never on the cell's thread; none can slow or break a cell. The one
+(``core.lanes``), never on the cell's thread; none can slow or break a cell. The one
 exception, a CSV row that is one plain append to a local file whose lock is free, is
 written at once (``_Route``): no thread to wake, no row left in flight.
 
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..core.config import ConfigError
+from ..core.lanes import Lanes, OutputWorker, Ticket, wait_all
+from ..core.output_methods import selected_methods
 from ..core.params import HANDLER_METHODS
 from ..core.paths import check_records_target
 from ..core.record import EmissionsData
@@ -25,27 +27,13 @@ from .http import HTTPOutput
 from .logfire import LogfireOutput, logfire_installed
 from .logger import GoogleCloudLoggerOutput, LoggerOutput
 from .prometheus import PrometheusOutput, job_name
-from .worker import OutputWorker, Ticket, lane, on_exit, wait_all
+from .services import OutputServices
 
 __all__ = [
     "BaseOutput", "FileOutput", "CodeCarbonAPIOutput", "HTTPOutput", "LoggerOutput",
     "GoogleCloudLoggerOutput", "PrometheusOutput", "LogfireOutput", "Dispatcher",
-    "build_outputs", "selected_methods",
+    "build_outputs", "OutputServices",
 ]
-
-
-def selected_methods(config: Mapping[str, Any]) -> set[str]:
-    """``output_methods`` if given, else the ``save_to_*`` flags (CodeCarbon's rule)."""
-    if config["output_methods"] is not None:
-        return set(config["output_methods"])
-    flags = {
-        "csv": config["save_to_file"],
-        "api": config["save_to_api"],
-        "logger": config["save_to_logger"],
-        "prometheus": config["save_to_prometheus"],
-        "logfire": config["save_to_logfire"],
-    }
-    return {method for method, wanted in flags.items() if wanted}
 
 
 def _chosen_by(config: Mapping[str, Any], flag: str) -> str:
@@ -151,8 +139,8 @@ class _Route:
 
     __slots__ = ("lane", "where", "function", "now", "merge_key")
 
-    def __init__(self, output: Any, method: str):
-        self.lane: OutputWorker = lane(_lane_name(output))
+    def __init__(self, output: Any, method: str, lanes: Lanes):
+        self.lane: OutputWorker = lanes.lane(_lane_name(output))
         self.where = f"output {type(output).__name__}.{method}"
         self.function = getattr(output, method)
         self.now = getattr(output, f"{method}_now", None) if isinstance(output, BaseOutput) else None
@@ -164,12 +152,16 @@ class Dispatcher:
     """An OutputSink that queues each output call on the output's lane and returns at once.
 
     Cost on the caller's thread: one queue append per output that implements the method.
+    ``services``: the lanes and what else the outputs share (the runtime's ``outputs``).
     """
 
-    def __init__(self, outputs: list[Any]):
+    def __init__(self, outputs: list[Any], services: OutputServices):
         self.outputs = list(outputs)
+        for output in self.outputs:
+            if isinstance(output, BaseOutput):
+                output.attach(services)
         self._routes = {
-            method: [_Route(o, method) for o in self.outputs if _implements(o, method)
+            method: [_Route(o, method, services.lanes) for o in self.outputs if _implements(o, method)
                      and (method != "live_out" or getattr(o, "wants_live", True))]
             for method in HANDLER_METHODS
         }
@@ -177,7 +169,7 @@ class Dispatcher:
         self._last: dict[OutputWorker, int] = {}  # per lane, the number of this sink's latest call
         for output in self.outputs:
             if _implements(output, "exit"):
-                on_exit(output.exit, lane_name=_lane_name(output), key=("output exit", id(output)))
+                services.lanes.on_exit(output.exit, lane_name=_lane_name(output), key=("output exit", id(output)))
 
     def _send(self, method: str, args: tuple, run_id: str | None = None) -> None:
         last = self._last

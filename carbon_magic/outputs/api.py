@@ -22,11 +22,10 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ..core import record
+from ..core.http_transport import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, DeliveryError, post_json, safe_url, url_secrets
 from ..core.problems import problems
 from ..core.record import EmissionsData
 from .delivery import RETRY_DELAYS_S, RetryingOutput
-from .transport import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, DeliveryError, post_json, safe_url, url_secrets
-from .worker import on_exit
 
 MAX_PENDING_DELTAS = 1000
 KEEP_API_RUNS = 64
@@ -156,15 +155,6 @@ class PendingDeltas:
                 del self._posted[run_id]
 
 
-# Outputs whose retries are used up with deltas still held: one last try at exit.
-_waiting: set["CodeCarbonAPIOutput"] = set()
-
-
-def _last_try() -> None:
-    for output in list(_waiting):
-        output._send()
-
-
 class CodeCarbonAPIOutput(RetryingOutput):
     """Sends runs and emission deltas to the CodeCarbon API (see the module doc)."""
 
@@ -252,19 +242,16 @@ class CodeCarbonAPIOutput(RetryingOutput):
     def _deliver_some(self) -> bool:
         batch = self._pending.next_batch()
         if batch is None:
-            _waiting.discard(self)
             return False
         newest, posted = batch
         part = record.delta(newest, posted)
         if part.duration > 0:
             self._post("/emissions", emission_payload(part, self._api_run(newest)))
         self._pending.posted(newest)
-        if not self._pending:
-            _waiting.discard(self)
         return bool(self._pending)
 
     def _give_up(self, error: DeliveryError) -> None:
-        """Keep the deltas: the next send (interval, flush, stop) or the exit takes them."""
+        """Keep the deltas: the next send (interval, flush, stop) or the exit (one last try)
+        takes them."""
         if self._pending:
-            on_exit(_last_try, lane_name=self.lane, key="api last try")
-            _waiting.add(self)
+            self.services.lanes.on_exit(self._send, lane_name=self.lane, key=("api last try", id(self)))

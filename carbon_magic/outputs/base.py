@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..core.record import EmissionsData
+
+if TYPE_CHECKING:
+    from .services import OutputServices
 
 
 class BaseOutput:
     """Subclass and override what you need; objects with any of these methods also work.
 
-    Every call runs on an output lane (``outputs.worker``), never on the cell's thread.
+    Every call runs on an output lane (``core.lanes``), never on the cell's thread.
     Class attributes the Dispatcher reads (plain objects get the defaults):
 
     - ``lane``: the lane the calls run on; ``"ext"`` by default, so that a slow or stuck
@@ -21,6 +26,18 @@ class BaseOutput:
     lane = "ext"
     supersedes = False
     wants_live = True
+    _services: "OutputServices | None" = None
+
+    def attach(self, services: "OutputServices") -> None:
+        """Called by the Dispatcher before any other call: the lanes, fork guard and
+        per-process objects this output may use (``outputs.services``)."""
+        self._services = services
+
+    @property
+    def services(self) -> "OutputServices":
+        if self._services is None:
+            raise RuntimeError(f"{type(self).__name__} was not given to a Dispatcher: it has no lanes to run on")
+        return self._services
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
         """A run's totals at flush() or stop(), with the part since the previous out()."""

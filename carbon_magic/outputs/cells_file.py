@@ -7,8 +7,8 @@ figures (CodeCarbon's 38 columns, then the carbon intensity used and its source)
 
 Rows are written through ``csv_file.RowAppender`` (whole or not at all, never interleaved
 with another kernel's; kept for the next write when one fails): at once when that is one
-plain append (``append_now``: a cell's row is on disk when the cell ends), else on the output
-worker. Rows that arrive while a write is pending join it, so cells in quick succession
+plain append (``append_now``: a cell's row is on disk when the cell ends), else on the main
+output lane. Rows that arrive while a write is pending join it, so cells in quick succession
 cost one file write, not one each.
 """
 
@@ -18,11 +18,11 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..core.forks import fork_guard
+from ..core.forks import ForkGuard
+from ..core.lanes import OutputWorker
 from ..core.paths import CELLS_FILE_NAME
 from ..core.record import CSV_COLUMNS, EmissionsData
 from .csv_file import RowAppender
-from .worker import worker
 
 CELL_COLUMNS: tuple[str, ...] = ("label", "execution_count", "cell_id", "first_line", "status")
 INTENSITY_COLUMNS: tuple[str, ...] = ("intensity_g_per_kwh", "intensity_source")
@@ -37,12 +37,15 @@ def cells_row(cell: Mapping[str, Any], data: EmissionsData) -> list[Any]:
 class CellsFile:
     """``<output_dir>/carbon_cells.csv``; ``add`` returns at once (see the module docstring)."""
 
-    def __init__(self, output_dir: str = "."):
+    def __init__(self, output_dir: str, *, lane: OutputWorker, forks: ForkGuard):
+        """``lane``: where the rows are written (the main lane, with the CSV file's);
+        ``forks``: lets a forked child drop the parent's queued rows."""
         self.path = Path(output_dir).absolute() / CELLS_FILE_NAME  # fixed now: a later os.chdir must not move it
+        self._lane = lane
         self._lock = threading.Lock()
         self._pending: list[tuple[Mapping[str, Any], EmissionsData]] = []
-        self._appender = RowAppender(self.path, CELLS_CSV_COLUMNS)
-        fork_guard.watch(self)
+        self._appender = RowAppender(self.path, CELLS_CSV_COLUMNS, forks=forks)
+        forks.watch(self)
 
     def after_fork_in_child(self) -> None:
         """In a forked child: the rows queued in the parent are the parent's to write."""
@@ -51,17 +54,17 @@ class CellsFile:
 
     def add(self, cell: Mapping[str, Any], data: EmissionsData) -> None:
         """Write one row now if that is a plain append and nothing queued comes first, else
-        queue it for the output worker (from any thread); returns at once either way."""
+        queue it for the main output lane (from any thread); returns at once either way."""
         with self._lock:
-            if not self._pending and worker.idle() and self._appender.append_now([cells_row(cell, data)]):
+            if not self._pending and self._lane.idle() and self._appender.append_now([cells_row(cell, data)]):
                 return
             self._pending.append((cell, data))
             first = len(self._pending) == 1
         if first:
-            worker.submit(f"output {CELLS_FILE_NAME}", self.write_pending)
+            self._lane.submit(f"output {CELLS_FILE_NAME}", self.write_pending)
 
     def write_pending(self) -> None:
-        """Write every queued row in one append (runs on the output worker)."""
+        """Write every queued row in one append (runs on the main output lane)."""
         with self._lock:
             pending, self._pending = self._pending, []
         if pending:

@@ -2,7 +2,7 @@
 
 - A row is one ``write`` under an exclusive ``flock``: concurrent kernels appending to the
   same file never interleave; a failed write (disk full) is cut back off, whole or nothing.
-  A child forked during a write closes its copy of the descriptor (``core.forks``): the lock
+  A child forked during a write closes its copy of the descriptor (the ``ForkGuard`` given): the lock
   is never inherited.
 - ``update`` appends a run's first row like ``append`` and replaces the run's row in place
   when it is still the last one (cost independent of the file's size); only a row with
@@ -32,7 +32,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..core.forks import fork_guard
+from ..core.forks import ForkGuard
 from ..core.paths import file_name_part, is_records_header, not_records_message
 from ..core.problems import problems
 from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData
@@ -146,14 +146,16 @@ class LockedFile:
     """An exclusive lock on the file now at ``path`` (re-opened if it was renamed meanwhile).
     ``blocking=False``: an existing file only (FileNotFoundError), and LockBusy instead of
     waiting for another writer's lock.
-    A child forked while it is open closes its copy of the descriptor (``core.forks``)."""
+    A child forked while it is open closes its copy of the descriptor (through ``forks``, when
+    given)."""
 
-    def __init__(self, path: Path, blocking: bool = True):
+    def __init__(self, path: Path, forks: ForkGuard | None = None, blocking: bool = True):
         self.path = path
         self.fd = -1
         self._open_flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if blocking else 0)
         self._lock_flags = 0 if fcntl is None else fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB
-        fork_guard.watch(self)
+        if forks is not None:
+            forks.watch(self)
 
     def __enter__(self) -> "LockedFile":
         while True:
@@ -246,23 +248,23 @@ def _lock_records_file(locked: LockedFile, header_bytes: bytes) -> bool:
     return True
 
 
-def append_encoded(path: Path, header_bytes: bytes, encode: Callable[[], bytes]) -> int:
+def append_encoded(path: Path, header_bytes: bytes, encode: Callable[[], bytes], forks: ForkGuard | None = None) -> int:
     """Append the rows ``encode()`` gives (called once the file is open and locked, so that
     rows held back by failing writes are not encoded at each failure) under the header;
     the offset where they begin."""
-    with LockedFile(path) as locked:
+    with LockedFile(path, forks) as locked:
         if not _lock_records_file(locked, header_bytes):
-            return append_encoded(path, header_bytes, encode)
+            return append_encoded(path, header_bytes, encode, forks)
         prefix = header_bytes if locked.size() == 0 else b""
         offset = locked.size() + len(prefix)
         locked.append(prefix + encode())
         return offset
 
 
-def append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+def append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], forks: ForkGuard | None = None) -> int:
     """Append ``rows`` under ``header``, moving a file with another header aside first;
     the offset where the rows begin."""
-    return append_encoded(path, header_line(tuple(header)), lambda: encode_rows(rows))
+    return append_encoded(path, header_line(tuple(header)), lambda: encode_rows(rows), forks)
 
 
 class FolderRecreated(Exception):
@@ -283,8 +285,9 @@ class RowAppender:
     latest keys it wrote are, and replaces one in place while it is still the file's last row.
     A child forked meanwhile starts empty: it never writes the parent's rows."""
 
-    def __init__(self, path: Path, header: Sequence[str], key_column: str | None = None):
+    def __init__(self, path: Path, header: Sequence[str], key_column: str | None = None, *, forks: ForkGuard):
         self.path = path
+        self._forks = forks
         self.header = header
         self.key_column = key_column
         self._key_index = None if key_column is None else list(header).index(key_column)
@@ -293,7 +296,7 @@ class RowAppender:
         self._unwritten: list[Sequence[Any]] = []
         self._places: OrderedDict[str, tuple[int, bytes]] = OrderedDict()  # key -> (offset, row bytes)
         self._on_local_disk: bool | None = None
-        fork_guard.watch(self)
+        forks.watch(self)
 
     def after_fork_in_child(self) -> None:
         """In a forked child: the parent's held rows and lock are the parent's."""
@@ -316,7 +319,7 @@ class RowAppender:
         try:
             if self._unwritten or not self._local():
                 return False
-            with LockedFile(self.path, blocking=False) as locked:
+            with LockedFile(self.path, self._forks, blocking=False) as locked:
                 if not appends_plainly(locked, self._header_bytes):
                     return False
                 locked.append(encode_rows(rows))
@@ -346,9 +349,9 @@ class RowAppender:
                 return
             new = encode_rows([row])
             try:
-                offset = self._with_folder(lambda: replace_last_row(self.path, place, new))
+                offset = self._with_folder(lambda: replace_last_row(self.path, place, new, self._forks))
                 if offset is None:
-                    offset = self._with_folder(lambda: update_row(self.path, self.header, row, key_column))
+                    offset = self._with_folder(lambda: update_row(self.path, self.header, row, key_column, self._forks))
             except OSError:
                 self._hold([row])
                 raise
@@ -375,7 +378,7 @@ class RowAppender:
 
     def _append(self, rows: Sequence[Sequence[Any]]) -> None:
         if self._key_index is None:
-            self._with_folder(lambda: append_rows(self.path, self.header, rows))
+            self._with_folder(lambda: append_rows(self.path, self.header, rows, self._forks))
             return
         encoded: list[bytes] = []
 
@@ -383,7 +386,7 @@ class RowAppender:
             encoded[:] = [encode_rows([row]) for row in rows]
             return b"".join(encoded)
 
-        offset = self._with_folder(lambda: append_encoded(self.path, self._header_bytes, encode))
+        offset = self._with_folder(lambda: append_encoded(self.path, self._header_bytes, encode, self._forks))
         for row, data in zip(rows, encoded):
             self._remember(format_cell(row[self._key_index]), offset, data)
             offset += len(data)
@@ -405,11 +408,11 @@ class RowAppender:
             return write()
 
 
-def replace_last_row(path: Path, place: tuple[int, bytes], new: bytes) -> int | None:
+def replace_last_row(path: Path, place: tuple[int, bytes], new: bytes, forks: ForkGuard | None = None) -> int | None:
     """Put ``new`` in place of the row at ``place`` (offset, bytes) if that is still the
     file's last row; its offset, or None (the file changed: someone wrote after it)."""
     offset, old = place
-    with LockedFile(path) as locked:
+    with LockedFile(path, forks) as locked:
         if locked.size() != offset + len(old) or os.pread(locked.fd, len(old), offset) != old:
             return None
         os.ftruncate(locked.fd, offset)
@@ -417,16 +420,17 @@ def replace_last_row(path: Path, place: tuple[int, bytes], new: bytes) -> int | 
         return offset
 
 
-def update_row(path: Path, header: Sequence[str], row: Sequence[Any], key_column: str) -> int:
+def update_row(path: Path, header: Sequence[str], row: Sequence[Any], key_column: str,
+               forks: ForkGuard | None = None) -> int:
     """Replace the row whose ``key_column`` matches ``row``'s (or append it), atomically:
     the file is copied row by row to a temporary file that replaces it. Bytes that are not
     UTF-8 are copied as they are. Returns the offset of the new row (the last)."""
     key_index = list(header).index(key_column)
     key = format_cell(row[key_index])
     new = encode_rows([row])
-    with LockedFile(path) as locked:
+    with LockedFile(path, forks) as locked:
         if not _lock_records_file(locked, header_line(tuple(header))):
-            return update_row(path, header, row, key_column)
+            return update_row(path, header, row, key_column, forks)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with open(locked.fd, "rb", closefd=False) as raw, open(temporary, "wb") as copy:
@@ -455,22 +459,30 @@ class FileOutput(BaseOutput):
         self.output_dir = Path(output_dir).absolute()  # fixed now: a later os.chdir must not move it
         self.path = self.output_dir / output_file
         self.on_csv_write = on_csv_write
-        self._appender = RowAppender(self.path, CSV_COLUMNS, "run_id" if on_csv_write == "update" else None)
+        self._appender: RowAppender | None = None
+
+    def _rows(self) -> RowAppender:
+        """The appender of ``emissions.csv``, made at the first row (on the main lane) with
+        the fork guard of the output's services."""
+        if self._appender is None:
+            key_column = "run_id" if self.on_csv_write == "update" else None
+            self._appender = RowAppender(self.path, CSV_COLUMNS, key_column, forks=self.services.forks)
+        return self._appender
 
     def out_now(self, total: EmissionsData, delta: EmissionsData) -> bool:
         """``out`` on the caller's thread when it is one plain append (``RowAppender.append_now``);
         False when it must go to the lane."""
-        return self._appender.append_now([total.csv_values()])
+        return self._rows().append_now([total.csv_values()])
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
         if self.on_csv_write == "update":
-            self._appender.update(total.csv_values())
+            self._rows().update(total.csv_values())
         else:
-            self._appender.append([total.csv_values()])
+            self._rows().append([total.csv_values()])
 
     def task_out(self, data: list[EmissionsData], experiment_name: str) -> None:
         if not data:
             return
         path = self.output_dir / f"emissions_{file_name_part(experiment_name)}_{data[0].run_id}.csv"
         rows = [[task.extra.get("task_name", ""), *task.csv_values()] for task in data]
-        append_rows(path, TASK_CSV_COLUMNS, rows)
+        append_rows(path, TASK_CSV_COLUMNS, rows, self.services.forks)

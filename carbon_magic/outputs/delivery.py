@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ..core.http_transport import DeliveryError, scrub
 from ..core.problems import problems
 from .base import BaseOutput
-from .transport import DeliveryError, scrub
-from .worker import lane
 
 RETRY_DELAYS_S = (1.0, 2.0, 4.0)
 
@@ -62,7 +61,7 @@ class RetryingOutput(BaseOutput):
             return
         self._failures = 0
         if more:
-            lane(self.lane).submit(self.where, self._send, key=(id(self), "more"))
+            self.services.lanes.lane(self.lane).submit(self.where, self._send, key=(id(self), "more"))
 
     def _failed(self, error: DeliveryError) -> None:
         problems.note(self.where, error)
@@ -70,7 +69,7 @@ class RetryingOutput(BaseOutput):
             delay_s = self.retry_delays_s[self._failures]
             self._failures += 1
             self._retry_scheduled = True
-            lane(self.lane).submit_after(delay_s, self.where, self._retry)
+            self.services.lanes.lane(self.lane).submit_after(delay_s, self.where, self._retry)
         else:
             self._failures = 0
             self._give_up(error)

@@ -13,10 +13,10 @@ import getpass
 from collections import OrderedDict
 from typing import Any, Iterable
 
+from ..core.http_transport import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, DeliveryError, post_json, safe_url, url_secrets
 from ..core.problems import problems
 from ..core.record import EmissionsData
 from .delivery import RETRY_DELAYS_S, RetryingOutput
-from .transport import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, DeliveryError, post_json, safe_url, url_secrets
 
 MAX_HELD_RUNS = 100
 

@@ -15,12 +15,11 @@ Logfire is configured only when nothing configured it before (a user's own
 
 from __future__ import annotations
 
-import threading
+from typing import Callable
 
 from ..core.record import EmissionsData
 from .base import BaseOutput
 from .deltas import RunDeltas
-from .worker import run_exit_flush_first
 
 # record field -> (metric name, unit, description)
 COUNTERS = {
@@ -50,7 +49,7 @@ def logfire_installed() -> bool:
 class _Instruments:
     """The process's Logfire instruments, created once (configuring Logfire if needed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_exit_flush_first: Callable[[], None]) -> None:
         import logfire
 
         if not getattr(logfire.DEFAULT_LOGFIRE_INSTANCE.config, "_initialized", False):
@@ -60,18 +59,6 @@ class _Instruments:
                          for field, (name, unit, text) in COUNTERS.items()}
         self.gauges = {field: logfire.metric_gauge(name, unit=unit, description=text)
                        for field, (name, unit, text) in GAUGES.items()}
-
-
-_instruments: _Instruments | None = None
-_instruments_lock = threading.Lock()
-
-
-def instruments() -> _Instruments:
-    global _instruments
-    with _instruments_lock:
-        if _instruments is None:
-            _instruments = _Instruments()
-        return _instruments
 
 
 class LogfireOutput(BaseOutput):
@@ -87,7 +74,8 @@ class LogfireOutput(BaseOutput):
         part = self._deltas.since_last(total)
         if part is None:
             return
-        metrics = instruments()
+        services = self.services
+        metrics = services.shared("logfire instruments", lambda: _Instruments(services.run_exit_flush_first))
         for field, counter in metrics.counters.items():
             counter.add(getattr(part, field))
         for field, gauge in metrics.gauges.items():

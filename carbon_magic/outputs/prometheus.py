@@ -23,11 +23,10 @@ import os
 import re
 from typing import Any, Iterable
 
+from ..core.http_transport import READ_TIMEOUT_S, DeliveryError, basic_auth_token, safe_url, scrub, url_secrets
 from ..core.record import EmissionsData
 from .delivery import RETRY_DELAYS_S, RetryingOutput
 from .deltas import RunDeltas
-from .transport import READ_TIMEOUT_S, DeliveryError, basic_auth_token, safe_url, scrub, url_secrets
-from .worker import on_exit
 
 LABELS = (
     "project_name", "country_name", "country_iso_code", "region", "cloud_provider", "cloud_region",
@@ -74,9 +73,6 @@ class _JobMetrics:
         self.gauges = {field: Gauge(name, help_text, LABELS, registry=self.registry)
                        for field, (name, help_text) in GAUGES.items()}
         self.energy_total = Counter(*ENERGY_TOTAL, LABELS, registry=self.registry)
-
-
-_jobs: dict[tuple[str, str], _JobMetrics] = {}  # touched on the prometheus lane only
 
 
 def _auth_handler(url: str, method: str, timeout: float | None, headers: list, data: bytes) -> Any:
@@ -130,13 +126,12 @@ class PrometheusOutput(RetryingOutput):
         return _secrets(self.prometheus_url)
 
     def _metrics(self) -> _JobMetrics:
-        key = (self.prometheus_url, self.job)
-        metrics = _jobs.get(key)
-        if metrics is None:
-            metrics = _jobs[key] = _JobMetrics()
-            on_exit(functools.partial(delete_job, self.prometheus_url, self.job, self.timeout_s),
-                    lane_name=self.lane, key=("prometheus delete",) + key)
-        return metrics
+        """The job's registry, one per process (``services.shared``); the job is deleted
+        from the gateway at exit."""
+        key = ("prometheus job", self.prometheus_url, self.job)
+        self.services.lanes.on_exit(functools.partial(delete_job, self.prometheus_url, self.job, self.timeout_s),
+                                    lane_name=self.lane, key=key)
+        return self.services.shared(key, _JobMetrics)
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
         part = self._deltas.since_last(total)

@@ -18,6 +18,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from ..core.params import PARAMS
+
 logger = logging.getLogger("carbon_magic")
 
 DISABLED, MINIMAL, EXTENSIVE = "disabled", "minimal", "extensive"
@@ -36,7 +38,7 @@ VISIBILITY = {
     EXTENSIVE: "public: leaderboard",
 }
 
-LEVEL_VARIABLES = ("CODECARBON_TELEMETRY", "CODECARBON_TELEMETRY_LEVEL")
+LEVEL_VARIABLES = PARAMS["telemetry"].env_names
 _NOT_TRUE = {"", "0", "false", "no", "off", "n", "f"}
 
 
@@ -57,6 +59,7 @@ class Resolution:
         return self.level != DISABLED
 
 
+# Invalid tiers already warned about: once per process, as the log they go to is the process's.
 _warned: set[tuple[str, str]] = set()
 
 

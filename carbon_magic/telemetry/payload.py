@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from .._version import __version__
-from ..core.intensity import Location
+from ..core.location import Location
 from ..core.machine import MachineFacts
 from ..core.record import gpu_model_text
 from .environment import ML_LIBRARIES, StaticEnvironment

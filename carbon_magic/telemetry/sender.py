@@ -5,7 +5,7 @@ neither building nor sending is ever on a cell's path. Every exception, from bui
 sending, is swallowed and counted in ``core.problems``. With ``CODECARBON_TELEMETRY_DEBUG``
 set to a true value the payload is printed (stderr) instead of sent: no socket is opened.
 
-The thread is a private lane (``outputs.worker.OutputWorker``), not one of the output lanes:
+The thread is a private lane (``core.lanes.OutputWorker``), not one of the output lanes:
 the output lanes' exit flush may wait up to five seconds, telemetry waits two at most.
 Nothing starts until the first ``submit``: a disabled tier creates no thread and no socket.
 """
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from ..outputs.transport import post_json, url_secrets
-from ..outputs.worker import OutputWorker, Ticket
+from ..core.http_transport import post_json, url_secrets
+from ..core.lanes import OutputWorker, Ticket
 from .levels import truthy
 
 TIMEOUT_S = 2.0
@@ -75,6 +75,13 @@ class Sender:
             self.deliveries.append(Delivery(at, what, level, f"failed ({type(error).__name__})"))
             raise  # counted in core.problems by the lane
         self.deliveries.append(Delivery(at, what, level, "sent"))
+
+    def close(self) -> None:
+        """Drop what is queued; the thread ends."""
+        self._lane.close()
+
+    def after_fork_in_child(self) -> None:
+        self._lane.after_fork()
 
     def wait(self, ticket: Ticket, timeout_s: float = EXIT_WAIT_S) -> bool:
         """Wait for ``ticket`` at most ``timeout_s``. Where no thread can start (Python 3.12+

@@ -14,10 +14,11 @@ from .harness import KernelNotebook, Notebook
 def open_notebook(isolated, monkeypatch, figures):
     """``open_notebook(**environment)``: IPython's InteractiveShell with carbon_magic loaded
     (offline in France unless the environment says otherwise), unloaded at the end."""
-    from carbon_magic.outputs import worker
+    from carbon_magic.runtime import current_runtime
 
     loaded = []
-    exit_hooks_before = set(worker._exit_hooks)
+    lanes = current_runtime().lanes
+    exit_hooks_before = set(lanes._exit_hooks)
 
     def open_(offline: bool = True, **environment: str) -> Notebook:
         shell = loaded_shell(monkeypatch, {**(OFFLINE_ENV if offline else {}), **environment})
@@ -28,16 +29,16 @@ def open_notebook(isolated, monkeypatch, figures):
     for shell in loaded:
         shell.extension_manager.unload_extension("carbon_magic")
     forget_scheduled_retries()
-    for key in set(worker._exit_hooks) - exit_hooks_before:  # e.g. deleting a push-gateway job at
-        worker._exit_hooks.pop(key, None)  # interpreter exit, from this case's server, closed by then
+    for key in set(lanes._exit_hooks) - exit_hooks_before:  # e.g. deleting a push-gateway job at
+        lanes._exit_hooks.pop(key, None)  # interpreter exit, from this case's server, closed by then
 
 
 def forget_scheduled_retries() -> None:
     """Retries of network outputs aimed at this case's (closed) server must not fail into the
     next case's ``%carbon status``."""
-    from carbon_magic.outputs.worker import all_lanes
+    from carbon_magic.runtime import current_runtime
 
-    for lane in all_lanes():
+    for lane in current_runtime().lanes.all():
         lane.cancel_scheduled()
 
 

@@ -145,9 +145,9 @@ class Notebook:
 
     def drain(self, timeout_s: float = 10.0, lanes: Iterable[str] | None = None) -> None:
         """Wait until the output lanes named (default: all) have run what was queued."""
-        from carbon_magic.outputs.worker import all_lanes
+        from carbon_magic.runtime import current_runtime
 
-        for lane in all_lanes():
+        for lane in current_runtime().lanes.all():
             if lanes is None or lane.name in lanes:
                 assert lane.drain(timeout_s), lane.name
 

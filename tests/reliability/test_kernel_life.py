@@ -230,7 +230,7 @@ def test_ctrl_c_while_auto_mode_opens_or_closes_a_record(isolated, figures, kern
 FORK_DURING_WRITE = textwrap.dedent("""
     import fcntl, json, multiprocessing, os, sys, threading
     from carbon_magic import OfflineEmissionsTracker
-    from carbon_magic.outputs.worker import worker
+    from carbon_magic.runtime import current_runtime
 
     folder = sys.argv[1]
     in_write, forked = threading.Event(), threading.Event()
@@ -268,7 +268,7 @@ FORK_DURING_WRITE = textwrap.dedent("""
     pool = multiprocessing.get_context("fork").Pool(2)  # forked while the row's write holds the lock
     forked.set()
     alone.stop(wait=False)
-    worker.drain(30)
+    current_runtime().lanes.main.drain(30)
     report = {"csv_locked": locked_elsewhere(os.path.join(folder, "emissions.csv")),
               "machine_lock_free": track("alone-again", allow_multiple_runs=False).stop() is not None}
     report["children_tracked"] = pool.map(in_child, range(2)) if not report["csv_locked"] else []

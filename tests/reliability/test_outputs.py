@@ -267,9 +267,10 @@ BACKLOG_WRITER = textwrap.dedent("""
     from pathlib import Path
     from carbon_magic.core.record import CSV_COLUMNS
     from carbon_magic.outputs.csv_file import RowAppender
+    from carbon_magic.runtime import current_runtime
     folder, row = Path(sys.argv[1]), json.loads(sys.argv[2])
     folder.write_text("a file where the output folder should be: every write fails")
-    appender = RowAppender(folder / "emissions.csv", CSV_COLUMNS)
+    appender = RowAppender(folder / "emissions.csv", CSV_COLUMNS, forks=current_runtime().forks)
     for index in range(10_000):  # rows held back, as a kernel holds them while writes fail
         row["run_id"] = f"held-{index}"
         try:

@@ -8,8 +8,8 @@ import threading
 import time
 
 from carbon_magic import EmissionsTracker
-from carbon_magic.core import location, tables
-from carbon_magic.core.intensity import COUNTRY
+from carbon_magic.core import tables
+from carbon_magic.core.location.intensity import COUNTRY
 from tests.servers import LocalServer, Reply
 
 FRANCE = {"country_code3": "FRA", "region": "Ile-de-France", "latitude": "48.85", "longitude": "2.35"}
@@ -54,4 +54,3 @@ def test_a_location_that_never_comes_is_waited_for_a_bounded_time_and_said(isola
     assert data.country_iso_code is None and data.intensity_g_per_kwh == 475.0
     assert "IP geolocation failed" in data.intensity_source or "pending" in data.intensity_source, \
         data.intensity_source
-    location.reset()

@@ -6,6 +6,7 @@ error answers. Everything the session wrote or showed is then searched for those
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from pathlib import Path
 from urllib.parse import quote
@@ -173,3 +174,68 @@ def test_url_passwords_never_shown_in_any_written_form(open_notebook, figures, c
         assert leaks == []
     finally:
         server.close()
+
+
+# --- secrets given as magic options (issue 17 point 3) ------------------------------------------
+
+OPTION_SECRETS = {
+    "--api-key": "cc-key-in-a-cell-5ecret-0006",
+    "--electricitymaps-api-token": "em-token-in-a-cell-5ecret-0007",
+    "--co2-signal-api-token": "co2-token-in-a-cell-5ecret-0008",
+}
+# Cells giving a secret as a magic option, each form of line the magics read.
+SECRET_CELLS = {
+    "--api-key": "%%carbon --quiet --api-key {secret}\nran = 1",
+    "--electricitymaps-api-token": "%carbon on --electricitymaps-api-token={secret}",
+    "--co2-signal-api-token": "v = %carbon --quiet --co2-signal-api-token '{secret}' 1 + 1",
+}
+# Run in the kernel afterwards: which of its variables and history lists still hold a secret
+# (the secrets are given reversed, so that this cell's own text holds none of them).
+HISTORY_PROBE = """def _probe(reversed_secrets):
+    import json
+    hm = get_ipython().history_manager
+    hm.writeout_cache()
+    secrets = [s[::-1] for s in reversed_secrets]
+    places = list(globals().items()) + [("raw", hm.input_hist_raw), ("cache", hm.db_input_cache)]
+    held = [name for name, value in places if any(s in repr(value) for s in secrets)]
+    print("HISTORY", json.dumps({{"held": held, "file": str(hm.hist_file)}}))
+_probe({reversed!r})"""
+
+
+def test_secret_magic_options_are_refused_and_kept_nowhere(kernel_notebook, isolated, figures):
+    """A secret given as a magic option (`%%carbon --api-key ...`, `%carbon on
+    --electricitymaps-api-token=...`, `v = %carbon --co2-signal-api-token '...' f()`) is refused in
+    a real kernel: the cell does not run, the message names the option and the three places
+    to set it instead (`%config CarbonMagic.NAME`, `CODECARBON_NAME`, `.codecarbon.config`), and
+    the value is in no output, no error, no `In`/`_i` variable and not in the history file."""
+    from tests.ipython_helpers import execute_like_jupyterlab, texts
+
+    figures.fault("3 secrets given as magic options (cell, %carbon on, statement); history saved to disk")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    shown = []
+    for option, secret in OPTION_SECRETS.items():
+        _, messages = execute_like_jupyterlab(kernel.client, SECRET_CELLS[option].format(secret=secret))
+        errors = [m["content"] for m in messages if m["msg_type"] == "error"]
+        message = texts(messages)  # IPython writes a UsageError to stderr, without a traceback
+        name = option[2:].replace("-", "_")
+        for place in ("UsageError: ", f"{option} is refused", f"%config CarbonMagic.{name} = ",
+                      f"CODECARBON_{name.upper()}", "[codecarbon] section of ./.codecarbon.config"):
+            assert place in message
+        assert "tracking every cell" not in message  # %carbon on did not turn tracking on
+        figures.cell(True, f"{option}: refused")
+        shown.append(message + "\n".join(e["evalue"] + "\n".join(e["traceback"]) for e in errors))
+    probe_code = HISTORY_PROBE.format(reversed=[secret[::-1] for secret in OPTION_SECRETS.values()])
+    probe = kernel.run(probe_code)
+    history = json.loads(probe.split("HISTORY ", 1)[1].splitlines()[0])
+    assert kernel.run("print(sorted(k for k in ('ran', 'v') if k in globals()))").strip() == "[]"
+    kernel.shutdown()
+    stored = b"".join(Path(history["file"] + suffix).read_bytes() for suffix in ("", "-journal", "-wal")
+                      if Path(history["file"] + suffix).exists())
+    assert Path(history["file"]).is_file() and b"%carbon on --electricitymaps-api-token=***" in stored
+    assert history["held"] == []
+    leaks = [f"{option} in {where}" for option, secret in OPTION_SECRETS.items()
+             for where, text in (("outputs and errors", "\n".join(shown)), ("probe", probe_code + probe))
+             if secret in text]
+    leaks += [f"{option} in the history file" for option, secret in OPTION_SECRETS.items() if secret.encode() in stored]
+    assert leaks == []

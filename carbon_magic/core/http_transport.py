@@ -1,5 +1,6 @@
-"""HTTP for the network outputs: short timeouts, answers checked and read only up to
-``core.http.MAX_BODY_BYTES`` within a total deadline, nothing secret in messages.
+"""HTTP posts for the network outputs and telemetry (``requests``): short timeouts, answers
+checked and read only up to ``core.http.MAX_BODY_BYTES`` within a total deadline, nothing
+secret in messages.
 
 ``requests`` is imported on first use, on an output lane, never at package import.
 Each lane thread keeps its own ``requests.Session`` (connections are reused per lane).
@@ -11,8 +12,8 @@ import threading
 import time
 from typing import Any, Container, Iterable, Mapping
 
-from ..core.http import MAX_BODY_BYTES
-from ..core.redact import basic_auth_token, mask_in_logger, scrub, url_secrets
+from .http import MAX_BODY_BYTES
+from .redact import basic_auth_token, mask_in_logger, scrub, url_secrets
 
 CONNECT_TIMEOUT_S = 2.0
 READ_TIMEOUT_S = 3.0

@@ -20,7 +20,7 @@ import concurrent.futures
 from dataclasses import dataclass
 from typing import Callable
 
-from .http import FetchError, fetch
+from ..http import FetchError, fetch
 
 AWS_TOKEN_PATH = "/latest/api/token"
 AWS_DOCUMENT_PATH = "/latest/dynamic/instance-identity/document"

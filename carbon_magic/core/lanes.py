@@ -1,4 +1,5 @@
-"""Output lanes: every output runs on a background queue, never on the cell's thread.
+"""Background lanes: every output (and telemetry) runs on a background queue, never on the
+cell's thread. ``Lanes`` is the process's set of output lanes (``carbon_magic.runtime`` owns it).
 
 A lane is one queue and one daemon thread. Calls on a lane run in the order they were
 queued; a call that raises is counted and logged once (``core.problems``) and the lane
@@ -8,7 +9,7 @@ delay every CSV row queued behind it, and at interpreter exit could use up the b
 wait before those rows are written. There are at most six lanes, each started on first
 use and ended after ``IDLE_EXIT_S`` without work:
 
-- ``main`` (``worker``): the CSV file, the one output whose rows must never be dropped;
+- ``main`` (``Lanes.main``): the CSV file, the one output whose rows must never be dropped;
 - ``ext``: outputs that call third-party code (loggers, Logfire, custom handlers);
 - ``api``, ``http``, ``prometheus``: one per network destination kind;
 - ``panel``: the live panel's widget updates (the IPython extension), off the sampler thread.
@@ -25,16 +26,14 @@ calls (``tracker.stop()`` in a script) cuts the linger short.
 
 from __future__ import annotations
 
-import atexit
 import heapq
 import itertools
-import os
 import threading
 import time
 from collections import deque
 from typing import Any, Callable, Hashable, cast
 
-from ..core.problems import problems
+from .problems import problems
 
 EXIT_WAIT_S = 5.0
 IDLE_EXIT_S = 30.0
@@ -73,7 +72,7 @@ class Ticket:
 class _Entry:
     __slots__ = ("seq", "where", "function", "args", "key")
 
-    def __init__(self, seq: int, where: str, function: Callable[..., Any], args: tuple, key: Hashable | None):
+    def __init__(self, seq: int, where: str, function: Callable[..., Any], args: tuple[Any, ...], key: Hashable | None):
         self.seq = seq
         self.where = where
         self.function = function
@@ -82,7 +81,7 @@ class _Entry:
 
 
 # A call ready to run: its queue entry (None for a timer's), where, function, args.
-_Step = tuple[_Entry | None, str, Callable[..., Any], tuple]
+_Step = tuple[_Entry | None, str, Callable[..., Any], tuple[Any, ...]]
 
 
 class OutputWorker:
@@ -100,7 +99,7 @@ class OutputWorker:
         self._progress = threading.Condition(self._lock)
         self._queue: deque[_Entry] = deque()
         self._keyed: dict[Hashable, _Entry] = {}
-        self._timers: list[tuple[float, int, str, Callable[..., Any], tuple]] = []
+        self._timers: list[tuple[float, int, str, Callable[..., Any], tuple[Any, ...]]] = []
         self._timer_ids = itertools.count()
         self._next_seq = 0
         self._dropped = 0
@@ -108,6 +107,7 @@ class OutputWorker:
         self._idle = False  # the thread waits for work and must be notified
         self._linger_cut = threading.Event()  # set by a waiter: stop lingering, run the calls now
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     # -- queueing (any thread; cheap, never blocks on an output) --------------------------
     def submit(self, where: str, function: Callable[..., Any], *args: Any, key: Hashable | None = None) -> Ticket:
@@ -115,10 +115,12 @@ class OutputWorker:
         that one's arguments in place (the newer call supersedes it) and shares its ticket."""
         return Ticket(self, self.enqueue(where, function, args, key))
 
-    def enqueue(self, where: str, function: Callable[..., Any], args: tuple, key: Hashable | None = None) -> int:
+    def enqueue(self, where: str, function: Callable[..., Any], args: tuple[Any, ...], key: Hashable | None = None) -> int:
         """``submit`` without the Ticket (the Dispatcher's path, kept lean): returns the
         call's number."""
         with self._lock:
+            if self._closed:
+                return self.done_seq
             if key is not None:
                 entry = self._keyed.get(key)
                 if entry is not None:
@@ -145,6 +147,8 @@ class OutputWorker:
     def submit_after(self, delay_s: float, where: str, function: Callable[..., Any], *args: Any) -> None:
         """Run ``function(*args)`` on this lane in ``delay_s`` seconds (or at exit, sooner)."""
         with self._work:
+            if self._closed:
+                return
             heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._timer_ids), where, function, args))
             self._wake()
 
@@ -187,6 +191,9 @@ class OutputWorker:
         idle = False
         with self._work:
             while True:
+                if self._closed:
+                    self._thread = None
+                    return None
                 if idle and LINGER_S and (self._queue or (self._timers and self._timers[0][0] <= time.monotonic())):
                     return _LINGER
                 step = self._take()
@@ -275,6 +282,18 @@ class OutputWorker:
             count, self._timers = len(self._timers), []
             return count
 
+    def close(self) -> None:
+        """Forget what is queued and scheduled, take no more calls, and let the thread end
+        (at once if idle, else after its running call)."""
+        with self._work:
+            self._closed = True
+            self._queue.clear()
+            self._keyed.clear()
+            self._timers = []
+            self._work.notify_all()
+            self._progress.notify_all()
+        self._linger_cut.set()
+
     def after_fork(self) -> None:
         """In a forked child: an empty lane with fresh locks and no thread. What was queued
         in the parent counts as done here (its numbering goes on, so tickets stay valid)."""
@@ -283,22 +302,8 @@ class OutputWorker:
         self._next_seq = self.done_seq = seq
 
 
-worker = OutputWorker("main")
-_LANE_LIMITS = {"ext": EXT_QUEUE_LIMIT, "api": NETWORK_QUEUE_LIMIT, "http": NETWORK_QUEUE_LIMIT,
+_LANE_LIMITS = {"main": None, "ext": EXT_QUEUE_LIMIT, "api": NETWORK_QUEUE_LIMIT, "http": NETWORK_QUEUE_LIMIT,
                 "prometheus": NETWORK_QUEUE_LIMIT, "panel": PANEL_QUEUE_LIMIT}
-_lanes: dict[str, OutputWorker] = {"main": worker}
-_lanes_lock = threading.Lock()
-
-
-def lane(name: str) -> OutputWorker:
-    """The process-wide lane ``name`` (one of main, ext, api, http, prometheus, panel)."""
-    found = _lanes.get(name)
-    if found is not None:
-        return found
-    if name not in _LANE_LIMITS:
-        raise ValueError(f"unknown output lane {name!r}; lanes: main, {', '.join(_LANE_LIMITS)}")
-    with _lanes_lock:
-        return _lanes.setdefault(name, OutputWorker(name, _LANE_LIMITS[name]))
 
 
 def wait_all(tickets: list[Ticket], timeout_s: float) -> bool:
@@ -310,58 +315,67 @@ def wait_all(tickets: list[Ticket], timeout_s: float) -> bool:
     return True
 
 
-_exit_hooks: dict[Hashable, tuple[str, Callable[[], None]]] = {}
+class Lanes:
+    """The process's output lanes and exit hooks (one set per ``carbon_magic.runtime.Runtime``).
 
-
-def on_exit(hook: Callable[[], None], *, lane_name: str = "main", key: Hashable | None = None) -> None:
-    """Run ``hook`` on lane ``lane_name`` at interpreter exit, after the lanes are flushed.
-
-    A hook registered again under the same ``key`` is kept once.
+    ``main`` exists from the start (the CSV rows); the others are made on first use.
     """
-    _exit_hooks.setdefault(key if key is not None else object(), (lane_name, hook))
 
+    def __init__(self) -> None:
+        self.main = OutputWorker("main")
+        self._lanes: dict[str, OutputWorker] = {"main": self.main}
+        self._lock = threading.Lock()
+        self._exit_hooks: dict[Hashable, tuple[str, Callable[[], None]]] = {}
 
-def flush_at_exit(timeout_s: float = EXIT_WAIT_S) -> bool:
-    """Flush every lane then run the exit hooks, bounded; True if all finished in time.
+    def lane(self, name: str) -> OutputWorker:
+        """The lane ``name`` (one of main, ext, api, http, prometheus, panel)."""
+        found = self._lanes.get(name)
+        if found is not None:
+            return found
+        if name not in _LANE_LIMITS:
+            raise ValueError(f"unknown output lane {name!r}; lanes: {', '.join(_LANE_LIMITS)}")
+        with self._lock:
+            return self._lanes.setdefault(name, OutputWorker(name, _LANE_LIMITS[name]))
 
-    Lanes whose thread is gone and cannot be restarted (Python 3.12 at exit) are run here,
-    in the exiting thread, within the same bounds.
-    """
-    lanes = all_lanes()
-    deadline = time.monotonic() + timeout_s
-    for each in lanes:
-        each.hurry()
-    for each in lanes:
-        each.run_here(deadline)
-    drained = wait_all([Ticket(each, each._next_seq) for each in lanes], max(deadline - time.monotonic(), 0.0))
-    hooks = list(_exit_hooks.values())
-    _exit_hooks.clear()
-    deadline = time.monotonic() + timeout_s / 2
-    tickets = [lane(name).submit(f"output exit ({name} lane)", hook) for name, hook in hooks]
-    for each in all_lanes():
-        each.run_here(deadline)
-    return wait_all(tickets, max(deadline - time.monotonic(), 0.0)) and drained
+    def all(self) -> list[OutputWorker]:
+        return list(self._lanes.values())
 
+    def on_exit(self, hook: Callable[[], None], *, lane_name: str = "main", key: Hashable | None = None) -> None:
+        """Run ``hook`` on lane ``lane_name`` at interpreter exit, after the lanes are flushed.
 
-def all_lanes() -> list[OutputWorker]:
-    return list(_lanes.values())
+        A hook registered again under the same ``key`` is kept once.
+        """
+        self._exit_hooks.setdefault(key if key is not None else object(), (lane_name, hook))
 
+    def flush_at_exit(self, timeout_s: float = EXIT_WAIT_S) -> bool:
+        """Flush every lane then run the exit hooks, bounded; True if all finished in time.
 
-def run_exit_flush_first() -> None:
-    """Move the exit flush before the atexit handlers registered so far by other libraries
-    (atexit runs the last registered first), so that, say, Logfire's own shutdown comes
-    after our last records."""
-    atexit.unregister(flush_at_exit)
-    atexit.register(flush_at_exit)
+        Lanes whose thread is gone and cannot be restarted (Python 3.12 at exit) are run here,
+        in the exiting thread, within the same bounds.
+        """
+        lanes = self.all()
+        deadline = time.monotonic() + timeout_s
+        for each in lanes:
+            each.hurry()
+        for each in lanes:
+            each.run_here(deadline)
+        drained = wait_all([Ticket(each, each._next_seq) for each in lanes], max(deadline - time.monotonic(), 0.0))
+        hooks = list(self._exit_hooks.values())
+        self._exit_hooks.clear()
+        deadline = time.monotonic() + timeout_s / 2
+        tickets = [self.lane(name).submit(f"output exit ({name} lane)", hook) for name, hook in hooks]
+        for each in self.all():
+            each.run_here(deadline)
+        return wait_all(tickets, max(deadline - time.monotonic(), 0.0)) and drained
 
+    def close(self) -> None:
+        """Stop using these lanes: forget queued and scheduled calls and exit hooks; each
+        thread ends once its running call returns (a closed lane set publishes nothing)."""
+        self._exit_hooks.clear()
+        for each in self.all():
+            each.close()
 
-atexit.register(flush_at_exit)
-
-
-def _after_fork_in_child() -> None:
-    for each in list(_lanes.values()):
-        each.after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    def after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+        for each in self.all():
+            each.after_fork()

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from . import disk_cache, tables
-from .http import FetchError, fetch, shown_url
+from .. import disk_cache, tables
+from ..http import FetchError, fetch, shown_url
 from .intensity import Location
 
 CACHE_NAME = "electricitymaps"

@@ -12,8 +12,8 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from . import disk_cache, tables
-from .http import FetchError, fetch, shown_url
+from .. import disk_cache, tables
+from ..http import FetchError, fetch, shown_url
 
 CACHE_NAME = "geolocation"
 MAX_AGE_S = 24 * 3600.0
