@@ -16,15 +16,8 @@ from carbon_magic.core.problems import problems
 from carbon_magic.core.record import delta
 from carbon_magic.outputs import CodeCarbonAPIOutput, FileOutput
 from carbon_magic.outputs.api import PendingDeltas
-from tests.outputs_support import (  # noqa: F401
-    MEASURED,
-    Recorder,
-    eventually,
-    exit_hooks_run_at_teardown,
-    problem_count,
-    server,
-    tracker_on,
-)
+from tests.outputs_support import MEASURED, Recorder, problem_count, tracker_on
+from tests.polling import eventually
 from tests.servers import GARBAGE, HANG_UP, LocalServer, closed_port, codecarbon_api, delay, status
 
 KEY = "cc-api-key-0123456789"
@@ -37,6 +30,8 @@ EMISSION_FIELDS = {
     "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed", "cpu_utilization_percent",
     "gpu_utilization_percent", "ram_utilization_percent", "wue",
 }
+
+pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")  # (tests/outputs_support.py)
 
 
 def api(server_url: str, **options) -> CodeCarbonAPIOutput:

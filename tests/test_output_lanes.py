@@ -12,20 +12,18 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from carbon_magic import EmissionsTracker
 from carbon_magic.outputs import FileOutput
 from carbon_magic.core.lanes import OutputWorker
 from carbon_magic.runtime import current_runtime
-from tests.outputs_support import (  # noqa: F401
-    MEASURED,
-    Gate,
-    eventually,
-    exit_hooks_run_at_teardown,
-    problem_count,
-    tracker_on,
-)
+from tests.outputs_support import MEASURED, Gate, problem_count, tracker_on
+from tests.polling import eventually
 
 REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")  # (tests/outputs_support.py)
 
 
 def test_calls_run_in_order_and_a_raising_one_is_counted():

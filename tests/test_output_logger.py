@@ -15,13 +15,10 @@ from carbon_magic.core.config import ConfigError
 from carbon_magic.core.record import TASK_CSV_COLUMNS
 from carbon_magic.outputs import Dispatcher, FileOutput, GoogleCloudLoggerOutput, LoggerOutput
 from carbon_magic.runtime import current_runtime
-from tests.outputs_support import (  # noqa: F401
-    MEASURED,
-    Recorder,
-    eventually,
-    exit_hooks_run_at_teardown,
-    tracker_on,
-)
+from tests.outputs_support import MEASURED, Recorder, tracker_on
+from tests.polling import eventually
+
+pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")  # (tests/outputs_support.py)
 
 
 class Captured(logging.Handler):

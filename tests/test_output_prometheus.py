@@ -23,19 +23,14 @@ from carbon_magic.core.record import delta
 from carbon_magic.outputs import PrometheusOutput
 from carbon_magic.outputs.prometheus import GAUGES, LABELS, job_name
 from carbon_magic.runtime import current_runtime
-from tests.outputs_support import (  # noqa: F401
-    MEASURED,
-    Recorder,
-    eventually,
-    exit_hooks_run_at_teardown,
-    problem_count,
-    server,
-    tracker_on,
-)
+from tests.outputs_support import MEASURED, Recorder, problem_count, tracker_on
+from tests.polling import eventually
 from tests.servers import closed_port, status
 
 REPO = Path(__file__).resolve().parents[1]
 BINARY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
+
+pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")  # (tests/outputs_support.py)
 
 
 def _missing_gateway() -> None:

@@ -13,6 +13,8 @@ from carbon_magic.core.meters import HardwareSpec
 from carbon_magic.core.problems import problems
 from carbon_magic.core.sampler import get_sampler
 
+from .polling import eventually
+
 SPEC = HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=6.0)
 
 
@@ -66,10 +68,7 @@ def test_thread_starts_with_first_lease_and_stops_with_the_last():
     assert sampler.interval_s == pytest.approx(5.0)
     slow.release()
     slow.release()  # idempotent
-    deadline = time.monotonic() + 2
-    while sampler.running and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not sampler.running
+    assert eventually(lambda: not sampler.running, timeout_s=2)
 
 
 def test_listeners_get_readings_and_a_raising_listener_is_counted_not_fatal():
