@@ -101,7 +101,7 @@ def test_each_cell_goes_as_a_task_named_by_its_label(captured, tmp_path):
     sink = Dispatcher([FileOutput("emissions.csv", str(tmp_path)), LoggerOutput(logger), recorder], current_runtime().outputs)
     tracker = tracker_on()
     tracker.start()
-    time.sleep(0.01)
+    time.sleep(0.01)  # a window that lasts: energy to log
     tracker.stop()
     cell = tracker.final_emissions_data
     sink.cell_out(cell, "In [3]: train()", "notebook")
