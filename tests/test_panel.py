@@ -173,7 +173,6 @@ def test_gpu_panel_is_redrawn_when_the_provisional_record_settles(ip, monkeypatc
     eventually(lambda: not get_session(ip).records[-1].provisional, timeout_s=5)
     final = get_session(ip).records[-1]
     assert provisional.provisional and not final.provisional
-    updates = [p for p in ip.recorder.published if p["update"]]
     eventually(lambda: len([p for p in ip.recorder.published if p["update"]]) >= 2, timeout_s=5)
     updates = [p for p in ip.recorder.published if p["update"]]
     first, settled = updates
