@@ -36,7 +36,7 @@ class RecordingPublisher(DisplayPublisher):
 def widget_libraries():
     """Import the widget side once (seconds: plotly imports nbformat and jsonschema), as a kernel
     does while idle after %load_ext; the panels in these tests then show at once."""
-    import carbon_magic.ipython.panel_widgets  # noqa: F401
+    import carbon_magic.ipython.panel.panel_widgets  # noqa: F401
 
 
 @pytest.fixture

@@ -225,7 +225,8 @@ class Session:
 
     def show_summary(self, window: TrackedWindow, record: CellRecord | None) -> None:
         """The summary of a closed window, unless it is quiet or a frozen live panel stands for it;
-        into the place kept before a clear that still waits (see pending_clear.py)."""
+        into the place its live panel kept at the top of the output, or the place kept before a
+        clear that still waits (see pending_clear.py)."""
         if record is None or not self._summary_due(window) or window.summary_shown:
             return
         text, html_text = display.summary_text(record), display.summary_html(record)
@@ -233,7 +234,7 @@ class Session:
         if footnote:  # what went wrong in the background, here rather than in some cell's stderr
             text += f"\n{footnote}"
             html_text += f'<div style="font-size:11px;opacity:.7">{html.escape(footnote)}</div>'
-        place = self.pending_clear.place_for_summary()
+        place = self.pending_clear.place_for_summary(window.summary_place)
         publish_in_order(self.shell, {"text/plain": text, "text/html": html_text}, place, update=place is not None)
 
     def _record(self, finaliser: "_Finaliser", data: Any) -> CellRecord:
