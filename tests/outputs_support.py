@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -49,20 +48,11 @@ def problem_count(where: str, error_type: str) -> int:
     return sum(p.count for p in problems.all() if p.where == where and p.error_type == error_type)
 
 
-def eventually(predicate, timeout_s: float = 10.0, step_s: float = 0.01) -> bool:
-    """True as soon as ``predicate()`` is, False if it is still not after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step_s)
-    return bool(predicate())
-
-
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def exit_hooks_run_at_teardown():
     """Each test's exit hooks (retries' last try, job deletions) run at its end, not at the
-    end of the whole session against servers long gone. Import it into output test modules."""
+    end of the whole session against servers long gone. The output test modules use it for
+    every test: ``pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")``."""
     yield
     lanes = current_runtime().lanes
     lanes.flush_at_exit(5)

@@ -31,6 +31,21 @@ def fresh_telemetry(monkeypatch):
     yield reset_runtime().telemetry
 
 
+@pytest.fixture
+def shell():
+    """The IPython shell telemetry is loaded into (no extension loaded by this fixture)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return InteractiveShell.instance()
+
+
+class NoTerminal:
+    """A stdin that is not a terminal (a script, a pipe): no consent prompt."""
+
+    def isatty(self) -> bool:
+        return False
+
+
 def measured_config(**extra: Any):
     return resolve_config({**OFFLINE_MEASURED, **extra})
 

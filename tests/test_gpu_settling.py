@@ -15,6 +15,7 @@ from carbon_magic.core.sampler import settler
 from carbon_magic.runtime import current_runtime
 from tests.fakes.fake_pynvml import FakeGpu, install
 from tests.fakes.profiles import Constant, Step
+from tests.polling import eventually
 
 POWER_W = 700.0
 BASE = {"powercap_root": "/nonexistent", "force_cpu_power": 50.0, "force_ram_power": 10.0,
@@ -61,9 +62,7 @@ def test_stop_without_waiting_is_provisional_then_final_and_the_csv_row_is_writt
     tracker.stop(wait=False, on_final=finals.append)
     assert tracker.final_emissions_data.provisional  # the next counter update is still ahead
     assert not (tmp_path / "emissions.csv").exists()
-    deadline = time.monotonic() + 2
-    while not finals and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: finals, timeout_s=2)
     [final] = finals
     assert not final.provisional and tracker.final_emissions_data is final
     assert final.gpu_energy * 3.6e6 == pytest.approx(POWER_W * final.duration, rel=0.01)
@@ -192,7 +191,5 @@ def test_settling_happens_off_the_callers_thread(gpu):
     tracker = EmissionsTracker(**BASE)
     tracker.start()
     tracker.stop(wait=False, on_final=lambda record: threads.append(threading.current_thread().name))
-    deadline = time.monotonic() + 2
-    while not threads and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: threads, timeout_s=2)
     assert threads == ["carbon_magic-gpu-poller"]

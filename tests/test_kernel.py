@@ -14,26 +14,9 @@ pytest.importorskip("ipykernel")
 pytest.importorskip("nbclient")
 
 from .ipython_helpers import (  # noqa: E402
-    OFFLINE_ENV, collect, execute_like_jupyterlab, outputs_html, outputs_text, plain_traceback, read_csv, run_notebook,
+    collect, execute_like_jupyterlab, outputs_html, outputs_text, plain_traceback, read_csv, run_notebook,
     texts,
 )
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    for name, value in OFFLINE_ENV.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def kernel(isolated, offline):
-    """A python3 kernel (cwd: the test's folder) and a client for it."""
-    from jupyter_client.manager import start_new_kernel
-
-    manager, client = start_new_kernel(kernel_name="python3", cwd=str(isolated))
-    yield manager, client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
 
 
 def test_cell_ids_sent_by_the_front_end_are_recorded(kernel, isolated):

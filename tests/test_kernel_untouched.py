@@ -10,14 +10,8 @@ import pytest
 pytest.importorskip("ipykernel")
 pytest.importorskip("nbclient")
 
-from .ipython_helpers import OFFLINE_ENV, outputs_text, read_csv, run_notebook  # noqa: E402
+from .ipython_helpers import outputs_text, read_csv, run_notebook  # noqa: E402
 from .test_panel_kernel import kernel_environment  # noqa: E402
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    for name, value in OFFLINE_ENV.items():
-        monkeypatch.setenv(name, value)
 
 
 def test_tracking_neither_changes_nor_repeats_after_the_users_random_seed(isolated, offline):

@@ -26,6 +26,7 @@ from carbon_magic.core.record import RunInfo, build_record
 from carbon_magic.runtime import current_runtime, reset_runtime
 
 from .fakes.tzdata import write_tz_database
+from .polling import eventually
 from .servers import LocalServer, Reply
 
 MEASURED = {"powercap_root": "/nonexistent", "force_cpu_power": 40.0, "force_ram_power": 10.0, "save_to_file": False}
@@ -56,7 +57,7 @@ def online(server, **params):
 
 def run_window(tracker, seconds=0.05):
     tracker.start()
-    time.sleep(seconds)
+    time.sleep(seconds)  # a window that lasts: energy to weigh
     tracker.stop()
     return tracker.final_emissions_data
 
@@ -72,11 +73,6 @@ def location_problems():
     return [p for p in problems.all() if p.where.startswith(ours)]
 
 
-def wait_for(condition, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 # --- pending, then corrected --------------------------------------------------------------------
@@ -87,7 +83,7 @@ def test_tracker_starts_before_geolocation_answers_and_its_record_follows_the_an
     server.routes[("GET", GEO_PATH)] = server.hold(Reply(body=FRANCE), gate)
     tracker = EmissionsTracker(**online(server))
     tracker.start()
-    time.sleep(0.05)
+    assert eventually(lambda: server.count(GEO_PATH) == 1)  # the geolocation request is out and held
     before = tracker.current()  # built while geolocation is pending
     assert before.intensity_g_per_kwh == 475.0 and before.country_iso_code is None
     assert "IP geolocation pending" in before.intensity_source
@@ -109,7 +105,7 @@ def test_start_background_resolution_returns_at_once(server):
     config = resolve_config(online(server))
     service().start_background_resolution(config)
     try:
-        wait_for(lambda: server.count(GEO_PATH) == 1)  # the request is out and held
+        assert eventually(lambda: server.count(GEO_PATH) == 1)  # the request is out and held
         place, intensity = service().current(config)
         assert intensity.kind == WORLD and place.country_iso_code is None
         assert any("pending" in line for line in service().status())
@@ -125,7 +121,7 @@ def test_time_zone_guess_while_geolocation_is_pending(server, tz_paris):
     config = resolve_config(online(server))
     service().start_background_resolution(config)
     try:
-        wait_for(lambda: service().current(config)[0].country_iso_code == "FRA")
+        assert eventually(lambda: service().current(config)[0].country_iso_code == "FRA")
         place, intensity = service().current(config)
         assert intensity.kind == COUNTRY
         assert "country guessed from the time zone Europe/Paris (IP geolocation pending)" in intensity.source
@@ -286,7 +282,7 @@ def test_feeds_with_different_tokens_share_one_request_per_zone(server):
     first = resolve_config(live_params(server))
     second = resolve_config(live_params(server, electricitymaps_api_token="OTHER-TOKEN"))
     service().start_background_resolution(first)
-    wait_for(lambda: server.count(EM_PATH) == 1)  # the first feed's request is out
+    assert eventually(lambda: server.count(EM_PATH) == 1)  # the first feed's request is out
     service().start_background_resolution(second)
     gate.set()
     assert service().wait_resolved(5)
@@ -300,7 +296,7 @@ def test_energy_used_before_the_first_live_value_is_weighed_by_it(server):
     server.routes[("GET", EM_PATH)] = server.hold(Reply(body=EM), gate)
     tracker = EmissionsTracker(**live_params(server))
     tracker.start()
-    time.sleep(0.05)
+    assert eventually(lambda: server.count(EM_PATH) == 1)  # the live request is out and held
     pending = tracker.current()
     assert "live intensity pending" in pending.intensity_source
     assert pending.intensity_g_per_kwh == pytest.approx(tables.country_intensity("FRA").intensity_g_per_kwh, rel=1e-12)
@@ -330,18 +326,18 @@ def test_failed_live_request_keeps_the_last_good_value_then_the_table(server, mo
     service().start_background_resolution(config)
     assert service().wait_resolved(5)
     assert service().current(config)[1].g_per_kwh == 250.0
-    time.sleep(0.25)
+    time.sleep(0.25)  # time must pass: the refresh falls due LIVE_REFRESH_S after the last answer
     service().current(config)  # a record is built after the refresh is due: the feed wakes
-    wait_for(lambda: server.count(EM_PATH) == 2)
-    wait_for(lambda: "request failed" in service().current(config)[1].source)
+    assert eventually(lambda: server.count(EM_PATH) == 2)
+    assert eventually(lambda: "request failed" in service().current(config)[1].source)
     intensity = service().current(config)[1]
     assert (intensity.kind, intensity.g_per_kwh) == (LIVE, 250.0)
     assert "HTTP 503" in intensity.source and "last good value kept" in intensity.source
     monkeypatch.setattr(live, "LIVE_MAX_AGE_S", 0.0)  # the last good value is now too old
-    time.sleep(0.25)
+    time.sleep(0.25)  # the next refresh falls due
     service().current(config)
-    wait_for(lambda: server.count(EM_PATH) == 3)
-    wait_for(lambda: service().current(config)[1].kind != LIVE)
+    assert eventually(lambda: server.count(EM_PATH) == 3)
+    assert eventually(lambda: service().current(config)[1].kind != LIVE)
     intensity = service().current(config)[1]
     assert intensity.kind == COUNTRY and intensity.g_per_kwh == tables.country_intensity("FRA").intensity_g_per_kwh
     assert "live intensity request failed" in intensity.source and intensity.signal is not None
@@ -400,7 +396,7 @@ def test_the_ledger_weighs_each_moment_by_the_value_in_effect():
     readings = [sampler.read()]
     for value in (None, 100.0, 300.0):  # each reading weighs the energy since the previous one
         signal.g_per_kwh = value
-        time.sleep(0.03)
+        time.sleep(0.03)  # energy to weigh in each interval
         readings.append(sampler.read())
     window = tracker.window(readings[0], readings[-1])
     energies = [tracker.window(a, b).energy_j() for a, b in zip(readings, readings[1:])]
@@ -425,7 +421,7 @@ def test_the_ledger_weighs_each_moment_by_the_value_in_effect():
 
 def test_offline_mode_opens_no_socket(monkeypatch, tmp_path, caplog):
     assert service().wait_resolved(5)
-    wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith(board.THREAD_NAME)])
+    assert eventually(lambda: not [t for t in threading.enumerate() if t.name.startswith(board.THREAD_NAME)])
     opened = []
 
     def refuse(*args, **kwargs):
@@ -445,7 +441,7 @@ def test_offline_mode_opens_no_socket(monkeypatch, tmp_path, caplog):
     for tracker in trackers:
         tracker.start()
         tracker.start_task("t")
-        time.sleep(0.03)
+        time.sleep(0.03)  # a few of the sampler's 10 ms ticks run (none may open a socket)
         tracker.flush()
         tracker.stop_task()
         tracker.stop()
@@ -510,7 +506,7 @@ def test_a_forked_child_restarts_a_pending_resolution(server):
     server.routes[("GET", GEO_PATH)] = server.hold(Reply(body=FRANCE), gate)
     config = resolve_config(online(server))
     service().start_background_resolution(config)
-    wait_for(lambda: server.count(GEO_PATH) == 1)
+    assert eventually(lambda: server.count(GEO_PATH) == 1)
 
     def child() -> bytes:
         service().current(config)  # the parent's threads are gone: this starts the child's own
@@ -531,7 +527,7 @@ def test_a_closed_service_publishes_nothing_and_the_new_runtime_starts_afresh(se
     config = resolve_config(online(server))
     old = service()
     old.start_background_resolution(config)
-    wait_for(lambda: server.count(GEO_PATH) == 1)
+    assert eventually(lambda: server.count(GEO_PATH) == 1)
     fresh = reset_runtime().location  # closes the old runtime's service
     gate.set()
     assert old.wait_resolved(5)  # its thread got the answer after the close...
@@ -579,7 +575,7 @@ def test_an_idle_live_feed_asks_the_given_callable_whether_samplers_run(server, 
         disk_cache.cache_dir().joinpath("electricitymaps.json").unlink()  # no other process's value
         assert server.count(EM_PATH) == 1  # no sampler running: no refresh
         running.set()
-        wait_for(lambda: server.count(EM_PATH) >= 2)
+        assert eventually(lambda: server.count(EM_PATH) >= 2)
     finally:
         location.close()
 

@@ -26,6 +26,7 @@ from carbon_magic.ipython.warmup import Warmup  # noqa: E402
 from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS  # noqa: E402
 
 from .ipython_helpers import drain_outputs, loaded_shell, read_csv  # noqa: E402
+from .polling import eventually
 
 
 @pytest.fixture
@@ -636,9 +637,7 @@ def test_gpu_cell_record_becomes_final_and_its_row_is_written_once(ip, monkeypat
     time.sleep(settler.GPU_LEARN_S)
     assert run(ip, "%%carbon --quiet --name gpu-cell\nimport time; time.sleep(0.3)").success
     assert records(ip)[-1].provisional  # the counter's next update is still ahead
-    deadline = time.monotonic() + 3
-    while not finalized and time.monotonic() < deadline:
-        time.sleep(0.02)
+    eventually(lambda: finalized, timeout_s=3)
     [final] = finalized
     assert not final.provisional and records(ip)[-1] is final
     assert final.gpu_energy_kwh * 3.6e6 == pytest.approx(600.0 * final.duration_s, rel=0.01)

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from carbon_magic import EmissionsTracker
 from carbon_magic.core.record import CSV_COLUMNS
 from carbon_magic.outputs import HTTPOutput
 from carbon_magic.outputs.http import login_name
-from tests.outputs_support import (  # noqa: F401
-    MEASURED,
-    Recorder,
-    eventually,
-    exit_hooks_run_at_teardown,
-    problem_count,
-    server,
-    tracker_on,
-)
+from tests.outputs_support import MEASURED, Recorder, problem_count, tracker_on
+from tests.polling import eventually
 from tests.servers import GARBAGE, status
+
+pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")  # (tests/outputs_support.py)
 
 
 def test_totals_are_posted_as_json_on_flush_and_stop(server):

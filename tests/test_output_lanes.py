@@ -12,20 +12,18 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from carbon_magic import EmissionsTracker
 from carbon_magic.outputs import FileOutput
 from carbon_magic.core.lanes import OutputWorker
 from carbon_magic.runtime import current_runtime
-from tests.outputs_support import (  # noqa: F401
-    MEASURED,
-    Gate,
-    eventually,
-    exit_hooks_run_at_teardown,
-    problem_count,
-    tracker_on,
-)
+from tests.outputs_support import MEASURED, Gate, problem_count, tracker_on
+from tests.polling import eventually
 
 REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")  # (tests/outputs_support.py)
 
 
 def test_calls_run_in_order_and_a_raising_one_is_counted():
@@ -70,7 +68,7 @@ def test_scheduled_calls_wait_their_time_unless_hurried():
     worker.submit_after(0.1, "w", seen.append, "soon")
     worker.submit_after(60, "w", seen.append, "later")
     assert eventually(lambda: seen == ["soon"], timeout_s=5)
-    time.sleep(0.1)
+    time.sleep(0.1)  # time must pass: the later call must not run early
     assert seen == ["soon"]
     worker.hurry()
     assert eventually(lambda: seen == ["soon", "later"], timeout_s=5)
@@ -232,10 +230,11 @@ def test_a_csv_that_cannot_be_written_is_counted_and_the_other_outputs_go_on(tmp
 def test_exit_flush_runs_the_work_itself_where_no_thread_can_start(tmp_path):
     """Python 3.12 refuses new threads during interpreter exit; lanes idle by then still flush."""
     script = textwrap.dedent(f"""
-        import atexit, threading, time
+        import atexit, threading
         from carbon_magic import EmissionsTracker
         from carbon_magic.core import lanes
         from carbon_magic.outputs import BaseOutput
+        from tests.polling import eventually
 
         lanes.IDLE_EXIT_S = 0.05
 
@@ -246,7 +245,8 @@ def test_exit_flush_runs_the_work_itself_where_no_thread_can_start(tmp_path):
         tracker = EmissionsTracker(output_handlers=[WithExit()], **{dict(MEASURED, save_to_file=True)!r})
         tracker.start()
         tracker.stop()
-        time.sleep(0.5)  # every lane's thread has ended
+        assert eventually(lambda: not [t for t in threading.enumerate()  # every lane's thread has ended
+                                       if t.name.startswith("carbon_magic-outputs")])
 
         def no_new_threads(self):
             raise RuntimeError("can't create new thread at interpreter shutdown")

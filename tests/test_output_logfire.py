@@ -17,11 +17,13 @@ from carbon_magic.core.config import ConfigError
 from carbon_magic.core.record import delta
 from carbon_magic.outputs import LogfireOutput
 from carbon_magic.outputs.logfire import COUNTERS, GAUGES
-from tests.outputs_support import MEASURED, Recorder, exit_hooks_run_at_teardown, tracker_on  # noqa: F401
+from tests.outputs_support import MEASURED, Recorder, tracker_on
 
 pytest.importorskip("logfire", reason="logfire is in the test extra: pip install -e '.[test]'")
 
 REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")  # (tests/outputs_support.py)
 
 
 def collected(capfire) -> dict[str, float]:

@@ -15,13 +15,10 @@ from carbon_magic.core.config import ConfigError
 from carbon_magic.core.record import TASK_CSV_COLUMNS
 from carbon_magic.outputs import Dispatcher, FileOutput, GoogleCloudLoggerOutput, LoggerOutput
 from carbon_magic.runtime import current_runtime
-from tests.outputs_support import (  # noqa: F401
-    MEASURED,
-    Recorder,
-    eventually,
-    exit_hooks_run_at_teardown,
-    tracker_on,
-)
+from tests.outputs_support import MEASURED, Recorder, tracker_on
+from tests.polling import eventually
+
+pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")  # (tests/outputs_support.py)
 
 
 class Captured(logging.Handler):
@@ -104,7 +101,7 @@ def test_each_cell_goes_as_a_task_named_by_its_label(captured, tmp_path):
     sink = Dispatcher([FileOutput("emissions.csv", str(tmp_path)), LoggerOutput(logger), recorder], current_runtime().outputs)
     tracker = tracker_on()
     tracker.start()
-    time.sleep(0.01)
+    time.sleep(0.01)  # a window that lasts: energy to log
     tracker.stop()
     cell = tracker.final_emissions_data
     sink.cell_out(cell, "In [3]: train()", "notebook")

@@ -23,19 +23,14 @@ from carbon_magic.core.record import delta
 from carbon_magic.outputs import PrometheusOutput
 from carbon_magic.outputs.prometheus import GAUGES, LABELS, job_name
 from carbon_magic.runtime import current_runtime
-from tests.outputs_support import (  # noqa: F401
-    MEASURED,
-    Recorder,
-    eventually,
-    exit_hooks_run_at_teardown,
-    problem_count,
-    server,
-    tracker_on,
-)
+from tests.outputs_support import MEASURED, Recorder, problem_count, tracker_on
+from tests.polling import eventually
 from tests.servers import closed_port, status
 
 REPO = Path(__file__).resolve().parents[1]
 BINARY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
+
+pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")  # (tests/outputs_support.py)
 
 
 def _missing_gateway() -> None:
@@ -106,7 +101,7 @@ def test_a_tracked_run_leaves_codecarbon_series_equal_to_the_record(gateway):
     tracker = OfflineEmissionsTracker(country_iso_code="FRA", project_name="my project", experiment_name="exp-1",
                                       save_to_prometheus=True, prometheus_url=gateway, wue=1.7, **MEASURED)
     tracker.start()
-    time.sleep(0.05)
+    time.sleep(0.05)  # a window that lasts: non-zero figures to compare
     tracker.stop()
     record = tracker.final_emissions_data
     job = "my_project_exp_1"
@@ -129,7 +124,7 @@ def test_gauges_hold_the_part_since_the_last_push_and_the_counter_adds_up(gatewa
     recorder = Recorder()
     tracker = tracker_on(PrometheusOutput(gateway, job="j"), recorder)
     tracker.start()
-    time.sleep(0.05)
+    time.sleep(0.05)  # time must pass: the flushed part and the part after it are both non-zero
     tracker.flush()
     assert tracker._sink.wait(5)
     time.sleep(0.05)
@@ -146,7 +141,8 @@ def test_live_ticks_push_without_counting_energy_twice(gateway):
     tracker = tracker_on(PrometheusOutput(gateway, job="live"), measure_power_secs=0.05)
     tracker.start()
     assert eventually(lambda: "codecarbon_energy_total" in series(gateway, "live"), timeout_s=5)
-    time.sleep(0.3)
+    first_kwh = series(gateway, "live")["codecarbon_energy_total"][1]
+    assert eventually(lambda: series(gateway, "live")["codecarbon_energy_total"][1] > first_kwh)  # a later tick
     tracker.stop()
     assert eventually(lambda: series(gateway, "live")["codecarbon_energy_total"][1]
                       == pytest.approx(tracker.final_emissions_data.energy_consumed, rel=1e-9), timeout_s=5)

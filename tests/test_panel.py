@@ -13,53 +13,15 @@ import pytest
 pytest.importorskip("IPython")
 pytest.importorskip("ipywidgets")
 
-from IPython.core.displaypub import DisplayPublisher  # noqa: E402
-
 from carbon_magic.core.problems import problems  # noqa: E402
 from carbon_magic.ipython import display  # noqa: E402
 from carbon_magic.ipython.extension import get_session  # noqa: E402
 from carbon_magic.runtime import current_runtime  # noqa: E402
 
-from .ipython_helpers import loaded_shell  # noqa: E402
+from .panel_support import WIDGET_MIME  # noqa: E402
+from .polling import eventually  # noqa: E402
 
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 PLACE = {"text/plain": ""}  # the record's place, kept at the top of the cell's output as it starts
-
-
-class RecordingPublisher(DisplayPublisher):
-    """Every display and display update, from any thread, as the kernel would send them."""
-
-    def __init__(self):
-        super().__init__()
-        self.lock = threading.Lock()
-        self.published: list[dict] = []
-
-    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
-        with self.lock:
-            self.published.append({"data": data, "display_id": (transient or {}).get("display_id"),
-                                   "update": update, "thread": threading.current_thread().name})
-
-    def clear_output(self, wait=False):
-        pass
-
-
-@pytest.fixture(scope="module")
-def widget_libraries():
-    """Import the widget side once (seconds: plotly imports nbformat and jsonschema), as a kernel
-    does while idle after %load_ext; the panels in these tests then show at once."""
-    import carbon_magic.ipython.panel.panel_widgets  # noqa: F401
-
-
-@pytest.fixture
-def ip(isolated, monkeypatch, widget_libraries):
-    """InteractiveShell with carbon_magic loaded (offline, France) and displays recorded."""
-    recorder = RecordingPublisher()
-    shell = loaded_shell(monkeypatch, display_pub=recorder)
-    recorder.published.clear()  # the load message
-    shell.recorder = recorder
-    yield shell
-    shell.extension_manager.unload_extension("carbon_magic")
-    assert current_runtime().lanes.lane("panel").drain(10.0)
 
 
 def extension(ip):
@@ -217,16 +179,14 @@ def test_gpu_panel_is_redrawn_when_the_provisional_record_settles(ip, monkeypatc
     time.sleep(settler.GPU_LEARN_S)
     assert run(ip, LONG_CELL.format(period=0.3, options="", seconds=1.2)).success
     provisional = get_session(ip).records[-1]
-    deadline = time.monotonic() + 5
-    while get_session(ip).records[-1].provisional and time.monotonic() < deadline:
-        time.sleep(0.02)
+    eventually(lambda: not get_session(ip).records[-1].provisional, timeout_s=5)
     final = get_session(ip).records[-1]
     assert provisional.provisional and not final.provisional
-    updates = [p for p in ip.recorder.published if p["update"] and WIDGET_MIME not in p["data"]]
-    deadline = time.monotonic() + 5
-    while len(updates) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
-        updates = [p for p in ip.recorder.published if p["update"] and WIDGET_MIME not in p["data"]]
+    def updates_shown():
+        return [p for p in ip.recorder.published if p["update"] and WIDGET_MIME not in p["data"]]
+
+    eventually(lambda: len(updates_shown()) >= 2, timeout_s=5)
+    updates = updates_shown()
     first, settled = updates
     assert "provisional" in first["data"]["text/html"] and first["thread"] == "MainThread"
     assert settled["thread"] == "carbon_magic-gpu-poller" and settled["display_id"] == first["display_id"]

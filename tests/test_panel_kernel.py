@@ -13,16 +13,10 @@ import pytest
 pytest.importorskip("ipykernel")
 pytest.importorskip("ipywidgets")
 
-from .ipython_helpers import OFFLINE_ENV, outputs_html, run_notebook  # noqa: E402
+from .ipython_helpers import outputs_html, run_notebook  # noqa: E402
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 UPDATE_LIMIT_BYTES = 5_000
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    for name, value in OFFLINE_ENV.items():
-        monkeypatch.setenv(name, value)
 
 
 # ipykernel 6 (which keeps one parent for all threads) beside the venv's ipykernel 7

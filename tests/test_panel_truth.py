@@ -20,7 +20,8 @@ from carbon_magic.ipython.extension import get_session  # noqa: E402
 from carbon_magic.runtime import current_runtime  # noqa: E402
 
 from .fakes.powercap import make_tree  # noqa: E402
-from .test_panel import LONG_CELL, WIDGET_MIME, ip, run, widget_libraries  # noqa: E402,F401  (fixtures)
+from .panel_support import WIDGET_MIME  # noqa: E402
+from .test_panel import LONG_CELL, run  # noqa: E402
 
 
 def frozen_html(ip) -> str:

@@ -15,7 +15,8 @@ from carbon_magic.core.record import CSV_COLUMNS
 from carbon_magic.outputs.cells_file import CellsFile
 from carbon_magic.outputs.csv_file import RowAppender
 from carbon_magic.runtime import current_runtime, reset_runtime
-from tests.outputs_support import Gate, eventually
+from tests.outputs_support import Gate
+from tests.polling import eventually
 
 REPO = Path(__file__).resolve().parents[1]
 

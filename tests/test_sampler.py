@@ -17,6 +17,8 @@ from carbon_magic.core.sampler import Sampler
 from carbon_magic.core.sampler.ledger_keeper import SLOW_REFRESH_S
 from carbon_magic.runtime import reset_runtime
 
+from .polling import eventually
+
 SPEC = HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=6.0)
 
 
@@ -70,10 +72,7 @@ def test_thread_starts_with_first_lease_and_stops_with_the_last(samplers):
     assert sampler.interval_s == pytest.approx(5.0)
     slow.release()
     slow.release()  # idempotent
-    deadline = time.monotonic() + 2
-    while sampler.running and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not sampler.running
+    assert eventually(lambda: not sampler.running, timeout_s=2)
 
 
 def test_listeners_get_readings_and_a_raising_listener_is_counted_not_fatal(samplers):

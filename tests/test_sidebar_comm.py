@@ -19,36 +19,11 @@ pytest.importorskip("jupyter_client")
 
 from carbon_magic._version import __version__  # noqa: E402
 
-from .ipython_helpers import OFFLINE_ENV  # noqa: E402
 from .sidebar_client import REFRESH, SidebarClient  # noqa: E402
+from .sidebar_support import channel_counts, load  # noqa: E402
 
 MAX_MESSAGE_BYTES = 5_000
 BUSY_CELL = "%%carbon --quiet\nimport time\nt0 = time.time()\nwhile time.time() - t0 < {seconds}:\n    sum(range(10_000))"
-
-
-@pytest.fixture
-def sidebar(isolated, monkeypatch):
-    """A python3 kernel (offline, cwd: the test's folder) and a SidebarClient for it."""
-    from jupyter_client.manager import start_new_kernel
-
-    for name, value in OFFLINE_ENV.items():
-        monkeypatch.setenv(name, value)
-    manager, client = start_new_kernel(kernel_name="python3", cwd=str(isolated))
-    yield SidebarClient(client)
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
-
-
-def load(sidebar: SidebarClient) -> None:
-    sidebar.output("%load_ext carbon_magic")
-
-
-def channel_counts(sidebar: SidebarClient) -> dict:
-    """The kernel's own count of peers, refused requests and records (read in the kernel)."""
-    return json.loads(sidebar.output(
-        "import json as _j\nfrom carbon_magic.ipython.extension import get_sidebar as _g, get_session as _s\n"
-        "print(_j.dumps({'peers': len(_g().peers), 'rejected': _g().rejected, 'records': len(_s().records)}))"
-    ))
 
 
 def assert_no_top_level_state(sidebar: SidebarClient, comm_ids: set[str]) -> None:

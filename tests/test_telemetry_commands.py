@@ -10,7 +10,7 @@ from carbon_magic import telemetry
 from carbon_magic.runtime import current_runtime
 from carbon_magic.telemetry.consent import consent_path
 from tests import telemetry_schema
-from tests.telemetry_support import fresh_telemetry, measured_config  # noqa: F401
+from tests.telemetry_support import measured_config
 
 
 def json_of(text: str) -> dict:

@@ -15,7 +15,6 @@ from carbon_magic.core.problems import problems
 from carbon_magic.telemetry import levels
 from carbon_magic.telemetry.consent import ConsentStore, consent_path
 from carbon_magic.telemetry.levels import Resolution, resolve_level
-from tests.telemetry_support import fresh_telemetry  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,7 @@ from carbon_magic.telemetry.session_facts import SessionFacts, collect
 from tests import telemetry_schema
 from tests.fakes import fake_pynvml
 from tests.fakes.profiles import Constant
-from tests.telemetry_support import fresh_telemetry, measured_config, tracked_cell  # noqa: F401
+from tests.telemetry_support import measured_config, tracked_cell
 
 MACHINE = MachineFacts(cpu_model="AMD EPYC 7R13", cpu_count=16, cpu_physical_count=8, cpu_sockets=1,
                        cpu_architecture="x86_64", ram_total_bytes=64_000_000_000,

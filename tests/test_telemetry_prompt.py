@@ -24,7 +24,8 @@ from carbon_magic.telemetry.levels import LEVELS, PROMPT_TEXTS
 from tests import telemetry_schema
 from tests.ipython_helpers import collect
 from tests.servers import LocalServer, codecarbon_api
-from tests.telemetry_support import OFFLINE_MEASURED, fresh_telemetry, measured_config  # noqa: F401
+from tests.telemetry_support import OFFLINE_MEASURED, NoTerminal, measured_config
+from tests.polling import eventually
 
 EXPECTED_TEXTS = ["Telemetry disabled", "Basic environment info only", "Full data + emissions shared publicly"]
 
@@ -34,18 +35,6 @@ class Terminal:
 
     def isatty(self) -> bool:
         return True
-
-
-class NoTerminal:
-    def isatty(self) -> bool:
-        return False
-
-
-@pytest.fixture
-def shell():
-    from IPython.core.interactiveshell import InteractiveShell
-
-    return InteractiveShell.instance()
 
 
 def answers(monkeypatch, *replies: str) -> list[str]:
@@ -254,9 +243,7 @@ def test_jupyterlab_like_kernel_shows_the_widget_and_a_click_stores_the_choice(f
         click = client.session.msg("comm_msg", {"comm_id": buttons["Basic environment info only"],
                                                 "data": {"method": "custom", "content": {"event": "click"}}})
         client.shell_channel.send(click)
-        deadline = time.monotonic() + 20
-        while stored_level() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(lambda: stored_level() is not None, timeout_s=20, step_s=0.05)
         assert stored_level() == "minimal"
         reply_id = client.execute("print('NOW', telemetry.current_level().level)", allow_stdin=True)
         texts = "".join(m["content"].get("text", "") for m in collect(client, reply_id)

@@ -13,23 +13,7 @@ from carbon_magic.telemetry import set_level, telemetry_command
 from carbon_magic.core.problems import problems
 from tests import telemetry_schema
 from tests.servers import LocalServer, codecarbon_api, delay, status
-from tests.telemetry_support import (  # noqa: F401
-    SocketGuard, fresh_telemetry, measured_config, telemetry_threads, tracked_cell,
-)
-
-
-class NoTerminal:
-    """A stdin that is not a terminal (a script, a pipe)."""
-
-    def isatty(self) -> bool:
-        return False
-
-
-@pytest.fixture
-def shell():
-    from IPython.core.interactiveshell import InteractiveShell
-
-    return InteractiveShell.instance()
+from tests.telemetry_support import NoTerminal, SocketGuard, measured_config, telemetry_threads, tracked_cell
 
 
 @pytest.fixture

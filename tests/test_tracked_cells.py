@@ -13,7 +13,6 @@ import pytest
 pytest.importorskip("ipykernel")
 
 from .ipython_helpers import execute_like_jupyterlab, plain_traceback, texts  # noqa: E402
-from .test_kernel import kernel, offline  # noqa: E402,F401 (fixtures)
 from .test_panel_kernel import kernel_environment  # noqa: E402
 
 _COUNT = re.compile(r"In\s*\[\d+\]")

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from carbon_magic.core.record import CSV_COLUMNS
 from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS, CELLS_FILE_NAME
+from tests.polling import eventually
 
 ANY = object()  # Notebook.run(expect=ANY): any value, as long as the cell succeeds
 NUMERIC_COLUMNS = ("duration", "emissions", "emissions_rate", "cpu_power", "gpu_power", "ram_power",
@@ -245,12 +246,10 @@ class KernelNotebook:
         """The kernel holds ``count`` records, each a whole row of both CSV files."""
         run_ids = self.run_ids()
         assert len(run_ids) == count, run_ids
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not all(
+        eventually(lambda: all(
             (folder / name).exists() and len(whole_rows(folder / name, columns)) >= count
             for name, columns in (("emissions.csv", CSV_COLUMNS), (CELLS_FILE_NAME, CELLS_CSV_COLUMNS))
-        ):
-            time.sleep(0.05)
+        ), step_s=0.05)  # (the rows' own checks follow)
         self.figures.rows(folder / "emissions.csv", run_ids)
         self.figures.rows(folder / CELLS_FILE_NAME, run_ids, CELLS_CSV_COLUMNS)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS, CELLS_FILE_NAME
 from tests.ipython_helpers import collect, texts
+from tests.polling import eventually
 
 from .harness import whole_rows
 
@@ -58,9 +59,7 @@ def test_kernel_restart_keeps_every_record(isolated, figures, kernel_notebook):
     kernel.run(TRACKED + "print('after', 1)", expect_output="after 1")
     after = kernel.run_ids()
     assert len(after) == 1 and not set(after) & set(before)
-    deadline = time.monotonic() + 10
-    while len(whole_rows(isolated / "emissions.csv")) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: len(whole_rows(isolated / "emissions.csv")) >= 3, step_s=0.05)  # (checked next)
     figures.rows(isolated / "emissions.csv", before + after)
     figures.rows(isolated / CELLS_FILE_NAME, before + after, CELLS_CSV_COLUMNS)
 
@@ -319,10 +318,7 @@ def test_kernel_dying_right_after_tracked_cells_keeps_their_rows(isolated, figur
     for index in range(5):
         kernel.send(TRACKED + f"print('cell', {index})")
     kernel.send("crash = 'the cell in flight'")
-    deadline = time.monotonic() + 120
-    while kernel.manager.is_alive():
-        assert time.monotonic() < deadline, "the kernel did not crash"
-        time.sleep(0.05)
+    assert eventually(lambda: not kernel.manager.is_alive(), timeout_s=120, step_s=0.05), "the kernel did not crash"
     figures.cells_run += 5
     emissions = whole_rows(isolated / "emissions.csv") if (isolated / "emissions.csv").exists() else []
     cells = whole_rows(isolated / CELLS_FILE_NAME, CELLS_CSV_COLUMNS) if (isolated / CELLS_FILE_NAME).exists() else []

@@ -22,6 +22,7 @@ from tests.fakes.profiles import Constant
 
 from .harness import problem_lines, whole_rows
 from .privileges import DROP_FILE_PRIVILEGES
+from tests.polling import eventually
 
 J_PER_KWH = 3.6e6
 TRACKED = "%%carbon --quiet --measure-power-secs 0.05\n"
@@ -38,9 +39,7 @@ def set_counter(path, microjoules: int) -> None:
 
 def wait_final(notebook, timeout_s: float = 5.0):
     """The session's last record once its GPU counters have settled."""
-    deadline = time.monotonic() + timeout_s
-    while notebook.records[-1].provisional and time.monotonic() < deadline:
-        time.sleep(0.02)
+    eventually(lambda: not notebook.records[-1].provisional, timeout_s)
     return notebook.records[-1]
 
 

@@ -8,14 +8,13 @@ the feature pointed at that address by its ``CODECARBON_*`` variable.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import pytest
 
 from tests.servers import GARBAGE, LocalServer, Reply, closed_port, delay, huge, status
-from tests.telemetry_support import fresh_telemetry  # noqa: F401
+from tests.polling import eventually
 
 
 # A tracked cell must not wait for the network: this is far above a cell's own 50 ms, far
@@ -92,10 +91,7 @@ def test_online_feature_against_a_failing_server(feature, misbehaviour, open_not
         if misbehaviour.startswith("huge") and feature.unread_body:
             assert server.wait_for(lambda requests: len(requests) >= 1, SHOWN_WITHIN_S)
             return
-        deadline = time.monotonic() + SHOWN_WITHIN_S
-        while feature.shown not in (status_text := notebook.status()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert feature.shown in status_text, status_text
+        assert eventually(lambda: feature.shown in notebook.status(), SHOWN_WITHIN_S, step_s=0.1), notebook.status()
     finally:
         if server:
             server.close()

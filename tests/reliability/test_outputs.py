@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,7 @@ from carbon_magic.outputs.csv_file import append_rows
 
 from .harness import problem_lines, whole_rows
 from .privileges import DROP_FILE_PRIVILEGES
+from tests.polling import eventually
 
 TRACKED = "%%carbon --quiet\n"
 
@@ -180,9 +180,7 @@ def test_writer_killed_mid_run_leaves_a_parseable_file(tmp_path, figures):
     line whole; the next writer appends whole rows after them."""
     figures.fault("SIGKILL of 2 processes while both append rows, then a third process appends")
     writers = start_writers(tmp_path, processes=2, rows=100_000)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and count_lines(tmp_path / "emissions.csv") < 40:
-        time.sleep(0.05)
+    eventually(lambda: count_lines(tmp_path / "emissions.csv") >= 40, timeout_s=60, step_s=0.05)
     for writer in writers:
         writer.send_signal(signal.SIGKILL)
         writer.wait(10)

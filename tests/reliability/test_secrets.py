@@ -14,7 +14,6 @@ from urllib.parse import quote
 import pytest
 
 from tests.servers import LocalServer, Reply, codecarbon_api, status
-from tests.telemetry_support import fresh_telemetry  # noqa: F401
 
 API_KEY = "cc-api-key-5ecret-0001"
 EM_TOKEN = "em-token-5ecret-0002"

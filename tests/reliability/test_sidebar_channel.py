@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 
-from tests.test_sidebar_comm import channel_counts, load, sidebar  # noqa: F401 (sidebar: the kernel fixture)
+from tests.sidebar_support import channel_counts, load
 
 HEADER_PADDING_BYTES = 2_000_000
 
 
-def test_a_huge_message_header_is_never_echoed_back(sidebar, figures):  # noqa: F811
+def test_a_huge_message_header_is_never_echoed_back(sidebar, figures):
     """A front end whose comm_open carries a 2 MB message header (an extra field, a huge
     session and username) gets states whose parent header is a few hundred bytes, every second,
     not its 2 MB back."""
@@ -32,7 +32,7 @@ def test_a_huge_message_header_is_never_echoed_back(sidebar, figures):  # noqa: 
     assert channel_counts(sidebar)["peers"] == 2  # the announce comm and ours
 
 
-def test_a_silent_peer_expires_even_while_a_cell_runs(sidebar, figures):  # noqa: F811
+def test_a_silent_peer_expires_even_while_a_cell_runs(sidebar, figures):
     """A front end that stopped answering (a closed tab) is let go after PEER_BUSY_EXPIRY_S of
     silence even while one long cell runs (running cells hold requests back, so they count only
     towards that longer limit); the cell gives its output."""
