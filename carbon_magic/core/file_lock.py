@@ -4,14 +4,16 @@ POSIX (Linux, macOS): an advisory ``flock`` on the whole file, and ``os.pread``.
 Windows (no ``fcntl``, no ``os.pread``): ``msvcrt.locking`` of one byte far past any CSV's
 end (Windows locks are mandatory: locking the data would stop other programs from reading
 it), waited for by polling as ``msvcrt`` offers no blocking wait without a 10 s give-up;
-reads are ``lseek`` + ``read``, safe because every caller holds the lock on that descriptor.
+reads are ``lseek`` + ``read`` (the position put back), safe because every caller holds the lock on that descriptor.
 Closing the descriptor drops the lock on both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from typing import Iterator
 
 try:
     import fcntl
@@ -32,9 +34,9 @@ def lock(fd: int, *, wait: bool = True) -> None:
         return
     pause_s = _POLL_FIRST_S
     while True:
-        os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            with _at(fd, WINDOWS_LOCK_OFFSET):
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
             return
         except OSError:
             if not wait:
@@ -48,8 +50,8 @@ def unlock(fd: int) -> None:
     if fcntl is not None:
         fcntl.flock(fd, fcntl.LOCK_UN)
         return
-    os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
-    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    with _at(fd, WINDOWS_LOCK_OFFSET):
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 
 def read_at(fd: int, size: int, offset: int) -> bytes:
@@ -57,12 +59,23 @@ def read_at(fd: int, size: int, offset: int) -> bytes:
     pread = getattr(os, "pread", None)
     if pread is not None:
         return pread(fd, size, offset)
-    os.lseek(fd, offset, os.SEEK_SET)
     chunks = []
-    while size > 0:
-        chunk = os.read(fd, size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size -= len(chunk)
+    with _at(fd, offset):
+        while size > 0:
+            chunk = os.read(fd, size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
     return b"".join(chunks)
+
+
+@contextlib.contextmanager
+def _at(fd: int, offset: int) -> Iterator[None]:
+    """With ``fd``'s position at ``offset``, put back after (as ``pread`` leaves it)."""
+    position = os.lseek(fd, 0, os.SEEK_CUR)
+    os.lseek(fd, offset, os.SEEK_SET)
+    try:
+        yield
+    finally:
+        os.lseek(fd, position, os.SEEK_SET)
