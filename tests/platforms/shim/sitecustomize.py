@@ -38,17 +38,46 @@ DEFAULT_REGISTRY = {r"HARDWARE\DESCRIPTION\System\CentralProcessor\0":
 HIDDEN_TREES = ("/proc", "/sys")
 PREIMPORTED = ("subprocess", "asyncio", "multiprocessing", "shutil", "tempfile", "uuid", "ctypes", "psutil",
                "pytest", "_pytest.capture", "IPython", "IPython.core.interactiveshell", "IPython.utils.process",
-               "jupyter_client", "zmq", "tornado", "traitlets", "urllib.request", "http.server", "mimetypes")
+               "jupyter_client", "jupyter_client.launcher", "jupyter_client.provisioning.local_provisioner",
+               "nbclient", "zmq", "tornado", "traitlets", "urllib.request", "http.server", "mimetypes")
+KERNEL_PREIMPORTED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.parentpoller", "ipykernel.iostream")
+# the Jupyter and test machinery keeps seeing Linux (its Windows code needs ctypes.windll): only
+# carbon_magic and the tests see the simulated platform
+TOOLS = ("pytest", "_pytest", "IPython", "jupyter_client", "jupyter_core", "nbclient", "ipykernel", "zmq",
+         "tornado", "traitlets", "pluggy", "psutil", "multiprocessing", "asyncio", "subprocess")
 
 
 def _preimport() -> None:
     import importlib
 
-    for name in PREIMPORTED:
+    kernel = "ipykernel" in " ".join(getattr(sys, "orig_argv", ()))
+    for name in PREIMPORTED + (KERNEL_PREIMPORTED if kernel else ()):
         try:
             importlib.import_module(name)
         except ImportError:
             pass
+
+
+class _LinuxSys:
+    """``sys`` for the tools: every attribute read and written through, but the real platform."""
+
+    platform = sys.platform
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(sys, name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        setattr(sys, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(sys, name)
+
+
+def _tools_keep_linux() -> None:
+    real = _LinuxSys()
+    for name, module in list(sys.modules.items()):
+        if module is not None and name.split(".")[0] in TOOLS and getattr(module, "sys", None) is sys:
+            module.sys = real  # type: ignore[attr-defined]
 
 
 def _fake_winreg() -> types.ModuleType:
@@ -156,6 +185,7 @@ def simulate(name: str) -> None:
     else:
         bin_folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin")
         os.environ["PATH"] = bin_folder + os.pathsep + os.environ.get("PATH", "")
+    _tools_keep_linux()
     sys.platform = system_platform
     platform.system = lambda: system
     platform.machine = lambda: machine
