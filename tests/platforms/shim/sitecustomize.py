@@ -29,7 +29,7 @@ FACTS = {
 }
 MISSING_MODULES = {"windows": ("fcntl", "resource", "pwd", "grp", "termios"), "macos": ()}
 MISSING_OS_ATTRIBUTES = {
-    "windows": ("pread", "pwrite", "register_at_fork", "fork", "forkpty", "sched_getaffinity", "sysconf"),
+    "windows": ("pread", "pwrite", "preadv", "pwritev", "register_at_fork", "fork", "forkpty", "sched_getaffinity", "sysconf"),
     "macos": ("sched_getaffinity", "pidfd_open"),
 }
 # the registry's answers: SIMULATED_REGISTRY (JSON {"key\\path": {"value name": value}}) or these
