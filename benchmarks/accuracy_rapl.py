@@ -46,7 +46,8 @@ def main(long_windows: bool = True) -> dict:
                 "powercap_root": folder, "measure_power_secs": 15, "save_to_file": False,
                 "offline": True, "force_carbon_intensity_g_co2e_kwh": 400.0,
             })
-            tracker = Tracker(config, location=current_runtime().location)
+            runtime = current_runtime()
+            tracker = Tracker(config, samplers=runtime.samplers, location=runtime.location)
             plan = [(0.02, 30), (0.2, 15), (2.0, 5)] + ([(20.0, 2)] if long_windows else [])
             for window_s, repeats in plan:
                 errors_j, relative = [], []

@@ -31,6 +31,7 @@ from common import median_us, row
 
 from carbon_magic.core.config import resolve_config
 from carbon_magic.core.tracker import Tracker
+from carbon_magic.core.sampler import SamplerRegistry
 from carbon_magic.runtime import reset_runtime
 from tests.servers import LocalServer, Reply
 
@@ -71,11 +72,12 @@ def work() -> int:
     return sum(range(2000))
 
 
-def cold(config) -> float:
-    """Seconds to create a tracker on a fresh location service and run one tracked window."""
+def cold(config, samplers: SamplerRegistry) -> float:
+    """Seconds to create a tracker on a fresh location service (the sampler made already) and
+    run one tracked window."""
     location = reset_runtime().location
     t0 = time.perf_counter()
-    tracker = Tracker(config, location=location)
+    tracker = Tracker(config, samplers=samplers, location=location)
     tracker.start()
     work()
     tracker.stop(wait=False)
@@ -99,12 +101,14 @@ def main(rounds: int = 60, chunks: int = 40, pairs: int = 50) -> dict:
     process = multiprocessing.get_context("spawn").Process(target=serve, args=(child,), daemon=True)
     process.start()
     fast_url, slow_url = parent.recv()
+    samplers = SamplerRegistry()  # one sampler for every round, whatever the runtime's location
     try:
         fast, slow = config_for(fast_url), config_for(slow_url)
         offline = config_for(fast_url, offline=True)
-        Tracker(offline, location=reset_runtime().location)  # creates the sampler
+        Tracker(offline, samplers=samplers, location=reset_runtime().location)  # creates the sampler
         location = reset_runtime().location
-        trackers = {"fast": Tracker(fast, location=location), "slow": Tracker(slow, location=location)}
+        trackers = {"fast": Tracker(fast, samplers=samplers, location=location),
+                    "slow": Tracker(slow, samplers=samplers, location=location)}
         time.sleep(0.3)  # the fast location is resolved, the slow one waits for its answers
         warm_s = {"fast": [], "slow": []}
         for _ in range(chunks):
@@ -116,7 +120,7 @@ def main(rounds: int = 60, chunks: int = 40, pairs: int = 50) -> dict:
         cold_s = {name: [] for name in configs}
         for i in range(rounds):
             for name in (("fast", "slow", "offline") if i % 2 else ("offline", "slow", "fast")):
-                cold_s[name].append(cold(configs[name]))
+                cold_s[name].append(cold(configs[name], samplers))
                 time.sleep(ROUND_GAP_S)
         location = reset_runtime().location
         location.start_background_resolution(slow)
@@ -127,6 +131,7 @@ def main(rounds: int = 60, chunks: int = 40, pairs: int = 50) -> dict:
             current_s.append(time.perf_counter() - t0)
         reset_runtime()
     finally:
+        samplers.close()
         parent.send("stop")
         process.join(5)
 

@@ -91,7 +91,8 @@ def tracker_pair_us(pairs: int = 3000) -> float:
     from carbon_magic.core.tracker import Tracker
     from carbon_magic.runtime import current_runtime
 
-    tracker = Tracker(resolve_config({"save_to_file": False}), location=current_runtime().location)
+    runtime = current_runtime()
+    tracker = Tracker(resolve_config({"save_to_file": False}), samplers=runtime.samplers, location=runtime.location)
     samples = []
     for _ in range(pairs):
         t0 = time.perf_counter()

@@ -27,7 +27,8 @@ class SimulatedClock:
 
 def windows(count: int) -> float:
     config = resolve_config({"save_to_file": False, "offline": True, "force_carbon_intensity_g_co2e_kwh": 400.0})
-    tracker = Tracker(config, location=current_runtime().location)
+    runtime = current_runtime()
+    tracker = Tracker(config, samplers=runtime.samplers, location=runtime.location)
     for _ in range(1000):  # warm-up: caches, allocator pools
         tracker.start()
         tracker.stop()

@@ -15,11 +15,11 @@ from common import REPO, row
 CHILD = r"""
 import json, sys, time
 sys.path.insert(0, {repo!r})
-from carbon_magic.core.sampler import get_sampler
+from carbon_magic.runtime import current_runtime
 interval, seconds = {interval!r}, {seconds!r}
 lease = None
 if interval:
-    sampler = get_sampler()
+    sampler = current_runtime().samplers.get()
     lease = sampler.request_interval(interval)
     time.sleep(1.0)  # let it settle into its rhythm
 cpu0 = time.process_time(); wall0 = time.monotonic()  # ns clock (os.times() ticks at 10 ms)

@@ -57,11 +57,14 @@ def _measure(builds: int, pairs: int) -> dict:
     from carbon_magic.core.config import resolve_config
     from carbon_magic.core.tracker import Tracker
     from carbon_magic.runtime import current_runtime
-    from carbon_magic.telemetry import gather, lifecycle
+    from carbon_magic.telemetry import gather
+
+    lifecycle = current_runtime().telemetry
 
     config = resolve_config({"save_to_file": False, "offline": True, "country_iso_code": "FRA",
                              "powercap_root": "/nonexistent"})
-    tracker = Tracker(config, location=current_runtime().location, usage="magic")
+    runtime = current_runtime()
+    tracker = Tracker(config, samplers=runtime.samplers, location=runtime.location, usage="magic")
     for _ in range(3):
         tracker.start()
         time.sleep(0.01)
@@ -70,7 +73,8 @@ def _measure(builds: int, pairs: int) -> dict:
     record = tracker.final_emissions_data
 
     def build() -> dict:
-        return gather.build_payload("extensive", config, store, latest=record, shell_class="ZMQInteractiveShell")
+        return gather.build_payload("extensive", config, store, samplers=current_runtime().samplers, latest=record,
+                                    shell_class="ZMQInteractiveShell")
 
     t0 = time.perf_counter()
     first = build()

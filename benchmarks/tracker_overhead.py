@@ -13,7 +13,8 @@ from carbon_magic.runtime import current_runtime
 
 def main(pairs: int = 5000) -> dict:
     config = resolve_config({"save_to_file": False, "offline": True, "force_carbon_intensity_g_co2e_kwh": 400.0})
-    tracker = Tracker(config, location=current_runtime().location)
+    runtime = current_runtime()
+    tracker = Tracker(config, samplers=runtime.samplers, location=runtime.location)
     t0 = time.perf_counter()
     tracker.start()
     tracker.stop()

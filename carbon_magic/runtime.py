@@ -1,7 +1,8 @@
 """The process-wide services, owned by one object: ``current_runtime()``.
 
-A ``Runtime`` owns the location service (``location``), the output lanes (``lanes``, with the exit hooks of the outputs), what the
-outputs share (``outputs``), the fork guard (``forks``: objects holding file locks or rows
+A ``Runtime`` owns the samplers (``samplers``, one per hardware setting), the location
+service (``location``), the output lanes (``lanes``, with the exit hooks of the outputs),
+what the outputs share (``outputs``), the fork guard (``forks``: objects holding file locks or rows
 register there to let go of them in a forked child) and the kernel's telemetry
 (``telemetry``). It registers the package's one fork hook and one exit hook; both act on the
 runtime current at that moment. ``reset_runtime()`` closes the current one (its threads end,
@@ -17,37 +18,34 @@ import atexit
 import os
 import threading
 
-from .core import sampler
 from .core.forks import ForkGuard
 from .core.lanes import Lanes
 from .core.location import LocationService
 from .core.problems import problems
+from .core.sampler import SamplerRegistry
 from .outputs.services import OutputServices
 from .telemetry.lifecycle import TelemetryLifecycle
 
 
-def _any_sampler_running() -> bool:
-    return any(running.running for running in sampler.all_samplers())
-
-
 class Runtime:
     def __init__(self) -> None:
+        self.samplers = SamplerRegistry()
         self.forks = ForkGuard()
         self.lanes = Lanes()
         self.outputs = OutputServices(self.lanes, self.forks, run_exit_flush_first=_run_exit_hook_first)
-        self.telemetry = TelemetryLifecycle()
-        self.location = LocationService(samplers_running=_any_sampler_running)
+        self.telemetry = TelemetryLifecycle(self.samplers)
+        self.location = LocationService(samplers_running=self.samplers.any_running)
 
     def close(self) -> None:
         """Stop every service's threads and forget what they hold; nothing is published after."""
         self.telemetry.close()
         self.lanes.close()
-        sampler.shutdown_all()
+        self.samplers.close()
         self.location.close()
 
     def after_fork_in_child(self) -> None:
         problems.after_fork()
-        sampler.after_fork_in_child()  # the sampler registry and location service: see issue 17.5
+        self.samplers.after_fork_in_child()
         self.location.after_fork_in_child()
         self.lanes.after_fork_in_child()
         self.telemetry.after_fork_in_child()

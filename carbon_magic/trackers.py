@@ -55,8 +55,8 @@ class EmissionsTracker(Tracker):
         config = tracker_config(params, forced=self._forced or None)
         self._check(config)
         runtime = current_runtime()
-        super().__init__(config, Dispatcher(build_outputs(config), runtime.outputs), location=runtime.location,
-                         forks=runtime.forks)
+        super().__init__(config, Dispatcher(build_outputs(config), runtime.outputs), samplers=runtime.samplers,
+                         location=runtime.location, forks=runtime.forks)
 
     def _check(self, config: Config) -> None:
         """Class-specific rules on the resolved config (none here)."""

@@ -8,7 +8,8 @@ import os
 import pytest
 
 from carbon_magic.core.problems import problems
-from carbon_magic.runtime import reset_runtime
+from carbon_magic.core.sampler import SamplerRegistry
+from carbon_magic.runtime import current_runtime, reset_runtime
 from tests.servers import closed_port
 
 # reliability cases (tests/reliability/ and @pytest.mark.reliability anywhere) -> RELIABILITY.md
@@ -30,6 +31,12 @@ def isolated(tmp_path, monkeypatch):
     problems.clear()
     yield work
     reset_runtime()
+
+
+@pytest.fixture
+def samplers() -> SamplerRegistry:
+    """The current runtime's samplers (a fresh registry in every test)."""
+    return current_runtime().samplers
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,7 @@ def tracker_on(*outputs: Any, **params: Any) -> Tracker:
     """A core Tracker writing to exactly ``outputs`` (built by the test, with test timings)."""
     runtime = current_runtime()
     return Tracker(resolve_config({**MEASURED, **params}), Dispatcher(list(outputs), runtime.outputs),
-                   location=runtime.location, forks=runtime.forks)
+                   samplers=runtime.samplers, location=runtime.location, forks=runtime.forks)
 
 
 def problem_count(where: str, error_type: str) -> int:

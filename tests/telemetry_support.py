@@ -38,7 +38,7 @@ def measured_config(**extra: Any):
 def tracked_cell(config, seconds: float = 0.05, usage: str = "magic"):
     """Run a tracked window like the extension does for a cell; its final record."""
     runtime = current_runtime()
-    tracker = Tracker(config, location=runtime.location, usage=usage, forks=runtime.forks)
+    tracker = Tracker(config, samplers=runtime.samplers, location=runtime.location, usage=usage, forks=runtime.forks)
     tracker.start()
     sum(i * i for i in range(20000))
     threading.Event().wait(seconds)

@@ -11,7 +11,8 @@ import types
 import pytest
 
 from carbon_magic import EmissionsTracker
-from carbon_magic.core import sampler as sampler_module
+from carbon_magic.core.sampler import settler
+from carbon_magic.runtime import current_runtime
 from tests.fakes.fake_pynvml import FakeGpu, install
 from tests.fakes.profiles import Constant, Step
 
@@ -39,7 +40,7 @@ def gpu(monkeypatch):
 
 def test_windows_are_within_one_percent_and_beat_raw_reads(gpu):
     tracker = EmissionsTracker(**BASE)
-    time.sleep(sampler_module.GPU_LEARN_S)  # the sampler learns the counter's rhythm
+    time.sleep(settler.GPU_LEARN_S)  # the sampler learns the counter's rhythm
     ours, raw = [], []
     for seconds in (0.03, 0.15, 1.0, 0.03, 0.15, 10.0, 0.03):
         measured, t0, t1 = tracked_window(tracker, seconds)
@@ -54,7 +55,7 @@ def test_windows_are_within_one_percent_and_beat_raw_reads(gpu):
 def test_stop_without_waiting_is_provisional_then_final_and_the_csv_row_is_written_once(gpu, tmp_path):
     finals = []
     tracker = EmissionsTracker(output_dir=str(tmp_path), **{**BASE, "save_to_file": True})
-    time.sleep(sampler_module.GPU_LEARN_S)
+    time.sleep(settler.GPU_LEARN_S)
     tracker.start()
     time.sleep(0.05)
     tracker.stop(wait=False, on_final=finals.append)
@@ -80,10 +81,20 @@ def test_gpu_without_counter_follows_the_same_rule(monkeypatch):
     assert measured == pytest.approx(250.0 * (t1 - t0), rel=0.01)
 
 
+def test_only_the_chosen_gpus_count_with_cpu_and_ram(monkeypatch):
+    install(monkeypatch, [FakeGpu(Constant(300.0), update_s=0.1), FakeGpu(Constant(100.0), update_s=0.1, uuid="GPU-1")])
+    tracker = EmissionsTracker(gpu_ids=[1], **BASE)
+    time.sleep(settler.GPU_LEARN_S)
+    measured, t0, t1 = tracked_window(tracker, 0.5)
+    assert measured == pytest.approx(100.0 * (t1 - t0), rel=0.05)  # GPU 1 alone (GPU 0 draws 3x)
+    data = tracker.final_emissions_data
+    assert data.cpu_energy > 0 and data.ram_energy > 0 and data.gpu_count == 1
+
+
 def test_power_change_between_windows_goes_to_the_right_window(monkeypatch):
     errors = []
     for _ in range(3):  # the fast poller is a thread: on a busy machine one try may see too few updates
-        sampler_module.shutdown_all()  # a fresh sampler on this try's fake GPU
+        current_runtime().samplers.close()  # a fresh sampler on this try's fake GPU
         at = time.monotonic() + 2.5
         install(monkeypatch, [FakeGpu(Step(100.0, 600.0, at), update_s=0.1)])
         tracker = EmissionsTracker(**BASE)
@@ -98,7 +109,7 @@ def test_power_change_between_windows_goes_to_the_right_window(monkeypatch):
 
 
 def test_a_boundary_that_never_settles_is_finalised_after_the_timeout(gpu, monkeypatch):
-    monkeypatch.setattr(sampler_module, "SETTLE_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(settler, "SETTLE_TIMEOUT_S", 0.3)
     tracker = EmissionsTracker(**BASE)
     tracker.start()
     time.sleep(0.05)

@@ -582,3 +582,16 @@ def test_an_idle_live_feed_asks_the_given_callable_whether_samplers_run(server, 
         wait_for(lambda: server.count(EM_PATH) >= 2)
     finally:
         location.close()
+
+
+def test_live_intensity_keeps_refreshing_while_a_window_is_open(server, monkeypatch):
+    """The runtime's location service asks the runtime's samplers whether a window is open:
+    while one is (its sampler thread runs), a live feed refreshes though no record is built."""
+    server.routes[("GET", GEO_PATH)] = Reply(body=FRANCE)
+    server.routes[("GET", EM_PATH)] = Reply(body=EM)
+    monkeypatch.setattr(live, "LIVE_REFRESH_S", 0.2)
+    tracker = EmissionsTracker(**live_params(server))
+    tracker.start()
+    assert tracker.sampler.running
+    assert server.wait_for(lambda requests: sum(r.path == EM_PATH for r in requests) >= 4)
+    tracker.stop()

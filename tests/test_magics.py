@@ -617,12 +617,13 @@ def test_core_and_loading_stay_free_of_heavy_imports(isolated):
 
 
 def test_gpu_cell_record_becomes_final_and_its_row_is_written_once(ip, monkeypatch, isolated):
-    from carbon_magic.core import sampler as sampler_module
+    from carbon_magic.core.sampler import settler
+    from carbon_magic.runtime import current_runtime
     from tests.fakes.fake_pynvml import FakeGpu, install
     from tests.fakes.profiles import Constant
 
     ip.extension_manager.unload_extension("carbon_magic")
-    sampler_module.shutdown_all()
+    current_runtime().samplers.close()
     install(monkeypatch, [FakeGpu(Constant(600.0), update_s=0.1)])
     ip.run_line_magic("load_ext", "carbon_magic")
     finalized = []
@@ -632,7 +633,7 @@ def test_gpu_cell_record_becomes_final_and_its_row_is_written_once(ip, monkeypat
             finalized.append(record)
 
     get_session(ip).add_listener(Listener())
-    time.sleep(sampler_module.GPU_LEARN_S)
+    time.sleep(settler.GPU_LEARN_S)
     assert run(ip, "%%carbon --quiet --name gpu-cell\nimport time; time.sleep(0.3)").success
     assert records(ip)[-1].provisional  # the counter's next update is still ahead
     deadline = time.monotonic() + 3

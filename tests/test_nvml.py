@@ -9,9 +9,8 @@ import time
 import pytest
 
 from carbon_magic.core.meters import HardwareSpec, discover
-from carbon_magic.core.meters.nvml import GpuInfo, select_gpus
+from carbon_magic.core.meters.gpu import GpuInfo, select_gpus
 from carbon_magic.core.machine import machine_facts
-from carbon_magic.core.sampler import get_sampler
 from tests.fakes.fake_pynvml import NVML_ERROR_LIBRARY_NOT_FOUND, FakeGpu, install
 from tests.fakes.profiles import Constant
 
@@ -32,10 +31,10 @@ def settled_window(sampler, seconds: float, warm_up_s: float = 1.0):
     return settled
 
 
-def test_counter_gpu_window_energy_once_settled(monkeypatch):
+def test_counter_gpu_window_energy_once_settled(monkeypatch, samplers):
     profile = Constant(300.0)
     install(monkeypatch, [FakeGpu(profile, update_s=0.1)])
-    sampler = get_sampler(SPEC)
+    sampler = samplers.get(SPEC)
     assert sampler.components == ("cpu", "ram", "gpu:0")
     assert sampler.methods()["gpu:0"] == "NVML energy counter (NVIDIA H100 80GB HBM3)"
     assert sampler.exact()["gpu:0"]
@@ -45,9 +44,9 @@ def test_counter_gpu_window_energy_once_settled(monkeypatch):
     assert measured == pytest.approx(300.0 * (end.t_mono - start.t_mono), rel=0.01)
 
 
-def test_gpu_without_counter_integrates_power_never_zero(monkeypatch):
+def test_gpu_without_counter_integrates_power_never_zero(monkeypatch, samplers):
     install(monkeypatch, [FakeGpu(Constant(120.0), has_counter=False, name="Tesla K80")])
-    sampler = get_sampler(SPEC)
+    sampler = samplers.get(SPEC)
     assert "no energy counter" in sampler.methods()["gpu:0"]
     assert any("no energy counter" in note for note in sampler.notes)
     start = sampler.read()
@@ -57,9 +56,9 @@ def test_gpu_without_counter_integrates_power_never_zero(monkeypatch):
     assert measured == pytest.approx(120.0 * (end.t_mono - start.t_mono), rel=0.01)
 
 
-def test_short_window_between_counter_updates_is_provisional_then_settled(monkeypatch):
+def test_short_window_between_counter_updates_is_provisional_then_settled(monkeypatch, samplers):
     install(monkeypatch, [FakeGpu(Constant(500.0), update_s=0.1)])
-    sampler = get_sampler(SPEC)
+    sampler = samplers.get(SPEC)
     lease = sampler.request_interval(15.0, watch_gpus=True)
     time.sleep(1.0)
     start = sampler.read()
@@ -82,9 +81,9 @@ def test_no_nvml_means_no_gpu_components_said_once(monkeypatch):
     assert discovery.notes == ["No NVIDIA GPU measured: NVML did not start (NVML Shared Library Not Found)."]
 
 
-def test_gpu_lost_mid_run_keeps_the_rest_counting(monkeypatch):
+def test_gpu_lost_mid_run_keeps_the_rest_counting(monkeypatch, samplers):
     fake = install(monkeypatch, [FakeGpu(Constant(200.0), update_s=0.01)])
-    sampler = get_sampler(SPEC)
+    sampler = samplers.get(SPEC)
     before = sampler.read()
     fake.gpus[0].lost = True
     time.sleep(0.05)
@@ -114,12 +113,12 @@ def test_select_unknown_gpu_lists_the_gpus_there_are():
         select_gpus((7,), GPUS, {})
 
 
-def test_process_mode_counts_a_gpu_only_where_the_tree_holds_a_context(monkeypatch):
+def test_process_mode_counts_a_gpu_only_where_the_tree_holds_a_context(monkeypatch, samplers):
     install(
         monkeypatch,
         [FakeGpu(Constant(100.0), update_s=0.01, pids=(os.getpid(),)), FakeGpu(Constant(100.0), update_s=0.01, uuid="GPU-1")],
     )
-    sampler = get_sampler(SPEC)
+    sampler = samplers.get(SPEC)
     lease = sampler.request_interval(0.05, process_tree=True)
     start = sampler.read(tick=True)
     time.sleep(0.4)

@@ -14,7 +14,6 @@ import pytest
 from carbon_magic.core.meters import HardwareSpec
 from carbon_magic.core.meters.rapl import RaplUnavailable, discover_domains
 from carbon_magic.core.problems import problems
-from carbon_magic.core.sampler import get_sampler
 from tests.fakes.powercap import RaplWriter, make_tree
 from tests.fakes.profiles import Constant, Step
 
@@ -62,11 +61,11 @@ def test_missing_tree_is_unavailable_with_reason(tmp_path):
 
 
 @pytest.mark.parametrize("window_s", [0.2, 2.0])
-def test_window_energy_matches_injected_truth(tmp_path, window_s):
+def test_window_energy_matches_injected_truth(tmp_path, window_s, samplers):
     domains = make_tree(tmp_path, packages=2)
     profile0, profile1 = Constant(37.0), Constant(55.0)
     with RaplWriter({"intel-rapl:0": (domains["package-0"], profile0), "intel-rapl:1": (domains["package-1"], profile1)}):
-        sampler = get_sampler(spec(tmp_path))
+        sampler = samplers.get(spec(tmp_path))
         assert sampler.methods()["cpu"] == "RAPL energy counters (package-0, package-1)"
         errors = []
         for _ in range(3):
@@ -80,14 +79,14 @@ def test_window_energy_matches_injected_truth(tmp_path, window_s):
     assert min(errors) <= 0.005, errors
 
 
-def test_step_profile_is_followed(tmp_path):
+def test_step_profile_is_followed(tmp_path, samplers):
     domains = make_tree(tmp_path)
     errors = []
     for _ in range(3):  # the writer is a process: on a busy machine one try may lag behind
         at = time.monotonic() + 0.6
         profile = Step(10.0, 90.0, at)
         with RaplWriter({"p": (domains["package-0"], profile)}):
-            sampler = get_sampler(spec(tmp_path))
+            sampler = samplers.get(spec(tmp_path))
             start = sampler.read()
             time.sleep(1.2)
             end = sampler.read()
@@ -102,11 +101,11 @@ def test_step_profile_is_followed(tmp_path):
     assert min(errors) <= 0.02, errors
 
 
-def test_counter_wrap_is_never_missed(tmp_path):
+def test_counter_wrap_is_never_missed(tmp_path, samplers):
     domains = make_tree(tmp_path, max_range_uj=5_000_000)  # 5 J range: wraps every 0.25 s at 20 W
     profile = Constant(20.0)
     with RaplWriter({"p": (domains["package-0"], profile)}):
-        sampler = get_sampler(spec(tmp_path))
+        sampler = samplers.get(spec(tmp_path))
         assert sampler.interval_s <= 5.0 / 20.0 / 2  # sized so a wrap cannot pass unseen
         lease = sampler.request_interval(15.0)
         start = sampler.read()
@@ -118,9 +117,9 @@ def test_counter_wrap_is_never_missed(tmp_path):
     assert measured > 25  # several wraps' worth
 
 
-def test_counter_going_backwards_is_not_a_wrap(tmp_path, caplog):
+def test_counter_going_backwards_is_not_a_wrap(tmp_path, caplog, samplers):
     domains = make_tree(tmp_path, start_uj=4_000_000_000)
-    sampler = get_sampler(spec(tmp_path))
+    sampler = samplers.get(spec(tmp_path))
     before = sampler.read().energy_j["cpu"]
     (domains["package-0"] / "energy_uj").write_text("1000\n")  # a reset, not a wrap
     after = sampler.read().energy_j["cpu"]
@@ -128,9 +127,9 @@ def test_counter_going_backwards_is_not_a_wrap(tmp_path, caplog):
     assert "went backwards" in caplog.text
 
 
-def test_files_vanishing_mid_run_switch_to_the_model(tmp_path):
+def test_files_vanishing_mid_run_switch_to_the_model(tmp_path, samplers):
     domains = make_tree(tmp_path)
-    sampler = get_sampler(spec(tmp_path))
+    sampler = samplers.get(spec(tmp_path))
     before = sampler.read()
     shutil.rmtree(domains["package-0"])
     middle = sampler.read()
@@ -168,11 +167,11 @@ def test_unreadable_counters_warn_and_fall_back_to_model(tmp_path):
     assert "not readable" in result.stdout and "root only since Linux 5.4" in result.stdout
 
 
-def test_readings_say_which_components_a_counter_measures(tmp_path):
+def test_readings_say_which_components_a_counter_measures(tmp_path, samplers):
     """RAPL measures the CPU (a counter), the DIMM model the RAM; after RAPL fails, the CPU is
     modelled too, and the readings say so from then on."""
     domains = make_tree(tmp_path)
-    sampler = get_sampler(spec(tmp_path))
+    sampler = samplers.get(spec(tmp_path))
     assert sampler.read().measured == {"cpu"}
     shutil.rmtree(domains["package-0"])
     sampler.read()

@@ -9,9 +9,13 @@ import time
 import pytest
 
 from carbon_magic.core.ledger import Window
-from carbon_magic.core.meters import HardwareSpec
+from carbon_magic.core.load import LoadSample
+from carbon_magic.core.machine import machine_facts
+from carbon_magic.core.meters import Discovery, HardwareSpec, Meter
 from carbon_magic.core.problems import problems
-from carbon_magic.core.sampler import get_sampler
+from carbon_magic.core.sampler import Sampler
+from carbon_magic.core.sampler.ledger_keeper import SLOW_REFRESH_S
+from carbon_magic.runtime import reset_runtime
 
 SPEC = HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=6.0)
 
@@ -20,13 +24,13 @@ def sampler_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "carbon_magic-sampler"]
 
 
-def test_one_sampler_per_hardware_spec():
-    assert get_sampler(SPEC) is get_sampler(HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=6.0))
-    assert get_sampler(SPEC) is not get_sampler(HardwareSpec(powercap_root="/nonexistent", force_cpu_power=81.0))
+def test_one_sampler_per_hardware_spec(samplers):
+    assert samplers.get(SPEC) is samplers.get(HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=6.0))
+    assert samplers.get(SPEC) is not samplers.get(HardwareSpec(powercap_root="/nonexistent", force_cpu_power=81.0))
 
 
-def test_readings_are_immutable_and_cumulative():
-    sampler = get_sampler(SPEC)
+def test_readings_are_immutable_and_cumulative(samplers):
+    sampler = samplers.get(SPEC)
     first = sampler.read()
     with pytest.raises(TypeError):
         first.energy_j["cpu"] = 0.0  # type: ignore[index]
@@ -40,8 +44,8 @@ def test_readings_are_immutable_and_cumulative():
     assert window.energy_j()["ram"] == pytest.approx(6.0 * window.duration_s, rel=1e-9)
 
 
-def test_nested_and_overlapping_windows_add_up():
-    sampler = get_sampler(SPEC)
+def test_nested_and_overlapping_windows_add_up(samplers):
+    sampler = samplers.get(SPEC)
     a = sampler.read()
     time.sleep(0.01)
     b = sampler.read()
@@ -54,8 +58,8 @@ def test_nested_and_overlapping_windows_add_up():
         assert outer[component] == pytest.approx(first[component] + second[component], rel=1e-12)
 
 
-def test_thread_starts_with_first_lease_and_stops_with_the_last():
-    sampler = get_sampler(SPEC)
+def test_thread_starts_with_first_lease_and_stops_with_the_last(samplers):
+    sampler = samplers.get(SPEC)
     assert not sampler.running
     slow = sampler.request_interval(5.0)
     fast = sampler.request_interval(0.02)
@@ -72,8 +76,8 @@ def test_thread_starts_with_first_lease_and_stops_with_the_last():
     assert not sampler.running
 
 
-def test_listeners_get_readings_and_a_raising_listener_is_counted_not_fatal():
-    sampler = get_sampler(SPEC)
+def test_listeners_get_readings_and_a_raising_listener_is_counted_not_fatal(samplers):
+    sampler = samplers.get(SPEC)
     seen = []
     good = sampler.subscribe(seen.append)
 
@@ -91,8 +95,8 @@ def test_listeners_get_readings_and_a_raising_listener_is_counted_not_fatal():
     assert any(p.error_type == "RuntimeError" and p.count >= 2 for p in problems.all())
 
 
-def test_meter_raising_on_every_call_is_counted_and_others_go_on():
-    sampler = get_sampler(SPEC)
+def test_meter_raising_on_every_call_is_counted_and_others_go_on(samplers):
+    sampler = samplers.get(SPEC)
 
     class Broken(Exception):
         pass
@@ -100,7 +104,7 @@ def test_meter_raising_on_every_call_is_counted_and_others_go_on():
     def explode(now, load):
         raise Broken("sensor unplugged")
 
-    sampler._slots["ram"].meter.read = explode  # a meter with no fallback
+    sampler.keeper.slots["ram"].meter.read = explode  # a meter with no fallback
     before = sampler.read()
     time.sleep(0.01)
     after = sampler.read()
@@ -111,8 +115,8 @@ def test_meter_raising_on_every_call_is_counted_and_others_go_on():
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
-def test_fork_child_keeps_the_ledger_and_restarts_its_thread():
-    sampler = get_sampler(SPEC)
+def test_fork_child_keeps_the_ledger_and_restarts_its_thread(samplers):
+    sampler = samplers.get(SPEC)
     lease = sampler.request_interval(0.02)
     before = sampler.read()
     read_fd, write_fd = os.pipe()
@@ -120,10 +124,10 @@ def test_fork_child_keeps_the_ledger_and_restarts_its_thread():
     if pid == 0:  # child
         try:
             time.sleep(0.1)
-            reading = get_sampler(SPEC).read()
+            reading = samplers.get(SPEC).read()
             ok = (
                 reading.energy_j["ram"] > before.energy_j["ram"]
-                and get_sampler(SPEC) is sampler
+                and samplers.get(SPEC) is sampler
                 and sampler.running
             )
             os.write(write_fd, b"ok" if ok else b"bad")
@@ -136,16 +140,16 @@ def test_fork_child_keeps_the_ledger_and_restarts_its_thread():
     assert answer == b"ok"
 
 
-def test_sampler_thread_cost_is_tracked():
-    sampler = get_sampler(SPEC)
+def test_sampler_thread_cost_is_tracked(samplers):
+    sampler = samplers.get(SPEC)
     lease = sampler.request_interval(0.01)
     time.sleep(0.2)
     lease.release()
     assert sampler.thread_cpu_s > 0.0
 
 
-def test_ticks_without_listeners_keep_the_ledger_and_latest_power_current():
-    sampler = get_sampler(HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=7.0))
+def test_ticks_without_listeners_keep_the_ledger_and_latest_power_current(samplers):
+    sampler = samplers.get(HardwareSpec(powercap_root="/nonexistent", force_cpu_power=80.0, force_ram_power=7.0))
     lease = sampler.request_interval(0.02)
     try:
         time.sleep(0.3)
@@ -153,15 +157,15 @@ def test_ticks_without_listeners_keep_the_ledger_and_latest_power_current():
         time.sleep(0.1)
         # The thread built no Reading for anyone, yet brought the ledger up to its last tick.
         assert sampler.ticks >= ticks + 2
-        assert time.monotonic() - sampler._last_now < 0.1
+        assert time.monotonic() - sampler.keeper.last_now < 0.1
     finally:
         lease.release()
 
 
 def test_wake_signal_coalesces_and_times_out():
-    from carbon_magic.core.sampler import _WakeSignal
+    from carbon_magic.core.sampler.scheduler import WakeSignal
 
-    wake = _WakeSignal()
+    wake = WakeSignal()
     started = time.monotonic()
     wake.wait(0.05)
     assert time.monotonic() - started >= 0.04  # nothing pending: the full timeout
@@ -173,3 +177,50 @@ def test_wake_signal_coalesces_and_times_out():
     started = time.monotonic()
     wake.wait(0.05)
     assert time.monotonic() - started >= 0.04
+
+
+def test_a_new_runtime_has_fresh_samplers_and_the_old_ones_stop(samplers):
+    sampler = samplers.get(SPEC)
+    lease = sampler.request_interval(0.02)
+    assert sampler.running
+    fresh = reset_runtime().samplers
+    assert fresh is not samplers and fresh.existing(SPEC) is None and fresh.all() == []
+    assert not sampler.running  # closing the old runtime stopped its thread
+    assert fresh.get(SPEC) is not sampler
+    lease.release()
+
+
+class SlowFigures(Meter):
+    """A meter declaring slow figures (as GPUs do): counts its refreshes."""
+
+    component = "ram"
+    refreshes = True
+
+    def __init__(self) -> None:
+        self.refreshed: list[frozenset[int]] = []
+        self.total_j = 0.0
+
+    def read(self, now: float, load: LoadSample) -> float:
+        self.total_j += load.dt_s
+        return self.total_j
+
+    def power_w(self) -> float:
+        return 1.0
+
+    def refresh(self, tree_pids: frozenset[int]) -> None:
+        self.refreshed.append(tree_pids)
+
+
+def test_meters_declaring_slow_figures_are_refreshed_on_ticks_at_most_once_a_period():
+    clock = [1000.0]
+    meter = SlowFigures()
+    sampler = Sampler(Discovery(meters=[meter], gpus=[]), machine_facts(), clock=lambda: clock[0])
+    assert meter.refreshed == [frozenset()]  # the first reading is a tick; no process tree
+    clock[0] += SLOW_REFRESH_S / 2
+    sampler.read(tick=True)
+    sampler.read()  # a boundary read reuses the slow figures
+    assert len(meter.refreshed) == 1
+    lease = sampler.request_interval(15.0, process_tree=True)
+    sampler.read(tick=True)  # attributing to the tree: refreshed at the next tick, with its pids
+    lease.release()
+    assert len(meter.refreshed) == 2 and os.getpid() in meter.refreshed[1]

@@ -310,7 +310,7 @@ def test_static_environment_puts_the_detectors_together(root, tmp_path):
     assert static.libraries == {} and static.frameworks_installed == ()
 
 
-def test_a_whole_extensive_payload_imports_no_ml_library(fake_ml_site, tmp_path, monkeypatch):
+def test_a_whole_extensive_payload_imports_no_ml_library(fake_ml_site, tmp_path, monkeypatch, samplers):
     from carbon_magic.core.config import resolve_config
     from carbon_magic.telemetry import gather
     from carbon_magic.telemetry.consent import ConsentStore
@@ -318,7 +318,7 @@ def test_a_whole_extensive_payload_imports_no_ml_library(fake_ml_site, tmp_path,
 
     monkeypatch.setattr(gather, "_static", None)
     config = resolve_config({"offline": True, "country_iso_code": "FRA", "save_to_file": False})
-    built = gather.build_payload("extensive", config, ConsentStore(tmp_path / "t.json"))
+    built = gather.build_payload("extensive", config, ConsentStore(tmp_path / "t.json"), samplers=samplers)
     assert telemetry_schema.problems(built) == []
     assert (built["has_torch"], built["torch_version"]) == (True, "2.3.1")
     assert (built["has_pytorch_lightning"], built["pytorch_lightning_version"]) == (True, "2.2.5")

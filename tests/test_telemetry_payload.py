@@ -135,13 +135,14 @@ SECRETS = {
 }
 
 
-def test_payload_from_a_session_carries_the_ledger_and_nothing_private(fresh_telemetry, isolated, tmp_path):
+def test_payload_from_a_session_carries_the_ledger_and_nothing_private(fresh_telemetry, isolated, tmp_path, samplers):
     (isolated / SECRETS["output_dir"]).mkdir()
     config = measured_config(**SECRETS)
     record = tracked_cell(config, seconds=0.2)
     store = ConsentStore(tmp_path / "cfg" / "telemetry.json")
     store.store_host_machine_hash(True)
-    built = gather.build_payload("extensive", config, store, latest=record, shell_class="ZMQInteractiveShell")
+    built = gather.build_payload("extensive", config, store, samplers=samplers, latest=record,
+                                 shell_class="ZMQInteractiveShell")
     assert telemetry_schema.problems(built) == []
     assert built["country_iso_code"] == "FRA" and built["country_name"] == "France"
     assert built["api_mode"] == "offline" and built["output_methods"] == []
@@ -162,16 +163,16 @@ def test_payload_from_a_session_carries_the_ledger_and_nothing_private(fresh_tel
         assert value not in text, value
 
 
-def test_session_figures_from_the_sampler(fresh_telemetry, monkeypatch):
+def test_session_figures_from_the_sampler(fresh_telemetry, monkeypatch, samplers):
     monkeypatch.setenv("CODECARBON_TELEMETRY_DEBUG", "0")
     config = measured_config(output_methods="csv,prometheus,logger")
     tracked_cell(config, usage="decorator")
     tracked_cell(config, usage="decorator")
     tracked_cell(config, usage="context_manager")
-    before = collect(config, None).warning_count
+    before = collect(config, None, samplers).warning_count
     logging.getLogger("carbon_magic").warning("a warning for the count")
     problems.note("gpu:0 meter", RuntimeError("lost"))
-    facts = collect(config, None)
+    facts = collect(config, None, samplers)
     assert facts.warning_count == before + 2  # ours and the problem log's first warning
     assert facts.hardware_detection_success is False
     assert facts.error_types == ("RuntimeError",)
@@ -182,30 +183,26 @@ def test_session_figures_from_the_sampler(fresh_telemetry, monkeypatch):
     assert facts.record.duration > 0
 
 
-def test_without_any_sampler_the_session_figures_are_zero_and_none_is_created(fresh_telemetry, tmp_path):
-    from carbon_magic.core.sampler import all_samplers
-
+def test_without_any_sampler_the_session_figures_are_zero_and_none_is_created(fresh_telemetry, tmp_path, samplers):
     config = measured_config()  # no tracker ran in this test: no sampler exists
-    built = gather.build_payload("extensive", config, ConsentStore(tmp_path / "t.json"))
+    built = gather.build_payload("extensive", config, ConsentStore(tmp_path / "t.json"), samplers=samplers)
     assert telemetry_schema.problems(built) == []
     assert built["energy_consumed_kwh"] == 0 and built["hardware_tracked"] == []
-    assert len(all_samplers()) == 0
+    assert len(samplers.all()) == 0
 
 
-def test_cells_tracked_with_other_hardware_options_still_count(fresh_telemetry, tmp_path):
-    from carbon_magic.core.sampler import all_samplers
-
+def test_cells_tracked_with_other_hardware_options_still_count(fresh_telemetry, tmp_path, samplers):
     tracked_cell(measured_config(force_cpu_power=55.0), seconds=0.1)  # e.g. %%carbon --force-cpu-power 55
-    built = gather.build_payload("extensive", measured_config(), ConsentStore(tmp_path / "t.json"))
+    built = gather.build_payload("extensive", measured_config(), ConsentStore(tmp_path / "t.json"), samplers=samplers)
     assert built["energy_consumed_kwh"] > 0 and built["hardware_tracked"] == ["cpu", "ram"]
-    assert len(all_samplers()) == 1  # telemetry made none
+    assert len(samplers.all()) == 1  # telemetry made none
 
 
-def test_gpu_facts_from_the_samplers_nvml(fresh_telemetry, monkeypatch, tmp_path):
+def test_gpu_facts_from_the_samplers_nvml(fresh_telemetry, monkeypatch, tmp_path, samplers):
     fake_pynvml.install(monkeypatch, [fake_pynvml.FakeGpu(Constant(300.0)), fake_pynvml.FakeGpu(Constant(200.0))])
     config = measured_config()
     tracked_cell(config)
-    built = gather.build_payload("extensive", config, ConsentStore(tmp_path / "t.json"),
+    built = gather.build_payload("extensive", config, ConsentStore(tmp_path / "t.json"), samplers=samplers,
                                  probe=replace(Probe.current(), environ={}))
     assert telemetry_schema.problems(built) == []
     assert built["gpu_count"] == 2 and built["gpu_model"] == "2 x NVIDIA H100 80GB HBM3"

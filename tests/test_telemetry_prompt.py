@@ -184,7 +184,7 @@ SETUP = (
 TRACKED_CELL = (
     "from carbon_magic.core.tracker import Tracker\n"
     "from carbon_magic.runtime import current_runtime\n"
-    "tracker = Tracker(config, location=current_runtime().location, usage='magic')\n"
+    "tracker = Tracker(config, samplers=current_runtime().samplers, location=current_runtime().location, usage='magic')\n"
     "tracker.start(); sum(range(200000)); tracker.stop()\n"
     "telemetry.on_first_tracked_cell(tracker.final_emissions_data)\n"
 )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from carbon_magic.core import tables
+from carbon_magic.core.ledger import kind_of
 
 EMBODIED_FILE = "embodied.json"
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
@@ -223,7 +224,7 @@ def embodied_g_per_s(hardware: Hardware, lifetime_years: float | None = None,
     rates = {}
     for component, kg in embodied_kg(hardware).items():
         share = 1.0
-        if guest is not None and not component.startswith("gpu:"):
+        if guest is not None and kind_of(component) != "gpu":
             share = guest.ram_gb / hardware.ram_gb if component == "ram" else guest.cpu_fraction
         rates[component] = kg.scaled(per_second * share)
     return rates

@@ -4,8 +4,10 @@ The model (fitted by ``scripts/fit_power_model.py`` on SPEC power_ssj2008 result
 ``carbon_magic/data/power_model.json``; explained in ``docs/power-model.md``):
 
 - at each SPEC load level (active idle, 10 %, ..., 100 %), the logarithm of the machine's wall
-  power is linear in a few facts: log sockets, log TDP per socket, log cores, log threads,
-  log RAM GB, and the CPU's launch year (and its square);
+  power is linear in a few terms of its facts: log sockets, log TDP per socket, log cores,
+  log threads, log RAM GB, the CPU's launch year (and its square), and the candidate terms
+  (squares, a cube, interactions: ``CANDIDATE_TERMS``) that the fit's nested cross-validation
+  selected (the table's ``features``);
 - between levels, power is interpolated linearly in the machine's CPU load (0.0 to 1.0); a
   level never draws less than the level below it;
 - facts below the range of the data (a 1-core VM, a 2003 launch year) and launch years after
@@ -19,7 +21,8 @@ The model (fitted by ``scripts/fit_power_model.py`` on SPEC power_ssj2008 result
 ``machine_power_model`` does the per-machine work once (CPU lookup, features, the eleven levels);
 ``MachinePowerModel.power_w(load)`` is then a few multiplications, cheap enough for every cell
 boundary. ``estimate_power_w`` is the one-call convenience. ``error_band()`` is the model's
-cross-validated error on CPU models it was not fitted on.
+cross-validated error on CPU models it was not fitted on; ``PowerCurve.bounds_w(load)`` the
+low and high watts per component that it implies.
 
 Stdlib only: the table is read on first use and kept.
 """
@@ -38,8 +41,6 @@ from .cpu_catalog import cpu_generation, lookup_tdp
 
 TABLE_FILE = "power_model.json"
 COMPONENTS = ("cpu", "ram", "platform")
-FEATURES = ("intercept", "log_sockets", "log_tdp_w_per_socket", "log_cores", "log_threads", "log_ram_gb",
-            "years_since_2012", "years_since_2012_squared")
 REFERENCE_YEAR = 2012
 # The facts whose range in the data bounds the model (``fitted_ranges`` of the table). Below the
 # range (a 1-core VM), and for the launch year above it too, the nearest fitted value is used;
@@ -47,14 +48,44 @@ REFERENCE_YEAR = 2012
 # CPUs than the fit had seen were predicted better so: docs/power-model.md).
 FITTED_FACTS = ("sockets", "tdp_w_per_socket", "cores", "threads", "ram_gb", "launch_year")
 CAPPED_FACTS = ("launch_year",)
+# Every model has these terms; the fit adds the ``CANDIDATE_TERMS`` that its nested
+# cross-validation selects (the table's ``features`` lists the terms of the shipped model).
+BASE_TERMS = ("intercept", "log_sockets", "log_tdp_w_per_socket", "log_cores", "log_threads", "log_ram_gb",
+              "years_since_2012", "years_since_2012_squared")
+CANDIDATE_TERMS = ("squared_log_ram_gb_per_socket", "squared_log_tdp_w_per_socket", "squared_log_cores",
+                   "squared_log_threads", "squared_log_ram_gb", "years_since_2012_cubed",
+                   "years_x_log_tdp_w_per_socket", "years_x_log_sockets", "years_x_log_cores", "years_x_log_ram_gb")
 
 
-def model_features(*, sockets: float, tdp_w_per_socket: float, cores: float, threads: float, ram_gb: float,
-                   launch_year: float) -> tuple[float, ...]:
-    """The model's features of one machine, in the order of ``FEATURES`` (shared with the fit)."""
-    years = launch_year - REFERENCE_YEAR
-    return (1.0, math.log(sockets), math.log(tdp_w_per_socket), math.log(cores), math.log(threads),
-            math.log(ram_gb), years, years * years)
+def model_terms(fitted: dict[str, float], inside: dict[str, float]) -> dict[str, float]:
+    """Every term the model may use (``BASE_TERMS`` and ``CANDIDATE_TERMS``) of one machine.
+
+    ``fitted``: the machine's ``FITTED_FACTS`` as the model uses them (raised to the data's
+    minimum, the year capped); ``inside``: the same, also lowered to the data's maximum, for the
+    squared terms, so that the curvature of a fact stops at the edge of the data and a bigger
+    machine follows the power law of the linear terms. Shared with the fit.
+    """
+    years = fitted["launch_year"] - REFERENCE_YEAR
+    logs = {name: math.log(fitted[name]) for name in FITTED_FACTS if name != "launch_year"}
+    edge = {name: math.log(inside[name]) for name in FITTED_FACTS if name != "launch_year"}
+    return {
+        "intercept": 1.0, "log_sockets": logs["sockets"], "log_tdp_w_per_socket": logs["tdp_w_per_socket"],
+        "log_cores": logs["cores"], "log_threads": logs["threads"], "log_ram_gb": logs["ram_gb"],
+        "years_since_2012": years, "years_since_2012_squared": years ** 2, "years_since_2012_cubed": years ** 3,
+        "squared_log_ram_gb_per_socket": (edge["ram_gb"] - edge["sockets"]) ** 2,
+        "squared_log_tdp_w_per_socket": edge["tdp_w_per_socket"] ** 2, "squared_log_cores": edge["cores"] ** 2,
+        "squared_log_threads": edge["threads"] ** 2, "squared_log_ram_gb": edge["ram_gb"] ** 2,
+        "years_x_log_tdp_w_per_socket": years * logs["tdp_w_per_socket"], "years_x_log_sockets": years * logs["sockets"],
+        "years_x_log_cores": years * logs["cores"], "years_x_log_ram_gb": years * logs["ram_gb"],
+    }
+
+
+def bounded_facts(facts: dict[str, float], ranges: dict[str, list[float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """``facts`` as the model uses them (``fitted``) and lowered to the data's maximum too
+    (``inside``): the two arguments of ``model_terms``."""
+    fitted = {name: _in_fitted_range(name, value, ranges[name]) for name, value in facts.items()}
+    inside = {name: min(value, ranges[name][1]) for name, value in fitted.items()}
+    return fitted, inside
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,8 +93,10 @@ def model_table() -> dict[str, Any]:
     """The packaged, fitted table (``carbon_magic/data/power_model.json``), read once."""
     path = resources.files("carbon_magic").joinpath("data").joinpath(TABLE_FILE)
     table: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if tuple(table["features"]) != FEATURES:
-        raise ValueError(f"{TABLE_FILE}: its features {table['features']} are not {list(FEATURES)}")
+    unknown = set(table["features"]) - set(BASE_TERMS + CANDIDATE_TERMS)
+    if unknown:
+        raise ValueError(f"{TABLE_FILE}: its features {sorted(unknown)} are not terms of this version "
+                         f"(known: {', '.join(BASE_TERMS + CANDIDATE_TERMS)})")
     return table
 
 
@@ -72,12 +105,17 @@ class ErrorBand:
     """How far the model's wall power was from the measured one, on CPU models it was not fitted on.
 
     ``measured_low_ratio`` .. ``measured_high_ratio`` times an estimate holds the measured power
-    in ``coverage_percent`` % of the validation points (the 5th to 95th percentiles of the
-    cross-validated signed errors for 90 %). ``median_abs_error`` and ``p90_abs_error`` are
-    fractions (0.11 = 11 %); ``signed_median_error`` is positive when the model overestimates.
+    in ``coverage_percent`` % of the validation points: they are 1 / (1 + e) for the signed
+    errors e (predicted / measured - 1) at the ``high_percentile`` and ``low_percentile``
+    (95th and 5th for 90 %), over every load level; ``low_ratio_by_level`` and
+    ``high_ratio_by_level`` the same at each tabulated load level (the idle band is the widest).
+    ``median_abs_error`` and ``p90_abs_error`` are fractions (0.10 = 10 %);
+    ``signed_median_error`` is positive when the model overestimates.
     """
 
     coverage_percent: int
+    low_percentile: float
+    high_percentile: float
     measured_low_ratio: float
     measured_high_ratio: float
     median_abs_error: float
@@ -86,15 +124,25 @@ class ErrorBand:
     servers: int
     cpu_models: int
     folds: int
+    low_ratio_by_level: tuple[float, ...]
+    high_ratio_by_level: tuple[float, ...]
+
+    @classmethod
+    def of_table(cls, table: dict[str, Any]) -> ErrorBand:
+        """The band of a fitted table (its ``validation``)."""
+        validation = dict(table["validation"])
+        for name in ("low_ratio_by_level", "high_ratio_by_level"):
+            validation[name] = tuple(validation[name])
+        return cls(**validation)
 
     def bounds_w(self, estimate_w: float) -> tuple[float, float]:
-        """The (low, high) band around an estimate, in the estimate's unit."""
+        """The (low, high) band around an estimate over all loads, in the estimate's unit."""
         return estimate_w * self.measured_low_ratio, estimate_w * self.measured_high_ratio
 
 
 def error_band() -> ErrorBand:
     """The cross-validated error of the packaged model (grouped by CPU model)."""
-    return ErrorBand(**model_table()["validation"])
+    return ErrorBand.of_table(model_table())
 
 
 def require_positive(name: str, value: Any, accepted: str, integer: bool = False) -> float:
@@ -127,18 +175,36 @@ class PowerCurve:
     basis: str
     band: ErrorBand | None = None
 
-    def power_w(self, load: float) -> dict[str, float]:
-        """Watts per component at this CPU load (0.0 idle .. 1.0 full); they sum to the wall power."""
+    def _between(self, load: float) -> tuple[int, float]:
+        """The tabulated level just above ``load`` (at least the second) and ``load``'s weight
+        between it and the level below."""
         load = _load(load)
         upper = min(max(bisect.bisect_left(self.load_levels, load), 1), len(self.load_levels) - 1)
         x0, x1 = self.load_levels[upper - 1], self.load_levels[upper]
-        weight = (load - x0) / (x1 - x0)
+        return upper, (load - x0) / (x1 - x0)
+
+    def power_w(self, load: float) -> dict[str, float]:
+        """Watts per component at this CPU load (0.0 idle .. 1.0 full); they sum to the wall power."""
+        upper, weight = self._between(load)
         low, high = self.levels_w[upper - 1], self.levels_w[upper]
         return {name: a + (b - a) * weight for name, a, b in zip(COMPONENTS, low, high)}
 
     def total_w(self, load: float) -> float:
         """The wall power at this CPU load."""
         return sum(self.power_w(load).values())
+
+    def bounds_w(self, load: float) -> dict[str, tuple[float, float]] | None:
+        """Per component, the (low, high) watts at this CPU load: the band of the model's
+        cross-validated error at this load (``band.coverage_percent`` % of the validation points
+        at each level; linear between levels), applied to each component as to the wall power it
+        is a share of. None where the figures were not validated (``band`` is None)."""
+        if self.band is None:
+            return None
+        upper, weight = self._between(load)
+        ratios = []
+        for by_level in (self.band.low_ratio_by_level, self.band.high_ratio_by_level):
+            ratios.append(by_level[upper - 1] + (by_level[upper] - by_level[upper - 1]) * weight)
+        return {name: (watts * ratios[0], watts * ratios[1]) for name, watts in self.power_w(load).items()}
 
     def describe(self) -> str:
         """How the figures are obtained and how good the model is, in one line (for status views)."""
@@ -219,8 +285,9 @@ def machine_power_model(*, cpu_model: str, sockets: int, cores: int, threads: in
     year, year_source = launch_year_of(table, cpu_model)
     facts = {"sockets": sockets, "tdp_w_per_socket": tdp_per_socket, "cores": cores, "threads": threads,
              "ram_gb": ram_gb, "launch_year": year}
-    fitted = {name: _in_fitted_range(name, value, table["fitted_ranges"][name]) for name, value in facts.items()}
-    features = model_features(**fitted)
+    fitted, inside = bounded_facts(facts, table["fitted_ranges"])
+    terms = model_terms(fitted, inside)
+    features = [terms[name] for name in table["features"]]
     levels: list[tuple[float, float, float]] = []
     floor_w = 0.0
     for coefficients, split in zip(table["log_power_coefficients"], table["split_coefficients"]):
@@ -235,7 +302,7 @@ def machine_power_model(*, cpu_model: str, sockets: int, cores: int, threads: in
     if moved:
         basis += f"; outside the data's range, the nearest fitted values are used: {', '.join(moved)}"
     return MachinePowerModel(load_levels=tuple(table["load_levels"]), levels_w=tuple(levels), basis=basis,
-                             band=ErrorBand(**table["validation"]) if "validation" in table else None,
+                             band=ErrorBand.of_table(table) if "validation" in table else None,
                              cpu_name=cpu_model, tdp_w_per_socket=tdp_per_socket, tdp_source=tdp_source,
                              launch_year=year, year_source=year_source)
 

@@ -24,10 +24,10 @@ from .location import Intensity, Location, LocationService
 from .lock import MachineLock
 from .logs import configure_logger
 from .meters import HardwareSpec
-from .meters.nvml import select_gpus
+from .meters.gpu import select_gpus
 from .record import EmissionsData, RunInfo, build_record, delta
-from . import sampler as sampler_module
-from .sampler import Lease, Sampler, Subscription, get_sampler
+from .sampler import Lease, Sampler, SamplerRegistry, Subscription
+from .sampler import settler
 from .sync import synchronize_frameworks
 
 logger = logging.getLogger("carbon_magic")
@@ -99,9 +99,10 @@ class _Task:
 class Tracker:
     """Measures windows between ``start()`` and ``stop()`` (and tasks inside them)."""
 
-    def __init__(self, config: Config, sink: OutputSink | None = None, *, location: LocationService,
-                 usage: str = "direct", forks: ForkGuard | None = None):
-        """``location``: the runtime's location service. ``forks``: what releases the
+    def __init__(self, config: Config, sink: OutputSink | None = None, *, samplers: SamplerRegistry,
+                 location: LocationService, usage: str = "direct", forks: ForkGuard | None = None):
+        """``samplers``: where the shared sampler of ``config``'s hardware options comes from;
+        ``location``: the location service (both the runtime's). ``forks``: what releases the
         machine-wide lock (``allow_multiple_runs=False``) in a forked child;
         ``carbon_magic.trackers`` and the extension give the runtime's. Without one, a child
         forked while the lock is held keeps it until the child exits."""
@@ -110,7 +111,7 @@ class Tracker:
         self._location_service = location
         configure_logger(config["log_level"], config["logger_preamble"])
         self._sink = sink
-        self._sampler: Sampler = get_sampler(HardwareSpec.from_config(config))
+        self._sampler: Sampler = samplers.get(HardwareSpec.from_config(config))
         self._components, self._gpu_names = self._select_components()
         self._location, self._intensity = self._locate()
         self._lock = threading.RLock()
@@ -133,8 +134,7 @@ class Tracker:
                 chosen = []
             else:
                 raise ConfigError(f"{error} (from {self.config.source('gpu_ids')})", name="gpu_ids") from None
-        components = tuple(c for c in self._sampler.components if not c.startswith("gpu:"))
-        components += tuple(g.component for g in chosen)
+        components = self._sampler.non_gpu_components() + tuple(g.component for g in chosen)
         return components, tuple(g.name for g in chosen)
 
     def _locate(self) -> tuple[Location, Intensity]:
@@ -298,7 +298,7 @@ class Tracker:
                 self.final_emissions_data = self.record(self.window(run.start, end), run.run_id)
                 self.final_emissions = self.final_emissions_data.emissions
         if wait:
-            finished.wait(sampler_module.SETTLE_TIMEOUT_S + 1.0)
+            finished.wait(settler.SETTLE_TIMEOUT_S + 1.0)
             if self._sink is not None:
                 self._sink.wait(timeout_s=10.0)
         return self.final_emissions

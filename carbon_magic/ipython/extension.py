@@ -193,17 +193,17 @@ class CarbonExtension:
             facts["sampler"] = self.warmup.sampler
             if config is not None:
                 from ..core.meters import HardwareSpec
-                from ..core.sampler import get_sampler
+                from ..runtime import current_runtime
 
-                facts["sampler"] = get_sampler(HardwareSpec.from_config(config))
+                facts["sampler"] = current_runtime().samplers.get(HardwareSpec.from_config(config))
         return facts
 
 
 def _let_sampler_threads_stop() -> None:
     """Let idle sampler threads exit now (those another tracker still uses go on)."""
-    from ..core.sampler import all_samplers
+    from ..runtime import current_runtime
 
-    for sampler in all_samplers():
+    for sampler in current_runtime().samplers.all():
         sampler.stop_if_idle(THREAD_EXIT_WAIT_S)
 
 

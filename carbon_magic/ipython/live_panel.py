@@ -241,7 +241,7 @@ class LiveCell:
         """The window's end in the series, from the record (its energy without PUE, in J)."""
         by_kind_kwh = {"cpu": data.cpu_energy, "gpu": data.gpu_energy, "ram": data.ram_energy}
         last = self.series.points[-1]
-        gpu_groups = [g for g in self.series.groups if g.startswith("gpu")]
+        gpu_groups = [g for g in self.series.groups if kind_of(g) == "gpu"]
         last_gpu_j = sum(last.energy_j[self.series.groups.index(g)] for g in gpu_groups)
         energy_j = {}
         for index, group in enumerate(self.series.groups):

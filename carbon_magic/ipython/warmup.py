@@ -37,9 +37,9 @@ class Warmup:
     def _run(self) -> None:
         try:
             from ..core.meters import HardwareSpec
-            from ..core.sampler import get_sampler
+            from ..runtime import current_runtime
 
-            self.sampler = get_sampler(HardwareSpec.from_config(self.config))
+            self.sampler = current_runtime().samplers.get(HardwareSpec.from_config(self.config))
             self.location, self.intensity = locate(self.config)
         except Exception as error:  # shown by %carbon status; tracking retries on its own
             problems.note("carbon_magic start-up", error)

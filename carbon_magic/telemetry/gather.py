@@ -15,6 +15,7 @@ from typing import Any
 from ..core.config import Config
 from ..core.machine import machine_facts
 from ..core.record import EmissionsData
+from ..core.sampler import SamplerRegistry
 from . import environment
 from .consent import ConsentStore
 from .environment import Probe, StaticEnvironment
@@ -50,17 +51,19 @@ def build_payload(
     config: Config,
     store: ConsentStore,
     *,
+    samplers: SamplerRegistry,
     latest: EmissionsData | None = None,
     shell_class: str | None = None,
     probe: Probe | None = None,
 ) -> dict[str, Any]:
     """The ``level`` payload (minimal or extensive) for this process now.
 
-    ``latest``: the latest tracked cell's record (its location and intensity are the
-    session's); ``shell_class``: the IPython shell's class name (notebook and IDE detection).
+    ``samplers``: the process's samplers (read, never made here); ``latest``: the latest
+    tracked cell's record (its location and intensity are the session's); ``shell_class``:
+    the IPython shell's class name (notebook and IDE detection).
     """
     probe = probe or Probe.current()
-    sampler = session_sampler(config)
+    sampler = session_sampler(config, samplers)
     gpus = sampler.gpus if sampler is not None else []
     nvml = sys.modules.get("pynvml") if gpus else None  # loaded by the sampler, never by us
     static = static_environment(probe, nvml)
@@ -77,7 +80,7 @@ def build_payload(
         gpu_driver_version=environment.gpu_driver_version(nvml),
         secret=store.secret(),
         executable=sys.executable,
-        session=collect(config, latest) if extensive else None,
+        session=collect(config, latest, samplers) if extensive else None,
         context=context(probe, shell_class, static) if extensive else None,
         host_fingerprint=fingerprint,
     )

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 from ..core.config import Config, resolve_config
 from ..core.problems import problems
 from ..core.record import EmissionsData
+from ..core.sampler import SamplerRegistry
 from .consent import ConsentStore, consent_path
 from .levels import DISABLED, EXTENSIVE, LEVELS, PROMPT_TEXTS, Resolution, resolve_level
 from .sender import EXIT_WAIT_S, TIMEOUT_S, Sender
@@ -65,9 +66,11 @@ def _never_raises(fallback: Any) -> Callable:
 
 
 class TelemetryLifecycle:
-    """One kernel's telemetry: what it knows, its consent stores and its sender thread."""
+    """One kernel's telemetry: what it knows, its consent stores and its sender thread.
+    ``samplers``: the process's samplers, whose ledgers the session figures are read from."""
 
-    def __init__(self) -> None:
+    def __init__(self, samplers: SamplerRegistry) -> None:
+        self._samplers = samplers
         self._lock = threading.RLock()
         self._kernel = _Kernel()
         self._stores: dict[str, ConsentStore] = {}
@@ -120,8 +123,8 @@ class TelemetryLifecycle:
         from .gather import build_payload
 
         config = config if config is not None else self.kernel_config()
-        return build_payload(level, config, self.consent_store(), latest=self._kernel.latest,
-                             shell_class=self._kernel.shell_class)
+        return build_payload(level, config, self.consent_store(), samplers=self._samplers,
+                             latest=self._kernel.latest, shell_class=self._kernel.shell_class)
 
     # --- the integration API --------------------------------------------------------------------
 
@@ -231,11 +234,11 @@ class TelemetryLifecycle:
         """Queue ``what`` at ``level``: built from this moment's config and latest record, on the
         telemetry thread (lock held)."""
         config, store = self.kernel_config(), self.consent_store()
-        latest, shell_class = self._kernel.latest, self._kernel.shell_class
+        latest, shell_class, samplers = self._kernel.latest, self._kernel.shell_class, self._samplers
 
         def build() -> dict[str, Any]:  # runs on the telemetry thread: the heavy imports happen there
             from .gather import build_payload
 
-            return build_payload(level, config, store, latest=latest, shell_class=shell_class)
+            return build_payload(level, config, store, samplers=samplers, latest=latest, shell_class=shell_class)
 
         self._kernel.last_ticket = self.sender.submit(what, build, endpoint(config), timeout_s)

@@ -28,7 +28,7 @@ from ..core.logs import warning_count
 from ..core.meters import HardwareSpec
 from ..core.problems import problems
 from ..core.record import EmissionsData, RunInfo, build_record
-from ..core.sampler import Sampler, all_samplers, existing_sampler
+from ..core.sampler import Sampler, SamplerRegistry
 from ..core import tracker
 
 # output_methods parameter values -> the feature request's vocabulary
@@ -117,19 +117,19 @@ def overhead_percent(sampler: Sampler, now_wall: float | None = None) -> float:
     return min(max(sampler.thread_cpu_s / wall_s * 100.0, 0.0), 100.0)
 
 
-def session_sampler(config: Config) -> Sampler | None:
+def session_sampler(config: Config, samplers: SamplerRegistry) -> Sampler | None:
     """The sampler of ``config``'s hardware options, else the process's first one (cells
     may track with other options); None if none was ever made (none is made here)."""
-    sampler = existing_sampler(HardwareSpec.from_config(config))
+    sampler = samplers.existing(HardwareSpec.from_config(config))
     if sampler is None:
-        samplers = all_samplers()
-        sampler = samplers[0] if samplers else None
+        made = samplers.all()
+        sampler = made[0] if made else None
     return sampler
 
 
-def collect(config: Config, latest: EmissionsData | None) -> SessionFacts:
+def collect(config: Config, latest: EmissionsData | None, samplers: SamplerRegistry) -> SessionFacts:
     """Every session figure for ``config``'s hardware (zeros if no sampler was ever made)."""
-    sampler = session_sampler(config)
+    sampler = session_sampler(config, samplers)
     found = problems.all()
     hardware_failed = any(any(word in p.where for word in _HARDWARE_PLACES) for p in found)
     error_types = tuple(sorted({p.error_type[:60] for p in found}))[:MAX_ERROR_TYPES]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from carbon_magic.core import sampler as sampler_module
+from carbon_magic.core.sampler import settler
+from carbon_magic.runtime import current_runtime
 from tests.fakes.fake_pynvml import FakeGpu, install
 from tests.fakes.powercap import RaplWriter, make_tree
 from tests.fakes.profiles import Constant
@@ -109,7 +110,7 @@ def test_rapl_counters_unreadable_mid_cell(isolated, tmp_path, figures, kernel_n
 @pytest.fixture
 def gpu(monkeypatch):
     """One fake GPU at a constant 300 W, its counter stepping every 10 ms."""
-    sampler_module.shutdown_all()
+    current_runtime().samplers.close()
     fake = install(monkeypatch, [FakeGpu(Constant(300.0), update_s=0.01)])
     return fake.gpus[0]
 
@@ -158,7 +159,7 @@ def test_meter_raising_on_every_call(open_notebook, gpu, figures, caplog):
     assert counted and int(counted[0].split(" x", 1)[1].split(":", 1)[0]) >= 12
     logged = [r for r in caplog.records if "gpu:0 meter failed" in r.getMessage()]
     assert len(logged) == 1
-    time.sleep(sampler_module.SETTLE_TIMEOUT_S + 0.5)  # records of unsettled GPUs are final by then
+    time.sleep(settler.SETTLE_TIMEOUT_S + 0.5)  # records of unsettled GPUs are final by then
     notebook.rows_are_whole()
 
 

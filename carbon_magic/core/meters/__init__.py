@@ -9,13 +9,14 @@ from typing import Any, Mapping
 from ..machine import MachineFacts
 from .base import Meter
 from .cpu_model import CpuModelMeter, choose_tdp
-from .nvml import GpuInfo, NvmlGpuMeter, NvmlUnavailable, gpu_infos, load_nvml
+from .gpu import GpuInfo, GpuMeter
+from .nvml import NvmlGpuMeter, NvmlUnavailable, gpu_infos, load_nvml
 from .ram import RamMeter
 from .rapl import RaplMeter, RaplUnavailable, discover_domains
 
 logger = logging.getLogger("carbon_magic")
 
-__all__ = ["HardwareSpec", "Discovery", "discover", "Meter", "GpuInfo"]
+__all__ = ["HardwareSpec", "Discovery", "discover", "Meter", "GpuInfo", "GpuMeter"]
 
 
 @dataclass(frozen=True)

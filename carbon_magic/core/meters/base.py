@@ -27,12 +27,19 @@ class Meter(ABC):
     (the component is measured), False for models and power integrated over time (it is
     modelled); readings carry it as ``Reading.measured``.
     ``max_interval_s`` bounds the sampler's interval (a counter must not wrap twice unseen).
+
+    Capabilities, declared here and set by the meters that have them (the sampler asks these
+    flags, never ``hasattr``): ``settles`` (reads are provisional until ``settled_energy_j``
+    knows better; the sampler's fast poller calls ``poll`` meanwhile) and ``refreshes`` (slow
+    figures such as utilisation, refreshed by ``refresh`` at most every second on ticks).
     """
 
     component: str
     method: str = ""
     exact: bool = False
     max_interval_s: float = math.inf
+    settles: bool = False
+    refreshes: bool = False
 
     @abstractmethod
     def read(self, now: float, load: LoadSample) -> float:
@@ -60,14 +67,16 @@ class Meter(ABC):
 
     def settled_energy_j(self, t: float) -> float | None:
         """Cumulative joules at past instant ``t`` once final; None while still provisional.
-
-        Meters whose reads are final at once leave ``settles`` False and are never asked.
-        """
+        Asked only of meters that declare ``settles``."""
         return None
 
     def poll(self, now: float) -> None:
         """Observe the source at ``now``, between ticks: the sampler's fast poller calls this on
-        the meters that settle, while a window's boundary waits to be settled."""
+        the meters that declare ``settles``, while a window's boundary waits to be settled."""
         return None
 
-    settles: bool = False
+    def refresh(self, tree_pids: frozenset[int]) -> None:
+        """Re-read the slow figures (utilisation; with ``tree_pids``, the process ids of the
+        tracked process tree, whether it uses this source). Called on the meters that declare
+        ``refreshes``."""
+        return None

@@ -11,32 +11,18 @@ final once the later change has been seen.
 from __future__ import annotations
 
 import logging
-import os
-from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..load import LoadSample
 from ..problems import problems
-from .base import CounterWentBackwards, Meter
+from .base import CounterWentBackwards
 from .counter_timeline import CounterTimeline
+from .gpu import GpuInfo, GpuMeter
 
 logger = logging.getLogger("carbon_magic")
 
 class NvmlUnavailable(Exception):
     """No NVML, no driver or no GPU; the message says which."""
-
-
-@dataclass(frozen=True)
-class GpuInfo:
-    index: int
-    name: str
-    uuid: str
-    has_counter: bool
-    memory_total_gb: float
-
-    @property
-    def component(self) -> str:
-        return f"gpu:{self.index}"
 
 
 def load_nvml() -> Any:
@@ -81,10 +67,8 @@ def gpu_infos(nvml: Any) -> list[tuple[GpuInfo, Any]]:
     return found
 
 
-class NvmlGpuMeter(Meter):
+class NvmlGpuMeter(GpuMeter):
     """One GPU: energy counter with interpolation between changes, or integrated power."""
-
-    settles = True
 
     def __init__(self, nvml: Any, handle: Any, info: GpuInfo, now: float):
         self._nvml = nvml
@@ -174,34 +158,3 @@ class NvmlGpuMeter(Meter):
 
     def settled_energy_j(self, t: float) -> float | None:
         return self.timeline.energy_at(t)
-
-
-def select_gpus(
-    gpu_ids: Sequence[int | str] | None, gpus: Sequence[GpuInfo], environ: Mapping[str, str] | None = None
-) -> tuple[list[GpuInfo], str]:
-    """The GPUs a tracker counts: ``gpu_ids``, else ``CUDA_VISIBLE_DEVICES``, else all.
-
-    Integers are NVML indexes; text is a prefix of a GPU's UUID (``GPU-...``, ``MIG-...``).
-    Returns the chosen GPUs and where the choice came from; an id that matches no GPU is a
-    ValueError listing the GPUs there are.
-    """
-    if environ is None:
-        environ = os.environ
-    source = "gpu_ids"
-    if gpu_ids is None:
-        visible = environ.get("CUDA_VISIBLE_DEVICES")
-        if visible is None:
-            return list(gpus), "all GPUs"
-        gpu_ids = [int(x) if x.strip().isdigit() else x.strip() for x in visible.split(",") if x.strip()]
-        source = "CUDA_VISIBLE_DEVICES"
-    chosen: list[GpuInfo] = []
-    for wanted in gpu_ids:
-        if isinstance(wanted, int):
-            match = [g for g in gpus if g.index == wanted]
-        else:
-            match = [g for g in gpus if g.uuid.lower().startswith(wanted.lower())]
-        if not match:
-            available = "; ".join(f"{g.index} ({g.uuid}, {g.name})" for g in gpus) or "none"
-            raise ValueError(f"{source}: no GPU matches {wanted!r}. GPUs here: {available}.")
-        chosen.extend(g for g in match if g not in chosen)
-    return chosen, source

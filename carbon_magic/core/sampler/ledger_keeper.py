@@ -1,0 +1,209 @@
+"""The ledger keeper: brings every meter up to an instant and turns the totals into a Reading.
+
+Per component (``cpu``, ``ram``, ``gpu:N``) it keeps the cumulative joules its meter reported
+(with an offset that keeps the total continuous when a failing meter is swapped for its
+fallback), the process tree's share, and the integrals of utilisation; a meter that raises
+is counted in ``core.problems`` and the others go on. Not thread-safe: the sampler calls it
+with its lock held.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Callable, Mapping
+
+from ..ledger import EMPTY, Reading, WeighedEnergy, frozen
+from ..load import LoadProbe, LoadSample
+from ..meters import GpuMeter, Meter
+from ..problems import problems
+from .wall_clock import WallClock
+from .weighing import Weighings
+
+# Slow figures (memory, process tree, GPU utilisation) change slowly and cost ~150 us of
+# kernel time to read: refresh them at most this often, whatever the sampling rate.
+SLOW_REFRESH_S = 1.0
+_IDLE_LOAD = LoadSample(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+_NONE: frozenset[str] = frozenset()
+
+
+@dataclass
+class Slot:
+    """A ledger component: its meter and the offset that keeps totals continuous across swaps."""
+
+    meter: Meter
+    offset_j: float = 0.0
+    total_j: float = 0.0
+
+
+class LedgerKeeper:
+    """The cumulative per-component ledger of one sampler; see the module docstring."""
+
+    def __init__(self, sampler_id: int, meters: list[Meter], notes: list[str], clock: Callable[[], float],
+                 probe: LoadProbe):
+        self._sampler_id = sampler_id
+        self.notes = notes
+        self._clock = clock
+        self._probe = probe
+        self.slots = {m.component: Slot(m) for m in meters}
+        self.measured = self._counted_components()
+        self._process_j = {c: 0.0 for c, s in self.slots.items() if s.meter.process_fraction(_IDLE_LOAD) is not None}
+        self._gpu_util_s = {c: 0.0 for c, s in self.slots.items() if isinstance(s.meter, GpuMeter)}
+        self._cpu_util_s = self._ram_util_s = self._ram_used_gb_s = 0.0
+        self.weighings = Weighings(self.slots)
+        self.last_now = self._clock()
+        self._wall_clock = WallClock(self.last_now)
+        self._last_slow_refresh = -math.inf
+        self._power_w: Mapping[str, float] = EMPTY
+
+    def _counted_components(self) -> frozenset[str]:
+        """The components measured by a hardware energy counter (``Reading.measured``)."""
+        return frozenset(c for c, s in self.slots.items() if s.meter.exact)
+
+    def settling_slots(self) -> list[Slot]:
+        """The slots whose meters settle (slow counters: GPUs)."""
+        return [slot for slot in self.slots.values() if slot.meter.settles]
+
+    def max_interval_s(self) -> float:
+        """The longest interval between reads the meters allow (a counter must not wrap unseen)."""
+        return min(s.meter.max_interval_s for s in self.slots.values())
+
+    def set_process_tree(self, enabled: bool) -> None:
+        """Attribute to the process tree (children's CPU time, resident memory, GPU contexts)."""
+        if enabled and not self._probe.process_tree:
+            self._last_slow_refresh = -math.inf  # GPU contexts too, at the next tick
+        self._probe.set_process_tree(enabled)
+
+    # -- reading --------------------------------------------------------------------------
+    def read(self, tick: bool, refresh_tree: bool) -> Reading:
+        """A fresh Reading now (see ``Sampler.read``)."""
+        if refresh_tree and self._probe.process_tree:
+            self._probe.refresh_tree()
+        now = self._clock()
+        load, energy, weighed = self.advance(now, tick)
+        provisional = _NONE
+        for component, slot in self.slots.items():
+            if slot.meter.settles and slot.meter.settled_energy_j(now) is None:
+                provisional = provisional | {component}
+        return Reading(
+            sampler_id=self._sampler_id,
+            t_mono=now,
+            t_wall=self._wall_clock.stamp(now),
+            energy_j=MappingProxyType(energy),
+            process_energy_j=frozen(self._process_j) if self._process_j else EMPTY,
+            power_w=self._power_w,
+            cpu_util_s=self._cpu_util_s,
+            gpu_util_s=frozen(self._gpu_util_s) if self._gpu_util_s else EMPTY,
+            ram_util_s=self._ram_util_s,
+            ram_used_gb_s=self._ram_used_gb_s,
+            process_cpu_s=load.process_cpu_s,
+            machine_busy_s=load.machine_busy_s,
+            provisional=provisional,
+            weighed=weighed,
+            measured=self.measured,
+        )
+
+    def advance(self, now: float, tick: bool) -> tuple[LoadSample, dict[str, float], Mapping[str, WeighedEnergy]]:
+        """Bring every meter, utilisation integral and intensity weighing up to ``now``; the
+        load sample, the energy totals and the weighed totals. ``tick``: see ``Sampler.read``."""
+        slow = tick and now - self._last_slow_refresh >= SLOW_REFRESH_S
+        if slow:
+            self._last_slow_refresh = now
+            self._refresh_meters()
+        load = self._sample_load(now, slow)
+        energy = {}
+        for component, slot in self.slots.items():
+            self._advance(component, slot, now, load)
+            energy[component] = slot.total_j
+        if tick:
+            self._power_w = MappingProxyType({c: s.meter.power_w() for c, s in self.slots.items()})
+        dt = load.dt_s
+        if not math.isnan(load.cpu_load):
+            self._cpu_util_s += load.cpu_load * dt
+        self._ram_util_s += load.ram_util * dt
+        self._ram_used_gb_s += load.ram_used_gb * dt
+        for component in self._gpu_util_s:
+            utilisation = self.slots[component].meter.utilisation()
+            if utilisation is not None:
+                self._gpu_util_s[component] += utilisation * dt
+        self.last_now = now
+        return load, energy, self.weighings.add(energy)
+
+    def _sample_load(self, now: float, full: bool) -> LoadSample:
+        try:
+            return self._probe.sample(now, full)
+        except Exception as error:
+            problems.note("load probe", error)
+            return LoadSample(now, max(now - self.last_now, 0.0), math.nan, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def _refresh_meters(self) -> None:
+        """The slow figures of the meters that have them (see ``Meter.refreshes``)."""
+        refreshing = [(c, s.meter) for c, s in self.slots.items() if s.meter.refreshes]
+        if not refreshing:
+            return
+        tree_pids = self._tree_pids() if self._probe.process_tree else frozenset()
+        for component, meter in refreshing:
+            try:
+                meter.refresh(tree_pids)
+            except Exception as error:
+                problems.note(f"{component} meter", error)
+
+    def _advance(self, component: str, slot: Slot, now: float, load: LoadSample) -> None:
+        meter = slot.meter
+        try:
+            total = slot.offset_j + meter.read(now, load)
+        except Exception as error:
+            problems.note(f"{component} meter", error)
+            self._swap_to_fallback(component, slot, now, load)
+            return
+        added = total - slot.total_j
+        if added < 0:  # a meter must never run backwards; keep the ledger monotonic
+            added = 0.0
+            total = slot.total_j
+        slot.total_j = total
+        if component in self._process_j:
+            self._process_j[component] += added * (meter.process_fraction(load) or 0.0)
+
+    def _swap_to_fallback(self, component: str, slot: Slot, now: float, load: LoadSample) -> None:
+        try:
+            replacement = slot.meter.fallback()
+        except Exception as error:
+            problems.note(f"{component} fallback", error)
+            return
+        if replacement is None:
+            return
+        self.notes.append(f"{component}: switched to {replacement.method}")
+        slot.meter = replacement
+        slot.offset_j = slot.total_j
+        self.measured = self._counted_components()
+        replacement.read(now, replace(load, dt_s=0.0))
+
+    @staticmethod
+    def _tree_pids() -> frozenset[int]:
+        try:
+            import psutil
+
+            me = psutil.Process()
+            return frozenset([me.pid, *(c.pid for c in me.children(recursive=True))])
+        except Exception:
+            return frozenset([os.getpid()])
+
+    def settle(self, reading: Reading) -> Reading:
+        """The same reading with slow-counter components made final where now possible."""
+        if not reading.provisional:
+            return reading
+        energy = dict(reading.energy_j)
+        still = []
+        for component in reading.provisional:
+            slot = self.slots[component]
+            value = slot.meter.settled_energy_j(reading.t_mono)
+            if value is None:
+                still.append(component)
+            else:
+                energy[component] = slot.offset_j + value
+        return replace(reading, energy_j=frozen(energy), provisional=frozenset(still))
+
+    def after_fork_in_child(self) -> None:
+        self._probe.after_fork()
