@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 try:
     import fcntl
@@ -56,7 +56,7 @@ def unlock(fd: int) -> None:
 
 def read_at(fd: int, size: int, offset: int) -> bytes:
     """Up to ``size`` bytes of ``fd`` from ``offset`` (``os.pread`` where the OS has it)."""
-    pread = getattr(os, "pread", None)
+    pread: Callable[[int, int, int], bytes] | None = getattr(os, "pread", None)
     if pread is not None:
         return pread(fd, size, offset)
     chunks = []

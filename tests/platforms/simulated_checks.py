@@ -12,7 +12,7 @@ import pytest
 
 from carbon_magic.core.file_lock import lock
 from carbon_magic.core.record import CSV_COLUMNS
-from carbon_magic.outputs.csv_file import LockedFile, append_rows
+from carbon_magic.outputs.csv_file import LockedFile, append_rows, encode_rows
 from tests.ipython_helpers import loaded_shell
 from tests.test_csv import read, row
 
@@ -79,16 +79,10 @@ def test_a_second_writer_waits_for_the_lock_then_writes_its_row(tmp_path):
                                   stdout=subprocess.PIPE, text=True)
         assert writer.stdout is not None
         assert writer.stdout.readline().strip() == "locked"
-        held.append(b"".join(line for line in [held_row()]))
+        held.append(encode_rows([row("held")]))  # the holder's row goes first
     assert writer.stdout.readline().strip() == "written"
     assert writer.wait(60) == 0
     assert [r["run_id"] for r in read(path)] == ["first", "held", "second"]
-
-
-def held_row() -> bytes:
-    from carbon_magic.outputs.csv_file import encode_rows
-
-    return encode_rows([row("held")])
 
 
 def test_the_lock_is_taken_without_waiting_once_free(tmp_path):
