@@ -82,3 +82,24 @@ def test_the_cpu_identity_says_where_it_came_from():
     identity = CpuIdentity("Apple M2 Pro", "sysctl machdep.cpu.brand_string", performance_cores=8, efficiency_cores=4)
     assert identity.description == "Apple M2 Pro, 8 performance + 4 efficiency cores (sysctl machdep.cpu.brand_string)"
     assert CpuIdentity("", "/proc/cpuinfo names no model").description == "model unknown (/proc/cpuinfo names no model)"
+
+
+def status_output(monkeypatch, capsys) -> str:
+    """What ``%carbon status`` prints in a fresh shell with carbon_magic loaded, once discovery
+    has finished (status waits for it; a loaded machine may take longer than a user is made to)."""
+    from carbon_magic.ipython import extension
+    from tests.ipython_helpers import loaded_shell
+
+    monkeypatch.setattr(extension, "STATUS_WAIT_S", 300.0)
+    shell = loaded_shell(monkeypatch)
+    try:
+        capsys.readouterr()
+        shell.run_line_magic("carbon", "status")
+        return capsys.readouterr().out
+    finally:
+        shell.extension_manager.unload_extension("carbon_magic")
+
+
+def test_status_names_this_machines_cpu_and_where_it_was_read(isolated, monkeypatch, capsys):
+    out = status_output(monkeypatch, capsys)
+    assert f"CPU: {read_cpu_identity().description}" in out and "(/proc/cpuinfo model name)" in out

@@ -13,7 +13,7 @@ import pytest
 from carbon_magic.core.file_lock import lock
 from carbon_magic.core.record import CSV_COLUMNS
 from carbon_magic.outputs.csv_file import LockedFile, append_rows, encode_rows
-from tests.ipython_helpers import loaded_shell
+from tests.test_cpu_identity import status_output
 from tests.test_csv import read, row
 
 PLATFORM = os.environ["SIMULATED_PLATFORM"]
@@ -57,13 +57,7 @@ def test_the_platform_is_simulated():
 
 
 def test_status_names_the_cpu_and_how_it_is_measured(isolated, monkeypatch, capsys):
-    shell = loaded_shell(monkeypatch)
-    try:
-        capsys.readouterr()
-        shell.run_line_magic("carbon", "status")
-        out = capsys.readouterr().out
-    finally:
-        shell.extension_manager.unload_extension("carbon_magic")
+    out = status_output(monkeypatch, capsys)
     identity, method = EXPECTED_CPU[PLATFORM]
     assert identity in out and method in out
 

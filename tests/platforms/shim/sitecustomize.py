@@ -40,11 +40,12 @@ PREIMPORTED = ("subprocess", "asyncio", "multiprocessing", "shutil", "tempfile",
                "pytest", "_pytest.capture", "IPython", "IPython.core.interactiveshell", "IPython.utils.process",
                "jupyter_client", "jupyter_client.launcher", "jupyter_client.provisioning.local_provisioner",
                "nbclient", "zmq", "tornado", "traitlets", "urllib.request", "http.server", "mimetypes")
-KERNEL_PREIMPORTED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.parentpoller", "ipykernel.iostream")
+KERNEL_PREIMPORTED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.parentpoller", "ipykernel.iostream",
+                      "ipykernel.debugger")
 # the Jupyter and test machinery keeps seeing Linux (its Windows code needs ctypes.windll): only
 # carbon_magic and the tests see the simulated platform
 TOOLS = ("pytest", "_pytest", "IPython", "jupyter_client", "jupyter_core", "nbclient", "ipykernel", "zmq",
-         "tornado", "traitlets", "pluggy", "psutil", "multiprocessing", "asyncio", "subprocess")
+         "tornado", "traitlets", "pluggy", "psutil", "multiprocessing", "asyncio", "subprocess", "debugpy")
 
 
 def _preimport() -> None:
