@@ -27,7 +27,9 @@ FACTS = {
                 "Windows-11-10.0.22631-SP0"),
     "macos": ("darwin", "Darwin", "arm64", "arm", "macOS-14.5-arm64-arm-64bit"),
 }
-MISSING_MODULES = {"windows": ("fcntl", "resource", "pwd", "grp", "termios"), "macos": ()}
+# ``resource`` stays: carbon_magic never uses it, and the disk-full cases use its RLIMIT_FSIZE
+# to fill the "disk" (a Windows disk fills by other means)
+MISSING_MODULES = {"windows": ("fcntl", "pwd", "grp", "termios"), "macos": ()}
 MISSING_OS_ATTRIBUTES = {
     "windows": ("pread", "pwrite", "preadv", "pwritev", "register_at_fork", "fork", "forkpty", "sched_getaffinity", "sysconf"),
     "macos": ("sched_getaffinity", "pidfd_open"),
