@@ -7,6 +7,11 @@ they are counted. For context, two more forms: a cell magic that only executes i
 (IPython's own cost of any ``%%magic``) and ``%%carbon`` with no CSV output, and the core's
 Tracker start+stop pair measured alone.
 Target: median added time <= 0.5 ms (with or without the printed summary).
+
+Also, less sensitive to a loaded machine: the CPU time of the process (all threads: the
+output lanes' writes included) per cell, over blocks of cells of one form, the blocks of
+every form interleaved; the median over blocks of each form's CPU per cell minus the
+untracked form's, with the quartiles of that difference.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import statistics
 import tempfile
 import time
 
@@ -66,8 +72,6 @@ def main(cells: int = 3000) -> dict:
             sink.truncate()
             for name, code in forms.items():
                 samples[name].append(run_timed(shell, code))
-    import statistics
-
     medians = {name: statistics.median(values) * 1e6 for name, values in samples.items()}
     base = medians["untracked"]
     print(f"%%carbon on a trivial cell ({CELL!r}), {cells} cells of each form, interleaved")
@@ -83,7 +87,32 @@ def main(cells: int = 3000) -> dict:
     row("  %%carbon --quiet without CSV outputs, added",
         f"{medians['%%carbon --quiet --save-to-file false'] - base:.0f} us", "-", True)
     row("  core Tracker start+stop pair alone, median", f"{tracker_pair_us():.0f} us", "-", True)
+    with contextlib.redirect_stdout(sink):
+        cpu_us = cpu_per_cell_us(shell, forms)
+    print("  process CPU time per cell (all threads), blocks of cells interleaved; added to untracked:")
+    for name, added_us in cpu_us.items():
+        low, median, high = statistics.quantiles(added_us, n=4)
+        row(f"  {name}: CPU added per cell (blocks {low:.0f}..{high:.0f})", f"{median:.0f} us", "-", True)
+        result[f"{name} cpu"] = median
     return result
+
+
+def cpu_per_cell_us(shell, forms: dict[str, str], cells: int = 25, blocks: int = 60) -> dict[str, list[float]]:
+    """Per tracked form, each block's process CPU time per cell minus the untracked block's
+    of the same round (the rounds rotate the order of the forms)."""
+    import gc
+
+    names = list(forms)
+    per_block: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(blocks):
+        for name in names[index % len(names):] + names[:index % len(names)]:
+            gc.collect()
+            cpu0 = time.process_time()
+            for _ in range(cells):
+                shell.run_cell(forms[name], store_history=True)
+            per_block[name].append((time.process_time() - cpu0) / cells * 1e6)
+    base = per_block["untracked"]
+    return {name: [value - b for value, b in zip(values, base)] for name, values in per_block.items() if name != "untracked"}
 
 
 def tracker_pair_us(pairs: int = 3000) -> float:
@@ -99,10 +128,10 @@ def tracker_pair_us(pairs: int = 3000) -> float:
         tracker.start()
         tracker.stop(wait=False)
         samples.append(time.perf_counter() - t0)
-    import statistics
-
     return statistics.median(samples) * 1e6
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000)

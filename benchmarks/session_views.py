@@ -87,7 +87,7 @@ def views(shell) -> dict[str, float]:
 def per_record_s(feeder: Feeder) -> float:
     """Median seconds per new record with the panel shown (the panel lane drained: the
     display replaced for each record, its largest part)."""
-    from carbon_magic.ipython.live_panel import LANE
+    from carbon_magic.ipython.panel.themed import LANE
     from carbon_magic.runtime import current_runtime
 
     samples = []

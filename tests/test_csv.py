@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from carbon_magic.core.file_lock import lock
 from carbon_magic.core.record import CSV_COLUMNS
 from carbon_magic.outputs import csv_file
 from carbon_magic.outputs.csv_file import append_rows, format_cell, update_row
@@ -208,3 +209,69 @@ def test_update_mode_replaces_in_place_and_keeps_undecodable_bytes(tmp_path):
     assert b",caf\xe9," in content
     records = list(csv.DictReader(content.decode("latin-1").splitlines()))
     assert [(r["run_id"], r["duration"]) for r in records] == [("old", "1.5"), ("b", "1.5"), ("a", "3.0")]
+
+
+# -- rows appended on the caller's thread (RowAppender.append_now) --------------------------
+
+
+def test_append_now_writes_a_plain_append_and_leaves_anything_else_to_append(tmp_path):
+    path = tmp_path / "emissions.csv"
+    appender = csv_file.RowAppender(path, CSV_COLUMNS, forks=current_runtime().forks)
+    assert not appender.append_now([row("r1")]) and not path.exists()  # a new file needs its header
+    appender.append([row("r1")])
+    assert appender.append_now([row("r2")])
+    assert [r["run_id"] for r in read(path)] == ["r1", "r2"]
+
+    held = os.open(path, os.O_RDWR)
+    lock(held)  # another process is writing
+    try:
+        assert not appender.append_now([row("r3")])
+    finally:
+        os.close(held)
+    with path.open("ab") as handle:
+        handle.write(b"torn")
+    assert not appender.append_now([row("r3")])  # the torn row is the lane's to set aside
+    assert path.read_bytes().endswith(b"\ntorn")
+    appender.append([row("r3")])
+    assert [r["run_id"] for r in read(path)] == ["r1", "r2", "r3"]
+
+    path.write_text("a,b\n1,2\n")  # another layout: the lane moves it aside
+    assert not appender.append_now([row("r4")]) and path.read_text() == "a,b\n1,2\n"
+    updating = csv_file.RowAppender(tmp_path / "updated.csv", CSV_COLUMNS, "run_id", forks=current_runtime().forks)
+    updating.append([row("u1")])
+    assert not updating.append_now([row("u2")])  # update mode is never a plain append
+
+
+def test_append_now_leaves_rows_held_from_a_failed_write_to_go_first(tmp_path, monkeypatch):
+    path = tmp_path / "emissions.csv"
+    appender = csv_file.RowAppender(path, CSV_COLUMNS, forks=current_runtime().forks)
+    appender.append([row("r1")])
+    real_write = os.write
+    monkeypatch.setattr(csv_file.os, "write", lambda fd, data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    with pytest.raises(OSError):
+        appender.append([row("r2")])
+    assert not appender.append_now([row("r3")])  # a full disk: nothing written now, nothing lost
+    monkeypatch.setattr(csv_file.os, "write", real_write)
+    assert not appender.append_now([row("r3")])  # r2 is held: it must come first
+    appender.append([row("r3")])
+    assert [r["run_id"] for r in read(path)] == ["r1", "r2", "r3"]
+
+
+def test_rows_for_a_network_disk_always_go_to_the_lane(tmp_path, monkeypatch):
+    from carbon_magic.outputs import local_disk
+
+    mountinfo = tmp_path / "mountinfo"
+    folder = tmp_path / "on nfs"
+    folder.mkdir()
+    escaped = str(folder).replace(" ", "\\040")
+    mountinfo.write_text(
+        "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+        f"90 27 0:50 / {escaped} rw,relatime shared:7 - nfs4 server:/export rw,vers=4.2\n"
+    )
+    monkeypatch.setattr(local_disk, "MOUNTINFO", str(mountinfo))
+    assert local_disk.file_system_of(folder / "sub") == "nfs4" and local_disk.file_system_of(tmp_path) == "ext4"
+    appender = csv_file.RowAppender(folder / "emissions.csv", CSV_COLUMNS, forks=current_runtime().forks)
+    appender.append([row("r1")])
+    assert not appender.append_now([row("r2")])
+    monkeypatch.setattr(local_disk, "MOUNTINFO", str(tmp_path / "absent"))
+    assert not local_disk.on_local_disk(tmp_path)  # unknown: not local

@@ -60,8 +60,11 @@ def test_capture_under_carbon_on_captures_none_of_the_summary(isolated, offline)
 CLEAR = "from IPython.display import clear_output\n"
 
 
-@pytest.mark.parametrize("tracking, ipykernel", [("%carbon on", "7"), (None, "7"), ("%carbon on", "6")],
-                         ids=["carbon-on", "cell-magic", "carbon-on-ipykernel6"])
+PANEL_PLACE = "%carbon on --panel-widgets always"  # a place kept at the top of each cell's output
+
+
+@pytest.mark.parametrize("tracking, ipykernel", [("%carbon on", "7"), (None, "7"), ("%carbon on", "6"), (PANEL_PLACE, "7")],
+                         ids=["carbon-on", "cell-magic", "carbon-on-ipykernel6", "carbon-on-panel-place"])
 def test_a_summary_never_triggers_the_users_pending_clear(isolated, offline, monkeypatch, tracking, ipykernel):
     if ipykernel == "6":  # nbclient's kernel inherits the environment
         monkeypatch.setenv("PYTHONPATH", kernel_environment(ipykernel)["PYTHONPATH"])
@@ -70,13 +73,17 @@ def test_a_summary_never_triggers_the_users_pending_clear(isolated, offline, mon
         "print('gone')\nclear_output(wait=True)\nprint('shown')",  # it came: the clear was done
         "for i in range(3):\n    clear_output(wait=True)\n    print(i)",
         "print('keep me too')\nclear_output(wait=True)\nclear_output(wait=True)",
+        "print('old')\nclear_output()\nprint('new')",  # cleared at once
     ]
     cells = [body if tracking else f"%%carbon\n{body}" for body in bodies]
     version = "import ipykernel\nprint(ipykernel.__version__.split('.')[0])"
     notebook = run_notebook([version, "%load_ext carbon_magic\n" + CLEAR, *([tracking] if tracking else []), *cells], isolated)
     assert outputs_text(notebook.cells[0]) == f"{ipykernel}\n"
     shown = [outputs_text(cell) for cell in notebook.cells[-len(bodies):]]
-    expected = ["keep me\n", "shown\n", "2\n", "keep me too\n"]
+    expected = ["keep me\n", "shown\n", "2\n", "keep me too\n", "new\n"]
+    if tracking == PANEL_PLACE:  # the summary fills the place at the top, unless a done clear took it
+        expected = ["carbon: cell", "shown\ncarbon: cell", "2\ncarbon: cell", "carbon: cell", "new\ncarbon: cell"]
+        assert "keep me\n" in shown[0] and "keep me too\n" in shown[3], shown
     for text, start in zip(shown, expected):
         assert text.startswith(start) and "carbon: cell" in text, shown
     for cell in notebook.cells[-len(bodies):]:  # no empty place left behind

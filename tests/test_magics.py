@@ -398,7 +398,7 @@ def test_plot_stacks_energy_and_co2_by_component(ip):
     assert names == {("CPU", "y"), ("RAM", "y"), ("CPU", "y2"), ("RAM", "y2")}
     assert figure.layout.barmode == "stack"
     cpu_energy = next(t for t in figure.data if t.name == "CPU" and t.yaxis == "y")
-    from carbon_magic.ipython.panel_view import axis_unit
+    from carbon_magic.ipython.panel.presentation import axis_unit
 
     factor, unit = axis_unit(max(r.energy_kwh for r in records(ip)) * 1000, "Wh")  # scaled like the panel
     assert figure.layout.yaxis.title.text == unit

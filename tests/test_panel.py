@@ -23,6 +23,7 @@ from carbon_magic.runtime import current_runtime  # noqa: E402
 from .ipython_helpers import loaded_shell  # noqa: E402
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+PLACE = {"text/plain": ""}  # the record's place, kept at the top of the cell's output as it starts
 
 
 class RecordingPublisher(DisplayPublisher):
@@ -46,7 +47,7 @@ class RecordingPublisher(DisplayPublisher):
 def widget_libraries():
     """Import the widget side once (seconds: plotly imports nbformat and jsonschema), as a kernel
     does while idle after %load_ext; the panels in these tests then show at once."""
-    import carbon_magic.ipython.panel_widgets  # noqa: F401
+    import carbon_magic.ipython.panel.panel_widgets  # noqa: F401
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ class Watcher:
     """Wraps LiveCell.update: each reading the widgets were updated from, and what they showed."""
 
     def __init__(self, monkeypatch):
-        from carbon_magic.ipython.live_panel import LiveCell
+        from carbon_magic.ipython.panel.live_panel import LiveCell
 
         self.updates: list[tuple] = []
         original = LiveCell.update
@@ -119,9 +120,12 @@ def test_widget_values_follow_the_ledger_and_freeze_on_the_exact_record(ip, monk
     assert energies == sorted(energies) and energies[0] < energies[-1] < record.energy_kwh * 1e3
 
     published = ip.recorder.published
-    shown = [p for p in published if not p["update"] and WIDGET_MIME in p["data"]]
+    [place] = [p for p in published if not p["update"]]
+    assert place["data"] == PLACE and place["thread"] == "MainThread" and published[0] is place
+    shown = [p for p in published if WIDGET_MIME in p["data"]]
     assert len(shown) == 1 and shown[0]["thread"] == "carbon_magic-outputs-panel"
-    frozen = [p for p in published if p["update"] and p["display_id"] == shown[0]["display_id"]]
+    assert shown[0]["update"] and shown[0]["display_id"] == place["display_id"]  # the panel fills the place
+    frozen = [p for p in published if p["update"] and p["display_id"] == place["display_id"] and p is not shown[0]]
     assert len(frozen) == 1 and WIDGET_MIME not in frozen[0]["data"]
     bundle = frozen[0]["data"]
     assert bundle["text/plain"] == display.summary_text(record)
@@ -147,7 +151,7 @@ def test_updates_are_throttled_to_the_update_period(ip, monkeypatch):
 
 
 def test_the_series_stays_bounded_however_long_the_cell(ip, monkeypatch):
-    from carbon_magic.ipython import series as series_module
+    from carbon_magic.ipython.panel import series as series_module
 
     monkeypatch.setattr(series_module, "MAX_POINTS", 8)
     watcher = Watcher(monkeypatch)
@@ -160,9 +164,11 @@ def test_short_cells_and_no_panel_cells_show_only_the_summary(ip):
     assert run(ip, "%%carbon --panel-widgets always\nx = 1").success
     assert run(ip, LONG_CELL.format(period=0.3, options="--no-panel", seconds=1.0)).success
     assert current_runtime().lanes.lane("panel").drain(5.0)
-    published = ip.recorder.published
-    assert [WIDGET_MIME in p["data"] for p in published] == [False, False]
-    assert all("carbon-magic-summary" in p["data"]["text/html"] for p in published)
+    place, short, no_panel = ip.recorder.published
+    assert place["data"] == PLACE and not place["update"]
+    assert short["update"] and short["display_id"] == place["display_id"]  # the summary fills the place
+    assert not no_panel["update"]  # no panel, no place: the summary comes after the cell's output
+    assert all(WIDGET_MIME not in p["data"] and "carbon-magic-summary" in p["data"]["text/html"] for p in (short, no_panel))
 
 
 def test_without_a_widget_front_end_the_static_summary_is_the_output(ip):
@@ -178,13 +184,13 @@ def test_without_a_widget_front_end_the_static_summary_is_the_output(ip):
 def test_equivalents_can_be_switched_off(ip):
     assert run(ip, LONG_CELL.format(period=0.3, options="--panel-equivalents false", seconds=1.2)).success
     assert run(ip, LONG_CELL.format(period=0.3, options="", seconds=1.2)).success
-    frozen = [p["data"]["text/html"] for p in ip.recorder.published if p["update"]]
+    frozen = [p["data"]["text/html"] for p in ip.recorder.published if p["update"] and WIDGET_MIME not in p["data"]]
     assert len(frozen) == 2
     assert "cm-equivalents" not in frozen[0] and "driving a car" in frozen[1] and "phone charge" in frozen[1]
 
 
 def test_a_failing_widget_update_never_breaks_the_cell(ip, monkeypatch):
-    from carbon_magic.ipython.live_panel import LiveCell
+    from carbon_magic.ipython.panel.live_panel import LiveCell
 
     def broken(cell, reading):
         raise RuntimeError("front end went away")
@@ -216,11 +222,11 @@ def test_gpu_panel_is_redrawn_when_the_provisional_record_settles(ip, monkeypatc
         time.sleep(0.02)
     final = get_session(ip).records[-1]
     assert provisional.provisional and not final.provisional
-    updates = [p for p in ip.recorder.published if p["update"]]
+    updates = [p for p in ip.recorder.published if p["update"] and WIDGET_MIME not in p["data"]]
     deadline = time.monotonic() + 5
     while len(updates) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-        updates = [p for p in ip.recorder.published if p["update"]]
+        updates = [p for p in ip.recorder.published if p["update"] and WIDGET_MIME not in p["data"]]
     first, settled = updates
     assert "provisional" in first["data"]["text/html"] and first["thread"] == "MainThread"
     assert settled["thread"] == "carbon_magic-gpu-poller" and settled["display_id"] == first["display_id"]
@@ -287,9 +293,9 @@ def test_each_update_message_stays_small_with_eight_gpus_and_a_day_long_series(w
     import typing
 
     from carbon_magic.core.record import EmissionsData
-    from carbon_magic.ipython.panel_view import Snapshot
-    from carbon_magic.ipython.panel_widgets import LiveView
-    from carbon_magic.ipython.series import PowerSeries
+    from carbon_magic.ipython.panel.panel_view import Snapshot
+    from carbon_magic.ipython.panel.panel_widgets import LiveView
+    from carbon_magic.ipython.panel.series import PowerSeries
 
     gpus = [f"gpu:{index}" for index in range(8)]
     components = ["cpu", "ram", *gpus]
@@ -323,7 +329,8 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
         assert current_runtime().lanes.lane("panel").drain(5.0)
         shown = [p for p in ip.recorder.published if WIDGET_MIME in p["data"]]
         assert len(shown) == 1
-        frozen = [p for p in ip.recorder.published if p["update"] and p["display_id"] == shown[0]["display_id"]]
+        frozen = [p for p in ip.recorder.published
+                  if p["update"] and p["display_id"] == shown[0]["display_id"] and WIDGET_MIME not in p["data"]]
         assert len(frozen) == 1 and data_value(frozen[0]["data"]["text/html"], "energy") == (
             get_session(ip).records[-1].energy_kwh * 1e3)
     finally:
@@ -336,3 +343,52 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
         assert not [p for p in ip.recorder.published[before:] if WIDGET_MIME in p["data"]]
     finally:
         ip.run_line_magic("carbon", "off")
+
+
+def test_frozen_panels_the_session_panel_and_plots_are_redrawn_in_place_in_the_new_theme(ip, monkeypatch):
+    """Issue 14, points 10 and 11: an image and a plotly figure carry their colours, so when the
+    front end reports another theme the frozen live panel, the shown ``%carbon panel`` and
+    ``%carbon plot`` are replaced (same display ids), off the kernel's thread, in the new
+    theme's palette."""
+    import base64
+
+    import plotly.io
+
+    from carbon_magic.ipython.panel.presentation import palette_of
+
+    from .test_panel_parts import png_pixels, rgb
+
+    monkeypatch.setattr(plotly.io.renderers, "default", "plotly_mimetype")  # as in JupyterLab
+    frontend = live_panel(ip).frontend
+    frontend.on_answer({"event": "front-end", "theme": "light"})
+    assert run(ip, LONG_CELL.format(period=0.5, options="--quiet", seconds=1.5)).success
+    run(ip, "%%carbon --quiet --no-panel\nx = 1")
+    run(ip, "%carbon panel")
+    run(ip, "%carbon plot")
+    assert current_runtime().lanes.lane("panel").drain(10.0)
+    shown = {p["display_id"]: p["data"] for p in ip.recorder.published if p["display_id"]}  # the latest of each
+    [frozen_id] = [i for i in shown if i.startswith("carbon-magic-panel-")]
+    [panel_id] = [i for i in shown if i.startswith("carbon-magic-session-")]
+    [plot_id] = [i for i in shown if i.startswith("carbon-magic-plot-")]
+
+    def look(data: dict) -> set:
+        [png] = re.findall(r'<img class="cm-(?:chart|bars)" src="data:image/png;base64,([^"]+)"', data["text/html"])
+        return png_pixels(base64.b64decode(png))[2]
+
+    def font(data: dict) -> str:
+        return data["application/vnd.plotly.v1+json"]["layout"]["font"]["color"]
+
+    light, dark = palette_of("light"), palette_of("dark")
+    assert all(rgb(light.background) in look(shown[i]) for i in (frozen_id, panel_id))
+    assert font(shown[plot_id]) == light.text
+    ip.recorder.published.clear()
+    frontend.on_answer({"event": "front-end", "theme": "dark"})
+    assert current_runtime().lanes.lane("panel").drain(10.0)
+    updates = {p["display_id"]: p for p in ip.recorder.published if p["update"]}
+    assert set(updates) == {frozen_id, panel_id, plot_id}
+    assert all(p["thread"] != threading.current_thread().name for p in updates.values())
+    for display_id in (frozen_id, panel_id):
+        assert rgb(dark.background) in look(updates[display_id]["data"])
+        assert rgb(light.background) not in look(updates[display_id]["data"])
+    assert font(updates[plot_id]["data"]) == dark.text
+    assert updates[frozen_id]["data"]["text/plain"] == shown[frozen_id]["text/plain"]  # the same record

@@ -95,7 +95,7 @@ def test_panel_messages_land_in_the_cells_output_and_stay_small(lab_kernel):
     load_id, loading = execute(client, "%load_ext carbon_magic")
     # the widget libraries are imported on the kernel's own thread, right after the load
     # request (never on a thread racing the user's imports): done before the next request runs
-    _, check = execute(client, "import sys; print('carbon_magic.ipython.panel_widgets' in sys.modules)")
+    _, check = execute(client, "import sys; print('carbon_magic.ipython.panel.panel_widgets' in sys.modules)")
     assert [m["content"]["text"] for m in check if m["msg_type"] == "stream"] == ["True\n"]
     loading += check
     probe_messages = list(loading)
@@ -116,27 +116,26 @@ def test_panel_messages_land_in_the_cells_output_and_stay_small(lab_kernel):
     strays = [m["msg_type"] for m in messages if m["parent_header"].get("msg_id") not in {cell_id, *earlier}]
     assert strays == [], "every message of the panel carries the cell's parent"
     assert [m for m in ours if m["msg_type"] == "comm_open"] == [], "the widgets were made while idle"
-    shown = [m for m in ours if m["msg_type"] == "display_data" and WIDGET_MIME in m["content"]["data"]]
-    assert len(shown) == 1
-    display_id = shown[0]["content"]["transient"]["display_id"]
+    [place] = [m for m in ours if m["msg_type"] == "display_data"]  # kept at the top as the cell starts
+    assert place["content"]["data"] == {"text/plain": ""}
+    display_id = place["content"]["transient"]["display_id"]
+    filled = [m for m in ours if m["msg_type"] == "update_display_data"]
+    assert [m["content"]["transient"]["display_id"] for m in filled] == [display_id, display_id]
+    shown, frozen = (m["content"]["data"] for m in filled)
+    assert WIDGET_MIME in shown
     updates = [m for m in ours if m["msg_type"] == "comm_msg"]
     assert len(updates) >= 4  # numbers and chart, at least twice
     assert max(size(m) for m in updates) < UPDATE_LIMIT_BYTES
-    frozen = [m for m in ours if m["msg_type"] == "update_display_data"]
-    assert [m["content"]["transient"]["display_id"] for m in frozen] == [display_id]
-    bundle = frozen[0]["content"]["data"]
-    assert WIDGET_MIME not in bundle and bundle["text/plain"].startswith("carbon: cell")
-    assert "carbon-magic-panel" in bundle["text/html"] and 'src="data:image/png;base64,' in bundle["text/html"]
-    summaries = [m for m in ours if m["msg_type"] == "display_data" and WIDGET_MIME not in m["content"]["data"]]
-    assert summaries == []  # the frozen panel is the summary
+    assert WIDGET_MIME not in frozen and frozen["text/plain"].startswith("carbon: cell")  # the frozen panel is the summary
+    assert "carbon-magic-panel" in frozen["text/html"] and 'src="data:image/png;base64,' in frozen["text/html"]
 
-    first_model = shown[0]["content"]["data"][WIDGET_MIME]["model_id"]
+    first_model = shown[WIDGET_MIME]["model_id"]
     closed = [m["content"]["comm_id"] for m in messages if m["msg_type"] == "comm_close"]
     assert first_model in closed  # a frozen panel's widgets are closed: each view serves one cell
     second_id, second = execute(client, "%%carbon --panel-update-secs 0.5\nimport time\ntime.sleep(1.6)")
     opened = [m for m in second if m["msg_type"] == "comm_open" and m["parent_header"].get("msg_id") == second_id]
     assert opened == []  # the idle kernel made the second panel's widgets ahead
-    [shown_again] = [m for m in second if m["msg_type"] == "display_data" and WIDGET_MIME in m["content"]["data"]]
+    [shown_again] = [m for m in second if m["msg_type"] == "update_display_data" and WIDGET_MIME in m["content"]["data"]]
     assert shown_again["content"]["data"][WIDGET_MIME]["model_id"] != first_model
 
 

@@ -23,8 +23,8 @@ import json, sys
 import anywidget, ipywidgets, plotly
 from IPython.core.interactiveshell import InteractiveShell
 from carbon_magic.core.problems import problems
-from carbon_magic.ipython import live_panel
-import carbon_magic.ipython.panel_widgets  # as an idle kernel does after %load_ext: the panel then shows at once
+from carbon_magic.ipython.panel import live_panel
+import carbon_magic.ipython.panel.panel_widgets  # as an idle kernel does after %load_ext: the panel then shows at once
 from carbon_magic.runtime import current_runtime
 
 updates = []

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from carbon_magic.ipython import equivalents as eq
+from carbon_magic.ipython.panel import equivalents as eq
 from carbon_magic.ipython.frontend import IDLE_PROOF_S, FrontEnd, front_end_from_environment
-from carbon_magic.ipython.chart_png import chart_png
-from carbon_magic.ipython.panel_view import CO2_COLOUR, PALETTES, axis_range, group_colour, nice_step
+from carbon_magic.ipython.panel.chart_png import chart_png
+from carbon_magic.ipython.panel.presentation import CO2_COLOUR, PALETTES, axis_range, group_colour, nice_step
 from carbon_magic.ipython.route import Route
-from carbon_magic.ipython.series import PowerSeries, chart_groups
+from carbon_magic.ipython.panel.series import PowerSeries, chart_groups
 
 
 # -- series ------------------------------------------------------------------------------------

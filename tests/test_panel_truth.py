@@ -78,7 +78,7 @@ def test_the_panel_waits_for_a_module_the_users_code_is_still_importing(ip, tmp_
         sys.modules.pop("pandas", None)
         sys.modules.update(real)
     assert [p for p in problems.all() if "panel" in p.where] == []
-    shown = [p for p in ip.recorder.published if not p["update"] and WIDGET_MIME in p["data"]]
+    shown = [p for p in ip.recorder.published if WIDGET_MIME in p["data"]]
     assert len(shown) == 1  # the panel was shown once the import was done
 
 
@@ -93,7 +93,7 @@ def test_in_colab_the_custom_widget_manager_is_turned_on_before_the_first_widget
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     monkeypatch.setitem(sys.modules, "google.colab.output", colab.output)
-    from carbon_magic.ipython import panel_widgets
+    from carbon_magic.ipython.panel import panel_widgets
 
     opened = panel_widgets.open_probe
     monkeypatch.setattr(panel_widgets, "open_probe", lambda answer: (opened(answer), calls.append("probe made"))[0])

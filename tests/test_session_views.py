@@ -48,7 +48,7 @@ def test_report_puts_what_people_read_first_and_shortens_cell_ids_only_when_show
 
 
 def test_plot_has_the_panels_look_and_scaled_units(ip):
-    from carbon_magic.ipython.panel_view import axis_unit, group_colour, palette_of
+    from carbon_magic.ipython.panel.presentation import axis_unit, group_colour, palette_of
 
     for n in range(2):
         run(ip, f"%%carbon --quiet\nx{n} = 1")
@@ -63,7 +63,7 @@ def test_plot_has_the_panels_look_and_scaled_units(ip):
     cpu = next(t for t in figure.data if t.name == "CPU" and t.yaxis == "y")
     assert list(cpu.y) == pytest.approx([r.cpu_energy_kwh * 1e3 * factor for r in records])
     assert cpu.marker.color == group_colour("cpu")
-    from carbon_magic.ipython.plot import figure as plot_figure
+    from carbon_magic.ipython.panel.plot import figure as plot_figure
 
     dark = plot_figure(records, "dark").layout
     assert dark.font.color == palette_of("dark").text  # the live panel's text colour in the dark theme

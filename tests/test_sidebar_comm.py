@@ -264,3 +264,26 @@ def test_at_most_max_peers_the_longest_silent_is_replaced(sidebar):
     assert closed == [comms[0]]
     assert sidebar.closed(comms[0]).data["reason"] == "replaced"
     assert channel_counts(sidebar)["peers"] == MAX_PEERS
+
+
+def test_a_tracked_cell_reads_the_configuration_for_the_sidebar_once(sidebar):
+    """With a sidebar attached, the configuration's part of the state (location, intensity,
+    methods: a pool look-up) is read once per tracked cell, after it (issue 16 point 10: the
+    cost per cell), and the state still carries the intensity the latest cell used."""
+    load(sidebar)
+    comm_id = sidebar.open_comm()
+    assert sidebar.wait_comm(comm_id).data["type"] == "hello"
+    sidebar.output("%carbon on --quiet")
+    counted = sidebar.output(
+        "from carbon_magic.ipython.extension import get_sidebar as _g\n"
+        "_calls = []\n_g()._refresh_meta = (lambda real: lambda: (_calls.append(1), real())[1])(_g()._refresh_meta)"
+    )
+    assert counted == ""
+    for index in range(5):
+        sidebar.output(f"x = {index}")
+    # the wrapping cell's read (after it) and the five cells'; the printing cell's comes after the print
+    assert sidebar.output("print(len(_calls))").strip() == "6"
+    state = json.loads(sidebar.output(
+        "import json as _j\n_s = _g().history.latest()\n"
+        "print(_j.dumps([_s.intensity_g_per_kwh, _g()._meta['intensity']['g_per_kwh']]))"))
+    assert state[0] > 0 and math.isclose(state[0], state[1], rel_tol=1e-3)

@@ -257,6 +257,10 @@ class OutputWorker:
             return True
         return self.done_seq < seq and self._thread is not None and self._thread.is_alive()
 
+    def idle(self) -> bool:
+        """True if every call queued so far has run (nothing queued or running now)."""
+        return self.done_seq >= self._next_seq
+
     def drain(self, timeout_s: float) -> bool:
         """Wait until everything queued so far has run (at most ``timeout_s``)."""
         with self._work:

@@ -10,10 +10,10 @@ configs and trackers), ``tracked_cells`` (a ``%%carbon`` cell run as the plain c
 (Ctrl-C held back around a record), ``route`` (output from other threads), ``log_route`` (background warnings to the
 kernel's log and the next summary, never into a cell), ``pending_clear`` (a summary that
 never sets off the user's ``clear_output(wait=True)``), ``frontend``
-(does the front end show widgets), ``display`` (the summaries), ``equivalents`` (car km,
-phone charges ...), ``live_panel`` with ``panel_view``, ``panel_widgets``, ``series``,
-``chart_layout`` and ``chart_png`` (the per-cell live panel and its frozen chart), ``session_panel`` with ``session_view`` (``%carbon panel``), ``totals`` (a kernel's running
-totals, shared by ``%carbon panel`` and the sidebar), ``report``,
-``plot``, ``warmup`` (background start-up) and ``sidebar/`` (the JupyterLab sidebar's comm).
+(does the front end show widgets), ``display`` (the summaries), ``panel/`` (the views: the
+per-cell live panel, ``%carbon panel``, ``%carbon plot`` and the one presentation module
+for their colours, units and number formats), ``totals`` (a kernel's running totals, shared
+by ``%carbon panel`` and the sidebar), ``report``, ``warmup`` (background start-up) and
+``sidebar/`` (the JupyterLab sidebar's comm).
 Importing this package imports nothing heavy.
 """

@@ -1,7 +1,8 @@
 """What the magics print: each view as plain text (terminals) and HTML (notebooks).
 
 Every view is a mimebundle with ``text/plain`` and ``text/html``; front ends show the
-richest they can. Figures are scaled to readable units (mWh, mg, mL) and say their units.
+richest they can. Figures are scaled to readable units (mWh, mg, mL) and say their units,
+formatted and coloured as in every other view (``panel/presentation.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from IPython.core.display_functions import display
 
+from .panel.presentation import BRAND_COLOUR, co2, duration, energy, intensity, power, status_colour, water
+
 if TYPE_CHECKING:
     from ..core.config import Config
     from ..core.problems import Problem
@@ -18,54 +21,8 @@ if TYPE_CHECKING:
 
 _BOX = (
     "font-family:var(--jp-ui-font-family,sans-serif);font-size:12px;line-height:1.5;"
-    "border-left:3px solid #3a8d4f;padding:2px 8px;margin:2px 0;"
+    f"border-left:3px solid {BRAND_COLOUR};padding:2px 8px;margin:2px 0;"
 )
-_STATUS_COLOUR = {"ok": "#3a8d4f", "failed": "#c0392b", "interrupted": "#d68910"}
-
-
-# -- numbers -----------------------------------------------------------------------------------
-_PREFIXES = ((1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
-
-
-def _scaled(value: float, unit: str) -> str:
-    """``value`` (in ``unit``) with an SI prefix and 3 significant digits: '21.4 mWh'."""
-    if value == 0:
-        return f"0 {unit}"
-    factor, prefix = next(((f, p) for f, p in _PREFIXES if abs(value) >= f), _PREFIXES[-1])
-    return f"{value / factor:.3g} {prefix}{unit}"
-
-
-def energy(kwh: float) -> str:
-    """'21.4 mWh', '1.2 kWh'."""
-    return _scaled(kwh * 1000.0, "Wh")
-
-
-def co2(kg: float) -> str:
-    """'10.2 mg CO2e', '3.1 g CO2e'."""
-    return _scaled(kg * 1000.0, "g") + " CO2e"
-
-
-def water(litres: float) -> str:
-    return _scaled(litres, "L")
-
-
-def power(watts: float) -> str:
-    return f"{watts:.3g} W" if watts < 100 else f"{watts:.0f} W"
-
-
-def duration(seconds: float) -> str:
-    """'850 ms', '2.31 s', '3 min 12 s', '1 h 05 min'."""
-    if seconds < 1.0:
-        return f"{seconds * 1000:.3g} ms"
-    if seconds < 60:
-        return f"{seconds:.3g} s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
-
-
-def intensity(g_per_kwh: float, source: str) -> str:
-    return f"{g_per_kwh:.0f} g CO2e/kWh ({source})"
 
 
 def show(text: str, html_text: str) -> None:
@@ -128,7 +85,7 @@ def summary_text(record: "CellRecord") -> str:
 
 
 def summary_html(record: "CellRecord") -> str:
-    colour = _STATUS_COLOUR.get(record.status, "#3a8d4f")
+    colour = status_colour(record.status)
     status = "" if record.status == "ok" else f' <b style="color:{colour}">{record.status}</b>'
     return (
         f'<div class="carbon-magic-summary" style="{_BOX}border-left-color:{colour}">'

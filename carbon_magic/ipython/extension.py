@@ -33,6 +33,7 @@ from .warmup import Warmup, locate
 
 if TYPE_CHECKING:
     from .session import Session
+    from .sidebar.channel import KernelSources
 
 # How long loading may take before printing what is known so far (the target is 150 ms
 # added by %load_ext, imports included).
@@ -73,10 +74,10 @@ class CarbonExtension:
         self.settings = CarbonMagic(parent=shell)
         self.config_error: str | None = None
         self.warmup = Warmup(self._load_config())
-        from .live_panel import LivePanel
+        from .panel.live_panel import LivePanel
         from .magics import CarbonMagics
         from .session import Session
-        from .session_panel import SessionPanel
+        from .panel.session_panel import SessionPanel
         from .tracked_cells import TrackedCells
 
         self.session = Session(shell, self.settings, self.log_route)
@@ -111,9 +112,19 @@ class CarbonExtension:
         try:  # the JupyterLab sidebar's comm target (inside a Jupyter kernel only)
             from .sidebar.channel import attach
 
-            self.sidebar = attach(self)
+            self.sidebar = attach(self.shell, self._sidebar_sources())
         except Exception as error:  # the sidebar is never worth failing to load for
             problems.note("sidebar comm target", error)
+
+    def _sidebar_sources(self) -> KernelSources:
+        """What the sidebar's channel reads of this extension (``sidebar.channel.KernelSources``)."""
+        from .options import NO_OPTIONS
+        from .sidebar.channel import KernelSources
+
+        session = self.session
+        return KernelSources(session=session, events=self.shell.events, discovery=self.warmup,
+                             locate=lambda: locate(session.pool.config(NO_OPTIONS)),
+                             auto_on=lambda: session.auto is not None)
 
     def detach(self) -> None:
         from ..runtime import current_runtime
@@ -164,7 +175,7 @@ class CarbonExtension:
 
     def load_html(self) -> str:
         """The load message for notebooks: short lines in the notebook's own font."""
-        from .panel_view import MUTED, TEXT_STYLE
+        from .panel.presentation import MUTED, TEXT_STYLE
 
         lines = [html.escape(part) for part in (self._load_parts() or (STILL_FINDING,))]
         hint = "Track a cell with <code>%%carbon</code>, every cell with <code>%carbon on</code>; help: <code>%carbon?</code>"

@@ -88,6 +88,12 @@ class FrontEnd:
         self.refused = False  # the kernel was idle long enough for an answer that never came
         self._probe: Any = None
         self._probe_opened_at: float | None = None
+        self._theme_listeners: list[Callable[[str], None]] = []
+
+    def on_theme_change(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(theme)`` (on the thread the probe's answer comes in) whenever the front
+        end's theme changes, or its first answer says 'dark' (views drawn before used light)."""
+        self._theme_listeners.append(listener)
 
     # -- the decision (cheap: called on the kernel's thread as a cell starts) ----------------
     def use_widgets(self, mode: str) -> bool:
@@ -145,8 +151,13 @@ class FrontEnd:
 
     def on_answer(self, content: dict) -> None:
         """The probe's front-end code answered (once when created, again on theme changes)."""
-        theme = content.get("theme") if isinstance(content, dict) else None
+        found = content.get("theme") if isinstance(content, dict) else None
+        theme = found if found in ("light", "dark") else None
         with self._lock:
             self.answered, self.refused = True, False
-            if theme in ("light", "dark"):
+            changed = theme is not None and theme != (self.theme or "light")
+            if theme is not None:
                 self.theme = theme
+        if changed and theme is not None:
+            for listener in self._theme_listeners:
+                listener(theme)

@@ -185,9 +185,7 @@ class CarbonMagics(Magics):
         if not self.session.records:
             print("carbon_magic: nothing tracked yet; use %%carbon on a cell or %carbon on.")
             return None
-        from .plot import figure
-
-        return figure(self.session.records, self._session_panel.live_panel.frontend.theme)
+        return self._session_panel.plot()
 
     def _panel(self, rest: str) -> None:
         self._no_arguments("panel", rest)

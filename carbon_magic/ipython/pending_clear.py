@@ -13,6 +13,10 @@ just before it; if the clear still waits when the summary comes, the summary fil
 with a display update, which the front ends (JupyterLab, Notebook 7, nbclient) never count as
 the next output. If an output came, the clear took the place away with the rest, and the
 summary is a display of its own, as always. Outside a kernel nothing is watched.
+
+A live panel keeps a place too, at the top of the cell's output as the cell starts (``keep``);
+while no clear has taken it away, it serves instead: the summary of a cell that ended before
+its panel showed fills it, and a clear that waits needs no place of its own.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class PendingClear:
         self.summaries_due = 0  # open windows whose summary will be shown in this cell
         self.waiting = False
         self.place: str | None = None
+        self.kept: str | None = None  # the live panel's place, while no clear has taken it away
         self._send: Any = None
 
     # -- load / unload ------------------------------------------------------------------------
@@ -54,13 +59,21 @@ class PendingClear:
     # -- the cell -----------------------------------------------------------------------------
     def new_cell(self) -> None:
         """A cell starts: its output area is empty, nothing waits."""
-        self.waiting, self.place = False, None
+        self.waiting, self.place, self.kept = False, None, None
 
-    def place_for_summary(self) -> str | None:
-        """The display id the summary should update (a clear still waits), or None: show it anew."""
+    def keep(self, place: str) -> None:
+        """The display ``place`` was just sent at the top of the cell's output (the live panel's)."""
+        self.kept = place
+
+    def place_for_summary(self, kept: str | None = None) -> str | None:
+        """The display id the summary should update, or None: show it anew. ``kept``, the
+        window's own place, if no clear took it away; else the place kept before a clear that
+        still waits."""
         if self.waiting:  # the user's prints since the clear are sent (and seen) first
             for stream in (sys.stdout, sys.stderr):
                 stream.flush()
+        if kept is not None and kept == self.kept:
+            return kept
         return self.place if self.waiting else None
 
     # -- every message the kernel sends (any thread) -------------------------------------------
@@ -69,15 +82,20 @@ class PendingClear:
         message = args[1] if len(args) > 1 else kwargs.get("msg_or_type")
         kind = _message_type(message)
         if kind in OUTPUT_TYPES:
+            if self.waiting:  # the clear is done now, and took the kept place with the rest
+                self.kept = None
             self.waiting = False
         elif kind == "clear_output" and isinstance(message, dict) and message["content"].get("wait"):
-            if not self.waiting and self.summaries_due:  # the place goes out just as the clear would
+            # a place goes out just as the clear would, for summaries the kept place does not take
+            if not self.waiting and self.summaries_due > (0 if self.kept is None else 1):
                 place = self._new_place(message)
                 if len(args) > 1:
                     self._send(args[0], place, *args[2:], **kwargs)
                 else:
                     self._send(*args, **{**kwargs, "msg_or_type": place})
             self.waiting = True
+        elif kind == "clear_output":  # done at once: it took the kept place with the rest
+            self.kept = None
         return self._send(*args, **kwargs)
 
     def _new_place(self, clear: dict) -> dict:

@@ -46,7 +46,8 @@ class TrackedWindow:
     or 'span' (``%carbon start``). ``tracker.current()`` gives the running totals (the live
     panel reads them). ``panel``: whether a live panel may be shown for it.
     ``summary_shown``: set when the live panel froze into the summary in the output (the
-    magics then show no second one).
+    magics then show no second one). ``summary_place``: the display id of the place the live
+    panel kept at the top of the output, which the summary fills if the panel never showed.
     """
 
     kind: str
@@ -58,6 +59,7 @@ class TrackedWindow:
     panel: bool
     cells_file: "CellsFile | None"
     summary_shown: bool = False
+    summary_place: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """``%carbon report`` and ``%carbon export``: the session's records as a pandas DataFrame.
 
 One row per tracked cell, statement or span, in the order they finished. Energy in Wh,
-CO2 in g and water in mL (cells are small); the CodeCarbon-unit figures (kWh, kg, L) are in
-``emissions.csv`` and ``carbon_cells.csv``. pandas is imported here, on first use only.
+CO2 in g and water in mL (cells are small; the units of every view, ``panel/presentation.py``);
+the CodeCarbon-unit figures (kWh, kg, L) are in ``emissions.csv`` and ``carbon_cells.csv``. pandas is imported here, on first use only.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS
 from ..outputs.cells_file import CELLS_CSV_COLUMNS
 from ..outputs.csv_file import defuse_formula, is_records_file
+from .panel.presentation import CO2, ENERGY, WATER
 
 if TYPE_CHECKING:
     import pandas
@@ -25,11 +26,11 @@ if TYPE_CHECKING:
 # What a person reads first (label, status, duration, energy, CO2, water), then the rest.
 COLUMNS = {
     "label": ("label", None), "status": ("status", None), "duration_s": ("duration_s", 1.0),
-    "energy_wh": ("energy_kwh", 1e3), "co2_g": ("emissions_kg", 1e3), "water_ml": ("water_l", 1e3),
+    "energy_wh": ("energy_kwh", ENERGY.factor), "co2_g": ("emissions_kg", CO2.factor), "water_ml": ("water_l", WATER.factor),
     "kind": ("kind", None), "execution_count": ("execution_count", None), "cell_id": ("cell_id", None),
     "first_line": ("first_line", None), "start_time": ("started_at", 1.0),
-    "cpu_energy_wh": ("cpu_energy_kwh", 1e3), "gpu_energy_wh": ("gpu_energy_kwh", 1e3),
-    "ram_energy_wh": ("ram_energy_kwh", 1e3), "intensity_g_per_kwh": ("intensity_g_per_kwh", 1.0),
+    "cpu_energy_wh": ("cpu_energy_kwh", ENERGY.factor), "gpu_energy_wh": ("gpu_energy_kwh", ENERGY.factor),
+    "ram_energy_wh": ("ram_energy_kwh", ENERGY.factor), "intensity_g_per_kwh": ("intensity_g_per_kwh", 1.0),
     "intensity_source": ("intensity_source", None), "run_id": ("run_id", None),
 }
 REPORT_COLUMNS = tuple(COLUMNS)

@@ -54,10 +54,10 @@ _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 # queue would grow without bound; every so many records the session waits (bounded) for it.
 OUTPUT_BACKLOG_RECORDS = 256
 OUTPUT_CATCH_UP_S = 5.0
-# Before a cell runs, the session waits (bounded) until the worker has written the rows of the
-# cells before it, so that a kernel dying in this cell (a segfault, the OOM killer) loses at
-# most the cell in flight. Waiting there rather than at the end of each cell leaves the writer
-# the time between cells (the reply, the next request): usually the rows are on disk already.
+# A cell's rows are usually on disk when it ends (appended on the kernel's thread: see
+# csv_file.RowAppender.append_now). Rows left to the worker (the file's lock busy, a header to
+# write, a network disk, ...) are waited for (bounded) before the next cell runs, so that a
+# kernel dying in that cell (a segfault, the OOM killer) loses at most the cell in flight.
 # A wait that timed out (a hung disk) is not repeated until the worker has caught up.
 ROWS_WRITTEN_WAIT_S = 2.0
 
@@ -225,7 +225,8 @@ class Session:
 
     def show_summary(self, window: TrackedWindow, record: CellRecord | None) -> None:
         """The summary of a closed window, unless it is quiet or a frozen live panel stands for it;
-        into the place kept before a clear that still waits (see pending_clear.py)."""
+        into the place its live panel kept at the top of the output, or the place kept before a
+        clear that still waits (see pending_clear.py)."""
         if record is None or not self._summary_due(window) or window.summary_shown:
             return
         text, html_text = display.summary_text(record), display.summary_html(record)
@@ -233,7 +234,7 @@ class Session:
         if footnote:  # what went wrong in the background, here rather than in some cell's stderr
             text += f"\n{footnote}"
             html_text += f'<div style="font-size:11px;opacity:.7">{html.escape(footnote)}</div>'
-        place = self.pending_clear.place_for_summary()
+        place = self.pending_clear.place_for_summary(window.summary_place)
         publish_in_order(self.shell, {"text/plain": text, "text/html": html_text}, place, update=place is not None)
 
     def _record(self, finaliser: "_Finaliser", data: Any) -> CellRecord:
@@ -325,10 +326,11 @@ class Session:
 
     def _wait_for_rows(self) -> None:
         """The rows of the records made so far written before the next cell runs (bounded)."""
-        if not self._since_catch_up or (self._worker_behind and not current_runtime().lanes.main.drain(0.0)):
+        rows_lane = current_runtime().lanes.main
+        if not self._since_catch_up or rows_lane.idle() or (self._worker_behind and not rows_lane.drain(0.0)):
             return
         self._since_catch_up = 0
-        self._worker_behind = not current_runtime().lanes.main.drain(ROWS_WRITTEN_WAIT_S)
+        self._worker_behind = not rows_lane.drain(ROWS_WRITTEN_WAIT_S)
 
     # -- auto mode and spans -----------------------------------------------------------------
     def check(self, options: TrackOptions) -> None:

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
-from . import display
+from .panel import presentation
 
 if TYPE_CHECKING:
     from .records import CellRecord
@@ -79,9 +79,9 @@ class Totals:
     def text(self) -> str:
         plural = "" if self.count == 1 else "s"
         return (
-            f"carbon_magic session: {self.count} tracked run{plural} | {display.duration(self.duration_s)} | "
-            f"{display.energy(self.energy_kwh)} | {display.co2(self.emissions_kg)}"
-            + (f" | water {display.water(self.water_l)}" if self.water_l > 0 else " | water not estimated (wue unset)")
+            f"carbon_magic session: {self.count} tracked run{plural} | {presentation.duration(self.duration_s)} | "
+            f"{presentation.energy(self.energy_kwh)} | {presentation.co2(self.emissions_kg)}"
+            + (f" | water {presentation.water(self.water_l)}" if self.water_l > 0 else " | water not estimated (wue unset)")
         )
 
 

@@ -1,5 +1,7 @@
 """Outputs: where finished and live measurements go. All of them run on output lanes
-(``core.lanes``), never on the cell's thread; none can slow or break a cell.
+(``core.lanes``), never on the cell's thread; none can slow or break a cell. The one
+exception, a CSV row that is one plain append to a local file whose lock is free, is
+written at once (``_Route``): no thread to wake, no row left in flight.
 
 Selected as CodeCarbon selects them: ``output_methods`` (csv, api, logger, prometheus,
 logfire) or else the ``save_to_*`` flags; ``emissions_endpoint`` adds the HTTP output;
@@ -130,14 +132,18 @@ def _lane_name(output: Any) -> str:
 
 
 class _Route:
-    """One output's method and the lane it runs on."""
+    """One output's method, the lane it runs on, and its ``<method>_now`` if it has one: the
+    same call made on the caller's thread when that cannot wait (the CSV file's plain
+    appends, ``csv_file.RowAppender.append_now``), tried while the lane has nothing queued
+    that should come first; it returns False when the call must go to the lane after all."""
 
-    __slots__ = ("lane", "where", "function", "merge_key")
+    __slots__ = ("lane", "where", "function", "now", "merge_key")
 
     def __init__(self, output: Any, method: str, lanes: Lanes):
         self.lane: OutputWorker = lanes.lane(_lane_name(output))
         self.where = f"output {type(output).__name__}.{method}"
         self.function = getattr(output, method)
+        self.now = getattr(output, f"{method}_now", None) if isinstance(output, BaseOutput) else None
         merges = getattr(output, "supersedes", False) and method in ("out", "live_out")
         self.merge_key = (id(output), method) if merges else None
 
@@ -168,6 +174,8 @@ class Dispatcher:
     def _send(self, method: str, args: tuple, run_id: str | None = None) -> None:
         last = self._last
         for route in self._routes[method]:
+            if route.now is not None and route.lane.idle() and route.now(*args):
+                continue
             key = None if route.merge_key is None else (route.merge_key, run_id)
             seq = route.lane.enqueue(route.where, route.function, args, key)
             if seq > last.get(route.lane, 0):

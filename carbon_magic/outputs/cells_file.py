@@ -5,9 +5,11 @@ sits beside it (``carbon_cells.csv`` in ``output_dir``) and says which cell each
 its label, execution count, cell id, first line of code and how it ended, then the same
 figures (CodeCarbon's 38 columns, then the carbon intensity used and its source).
 
-Rows are written on the main output lane through ``csv_file.RowAppender`` (whole or not at all,
-never interleaved with another kernel's; kept for the next write when one fails). Rows that arrive while a write is pending join
-it, so cells in quick succession cost one file write, not one each.
+Rows are written through ``csv_file.RowAppender`` (whole or not at all, never interleaved
+with another kernel's; kept for the next write when one fails): at once when that is one
+plain append (``append_now``: a cell's row is on disk when the cell ends), else on the main
+output lane. Rows that arrive while a write is pending join it, so cells in quick succession
+cost one file write, not one each.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def cells_row(cell: Mapping[str, Any], data: EmissionsData) -> list[Any]:
 
 
 class CellsFile:
-    """``<output_dir>/carbon_cells.csv``; ``add`` returns at once, the lane writes."""
+    """``<output_dir>/carbon_cells.csv``; ``add`` returns at once (see the module docstring)."""
 
     def __init__(self, output_dir: str, *, lane: OutputWorker, forks: ForkGuard):
         """``lane``: where the rows are written (the main lane, with the CSV file's);
@@ -51,8 +53,11 @@ class CellsFile:
         self._pending = []
 
     def add(self, cell: Mapping[str, Any], data: EmissionsData) -> None:
-        """Queue one row (from any thread); it is written on the main output lane."""
+        """Write one row now if that is a plain append and nothing queued comes first, else
+        queue it for the main output lane (from any thread); returns at once either way."""
         with self._lock:
+            if not self._pending and self._lane.idle() and self._appender.append_now([cells_row(cell, data)]):
+                return
             self._pending.append((cell, data))
             first = len(self._pending) == 1
         if first:

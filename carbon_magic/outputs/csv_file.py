@@ -16,6 +16,10 @@
 - Text that a spreadsheet would run as a formula (= + - @ at the start) is prefixed with '.
 - Rows that could not be written (a read-only folder, a full disk) are kept and written first
   with the next row (``RowAppender``); a deleted output folder is made again (and counted).
+- ``RowAppender.append_now`` appends on the caller's thread when that is one plain append
+  (a local disk, the lock free at once, a file with the right header and no torn row, no
+  rows held back), so that a cell's rows are on disk when it ends, with no thread to wait
+  for; anything else is left to the output lane, which does all of the above.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from ..core.paths import file_name_part, is_records_header, not_records_message
 from ..core.problems import problems
 from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData
 from .base import BaseOutput
+from .local_disk import on_local_disk
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Rows kept for a file that cannot be written; past this the oldest are dropped (and counted).
@@ -70,9 +75,15 @@ def csv_bytes(rows: Iterable[Sequence[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+# Written by the csv module as format_cell writes them (None empty, floats by repr, ints and
+# bools by str): only other values need format_cell.
+_WRITTEN_AS_IS = frozenset({type(None), float, int, bool})
+
+
 def encode_rows(rows: Iterable[Sequence[Any]]) -> bytes:
-    """Rows of values, each field through ``format_cell``."""
-    return csv_bytes([format_cell(v) for v in row] for row in rows)
+    """Rows of values, each field as ``format_cell`` writes it."""
+    as_is = _WRITTEN_AS_IS
+    return csv_bytes([v if type(v) in as_is else format_cell(v) for v in row] for row in rows)
 
 
 @functools.lru_cache(maxsize=64)
@@ -124,21 +135,35 @@ class TornRow(Exception):
     """A last line without its newline (a writer killed mid-row, a hand edit), moved aside."""
 
 
+class LockBusy(Exception):
+    """A non-blocking LockedFile found the file locked by another writer."""
+
+
 class LockedFile:
     """An exclusive lock on the file now at ``path`` (re-opened if it was renamed meanwhile).
+    ``blocking=False``: an existing file only (FileNotFoundError), and LockBusy instead of
+    waiting for another writer's lock.
     A child forked while it is open closes its copy of the descriptor (through ``forks``, when
     given)."""
 
-    def __init__(self, path: Path, forks: ForkGuard | None = None):
+    def __init__(self, path: Path, forks: ForkGuard | None = None, blocking: bool = True):
         self.path = path
         self.fd = -1
+        self._open_flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if blocking else 0)
+        self._blocking = blocking
         if forks is not None:
             forks.watch(self)
 
     def __enter__(self) -> "LockedFile":
         while True:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-            lock(self.fd)
+            self.fd = os.open(self.path, self._open_flags, 0o644)
+            try:
+                lock(self.fd, wait=self._blocking)
+            except OSError:
+                self._close()
+                if self._blocking:
+                    raise
+                raise LockBusy(self.path) from None
             try:
                 same = os.path.samestat(os.fstat(self.fd), os.stat(self.path))
             except FileNotFoundError:
@@ -207,6 +232,12 @@ def set_aside_torn_row(locked: LockedFile) -> None:
         f"a last line without its newline ({len(torn)} bytes: a write cut short) was moved to {torn_path.name}"))
 
 
+def appends_plainly(locked: LockedFile, header_bytes: bytes) -> bool:
+    """True if rows can go after the file's end as they are: it has ``header_bytes`` and
+    ends with a whole row (no header to write, no torn row or other layout to move aside)."""
+    return locked.size() > 0 and locked.ends_with_newline() and locked.first_line() + b"\n" == header_bytes
+
+
 def _lock_records_file(locked: LockedFile, header_bytes: bytes) -> bool:
     """Ready ``locked`` for rows under ``header_bytes``: a torn last row moved aside; False
     (after moving the file to its ``.bak``) if it has another header."""
@@ -264,6 +295,7 @@ class RowAppender:
         self._lock = threading.Lock()
         self._unwritten: list[Sequence[Any]] = []
         self._places: OrderedDict[str, tuple[int, bytes]] = OrderedDict()  # key -> (offset, row bytes)
+        self._on_local_disk: bool | None = None
         forks.watch(self)
 
     def after_fork_in_child(self) -> None:
@@ -277,6 +309,31 @@ class RowAppender:
         failed write after keeping them."""
         with self._lock:
             self._append_held_and(rows)
+
+    def append_now(self, rows: Sequence[Sequence[Any]]) -> bool:
+        """Append ``rows`` here and now if that is one plain append that cannot wait (see the
+        module docstring); False, with nothing written, when it is not: ``append`` them then
+        (on the output lane). Never raises."""
+        if self._key_index is not None or not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self._unwritten or not self._local():
+                return False
+            with LockedFile(self.path, self._forks, blocking=False) as locked:
+                if not appends_plainly(locked, self._header_bytes):
+                    return False
+                locked.append(encode_rows(rows))
+            return True
+        except Exception:  # written whole or not at all (LockBusy, OSError): the lane tries again,
+            return False  # and counts what fails there
+        finally:
+            self._lock.release()
+
+    def _local(self) -> bool:
+        """Whether the file's folder is on a local disk (looked up once; see local_disk)."""
+        if self._on_local_disk is None:
+            self._on_local_disk = on_local_disk(self.path.parent)
+        return self._on_local_disk
 
     def update(self, row: Sequence[Any]) -> None:
         """Replace the row with ``row``'s key (``key_column``): in place while it is the last
@@ -411,6 +468,11 @@ class FileOutput(BaseOutput):
             key_column = "run_id" if self.on_csv_write == "update" else None
             self._appender = RowAppender(self.path, CSV_COLUMNS, key_column, forks=self.services.forks)
         return self._appender
+
+    def out_now(self, total: EmissionsData, delta: EmissionsData) -> bool:
+        """``out`` on the caller's thread when it is one plain append (``RowAppender.append_now``);
+        False when it must go to the lane."""
+        return self._rows().append_now([total.csv_values()])
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
         if self.on_csv_write == "update":

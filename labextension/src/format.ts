@@ -1,6 +1,7 @@
 /**
- * Figures as the kernel's summaries write them (carbon_magic/ipython/display.py): scaled to
- * readable units with an SI prefix and a few significant digits.
+ * Figures as the kernel's views write them (carbon_magic/ipython/panel/presentation.py): scaled
+ * to readable units with an SI prefix and a few significant digits, rounded before the prefix
+ * is chosen (0.9997 Wh is '1 Wh'). tests/test_presentation.py checks that both agree.
  */
 
 const PREFIXES: [number, string][] = [
@@ -17,9 +18,10 @@ export function scaledParts(value: number, unit: string, digits = 3): [string, s
   if (!Number.isFinite(value) || value === 0) {
     return ['0', unit];
   }
+  const rounded = Number(value.toPrecision(digits));
   const [factor, prefix] =
-    PREFIXES.find(([f]) => Math.abs(value) >= f) ?? PREFIXES[PREFIXES.length - 1];
-  return [String(Number((value / factor).toPrecision(digits))), `${prefix}${unit}`];
+    PREFIXES.find(([f]) => Math.abs(rounded) >= f) ?? PREFIXES[PREFIXES.length - 1];
+  return [String(Number((rounded / factor).toPrecision(digits))), `${prefix}${unit}`];
 }
 
 /** `value` (in `unit`) with an SI prefix: scaled(0.0214, 'Wh') === '21.4 mWh'. */
@@ -49,12 +51,14 @@ export function power(watts: number): string {
 
 /** '850 ms', '2.31 s', '3 min 12 s', '1 h 05 min'. */
 export function duration(seconds: number): string {
-  if (seconds < 1) {
-    return `${Number((seconds * 1000).toPrecision(3))} ms`;
+  const ms = Number((seconds * 1000).toPrecision(3));
+  if (ms < 1000) {
+    return `${ms} ms`;
   }
-  if (seconds < 60) {
+  if (Number(seconds.toPrecision(3)) < 60) {
     return `${Number(seconds.toPrecision(3))} s`;
   }
+  seconds = Math.max(seconds, 60);
   const pad = (n: number) => String(Math.floor(n)).padStart(2, '0');
   if (seconds < 3600) {
     return `${Math.floor(seconds / 60)} min ${pad(seconds % 60)} s`;

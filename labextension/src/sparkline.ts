@@ -3,15 +3,16 @@
  */
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
+/** The part of the box above the highest value: a steady power reads as a level, not a block. */
+export const HEADROOM = 0.25;
 
 /** Polyline points for `values` in a `width` x `height` box ('' for fewer than two values). */
 export function sparklinePoints(values: number[], width: number, height: number): string {
   if (values.length < 2) {
     return '';
   }
-  const top = Math.max(...values);
   const bottom = Math.min(0, ...values);
-  const span = top - bottom || 1;
+  const span = (Math.max(...values) - bottom) / (1 - HEADROOM) || 1;
   const step = width / (values.length - 1);
   return values
     .map((value, index) => {

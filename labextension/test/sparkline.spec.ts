@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { sparkline, sparklinePoints } from '../src/sparkline';
+import { HEADROOM, sparkline, sparklinePoints } from '../src/sparkline';
 
 describe('sparkline', () => {
   it('fits the points in the box, highest at the top', () => {
@@ -13,6 +13,18 @@ describe('sparkline', () => {
     for (const y of ys) {
       expect(y).toBeGreaterThanOrEqual(0);
       expect(y).toBeLessThanOrEqual(40);
+    }
+  });
+
+  it('leaves headroom above the highest value, so a steady power is a level, not a filled box', () => {
+    for (const values of [
+      [28, 28, 28],
+      [10, 30, 20]
+    ]) {
+      const ys = sparklinePoints(values, 100, 40)
+        .split(' ')
+        .map(p => Number(p.split(',')[1]));
+      expect(Math.min(...ys)).toBeCloseTo(39 - 38 * (1 - HEADROOM), 5);
     }
   });
 

@@ -284,3 +284,74 @@ def screenshot(page_or_locator: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page_or_locator.screenshot(path=str(path))
     return path
+
+
+# WCAG 2 contrast from what the browser renders: colours parsed from computed styles, blended
+# over the first opaque background behind an element (the page's if none), relative luminance
+# and the ratio of two colours. Shared by LOW_CONTRAST_JS and IMAGE_CONTRAST_JS.
+_CONTRAST_FUNCTIONS = """
+  const parse = (c) => { const m = c.match(/[\\d.]+/g) || ['0', '0', '0', '0']; return m.map(Number).concat([1]).slice(0, 4); };
+  const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3])).concat([1]);
+  const background = (element) => {
+    const layers = [];
+    for (let e = element; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let result = [255, 255, 255, 1];
+    if (!layers.length || layers[layers.length - 1][3] < 1) result = parse(getComputedStyle(document.body).backgroundColor);
+    for (const layer of layers.reverse()) result = over(layer, result);
+    return result;
+  };
+  const luminance = (c) => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (x, y) => { const [a, b] = [luminance(x), luminance(y)].sort((p, q) => q - p); return (a + 0.05) / (b + 0.05); };
+"""
+
+# Every text node under ``root`` (HTML, and SVG text by its fill) whose contrast against its
+# rendered background is below 4.5:1 (WCAG AA), as 'text: ratio'; [] when all read.
+LOW_CONTRAST_JS = """
+(root) => {""" + _CONTRAST_FUNCTIONS + """
+  const low = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const element = node.parentElement;
+    if (!node.textContent.trim() || !element.getClientRects().length) continue;
+    const style = getComputedStyle(element);
+    if (style.visibility === 'hidden' || style.display === 'none') continue;
+    const back = background(element);
+    const ink = over(parse(element instanceof SVGElement ? style.fill : style.color), back);
+    const found = ratio(ink, back);
+    if (found < 4.5) low.push(`${node.textContent.trim().slice(0, 30)}: ${found.toFixed(2)}`);
+  }
+  return low;
+}
+"""
+
+# A chart image's text, read from its pixels: the image's background (its corner), every other
+# colour in its margins (where only axis labels, units and legend text are drawn: the left 6 %,
+# the right 10 %, the bottom 10 %) with its contrast against that background, and the contrast
+# of that background with the page behind the image (about 1: the image follows the theme).
+IMAGE_CONTRAST_JS = """
+(img) => {""" + _CONTRAST_FUNCTIONS + """
+  const canvas = document.createElement('canvas');
+  const [w, h] = [img.naturalWidth, img.naturalHeight];
+  canvas.width = w; canvas.height = h;
+  const context = canvas.getContext('2d');
+  context.drawImage(img, 0, 0);
+  const data = context.getImageData(0, 0, w, h).data;
+  const at = (x, y) => { const i = 4 * (y * w + x); return [data[i], data[i + 1], data[i + 2], 1]; };
+  const back = at(1, 1), inks = new Map();
+  const scan = (x0, x1, y0, y1) => {
+    for (let y = Math.floor(y0); y < y1; y++) for (let x = Math.floor(x0); x < x1; x++) {
+      const c = at(x, y);
+      if (c[0] !== back[0] || c[1] !== back[1] || c[2] !== back[2]) inks.set(c.join(','), c);
+    }
+  };
+  scan(0, w * 0.06, 0, h); scan(w * 0.9, w, 0, h); scan(0, w, h * 0.9, h);
+  return {
+    page: ratio(back, background(img.parentElement)),
+    inks: [...inks.values()].map((c) => ({colour: c.slice(0, 3).join(','), ratio: ratio(c, back)})),
+  };
+}
+"""

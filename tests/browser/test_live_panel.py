@@ -12,7 +12,7 @@ import sys
 import time
 
 from .lab import (
-    VIEWPORT, hide_side_panels, open_notebook, output_text, prompt, run_cell, screenshot, set_theme, wait_cell_done,
+    LOW_CONTRAST_JS, VIEWPORT, hide_side_panels, open_notebook, output_text, prompt, run_cell, screenshot, set_theme, wait_cell_done,
 )
 
 SIX_SECONDS = (
@@ -256,43 +256,6 @@ def test_the_frozen_panel_reads_untrusted_and_in_nbconvert_html(lab, page):
         )
         assert done.returncode == 0, done.stderr[-2000:]
         assert 'src="data:image/png;base64,' in done.stdout and energy_text in done.stdout
-
-
-# Every text node under ``root``: its colour (CSS color, or fill for SVG text) blended over the
-# first opaque background behind it, and that background; WCAG's contrast ratio of the two.
-LOW_CONTRAST_JS = """
-(root) => {
-  const parse = (c) => { const m = c.match(/[\\d.]+/g) || ['0', '0', '0', '0']; return m.map(Number).concat([1]).slice(0, 4); };
-  const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3])).concat([1]);
-  const background = (element) => {
-    const layers = [];
-    for (let e = element; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor);
-      if (c[3] > 0) layers.push(c);
-      if (c[3] >= 1) break;
-    }
-    let result = [255, 255, 255, 1];
-    if (!layers.length || layers[layers.length - 1][3] < 1) result = parse(getComputedStyle(document.body).backgroundColor);
-    for (const layer of layers.reverse()) result = over(layer, result);
-    return result;
-  };
-  const luminance = (c) => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-  const low = [];
-  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const element = node.parentElement;
-    if (!node.textContent.trim() || !element.getClientRects().length) continue;
-    const style = getComputedStyle(element);
-    if (style.visibility === 'hidden' || style.display === 'none') continue;
-    const back = background(element);
-    const ink = over(parse(element instanceof SVGElement ? style.fill : style.color), back);
-    const [a, b] = [luminance(ink), luminance(back)].sort((x, y) => y - x);
-    const ratio = (a + 0.05) / (b + 0.05);
-    if (ratio < 4.5) low.push(`${node.textContent.trim().slice(0, 30)}: ${ratio.toFixed(2)}`);
-  }
-  return low;
-}
-"""
 
 
 def test_every_text_of_the_panel_has_enough_contrast_in_both_themes(lab, page):

@@ -3,9 +3,13 @@ JupyterLab, light and dark, 1600 and 900 px wide (screenshots: tests/artifacts/s
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from .lab import hide_side_panels, open_notebook, output_text, run_cell, screenshot, set_theme
+from .lab import (
+    IMAGE_CONTRAST_JS, LOW_CONTRAST_JS, hide_side_panels, open_notebook, output_text, run_cell, screenshot, set_theme,
+)
 
 _PLOT_BACKGROUND = """(cell) => {
     const svg = cell.querySelector('.main-svg');
@@ -80,3 +84,56 @@ def test_session_panel_reads_untrusted_after_saving(lab, page):
         assert "this kernel's tracked runs only" in text and "CPU modelled" in text
         screenshot(copy, f"session-untrusted-{'dark' if dark else 'light'}")
     set_theme(page, False)
+
+
+def _views_follow(panel, plot) -> dict:
+    """What %carbon panel and %carbon plot show now: their texts below 4.5:1, and their images'
+    text and background as read from the pixels."""
+    images = panel.locator(".jp-OutputArea-output img")
+    return {
+        "panel text": panel.locator(".jp-OutputArea-output").first.evaluate(LOW_CONTRAST_JS),
+        "plot text": plot.locator(".jp-OutputArea-output").first.evaluate(LOW_CONTRAST_JS),
+        "panel images": [images.nth(i).evaluate(IMAGE_CONTRAST_JS) for i in range(images.count())],
+    }
+
+
+def _readable(found: dict) -> bool:
+    return (not found["panel text"] and not found["plot text"] and len(found["panel images"]) == 1
+            and all(image["page"] < 1.5 and image["inks"] and all(ink["ratio"] >= 4.5 for ink in image["inks"])
+                    for image in found["panel images"]))
+
+
+def test_panel_and_plot_text_reads_in_both_themes_at_900_px(lab, page):
+    """Issue 14, points 10 and 11: every text of %carbon panel and %carbon plot, in light and in
+    JupyterLab Dark, at 900 px, at least 4.5:1 against what is rendered behind it; the panel's
+    chart (a PNG) is drawn on the theme's background with readable labels (read from its
+    pixels), and both views follow a change of theme (screenshots: session-*-contrast-*.png)."""
+    page.set_viewport_size({"width": 900, "height": 1200})
+    path = lab.new_notebook("views-contrast.ipynb", ["%load_ext carbon_magic"])
+    open_notebook(page, lab, path)
+    hide_side_panels(page)
+    run_cell(page, "%load_ext carbon_magic", timeout_ms=120_000)
+    for n in range(3):
+        run_cell(page, f"%%carbon --quiet --name step\nsum(range({n + 1}_000_000))", timeout_ms=180_000)
+    panel = run_cell(page, "%carbon panel")
+    plot = run_cell(page, "%carbon plot", timeout_ms=120_000)
+    plot.locator(".main-svg").first.wait_for(timeout=60_000)
+    try:
+        for dark in (False, True, False):
+            set_theme(page, dark)
+            theme = "dark" if dark else "light"
+            deadline, found = time.monotonic() + 30, _views_follow(panel, plot)
+            while not _readable(found) and time.monotonic() < deadline:  # the kernel redraws them
+                time.sleep(0.5)
+                found = _views_follow(panel, plot)
+            for name, cell in (("panel", panel), ("plot", plot)):
+                cell.scroll_into_view_if_needed()
+                screenshot(cell, f"session-{name}-contrast-{theme}-900")
+            assert found["panel text"] == [] and found["plot text"] == [], (theme, found)
+            assert len(found["panel images"]) == 1, found
+            image = found["panel images"][0]
+            assert image["page"] < 1.5, (theme, "the chart keeps another theme's background", image)
+            assert image["inks"] and min(ink["ratio"] for ink in image["inks"]) >= 4.5, (theme, image)
+            assert plot.locator(".main-svg text").count() > 10  # the axes' and legend's text was checked
+    finally:
+        set_theme(page, False)

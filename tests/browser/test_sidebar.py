@@ -256,7 +256,9 @@ def test_sidebar_in_notebook_7(lab, page):
     screenshot(page, "sidebar-notebook7")
 
 
-_CONTRAST = """(root) => {
+# WCAG 2 colour arithmetic in the page: parse a computed colour, lay one over another, the
+# opaque background an element shows (its ancestors' backgrounds laid over white), the contrast ratio.
+_COLOURS = """
     const parse = (text) => {
         const m = text.match(/rgba?\\(([^)]+)\\)/);
         if (!m) return null;
@@ -279,6 +281,14 @@ _CONTRAST = """(root) => {
         }
         return colour;
     };
+    const ratio = (a, b) => {
+        const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+        return (hi + 0.05) / (lo + 0.05);
+    };
+"""
+
+# Every visible text under ``root``: its text, class and contrast ratio against its background.
+_CONTRAST = "(root) => {" + _COLOURS + """
     const found = [];
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     while (walker.nextNode()) {
@@ -289,17 +299,35 @@ _CONTRAST = """(root) => {
         if (style.visibility === 'hidden') continue;
         const back = background(element);
         const fore = over(parse(style.color), back);
-        const [hi, lo] = [luminance(fore), luminance(back)].sort((a, b) => b - a);
-        found.push({text: node.textContent.trim().slice(0, 40), where: element.className, ratio: (hi + 0.05) / (lo + 0.05)});
+        found.push({text: node.textContent.trim().slice(0, 40), where: element.className, ratio: ratio(fore, back)});
     }
     return found;
+}"""
+
+
+# The sparkline's line (stroke) against the sparkline's background and against its area (the
+# area's fill, with its opacity, laid over that background), the line's width and its highest
+# point's distance below the box's top (a fraction of the box's height).
+_SPARK_CONTRAST = "(spark) => {" + _COLOURS + """
+    const line = spark.querySelector('.cm-Spark-line'), area = spark.querySelector('.cm-Spark-area');
+    if (!line || !area) return null;
+    const back = background(spark);
+    const stroke = over(parse(getComputedStyle(line).stroke), back);
+    const areaStyle = getComputedStyle(area);
+    const fill = parse(areaStyle.fill);
+    const under = over({...fill, a: fill.a * Number(areaStyle.fillOpacity) * Number(areaStyle.opacity)}, back);
+    const box = spark.getBoundingClientRect(), drawn = line.getBoundingClientRect();
+    return {background: ratio(stroke, back), area: ratio(stroke, under), width: drawn.width,
+            headroom: (drawn.top - box.top) / box.height, stroke: getComputedStyle(line).stroke};
 }"""
 
 
 @pytest.mark.parametrize("width", [1600, 900])
 def test_every_sidebar_text_reads_in_both_themes(lab, page, width):
     """WCAG AA: every text of the sidebar (figures, tags, captions, the status pill, the
-    problems box) at least 4.5:1 against its rendered background, light and dark."""
+    problems box) at least 4.5:1 against its rendered background, light and dark; and the
+    power sparkline's line (a graphic, WCAG 1.4.11) at least 3:1 against its background and
+    against the area under it."""
     path = lab.new_notebook(f"contrast-{width}.ipynb", ["x = 1"])
     page.set_viewport_size({"width": width, "height": 900})
     open_notebook(page, lab, path)
@@ -319,4 +347,10 @@ def test_every_sidebar_text_reads_in_both_themes(lab, page, width):
         assert len(texts) > 20
         low = [t for t in texts if t["ratio"] < 4.5]
         assert not low, ("dark" if dark else "light", low)
+        spark = page.wait_for_selector(f"{SIDEBAR} .cm-Spark:has(.cm-Spark-line)", state="visible")
+        contrast = spark.evaluate(_SPARK_CONTRAST)
+        assert contrast["width"] > 50, contrast  # a drawn line across the trail, not an empty box
+        assert contrast["headroom"] >= 0.15, contrast  # a level under some air, not a filled box
+        assert contrast["background"] >= 3 and contrast["area"] >= 3, ("dark" if dark else "light", contrast)
+        screenshot(page.locator(f"{SIDEBAR} .cm-Trail"), f"sidebar-spark-{'dark' if dark else 'light'}-{width}")
     set_theme(page, False)

@@ -26,6 +26,10 @@ IOPub socket, which in ipykernel 6 and 7 is a thread-safe socket served by the I
 with an explicit parent header: that of the peer's latest request. ipykernel 7 keeps the
 parent in a context variable that a plain thread does not see (it falls back to the latest
 shell request), so nothing is left to which thread sends.
+
+What the channel reads of the loaded extension comes in one ``KernelSources``, built by the
+extension: the Session's listeners, the shell's events, hardware discovery, the location and
+whether ``%carbon on`` is active; it never sees the extension itself.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..._version import __version__
 from ...core.config import ConfigError
@@ -44,7 +48,6 @@ from .history import KernelHistory
 if TYPE_CHECKING:
     from ...core.ledger import Reading
     from ...core.record import EmissionsData
-    from ..extension import CarbonExtension
     from ..records import CellRecord, TrackedWindow
 
 MAX_PEERS = 8
@@ -54,6 +57,46 @@ PARENT_HEADER_KEYS = ("msg_id", "msg_type", "session", "username", "date", "vers
 MAX_HEADER_VALUE_CHARS = 200
 LIVE_INTERVAL_S = 1.0
 WARMUP_WAIT_S = 120.0
+
+
+class Listeners(Protocol):
+    """Where the channel hears of tracked windows (the Session: ``cell_started``,
+    ``cell_finished``, ``cell_finalized``)."""
+
+    def add_listener(self, listener: Any) -> None: ...
+
+    def remove_listener(self, listener: Any) -> None: ...
+
+
+class Events(Protocol):
+    """IPython's ``shell.events`` (``pre_execute``, ``post_execute``)."""
+
+    def register(self, event: str, function: Callable[..., Any]) -> None: ...
+
+    def unregister(self, event: str, function: Callable[..., Any]) -> None: ...
+
+
+class Discovery(Protocol):
+    """Hardware discovery running in the background (``warmup.Warmup``): the shared sampler
+    once ``ready`` (None if discovery failed)."""
+
+    sampler: Any
+
+    @property
+    def ready(self) -> bool: ...
+
+    def wait(self, timeout_s: float) -> bool: ...
+
+
+@dataclass(frozen=True)
+class KernelSources:
+    """What the channel reads of the kernel's loaded extension, each part narrowed to its use."""
+
+    session: Listeners
+    events: Events
+    discovery: Discovery
+    locate: Callable[[], tuple[Any, Any]]  # (Location, Intensity) now; raises ConfigError
+    auto_on: Callable[[], bool]  # whether %carbon on tracks every cell
 
 
 @dataclass
@@ -72,8 +115,8 @@ class Peer:
 class SidebarChannel:
     """The comm target, its peers and what they are sent (see the module docstring)."""
 
-    def __init__(self, extension: "CarbonExtension", kernel: Any):
-        self.extension = extension
+    def __init__(self, sources: KernelSources, kernel: Any):
+        self.sources = sources
         self.kernel = kernel
         self.history = KernelHistory()
         self.peers: dict[str, Peer] = {}
@@ -93,8 +136,8 @@ class SidebarChannel:
     def open(self) -> None:
         """Register the target, listen to the session and the shell, announce ourselves."""
         self.kernel.comm_manager.register_target(protocol.TARGET, self._on_comm_open)
-        self.extension.session.add_listener(self)
-        events = self.extension.shell.events
+        self.sources.session.add_listener(self)
+        events = self.sources.events
         events.register("pre_execute", self._pre_execute)
         events.register("post_execute", self._post_execute)
         try:
@@ -123,10 +166,10 @@ class SidebarChannel:
             self.kernel.comm_manager.unregister_target(protocol.TARGET, self._on_comm_open)
         except Exception:  # already gone (kernel shutting down)
             pass
-        self.extension.session.remove_listener(self)
+        self.sources.session.remove_listener(self)
         for event, callback in (("pre_execute", self._pre_execute), ("post_execute", self._post_execute)):
             try:
-                self.extension.shell.events.unregister(event, callback)
+                self.sources.events.unregister(event, callback)
             except ValueError:
                 pass
 
@@ -196,15 +239,20 @@ class SidebarChannel:
         if self.peers:
             self._flush(time.monotonic(), main_thread=True)
 
+    # A window opens and closes inside a cell, after or before nothing that could change the
+    # configuration: the meta refreshed at the last post_execute (or comm message) holds,
+    # but for the intensity the cell that just finished used.
     def cell_started(self, window: "TrackedWindow") -> None:
         self.history.cell_started(window)
         if self.peers:
-            self._flush(time.monotonic(), main_thread=True)
+            self._flush(time.monotonic(), main_thread=False)
 
     def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:
         self.history.cell_finished(record, data)
         if self.peers:
-            self._flush(time.monotonic(), main_thread=True)
+            with self._lock:
+                self._meta = {**self._meta, "intensity": self._latest_intensity() or self._meta.get("intensity")}
+            self._flush(time.monotonic(), main_thread=False)
 
     def cell_finalized(self, record: "CellRecord", data: "EmissionsData") -> None:
         self.history.cell_finalized(record, data)  # the next tick sends it
@@ -214,22 +262,22 @@ class SidebarChannel:
         """Ask the shared sampler for a reading a second while peers are attached."""
         if self._subscription is not None or self._closed:
             return
-        warmup = self.extension.warmup
-        if warmup.ready:
-            self._subscribe(warmup.sampler)
+        discovery = self.sources.discovery
+        if discovery.ready:
+            self._subscribe(discovery.sampler)
         else:  # hardware discovery still running: subscribe when it is done
             self._subscription = "waiting"
             threading.Thread(target=self._subscribe_after_warmup, name="carbon_magic-sidebar", daemon=True).start()
 
     def _subscribe_after_warmup(self) -> None:
-        warmup = self.extension.warmup
-        warmup.wait(WARMUP_WAIT_S)
+        discovery = self.sources.discovery
+        discovery.wait(WARMUP_WAIT_S)
         with self._lock:
             if self._subscription == "waiting":
                 self._subscription = None
                 if self.peers and not self._closed:
-                    self._subscribe(warmup.sampler)
-            self._meta = {**self._meta, "methods": _methods(warmup.sampler)}  # thread-safe part
+                    self._subscribe(discovery.sampler)
+            self._meta = {**self._meta, "methods": _methods(discovery.sampler)}  # thread-safe part
 
     def _subscribe(self, sampler: Any) -> None:
         if sampler is None:  # discovery failed (shown by %carbon status): no live power
@@ -266,34 +314,36 @@ class SidebarChannel:
 
     # -- sending -------------------------------------------------------------------------------
     def _refresh_meta(self) -> None:
-        """Methods, intensity and location (kernel main thread: the pool is not thread-safe)."""
-        from ..options import NO_OPTIONS
-        from ..warmup import locate
-
-        session = self.extension.session
+        """Methods, intensity and location (kernel main thread: ``locate`` reads the tracker pool,
+        which is not thread-safe)."""
         meta: dict[str, Any] = {
-            "methods": _methods(self.extension.warmup.sampler),
+            "methods": _methods(self.sources.discovery.sampler),
             "location": None,
             "intensity": None,
             "config_error": None,
         }
         try:
-            location, intensity = locate(session.pool.config(NO_OPTIONS))
+            location, intensity = self.sources.locate()
             meta["location"] = protocol.short(location.country_name or "no country set", protocol.LABEL_CHARS)
             meta["intensity"] = {"g_per_kwh": protocol.figure(intensity.g_per_kwh),
                                  "source": protocol.short(intensity.source, protocol.TEXT_CHARS)}
         except ConfigError as error:
             meta["config_error"] = protocol.short(str(error), protocol.TEXT_CHARS * 2)
-        latest = self.history.latest()
-        if latest is not None:  # the intensity the latest cell used
-            meta["intensity"] = {"g_per_kwh": protocol.figure(latest.intensity_g_per_kwh),
-                                 "source": protocol.short(latest.intensity_source, protocol.TEXT_CHARS)}
+        meta["intensity"] = self._latest_intensity() or meta["intensity"]
         with self._lock:
             self._meta = meta
 
+    def _latest_intensity(self) -> dict[str, Any] | None:
+        """The intensity the latest cell used (None before any)."""
+        latest = self.history.latest()
+        if latest is None:
+            return None
+        return {"g_per_kwh": protocol.figure(latest.intensity_g_per_kwh),
+                "source": protocol.short(latest.intensity_source, protocol.TEXT_CHARS)}
+
     def _live_meta(self) -> dict[str, Any]:
         """The parts read afresh for every message, from any thread: the mode and the problems."""
-        return {"auto": self.extension.session.auto is not None,
+        return {"auto": self.sources.auto_on(),
                 "problems": protocol.problems_entry(problems.all())}
 
     def _flush(self, now: float, main_thread: bool) -> None:
@@ -383,11 +433,11 @@ def _methods(sampler: Any) -> dict[str, str]:
     return protocol.methods_entry({c: short_method(m) for c, m in sampler.methods().items()})
 
 
-def attach(extension: "CarbonExtension") -> SidebarChannel | None:
-    """Open the sidebar's channel where the shell runs in a Jupyter kernel (None elsewhere)."""
-    kernel = getattr(extension.shell, "kernel", None)
+def attach(shell: Any, sources: KernelSources) -> SidebarChannel | None:
+    """Open the sidebar's channel where ``shell`` runs in a Jupyter kernel (None elsewhere)."""
+    kernel = getattr(shell, "kernel", None)
     if kernel is None or getattr(kernel, "comm_manager", None) is None:
         return None  # a terminal IPython: no front end to talk to
-    channel = SidebarChannel(extension, kernel)
+    channel = SidebarChannel(sources, kernel)
     channel.open()
     return channel

@@ -17,6 +17,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ...core.problems import problems
+from ..panel.presentation import CO2, ENERGY, WATER
 from ..totals import RunningTotals, counted
 from . import protocol
 
@@ -124,7 +125,7 @@ class KernelHistory:
                 **meta,
                 "time": now_wall,
                 "totals": {
-                    "energy_wh": energy_kwh * 1e3, "co2_g": emissions_kg * 1e3, "water_ml": water_l * 1e3,
+                    "energy_wh": ENERGY.of(energy_kwh), "co2_g": CO2.of(emissions_kg), "water_ml": WATER.of(water_l),
                     "duration_s": protocol.figure(totals.duration_s), "count": totals.count,
                 },
                 "running": entries,
@@ -156,6 +157,6 @@ def _running_entry(window: "TrackedWindow", data: "EmissionsData | None", now_wa
         "label": protocol.short(window.label, protocol.LABEL_CHARS),
         "kind": window.kind,
         "elapsed_s": protocol.figure(max(now_wall - window.started_at, 0.0)),
-        "energy_wh": protocol.figure(data.energy_consumed * 1e3) if data is not None else 0.0,
-        "co2_g": protocol.figure(data.emissions * 1e3) if data is not None else 0.0,
+        "energy_wh": protocol.figure(ENERGY.of(data.energy_consumed)) if data is not None else 0.0,
+        "co2_g": protocol.figure(CO2.of(data.emissions)) if data is not None else 0.0,
     }

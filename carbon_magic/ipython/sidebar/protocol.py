@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from ..panel.presentation import CO2, ENERGY, WATER
+
 if TYPE_CHECKING:
     from ...core.problems import Problem
     from ..records import CellRecord
@@ -129,9 +131,9 @@ def cell_entry(record: "CellRecord") -> dict[str, Any]:
         "kind": record.kind,
         "status": record.status,
         "duration_s": figure(record.duration_s),
-        "energy_wh": figure(record.energy_kwh * 1e3),
-        "co2_g": figure(record.emissions_kg * 1e3),
-        "water_ml": figure(record.water_l * 1e3),
+        "energy_wh": figure(ENERGY.of(record.energy_kwh)),
+        "co2_g": figure(CO2.of(record.emissions_kg)),
+        "water_ml": figure(WATER.of(record.water_l)),
         "provisional": record.provisional,
     }
 

@@ -1,4 +1,5 @@
-"""The frozen panel's chart as a PNG: power by component and cumulative CO2e over the cell.
+"""The panels' charts as PNGs: the frozen live panel's (power by component and cumulative CO2e
+over the cell, ``chart_png``) and ``%carbon panel``'s bars (``bars_png``), one frame for both.
 
 A frozen panel must read wherever a notebook is opened: JupyterLab shows an untrusted
 notebook's HTML through its sanitizer (inline SVG and most styles go), nbconvert and GitHub
@@ -11,12 +12,17 @@ text keeps its contrast whatever page it lands on.
 from __future__ import annotations
 
 import base64
+import math
 import struct
 import zlib
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from .chart_layout import HEIGHT_PX, MARGINS_PX, WIDTH_PX, chart_layout
-from .panel_view import CO2_COLOUR, palette_of
+from .chart_layout import HEIGHT_PX, MARGINS_PX, WIDTH_PX, bars_layout, chart_layout
+from .presentation import CO2_COLOUR, palette_of
 from .series import PowerSeries
+
+if TYPE_CHECKING:
+    from ..records import CellRecord
 
 SCALE = 2  # image pixels per CSS pixel
 FONT_SCALE = 3  # image pixels per font pixel: 7-pixel capitals are 10.5 CSS px tall
@@ -108,30 +114,74 @@ def text_width(text: str) -> float:
     return (len(text) * (GLYPH_W + 1) - 1) * FONT_SCALE
 
 
+class Frame:
+    """A chart's canvas on a theme's background: the plot area, its axes' labels and legend."""
+
+    def __init__(self, theme: str | None):
+        self.palette = palette_of(theme)
+        self.canvas = Canvas(WIDTH_PX * SCALE, HEIGHT_PX * SCALE, _rgb(self.palette.background))
+        self.left, right, self.top, bottom = (m * SCALE for m in MARGINS_PX)
+        self.plot_w, self.plot_h = self.canvas.width - self.left - right, self.canvas.height - self.top - bottom
+        self.text, self.co2_text = _rgb(self.palette.text), _rgb(self.palette.co2_text)
+        self.legend_y = 9 * SCALE + GLYPH_H * FONT_SCALE
+        self.legend_x = float(self.left + 10 * SCALE)
+
+    def x(self, fraction: float) -> float:
+        return self.left + self.plot_w * fraction
+
+    def y(self, fraction: float) -> float:
+        return self.top + self.plot_h * (1 - fraction)
+
+    def mix(self, colour: str, opacity: float) -> tuple[int, int, int]:
+        return _mix(colour, self.palette.background, opacity)
+
+    def axes(self, left_ticks: list[tuple[float, str]], right_ticks: list[tuple[float, str]],
+             bottom_ticks: list[tuple[float, str]], left_unit: str, right_unit: str) -> None:
+        """Grid lines and labels of the left axis, labels of the right (CO2e) and bottom ones,
+        and the axes' units above them."""
+        baseline = 3.5 * FONT_SCALE  # half a capital: labels centred on their grid line
+        canvas, right_x = self.canvas, self.left + self.plot_w + 6 * SCALE
+        for fraction, label in left_ticks:
+            canvas.rect(self.left, self.y(fraction) - 1, self.left + self.plot_w, self.y(fraction) + 1,
+                        _rgb(self.palette.grid))
+            canvas.text(self.left - 6 * SCALE, self.y(fraction) + baseline, label, self.text, "end")
+        for fraction, label in right_ticks:
+            canvas.text(right_x, self.y(fraction) + baseline, label, self.co2_text)
+        for fraction, label in bottom_ticks:
+            canvas.text(self.x(fraction), canvas.height - 6 * SCALE, label, self.text, "middle")
+        canvas.text(self.left - 6 * SCALE, self.legend_y, left_unit, self.text, "end")
+        canvas.text(right_x, self.legend_y, right_unit, self.co2_text)
+
+    def legend(self, name: str, draw_key: Callable[[float, float], None], key_w: float) -> None:
+        """One legend entry: its key (``draw_key(x, baseline)``), then its name."""
+        draw_key(self.legend_x, self.legend_y)
+        self.canvas.text(self.legend_x + key_w + 4 * SCALE, self.legend_y, name, self.text)
+        self.legend_x += key_w + 4 * SCALE + text_width(name) + 14 * SCALE
+
+    def swatch(self, name: str, colour: str) -> None:
+        size = SWATCH * SCALE
+        self.legend(name, lambda x, y: self.canvas.rect(x, y - size, x + size, y, self.mix(colour, 0.7)), size)
+
+    def png(self) -> bytes:
+        return self.canvas.png()
+
+
+SWATCH = 10  # a legend key's size (CSS px)
+CO2_DASH = (6 * SCALE, 4 * SCALE)
+
+
 def chart_png(series: PowerSeries, theme: str | None) -> bytes | None:
     """``chart_layout(series)`` drawn as PNG bytes on ``theme``'s background; None before the
     series has an interval."""
     layout = chart_layout(series)
     if layout is None:
         return None
-    palette = palette_of(theme)
-    text, co2_text = _rgb(palette.text), _rgb(palette.co2_text)
-    canvas = Canvas(WIDTH_PX * SCALE, HEIGHT_PX * SCALE, _rgb(palette.background))
-    left, right, top, bottom = (m * SCALE for m in MARGINS_PX)
-    plot_w, plot_h = canvas.width - left - right, canvas.height - top - bottom
-    x = lambda fraction: left + plot_w * fraction  # noqa: E731
-    y = lambda fraction: top + plot_h * (1 - fraction)  # noqa: E731
-    baseline = 3.5 * FONT_SCALE  # half a capital: labels centred on their grid line
-    for fraction, label in layout.power_ticks:
-        canvas.rect(left, y(fraction) - 1, left + plot_w, y(fraction) + 1, _rgb(palette.grid))
-        canvas.text(left - 6 * SCALE, y(fraction) + baseline, label, text, "end")
-    for fraction, label in layout.co2_ticks:
-        canvas.text(left + plot_w + 6 * SCALE, y(fraction) + baseline, label, co2_text)
-    for fraction, label in layout.time_ticks:
-        canvas.text(x(fraction), canvas.height - 6 * SCALE, label, text, "middle")
+    frame = Frame(theme)
+    canvas, x, y = frame.canvas, frame.x, frame.y
+    frame.axes(layout.power_ticks, layout.co2_ticks, layout.time_ticks, "W", layout.co2_unit)
     times, below = layout.times, [0.0] * len(layout.times)
     for area in layout.areas:
-        fill = _mix(area.colour, palette.background, 0.45)
+        fill = frame.mix(area.colour, 0.45)
         for index in range(1, len(times)):
             canvas.rect(x(times[index - 1]), y(area.tops[index]), x(times[index]), y(below[index]), fill)
         outline = [(x(times[0]), y(area.tops[0]))]
@@ -139,20 +189,40 @@ def chart_png(series: PowerSeries, theme: str | None) -> bytes | None:
             outline += [(x(times[index - 1]), y(area.tops[index])), (x(times[index]), y(area.tops[index]))]
         canvas.line(outline, _rgb(area.colour), 1.5 * SCALE)
         below = area.tops
-    dash = (6 * SCALE, 4 * SCALE)
-    canvas.line([(x(t), y(c)) for t, c in zip(layout.co2_times, layout.co2)], _rgb(CO2_COLOUR), 2 * SCALE, dash)
-    legend_y, legend_x = 9 * SCALE + GLYPH_H * FONT_SCALE, float(left + 10 * SCALE)
-    canvas.text(left - 6 * SCALE, legend_y, "W", text, "end")
-    swatch = 10 * SCALE
-    for area in layout.areas:
-        canvas.rect(legend_x, legend_y - swatch, legend_x + swatch, legend_y, _mix(area.colour, palette.background, 0.7))
-        canvas.text(legend_x + swatch + 4 * SCALE, legend_y, area.name, text)
-        legend_x += swatch + 4 * SCALE + text_width(area.name) + 14 * SCALE
-    middle = legend_y - 5 * SCALE
-    canvas.line([(legend_x, middle), (legend_x + 16 * SCALE, middle)], _rgb(CO2_COLOUR), 2 * SCALE, dash)
-    canvas.text(legend_x + 20 * SCALE, legend_y, "CO₂e so far", text)
-    canvas.text(left + plot_w + 6 * SCALE, legend_y, layout.co2_unit, co2_text)
-    return canvas.png()
+        frame.swatch(area.name, area.colour)
+    canvas.line([(x(t), y(c)) for t, c in zip(layout.co2_times, layout.co2)], _rgb(CO2_COLOUR), 2 * SCALE, CO2_DASH)
+    frame.legend("CO₂e so far", lambda lx, ly: canvas.line([(lx, ly - 5 * SCALE), (lx + 16 * SCALE, ly - 5 * SCALE)],
+                                                          _rgb(CO2_COLOUR), 2 * SCALE, CO2_DASH), 16 * SCALE)
+    return frame.png()
+
+
+def bars_png(records: Sequence["CellRecord"], theme: str | None) -> bytes:
+    """``bars_layout(records)`` (at least one record) drawn as PNG bytes on ``theme``'s
+    background: bars stacked by component, CO2e as squares, labels that never overlap."""
+    layout = bars_layout(records)
+    frame = Frame(theme)
+    canvas, y = frame.canvas, frame.y
+    slot = frame.plot_w / len(records)
+    bar = min(slot * 0.7, 40 * SCALE)
+    every = max(1, math.ceil((max(text_width(label) for label in layout.labels) + 8 * SCALE) / slot))
+    centres = [(index + 0.5) / len(records) for index in range(len(records))]
+    frame.axes(layout.energy_ticks, layout.co2_ticks,
+               [(c, label) for index, (c, label) in enumerate(zip(centres, layout.labels)) if index % every == 0],
+               layout.energy_unit, layout.co2_unit)
+    dot = 3 * SCALE
+    for index, centre in enumerate(centres):
+        left, below = frame.x(centre) - bar / 2, 0.0
+        for stack in layout.stacks:
+            canvas.rect(left, y(stack.tops[index]), left + bar, y(below), frame.mix(stack.colour, 0.75))
+            below = stack.tops[index]
+        co2_y = y(layout.co2[index])
+        canvas.rect(frame.x(centre) - dot, co2_y - dot, frame.x(centre) + dot, co2_y + dot, _rgb(CO2_COLOUR))
+    for stack in layout.stacks:
+        frame.swatch(stack.name, stack.colour)
+    size = SWATCH * SCALE
+    frame.legend("CO₂e", lambda lx, ly: canvas.rect(lx, ly - size * 0.8, lx + size * 0.6, ly - size * 0.2,
+                                                   _rgb(CO2_COLOUR)), size)
+    return frame.png()
 
 
 def chart_img(series: PowerSeries, theme: str | None) -> str:

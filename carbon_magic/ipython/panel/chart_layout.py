@@ -1,18 +1,27 @@
-"""The panel chart's layout, drawn twice from it: live in the browser (``panel_widgets.LiveChart``)
-and frozen as a PNG (``chart_png``), so both look the same.
+"""The layouts of the panels' charts: every position a fraction of the plot area (0 at the left
+or bottom, 1 at the right or top) rounded to 4 digits, every label text, so that the renderers
+only map fractions to pixels.
 
-Power by chart group as stacked steps (W, left axis) and the cumulative CO2e as a line (right
-axis, scaled to µg, mg, g ...) over the window's time (s, min or h). Every position is a
-fraction of the plot area (0 at the left or bottom, 1 at the right or top) rounded to 4
-digits, and every label is text: the renderers only map fractions to pixels.
+- ``chart_layout``: the live panel's chart, drawn twice from it: live in the browser
+  (``panel_widgets.LiveChart``) and frozen as a PNG (``chart_png``), so both look the same.
+  Power by chart group as stacked steps (W, left axis) and the cumulative CO2e as a line
+  (right axis, scaled to µg, mg, g ...) over the window's time (s, min or h).
+- ``bars_layout``: ``%carbon panel``'s bars (a PNG, ``chart_png``): energy per tracked run
+  stacked by component (left axis, µWh, mWh, Wh ...) and its CO2e as a dot (right axis).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
-from .panel_view import axis_range, axis_unit, group_colour, group_name, nice_step, tick_label, time_axis
+from ..totals import KINDS
+from .presentation import (CO2, ENERGY, axis_range, axis_unit, group_colour, group_name, nice_step, tick_label,
+                           time_axis)
 from .series import PowerSeries
+
+if TYPE_CHECKING:
+    from ..records import CellRecord
 
 WIDTH_PX, HEIGHT_PX = 700, 210  # the chart's displayed size (CSS px), live and frozen
 MARGINS_PX = (52, 76, 30, 28)  # left, right, top, bottom
@@ -87,3 +96,46 @@ def _ticks(top: float, step: float, label) -> list[tuple[float, str]]:
         ticks.append((round(value / top, DIGITS), label(value)))
         value += step
     return ticks
+
+
+@dataclass(frozen=True)
+class BarsLayout:
+    labels: list[str]  # under each bar
+    stacks: list[Area]  # bottom to top; ``tops``: the stack's top after this component, per bar
+    co2: list[float]  # per bar
+    energy_ticks: list[tuple[float, str]]
+    co2_ticks: list[tuple[float, str]]
+    energy_unit: str  # 'mWh'
+    co2_unit: str  # 'µg CO₂e'
+
+
+def _bar_label(record: "CellRecord") -> str:
+    """A bar's label under the PNG chart (its font has digits, brackets and a few letters)."""
+    if record.kind == "span":
+        return "span"
+    return f"[{record.execution_count}]" if record.execution_count is not None else ""
+
+
+def bars_layout(records: Sequence["CellRecord"]) -> BarsLayout:
+    """The layout of ``records`` (at least one): the components that used energy in any."""
+    energy_max = ENERGY.of(max(max(r.energy_kwh for r in records), 1e-15))
+    factor, energy_unit = axis_unit(energy_max, ENERGY.unit)
+    e_top, e_step = axis_range(energy_max * factor)
+    co2_max = CO2.of(max(max(r.emissions_kg for r in records), 1e-15))
+    co2_factor, co2_unit = axis_unit(co2_max, CO2.unit)
+    c_top, c_step = axis_range(co2_max * co2_factor)
+    stacks, below = [], [0.0] * len(records)
+    for kind in KINDS:
+        values = [ENERGY.of(getattr(r, f"{kind}_energy_kwh")) * factor for r in records]
+        if any(v > 0 for v in values):
+            below = [b + v for b, v in zip(below, values)]
+            stacks.append(Area(kind.upper(), group_colour(kind), _fractions(below, e_top)))
+    return BarsLayout(
+        labels=[_bar_label(r) for r in records],
+        stacks=stacks,
+        co2=_fractions([CO2.of(r.emissions_kg) * co2_factor for r in records], c_top),
+        energy_ticks=_ticks(e_top, e_step, tick_label),
+        co2_ticks=_ticks(c_top, c_step, lambda v: tick_label(round(v, 12))),
+        energy_unit=energy_unit,
+        co2_unit=f"{co2_unit} CO₂e",
+    )

@@ -9,10 +9,13 @@ stays calm and tracked trivial cells cost nothing more.
 
 How updates flow, so that a cell never waits for the panel:
 
-- ``cell_started`` (kernel thread, microseconds): capture the cell's output Route and
-  schedule ``begin`` on the ``panel`` output lane after one update period.
+- ``cell_started`` (kernel thread, microseconds): capture the cell's output Route, keep the
+  record's place in the output unless the cell is quiet (an empty display, the *place*:
+  whatever the cell prints comes after it) and schedule ``begin`` on the ``panel`` output
+  lane after one update period. A cell that ends sooner has its summary put in the place
+  (``TrackedWindow.summary_place``), so the record stands first whatever the cell's length.
 - ``begin`` (panel lane): import the widget libraries (unless the idle kernel did), take pooled
-  widgets, display them in the cell's output, ask the sampler for ticks every update period
+  widgets, show them in the place, ask the sampler for ticks every update period
   (an interval lease) and subscribe to them.
 - each tick (sampler thread) only queues ``update`` on the panel lane, at most once per
   period; a newer tick replaces one still queued.
@@ -24,41 +27,39 @@ How updates flow, so that a cell never waits for the panel:
   as its text), which outlives the kernel; the widgets go back to the pool.
 - ``cell_finalized`` (GPU poller thread, when the record was provisional): the frozen panel
   is redrawn with the settled figures.
+- a change of the front end's theme (``themed.py``): the latest frozen panels are redrawn in
+  the new theme's colours while the kernel runs.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, cast
 
-from ..core.problems import problems
-from ..core.ledger import kind_of
-from ..core.units import kwh_to_j
-from ..runtime import current_runtime
-from . import display
+from ...core.problems import problems
+from ...core.ledger import kind_of
+from ...core.units import kwh_to_j
+from ...runtime import current_runtime
+from .. import display
 from .chart_png import chart_img
-from .frontend import FrontEnd
-from .options import NO_OPTIONS
+from ..frontend import FrontEnd
+from ..options import NO_OPTIONS
 from .panel_view import Snapshot, frozen_bundle, header_html
-from .records import measured_kinds
-from .route import Route
+from ..records import measured_kinds
+from ..route import Route, publish_in_order
 from .series import PowerSeries, chart_groups
+from .themed import LANE, ThemedDisplays, publish
 
 if TYPE_CHECKING:
-    from ..core.ledger import Reading
-    from ..core.record import EmissionsData
-    from .records import CellRecord, TrackedWindow
-    from .session import Session
+    from ...core.ledger import Reading
+    from ...core.record import EmissionsData
+    from ..records import CellRecord, TrackedWindow
+    from ..session import Session
 
 PANEL_KINDS = ("cell", "statement")  # spans run across cells: they have no one output to live in
-LANE = "panel"
-
-
-def publish(shell: Any, bundle: dict, display_id: str, update: bool) -> None:
-    """Display ``bundle`` (or replace the display ``display_id``) through ``shell``'s publisher."""
-    shell.display_pub.publish(data=bundle, metadata={}, transient={"display_id": display_id}, update=update)
 
 
 def call_when_idle(function: Callable[..., Any], *args: Any) -> bool:
@@ -138,6 +139,13 @@ class LiveCell:
         self.updates = 0
         self.awaiting_final = False
 
+    def keep_place(self) -> None:
+        """Kernel thread, as the cell starts: the empty display the panel (or, in a cell that
+        ends within one update period, the summary) fills, before anything the cell prints."""
+        publish_in_order(self.panel.shell, {"text/plain": ""}, self.display_id)
+        self.panel.session.pending_clear.keep(self.display_id)
+        self.window.summary_place = self.display_id
+
     # -- live ---------------------------------------------------------------------------------
     def begin(self) -> None:
         """Show the panel (panel lane, one update period after the cell started)."""
@@ -172,7 +180,7 @@ class LiveCell:
             "the final figures replace this when the cell ends</div>"
         )
         publish(self.panel.shell, view.bundle(fallback, f"carbon: {self.window.label} | measuring..."),
-                self.display_id, update=False)
+                self.display_id, update=self.panel.session.pending_clear.kept == self.display_id)
 
     def on_tick(self, reading: "Reading") -> None:
         """Sampler thread: queue an update, at most one per update period."""
@@ -215,7 +223,7 @@ class LiveCell:
             if not shown:
                 return False
             self._add_final_point(data)
-            self.route.run(publish, self.panel.shell, self._frozen(record, data), self.display_id, True)
+            self._publish_frozen(record, data)
             self.panel.widgets.pool.release(self.view)
             self.view = None
             self.awaiting_final = data.provisional
@@ -228,7 +236,7 @@ class LiveCell:
                 return
             self.awaiting_final = False
             self._add_final_point(data)
-            self.route.run(publish, self.panel.shell, self._frozen(record, data), self.display_id, True)
+            self._publish_frozen(record, data)
 
     def _stop_ticks(self) -> None:
         if self.subscription is not None:
@@ -253,7 +261,13 @@ class LiveCell:
             energy_j[group] = joules
         self.series.add(data.duration, energy_j, data.emissions * 1e3)
 
-    def _frozen(self, record: "CellRecord", data: "EmissionsData") -> dict[str, str]:
+    def _publish_frozen(self, record: "CellRecord", data: "EmissionsData") -> None:
+        """The frozen panel in the cell's output, redrawn when the theme changes (its chart is a PNG)."""
+        render = functools.partial(self._frozen, record, data)
+        self.route.run(publish, self.panel.shell, render(self.panel.frontend.theme), self.display_id, True)
+        self.panel.themed.follow(self.display_id, render)
+
+    def _frozen(self, record: "CellRecord", data: "EmissionsData", theme: str | None) -> dict[str, str]:
         average_w = {"cpu": data.cpu_power, "ram": data.ram_power}
         if data.gpu_count or data.gpu_power:
             average_w["gpu"] = data.gpu_power
@@ -261,7 +275,7 @@ class LiveCell:
         measured = measured_kinds(self.tracker.components, self.measured).intersection(average_w)
         snapshot = Snapshot(record.label, record.status, data, average_w, self.series, self.equivalents, energy_j,
                             measured)
-        return frozen_bundle(snapshot, display.summary_text(record), chart_img(self.series, self.panel.frontend.theme))
+        return frozen_bundle(snapshot, display.summary_text(record), chart_img(self.series, theme))
 
 
 
@@ -273,6 +287,7 @@ class LivePanel:
         self.session = session
         self._sampler_source = sampler_source  # the shared sampler once the extension's warmup made it
         self.frontend = FrontEnd(shell)
+        self.themed = ThemedDisplays(shell, self.frontend)  # frozen panels, %carbon panel and plot
         self.widgets = Widgets()
         self._lock = threading.Lock()
         self._active: LiveCell | None = None
@@ -293,6 +308,7 @@ class LivePanel:
             except ValueError:
                 pass
         self.widgets.close()
+        self.themed.close()
 
     def pre_run_cell(self, info: Any = None) -> None:
         if self._idle_since is not None:
@@ -357,6 +373,8 @@ class LivePanel:
             if self._active is not None:  # one live panel at a time: the outermost window's
                 return
             cell = self._active = LiveCell(self, window, start)
+        if not window.quiet:  # a quiet cell has no summary to fill a place it never shows
+            cell.keep_place()
         current_runtime().lanes.lane(LANE).submit_after(cell.update_s, "live panel", cell.begin)
 
     def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from ..core.ledger import kind_of
+from ...core.ledger import kind_of
 
 MAX_POINTS = 64
 # More GPUs than this are drawn as one "GPU" area (the numbers still list each one).

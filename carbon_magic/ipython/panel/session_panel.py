@@ -2,7 +2,8 @@
 
 One static display per kernel (text, HTML with the chart as a PNG), shown by ``%carbon panel`` (again, in any cell:
 every display of it has the same display id) and replaced in place, on the panel lane,
-coalesced, off the cell's thread, whenever a record becomes final. What a saved notebook,
+coalesced, off the cell's thread, whenever a record becomes final or the front end's theme
+changes (``themed.py``; ``%carbon plot``'s figures follow the theme the same way). What a saved notebook,
 nbconvert or GitHub shows is therefore always the last state, with no widget model to go
 missing when the notebook is reopened. The totals are kept per record (``totals``) and the
 bars are the latest MAX_BARS: an update costs the same in a session of 100,000 records.
@@ -13,16 +14,18 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..runtime import current_runtime
-from .live_panel import LANE, LivePanel, publish
-from .options import NO_OPTIONS
+from ...runtime import current_runtime
+from .live_panel import LivePanel
+from ..options import NO_OPTIONS
 from .session_view import MAX_BARS, session_bundle
-from .totals import RunningTotals
+from .themed import LANE
+from ..totals import RunningTotals
 
 if TYPE_CHECKING:
-    from ..core.record import EmissionsData
-    from .records import CellRecord
-    from .session import Session
+    from ...core.record import EmissionsData
+    from .plot import PlotFigure
+    from ..records import CellRecord
+    from ..session import Session
 
 
 class SessionPanel:
@@ -31,7 +34,8 @@ class SessionPanel:
     def __init__(self, shell: Any, session: "Session", live_panel: LivePanel):
         self.shell = shell
         self.session = session
-        self.live_panel = live_panel  # its front end knows the notebook's theme (%carbon plot)
+        self.live_panel = live_panel  # its front end knows the notebook's theme
+        self.themed = live_panel.themed  # the bars and the plots follow the theme
         self.display_id: str | None = None  # set once shown
         self.equivalents = True
         self.totals = RunningTotals()  # every record since the extension loaded, O(1) each
@@ -41,10 +45,16 @@ class SessionPanel:
         self.equivalents = self.session.pool.config(NO_OPTIONS)["panel_equivalents"]
         if self.display_id is None:
             self.display_id = f"carbon-magic-session-{uuid.uuid4().hex}"
-        publish(self.shell, self.bundle(), self.display_id, update=False)
+        self.themed.show(self.display_id, self.bundle)
 
-    def bundle(self) -> dict[str, str]:
-        return session_bundle(self.totals.totals(), self.recent(), self.equivalents, self.live_panel.frontend.theme)
+    def bundle(self, theme: str | None = None) -> dict[str, str]:
+        return session_bundle(self.totals.totals(), self.recent(), self.equivalents, theme)
+
+    def plot(self) -> "PlotFigure":
+        """``%carbon plot``: the records' figure in the front end's theme, following it."""
+        from .plot import figure
+
+        return figure(self.session.records, self.live_panel.frontend.theme, self.themed)
 
     def recent(self) -> list["CellRecord"]:
         """The latest MAX_BARS records (a slice: its cost does not grow with the session)."""
@@ -62,7 +72,7 @@ class SessionPanel:
     def _refresh(self) -> None:
         display_id = self.display_id
         if display_id is not None:
-            publish(self.shell, self.bundle(), display_id, update=True)
+            self.themed.update(display_id, self.bundle)
 
     def close(self) -> None:
         self.display_id = None

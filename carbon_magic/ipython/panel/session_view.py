@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from typing import TYPE_CHECKING, Sequence
 
-from . import display
 from .equivalents import equivalents
-from .chart_layout import HEIGHT_PX, MARGINS_PX, WIDTH_PX
-from .chart_png import FONT_SCALE, GLYPH_H, SCALE, Canvas, _mix, _rgb, text_width
-from .panel_view import (BOX_STYLE, CO2_COLOUR, MUTED, axis_range, axis_unit, figure_html, group_colour, palette_of,
-                         tick_label)
-from .totals import KINDS, Totals
+from .chart_layout import HEIGHT_PX, WIDTH_PX
+from .chart_png import bars_png
+from .panel_view import BOX_STYLE, figure_html
+from .presentation import CO2, ENERGY, MUTED, WATER, co2_mass, duration, energy, water
+from ..totals import Totals
 
 if TYPE_CHECKING:
-    from .records import CellRecord
+    from ..records import CellRecord
 
 MAX_BARS = 30
 
@@ -55,14 +53,14 @@ def totals_html(totals: Totals, recent: Sequence["CellRecord"], show_equivalents
     parts = [
         '<div style="display:flex;align-items:center;gap:8px">'
         f'<b style="font-size:13px">This kernel</b><span style="{MUTED}">{totals.count} tracked run{plural} · '
-        f"{display.duration(totals.duration_s)} measured</span>"
+        f"{duration(totals.duration_s)} measured</span>"
         f'<span style="margin-left:auto;{MUTED};font-size:11px">carbon_magic</span></div>',
         '<div style="display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:6px 18px;margin:8px 0 4px">',
-        figure_html("energy", "Energy", display.energy(totals.energy_kwh), totals.energy_kwh * 1e3, "Wh",
-                " · ".join(f"{k.upper()} {display.energy(v)}" for k, v in totals.energy_by_kind_kwh.items() if v > 0)),
-        figure_html("co2", "CO₂e", display.co2(totals.emissions_kg).replace(" CO2e", ""), totals.emissions_kg * 1e3,
-                "g", f"{totals.intensity_g_per_kwh:.0f} g/kWh on average"),
-        *([figure_html("water", "Water", display.water(totals.water_l), totals.water_l * 1e3, "mL", "")]
+        figure_html("energy", "Energy", energy(totals.energy_kwh), ENERGY.of(totals.energy_kwh), ENERGY.unit,
+                " · ".join(f"{k.upper()} {energy(v)}" for k, v in totals.energy_by_kind_kwh.items() if v > 0)),
+        figure_html("co2", "CO₂e", co2_mass(totals.emissions_kg), CO2.of(totals.emissions_kg), CO2.unit,
+                    f"{totals.intensity_g_per_kwh:.0f} g/kWh on average"),
+        *([figure_html("water", "Water", water(totals.water_l), WATER.of(totals.water_l), WATER.unit, "")]
           if totals.water_l > 0 else []),  # zero is what an unset wue gives: no tile (see below)
         figure_html("runs", "Tracked", str(totals.count), float(totals.count), "runs",
                 f"latest: {html.escape(bar_labels(recent)[-1])}" if recent else "none yet"),
@@ -98,66 +96,6 @@ def bars_img(records: Sequence["CellRecord"], theme: str | None = None) -> str:
         f'<div class="cm-bar-labels" style="{MUTED};font-size:11px">Bars, oldest first: '
         + " · ".join(html.escape(label) for label in labels) + "</div>"
     )
-
-
-def _short_label(record: "CellRecord") -> str:
-    """A bar's label under the PNG chart (its font has digits, brackets and a few letters)."""
-    if record.kind == "span":
-        return "span"
-    return f"[{record.execution_count}]" if record.execution_count is not None else ""
-
-
-def bars_png(records: Sequence["CellRecord"], theme: str | None) -> bytes:
-    """``records`` (at least one) as PNG bytes on ``theme``'s background (chart_png's canvas)."""
-    palette = palette_of(theme)
-    text, background = _rgb(palette.text), palette.background
-    canvas = Canvas(WIDTH_PX * SCALE, HEIGHT_PX * SCALE, _rgb(background))
-    left, right, top, bottom = (m * SCALE for m in MARGINS_PX)
-    plot_w, plot_h = canvas.width - left - right, canvas.height - top - bottom
-    energy_max = max(max(r.energy_kwh for r in records), 1e-15) * 1e3
-    factor, unit = axis_unit(energy_max, "Wh")
-    e_top, step = axis_range(energy_max * factor)
-    co2_max = max(max(r.emissions_kg for r in records), 1e-15) * 1e3
-    co2_factor, co2_unit = axis_unit(co2_max, "g")
-    c_top, c_step = axis_range(co2_max * co2_factor)
-    y = lambda fraction: top + plot_h * (1 - fraction)  # noqa: E731
-    baseline = 3.5 * FONT_SCALE
-    value = 0.0
-    while value <= e_top * (1 + 1e-9):
-        canvas.rect(left, y(value / e_top) - 1, left + plot_w, y(value / e_top) + 1, _rgb(palette.grid))
-        canvas.text(left - 6 * SCALE, y(value / e_top) + baseline, tick_label(value), text, "end")
-        value += step
-    value = 0.0
-    while value <= c_top * (1 + 1e-9):
-        canvas.text(left + plot_w + 6 * SCALE, y(value / c_top) + baseline, tick_label(round(value, 12)),
-                    _rgb(palette.co2_text))
-        value += c_step
-    slot = plot_w / len(records)
-    bar = min(slot * 0.7, 40 * SCALE)
-    short = [_short_label(r) for r in records]
-    every = max(1, math.ceil((max(text_width(label) for label in short) + 8 * SCALE) / slot))  # labels never overlap
-    shown = [k for k in KINDS if any(getattr(r, f"{k}_energy_kwh") > 0 for r in records)]
-    for index, record in enumerate(records):
-        x = left + slot * index + (slot - bar) / 2
-        base = 0.0
-        for kind in shown:
-            height = getattr(record, f"{kind}_energy_kwh") * 1e3 * factor / e_top
-            canvas.rect(x, y(base + height), x + bar, y(base), _mix(group_colour(kind), background, 0.75))
-            base += height
-        co2_y, dot = y(record.emissions_kg * 1e3 * co2_factor / c_top), 3 * SCALE
-        canvas.rect(x + bar / 2 - dot, co2_y - dot, x + bar / 2 + dot, co2_y + dot, _rgb(CO2_COLOUR))
-        if index % every == 0:
-            canvas.text(x + bar / 2, canvas.height - 6 * SCALE, short[index], text, "middle")
-    legend_y, legend_x, swatch = 9 * SCALE + GLYPH_H * FONT_SCALE, float(left + 10 * SCALE), 10 * SCALE
-    canvas.text(left - 6 * SCALE, legend_y, unit, text, "end")
-    for kind in shown:
-        canvas.rect(legend_x, legend_y - swatch, legend_x + swatch, legend_y, _mix(group_colour(kind), background, 0.75))
-        canvas.text(legend_x + swatch + 4 * SCALE, legend_y, kind.upper(), text)
-        legend_x += swatch + 4 * SCALE + text_width(kind.upper()) + 14 * SCALE
-    canvas.rect(legend_x, legend_y - swatch * 0.8, legend_x + swatch * 0.6, legend_y - swatch * 0.2, _rgb(CO2_COLOUR))
-    canvas.text(legend_x + swatch + 4 * SCALE, legend_y, "CO₂e", text)
-    canvas.text(left + plot_w + 6 * SCALE, legend_y, f"{co2_unit} CO₂e", _rgb(palette.co2_text))
-    return canvas.png()
 
 
 def session_bundle(totals: Totals, recent: Sequence["CellRecord"], show_equivalents: bool = True,

@@ -18,10 +18,8 @@ import ipywidgets
 import traitlets
 
 from .chart_layout import HEIGHT_PX, MARGINS_PX, WIDTH_PX, chart_layout
-from .panel_view import (
-    BOX_STYLE, CO2_COLOUR, Snapshot, attrs, header_html, palette_of,
-    stylesheet,
-)
+from .panel_view import BOX_STYLE, Snapshot, attrs, header_html, stylesheet
+from .presentation import CO2_COLOUR, palette_of
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 

@@ -1,70 +1,32 @@
 """What the live panel shows, as HTML and SVG: the same look live (widgets) and frozen (static).
 
 Pure functions of a Snapshot (a record, running or final, plus the power now and the
-series); no widget library is imported here. Colours come from JupyterLab's ``--jp-*`` CSS
-variables (with fallbacks), so the panel follows the light or dark theme, live and after
-the kernel is gone. Figures carry their exact values in ``data-*`` attributes (the units of
+series); no widget library is imported here. Colours, units and number formats are
+``presentation``'s: text colours from JupyterLab's ``--jp-*`` CSS variables (with
+fallbacks), so the panel follows the light or dark theme, live and after the kernel is gone. Figures carry their exact values in ``data-*`` attributes (the units of
 ``%carbon report``: Wh, g, mL, s) for tools and tests.
 """
 
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
-from ..core.ledger import kind_of
-from ..core.units import j_to_kwh
-from . import display
+from ...core.units import j_to_kwh
+from .. import display
 from .equivalents import equivalents
+from .presentation import (CO2, ENERGY, MUTED, TEXT_STYLE, WATER, co2_mass, duration, energy, group_colour, group_name, power,
+                           status_colour, water)
 from .series import PowerSeries
 
 if TYPE_CHECKING:
-    from ..core.record import EmissionsData
+    from ...core.record import EmissionsData
 
-GROUP_COLOURS = {"cpu": "#1f77b4", "ram": "#ff7f0e", "gpu": "#2ca02c", "gpu:0": "#2ca02c", "gpu:1": "#17becf"}
-CO2_COLOUR = "#8e6bb8"
-STATE_COLOURS = {"running": "#3a8d4f", "ok": "#6b7b8c", "failed": "#c0392b", "interrupted": "#d68910"}
-MUTED = "color:var(--jp-ui-font-color2,#777)"
-FONT = "font-family:var(--jp-ui-font-family,system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif)"
-TEXT_STYLE = f"{FONT};font-size:12px;line-height:1.4;color:var(--jp-ui-font-color1,#222)"
 BOX_STYLE = (
     f"{TEXT_STYLE};border:1px solid var(--jp-border-color2,#ddd);border-radius:8px;"
     "background:var(--jp-layout-color1,transparent);padding:10px 14px 8px;margin:4px 0;max-width:960px;box-sizing:border-box"
 )
-
-
-@dataclass(frozen=True)
-class Palette:
-    """The charts' colours on one theme's background (the live chart and the frozen PNG)."""
-
-    background: str
-    text: str
-    co2_text: str  # the CO2 axis's labels, in a purple that reads on this background
-    grid: str
-
-
-# every text at least 4.5:1 against its background (WCAG AA); tests/test_panel_parts.py checks
-PALETTES = {
-    "light": Palette("#ffffff", "#454545", "#6a4c93", "#e3e3e3"),  # JupyterLab Light's --jp-layout-color1
-    "dark": Palette("#212121", "#cfcfcf", "#b9a0dc", "#3a3a3a"),  # JupyterLab Dark's --jp-layout-color1
-}
-
-
-def palette_of(theme: str | None) -> Palette:
-    """The palette of JupyterLab's 'light' or 'dark' theme (light while not known yet)."""
-    return PALETTES.get(theme or "light", PALETTES["light"])
-
-
-def group_name(group: str) -> str:
-    """'cpu' -> 'CPU', 'gpu:1' -> 'GPU 1'."""
-    kind, _, index = group.partition(":")
-    return f"{kind.upper()} {index}".strip()
-
-
-def group_colour(group: str) -> str:
-    return GROUP_COLOURS.get(group, GROUP_COLOURS.get(kind_of(group), "#7f7f7f"))
 
 
 @dataclass(frozen=True)
@@ -156,7 +118,7 @@ def _state_text(snapshot: Snapshot) -> str:
 
 def _power_parts(snapshot: Snapshot, inline: bool) -> list[str]:
     return [
-        f"{_dot(group_colour(component), inline)}{group_name(component)} {display.power(watts)}"
+        f"{_dot(group_colour(component), inline)}{group_name(component)} {power(watts)}"
         for component, watts in snapshot.power_now_w.items()
     ]
 
@@ -166,24 +128,24 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
 
     ``inline``: styles in the HTML (static outputs); else by class (see ``stylesheet``)."""
     data = snapshot.data
-    colour = STATE_COLOURS.get(snapshot.state, STATE_COLOURS["ok"])
+    colour = status_colour(snapshot.state)
     energy_parts = [
-        f"{group_name(c)} {display.energy(j_to_kwh(joules) * data.pue)}"
+        f"{group_name(c)} {energy(j_to_kwh(joules) * data.pue)}"
         for c, joules in snapshot.energy_by_component_j.items() if joules > 0
     ]
     total_w = sum(snapshot.power_now_w.values())
     whose = "machine" if snapshot.machine_wide else "this kernel"
     power_label = "power now" if snapshot.state == "running" else "average power"
     figures = [
-        figure_html("energy", f"Energy · {whose}", display.energy(data.energy_consumed), data.energy_consumed * 1e3,
-                    "Wh", html.escape(" · ".join(energy_parts[:3])), inline),
-        figure_html("co2", "CO₂e", display.co2(data.emissions).replace(" CO2e", ""), data.emissions * 1e3, "g",
+        figure_html("energy", f"Energy · {whose}", energy(data.energy_consumed), ENERGY.of(data.energy_consumed),
+                    ENERGY.unit, html.escape(" · ".join(energy_parts[:3])), inline),
+        figure_html("co2", "CO₂e", co2_mass(data.emissions), CO2.of(data.emissions), CO2.unit,
                     f"{data.intensity_g_per_kwh:.0f} g/kWh", inline),
     ]
     if data.wue:  # without a WUE, water is a structural zero: not a figure (the source line says so)
-        figures.append(figure_html("water", "Water", display.water(data.water_consumed), data.water_consumed * 1e3,
-                                   "mL", f"WUE {data.wue:g} L/kWh", inline))
-    figures.append(figure_html("power", f"{whose.capitalize()} {power_label}", display.power(total_w), total_w, "W",
+        figures.append(figure_html("water", "Water", water(data.water_consumed), WATER.of(data.water_consumed),
+                                   WATER.unit, f"WUE {data.wue:g} L/kWh", inline))
+    figures.append(figure_html("power", f"{whose.capitalize()} {power_label}", power(total_w), total_w, "W",
                                " ".join(_power_parts(snapshot, inline)), inline))
     state_style = f"background:{colour};box-shadow:0 0 0 3px {colour}33"
     parts = [
@@ -192,7 +154,7 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
         f'<b{attrs("title", inline)}>{html.escape(snapshot.label)}</b>'
         f'<span{attrs("muted", inline)}>{html.escape(_state_text(snapshot))}</span>'
         f'<span{attrs("duration", inline, "cm-duration")} data-value="{data.duration!r}">'
-        f"{display.duration(data.duration)}</span>"
+        f"{duration(data.duration)}</span>"
         f'<span{attrs("brand", inline)}>carbon_magic</span></div>',
         f'<div{attrs("grid", inline)}>' + "".join(figures) + "</div>",
     ]
@@ -206,10 +168,10 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
             parts.append(f'<div{attrs("equivalents", inline, "cm-equivalents")}>≈ {items}</div>')
     parts.append(f'<div{attrs("source", inline, "cm-basis")}>{_basis_html(snapshot)}</div>')
     source = data.intensity_source.split(";", 1)[0]
-    water = "" if data.wue else " · water not counted (set wue)"
+    water_note = "" if data.wue else " · water not counted (set wue)"
     parts.append(
         f'<div{attrs("source", inline, "cm-source")} title="{html.escape(data.intensity_source)}">'
-        f"{data.intensity_g_per_kwh:.0f} g CO₂e/kWh · {html.escape(source)} · PUE {data.pue:g}{water}</div>"
+        f"{data.intensity_g_per_kwh:.0f} g CO₂e/kWh · {html.escape(source)} · PUE {data.pue:g}{water_note}</div>"
     )
     return "".join(parts)
 
@@ -220,44 +182,6 @@ def _basis_html(snapshot: Snapshot) -> str:
         snapshot.machine_wide,
         ((component, group_name(component), component in snapshot.measured) for component in snapshot.power_now_w),
     )
-
-
-# -- the static chart --------------------------------------------------------------------------
-def nice_step(span: float, ticks: int = 4) -> float:
-    """A round step (1, 2 or 5 x 10^k) giving about ``ticks`` intervals over ``span``."""
-    if span <= 0:
-        return 1.0
-    raw = span / ticks
-    power = 10 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-
-
-def axis_range(largest: float) -> tuple[float, float]:
-    """(top, step): a round axis from 0 holding ``largest``."""
-    step = nice_step(largest) if largest > 0 else 1.0
-    return step * max(math.ceil(largest / step - 1e-9), 1), step
-
-
-def axis_unit(largest: float, unit: str) -> tuple[float, str]:
-    """(factor, label): values times factor read in the label's unit ('mg', 'µg', 'g', ...)."""
-    for threshold, prefix in display._PREFIXES:
-        if largest >= threshold:
-            return 1.0 / threshold, f"{prefix}{unit}"
-    threshold, prefix = display._PREFIXES[-1]
-    return 1.0 / threshold, f"{prefix}{unit}"
-
-
-def tick_label(value: float) -> str:
-    return f"{value:g}"
-
-
-def time_axis(seconds: float) -> tuple[float, str]:
-    """(divisor, unit) for a window of ``seconds``: s, min or h."""
-    if seconds >= 7200:
-        return 3600.0, "h"
-    if seconds >= 180:
-        return 60.0, "min"
-    return 1.0, "s"
 
 
 # -- the frozen panel --------------------------------------------------------------------------
