@@ -273,5 +273,7 @@ def test_rows_for_a_network_disk_always_go_to_the_lane(tmp_path, monkeypatch):
     appender = csv_file.RowAppender(folder / "emissions.csv", CSV_COLUMNS, forks=current_runtime().forks)
     appender.append([row("r1")])
     assert not appender.append_now([row("r2")])
-    monkeypatch.setattr(local_disk, "MOUNTINFO", str(tmp_path / "absent"))
-    assert not local_disk.on_local_disk(tmp_path)  # unknown: not local
+    monkeypatch.setattr(local_disk, "MOUNTINFO", "/proc/self/mountinfo")
+    from_mountinfo = local_disk.file_system_of(tmp_path)
+    monkeypatch.setattr(local_disk, "MOUNTINFO", str(tmp_path / "absent"))  # Windows, macOS: psutil's mounts
+    assert local_disk.file_system_of(tmp_path) == from_mountinfo is not None
