@@ -14,6 +14,8 @@ import os
 import time
 from dataclasses import dataclass
 
+from .file_lock import read_at
+
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _TICK_S = 1.0 / _CLOCK_TICKS
 
@@ -64,7 +66,7 @@ class _ProcStat:
     def busy_total(self) -> tuple[float, float]:
         if self._fd is not None:
             try:
-                line = os.pread(self._fd, 256, 0).split(b"\n", 1)[0]
+                line = read_at(self._fd, 256, 0).split(b"\n", 1)[0]
                 # cpu user nice system idle iowait irq softirq steal guest guest_nice
                 fields = [int(x) for x in line.split()[1:9]]
                 idle = fields[3] + fields[4]

@@ -1,7 +1,8 @@
 """The machine-wide lock behind ``allow_multiple_runs=False``.
 
-An advisory ``flock`` on a file in the temp folder: the kernel releases it when the holder
-exits or crashes, so no signal handler is installed and the user's Ctrl-C is left alone.
+An exclusive lock (``core.file_lock``: ``flock``, ``msvcrt`` on Windows) on a file in the temp
+folder: the OS releases it when the holder exits or crashes, so no signal handler is installed
+and the user's Ctrl-C is left alone.
 A child forked while the lock is held closes its copy of the descriptor at once
 (through the ``core.forks.ForkGuard`` it is given): the lock stays the parent's and ends with
 the parent's run.
@@ -12,13 +13,8 @@ from __future__ import annotations
 import os
 import tempfile
 
+from .file_lock import lock
 from .forks import ForkGuard
-
-try:
-    import fcntl
-except ImportError:  # Windows: msvcrt locking of the first byte
-    fcntl = None  # type: ignore[assignment]  # the module or None: mypy types the name as the module
-    import msvcrt
 
 LOCK_NAME = ".codecarbon.lock"
 
@@ -35,10 +31,7 @@ class MachineLock:
             return True
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            else:
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            lock(fd, wait=False)
         except OSError:
             os.close(fd)
             return False

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import re
 from dataclasses import dataclass
+
+from .cpu_identity import CpuIdentity, read_cpu_identity
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class MachineFacts:
     ram_total_bytes: int
     os: str
     python_version: str
+    cpu_identity: CpuIdentity | None = None  # where the model was read, core kinds (None: given, not read)
 
     @property
     def ram_total_gb(self) -> float:
@@ -29,39 +31,20 @@ class MachineFacts:
         return self.cpu_architecture.lower() in ("arm64", "aarch64") or self.cpu_architecture.lower().startswith("arm")
 
 
-def _cpuinfo() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return ""
-
-
-def _cpu_model(cpuinfo: str) -> str:
-    match = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    if match:
-        return match.group(1).strip()
-    return platform.processor() or ""
-
-
-def _sockets(cpuinfo: str) -> int:
-    ids = set(re.findall(r"^physical id\s*:\s*(\d+)$", cpuinfo, re.MULTILINE))
-    return max(len(ids), 1)
-
-
 @functools.lru_cache(maxsize=1)
 def machine_facts() -> MachineFacts:
     import psutil
 
-    cpuinfo = _cpuinfo()
+    cpu = read_cpu_identity()
     threads = os.cpu_count() or 1
     return MachineFacts(
-        cpu_model=_cpu_model(cpuinfo),
+        cpu_model=cpu.model,
         cpu_count=threads,
         cpu_physical_count=psutil.cpu_count(logical=False) or threads,
-        cpu_sockets=_sockets(cpuinfo),
+        cpu_sockets=cpu.sockets,
         cpu_architecture=platform.machine(),
         ram_total_bytes=psutil.virtual_memory().total,
         os=platform.platform(),
         python_version=platform.python_version(),
+        cpu_identity=cpu,
     )

@@ -186,7 +186,9 @@ def status_view(
         sections.append(("Hardware", ["discovery still running; ask again in a moment"]))
     else:
         thread = "running" if sampler.running else "idle (starts with a tracked cell)"
-        lines = [f"{component}: {method}" for component, method in sampler.methods().items()]
+        identity = sampler.facts.cpu_identity
+        lines = [f"CPU: {identity.description}"] if identity is not None else []
+        lines += [f"{component}: {method}" for component, method in sampler.methods().items()]
         lines.append(f"sampler interval {sampler.interval_s:g} s, thread {thread}")
         lines += [f"note: {note}" for note in sampler.notes]
         sections.append(("Measured", lines))

@@ -1,7 +1,8 @@
 """CodeCarbon-compatible CSV files, written so that no row is ever torn or lost.
 
-- A row is one ``write`` under an exclusive ``flock``: concurrent kernels appending to the
-  same file never interleave; a failed write (disk full) is cut back off, whole or nothing.
+- A row is one ``write`` under an exclusive lock (``core.file_lock``: ``flock``, ``msvcrt`` on
+  Windows): concurrent kernels appending to the same file never interleave; a failed write
+  (disk full) is cut back off, whole or nothing.
   A child forked during a write closes its copy of the descriptor (the ``ForkGuard`` given): the lock
   is never inherited.
 - ``update`` appends a run's first row like ``append`` and replaces the run's row in place
@@ -32,17 +33,13 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from ..core.file_lock import lock, read_at, unlock
 from ..core.forks import ForkGuard
 from ..core.paths import file_name_part, is_records_header, not_records_message
 from ..core.problems import problems
 from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData
 from .base import BaseOutput
 from .local_disk import on_local_disk
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]  # the module or None: mypy types the name as the module
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Rows kept for a file that cannot be written; past this the oldest are dropped (and counted).
@@ -153,19 +150,20 @@ class LockedFile:
         self.path = path
         self.fd = -1
         self._open_flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if blocking else 0)
-        self._lock_flags = 0 if fcntl is None else fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB
+        self._blocking = blocking
         if forks is not None:
             forks.watch(self)
 
     def __enter__(self) -> "LockedFile":
         while True:
             self.fd = os.open(self.path, self._open_flags, 0o644)
-            if fcntl is not None:
-                try:
-                    fcntl.flock(self.fd, self._lock_flags)
-                except BlockingIOError:
-                    self._close()
-                    raise LockBusy(self.path) from None
+            try:
+                lock(self.fd, wait=self._blocking)
+            except OSError:
+                self._close()
+                if self._blocking:
+                    raise
+                raise LockBusy(self.path) from None
             try:
                 same = os.path.samestat(os.fstat(self.fd), os.stat(self.path))
             except FileNotFoundError:
@@ -175,7 +173,9 @@ class LockedFile:
             self._close()  # someone renamed or replaced the file while we waited: retry
 
     def __exit__(self, *exc_info: Any) -> None:
-        self._close()  # closing drops the lock
+        if self.fd >= 0:
+            unlock(self.fd)
+        self._close()
 
     def _close(self) -> None:
         fd, self.fd = self.fd, -1
@@ -190,19 +190,19 @@ class LockedFile:
         return os.fstat(self.fd).st_size
 
     def first_line(self) -> bytes:
-        head = os.pread(self.fd, 8192, 0)
+        head = read_at(self.fd, 8192, 0)
         return head.split(b"\n", 1)[0]
 
     def ends_with_newline(self) -> bool:
         size = self.size()
-        return size == 0 or os.pread(self.fd, 1, size - 1) == b"\n"
+        return size == 0 or read_at(self.fd, 1, size - 1) == b"\n"
 
     def last_line_start(self) -> int:
         """Where the file's last line begins (after the last newline; 0 if there is none)."""
         end = self.size()
         while end > 0:
             start = max(end - TAIL_CHUNK_BYTES, 0)
-            newline = os.pread(self.fd, end - start, start).rfind(b"\n")
+            newline = read_at(self.fd, end - start, start).rfind(b"\n")
             if newline >= 0:
                 return start + newline + 1
             end = start
@@ -223,7 +223,7 @@ def set_aside_torn_row(locked: LockedFile) -> None:
     if locked.ends_with_newline():
         return
     start = locked.last_line_start()
-    torn = os.pread(locked.fd, locked.size() - start, start)
+    torn = read_at(locked.fd, locked.size() - start, start)
     torn_path = locked.path.with_name(locked.path.name + ".torn")
     with open(torn_path, "ab") as kept:
         kept.write(torn + b"\n")
@@ -413,7 +413,7 @@ def replace_last_row(path: Path, place: tuple[int, bytes], new: bytes, forks: Fo
     file's last row; its offset, or None (the file changed: someone wrote after it)."""
     offset, old = place
     with LockedFile(path, forks) as locked:
-        if locked.size() != offset + len(old) or os.pread(locked.fd, len(old), offset) != old:
+        if locked.size() != offset + len(old) or read_at(locked.fd, len(old), offset) != old:
             return None
         os.ftruncate(locked.fd, offset)
         locked.append(new)

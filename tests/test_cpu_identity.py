@@ -1,0 +1,105 @@
+"""The CPU's name as each OS gives it (the macOS and Windows readers also run on simulated
+platforms: tests/platforms/simulated_checks.py)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import re
+from importlib import resources
+
+import pytest
+
+from carbon_magic.core import cpu_identity
+from carbon_magic.core.cpu_identity import CpuIdentity, arm_part_name, read_cpu_identity
+from carbon_magic.core.machine import MachineFacts
+from carbon_magic.core.meters.cpu_model import choose_tdp
+
+# /proc/cpuinfo of ARM machines: no "model name", only the ids (abridged to one core)
+GRAVITON3 = "processor\t: 0\nBogoMIPS\t: 2100.00\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: 0xd40\nCPU revision\t: 1\n"
+RASPBERRY_PI_4 = "processor\t: 0\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n"
+UNKNOWN_PART = "processor\t: 0\nCPU implementer\t: 0x41\nCPU part\t: 0xfff\n"
+
+
+def linux_identity(tmp_path, monkeypatch, cpuinfo: str) -> CpuIdentity:
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo)
+    monkeypatch.setattr(cpu_identity, "CPUINFO_PATH", str(path))
+    monkeypatch.setattr(cpu_identity.sys, "platform", "linux")
+    identity = read_cpu_identity()
+    return dataclasses.replace(identity, source=identity.source.replace(str(path), "/proc/cpuinfo"))
+
+
+def facts_for(identity: CpuIdentity, threads: int) -> MachineFacts:
+    return MachineFacts(cpu_model=identity.model, cpu_count=threads, cpu_physical_count=threads, cpu_sockets=1,
+                        cpu_architecture="aarch64", ram_total_bytes=8 << 30, os="Linux", python_version="3.11",
+                        cpu_identity=identity)
+
+
+def test_this_machines_cpu_is_read_from_proc_cpuinfo():
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        names = re.findall(r"^model name\s*:\s*(.+)$", handle.read(), re.MULTILINE)
+    identity = read_cpu_identity()
+    assert identity.model == names[0].strip() and identity.source == "/proc/cpuinfo model name"
+
+
+def test_graviton3_is_named_from_its_part_id(tmp_path, monkeypatch):
+    identity = linux_identity(tmp_path, monkeypatch, GRAVITON3)
+    assert identity.model == "Neoverse-V1 (AWS Graviton3)"
+    assert identity.source == "/proc/cpuinfo CPU implementer 0x41 part 0xd40"
+    choice = choose_tdp(facts_for(identity, 64), None)  # not in the TDP table: named, 4 W per thread, said so
+    assert choice.tdp_w == 256 and "'Neoverse-V1 (AWS Graviton3)' not in the CPU table" in choice.reason
+
+
+def test_a_raspberry_pi_4_reaches_its_cpu_table_row(tmp_path, monkeypatch):
+    identity = linux_identity(tmp_path, monkeypatch, RASPBERRY_PI_4)
+    assert identity.model == "Cortex-A72 (Raspberry Pi 4)"
+    choice = choose_tdp(facts_for(identity, 4), None)
+    assert choice.tdp_w == 7.5 and choice.reason.startswith("Cortex-A72")
+
+
+@pytest.mark.parametrize("cpuinfo, source", [
+    (UNKNOWN_PART, "/proc/cpuinfo CPU implementer 0x41 part 0xfff: not in arm_cpu_parts.csv"),
+    ("processor\t: 0\n", "/proc/cpuinfo names no model"),
+])
+def test_an_unnamed_cpu_is_unknown_never_its_architecture(tmp_path, monkeypatch, cpuinfo, source):
+    """platform.processor() gives "x86_64" or "aarch64" on Linux: an architecture, not a model."""
+    identity = linux_identity(tmp_path, monkeypatch, cpuinfo)
+    assert identity == CpuIdentity("", source)
+    assert choose_tdp(facts_for(identity, 8), None).reason == "CPU model unknown: 85 W assumed"
+
+
+def test_every_arm_part_in_the_table_is_named_once():
+    text = resources.files("carbon_magic.data").joinpath(cpu_identity.ARM_PARTS_FILE).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    assert len({(row["implementer"], row["part"]) for row in rows}) == len(rows) > 0
+    for row in rows:
+        assert arm_part_name(row["implementer"], row["part"].upper().replace("0X", "0x")) == row["name"]
+    assert arm_part_name("0x41", "not hex") == ""
+
+
+def test_the_cpu_identity_says_where_it_came_from():
+    identity = CpuIdentity("Apple M2 Pro", "sysctl machdep.cpu.brand_string", performance_cores=8, efficiency_cores=4)
+    assert identity.description == "Apple M2 Pro, 8 performance + 4 efficiency cores (sysctl machdep.cpu.brand_string)"
+    assert CpuIdentity("", "/proc/cpuinfo names no model").description == "model unknown (/proc/cpuinfo names no model)"
+
+
+def status_output(monkeypatch, capsys) -> str:
+    """What ``%carbon status`` prints in a fresh shell with carbon_magic loaded, once discovery
+    has finished (status waits for it; a loaded machine may take longer than a user is made to)."""
+    from carbon_magic.ipython import extension
+    from tests.ipython_helpers import loaded_shell
+
+    monkeypatch.setattr(extension, "STATUS_WAIT_S", 300.0)
+    shell = loaded_shell(monkeypatch)
+    try:
+        capsys.readouterr()
+        shell.run_line_magic("carbon", "status")
+        return capsys.readouterr().out
+    finally:
+        shell.extension_manager.unload_extension("carbon_magic")
+
+
+def test_status_names_this_machines_cpu_and_where_it_was_read(isolated, monkeypatch, capsys):
+    out = status_output(monkeypatch, capsys)
+    assert f"CPU: {read_cpu_identity().description}" in out and "(/proc/cpuinfo model name)" in out
