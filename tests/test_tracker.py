@@ -49,6 +49,17 @@ def test_every_seed_parameter_is_accepted_with_codecarbon_default():
     assert list(signature.parameters)[1] == "project_name"  # positional, as CodeCarbon's
 
 
+def test_count_platform_false_gives_codecarbons_cpu_gpu_ram_total():
+    tracker = EmissionsTracker(count_platform=False, **MEASURED)
+    tracker.start()
+    time.sleep(0.1)
+    tracker.stop()
+    data = tracker.final_emissions_data
+    assert "platform" not in tracker.components and data.platform_energy == 0.0
+    assert data.energy_consumed == pytest.approx(data.cpu_energy + data.gpu_energy + data.ram_energy, rel=1e-12)
+    assert data.energy_consumed > 0
+
+
 def test_every_seed_parameter_can_be_passed(tmp_path):
     values = {
         "project_name": "p", "measure_power_secs": 2, "api_call_interval": 4,
@@ -80,7 +91,10 @@ def test_stop_returns_kg_from_energy_pue_and_intensity():
     assert kg == data.emissions == tracker.final_emissions
     raw_ram_kwh = 10.0 * data.duration / 3.6e6
     assert data.ram_energy == pytest.approx(raw_ram_kwh * 1.5, rel=1e-6)
-    assert data.energy_consumed == pytest.approx(data.cpu_energy + data.gpu_energy + data.ram_energy)
+    # energy_consumed holds the modelled platform too (count_platform=True, the default)
+    assert data.platform_energy > 0
+    assert data.energy_consumed == pytest.approx(
+        data.cpu_energy + data.gpu_energy + data.ram_energy + data.platform_energy)
     assert data.emissions == pytest.approx(data.energy_consumed * 0.5, rel=1e-12)
     assert data.water_consumed == pytest.approx(data.energy_consumed * 2.0, rel=1e-12)
     assert data.ram_power == pytest.approx(10.0, rel=1e-6)

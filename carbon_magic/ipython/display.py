@@ -142,7 +142,11 @@ def show_config(config: "Config", extra: Sequence[tuple[str, Any, str]] = (), on
 
 # -- %carbon status and the load line ----------------------------------------------------------
 def short_method(method: str) -> str:
-    """'TDP model x CPU load: ...' -> 'TDP model x CPU load'."""
+    """'TDP model x CPU load: ...' -> 'TDP model x CPU load'; 'modelled: SPECpower machine model
+    (...); ...' -> 'SPECpower machine model (modelled)'."""
+    kind, _, rest = method.partition(": ")
+    if kind in ("measured", "modelled"):
+        return f"{short_method(rest)} ({kind})"
     for stop in (":", "(", ";"):
         method = method.split(stop, 1)[0]
     return method.strip()
@@ -154,7 +158,7 @@ def hardware_phrase(methods: dict[str, str], exact: dict[str, bool]) -> str:
 
     parts = []
     gpus = [c for c in methods if kind_of(c) == "gpu"]
-    for component in ("cpu", "ram"):
+    for component in ("cpu", "ram", "platform"):
         if component in methods:
             parts.append(f"{component.upper()} by {short_method(methods[component])}")
     if gpus:
