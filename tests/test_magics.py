@@ -154,6 +154,17 @@ def test_cell_magic_runs_the_cell_returns_its_value_and_writes_both_files(ip, ca
     assert cells[0]["execution_count"] == str(result.execution_count)
     assert cells[0]["run_id"] == rows[0]["run_id"]
     assert float(cells[0]["energy_consumed"]) > 0
+    # the modelled platform is inside energy_consumed (count_platform=True); the band (nothing is
+    # measured here: CPU, RAM and platform are modelled) brackets the energy and the CO2
+    cell = {name: float(cells[0][name]) for name in ("cpu_energy", "gpu_energy", "ram_energy", "platform_energy",
+                                                     "energy_consumed", "energy_low", "energy_high", "emissions",
+                                                     "emissions_low", "emissions_high")}
+    assert cell["platform_energy"] > 0
+    assert cell["energy_consumed"] == pytest.approx(
+        cell["cpu_energy"] + cell["gpu_energy"] + cell["ram_energy"] + cell["platform_energy"], rel=1e-9)
+    assert cell["energy_low"] < 0.8 * cell["energy_consumed"] < cell["energy_consumed"] < cell["energy_high"]
+    assert cell["emissions_low"] / cell["emissions"] == pytest.approx(cell["energy_low"] / cell["energy_consumed"])
+    assert cell["emissions_high"] / cell["emissions"] == pytest.approx(cell["energy_high"] / cell["energy_consumed"])
 
 
 def test_cell_magic_semicolon_hides_the_value_and_quiet_hides_the_summary(ip, capsys):
