@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 import traceback
@@ -91,7 +92,7 @@ def test_load_does_not_wait_for_slow_discovery_and_status_tells_the_rest(ip, cap
     assert run(ip, "%%carbon --quiet\nx = 1").success
     monkeypatch.setattr(extension, "STATUS_WAIT_S", 3.0)
     run(ip, "%carbon status")  # waits for discovery rather than answering "later"
-    assert "cpu: modelled: " in capsys.readouterr().out
+    assert re.search(r"cpu: [0-9.]+ W \(.* modelled\) now; modelled: ", capsys.readouterr().out)
 
 
 def test_a_value_rejected_by_config_does_not_break_a_later_load(ip, caplog, capsys):
@@ -384,7 +385,8 @@ def test_status_tells_how_where_what_runs_and_what_failed(ip, capsys):
     # per component: modelled, how (the model and its basis), and how good (its validated band)
     for component in ("cpu", "ram", "platform"):
         method = next(line for line in out.splitlines() if line.strip().startswith(f"{component}: "))
-        assert f"{component}: modelled: " in method and "p5..p95 band x0." in method, method
+        assert re.match(rf"\s*{component}: [0-9.]+ W \([0-9.]+ W \.\. [0-9.]+ W modelled\) now; modelled: ", method), method
+        assert "p5..p95 band x0." in method, method
         assert "median error 10% on 437 SPEC servers of CPU models the fit did not see" in method, method
     assert "sampler interval" in out and "No NVIDIA GPU measured" in out
     assert "France" in out and "Ember" in out
@@ -412,7 +414,8 @@ def test_plot_stacks_energy_and_co2_by_component(ip):
     run(ip, "%%carbon --quiet\ny = 2")
     figure = ip.run_line_magic("carbon", "plot")
     names = {(trace.name, trace.yaxis) for trace in figure.data}
-    assert names == {("CPU", "y"), ("RAM", "y"), ("CPU", "y2"), ("RAM", "y2")}
+    # the platform (the modelled rest of the machine) is part of each cell's energy: stacked too
+    assert names == {(kind, axis) for kind in ("CPU", "RAM", "PLATFORM") for axis in ("y", "y2")}
     assert figure.layout.barmode == "stack"
     cpu_energy = next(t for t in figure.data if t.name == "CPU" and t.yaxis == "y")
     from carbon_magic.ipython.panel.presentation import axis_unit

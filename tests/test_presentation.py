@@ -124,3 +124,9 @@ def test_every_palette_text_reads_on_its_background(theme):
     assert contrast(palette.text, palette.background) >= 4.5
     assert contrast(palette.co2_text, palette.background) >= 4.5
     assert contrast(palette.grid, palette.background) < 1.6  # grid lines stay quiet
+
+
+def test_a_modelled_figure_shows_its_band_and_a_measured_one_shows_none():
+    assert presentation.banded(8.6, (0.5, 2.0), presentation.power) == "8.6 W (4.3 W .. 17.2 W modelled)"
+    assert presentation.banded(8.6, None, presentation.power) == "8.6 W"
+    assert presentation.banded(0.0123, (0.77, 1.42), presentation.energy) == "12.3 Wh (9.47 Wh .. 17.5 Wh modelled)"

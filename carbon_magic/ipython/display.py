@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from IPython.core.display_functions import display
 
-from .panel.presentation import BRAND_COLOUR, co2, duration, energy, intensity, power, status_colour, water
+from .panel.presentation import (
+    BRAND_COLOUR, banded, co2, duration, energy, intensity, power, status_colour, water,
+)
 
 if TYPE_CHECKING:
     from ..core.config import Config
@@ -190,7 +192,9 @@ def status_view(
         sections.append(("Hardware", ["discovery still running; ask again in a moment"]))
     else:
         thread = "running" if sampler.running else "idle (starts with a tracked cell)"
-        lines = [f"{component}: {method}" for component, method in sampler.methods().items()]
+        watts, bands = sampler.power_now_w(), sampler.bands()
+        lines = [f"{component}: {banded(watts[component], bands.get(component), power)} now; {method}"
+                 for component, method in sampler.methods().items()]
         lines.append(f"sampler interval {sampler.interval_s:g} s, thread {thread}")
         lines += [f"note: {note}" for note in sampler.notes]
         sections.append(("Measured", lines))

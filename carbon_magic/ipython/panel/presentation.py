@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 from ...core.ledger import kind_of
 
@@ -87,6 +88,14 @@ def power(watts: float) -> str:
     return f"{watts:.3g} W" if watts < 100 else f"{watts:.0f} W"
 
 
+def banded(value: float, band: tuple[float, float] | None, unit: Callable[[float], str]) -> str:
+    """'8.6 W (5.4 .. 15 W modelled)': a figure and, for a modelled one (``band``: its low and high
+    ratios), the range it implies; a measured figure (``band`` None) alone."""
+    if band is None:
+        return unit(value)
+    return f"{unit(value)} ({unit(value * band[0])} .. {unit(value * band[1])} modelled)"
+
+
 def duration(seconds: float) -> str:
     """'850 ms', '2.31 s', '3 min 12 s', '1 h 05 min' (0.99995 s is '1 s', never '1e+03 ms')."""
     if significant(seconds * 1000) < 1000:
@@ -140,7 +149,8 @@ def time_axis(seconds: float) -> tuple[float, str]:
 
 
 # -- colours ----------------------------------------------------------------------------------
-GROUP_COLOURS = {"cpu": "#1f77b4", "ram": "#ff7f0e", "gpu": "#2ca02c", "gpu:0": "#2ca02c", "gpu:1": "#17becf"}
+GROUP_COLOURS = {"cpu": "#1f77b4", "ram": "#ff7f0e", "gpu": "#2ca02c", "gpu:0": "#2ca02c", "gpu:1": "#17becf",
+                 "platform": "#9467bd"}
 OTHER_COLOUR = "#7f7f7f"
 CO2_COLOUR = "#8e6bb8"
 # a window's state: the live panel's dot, the frozen record's and the summary's edge
