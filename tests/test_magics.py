@@ -195,7 +195,8 @@ def test_summary_says_whose_figures_and_which_components_a_counter_measures(ip, 
     monkeypatch.setattr(ip.display_pub, "publish", lambda data, *a, **k: (bundles.append(data), original(data, *a, **k)))
     run(ip, "%%carbon --name modelled\nx = 1")  # no RAPL here: both modelled, machine mode by default
     [summary] = [b for b in bundles if "text/html" in b]
-    assert "| whole machine: CPU modelled, RAM modelled |" in summary["text/plain"]
+    assert "| whole machine: CPU modelled, RAM modelled, PLATFORM modelled |" in summary["text/plain"]
+    assert re.search(r"\| [0-9.]+ [nµm]?Wh \([0-9.]+ (?:[nµm]?Wh )?\.\. [0-9.]+ [nµm]?Wh modelled\) \|", summary["text/plain"])
     assert 'data-component="cpu" data-measured="false"' in summary["text/html"]
     assert "whole machine" in summary["text/html"] and "RAM modelled" in summary["text/html"]
 
@@ -203,7 +204,7 @@ def test_summary_says_whose_figures_and_which_components_a_counter_measures(ip, 
     bundles.clear()
     run(ip, f"%%carbon --name counted --powercap-root {tmp_path} --tracking-mode process\nx = 1")
     [summary] = [b for b in bundles if "text/html" in b]
-    assert "| this kernel's share (process mode): CPU measured (counter), RAM modelled |" in summary["text/plain"]
+    assert "| this kernel's share (process mode): CPU measured (counter), RAM modelled, PLATFORM modelled |" in summary["text/plain"]
     assert 'data-component="cpu" data-measured="true"' in summary["text/html"]
     assert 'data-component="ram" data-measured="false"' in summary["text/html"]
     assert records(ip)[-1].measured_kinds == frozenset({"cpu"}) and not records(ip)[-1].machine_wide
@@ -385,7 +386,7 @@ def test_status_tells_how_where_what_runs_and_what_failed(ip, capsys):
     # per component: modelled, how (the model and its basis), and how good (its validated band)
     for component in ("cpu", "ram", "platform"):
         method = next(line for line in out.splitlines() if line.strip().startswith(f"{component}: "))
-        assert re.match(rf"\s*{component}: [0-9.]+ W \([0-9.]+ W \.\. [0-9.]+ W modelled\) now; modelled: ", method), method
+        assert re.match(rf"\s*{component}: [0-9.]+ W \([0-9.]+ \.\. [0-9.]+ W modelled\) now; modelled: ", method), method
         assert "p5..p95 band x0." in method, method
         assert "median error 10% on 437 SPEC servers of CPU models the fit did not see" in method, method
     assert "sampler interval" in out and "No NVIDIA GPU measured" in out

@@ -54,9 +54,22 @@ def basis_html(machine_wide: bool, components: Iterable[tuple[str, str, bool]]) 
 
 
 def _kinds(record: "CellRecord") -> list[tuple[str, float]]:
-    """The record's components with their average power: CPU, the GPUs if any, RAM."""
+    """The record's components with their average power: CPU, the GPUs if any, RAM, the platform if counted."""
     gpu = [("gpu", record.gpu_power_w)] if record.gpu_energy_kwh or record.gpu_power_w else []
-    return [("cpu", record.cpu_power_w), *gpu, ("ram", record.ram_power_w)]
+    platform = [("platform", record.platform_power_w)] if record.platform_energy_kwh or record.platform_power_w else []
+    return [("cpu", record.cpu_power_w), *gpu, ("ram", record.ram_power_w), *platform]
+
+
+def energy_band(record: "CellRecord") -> tuple[float, float] | None:
+    """The record's energy band as (low, high) ratios; None when nothing in it is modelled."""
+    if record.energy_kwh <= 0 or record.energy_low_kwh == record.energy_high_kwh:
+        return None
+    return record.energy_low_kwh / record.energy_kwh, record.energy_high_kwh / record.energy_kwh
+
+
+def energy_text(record: "CellRecord") -> str:
+    """'12.3 mWh (9.5 .. 17.5 mWh modelled)', or the figure alone when measured."""
+    return banded(record.energy_kwh, energy_band(record), energy)
 
 
 def _power_parts(record: "CellRecord") -> list[str]:
@@ -72,7 +85,7 @@ def summary_text(record: "CellRecord") -> str:
     items = [
         f"carbon: {record.label}",
         duration(record.duration_s),
-        energy(record.energy_kwh),
+        energy_text(record),
         co2(record.emissions_kg),
         *([f"water {water(record.water_l)}"] if record.water_l else []),  # 0: wue unset, nothing measured
         "avg " + ", ".join(_power_parts(record)),
@@ -92,7 +105,7 @@ def summary_html(record: "CellRecord") -> str:
     return (
         f'<div class="carbon-magic-summary" style="{_BOX}border-left-color:{colour}">'
         f"<b>{html.escape(record.label)}</b>{status} &middot; {duration(record.duration_s)} &middot; "
-        f"<b>{energy(record.energy_kwh)}</b> &middot; <b>{co2(record.emissions_kg)}</b> &middot; "
+        f"<b>{html.escape(energy_text(record))}</b> &middot; <b>{co2(record.emissions_kg)}</b> &middot; "
         f"{f'water {water(record.water_l)} &middot; ' if record.water_l else ''}"
         f"avg {html.escape(', '.join(_power_parts(record)))}"
         f'<br><span style="opacity:.7">{basis_html(record.machine_wide, _basis_parts(record))} &middot; '

@@ -89,11 +89,15 @@ def power(watts: float) -> str:
 
 
 def banded(value: float, band: tuple[float, float] | None, unit: Callable[[float], str]) -> str:
-    """'8.6 W (5.4 .. 15 W modelled)': a figure and, for a modelled one (``band``: its low and high
-    ratios), the range it implies; a measured figure (``band`` None) alone."""
+    """'8.6 W (5.4 .. 15.4 W modelled)': a figure and, for a modelled one (``band``: its low and
+    high ratios), the range it implies; a measured figure (``band`` None) alone."""
     if band is None:
         return unit(value)
-    return f"{unit(value)} ({unit(value * band[0])} .. {unit(value * band[1])} modelled)"
+    low, high = unit(value * band[0]), unit(value * band[1])
+    number, _, suffix = low.partition(" ")
+    if suffix and high.endswith(" " + suffix):
+        low = number  # '5.4 .. 15.4 W', not '5.4 W .. 15.4 W'
+    return f"{unit(value)} ({low} .. {high} modelled)"
 
 
 def duration(seconds: float) -> str:
