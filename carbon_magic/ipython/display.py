@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from IPython.core.display_functions import display
 
 from .panel.presentation import (
-    BRAND_COLOUR, banded, co2, duration, energy, intensity, power, status_colour, water,
+    BRAND_COLOUR, band_of, banded, co2, duration, energy, intensity, power, status_colour, water,
 )
 
 if TYPE_CHECKING:
@@ -60,16 +60,9 @@ def _kinds(record: "CellRecord") -> list[tuple[str, float]]:
     return [("cpu", record.cpu_power_w), *gpu, ("ram", record.ram_power_w), *platform]
 
 
-def energy_band(record: "CellRecord") -> tuple[float, float] | None:
-    """The record's energy band as (low, high) ratios; None when nothing in it is modelled."""
-    if record.energy_kwh <= 0 or record.energy_low_kwh == record.energy_high_kwh:
-        return None
-    return record.energy_low_kwh / record.energy_kwh, record.energy_high_kwh / record.energy_kwh
-
-
 def energy_text(record: "CellRecord") -> str:
     """'12.3 mWh (9.5 .. 17.5 mWh modelled)', or the figure alone when measured."""
-    return banded(record.energy_kwh, energy_band(record), energy)
+    return banded(record.energy_kwh, band_of(record.energy_kwh, record.energy_low_kwh, record.energy_high_kwh), energy)
 
 
 def _power_parts(record: "CellRecord") -> list[str]:

@@ -93,11 +93,23 @@ def banded(value: float, band: tuple[float, float] | None, unit: Callable[[float
     high ratios), the range it implies; a measured figure (``band`` None) alone."""
     if band is None:
         return unit(value)
+    return f"{unit(value)} ({band_range(value, band, unit)})"
+
+
+def band_of(value: float, low: float, high: float) -> tuple[float, float] | None:
+    """The (low, high) ratios of a figure's band; None when it has none (all measured: low == high)."""
+    if value <= 0 or low == high:
+        return None
+    return low / value, high / value
+
+
+def band_range(value: float, band: tuple[float, float], unit: Callable[[float], str]) -> str:
+    """'5.4 .. 15.4 W modelled': the range a modelled figure's band (low, high ratios) implies."""
     low, high = unit(value * band[0]), unit(value * band[1])
     number, _, suffix = low.partition(" ")
     if suffix and high.endswith(" " + suffix):
         low = number  # '5.4 .. 15.4 W', not '5.4 W .. 15.4 W'
-    return f"{unit(value)} ({low} .. {high} modelled)"
+    return f"{low} .. {high} modelled"
 
 
 def duration(seconds: float) -> str:
