@@ -46,6 +46,7 @@ def test_series_stays_bounded_and_its_area_is_the_energy():
 def test_series_groups_many_gpus_into_one_area():
     assert chart_groups(["cpu", "ram", "gpu:0", "gpu:1"]) == ("cpu", "ram", "gpu:0", "gpu:1")
     assert chart_groups(["cpu", "ram", "gpu:0", "gpu:1", "gpu:2"]) == ("cpu", "ram", "gpu")
+    assert chart_groups(["cpu", "ram", "platform", "gpu:0"]) == ("cpu", "ram", "gpu:0", "platform")
     series = PowerSeries(["cpu", "ram", "gpu:0", "gpu:1", "gpu:2"])
     series.add(2.0, {"cpu": 20.0, "ram": 6.0, "gpu:0": 100.0, "gpu:1": 200.0, "gpu:2": 300.0}, 0.1)
     _, power = series.power_w()

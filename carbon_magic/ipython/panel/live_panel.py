@@ -247,7 +247,8 @@ class LiveCell:
 
     def _add_final_point(self, data: "EmissionsData") -> None:
         """The window's end in the series, from the record (its energy without PUE, in J)."""
-        by_kind_kwh = {"cpu": data.cpu_energy, "gpu": data.gpu_energy, "ram": data.ram_energy}
+        by_kind_kwh = {"cpu": data.cpu_energy, "gpu": data.gpu_energy, "ram": data.ram_energy,
+                       "platform": data.platform_energy}
         last = self.series.points[-1]
         gpu_groups = [g for g in self.series.groups if kind_of(g) == "gpu"]
         last_gpu_j = sum(last.energy_j[self.series.groups.index(g)] for g in gpu_groups)
