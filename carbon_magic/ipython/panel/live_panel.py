@@ -272,6 +272,8 @@ class LiveCell:
         average_w = {"cpu": data.cpu_power, "ram": data.ram_power}
         if data.gpu_count or data.gpu_power:
             average_w["gpu"] = data.gpu_power
+        if data.platform_energy or data.platform_power:
+            average_w["platform"] = data.platform_power
         energy_j = {kind: kwh_to_j(getattr(data, f"{kind}_energy") / data.pue) for kind in average_w}
         measured = measured_kinds(self.tracker.components, self.measured).intersection(average_w)
         snapshot = Snapshot(record.label, record.status, data, average_w, self.series, self.equivalents, energy_j,

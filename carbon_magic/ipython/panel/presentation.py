@@ -166,7 +166,7 @@ def time_axis(seconds: float) -> tuple[float, str]:
 
 # -- colours ----------------------------------------------------------------------------------
 GROUP_COLOURS = {"cpu": "#1f77b4", "ram": "#ff7f0e", "gpu": "#2ca02c", "gpu:0": "#2ca02c", "gpu:1": "#17becf",
-                 "platform": "#9467bd"}
+                 "platform": "#8c564b"}
 OTHER_COLOUR = "#7f7f7f"
 CO2_COLOUR = "#8e6bb8"
 # a window's state: the live panel's dot, the frozen record's and the summary's edge
