@@ -98,7 +98,7 @@ def guest_power_model(*, vcpus: float, ram_gb: float, cpu_model: str, host: Host
         levels.append((cpu_and_platform_w * cpu_share, ram_w, cpu_and_platform_w * (1 - cpu_share)))
     basis = (f"guest share: {vcpus:g} vCPUs x {VCPU_SOURCE} ({per_vcpu.min_w:.2f} .. {per_vcpu.max_w:.2f} W, "
              f"{'average of ' if len(per_vcpu.rows) > 1 else ''}{', '.join(per_vcpu.rows)} for host CPU "
-             f"'{cpu_model}', an assumption) + {ram_gb:g} GB x {ram_w / ram_gb:.2f} W per GB (the SPECpower fit's, "
+             f"'{cpu_model}', an assumption) + {ram_gb:.3g} GB x {ram_w / ram_gb:.2f} W per GB (the SPECpower fit's, "
              f"for a CPU of {year:g})")
     return PowerCurve(load_levels=tuple(table["load_levels"]), levels_w=tuple(levels), basis=basis)
 
