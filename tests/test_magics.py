@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 import traceback
@@ -57,7 +58,9 @@ def test_load_says_what_is_measured_and_unload_removes_every_hook(ip, capsys, mo
     capsys.readouterr()
     ip.run_line_magic("load_ext", "carbon_magic")
     line = capsys.readouterr().out.strip()
-    assert "CPU by TDP model" in line and "RAM by DIMM model" in line and "no GPU" in line
+    # no readable RAPL here: the machine model (a guest's share on a VM), not CodeCarbon's TDP / DIMM guesses
+    assert "CPU by " in line and "RAM by " in line and "PLATFORM by " in line and "no GPU" in line
+    assert line.count("model (modelled)") == 3 and "TDP" not in line and "DIMM" not in line
     assert "France" in line and "g CO2e/kWh" in line
     assert ip.find_cell_magic("carbon") and ip.find_line_magic("carbon")
     assert any(type(c).__name__ == "CarbonMagic" for c in ip.configurables)
@@ -90,7 +93,7 @@ def test_load_does_not_wait_for_slow_discovery_and_status_tells_the_rest(ip, cap
     assert run(ip, "%%carbon --quiet\nx = 1").success
     monkeypatch.setattr(extension, "STATUS_WAIT_S", 3.0)
     run(ip, "%carbon status")  # waits for discovery rather than answering "later"
-    assert "cpu: TDP model x CPU load" in capsys.readouterr().out
+    assert re.search(r"cpu: [0-9.]+ W \(.* modelled\) now; modelled: ", capsys.readouterr().out)
 
 
 def test_a_value_rejected_by_config_does_not_break_a_later_load(ip, caplog, capsys):
@@ -153,6 +156,17 @@ def test_cell_magic_runs_the_cell_returns_its_value_and_writes_both_files(ip, ca
     assert cells[0]["execution_count"] == str(result.execution_count)
     assert cells[0]["run_id"] == rows[0]["run_id"]
     assert float(cells[0]["energy_consumed"]) > 0
+    # the modelled platform is inside energy_consumed (count_platform=True); the band (nothing is
+    # measured here: CPU, RAM and platform are modelled) brackets the energy and the CO2
+    cell = {name: float(cells[0][name]) for name in ("cpu_energy", "gpu_energy", "ram_energy", "platform_energy",
+                                                     "energy_consumed", "energy_low", "energy_high", "emissions",
+                                                     "emissions_low", "emissions_high")}
+    assert cell["platform_energy"] > 0
+    assert cell["energy_consumed"] == pytest.approx(
+        cell["cpu_energy"] + cell["gpu_energy"] + cell["ram_energy"] + cell["platform_energy"], rel=1e-9)
+    assert cell["energy_low"] < 0.8 * cell["energy_consumed"] < cell["energy_consumed"] < cell["energy_high"]
+    assert cell["emissions_low"] / cell["emissions"] == pytest.approx(cell["energy_low"] / cell["energy_consumed"])
+    assert cell["emissions_high"] / cell["emissions"] == pytest.approx(cell["energy_high"] / cell["energy_consumed"])
 
 
 def test_cell_magic_semicolon_hides_the_value_and_quiet_hides_the_summary(ip, capsys):
@@ -182,7 +196,8 @@ def test_summary_says_whose_figures_and_which_components_a_counter_measures(ip, 
     monkeypatch.setattr(ip.display_pub, "publish", lambda data, *a, **k: (bundles.append(data), original(data, *a, **k)))
     run(ip, "%%carbon --name modelled\nx = 1")  # no RAPL here: both modelled, machine mode by default
     [summary] = [b for b in bundles if "text/html" in b]
-    assert "| whole machine: CPU modelled, RAM modelled |" in summary["text/plain"]
+    assert "| whole machine: CPU modelled, RAM modelled, PLATFORM modelled |" in summary["text/plain"]
+    assert re.search(r"\| [0-9.]+ [nµm]?Wh \([0-9.]+ (?:[nµm]?Wh )?\.\. [0-9.]+ [nµm]?Wh modelled\) \|", summary["text/plain"])
     assert 'data-component="cpu" data-measured="false"' in summary["text/html"]
     assert "whole machine" in summary["text/html"] and "RAM modelled" in summary["text/html"]
 
@@ -190,7 +205,7 @@ def test_summary_says_whose_figures_and_which_components_a_counter_measures(ip, 
     bundles.clear()
     run(ip, f"%%carbon --name counted --powercap-root {tmp_path} --tracking-mode process\nx = 1")
     [summary] = [b for b in bundles if "text/html" in b]
-    assert "| this kernel's share (process mode): CPU measured (counter), RAM modelled |" in summary["text/plain"]
+    assert "| this kernel's share (process mode): CPU measured (counter), RAM modelled, PLATFORM modelled |" in summary["text/plain"]
     assert 'data-component="cpu" data-measured="true"' in summary["text/html"]
     assert 'data-component="ram" data-measured="false"' in summary["text/html"]
     assert records(ip)[-1].measured_kinds == frozenset({"cpu"}) and not records(ip)[-1].machine_wide
@@ -369,7 +384,12 @@ def test_status_tells_how_where_what_runs_and_what_failed(ip, capsys):
     capsys.readouterr()
     run(ip, "%carbon status")
     out = capsys.readouterr().out
-    assert "cpu: TDP model x CPU load" in out and "ram: DIMM model" in out
+    # per component: modelled, how (the model and its basis), and how good (its validated band)
+    for component in ("cpu", "ram", "platform"):
+        method = next(line for line in out.splitlines() if line.strip().startswith(f"{component}: "))
+        assert re.match(rf"\s*{component}: [0-9.]+ W \([0-9.]+ \.\. [0-9.]+ W modelled\) now; modelled: ", method), method
+        assert "p5..p95 band x0." in method, method
+        assert "median error 10% on 437 SPEC servers of CPU models the fit did not see" in method, method
     assert "sampler interval" in out and "No NVIDIA GPU measured" in out
     assert "France" in out and "Ember" in out
     assert "span 'training'" in out
@@ -396,7 +416,8 @@ def test_plot_stacks_energy_and_co2_by_component(ip):
     run(ip, "%%carbon --quiet\ny = 2")
     figure = ip.run_line_magic("carbon", "plot")
     names = {(trace.name, trace.yaxis) for trace in figure.data}
-    assert names == {("CPU", "y"), ("RAM", "y"), ("CPU", "y2"), ("RAM", "y2")}
+    # the platform (the modelled rest of the machine) is part of each cell's energy: stacked too
+    assert names == {(kind, axis) for kind in ("CPU", "RAM", "PLATFORM") for axis in ("y", "y2")}
     assert figure.layout.barmode == "stack"
     cpu_energy = next(t for t in figure.data if t.name == "CPU" and t.yaxis == "y")
     from carbon_magic.ipython.panel.presentation import axis_unit

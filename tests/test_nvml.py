@@ -35,7 +35,7 @@ def test_counter_gpu_window_energy_once_settled(monkeypatch, samplers):
     profile = Constant(300.0)
     install(monkeypatch, [FakeGpu(profile, update_s=0.1)])
     sampler = samplers.get(SPEC)
-    assert sampler.components == ("cpu", "ram", "gpu:0")
+    assert sampler.components == ("cpu", "ram", "platform", "gpu:0")  # platform: the modelled rest of the machine
     assert sampler.methods()["gpu:0"] == "NVML energy counter (NVIDIA H100 80GB HBM3)"
     assert sampler.exact()["gpu:0"]
     start, end = settled_window(sampler, 0.5)
@@ -77,7 +77,7 @@ def test_short_window_between_counter_updates_is_provisional_then_settled(monkey
 def test_no_nvml_means_no_gpu_components_said_once(monkeypatch):
     install(monkeypatch, [], init_error=NVML_ERROR_LIBRARY_NOT_FOUND)
     discovery = discover(SPEC, machine_facts(), time.monotonic())
-    assert [m.component for m in discovery.meters] == ["cpu", "ram"]
+    assert [m.component for m in discovery.meters] == ["cpu", "ram", "platform"]
     assert discovery.notes == ["No NVIDIA GPU measured: NVML did not start (NVML Shared Library Not Found)."]
 
 

@@ -293,6 +293,14 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
                   if p["update"] and p["display_id"] == shown[0]["display_id"] and WIDGET_MIME not in p["data"]]
         assert len(frozen) == 1 and data_value(frozen[0]["data"]["text/html"], "energy") == (
             get_session(ip).records[-1].energy_kwh * 1e3)
+        # nothing is measured here: the energy tile says the modelled band of the final figure
+        from carbon_magic.ipython.panel.presentation import band_of, band_range, energy
+
+        record = get_session(ip).records[-1]
+        band = band_of(record.energy_kwh, record.energy_low_kwh, record.energy_high_kwh)
+        assert band is not None and band[0] < 0.8 < 1.3 < band[1]
+        assert band_range(record.energy_kwh, band, energy) in frozen[0]["data"]["text/html"]
+        assert 'data-component="platform" data-measured="false"' in frozen[0]["data"]["text/html"]
     finally:
         ip.run_line_magic("carbon", "off")
     ip.run_line_magic("carbon", "on --panel-widgets always --panel-update-secs 0.3 --no-panel")

@@ -46,6 +46,7 @@ def test_series_stays_bounded_and_its_area_is_the_energy():
 def test_series_groups_many_gpus_into_one_area():
     assert chart_groups(["cpu", "ram", "gpu:0", "gpu:1"]) == ("cpu", "ram", "gpu:0", "gpu:1")
     assert chart_groups(["cpu", "ram", "gpu:0", "gpu:1", "gpu:2"]) == ("cpu", "ram", "gpu")
+    assert chart_groups(["cpu", "ram", "platform", "gpu:0"]) == ("cpu", "ram", "gpu:0", "platform")
     series = PowerSeries(["cpu", "ram", "gpu:0", "gpu:1", "gpu:2"])
     series.add(2.0, {"cpu": 20.0, "ram": 6.0, "gpu:0": 100.0, "gpu:1": 200.0, "gpu:2": 300.0}, 0.1)
     _, power = series.power_w()
@@ -242,3 +243,12 @@ def test_static_chart_is_a_png_with_each_area_the_co2_line_and_readable_text(the
     assert contrast(palette.text, palette.background) >= 4.5
     assert contrast(palette.co2_text, palette.background) >= 4.5
     assert chart_png(PowerSeries(["cpu"]), theme) is None  # nothing measured yet
+
+
+def test_the_chart_image_font_draws_every_area_name():
+    """The PNG chart's bitmap font has a glyph for each letter of every area's legend name."""
+    from carbon_magic.ipython.panel.chart_png import _GLYPHS
+    from carbon_magic.ipython.panel.presentation import group_name
+
+    for group in chart_groups(["cpu", "ram", "platform", "gpu:0", "gpu:1"]) + ("gpu",):
+        assert set(group_name(group)) <= set(_GLYPHS), group

@@ -45,7 +45,7 @@ def test_a_figure_reads_the_same_in_the_summary_the_session_panel_the_plot_and_t
     assert re.fullmatch(r"[\d.]+ [µmk]?Wh", energy) and record.water_l > 0
 
     summary = display.summary_text(record)
-    assert f"| {energy} |" in summary and f"| {co2} CO2e |" in summary and f"water {water}" in summary
+    assert f"| {energy} (" in summary and " modelled) |" in summary  # the band of the modelled components and f"| {co2} CO2e |" in summary and f"water {water}" in summary
     assert energy in display.summary_html(record)
 
     with capture_output() as captured:
@@ -124,3 +124,10 @@ def test_every_palette_text_reads_on_its_background(theme):
     assert contrast(palette.text, palette.background) >= 4.5
     assert contrast(palette.co2_text, palette.background) >= 4.5
     assert contrast(palette.grid, palette.background) < 1.6  # grid lines stay quiet
+
+
+def test_a_modelled_figure_shows_its_band_and_a_measured_one_shows_none():
+    assert presentation.banded(8.6, (0.5, 2.0), presentation.power) == "8.6 W (4.3 .. 17.2 W modelled)"
+    assert presentation.banded(8.6, None, presentation.power) == "8.6 W"
+    assert presentation.banded(0.0123, (0.77, 1.42), presentation.energy) == "12.3 Wh (9.47 .. 17.5 Wh modelled)"
+    assert presentation.banded(0.0012, (0.5, 1.0), presentation.energy) == "1.2 Wh (600 mWh .. 1.2 Wh modelled)"

@@ -66,7 +66,7 @@ def test_window_energy_matches_injected_truth(tmp_path, window_s, samplers):
     profile0, profile1 = Constant(37.0), Constant(55.0)
     with RaplWriter({"intel-rapl:0": (domains["package-0"], profile0), "intel-rapl:1": (domains["package-1"], profile1)}):
         sampler = samplers.get(spec(tmp_path))
-        assert sampler.methods()["cpu"] == "RAPL energy counters (package-0, package-1)"
+        assert sampler.methods()["cpu"] == "measured: RAPL energy counters (package-0, package-1)"
         errors = []
         for _ in range(3):
             start = sampler.read()
@@ -152,7 +152,7 @@ def test_unreadable_counters_warn_and_fall_back_to_model(tmp_path):
             break
         os.chmod(parent, os.stat(parent).st_mode | 0o005)
     script = (
-        "import os;"
+        "import os, importlib.readers;"  # discovery reads the packaged model table through it
         "from carbon_magic.core.meters import discover, HardwareSpec;"
         "from carbon_magic.core.machine import machine_facts;"
         "facts = machine_facts();"

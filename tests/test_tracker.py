@@ -49,6 +49,17 @@ def test_every_seed_parameter_is_accepted_with_codecarbon_default():
     assert list(signature.parameters)[1] == "project_name"  # positional, as CodeCarbon's
 
 
+def test_count_platform_false_gives_codecarbons_cpu_gpu_ram_total():
+    tracker = EmissionsTracker(count_platform=False, **MEASURED)
+    tracker.start()
+    time.sleep(0.1)
+    tracker.stop()
+    data = tracker.final_emissions_data
+    assert "platform" not in tracker.components and data.platform_energy == 0.0
+    assert data.energy_consumed == pytest.approx(data.cpu_energy + data.gpu_energy + data.ram_energy, rel=1e-12)
+    assert data.energy_consumed > 0
+
+
 def test_every_seed_parameter_can_be_passed(tmp_path):
     values = {
         "project_name": "p", "measure_power_secs": 2, "api_call_interval": 4,
@@ -80,7 +91,10 @@ def test_stop_returns_kg_from_energy_pue_and_intensity():
     assert kg == data.emissions == tracker.final_emissions
     raw_ram_kwh = 10.0 * data.duration / 3.6e6
     assert data.ram_energy == pytest.approx(raw_ram_kwh * 1.5, rel=1e-6)
-    assert data.energy_consumed == pytest.approx(data.cpu_energy + data.gpu_energy + data.ram_energy)
+    # energy_consumed holds the modelled platform too (count_platform=True, the default)
+    assert data.platform_energy > 0
+    assert data.energy_consumed == pytest.approx(
+        data.cpu_energy + data.gpu_energy + data.ram_energy + data.platform_energy)
     assert data.emissions == pytest.approx(data.energy_consumed * 0.5, rel=1e-12)
     assert data.water_consumed == pytest.approx(data.energy_consumed * 2.0, rel=1e-12)
     assert data.ram_power == pytest.approx(10.0, rel=1e-6)
@@ -284,3 +298,34 @@ def test_record_has_codecarbons_columns_and_machine_facts():
     assert data["cpu_count"] >= 1 and data["ram_total_size"] > 0 and data["os"]
     assert data["tracking_mode"] == "machine"
     assert 0 <= data["cpu_utilization_percent"] <= 100
+
+
+def _reading(t: float, energy_j: dict[str, float]):
+    from carbon_magic.core.ledger import Reading
+
+    return Reading(sampler_id=0, t_mono=t, t_wall=time.time(), energy_j=energy_j, process_energy_j={}, power_w={},
+                   cpu_util_s=0.0, gpu_util_s={}, ram_util_s=0.0, ram_used_gb_s=0.0, process_cpu_s=0.0,
+                   machine_busy_s=0.0)
+
+
+def test_record_band_counts_measured_components_at_their_value_and_modelled_ones_by_their_band(tmp_path):
+    """RAPL measures the CPU (no band); RAM and platform are modelled, with the validated band."""
+    from carbon_magic.core.ledger import Window
+    from tests.fakes.powercap import make_tree
+
+    make_tree(tmp_path)
+    tracker = EmissionsTracker(powercap_root=str(tmp_path), force_carbon_intensity_g_co2e_kwh=500.0,
+                               save_to_file=False, pue=1.2)
+    bands = tracker.sampler.bands()
+    assert bands.keys() == {"ram", "platform"} and bands["ram"] == bands["platform"]
+    low, high = bands["ram"]  # this machine's model: the validated band (widened on a guest)
+    assert low < 0.8 and high > 1.3
+    joules = {"cpu": 3.6e6, "ram": 1.8e6, "platform": 0.9e6}
+    window = Window(_reading(0.0, dict.fromkeys(joules, 0.0)), _reading(3600.0, joules), tuple(joules))
+    data = tracker.record(window, "band")
+    low_kwh, high_kwh = 1.2 * (1.0 + (0.5 + 0.25) * low), 1.2 * (1.0 + (0.5 + 0.25) * high)
+    assert data.energy_consumed == pytest.approx(1.2 * 1.75) and data.platform_energy == pytest.approx(1.2 * 0.25)
+    assert (data.energy_low, data.energy_high) == pytest.approx((low_kwh, high_kwh))
+    assert (data.emissions_low, data.emissions_high) == pytest.approx((low_kwh * 0.5, high_kwh * 0.5))
+    measured = tracker.record(Window(_reading(0.0, {"cpu": 0.0}), _reading(3600.0, {"cpu": 3.6e6}), ("cpu",)), "cpu")
+    assert measured.energy_low == measured.energy_consumed == measured.energy_high == pytest.approx(1.2)

@@ -47,11 +47,13 @@ class HostFacts:
 
 @dataclass(frozen=True)
 class VcpuPower:
-    """Watts per vCPU at idle and at full load, and which rows of the table they come from."""
+    """Watts per vCPU at idle and at full load, and which rows of the table they come from;
+    ``spread``: the lowest and highest mid-load watts of those rows over their average."""
 
     min_w: float
     max_w: float
     rows: tuple[str, ...]
+    spread: tuple[float, float] = (1.0, 1.0)
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,8 +72,11 @@ def vcpu_power(cpu_model: str) -> VcpuPower:
     else:
         vendor = cpu_vendor(cpu_model)
         chosen = [arch for arch, (row_vendor, _, _) in rows.items() if row_vendor == vendor] or list(rows)
-    return VcpuPower(min_w=sum(rows[arch][1] for arch in chosen) / len(chosen),
-                     max_w=sum(rows[arch][2] for arch in chosen) / len(chosen), rows=tuple(chosen))
+    min_w = sum(rows[arch][1] for arch in chosen) / len(chosen)
+    max_w = sum(rows[arch][2] for arch in chosen) / len(chosen)
+    mids = [(rows[arch][1] + rows[arch][2]) / 2 for arch in chosen]
+    average = (min_w + max_w) / 2
+    return VcpuPower(min_w=min_w, max_w=max_w, rows=tuple(chosen), spread=(min(mids) / average, max(mids) / average))
 
 
 def guest_power_model(*, vcpus: float, ram_gb: float, cpu_model: str, host: HostFacts | None = None) -> PowerCurve:
@@ -93,7 +98,7 @@ def guest_power_model(*, vcpus: float, ram_gb: float, cpu_model: str, host: Host
         levels.append((cpu_and_platform_w * cpu_share, ram_w, cpu_and_platform_w * (1 - cpu_share)))
     basis = (f"guest share: {vcpus:g} vCPUs x {VCPU_SOURCE} ({per_vcpu.min_w:.2f} .. {per_vcpu.max_w:.2f} W, "
              f"{'average of ' if len(per_vcpu.rows) > 1 else ''}{', '.join(per_vcpu.rows)} for host CPU "
-             f"'{cpu_model}', an assumption) + {ram_gb:g} GB x {ram_w / ram_gb:.2f} W per GB (the SPECpower fit's, "
+             f"'{cpu_model}', an assumption) + {ram_gb:.3g} GB x {ram_w / ram_gb:.2f} W per GB (the SPECpower fit's, "
              f"for a CPU of {year:g})")
     return PowerCurve(load_levels=tuple(table["load_levels"]), levels_w=tuple(levels), basis=basis)
 

@@ -45,8 +45,8 @@ class Reading:
     ``weighed``: per intensity signal key, the energy weighed by that signal since the
     sampler started weighing it (``Sampler.weigh_by``).
     ``measured``: components whose meter reads a hardware energy counter now (``Meter.exact``:
-    RAPL, NVML's total energy); every other component is modelled (TDP x load, the DIMM
-    model) or integrated from sampled power, and views must say so.
+    RAPL, NVML's total energy); every other component is modelled (the machine model, force_*
+    figures) or integrated from sampled power, and views must say so.
     """
 
     sampler_id: int

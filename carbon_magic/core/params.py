@@ -486,19 +486,25 @@ _TABLE: tuple[Param, ...] = (
     ),
     Param(
         "force_cpu_power", "float", None,
-        "CPU power in watts (TDP) to use instead of the table.",
+        "CPU TDP in watts: CodeCarbon's TDP x (0.1 + 0.9 x load^3) curve instead of the machine model.",
         "hardware",
         affects="sampler", above=0.0, maximum=10_000.0,
     ),
     Param(
         "force_ram_power", "float", None,
-        "RAM power in watts instead of the DIMM model.",
+        "RAM power in watts instead of the machine model.",
         "hardware",
         affects="sampler", minimum=0.0, maximum=10_000.0,
     ),
     Param(
+        "count_platform", "bool", True,
+        "Count the modelled platform (board, fans, disks, power supply losses): wall power, as the grid "
+        "delivers it. False: CodeCarbon's cpu+gpu+ram.",
+        "hardware", affects="sampler",
+    ),
+    Param(
         "force_mode_cpu_load", "bool", False,
-        "Use the TDP x CPU-load model even where RAPL counters are readable.", "hardware", affects="sampler",
+        "Model the CPU even where RAPL counters are readable.", "hardware", affects="sampler",
     ),
     Param(
         "rapl_include_dram", "bool", False,

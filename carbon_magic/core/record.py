@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from .._version import __version__
 from .location import Intensity, Location
@@ -84,6 +84,16 @@ class EmissionsData:
     intensity_g_per_kwh: float = 0.0
     intensity_source: str = ""
     provisional: bool = False
+    # The platform component (board, fans, disks, power supply losses; modelled), inside
+    # energy_consumed and emissions when counted (``count_platform``): W and kWh with PUE.
+    platform_power: float = 0.0
+    platform_energy: float = 0.0
+    # The band of energy_consumed (kWh) and emissions (kg) from the modelled components' validated
+    # error; measured components count at their value (a fully measured record: low = high = value).
+    energy_low: float = 0.0
+    energy_high: float = 0.0
+    emissions_low: float = 0.0
+    emissions_high: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def csv_values(self) -> list[Any]:
@@ -119,6 +129,8 @@ class RunInfo:
     intensity: Intensity
     facts: MachineFacts
     gpu_names: tuple[str, ...]
+    # component -> (low, high) ratio band of a modelled component (``Sampler.bands``)
+    bands: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def _emissions(
@@ -144,12 +156,18 @@ def build_record(window: Window, run: RunInfo) -> EmissionsData:
     """
     duration = window.duration_s
     energy_j = window.energy_j()
-    energy_by_kind_j = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0}
+    energy_by_kind_j = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0, "platform": 0.0}
+    band_j = [0.0, 0.0]
     for component, joules in energy_j.items():
         energy_by_kind_j[kind_of(component)] += joules
+        low, high = run.bands.get(component, (1.0, 1.0))
+        band_j[0] += joules * low
+        band_j[1] += joules * high
     energy_kwh = {kind: j_to_kwh(joules) * run.pue for kind, joules in energy_by_kind_j.items()}
     total_kwh = sum(energy_kwh.values())
     emissions_kg, intensity_g_per_kwh = _emissions(window, energy_j, total_kwh, run.pue, run.intensity)
+    total_j = sum(energy_j.values())
+    band = [joules / total_j if total_j > 0 else 1.0 for joules in band_j]
     power = {kind: joules / duration if duration > 0 else 0.0 for kind, joules in energy_by_kind_j.items()}
     location = run.location
     facts = run.facts
@@ -195,6 +213,12 @@ def build_record(window: Window, run: RunInfo) -> EmissionsData:
         intensity_g_per_kwh=intensity_g_per_kwh,
         intensity_source=run.intensity.source,
         provisional=window.provisional,
+        platform_power=power["platform"],
+        platform_energy=energy_kwh["platform"],
+        energy_low=total_kwh * band[0],
+        energy_high=total_kwh * band[1],
+        emissions_low=emissions_kg * band[0],
+        emissions_high=emissions_kg * band[1],
     )
 
 
@@ -204,9 +228,10 @@ def delta(total: EmissionsData, previous: EmissionsData | None) -> EmissionsData
         return total
     duration = total.duration - previous.duration
     changes: dict[str, Any] = {"duration": duration}
-    for name in ("emissions", "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed", "water_consumed"):
+    for name in ("emissions", "cpu_energy", "gpu_energy", "ram_energy", "platform_energy", "energy_consumed",
+                 "water_consumed", "energy_low", "energy_high", "emissions_low", "emissions_high"):
         changes[name] = getattr(total, name) - getattr(previous, name)
-    for kind in ("cpu", "gpu", "ram"):
+    for kind in ("cpu", "gpu", "ram", "platform"):
         changes[f"{kind}_power"] = (
             (getattr(total, f"{kind}_energy") - getattr(previous, f"{kind}_energy")) / total.pue * 3.6e6 / duration
             if duration > 0

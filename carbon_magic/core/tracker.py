@@ -231,6 +231,7 @@ class Tracker:
             intensity=self._intensity,
             facts=self._sampler.facts,
             gpu_names=self._gpu_names,
+            bands=self._sampler.bands(),
         )
         return build_record(window, run)
 

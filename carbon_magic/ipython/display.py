@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from IPython.core.display_functions import display
 
-from .panel.presentation import BRAND_COLOUR, co2, duration, energy, intensity, power, status_colour, water
+from .panel.presentation import (
+    BRAND_COLOUR, band_of, banded, co2, duration, energy, intensity, power, status_colour, water,
+)
 
 if TYPE_CHECKING:
     from ..core.config import Config
@@ -52,9 +54,15 @@ def basis_html(machine_wide: bool, components: Iterable[tuple[str, str, bool]]) 
 
 
 def _kinds(record: "CellRecord") -> list[tuple[str, float]]:
-    """The record's components with their average power: CPU, the GPUs if any, RAM."""
+    """The record's components with their average power: CPU, the GPUs if any, RAM, the platform if counted."""
     gpu = [("gpu", record.gpu_power_w)] if record.gpu_energy_kwh or record.gpu_power_w else []
-    return [("cpu", record.cpu_power_w), *gpu, ("ram", record.ram_power_w)]
+    platform = [("platform", record.platform_power_w)] if record.platform_energy_kwh or record.platform_power_w else []
+    return [("cpu", record.cpu_power_w), *gpu, ("ram", record.ram_power_w), *platform]
+
+
+def energy_text(record: "CellRecord") -> str:
+    """'12.3 mWh (9.5 .. 17.5 mWh modelled)', or the figure alone when measured."""
+    return banded(record.energy_kwh, band_of(record.energy_kwh, record.energy_low_kwh, record.energy_high_kwh), energy)
 
 
 def _power_parts(record: "CellRecord") -> list[str]:
@@ -70,7 +78,7 @@ def summary_text(record: "CellRecord") -> str:
     items = [
         f"carbon: {record.label}",
         duration(record.duration_s),
-        energy(record.energy_kwh),
+        energy_text(record),
         co2(record.emissions_kg),
         *([f"water {water(record.water_l)}"] if record.water_l else []),  # 0: wue unset, nothing measured
         "avg " + ", ".join(_power_parts(record)),
@@ -90,7 +98,7 @@ def summary_html(record: "CellRecord") -> str:
     return (
         f'<div class="carbon-magic-summary" style="{_BOX}border-left-color:{colour}">'
         f"<b>{html.escape(record.label)}</b>{status} &middot; {duration(record.duration_s)} &middot; "
-        f"<b>{energy(record.energy_kwh)}</b> &middot; <b>{co2(record.emissions_kg)}</b> &middot; "
+        f"<b>{html.escape(energy_text(record))}</b> &middot; <b>{co2(record.emissions_kg)}</b> &middot; "
         f"{f'water {water(record.water_l)} &middot; ' if record.water_l else ''}"
         f"avg {html.escape(', '.join(_power_parts(record)))}"
         f'<br><span style="opacity:.7">{basis_html(record.machine_wide, _basis_parts(record))} &middot; '
@@ -142,7 +150,11 @@ def show_config(config: "Config", extra: Sequence[tuple[str, Any, str]] = (), on
 
 # -- %carbon status and the load line ----------------------------------------------------------
 def short_method(method: str) -> str:
-    """'TDP model x CPU load: ...' -> 'TDP model x CPU load'."""
+    """'TDP model x CPU load: ...' -> 'TDP model x CPU load'; 'modelled: SPECpower machine model
+    (...); ...' -> 'SPECpower machine model (modelled)'."""
+    kind, _, rest = method.partition(": ")
+    if kind in ("measured", "modelled"):
+        return f"{short_method(rest)} ({kind})"
     for stop in (":", "(", ";"):
         method = method.split(stop, 1)[0]
     return method.strip()
@@ -154,7 +166,7 @@ def hardware_phrase(methods: dict[str, str], exact: dict[str, bool]) -> str:
 
     parts = []
     gpus = [c for c in methods if kind_of(c) == "gpu"]
-    for component in ("cpu", "ram"):
+    for component in ("cpu", "ram", "platform"):
         if component in methods:
             parts.append(f"{component.upper()} by {short_method(methods[component])}")
     if gpus:
@@ -188,7 +200,9 @@ def status_view(
         thread = "running" if sampler.running else "idle (starts with a tracked cell)"
         identity = sampler.facts.cpu_identity
         lines = [f"CPU: {identity.description}"] if identity is not None else []
-        lines += [f"{component}: {method}" for component, method in sampler.methods().items()]
+        watts, bands = sampler.power_now_w(), sampler.bands()
+        lines += [f"{component}: {banded(watts[component], bands.get(component), power)} now; {method}"
+                  for component, method in sampler.methods().items()]
         lines.append(f"sampler interval {sampler.interval_s:g} s, thread {thread}")
         lines += [f"note: {note}" for note in sampler.notes]
         sections.append(("Measured", lines))

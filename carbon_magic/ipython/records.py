@@ -71,7 +71,10 @@ class CellRecord:
     ``started_at``: wall-clock seconds since the epoch. ``status``: ok, failed or interrupted.
     ``measured_kinds``: the kinds ('cpu', 'gpu', 'ram') a hardware counter measures (see
     ``measured_kinds``); the others are modelled. ``machine_wide``: the figures are the whole
-    machine's (``tracking_mode="machine"``), not this kernel's share.
+    machine's (``tracking_mode="machine"``), not this kernel's share. ``platform_*``: the
+    modelled rest of the machine (inside ``energy_kwh`` unless ``count_platform`` is off);
+    ``energy_low_kwh`` .. ``energy_high_kwh`` and ``emissions_low_kg`` .. ``emissions_high_kg``:
+    the band of the modelled components' validated error (equal to the value when all is measured).
     """
 
     kind: str
@@ -97,6 +100,12 @@ class CellRecord:
     provisional: bool
     measured_kinds: frozenset[str]
     machine_wide: bool
+    platform_energy_kwh: float
+    platform_power_w: float
+    energy_low_kwh: float
+    energy_high_kwh: float
+    emissions_low_kg: float
+    emissions_high_kg: float
 
     @classmethod
     def finished(
@@ -126,6 +135,12 @@ class CellRecord:
             provisional=data.provisional,
             measured_kinds=measured_kinds(window.tracker.components, window.tracker.sampler.measured),
             machine_wide=data.tracking_mode != "process",
+            platform_energy_kwh=data.platform_energy,
+            platform_power_w=data.platform_power,
+            energy_low_kwh=data.energy_low,
+            energy_high_kwh=data.energy_high,
+            emissions_low_kg=data.emissions_low,
+            emissions_high_kg=data.emissions_high,
         )
 
     def cell_fields(self) -> dict[str, Any]:

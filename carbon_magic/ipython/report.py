@@ -30,7 +30,9 @@ COLUMNS = {
     "kind": ("kind", None), "execution_count": ("execution_count", None), "cell_id": ("cell_id", None),
     "first_line": ("first_line", None), "start_time": ("started_at", 1.0),
     "cpu_energy_wh": ("cpu_energy_kwh", ENERGY.factor), "gpu_energy_wh": ("gpu_energy_kwh", ENERGY.factor),
-    "ram_energy_wh": ("ram_energy_kwh", ENERGY.factor), "intensity_g_per_kwh": ("intensity_g_per_kwh", 1.0),
+    "ram_energy_wh": ("ram_energy_kwh", ENERGY.factor), "platform_energy_wh": ("platform_energy_kwh", ENERGY.factor),
+    "energy_low_wh": ("energy_low_kwh", ENERGY.factor), "energy_high_wh": ("energy_high_kwh", ENERGY.factor),
+    "intensity_g_per_kwh": ("intensity_g_per_kwh", 1.0),
     "intensity_source": ("intensity_source", None), "run_id": ("run_id", None),
 }
 REPORT_COLUMNS = tuple(COLUMNS)

@@ -18,7 +18,7 @@ from .panel import presentation
 if TYPE_CHECKING:
     from .records import CellRecord
 
-KINDS = ("cpu", "gpu", "ram")
+KINDS = ("cpu", "gpu", "ram", "platform")
 
 
 def counted(kind: str) -> bool:
@@ -37,13 +37,14 @@ class Share:
     cpu_energy_kwh: float
     gpu_energy_kwh: float
     ram_energy_kwh: float
+    platform_energy_kwh: float
     measured: frozenset[str]  # CellRecord.measured_kinds: the kinds a counter measured
     machine_wide: bool
 
     @classmethod
     def of(cls, record: "CellRecord") -> "Share":
         return cls(record.energy_kwh, record.emissions_kg, record.water_l, record.duration_s,
-                   record.cpu_energy_kwh, record.gpu_energy_kwh, record.ram_energy_kwh,
+                   record.cpu_energy_kwh, record.gpu_energy_kwh, record.ram_energy_kwh, record.platform_energy_kwh,
                    record.measured_kinds, record.machine_wide)
 
 
@@ -96,7 +97,7 @@ class RunningTotals:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sums = [0.0] * 7  # Share's fields, in order
+        self._sums = [0.0] * 8  # Share's fields, in order
         self._count = 0
         self._measured_runs = dict.fromkeys(KINDS, 0)
         self._machine_wide_runs = 0
@@ -123,7 +124,8 @@ class RunningTotals:
 
     def _add(self, share: Share, sign: int) -> None:
         for index, value in enumerate((share.energy_kwh, share.emissions_kg, share.water_l, share.duration_s,
-                                       share.cpu_energy_kwh, share.gpu_energy_kwh, share.ram_energy_kwh)):
+                                       share.cpu_energy_kwh, share.gpu_energy_kwh, share.ram_energy_kwh,
+                                       share.platform_energy_kwh)):
             self._sums[index] += sign * value
         for kind in share.measured:
             self._measured_runs[kind] += sign
@@ -131,7 +133,7 @@ class RunningTotals:
 
     def totals(self) -> Totals:
         with self._lock:
-            energy, emissions, water, duration, cpu, gpu, ram = self._sums
+            energy, emissions, water, duration, *by_kind = self._sums
             count, measured_runs, machine_wide_runs = self._count, dict(self._measured_runs), self._machine_wide_runs
-        return Totals(count, duration, energy, emissions, water, {"cpu": cpu, "gpu": gpu, "ram": ram}, measured_runs,
+        return Totals(count, duration, energy, emissions, water, dict(zip(KINDS, by_kind)), measured_runs,
                       machine_wide_runs)

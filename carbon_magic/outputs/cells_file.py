@@ -3,7 +3,11 @@
 ``emissions.csv`` stays CodeCarbon's file (one run per cell or span, 38 columns). This file
 sits beside it (``carbon_cells.csv`` in ``output_dir``) and says which cell each run was:
 its label, execution count, cell id, first line of code and how it ended, then the same
-figures (CodeCarbon's 38 columns, then the carbon intensity used and its source).
+figures (CodeCarbon's 38 columns, then the carbon intensity used and its source), then the
+modelled platform's power (W) and energy (kWh, inside ``energy_consumed`` unless
+``count_platform`` is off) and the band of the energy (kWh) and CO2 (kg) from the modelled
+components' cross-validated error (p5..p95; a measured component counts at its value, so a
+fully measured row has low = high = the value).
 
 Rows are written through ``csv_file.RowAppender`` (whole or not at all, never interleaved
 with another kernel's; kept for the next write when one fails): at once when that is one
@@ -25,13 +29,15 @@ from ..core.record import CSV_COLUMNS, EmissionsData
 from .csv_file import RowAppender
 
 CELL_COLUMNS: tuple[str, ...] = ("label", "execution_count", "cell_id", "first_line", "status")
-INTENSITY_COLUMNS: tuple[str, ...] = ("intensity_g_per_kwh", "intensity_source")
-CELLS_CSV_COLUMNS: tuple[str, ...] = CELL_COLUMNS + CSV_COLUMNS + INTENSITY_COLUMNS
+# EmissionsData fields after CodeCarbon's columns, by their names in the record
+RECORD_COLUMNS: tuple[str, ...] = ("intensity_g_per_kwh", "intensity_source", "platform_power", "platform_energy",
+                                   "energy_low", "energy_high", "emissions_low", "emissions_high")
+CELLS_CSV_COLUMNS: tuple[str, ...] = CELL_COLUMNS + CSV_COLUMNS + RECORD_COLUMNS
 
 
 def cells_row(cell: Mapping[str, Any], data: EmissionsData) -> list[Any]:
     """One row: ``cell``'s CELL_COLUMNS values, then ``data``'s figures."""
-    return [*(cell.get(name) for name in CELL_COLUMNS), *data.csv_values(), data.intensity_g_per_kwh, data.intensity_source]
+    return [*(cell.get(name) for name in CELL_COLUMNS), *data.csv_values(), *(getattr(data, n) for n in RECORD_COLUMNS)]
 
 
 class CellsFile:

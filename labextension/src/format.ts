@@ -29,6 +29,20 @@ export function scaled(value: number, unit: string, digits = 3): string {
   return scaledParts(value, unit, digits).join(' ');
 }
 
+/**
+ * The range of a modelled figure's band, as presentation.band_range writes it:
+ * bandRange(0.0421, 0.0775, energy) is '42.1 .. 77.5 mWh modelled'.
+ */
+export function bandRange(low: number, high: number, unit: (value: number) => string): string {
+  let lowText = unit(low);
+  const highText = unit(high);
+  const [number, suffix] = [lowText.split(' ')[0], lowText.split(' ').slice(1).join(' ')];
+  if (suffix && highText.endsWith(' ' + suffix)) {
+    lowText = number;
+  }
+  return `${lowText} .. ${highText} modelled`;
+}
+
 /** Energy given in Wh. */
 export function energy(wh: number, digits = 3): string {
   return scaled(wh, 'Wh', digits);

@@ -46,6 +46,9 @@ export interface ICell {
   status: string;
   duration_s: number;
   energy_wh: number;
+  /** The band of the modelled components' energy; equal to energy_wh when all is measured. */
+  energy_low_wh: number;
+  energy_high_wh: number;
   co2_g: number;
   water_ml: number;
   provisional: boolean;
@@ -225,6 +228,8 @@ function parseCell(value: Json): ICell | undefined {
     status: text(value.status),
     duration_s: num(value.duration_s),
     energy_wh: num(value.energy_wh),
+    energy_low_wh: num(value.energy_low_wh),
+    energy_high_wh: num(value.energy_high_wh),
     co2_g: num(value.co2_g),
     water_ml: num(value.water_ml),
     provisional: value.provisional

@@ -8,7 +8,7 @@
  * losing a click that lands while it updates.
  */
 
-import { co2, componentName, duration, energy, power, scaledParts, water } from './format';
+import { bandRange, co2, componentName, duration, energy, power, scaledParts, water } from './format';
 import type { LinkStatus } from './link';
 import type { ICell, IKernelState, IProblem, IRunning } from './protocol';
 import { LOAD_CODE } from './protocol';
@@ -256,7 +256,13 @@ function cellRow(cell: ICell): HTMLElement {
   const figures = el('span', 'cm-Cell-figures');
   const wh = el('span', 'cm-Cell-energy', energy(cell.energy_wh));
   wh.dataset.value = String(cell.energy_wh);
-  figures.append(wh, el('span', 'cm-Cell-co2', co2(cell.co2_g)));
+  figures.append(wh);
+  if (cell.energy_low_wh !== cell.energy_high_wh) {
+    figures.append(
+      el('span', 'cm-Cell-band', bandRange(cell.energy_low_wh, cell.energy_high_wh, energy))
+    );
+  }
+  figures.append(el('span', 'cm-Cell-co2', co2(cell.co2_g)));
   row.append(name, figures);
   if (cell.status !== 'ok') {
     row.append(el('span', 'cm-Cell-status', cell.status));

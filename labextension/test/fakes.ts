@@ -152,6 +152,8 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
         status: 'ok',
         duration_s: 8.0,
         energy_wh: 0.0583,
+        energy_low_wh: 0.045,
+        energy_high_wh: 0.0828,
         co2_g: 0.00327,
         water_ml: 0,
         provisional: false

@@ -102,6 +102,18 @@ describe('renderSidebar', () => {
     expect(renderSidebar(view()).querySelector('.cm-Problems')).toBeNull();
   });
 
+  it("shows a modelled cell's energy band, and none for a measured cell", () => {
+    const modelled = renderSidebar(view());
+    expect(modelled.querySelector('.cm-Cell-energy')!.textContent).toBe('58.3 mWh');
+    expect(modelled.querySelector('.cm-Cell-band')!.textContent).toBe('45 .. 82.8 mWh modelled');
+    const [cell] = kernelState().cells;
+    const measured = renderSidebar(
+      view({ state: kernelState({ cells: [{ ...cell, energy_low_wh: 0.0583, energy_high_wh: 0.0583 }] }) })
+    );
+    expect(measured.querySelector('.cm-Cell-energy')!.textContent).toBe('58.3 mWh');
+    expect(measured.querySelector('.cm-Cell-band')).toBeNull();
+  });
+
   it('lists the last cells; a click on one asks to show it by cell id', () => {
     const cells = [
       { ...kernelState().cells[0], id: 'cell-b', n: 5, label: 'train', status: 'failed' },

@@ -89,11 +89,13 @@ def whole_rows(path: Path, columns: tuple[str, ...] = CSV_COLUMNS) -> list[dict[
 def record_is_whole(record: Any) -> None:
     """A session record (CellRecord) with finite, non-negative, consistent figures."""
     figures = [record.duration_s, record.cpu_energy_kwh, record.gpu_energy_kwh, record.ram_energy_kwh,
-               record.energy_kwh, record.emissions_kg, record.water_l, record.intensity_g_per_kwh]
+               record.platform_energy_kwh, record.energy_kwh, record.emissions_kg, record.water_l,
+               record.intensity_g_per_kwh]
     assert all(math.isfinite(value) and value >= 0 for value in figures), record
     assert record.duration_s > 0 and record.energy_kwh > 0, record
-    parts = record.cpu_energy_kwh + record.gpu_energy_kwh + record.ram_energy_kwh
+    parts = record.cpu_energy_kwh + record.gpu_energy_kwh + record.ram_energy_kwh + record.platform_energy_kwh
     assert math.isclose(parts, record.energy_kwh, rel_tol=1e-9), record
+    assert record.energy_low_kwh <= record.energy_kwh <= record.energy_high_kwh, record
     assert record.run_id and record.status in ("ok", "failed", "interrupted"), record
 
 

@@ -1,4 +1,11 @@
-"""Choosing the meters for this machine: CPU (RAPL or TDP model), RAM, each NVIDIA GPU."""
+"""Choosing the meters for this machine: CPU (RAPL or the machine model), RAM, platform, each NVIDIA GPU.
+
+Without RAPL, CPU, RAM and platform come from this machine's modelled power curve
+(``machine_curve``: built once here). With RAPL the CPU is measured and the model covers RAM
+and the platform (no platform meter when the psys domain, which holds it, is measured).
+``force_cpu_power`` / ``force_ram_power`` keep CodeCarbon's meaning (TDP x load curve, constant
+RAM watts); ``count_platform=False`` leaves the platform out (CodeCarbon's cpu+gpu+ram).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..guest import detect_guest
 from ..machine import MachineFacts
 from .base import Meter
 from .cpu_model import CpuModelMeter, choose_tdp
+from .curve import CurveMeter, RamCurveMeter
 from .gpu import GpuInfo, GpuMeter
 from .nvml import NvmlGpuMeter, NvmlUnavailable, gpu_infos, load_nvml
+from .machine_curve import MachineCurve, machine_curve
 from .ram import RamMeter
-from .rapl import RaplMeter, RaplUnavailable, discover_domains
+from .rapl import RaplDomain, RaplMeter, RaplUnavailable, discover_domains
 
 logger = logging.getLogger("carbon_magic")
 
@@ -29,6 +39,7 @@ class HardwareSpec:
     force_cpu_power: float | None = None
     force_ram_power: float | None = None
     force_mode_cpu_load: bool = False
+    count_platform: bool = True
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "HardwareSpec":
@@ -43,27 +54,50 @@ class Discovery:
     rapl_available: bool = False
 
 
-def _cpu_meter(spec: HardwareSpec, facts: MachineFacts, notes: list[str]) -> tuple[Meter, bool]:
-    def model_meter(reason: str) -> CpuModelMeter:
-        return CpuModelMeter(choose_tdp(facts, spec.force_cpu_power), reason)
+def _cpu_meter(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve,
+               notes: list[str]) -> tuple[Meter, list[RaplDomain], bool]:
+    """The CPU meter, the RAPL domains it measures, and whether RAPL is available."""
+    def model_meter(reason: str) -> Meter:
+        if spec.force_cpu_power is not None:
+            return CpuModelMeter(choose_tdp(facts, spec.force_cpu_power), reason)
+        return CurveMeter("cpu", model.curve, model.method(reason), model.band)
 
     try:
         domains = discover_domains(spec.powercap_root, spec.rapl_include_dram, spec.rapl_prefer_psys)
     except RaplUnavailable as why:
         if "not readable" in str(why):
             notes.append(f"RAPL counters are present but unusable: {why}. Using the CPU model.")
-        return model_meter(f"no RAPL: {why}"), False
+        return model_meter(f"no RAPL: {why}"), [], False
     if spec.force_mode_cpu_load:
-        return model_meter("force_mode_cpu_load is set"), True
+        return model_meter("force_mode_cpu_load is set"), [], True
     fallback = lambda: model_meter("RAPL failed at run time")  # noqa: E731
-    return RaplMeter(domains, fallback_factory=fallback), True
+    return RaplMeter(domains, fallback_factory=fallback), domains, True
 
 
-def discover(spec: HardwareSpec, facts: MachineFacts, now: float) -> Discovery:
-    """Build every meter this machine supports; ``notes`` are said to the user once."""
+def _ram_meter(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve, rapl: list[RaplDomain]) -> Meter:
+    if spec.force_ram_power is not None:
+        return RamMeter.for_machine(facts, spec.force_ram_power)
+    reason = "RAPL has no DRAM domain here" if rapl else "no RAM energy counter"
+    return RamCurveMeter("ram", model.curve, model.method(reason), model.band)
+
+
+def _platform_meter(spec: HardwareSpec, model: MachineCurve, rapl: list[RaplDomain]) -> Meter | None:
+    if not spec.count_platform or any(domain.name == "psys" for domain in rapl):
+        return None
+    reason = "board, fans, disks, power supply losses; count_platform=False leaves it out"
+    return CurveMeter("platform", model.curve, model.method(reason), model.band)
+
+
+def discover(spec: HardwareSpec, facts: MachineFacts, now: float, guest_root: str = "/") -> Discovery:
+    """Build every meter this machine supports; ``notes`` are said to the user once.
+    ``guest_root``: where the files telling a guest (``core.guest``) are read."""
     notes: list[str] = []
-    cpu, rapl_available = _cpu_meter(spec, facts, notes)
-    meters: list[Meter] = [cpu, RamMeter.for_machine(facts, spec.force_ram_power)]
+    model = machine_curve(facts, detect_guest(guest_root))
+    cpu, rapl, rapl_available = _cpu_meter(spec, facts, model, notes)
+    meters: list[Meter] = [cpu, _ram_meter(spec, facts, model, rapl)]
+    platform = _platform_meter(spec, model, rapl)
+    if platform is not None:
+        meters.append(platform)
     gpus: list[GpuInfo] = []
     try:
         nvml = load_nvml()

@@ -22,10 +22,11 @@ class CounterWentBackwards(Exception):
 class Meter(ABC):
     """A source of cumulative energy for one ledger component (``cpu``, ``ram``, ``gpu:N``).
 
-    ``method`` says in words how the figure is obtained ("RAPL energy counters (package-0)",
-    "TDP model: AMD EPYC 7B13, 240 W x load"). ``exact`` is True for hardware energy counters
+    ``method`` says in words how the figure is obtained ("measured: RAPL energy counters (package-0)",
+    "modelled: SPECpower machine model (...)"). ``exact`` is True for hardware energy counters
     (the component is measured), False for models and power integrated over time (it is
-    modelled); readings carry it as ``Reading.measured``.
+    modelled); readings carry it as ``Reading.measured``. ``band`` is a modelled figure's
+    (low, high) ratio band from its model's validated error (None: measured, or given by the user).
     ``max_interval_s`` bounds the sampler's interval (a counter must not wrap twice unseen).
 
     Capabilities, declared here and set by the meters that have them (the sampler asks these
@@ -37,6 +38,7 @@ class Meter(ABC):
     component: str
     method: str = ""
     exact: bool = False
+    band: tuple[float, float] | None = None
     max_interval_s: float = math.inf
     settles: bool = False
     refreshes: bool = False

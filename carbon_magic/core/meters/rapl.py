@@ -111,7 +111,7 @@ class RaplMeter(Meter):
         self._last_now: float | None = None
         self._power_w = 0.0
         names = ", ".join(d.name for d in domains)
-        self.method = f"RAPL energy counters ({names})"
+        self.method = f"measured: RAPL energy counters ({names})"
         smallest_range_j = min(d.max_range_uj for d in domains) / 1e6
         self.max_interval_s = max(smallest_range_j / _WRAP_SIZING_W / 2, 0.05)
 

@@ -78,6 +78,14 @@ class Sampler:
         """How each component is measured, in words."""
         return {c: s.meter.method for c, s in self.keeper.slots.items()}
 
+    def power_now_w(self) -> dict[str, float]:
+        """Each component's latest power estimate in watts (``Meter.power_w``)."""
+        return {c: s.meter.power_w() for c, s in self.keeper.slots.items()}
+
+    def bands(self) -> dict[str, tuple[float, float]]:
+        """The (low, high) ratio band of each modelled component that has one (``Meter.band``)."""
+        return {c: s.meter.band for c, s in self.keeper.slots.items() if s.meter.band is not None}
+
     def exact(self) -> dict[str, bool]:
         return {c: s.meter.exact for c, s in self.keeper.slots.items()}
 

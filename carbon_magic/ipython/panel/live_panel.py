@@ -247,7 +247,8 @@ class LiveCell:
 
     def _add_final_point(self, data: "EmissionsData") -> None:
         """The window's end in the series, from the record (its energy without PUE, in J)."""
-        by_kind_kwh = {"cpu": data.cpu_energy, "gpu": data.gpu_energy, "ram": data.ram_energy}
+        by_kind_kwh = {"cpu": data.cpu_energy, "gpu": data.gpu_energy, "ram": data.ram_energy,
+                       "platform": data.platform_energy}
         last = self.series.points[-1]
         gpu_groups = [g for g in self.series.groups if kind_of(g) == "gpu"]
         last_gpu_j = sum(last.energy_j[self.series.groups.index(g)] for g in gpu_groups)
@@ -271,6 +272,8 @@ class LiveCell:
         average_w = {"cpu": data.cpu_power, "ram": data.ram_power}
         if data.gpu_count or data.gpu_power:
             average_w["gpu"] = data.gpu_power
+        if data.platform_energy or data.platform_power:
+            average_w["platform"] = data.platform_power
         energy_j = {kind: kwh_to_j(getattr(data, f"{kind}_energy") / data.pue) for kind in average_w}
         measured = measured_kinds(self.tracker.components, self.measured).intersection(average_w)
         snapshot = Snapshot(record.label, record.status, data, average_w, self.series, self.equivalents, energy_j,

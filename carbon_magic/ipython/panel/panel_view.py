@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Mapping
 from ...core.units import j_to_kwh
 from .. import display
 from .equivalents import equivalents
-from .presentation import (CO2, ENERGY, MUTED, TEXT_STYLE, WATER, co2_mass, duration, energy, group_colour, group_name, power,
-                           status_colour, water)
+from .presentation import (CO2, ENERGY, MUTED, TEXT_STYLE, WATER, band_of, band_range, co2_mass, duration, energy,
+                           group_colour, group_name, power, status_colour, water)
 from .series import PowerSeries
 
 if TYPE_CHECKING:
@@ -136,9 +136,12 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
     total_w = sum(snapshot.power_now_w.values())
     whose = "machine" if snapshot.machine_wide else "this kernel"
     power_label = "power now" if snapshot.state == "running" else "average power"
+    ratios = band_of(data.energy_consumed, data.energy_low, data.energy_high)
+    if ratios is not None:  # something in it is modelled
+        energy_parts.insert(0, band_range(data.energy_consumed, ratios, energy))
     figures = [
         figure_html("energy", f"Energy · {whose}", energy(data.energy_consumed), ENERGY.of(data.energy_consumed),
-                    ENERGY.unit, html.escape(" · ".join(energy_parts[:3])), inline),
+                    ENERGY.unit, html.escape(" · ".join(energy_parts[:4])), inline),
         figure_html("co2", "CO₂e", co2_mass(data.emissions), CO2.of(data.emissions), CO2.unit,
                     f"{data.intensity_g_per_kwh:.0f} g/kWh", inline),
     ]

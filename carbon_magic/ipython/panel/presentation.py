@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 from ...core.ledger import kind_of
 
@@ -87,6 +88,30 @@ def power(watts: float) -> str:
     return f"{watts:.3g} W" if watts < 100 else f"{watts:.0f} W"
 
 
+def banded(value: float, band: tuple[float, float] | None, unit: Callable[[float], str]) -> str:
+    """'8.6 W (5.4 .. 15.4 W modelled)': a figure and, for a modelled one (``band``: its low and
+    high ratios), the range it implies; a measured figure (``band`` None) alone."""
+    if band is None:
+        return unit(value)
+    return f"{unit(value)} ({band_range(value, band, unit)})"
+
+
+def band_of(value: float, low: float, high: float) -> tuple[float, float] | None:
+    """The (low, high) ratios of a figure's band; None when it has none (all measured: low == high)."""
+    if value <= 0 or low == high:
+        return None
+    return low / value, high / value
+
+
+def band_range(value: float, band: tuple[float, float], unit: Callable[[float], str]) -> str:
+    """'5.4 .. 15.4 W modelled': the range a modelled figure's band (low, high ratios) implies."""
+    low, high = unit(value * band[0]), unit(value * band[1])
+    number, _, suffix = low.partition(" ")
+    if suffix and high.endswith(" " + suffix):
+        low = number  # '5.4 .. 15.4 W', not '5.4 W .. 15.4 W'
+    return f"{low} .. {high} modelled"
+
+
 def duration(seconds: float) -> str:
     """'850 ms', '2.31 s', '3 min 12 s', '1 h 05 min' (0.99995 s is '1 s', never '1e+03 ms')."""
     if significant(seconds * 1000) < 1000:
@@ -140,7 +165,8 @@ def time_axis(seconds: float) -> tuple[float, str]:
 
 
 # -- colours ----------------------------------------------------------------------------------
-GROUP_COLOURS = {"cpu": "#1f77b4", "ram": "#ff7f0e", "gpu": "#2ca02c", "gpu:0": "#2ca02c", "gpu:1": "#17becf"}
+GROUP_COLOURS = {"cpu": "#1f77b4", "ram": "#ff7f0e", "gpu": "#2ca02c", "gpu:0": "#2ca02c", "gpu:1": "#17becf",
+                 "platform": "#8c564b"}
 OTHER_COLOUR = "#7f7f7f"
 CO2_COLOUR = "#8e6bb8"
 # a window's state: the live panel's dot, the frozen record's and the summary's edge

@@ -21,11 +21,13 @@ MAX_GPU_GROUPS = 2
 
 
 def chart_groups(components: Iterable[str]) -> tuple[str, ...]:
-    """The areas of the chart: 'cpu', 'ram', then each GPU ('gpu:0', ...) or one 'gpu'."""
+    """The areas of the chart: 'cpu', 'ram', then each GPU ('gpu:0', ...) or one 'gpu', then
+    'platform' (the modelled rest of the machine) when counted."""
     components = tuple(components)
     gpus = [c for c in components if kind_of(c) == "gpu"]
     groups: list[str] = [c for c in ("cpu", "ram") if c in components]
     groups += gpus if len(gpus) <= MAX_GPU_GROUPS else ["gpu"]
+    groups += [c for c in ("platform",) if c in components]
     return tuple(groups)
 
 

@@ -132,6 +132,9 @@ def cell_entry(record: "CellRecord") -> dict[str, Any]:
         "status": record.status,
         "duration_s": figure(record.duration_s),
         "energy_wh": figure(ENERGY.of(record.energy_kwh)),
+        # the band of the modelled components (equal to energy_wh when all is measured)
+        "energy_low_wh": figure(ENERGY.of(record.energy_low_kwh)),
+        "energy_high_wh": figure(ENERGY.of(record.energy_high_kwh)),
         "co2_g": figure(CO2.of(record.emissions_kg)),
         "water_ml": figure(WATER.of(record.water_l)),
         "provisional": record.provisional,
