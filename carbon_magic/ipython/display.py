@@ -8,6 +8,7 @@ formatted and coloured as in every other view (``panel/presentation.py``).
 from __future__ import annotations
 
 import html
+import os
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from IPython.core.display_functions import display
@@ -187,6 +188,15 @@ def location_phrase(location: Any, intensity_figure: Any) -> str:
     return f"{where}; {intensity(intensity_figure.g_per_kwh, intensity_figure.source)}"
 
 
+def _method_lines(methods: dict[str, str]) -> list[str]:
+    """How each component is measured; the part every component shares (one model's basis and
+    validation) said once, on its own line."""
+    shared = os.path.commonprefix(list(methods.values())) if len(methods) > 1 else ""
+    shared = shared[: shared.rfind("; ") + 1]  # whole clauses only ("" if none is shared)
+    lines = [f"{', '.join(methods)}: {shared.rstrip('; ')}"] if shared else []
+    return lines + [f"{component}: {method[len(shared):].strip()}" for component, method in methods.items()]
+
+
 def status_view(
     *, version: str, sampler: Any, location: Any, intensity_figure: Any, config_error: str | None,
     location_status: Sequence[str], auto: str | None, active: Sequence["TrackedWindow"], records: int, files: Sequence[str],
@@ -200,9 +210,9 @@ def status_view(
         thread = "running" if sampler.running else "idle (starts with a tracked cell)"
         identity = sampler.facts.cpu_identity
         lines = [f"CPU: {identity.description}"] if identity is not None else []
-        watts, bands = sampler.power_now_w(), sampler.bands()
-        lines += [f"{component}: {banded(watts[component], bands.get(component), power)} now; {method}"
-                  for component, method in sampler.methods().items()]
+        watts, bands, methods = sampler.power_now_w(), sampler.bands(), sampler.methods()
+        lines += [f"{component}: {banded(watts[component], bands.get(component), power)} now" for component in methods]
+        lines += _method_lines(methods)
         lines.append(f"sampler interval {sampler.interval_s:g} s, thread {thread}")
         lines += [f"note: {note}" for note in sampler.notes]
         sections.append(("Measured", lines))
