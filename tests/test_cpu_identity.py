@@ -13,7 +13,8 @@ import pytest
 from carbon_magic.core import cpu_identity
 from carbon_magic.core.cpu_identity import CpuIdentity, arm_part_name, read_cpu_identity
 from carbon_magic.core.machine import MachineFacts
-from carbon_magic.core.meters.cpu_model import choose_tdp
+from carbon_magic.core.guest import GuestFacts
+from carbon_magic.core.meters.machine_curve import machine_curve
 
 # /proc/cpuinfo of ARM machines: no "model name", only the ids (abridged to one core)
 GRAVITON3 = "processor\t: 0\nBogoMIPS\t: 2100.00\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: 0xd40\nCPU revision\t: 1\n"
@@ -36,6 +37,11 @@ def facts_for(identity: CpuIdentity, threads: int) -> MachineFacts:
                         cpu_identity=identity)
 
 
+def model_basis(identity: CpuIdentity, threads: int) -> str:
+    """What the machine power model says it knows of this CPU (a physical machine)."""
+    return machine_curve(facts_for(identity, threads), GuestFacts()).method("")
+
+
 def test_this_machines_cpu_is_read_from_proc_cpuinfo():
     with open("/proc/cpuinfo", encoding="utf-8") as handle:
         names = re.findall(r"^model name\s*:\s*(.+)$", handle.read(), re.MULTILINE)
@@ -47,15 +53,14 @@ def test_graviton3_is_named_from_its_part_id(tmp_path, monkeypatch):
     identity = linux_identity(tmp_path, monkeypatch, GRAVITON3)
     assert identity.model == "Neoverse-V1 (AWS Graviton3)"
     assert identity.source == "/proc/cpuinfo CPU implementer 0x41 part 0xd40"
-    choice = choose_tdp(facts_for(identity, 64), None)  # not in the TDP table: named, 4 W per thread, said so
-    assert choice.tdp_w == 256 and "'Neoverse-V1 (AWS Graviton3)' not in the CPU table" in choice.reason
+    # not in the TDP table: named, the data's median TDP per core, said so
+    assert "(Neoverse-V1 (AWS Graviton3): TDP 280 W per socket, not in the CPU table" in model_basis(identity, 64)
 
 
 def test_a_raspberry_pi_4_reaches_its_cpu_table_row(tmp_path, monkeypatch):
     identity = linux_identity(tmp_path, monkeypatch, RASPBERRY_PI_4)
     assert identity.model == "Cortex-A72 (Raspberry Pi 4)"
-    choice = choose_tdp(facts_for(identity, 4), None)
-    assert choice.tdp_w == 7.5 and choice.reason.startswith("Cortex-A72")
+    assert "(Cortex-A72 (Raspberry Pi 4): TDP 7.5 W per socket, CPU table: Cortex-A72;" in model_basis(identity, 4)
 
 
 @pytest.mark.parametrize("cpuinfo, source", [
@@ -66,7 +71,7 @@ def test_an_unnamed_cpu_is_unknown_never_its_architecture(tmp_path, monkeypatch,
     """platform.processor() gives "x86_64" or "aarch64" on Linux: an architecture, not a model."""
     identity = linux_identity(tmp_path, monkeypatch, cpuinfo)
     assert identity == CpuIdentity("", source)
-    assert choose_tdp(facts_for(identity, 8), None).reason == "CPU model unknown: 85 W assumed"
+    assert "(CPU model unknown: TDP " in model_basis(identity, 8)
 
 
 def test_every_arm_part_in_the_table_is_named_once():

@@ -297,7 +297,8 @@ def machine_power_model(*, cpu_model: str, sockets: int, cores: int, threads: in
                  split["platform_w_per_socket"] * fitted["sockets"])
         levels.append(cast("tuple[float, float, float]", tuple(floor_w * part / sum(parts) for part in parts)))
     moved = [f"{name} {facts[name]:g} -> {fitted[name]:g}" for name in FITTED_FACTS if fitted[name] != facts[name]]
-    basis = (f"wall-power model fitted on SPEC power_ssj2008 ({cpu_model}: TDP {tdp_per_socket:g} W per socket, "
+    named = cpu_model or "CPU model unknown"
+    basis = (f"wall-power model fitted on SPEC power_ssj2008 ({named}: TDP {tdp_per_socket:g} W per socket, "
              f"{tdp_source}; launch year {year:g}, {year_source})")
     if moved:
         basis += f"; outside the data's range, the nearest fitted values are used: {', '.join(moved)}"

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from ..guest import detect_guest
 from ..machine import MachineFacts
 from .base import Meter
-from .cpu_model import CpuModelMeter, choose_tdp
+from .cpu_model import CpuModelMeter
 from .curve import CurveMeter, RamCurveMeter
 from .gpu import GpuInfo, GpuMeter
 from .nvml import NvmlGpuMeter, NvmlUnavailable, gpu_infos, load_nvml
@@ -59,7 +59,7 @@ def _cpu_meter(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve,
     """The CPU meter, the RAPL domains it measures, and whether RAPL is available."""
     def model_meter(reason: str) -> Meter:
         if spec.force_cpu_power is not None:
-            return CpuModelMeter(choose_tdp(facts, spec.force_cpu_power), reason)
+            return CpuModelMeter(spec.force_cpu_power, reason)
         return CurveMeter("cpu", model.curve, model.method(reason), model.band)
 
     try:
@@ -76,7 +76,7 @@ def _cpu_meter(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve,
 
 def _ram_meter(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve, rapl: list[RaplDomain]) -> Meter:
     if spec.force_ram_power is not None:
-        return RamMeter.for_machine(facts, spec.force_ram_power)
+        return RamMeter(spec.force_ram_power)
     reason = "RAPL has no DRAM domain here" if rapl else "no RAM energy counter"
     return RamCurveMeter("ram", model.curve, model.method(reason), model.band)
 
