@@ -50,6 +50,7 @@ from carbon_magic.core.power_model import estimate_power_w, machine_power_model 
 
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
+README_MD = REPO / "README.md"
 PROBE = HERE / "versus" / "codecarbon_power_model.py"
 BLOCK = "model-accuracy"
 TARGET_MEDIAN, TARGET_P90 = 0.10, 0.30
@@ -186,6 +187,13 @@ def record(text: str) -> None:
     else:
         existing = put_block(existing, BLOCK, text)
     RESULTS_MD.write_text(existing, encoding="utf-8")
+    # the README's comparison: the headline table (the first one), under "How it compares"
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    last = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
+    headline = "\n".join(lines[first:last])
+    readme = README_MD.read_text(encoding="utf-8")
+    README_MD.write_text(put_block(readme, BLOCK, headline), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
