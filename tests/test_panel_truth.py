@@ -37,7 +37,8 @@ def measured_marks(html_text: str) -> dict[str, str]:
 def test_frozen_panel_says_machine_wide_and_modelled_and_shows_no_water_without_wue(ip):
     assert run(ip, LONG_CELL.format(period=0.3, options="--name modelled", seconds=1.0)).success
     html_text = frozen_html(ip)
-    assert measured_marks(html_text) == {"cpu": "false", "ram": "false"}  # no RAPL here: both modelled
+    # no RAPL here: CPU, RAM and the rest of the machine all modelled
+    assert measured_marks(html_text) == {"cpu": "false", "ram": "false", "platform": "false"}
     assert "CPU modelled" in html_text and "whole machine" in html_text and "Energy · machine" in html_text
     assert 'data-figure="water"' not in html_text and "water not counted (set wue)" in html_text
     summary = [p for p in ip.recorder.published if p["update"]][-1]["data"]["text/plain"]
@@ -54,7 +55,7 @@ def test_a_counter_measured_cpu_is_marked_measured_and_process_mode_says_this_ke
     options = f"--powercap-root {tmp_path} --tracking-mode process"
     assert run(ip, LONG_CELL.format(period=0.3, options=options, seconds=1.0)).success
     html_text = frozen_html(ip)
-    assert measured_marks(html_text) == {"cpu": "true", "ram": "false"}
+    assert measured_marks(html_text) == {"cpu": "true", "ram": "false", "platform": "false"}  # RAPL: the CPU only
     assert "CPU measured (counter)" in html_text and "this kernel" in html_text
     assert "Energy · this kernel" in html_text and "Energy · machine" not in html_text
 
