@@ -234,5 +234,5 @@ def test_every_record_carries_intensity_source_place_pue_and_wue():
     assert (data.pue, data.wue, data.intensity_g_per_kwh) == (1.4, 1.7, figure.intensity_g_per_kwh)
     assert data.intensity_source.startswith("region table: Canada Energy Regulator")
     assert data.water_consumed == pytest.approx(data.energy_consumed * 1.7, rel=1e-12)
-    raw_kwh = (data.cpu_power + data.ram_power) * data.duration / 3.6e6
+    raw_kwh = (data.cpu_power + data.ram_power + data.platform_power) * data.duration / 3.6e6  # platform counts
     assert data.energy_consumed == pytest.approx(raw_kwh * 1.4, rel=1e-6)
