@@ -187,13 +187,13 @@ def record(text: str) -> None:
     else:
         existing = put_block(existing, BLOCK, text)
     RESULTS_MD.write_text(existing, encoding="utf-8")
-    # the README's comparison: the headline table (the first one), under "How it compares"
+    # the README's comparison, under "How it compares": the headline table (the first one)
     lines = text.splitlines()
-    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    first = next((i for i, line in enumerate(lines) if line.startswith("|")), len(lines))
     last = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
-    headline = "\n".join(lines[first:last])
-    readme = README_MD.read_text(encoding="utf-8")
-    README_MD.write_text(put_block(readme, BLOCK, headline), encoding="utf-8")
+    if first < last:
+        readme = README_MD.read_text(encoding="utf-8")
+        README_MD.write_text(put_block(readme, BLOCK, "\n".join(lines[first:last])), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

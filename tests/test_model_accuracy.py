@@ -57,10 +57,16 @@ def test_cost_is_measured_for_both_calls(bench):
 def test_record_puts_the_block_before_reproduce_then_replaces_it(bench, tmp_path, monkeypatch):
     results = tmp_path / "RESULTS.md"
     results.write_text("# title\n\n## The NVIDIA GPU path\n\ntext\n\n## Reproduce\n\nhow\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("## How it compares\n\n<!-- model-accuracy:start -->\nold\n<!-- model-accuracy:end -->\n\nmore\n")
     monkeypatch.setattr(bench, "RESULTS_MD", results)
+    monkeypatch.setattr(bench, "README_MD", readme)
     bench.record("first")
     text = results.read_text()
     assert text.index("<!-- model-accuracy:start -->\nfirst\n<!-- model-accuracy:end -->") < text.index("## Reproduce")
-    bench.record("second")
+    assert "old" in readme.read_text()  # no table in the text: the README's block is left as it is
+    bench.record("second\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nafter")
     text = results.read_text()
     assert "second" in text and "first" not in text and text.count("## Wall power without counters") == 1
+    # the README gets the headline table only, in its block
+    assert "<!-- model-accuracy:start -->\n| a | b |\n|---|---|\n| 1 | 2 |\n<!-- model-accuracy:end -->\n\nmore" in readme.read_text()
