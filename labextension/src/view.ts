@@ -8,7 +8,16 @@
  * losing a click that lands while it updates.
  */
 
-import { bandRange, co2, componentName, duration, energy, power, scaledParts, water } from './format';
+import {
+  bandRange,
+  co2,
+  componentName,
+  duration,
+  energy,
+  power,
+  scaledParts,
+  water
+} from './format';
 import type { LinkStatus } from './link';
 import type { ICell, IKernelState, IProblem, IRunning } from './protocol';
 import { LOAD_CODE } from './protocol';

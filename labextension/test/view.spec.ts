@@ -108,7 +108,9 @@ describe('renderSidebar', () => {
     expect(modelled.querySelector('.cm-Cell-band')!.textContent).toBe('45 .. 82.8 mWh modelled');
     const [cell] = kernelState().cells;
     const measured = renderSidebar(
-      view({ state: kernelState({ cells: [{ ...cell, energy_low_wh: 0.0583, energy_high_wh: 0.0583 }] }) })
+      view({
+        state: kernelState({ cells: [{ ...cell, energy_low_wh: 0.0583, energy_high_wh: 0.0583 }] })
+      })
     );
     expect(measured.querySelector('.cm-Cell-energy')!.textContent).toBe('58.3 mWh');
     expect(measured.querySelector('.cm-Cell-band')).toBeNull();
