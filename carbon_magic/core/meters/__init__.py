@@ -1,4 +1,5 @@
-"""Choosing the meters for this machine: CPU (RAPL or the machine model), RAM, platform, each NVIDIA GPU.
+"""Choosing the meters for this machine: CPU (RAPL or the machine model), RAM, platform, each NVIDIA GPU;
+on Apple silicon its energy counters (``apple``: CPU, RAM, GPU, ANE) where usable.
 
 Without RAPL, CPU, RAM and platform come from this machine's modelled power curve
 (``machine_curve``: built once here). With RAPL the CPU is measured and the model covers RAM
@@ -15,6 +16,7 @@ from typing import Any, Mapping
 
 from ..guest import detect_guest
 from ..machine import MachineFacts
+from .apple import apple_meters, is_apple_silicon, open_soc_source
 from .base import Meter
 from .cpu_model import CpuModelMeter
 from .curve import CurveMeter, RamCurveMeter
@@ -58,9 +60,7 @@ def _cpu_meter(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve,
                notes: list[str]) -> tuple[Meter, list[RaplDomain], bool]:
     """The CPU meter, the RAPL domains it measures, and whether RAPL is available."""
     def model_meter(reason: str) -> Meter:
-        if spec.force_cpu_power is not None:
-            return CpuModelMeter(spec.force_cpu_power, reason)
-        return CurveMeter("cpu", model.curve, model.method(reason), model.band)
+        return _model_meter(spec, model, "cpu", reason)
 
     try:
         domains = discover_domains(spec.powercap_root, spec.rapl_include_dram, spec.rapl_prefer_psys)
@@ -75,10 +75,32 @@ def _cpu_meter(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve,
 
 
 def _ram_meter(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve, rapl: list[RaplDomain]) -> Meter:
+    return _model_meter(spec, model, "ram", "RAPL has no DRAM domain here" if rapl else "no RAM energy counter")
+
+
+def _model_meter(spec: HardwareSpec, model: MachineCurve, component: str, reason: str) -> Meter:
+    """The model of ``cpu`` or ``ram`` (``force_cpu_power`` / ``force_ram_power`` when given)."""
+    if component == "cpu":
+        if spec.force_cpu_power is not None:
+            return CpuModelMeter(spec.force_cpu_power, reason)
+        return CurveMeter("cpu", model.curve, model.method(reason), model.band)
     if spec.force_ram_power is not None:
         return RamMeter(spec.force_ram_power)
-    reason = "RAPL has no DRAM domain here" if rapl else "no RAM energy counter"
     return RamCurveMeter("ram", model.curve, model.method(reason), model.band)
+
+
+def _apple_meters(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve,
+                  notes: list[str]) -> tuple[list[Meter], list[GpuInfo]] | None:
+    """CPU, RAM, GPU and ANE meters from Apple silicon's energy counters; None (said in a note)
+    when no source is usable."""
+    binding, why = open_soc_source()
+    if binding is None:
+        notes.append(f"No Apple silicon energy counter usable ({'; '.join(why)}): using the machine model.")
+        return None
+    forced = {"cpu": "force_mode_cpu_load is set"} if spec.force_mode_cpu_load else {}
+    if spec.force_ram_power is not None:
+        forced["ram"] = "force_ram_power is set"
+    return apple_meters(binding, facts.cpu_model, forced, lambda c, reason: _model_meter(spec, model, c, reason))
 
 
 def _platform_meter(spec: HardwareSpec, model: MachineCurve, rapl: list[RaplDomain]) -> Meter | None:
@@ -93,12 +115,19 @@ def discover(spec: HardwareSpec, facts: MachineFacts, now: float, guest_root: st
     ``guest_root``: where the files telling a guest (``core.guest``) are read."""
     notes: list[str] = []
     model = machine_curve(facts, detect_guest(guest_root))
-    cpu, rapl, rapl_available = _cpu_meter(spec, facts, model, notes)
-    meters: list[Meter] = [cpu, _ram_meter(spec, facts, model, rapl)]
+    apple = _apple_meters(spec, facts, model, notes) if is_apple_silicon(facts) else None
+    if apple is not None:
+        soc_meters, gpus = apple
+        meters: list[Meter] = soc_meters[:2]
+        rapl: list[RaplDomain] = []
+        rapl_available = False
+    else:
+        cpu, rapl, rapl_available = _cpu_meter(spec, facts, model, notes)
+        meters, soc_meters, gpus = [cpu, _ram_meter(spec, facts, model, rapl)], [], []
     platform = _platform_meter(spec, model, rapl)
     if platform is not None:
         meters.append(platform)
-    gpus: list[GpuInfo] = []
+    meters += soc_meters[2:]  # the chip's GPU and ANE
     try:
         nvml = load_nvml()
         for info, handle in gpu_infos(nvml):

@@ -5,7 +5,8 @@ What Linux has and the other OS lacks is taken away (modules imported later fail
 attributes are deleted), the platform facts are set, and what only the other OS has is
 stood in for by fakes answering like it: ``winreg``, ``msvcrt`` (its byte locks made of
 ``flock``s, so separate processes and separate descriptors exclude each other as on Windows;
-the byte range itself is not modelled) and ``sysctl`` (``tests/platforms/bin``). ``/proc``
+the byte range itself is not modelled), ``sysctl`` and ``powermetrics`` (``tests/platforms/bin``)
+and the IOReport energy counters (``ctypes.CDLL`` of its library: ``_fake_ioreport``). ``/proc``
 and ``/sys`` cannot be opened, except by psutil, which stands for the OS's own APIs there.
 Modules that pick their implementation by ``sys.platform`` when imported are imported first,
 so that the test tools run on their Linux code.
@@ -167,6 +168,29 @@ def _hide_trees() -> None:
     os.open = os_open
 
 
+def _fake_ioreport() -> None:
+    """``ctypes.CDLL`` of macOS's IOReport and CoreFoundation libraries gives fakes answering as
+    there (``tests/fakes/fake_ioreport.py``) with the channels of SIMULATED_IOREPORT (JSON
+    ``[[name, unit, watts], ...]``; unset: an M2 Pro's; ``absent``: no library, as on an Intel
+    Mac), read at each load; every other library is loaded as usual."""
+    import ctypes
+
+    fakes: dict[str, object] = {}
+
+    class CDLL(ctypes.CDLL):
+        def __new__(cls, name: object, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+            setting = os.environ.get("SIMULATED_IOREPORT", "")
+            if setting != "absent" and isinstance(name, str) and name.startswith(("/usr/lib/", "/System/Library/")):
+                from tests.fakes.fake_ioreport import M2_PRO, FakeIOReport
+
+                if setting not in fakes:
+                    fakes[setting] = FakeIOReport([tuple(c) for c in json.loads(setting)] if setting else M2_PRO)
+                return fakes[setting].load(name)  # type: ignore[attr-defined]
+            return super().__new__(cls)
+
+    ctypes.CDLL = CDLL  # type: ignore[misc]
+
+
 def simulate(name: str) -> None:
     import platform
 
@@ -188,6 +212,7 @@ def simulate(name: str) -> None:
     else:
         bin_folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin")
         os.environ["PATH"] = bin_folder + os.pathsep + os.environ.get("PATH", "")
+        _fake_ioreport()
     _tools_keep_linux()
     sys.platform = system_platform
     platform.system = lambda: system
