@@ -12,6 +12,7 @@ import pytest
 
 from carbon_magic import OfflineEmissionsTracker
 from carbon_magic.core import meters as discovery
+from carbon_magic.core.guest import GuestFacts
 from carbon_magic.core.ledger import Window
 from carbon_magic.core.machine import machine_facts
 from carbon_magic.core.meters import HardwareSpec, apple, discover
@@ -20,6 +21,7 @@ from carbon_magic.core.meters.apple_powermetrics import PowermetricsBinding, pow
 from carbon_magic.core.meters.apple_soc import SocUnavailable, soc_part
 from carbon_magic.core.problems import problems
 from carbon_magic.core.sampler import Sampler
+from carbon_magic.ipython.display import hardware_phrase
 from tests.fakes.fake_ioreport import FakeIOReport
 
 BIN = Path(__file__).resolve().parent / "platforms" / "bin"
@@ -38,9 +40,10 @@ class Clock:
 
 
 def pretend_apple_silicon(monkeypatch, fake: FakeIOReport, powermetrics=None) -> None:
-    """Discovery on this machine as on Apple silicon whose IOReport is ``fake`` (and
-    powermetrics, after it, ``powermetrics``: an opener, or none); no NVIDIA GPU."""
+    """Discovery on this machine as on a Mac with Apple silicon whose IOReport is ``fake`` (and
+    powermetrics, after it, ``powermetrics``: an opener, or none): not a guest, no NVIDIA GPU."""
     monkeypatch.setattr(discovery, "is_apple_silicon", lambda facts: True)
+    monkeypatch.setattr(discovery, "detect_guest", lambda root: GuestFacts())
     monkeypatch.setattr(discovery, "load_nvml", lambda: (_ for _ in ()).throw(discovery.NvmlUnavailable("no NVML")))
 
     def no_powermetrics():
@@ -139,7 +142,7 @@ def test_an_m2_pro_measures_cpu_ane_gpu_and_dram(monkeypatch):
     assert methods["ram"] == "measured: IOReport Energy Model counters (DRAM)"
     assert methods["gpu:0"] == "measured: IOReport Energy Model counters (GPU Energy)"
     assert methods["cpu:ane"] == "measured: IOReport Energy Model counters (ANE)"
-    assert methods["platform"].startswith("modelled: ")
+    assert methods["platform"].startswith("modelled: SPECpower machine model")
     assert sampler.measured == {"cpu", "ram", "gpu:0", "cpu:ane"}
     assert [(g.index, g.name) for g in sampler.gpus] == [(0, "Apple M2 Pro GPU")]
     energy = energy_by_component(sampler, clock, 10.0)
@@ -147,6 +150,10 @@ def test_an_m2_pro_measures_cpu_ane_gpu_and_dram(monkeypatch):
         {"cpu": 40.0, "ram": 10.0, "gpu:0": 20.0, "cpu:ane": 5.0})
     assert energy["platform"] > 0
     assert sampler.power_now_w()["cpu:ane"] == pytest.approx(0.5)
+    # the line said when the extension loads
+    assert hardware_phrase(methods, sampler.exact()) == (
+        "CPU by IOReport Energy Model counters (measured), RAM by IOReport Energy Model counters (measured), "
+        "PLATFORM by SPECpower machine model (modelled), 1 GPU by IOReport Energy Model counters (measured)")
 
 
 def test_a_tracked_runs_record_has_the_counters_energy_with_the_ane_as_cpu(monkeypatch):

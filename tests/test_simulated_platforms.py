@@ -17,6 +17,8 @@ PLATFORMS = ("windows", "macos")
 # what runs on each simulated platform: the CSV and output reliability suites, the CPU checks
 SUITES = ("tests/test_csv.py", "tests/reliability/test_outputs.py", "tests/test_cpu_catalog.py",
           "tests/platforms/simulated_checks.py")
+# what runs on one simulated platform only: Apple silicon's energy on macOS
+PLATFORM_SUITES = {"windows": (), "macos": ("tests/platforms/simulated_apple_checks.py",)}
 RUN_TIMEOUT_S = 900
 
 
@@ -32,7 +34,7 @@ def runs(tmp_path_factory):
             "PYTHONPATH": os.pathsep.join([str(SHIM), str(ROOT)]),
             "RELIABILITY_SUMMARY_PATH": str(folder / "reliability.json"),
         })
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *SUITES,
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *SUITES, *PLATFORM_SUITES[name],
                    "--basetemp", str(folder / "tmp")]
         started[name] = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT, text=True)

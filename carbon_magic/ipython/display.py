@@ -173,8 +173,8 @@ def hardware_phrase(methods: dict[str, str], exact: dict[str, bool]) -> str:
     if gpus:
         counted = sum(1 for c in gpus if exact.get(c))
         plural = "s" if len(gpus) > 1 else ""
-        how = "NVML energy counter" if counted == len(gpus) else (
-            "NVML power x time" if counted == 0 else f"NVML ({counted} by energy counter, {len(gpus) - counted} by power x time)")
+        hows = {short_method(methods[c]) for c in gpus}  # "NVML energy counter", "IOReport ... (measured)"
+        how = hows.pop() if len(hows) == 1 else f"NVML ({counted} by energy counter, {len(gpus) - counted} by power x time)"
         parts.append(f"{len(gpus)} GPU{plural} by {how}")
     else:
         parts.append("no GPU")

@@ -24,6 +24,8 @@ EXPECTED_CPU = {
     "macos": ("CPU: Apple M2 Pro, 8 performance + 4 efficiency cores (sysctl machdep.cpu.brand_string)",
               "CPU table: Apple M2 Pro;"),
 }
+# what the fake IOReport's M2 Pro reports: component -> its "Energy Model" channel
+IOREPORT_CHANNELS = {"cpu": "CPU Energy", "ram": "DRAM", "gpu:0": "GPU Energy", "cpu:ane": "ANE"}
 SECOND_WRITER = """
 import sys
 from pathlib import Path
@@ -59,10 +61,15 @@ def test_the_platform_is_simulated():
 def test_status_names_the_cpu_and_how_it_is_measured(isolated, monkeypatch, capsys):
     out = status_output(monkeypatch, capsys)
     identity, table_row = EXPECTED_CPU[PLATFORM]
-    # the name the OS gives, then how: the machine model (no counters here), said once for the
-    # components it covers, with the CPU's table row it was found in
-    [basis] = [line for line in out.splitlines() if line.strip().startswith("cpu, ram, platform: modelled: ")]
+    # the name the OS gives, then how: the machine model for what no counter measures (all but
+    # the platform on Apple silicon, by IOReport), said once for the components it covers, with
+    # the CPU's table row it was found in
+    modelled = "platform" if PLATFORM == "macos" else "cpu, ram, platform"
+    [basis] = [line for line in out.splitlines() if line.strip().startswith(f"{modelled}: modelled: ")]
     assert identity in out and "SPECpower machine model" in basis and table_row in basis
+    if PLATFORM == "macos":
+        for component, channel in IOREPORT_CHANNELS.items():
+            assert f"  {component}: measured: IOReport Energy Model counters ({channel})\n" in out
 
 
 def test_a_second_writer_waits_for_the_lock_then_writes_its_row(tmp_path):
