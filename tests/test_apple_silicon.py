@@ -15,7 +15,7 @@ from carbon_magic.core import meters as discovery
 from carbon_magic.core.guest import GuestFacts
 from carbon_magic.core.ledger import Window
 from carbon_magic.core.machine import machine_facts
-from carbon_magic.core.meters import HardwareSpec, apple, discover
+from carbon_magic.core.meters import HardwareSpec, apple, apple_powermetrics, discover
 from carbon_magic.core.meters.apple_ioreport import IOReportBinding
 from carbon_magic.core.meters.apple_powermetrics import PowermetricsBinding, powermetrics_command
 from carbon_magic.core.meters.apple_soc import SocUnavailable, soc_part
@@ -27,6 +27,12 @@ from tests.fakes.fake_ioreport import FakeIOReport
 BIN = Path(__file__).resolve().parent / "platforms" / "bin"
 POWERMETRICS = str(BIN / "powermetrics")
 SPEC = HardwareSpec(powercap_root="/nonexistent")
+
+
+@pytest.fixture(autouse=True)
+def patient_powermetrics(monkeypatch):
+    """A loaded test machine may take seconds to start the fake powermetrics."""
+    monkeypatch.setattr(apple_powermetrics, "FIRST_SAMPLE_TIMEOUT_S", 120.0)
 
 
 class Clock:
@@ -228,16 +234,20 @@ def test_without_ioreport_powermetrics_measures_cpu_gpu_and_ane(monkeypatch):
 
 def test_powermetrics_samples_add_up_to_the_energy_they_report():
     binding = PowermetricsBinding(powermetrics_command(0, lambda name: POWERMETRICS))
-    started = binding.sample()
-    begun = time.monotonic()
-    deadline = begun + 60
-    while binding.sample()["cpu"] - started["cpu"] < 2.0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    totals = {part: joules - started[part] for part, joules in binding.sample().items()}
+    try:
+        started = binding.sample()
+        deadline = time.monotonic() + 60
+        while binding.sample()["cpu"] - started["cpu"] < 2.0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        totals = {part: joules - started[part] for part, joules in binding.sample().items()}
+    finally:
+        binding.close()
     # the fake's 4, 2 and 0.5 W over whatever time its samples covered
     assert totals["gpu"] == pytest.approx(totals["cpu"] / 2, rel=0.02)
     assert totals["ane"] == pytest.approx(totals["cpu"] / 8, rel=0.02)
     assert totals["cpu"] >= 2.0
+    with pytest.raises(OSError, match=r"powermetrics ended \(exit status -9"):
+        binding.sample()  # once it has ended, the meters fall back to the model
 
 
 def test_powermetrics_that_refuses_to_run_is_not_used(monkeypatch):

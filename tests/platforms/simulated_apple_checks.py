@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.test_apple_silicon import patient_powermetrics  # noqa: F401  (autouse: a loaded machine is slow)
 from tests.test_cpu_identity import status_output
 
 

@@ -6,7 +6,8 @@ cpu_power,gpu_power -f plist -i <ms>``, and prints one plist per interval (NUL-s
 whose ``processor`` dictionary has ``cpu_energy``, ``gpu_energy`` and ``ane_energy`` in mJ
 for that interval. A reader thread adds them up; ``sample()`` gives the totals of the
 samples printed so far, so a reading lags by up to one interval (``INTERVAL_MS``; said in
-the method). powermetrics reports no DRAM energy: RAM stays with the machine model.
+the method). powermetrics reports no DRAM energy: RAM stays with the machine model. A forked
+child cannot read it (the reader thread stays in the parent): its meters fall back to the model.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import IO, Callable, Mapping
 from .apple_soc import AppleSocBinding, SocUnavailable
 
 INTERVAL_MS = 100
-FIRST_SAMPLE_TIMEOUT_S = 5.0
+FIRST_SAMPLE_TIMEOUT_S = 10.0  # discovery runs in the background: a cell never waits for it
 # powermetrics' processor keys (mJ per interval) -> parts
 ENERGY_KEYS = {"cpu": "cpu_energy", "gpu": "gpu_energy", "ane": "ane_energy"}
 SUDO_CHECK_TIMEOUT_S = 5.0
@@ -55,19 +56,23 @@ class PowermetricsBinding(AppleSocBinding):
 
     source = f"powermetrics energy per {INTERVAL_MS} ms sample (a reading lags by up to one sample)"
 
-    def __init__(self, command: list[str], first_sample_timeout_s: float = FIRST_SAMPLE_TIMEOUT_S):
+    def __init__(self, command: list[str], first_sample_timeout_s: float | None = None):
+        if first_sample_timeout_s is None:
+            first_sample_timeout_s = FIRST_SAMPLE_TIMEOUT_S
         try:
             self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                              stderr=subprocess.PIPE)
         except OSError as error:
             raise SocUnavailable(f"powermetrics did not start ({error})") from None
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._totals_j: dict[str, float] = {}
         self._first = threading.Event()
         self._ended: str | None = None
         assert self._process.stdout is not None
-        threading.Thread(target=self._read, args=(self._process.stdout,), name="carbon_magic-powermetrics",
-                         daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(self._process.stdout,),
+                                        name="carbon_magic-powermetrics", daemon=True)
+        self._reader.start()
         if not self._first.wait(first_sample_timeout_s) or self._ended is not None:
             self._process.kill()
             raise SocUnavailable(f"powermetrics gave no sample ({self._ended or f'none in {first_sample_timeout_s:g} s'})")
@@ -106,9 +111,16 @@ class PowermetricsBinding(AppleSocBinding):
     def channels(self) -> Mapping[str, tuple[str, ...]]:
         return self._channels
 
+    def close(self) -> None:
+        """Stop powermetrics (it also ends by itself when this process does: its output pipe closes)."""
+        self._process.kill()
+        self._reader.join()
+
     def sample(self) -> Mapping[str, float]:
         if self._ended is not None:
             raise OSError(f"powermetrics ended ({self._ended})")
+        if os.getpid() != self._pid:  # a forked child: the reader thread stayed in the parent
+            raise OSError("powermetrics is read by the parent process, not this forked child")
         with self._lock:
             return dict(self._totals_j)
 
