@@ -148,7 +148,9 @@ class FakeIOReport:
         return self._new(("dict", {"IOReportChannels": None, "group": "Energy Model"}, None))
 
     def IOReportCreateSubscription(self, unused: Any, channels: int, subscribed: Any, d: int, e: Any) -> int:
+        """Also sets ``*subscribed`` (passed ``byref``) to a new dictionary of the channels chosen."""
         self._get(channels)
+        subscribed._obj.value = self._new(("dict", dict(self._get(channels)[1]), None))
         return self._new(("subscription", {}))
 
     def IOReportCreateSamples(self, subscription: int, channels: int, unused: Any) -> int | None:

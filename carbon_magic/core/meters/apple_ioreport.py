@@ -81,7 +81,10 @@ class IOReportBinding(AppleSocBinding):
             raise SocUnavailable('IOReport has no "Energy Model" channel group here')
         self._subscribed = api.CFDictionaryCreateMutableCopy(None, api.CFDictionaryGetCount(channels), channels)
         api.CFRelease(channels)
-        self._subscription = api.IOReportCreateSubscription(None, self._subscribed, byref(c_void_p()), 0, None)
+        chosen = c_void_p()  # the channels subscribed to, ours to release (the mutable copy is used)
+        self._subscription = api.IOReportCreateSubscription(None, self._subscribed, byref(chosen), 0, None)
+        if chosen.value:
+            api.CFRelease(chosen.value)
         if not self._subscription:
             raise SocUnavailable('IOReport refused a subscription to "Energy Model"')
         self._previous = self._create_sample()
