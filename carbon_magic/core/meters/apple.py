@@ -11,7 +11,7 @@ where reported (``apple_soc``). CPU and RAM fall back to the model if the source
 from __future__ import annotations
 
 import sys
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 from ..machine import MachineFacts
 from .apple_ioreport import IOReportBinding
@@ -31,11 +31,10 @@ def is_apple_silicon(facts: MachineFacts) -> bool:
     return sys.platform == "darwin" and facts.is_arm
 
 
-def open_soc_source(sources: Sequence[tuple[str, Callable[[], AppleSocBinding]]] | None = None
-                    ) -> tuple[AppleSocBinding | None, list[str]]:
-    """The first source (of ``SOURCES`` by default) that opens, and why each one before it did not."""
+def open_soc_source() -> tuple[AppleSocBinding | None, list[str]]:
+    """The first of ``SOURCES`` that opens, and why each one before it did not."""
     why: list[str] = []
-    for name, opener in SOURCES if sources is None else sources:
+    for name, opener in SOURCES:
         try:
             return opener(), why
         except SocUnavailable as error:
