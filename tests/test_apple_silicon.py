@@ -14,6 +14,7 @@ from carbon_magic import OfflineEmissionsTracker
 from carbon_magic.core import meters as discovery
 from carbon_magic.core.guest import GuestFacts
 from carbon_magic.core.ledger import Window
+from carbon_magic.core.load import LoadSample
 from carbon_magic.core.machine import machine_facts
 from carbon_magic.core.meters import HardwareSpec, apple, apple_powermetrics, discover
 from carbon_magic.core.meters.apple_ioreport import IOReportBinding
@@ -173,6 +174,14 @@ def test_a_tracked_runs_record_has_the_counters_energy_with_the_ane_as_cpu(monke
     assert data.cpu_power == pytest.approx(4.5, rel=0.02)  # CPU 4 W + ANE 0.5 W
     assert data.gpu_power == pytest.approx(2.0, rel=0.02) and data.ram_power == pytest.approx(1.0, rel=0.02)
     assert data.gpu_count == 1
+
+
+def test_in_process_mode_dram_is_shared_by_resident_memory_and_the_rest_by_cpu_time(monkeypatch):
+    clock = Clock()
+    sampler = apple_sampler(monkeypatch, FakeIOReport(clock=clock), clock)
+    load = LoadSample(0.0, 1.0, 0.5, 0.0, 0.0, 0.25, 8.0, 0.5)  # rss_share 0.25
+    fractions = {c: s.meter.process_fraction(load) for c, s in sampler.keeper.slots.items()}
+    assert fractions["ram"] == 0.25 and fractions["cpu"] is None and fractions["cpu:ane"] is None
 
 
 def test_parts_a_chip_does_not_report_are_modelled_or_absent(monkeypatch):

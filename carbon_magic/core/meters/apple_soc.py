@@ -125,6 +125,11 @@ class SocPartMeter(Meter):
     def power_w(self) -> float:
         return self._power_w
 
+    def process_fraction(self, load: LoadSample) -> float | None:
+        """DRAM as the RAM model: shared by the process tree's resident memory; the others by
+        CPU time (None)."""
+        return load.rss_share if self._part == "dram" else None
+
     def fallback(self) -> Meter | None:
         return self._fallback_factory() if self._fallback_factory else None
 
