@@ -19,12 +19,24 @@ export const PROTOCOL_VERSION = 2;
 /** The only code the front end ever runs in a kernel: the load button's action. */
 export const LOAD_CODE = '%load_ext carbon_magic';
 
-export interface ITotals {
+/**
+ * The kernel's totals and, all four or none, their band (the modelled components' band,
+ * equal to the figures when all is measured). The band was added to version 2: an older
+ * kernel's state has none and shows no band.
+ */
+export interface ITotals extends Partial<ITotalsBand> {
   energy_wh: number;
   co2_g: number;
   water_ml: number;
   duration_s: number;
   count: number;
+}
+
+export interface ITotalsBand {
+  energy_low_wh: number;
+  energy_high_wh: number;
+  co2_low_g: number;
+  co2_high_g: number;
 }
 
 export interface IRunning {
@@ -185,18 +197,33 @@ function complete<T>(fields: Record<string, unknown>): T | undefined {
   return Object.values(fields).every(v => v !== undefined) ? (fields as T) : undefined;
 }
 
+const TOTALS_BAND_KEYS = ['energy_low_wh', 'energy_high_wh', 'co2_low_g', 'co2_high_g'] as const;
+
+/** The totals' band: null when the kernel sent none (older kernels), undefined when malformed. */
+function parseTotalsBand(value: Record<string, Json>): ITotalsBand | null | undefined {
+  if (TOTALS_BAND_KEYS.every(key => value[key] === undefined)) {
+    return null;
+  }
+  const band = Object.fromEntries(TOTALS_BAND_KEYS.map(key => [key, num(value[key])]));
+  return complete<ITotalsBand>(band);
+}
+
 function parseTotals(value: Json): ITotals | undefined {
   if (!isObject(value)) {
     return undefined;
   }
-  const totals = {
+  const totals = complete<ITotals>({
     energy_wh: num(value.energy_wh),
     co2_g: num(value.co2_g),
     water_ml: num(value.water_ml),
     duration_s: num(value.duration_s),
     count: num(value.count)
-  };
-  return complete<ITotals>(totals);
+  });
+  const band = parseTotalsBand(value);
+  if (totals === undefined || band === undefined) {
+    return undefined;
+  }
+  return band === null ? totals : { ...totals, ...band };
 }
 
 function parseRunning(value: Json): IRunning | undefined {
@@ -228,8 +255,9 @@ function parseCell(value: Json): ICell | undefined {
     status: text(value.status),
     duration_s: num(value.duration_s),
     energy_wh: num(value.energy_wh),
-    energy_low_wh: num(value.energy_low_wh),
-    energy_high_wh: num(value.energy_high_wh),
+    // an older version 2 kernel sends no band: the figure alone (low = high)
+    energy_low_wh: num(value.energy_low_wh ?? value.energy_wh),
+    energy_high_wh: num(value.energy_high_wh ?? value.energy_wh),
     co2_g: num(value.co2_g),
     water_ml: num(value.water_ml),
     provisional: value.provisional
