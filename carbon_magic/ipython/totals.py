@@ -90,6 +90,14 @@ class Totals:
         return (f"Sums over this kernel's tracked runs only, not the machine's whole session; each run counts {whose}. "
                 + " · ".join(f"{k.upper()} {_how(self.measured_runs[k], self.count)}" for k in kinds))
 
+    def energy_band(self) -> tuple[float, float] | None:
+        """The (low, high) ratios of the energy's band; None when a counter measured it all."""
+        return presentation.band_of(self.energy_kwh, self.energy_low_kwh, self.energy_high_kwh)
+
+    def emissions_band(self) -> tuple[float, float] | None:
+        """The (low, high) ratios of the CO2's band; None when a counter measured it all."""
+        return presentation.band_of(self.emissions_kg, self.emissions_low_kg, self.emissions_high_kg)
+
     @property
     def intensity_g_per_kwh(self) -> float:
         return self.emissions_kg * 1e3 / self.energy_kwh if self.energy_kwh > 0 else 0.0
@@ -98,7 +106,8 @@ class Totals:
         plural = "" if self.count == 1 else "s"
         return (
             f"carbon_magic session: {self.count} tracked run{plural} | {presentation.duration(self.duration_s)} | "
-            f"{presentation.energy(self.energy_kwh)} | {presentation.co2(self.emissions_kg)}"
+            f"{presentation.banded(self.energy_kwh, self.energy_band(), presentation.energy)} | "
+            f"{presentation.banded(self.emissions_kg, self.emissions_band(), presentation.co2)}"
             + (f" | water {presentation.water(self.water_l)}" if self.water_l > 0 else " | water not estimated (wue unset)")
         )
 
