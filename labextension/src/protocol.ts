@@ -88,6 +88,11 @@ export interface IKernelState {
   power_w: Record<string, number>;
   measured: string[];
   methods: Record<string, string>;
+  /**
+   * The (low, high) ratio band of each modelled component's power that has one. Added to
+   * version 2: an older kernel's state has none ({} here).
+   */
+  bands: Record<string, [number, number]>;
   intensity: IIntensity | null;
   location: string | null;
   auto: boolean;
@@ -290,6 +295,25 @@ function parseIntensity(value: Json): IIntensity | null | undefined {
   return g === undefined || source === undefined ? undefined : { g_per_kwh: g, source };
 }
 
+/** The power bands: {} when the kernel sent none (older kernels), undefined when malformed. */
+function bandMap(value: Json): Record<string, [number, number]> | undefined {
+  if (value === undefined) {
+    return Object.create(null);
+  }
+  if (!isObject(value)) {
+    return undefined;
+  }
+  const out: Record<string, [number, number]> = Object.create(null); // no prototype to pollute
+  for (const [key, raw] of Object.entries(value).slice(0, MAX_ITEMS)) {
+    const pair = list(raw, num);
+    if (pair === undefined || pair.length !== 2) {
+      return undefined;
+    }
+    out[key.slice(0, 32)] = [pair[0], pair[1]];
+  }
+  return out;
+}
+
 /** The kernel's state, or undefined if anything in it does not fit the schema. */
 export function parseState(value: Json): IKernelState | undefined {
   if (!isObject(value) || typeof value.auto !== 'boolean') {
@@ -304,6 +328,7 @@ export function parseState(value: Json): IKernelState | undefined {
     power_w: numberMap(value.power_w),
     measured: list(value.measured, text),
     methods: textMap(value.methods),
+    bands: bandMap(value.bands),
     intensity: parseIntensity(value.intensity),
     location: optionalText(value.location),
     auto: value.auto,

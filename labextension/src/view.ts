@@ -249,7 +249,18 @@ function powerNow(state: IKernelState): HTMLElement {
     const label = el('span', 'cm-Row-label', componentName(component));
     label.append(' ', el('span', `cm-How-tag cm-How-${how}`, how));
     row.dataset.how = how;
-    row.append(label, bar, el('span', 'cm-Row-figure', power(watts)));
+    const figure = el('span', 'cm-Row-figure', power(watts));
+    const band = how === 'modelled' ? state.bands[component] : undefined;
+    if (band) {
+      const range = el(
+        'span',
+        'cm-Row-band',
+        bandRange(watts * band[0], watts * band[1], power, '')
+      );
+      range.title = 'modelled: the range of the model’s validated error';
+      figure.append(range);
+    }
+    row.append(label, bar, figure);
     node.append(row);
   }
   const spark = state.spark;

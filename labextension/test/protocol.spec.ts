@@ -84,6 +84,18 @@ describe('protocol', () => {
     ).toBeUndefined();
   });
 
+  it('reads the power bands when sent, none from an older kernel, and drops malformed ones', () => {
+    const { bands, ...older } = kernelState();
+    expect(bands).toEqual({});
+    expect(parseState(older)?.bands).toEqual({});
+    expect(parseState({ ...older, bands: { cpu: [0.6, 1.8] } })?.bands).toEqual({
+      cpu: [0.6, 1.8]
+    });
+    for (const bad of [{ cpu: [0.6] }, { cpu: [0.6, 'x'] }, { cpu: 0.6 }, [0.6, 1.8]]) {
+      expect(parseState({ ...older, bands: bad })).toBeUndefined();
+    }
+  });
+
   it('bounds lists and texts from a kernel, and keeps keys off prototypes', () => {
     const many = Array.from({ length: 500 }, () => kernelState().cells[0]);
     const hostile: any = { ...kernelState(), cells: many };

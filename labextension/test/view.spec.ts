@@ -82,6 +82,16 @@ describe('renderSidebar', () => {
     expect(renderSidebar(view()).querySelector('.cm-Tile-band')).toBeNull();
   });
 
+  it('shows the band of each modelled power figure, none for a measured one', () => {
+    const bands = { cpu: [0.62, 1.79] as [number, number], ram: [0.5, 2.0] as [number, number] };
+    const root = renderSidebar(view({ state: kernelState({ bands, measured: ['ram'] }) }));
+    const band = (component: string) =>
+      root.querySelector(`.cm-Power-row[data-component="${component}"] .cm-Row-band`)?.textContent;
+    expect(band('cpu')).toBe('4.96 .. 14.3 W'); // the row's tag says modelled
+    expect(band('ram')).toBeUndefined(); // a counter measures it: no band, whatever was sent
+    expect(renderSidebar(view()).querySelector('.cm-Row-band')).toBeNull(); // an older kernel: none sent
+  });
+
   it('shows no water tile for the structural zero of an unset WUE, and one once water is counted', () => {
     const unset = renderSidebar(view());
     expect(unset.querySelector('.cm-Total-water')).toBeNull();

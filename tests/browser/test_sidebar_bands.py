@@ -2,8 +2,8 @@
 
 This VM has no energy counter, so everything is modelled (issue 18): the kernel-total tiles
 (Energy, CO2e) carry the band the cell rows do, and the power rows name every component
-(CPU, RAM, PLATFORM) in full with its measured/modelled tag, not cut by an ellipsis, in the
-light and the dark theme. Screenshots: tests/artifacts/sidebar-bands-{light,dark}-900.png.
+(CPU, RAM, PLATFORM) in full with its measured/modelled tag and its power's band, not cut by
+an ellipsis, in the light and the dark theme. Screenshots: tests/artifacts/sidebar-bands-{light,dark}-900.png.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _READ = """(root) => {
     const clipped = [];
     for (const node of root.querySelectorAll(
             '.cm-Tile-label, .cm-Tile-value, .cm-Tile-band, .cm-Power-row .cm-Row-label, .cm-Power-row .cm-How-tag,'
-            + ' .cm-Power-row .cm-Row-figure')) {
+            + ' .cm-Power-row .cm-Row-figure, .cm-Power-row .cm-Row-band')) {
         if (node.scrollWidth > node.clientWidth || node.textContent.includes('…')) {
             clipped.push({text: node.textContent, scroll: node.scrollWidth, client: node.clientWidth});
         }
@@ -35,8 +35,9 @@ _READ = """(root) => {
     const rows = Array.from(root.querySelectorAll('.cm-Power-row')).map((row) => {
         const label = row.querySelector('.cm-Row-label').getBoundingClientRect();
         const bar = row.querySelector('.cm-Bar').getBoundingClientRect();
+        const band = row.querySelector('.cm-Row-band');
         return {component: row.dataset.component, label: row.querySelector('.cm-Row-label').innerText,
-                overlap: label.right > bar.left + 0.5, bar: bar.width};
+                overlap: label.right > bar.left + 0.5, bar: bar.width, band: band ? band.textContent : null};
     });
     return {energy: tile('energy'), co2: tile('co2'), clipped, rows};
 }"""
@@ -69,4 +70,5 @@ def test_modelled_totals_show_their_band_and_power_rows_name_every_component(lab
         for component, row in rows.items():
             assert component.split(":")[0].upper() in row["label"] and "modelled" in row["label"], (theme, row)
             assert not row["overlap"] and row["bar"] > 20, (theme, row)
+            assert row["band"] and " .. " in row["band"] and row["band"].endswith(" W"), (theme, row)  # no counter here
     set_theme(page, False)

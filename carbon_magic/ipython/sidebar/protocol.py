@@ -160,6 +160,13 @@ def measured_entry(measured: frozenset[str], power_w: Mapping[str, float]) -> li
     return [short(name, 16) for name in list(power_w)[:MAX_COMPONENTS] if name in measured]
 
 
+def bands_entry(bands: Mapping[str, tuple[float, float]]) -> dict[str, list[float]]:
+    """The (low, high) ratio band of each modelled component's power that has one (a measured
+    component has none). Added in version 2 without a new number: a front end reads a state
+    without it as one without bands."""
+    return {short(name, 16): [figure(low), figure(high)] for name, (low, high) in list(bands.items())[:MAX_COMPONENTS]}
+
+
 def methods_entry(methods: Mapping[str, str]) -> dict[str, str]:
     """How each component is measured, in a few words."""
     return {short(name, 16): short(text, TEXT_CHARS) for name, text in list(methods.items())[:MAX_COMPONENTS]}
