@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from .lab import open_notebook, run_cell, screenshot, set_theme
-from .test_sidebar import SIDEBAR, show_sidebar, wait_status
+from .lab import run_cell, screenshot, set_theme
+from .test_sidebar import SIDEBAR, load_in_new_notebook
 
 WIDTH_PX = 900
 
@@ -44,13 +44,7 @@ _READ = """(root) => {
 
 
 def test_modelled_totals_show_their_band_and_power_rows_name_every_component(lab, page):
-    path = lab.new_notebook("sidebar-bands.ipynb", ["x = 1"])
-    page.set_viewport_size({"width": WIDTH_PX, "height": 900})
-    open_notebook(page, lab, path)
-    show_sidebar(page)
-    wait_status(page, "not-loaded")
-    page.click(f"{SIDEBAR} .cm-LoadButton")
-    wait_status(page, "connected")
+    load_in_new_notebook(lab, page, "sidebar-bands.ipynb", WIDTH_PX)
     run_cell(page, "%%carbon --quiet\nsum(range(300_000))", timeout_ms=180_000)  # after the panel's imports
     page.wait_for_selector(f"{SIDEBAR} .cm-Total-energy .cm-Tile-band", state="attached")
     page.wait_for_selector(f'{SIDEBAR} .cm-Power-row[data-component="platform"]', state="attached")
