@@ -15,6 +15,7 @@ from carbon_magic.core.config import ConfigError
 from carbon_magic.core.problems import problems
 from carbon_magic.core.record import delta
 from carbon_magic.outputs import CodeCarbonAPIOutput, FileOutput
+from carbon_magic.outputs import api as api_module
 from carbon_magic.outputs.api import PendingDeltas
 from tests.outputs_support import MEASURED, Recorder, problem_count, tracker_on
 from tests.polling import eventually
@@ -69,6 +70,26 @@ def test_run_is_created_then_each_flush_and_stop_posts_its_delta(server):
     assert first["duration"] == second["duration"] == 1  # whole seconds, at least 1
     expected = delta(final, flushed)
     assert second["cpu_power"] == pytest.approx(expected.cpu_power) and second["wue"] == final.wue
+
+
+@pytest.mark.parametrize("count_platform", [True, False])
+def test_energy_consumed_is_the_components_plus_the_platform_as_documented(server, count_platform):
+    """The API's schema has no platform field: energy_consumed counts the modelled platform
+    (by default), the component fields do not, and the platform is the difference (module doc)."""
+    tracker = tracker_on(api(server.url), count_platform=count_platform)
+    tracker.start()
+    time.sleep(0.05)
+    tracker.stop()
+    final = tracker.final_emissions_data
+    [posted] = [r.json for r in server.to("/emissions")]
+    assert set(posted) == EMISSION_FIELDS  # CodeCarbon's schema: nothing added
+    platform_kwh = posted["energy_consumed"] - posted["cpu_energy"] - posted["gpu_energy"] - posted["ram_energy"]
+    assert (final.platform_energy > 0) is count_platform
+    assert platform_kwh == pytest.approx(final.platform_energy, rel=1e-9, abs=1e-15)
+    power_w = posted["cpu_power"] + posted["gpu_power"] + posted["ram_power"] + final.platform_power
+    assert power_w * final.duration / 3.6e6 * final.pue == pytest.approx(posted["energy_consumed"], rel=1e-9)
+    documented = "energy_consumed = cpu_energy + gpu_energy + ram_energy + platform energy"
+    assert documented in " ".join((api_module.__doc__ or "").split())
 
 
 def test_api_call_interval_sends_every_n_measurements(server):

@@ -49,6 +49,24 @@ def test_counters_and_gauges_carry_the_record(capfire):
     assert values["codecarbon_water_consumed"] > 0
 
 
+@pytest.mark.parametrize("count_platform", [True, False])
+def test_the_component_gauges_add_up_to_energy_consumed(capfire, count_platform):
+    """energy_consumed counts the modelled platform (by default): its own gauges make the
+    components add up; with count_platform=False there is none and the sum is CodeCarbon's."""
+    tracker = EmissionsTracker(save_to_logfire=True, count_platform=count_platform, **MEASURED)
+    tracker.start()
+    time.sleep(0.05)
+    tracker.stop()
+    record = tracker.final_emissions_data
+    values = collected(capfire)
+    assert (values["codecarbon_platform_energy"] > 0) is count_platform
+    parts_kwh = sum(values[f"codecarbon_{kind}_energy"] for kind in ("cpu", "gpu", "ram", "platform"))
+    assert parts_kwh == pytest.approx(values["codecarbon_energy_consumed"], rel=1e-9)
+    power_w = sum(values[f"codecarbon_{kind}_power"] for kind in ("cpu", "gpu", "ram", "platform"))
+    assert power_w * record.duration / 3.6e6 * record.pue == pytest.approx(values["codecarbon_energy_consumed"],
+                                                                           rel=1e-9)
+
+
 def test_counters_add_up_over_flushes_and_gauges_hold_the_last_part(capfire):
     recorder = Recorder()
     tracker = tracker_on(LogfireOutput(), recorder)

@@ -120,6 +120,26 @@ def test_a_tracked_run_leaves_codecarbon_series_equal_to_the_record(gateway):
     assert series(gateway, job) == {}
 
 
+@pytest.mark.parametrize("count_platform", [True, False])
+def test_the_components_on_the_gateway_add_up_to_energy_consumed(gateway, count_platform):
+    """energy_consumed counts the modelled platform (by default): its own gauges make the
+    components add up; with count_platform=False there is none and the sum is CodeCarbon's."""
+    tracker = OfflineEmissionsTracker(country_iso_code="FRA", project_name="sums", save_to_prometheus=True,
+                                      prometheus_url=gateway, count_platform=count_platform, **MEASURED)
+    tracker.start()
+    time.sleep(0.05)
+    tracker.stop()
+    record = tracker.final_emissions_data
+    found = {name: value for name, (_labels, value) in series(gateway, "sums").items()}
+    assert (found["codecarbon_platform_energy"] > 0) is count_platform
+    assert found["codecarbon_platform_energy"] == pytest.approx(record.platform_energy, rel=1e-12, abs=1e-300)
+    parts_kwh = sum(found[f"codecarbon_{kind}_energy"] for kind in ("cpu", "gpu", "ram", "platform"))
+    assert parts_kwh == pytest.approx(found["codecarbon_energy_consumed"], rel=1e-9)
+    power_w = sum(found[f"codecarbon_{kind}_power"] for kind in ("cpu", "gpu", "ram", "platform"))
+    assert power_w * record.duration / 3.6e6 * record.pue == pytest.approx(found["codecarbon_energy_consumed"],
+                                                                           rel=1e-9)
+
+
 def test_gauges_hold_the_part_since_the_last_push_and_the_counter_adds_up(gateway):
     recorder = Recorder()
     tracker = tracker_on(PrometheusOutput(gateway, job="j"), recorder)

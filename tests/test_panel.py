@@ -300,6 +300,11 @@ def test_carbon_on_gives_long_cells_a_panel_unless_no_panel(ip):
         band = band_of(record.energy_kwh, record.energy_low_kwh, record.energy_high_kwh)
         assert band is not None and band[0] < 0.8 < 1.3 < band[1]
         assert band_range(record.energy_kwh, band, energy) in frozen[0]["data"]["text/html"]
+        from carbon_magic.ipython.panel.presentation import co2_mass  # the CO2e tile: the same band
+
+        co2_band = band_of(record.emissions_kg, record.emissions_low_kg, record.emissions_high_kg)
+        assert co2_band == pytest.approx(band)
+        assert band_range(record.emissions_kg, co2_band, co2_mass) in frozen[0]["data"]["text/html"]
         assert 'data-component="platform" data-measured="false"' in frozen[0]["data"]["text/html"]
     finally:
         ip.run_line_magic("carbon", "off")

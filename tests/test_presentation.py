@@ -4,6 +4,7 @@ number formats hold at their boundaries."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -47,6 +48,11 @@ def test_a_figure_reads_the_same_in_the_summary_the_session_panel_the_plot_and_t
     summary = display.summary_text(record)
     assert f"| {energy} (" in summary and " modelled) |" in summary  # the band of the modelled components and f"| {co2} CO2e |" in summary and f"water {water}" in summary
     assert energy in display.summary_html(record)
+    # the CO2 is as modelled as the energy: it carries the same band, in the text and the HTML
+    co2_band = presentation.band_of(record.emissions_kg, record.emissions_low_kg, record.emissions_high_kg)
+    co2_text = presentation.banded(record.emissions_kg, co2_band, presentation.co2)
+    assert co2_band is not None and f"| {co2_text} |" in summary
+    assert html.escape(co2_text) in display.summary_html(record)
 
     with capture_output() as captured:
         ip.run_line_magic("carbon", "panel")

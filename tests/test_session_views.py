@@ -168,3 +168,24 @@ def test_session_panel_says_whose_totals_and_what_a_counter_measured(ip, tmp_pat
     text = panel_bundle(ip)["text/plain"]
     assert "CPU measured (counter) in 1 of 2 runs, else modelled" in text and "RAM modelled" in text
     assert "the whole machine's power in 1 of 2 runs, this kernel's share in the others" in text
+
+
+def test_session_panel_totals_carry_the_band_of_modelled_runs(ip):
+    """Issue 18: no counter here, so the totals are modelled and carry their band (the sums of
+    the records' bands), in the text and on the Energy and CO2e tiles, like every modelled figure."""
+    from carbon_magic.ipython.panel.presentation import band_of, band_range, banded, co2, co2_mass, energy
+
+    ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
+    for name in ("alpha", "beta"):
+        run(ip, f"%%carbon --quiet --name {name}\nx = sum(range(200000))")
+    records = get_session(ip).records
+    energy_kwh, co2_kg = sum(r.energy_kwh for r in records), sum(r.emissions_kg for r in records)
+    energy_band = band_of(energy_kwh, sum(r.energy_low_kwh for r in records), sum(r.energy_high_kwh for r in records))
+    co2_band = band_of(co2_kg, sum(r.emissions_low_kg for r in records), sum(r.emissions_high_kg for r in records))
+    assert energy_band is not None and energy_band[0] < 1 < energy_band[1] and co2_band is not None
+    bundle = panel_bundle(ip)
+    assert f"| {banded(energy_kwh, energy_band, energy)} | {banded(co2_kg, co2_band, co2)} |" in bundle["text/plain"]
+    tiles = {key: sub for key, sub in re.findall(
+        r'data-figure="(\w+)".*?<div[^>]*>[^<]*</div><div[^>]*>[^<]*</div><div[^>]*>([^<]*)</div>', bundle["text/html"])}
+    assert tiles["energy"].startswith(band_range(energy_kwh, energy_band, energy) + " · CPU ")
+    assert tiles["co2"].startswith(band_range(co2_kg, co2_band, co2_mass) + " · ")

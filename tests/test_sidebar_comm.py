@@ -131,6 +131,35 @@ def test_the_next_state_after_a_cell_says_what_the_cell_changed(sidebar):
     assert "test meter: OSError x1: sensor unplugged" in status and "Auto mode (%carbon on):\n  on" in status
 
 
+def test_the_totals_carry_the_band_of_the_modelled_records(sidebar):
+    """Nothing is measured by a counter here: the kernel's totals carry the band of their
+    records (the sums of %carbon report's energy_low_wh / energy_high_wh; CO2 with the same
+    ratios, one intensity), so the sidebar's Energy and CO2 tiles can show it; and the power
+    of each component its band."""
+    load(sidebar)
+    comm_id = sidebar.open_comm()
+    assert sidebar.wait_comm(comm_id).data["type"] == "hello"
+    for _ in range(2):
+        sidebar.execute("%%carbon --quiet\nsum(range(300_000))")
+    report = json.loads(sidebar.output(
+        "import json\n_r = %carbon report\n"
+        "print(json.dumps(_r[['energy_wh', 'energy_low_wh', 'energy_high_wh', 'co2_g']].sum().to_dict()))"
+    ))
+    sidebar.wait_quiet(1.2)
+    totals = sidebar.comm_messages(comm_id)[-1].data["kernel"]["totals"]
+    assert totals["count"] == 2
+    assert math.isclose(totals["energy_low_wh"], report["energy_low_wh"], rel_tol=1e-9)
+    assert math.isclose(totals["energy_high_wh"], report["energy_high_wh"], rel_tol=1e-9)
+    assert totals["energy_low_wh"] < totals["energy_wh"] < totals["energy_high_wh"]
+    for end in ("low", "high"):
+        assert math.isclose(totals[f"co2_{end}_g"] / totals["co2_g"],
+                            totals[f"energy_{end}_wh"] / totals["energy_wh"], rel_tol=1e-9)
+    # and every modelled component's power carries its band (ratios around the figure)
+    state = sidebar.comm_messages(comm_id)[-1].data["kernel"]
+    assert state["measured"] == [] and set(state["bands"]) == set(state["power_w"]) >= {"cpu", "ram", "platform"}
+    assert all(low < 1 < high for low, high in state["bands"].values()), state["bands"]
+
+
 def test_unloading_says_goodbye_and_a_new_comm_is_refused(sidebar):
     load(sidebar)
     comm_id = sidebar.open_comm()

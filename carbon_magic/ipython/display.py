@@ -66,6 +66,12 @@ def energy_text(record: "CellRecord") -> str:
     return banded(record.energy_kwh, band_of(record.energy_kwh, record.energy_low_kwh, record.energy_high_kwh), energy)
 
 
+def co2_text(record: "CellRecord") -> str:
+    """'58.4 µg CO2e (36.6 .. 105 µg CO2e modelled)', or the figure alone when measured."""
+    return banded(record.emissions_kg, band_of(record.emissions_kg, record.emissions_low_kg, record.emissions_high_kg),
+                  co2)
+
+
 def _power_parts(record: "CellRecord") -> list[str]:
     return [f"{kind.upper()} {power(watts)}" for kind, watts in _kinds(record)]
 
@@ -80,7 +86,7 @@ def summary_text(record: "CellRecord") -> str:
         f"carbon: {record.label}",
         duration(record.duration_s),
         energy_text(record),
-        co2(record.emissions_kg),
+        co2_text(record),
         *([f"water {water(record.water_l)}"] if record.water_l else []),  # 0: wue unset, nothing measured
         "avg " + ", ".join(_power_parts(record)),
         f"{whose_figures(record.machine_wide)}: {', '.join(basis_text(n, m) for _, n, m in _basis_parts(record))}",
@@ -99,7 +105,7 @@ def summary_html(record: "CellRecord") -> str:
     return (
         f'<div class="carbon-magic-summary" style="{_BOX}border-left-color:{colour}">'
         f"<b>{html.escape(record.label)}</b>{status} &middot; {duration(record.duration_s)} &middot; "
-        f"<b>{html.escape(energy_text(record))}</b> &middot; <b>{co2(record.emissions_kg)}</b> &middot; "
+        f"<b>{html.escape(energy_text(record))}</b> &middot; <b>{html.escape(co2_text(record))}</b> &middot; "
         f"{f'water {water(record.water_l)} &middot; ' if record.water_l else ''}"
         f"avg {html.escape(', '.join(_power_parts(record)))}"
         f'<br><span style="opacity:.7">{basis_html(record.machine_wide, _basis_parts(record))} &middot; '

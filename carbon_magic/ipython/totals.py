@@ -40,12 +40,24 @@ class Share:
     platform_energy_kwh: float
     measured: frozenset[str]  # CellRecord.measured_kinds: the kinds a counter measured
     machine_wide: bool
+    # the band of the modelled components (equal to the figures when all is measured)
+    energy_low_kwh: float
+    energy_high_kwh: float
+    emissions_low_kg: float
+    emissions_high_kg: float
 
     @classmethod
     def of(cls, record: "CellRecord") -> "Share":
         return cls(record.energy_kwh, record.emissions_kg, record.water_l, record.duration_s,
                    record.cpu_energy_kwh, record.gpu_energy_kwh, record.ram_energy_kwh, record.platform_energy_kwh,
-                   record.measured_kinds, record.machine_wide)
+                   record.measured_kinds, record.machine_wide, record.energy_low_kwh, record.energy_high_kwh,
+                   record.emissions_low_kg, record.emissions_high_kg)
+
+    def sums(self) -> tuple[float, ...]:
+        """The figures RunningTotals adds up, in its order."""
+        return (self.energy_kwh, self.emissions_kg, self.water_l, self.duration_s, self.cpu_energy_kwh,
+                self.gpu_energy_kwh, self.ram_energy_kwh, self.platform_energy_kwh, self.energy_low_kwh,
+                self.energy_high_kwh, self.emissions_low_kg, self.emissions_high_kg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +72,11 @@ class Totals:
     energy_by_kind_kwh: Mapping[str, float]
     measured_runs: Mapping[str, int]  # per kind, the runs in which a counter measured it
     machine_wide_runs: int  # runs whose figures are the whole machine's (tracking_mode 'machine')
+    # the sums of the records' bands (equal to energy_kwh and emissions_kg when all is measured)
+    energy_low_kwh: float
+    energy_high_kwh: float
+    emissions_low_kg: float
+    emissions_high_kg: float
 
     def basis(self) -> str:
         """Whose figures these are and, per kind with energy, whether measured or modelled."""
@@ -73,6 +90,14 @@ class Totals:
         return (f"Sums over this kernel's tracked runs only, not the machine's whole session; each run counts {whose}. "
                 + " · ".join(f"{k.upper()} {_how(self.measured_runs[k], self.count)}" for k in kinds))
 
+    def energy_band(self) -> tuple[float, float] | None:
+        """The (low, high) ratios of the energy's band; None when a counter measured it all."""
+        return presentation.band_of(self.energy_kwh, self.energy_low_kwh, self.energy_high_kwh)
+
+    def emissions_band(self) -> tuple[float, float] | None:
+        """The (low, high) ratios of the CO2's band; None when a counter measured it all."""
+        return presentation.band_of(self.emissions_kg, self.emissions_low_kg, self.emissions_high_kg)
+
     @property
     def intensity_g_per_kwh(self) -> float:
         return self.emissions_kg * 1e3 / self.energy_kwh if self.energy_kwh > 0 else 0.0
@@ -81,7 +106,8 @@ class Totals:
         plural = "" if self.count == 1 else "s"
         return (
             f"carbon_magic session: {self.count} tracked run{plural} | {presentation.duration(self.duration_s)} | "
-            f"{presentation.energy(self.energy_kwh)} | {presentation.co2(self.emissions_kg)}"
+            f"{presentation.banded(self.energy_kwh, self.energy_band(), presentation.energy)} | "
+            f"{presentation.banded(self.emissions_kg, self.emissions_band(), presentation.co2)}"
             + (f" | water {presentation.water(self.water_l)}" if self.water_l > 0 else " | water not estimated (wue unset)")
         )
 
@@ -97,7 +123,7 @@ class RunningTotals:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sums = [0.0] * 8  # Share's fields, in order
+        self._sums = [0.0] * 12  # Share.sums(), in order
         self._count = 0
         self._measured_runs = dict.fromkeys(KINDS, 0)
         self._machine_wide_runs = 0
@@ -123,9 +149,7 @@ class RunningTotals:
                 self._add(new, 1)
 
     def _add(self, share: Share, sign: int) -> None:
-        for index, value in enumerate((share.energy_kwh, share.emissions_kg, share.water_l, share.duration_s,
-                                       share.cpu_energy_kwh, share.gpu_energy_kwh, share.ram_energy_kwh,
-                                       share.platform_energy_kwh)):
+        for index, value in enumerate(share.sums()):
             self._sums[index] += sign * value
         for kind in share.measured:
             self._measured_runs[kind] += sign
@@ -133,7 +157,8 @@ class RunningTotals:
 
     def totals(self) -> Totals:
         with self._lock:
-            energy, emissions, water, duration, *by_kind = self._sums
+            energy, emissions, water, duration, *rest = self._sums
             count, measured_runs, machine_wide_runs = self._count, dict(self._measured_runs), self._machine_wide_runs
+        by_kind, band = rest[:len(KINDS)], rest[len(KINDS):]
         return Totals(count, duration, energy, emissions, water, dict(zip(KINDS, by_kind)), measured_runs,
-                      machine_wide_runs)
+                      machine_wide_runs, *band)

@@ -12,6 +12,14 @@ the totals that arrive meanwhile are held; what a run added since its last succe
 is one merged delta, sent when the API answers again. At most ``max_pending_deltas`` are
 held; beyond that the oldest is dropped, with a counted warning. Whatever still waits at
 interpreter exit gets one last try.
+
+The API's EmissionCreate schema is CodeCarbon's and has no platform field, so, as in
+``emissions.csv``: ``energy_consumed`` (and ``emissions_sum``) include the modelled platform
+(board, fans, disks, power supply losses) while ``cpu_*``, ``gpu_*`` and ``ram_*`` do not:
+``energy_consumed = cpu_energy + gpu_energy + ram_energy + platform energy``, the platform's
+energy being the difference, and ``cpu_power + gpu_power + ram_power`` leaves the platform's
+average power out. With ``count_platform=False`` there is no platform: ``energy_consumed`` is
+``cpu_energy + gpu_energy + ram_energy``, CodeCarbon's figure.
 """
 
 from __future__ import annotations

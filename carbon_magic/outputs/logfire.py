@@ -5,7 +5,10 @@ At every flush(), stop() and live tick, with what the run added since the previo
 - counters (added up): codecarbon_duration (s), codecarbon_emissions (kg CO2eq),
   codecarbon_energy_consumed (kWh) and codecarbon_water_consumed (L), which CodeCarbon omits;
 - gauges (last value): codecarbon_emissions_rate (kg/s), codecarbon_cpu_power /
-  _gpu_power / _ram_power (W), codecarbon_cpu_energy / _gpu_energy / _ram_energy (kWh).
+  _gpu_power / _ram_power (W), codecarbon_cpu_energy / _gpu_energy / _ram_energy (kWh), and
+  codecarbon_platform_power (W) / codecarbon_platform_energy (kWh), the modelled rest of the
+  machine (board, fans, disks, power supply losses), which CodeCarbon has no component for:
+  ``energy_consumed = cpu + gpu + ram + platform energy`` (platform 0 with ``count_platform=False``).
 
 Logfire is configured only when nothing configured it before (a user's own
 ``logfire.configure()`` wins), with ``send_to_logfire="if-token-present"``: without a
@@ -25,7 +28,7 @@ from .deltas import RunDeltas
 COUNTERS = {
     "duration": ("codecarbon_duration", "s", "Duration since the previous report"),
     "emissions": ("codecarbon_emissions", "kg", "Emissions as CO2-equivalents"),
-    "energy_consumed": ("codecarbon_energy_consumed", "kWh", "CPU + GPU + RAM energy"),
+    "energy_consumed": ("codecarbon_energy_consumed", "kWh", "CPU + GPU + RAM + platform energy"),
     "water_consumed": ("codecarbon_water_consumed", "L", "Water consumed"),
 }
 GAUGES = {
@@ -36,6 +39,8 @@ GAUGES = {
     "cpu_energy": ("codecarbon_cpu_energy", "kWh", "CPU energy since the previous report"),
     "gpu_energy": ("codecarbon_gpu_energy", "kWh", "GPU energy since the previous report"),
     "ram_energy": ("codecarbon_ram_energy", "kWh", "RAM energy since the previous report"),
+    "platform_power": ("codecarbon_platform_power", "W", "Average platform power (board, fans, disks, power supply; modelled)"),
+    "platform_energy": ("codecarbon_platform_energy", "kWh", "Platform energy since the previous report"),
 }
 
 

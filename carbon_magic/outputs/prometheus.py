@@ -7,7 +7,10 @@ Pushed at every flush(), stop() and live tick, under job ``<project>_<experiment
   codecarbon_duration (s), codecarbon_emissions (kg CO2eq), codecarbon_emissions_rate
   (kg/s), codecarbon_cpu_power / _gpu_power / _ram_power (W), codecarbon_cpu_energy /
   _gpu_energy / _ram_energy / _energy_consumed (kWh) and codecarbon_water_consumed (L),
-  which CodeCarbon omits;
+  which CodeCarbon omits; codecarbon_platform_power (W) and codecarbon_platform_energy (kWh),
+  the modelled rest of the machine (board, fans, disks, power supply losses), which CodeCarbon
+  has no component for: ``energy_consumed = cpu + gpu + ram + platform energy`` (the platform
+  gauges are 0 with ``count_platform=False``, and the sum is CodeCarbon's cpu + gpu + ram);
 - counter codecarbon_energy_total (kWh), the energy of every push added up.
 
 Every series carries CodeCarbon's 14 labels, all filled from the record (CodeCarbon fills
@@ -44,10 +47,13 @@ GAUGES = {
     "cpu_energy": ("codecarbon_cpu_energy", "CPU energy since the previous push (kWh)"),
     "gpu_energy": ("codecarbon_gpu_energy", "GPU energy since the previous push (kWh)"),
     "ram_energy": ("codecarbon_ram_energy", "RAM energy since the previous push (kWh)"),
-    "energy_consumed": ("codecarbon_energy_consumed", "CPU + GPU + RAM energy since the previous push (kWh)"),
+    "energy_consumed": ("codecarbon_energy_consumed", "CPU + GPU + RAM + platform energy since the previous push (kWh)"),
     "water_consumed": ("codecarbon_water_consumed", "Water consumed since the previous push (L)"),
+    "platform_power": ("codecarbon_platform_power",
+                       "Average platform power (board, fans, disks, power supply losses; modelled) since the previous push (W)"),
+    "platform_energy": ("codecarbon_platform_energy", "Platform energy since the previous push (kWh)"),
 }
-ENERGY_TOTAL = ("codecarbon_energy_total", "CPU + GPU + RAM energy, accumulated over pushes (kWh)")
+ENERGY_TOTAL = ("codecarbon_energy_total", "CPU + GPU + RAM + platform energy, accumulated over pushes (kWh)")
 
 
 def job_name(project_name: str, experiment: str | None) -> str:

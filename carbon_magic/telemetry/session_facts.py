@@ -23,7 +23,7 @@ from ..core.config import Config
 from ..core.location import Intensity, Location
 from ..core.location.intensity import choose_intensity
 from ..core.location.parameters import offline_mode, parameter_location
-from ..core.ledger import Window, kind_of
+from ..core.ledger import COMPONENT_KINDS, Window, kind_of
 from ..core.logs import warning_count
 from ..core.meters import HardwareSpec
 from ..core.problems import problems
@@ -140,7 +140,7 @@ def collect(config: Config, latest: EmissionsData | None, samplers: SamplerRegis
     startup_s = sampler.startup_s
     return SessionFacts(
         record=session_record(sampler, config, latest),
-        hardware_tracked=tuple(kind for kind in ("cpu", "gpu", "ram") if kind in kinds),
+        hardware_tracked=tuple(kind for kind in COMPONENT_KINDS if kind in kinds),
         rapl_available=bool(sampler.rapl_available),
         gpu_count=len(sampler.gpus),
         hardware_detection_success=not hardware_failed,

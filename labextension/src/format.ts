@@ -31,16 +31,22 @@ export function scaled(value: number, unit: string, digits = 3): string {
 
 /**
  * The range of a modelled figure's band, as presentation.band_range writes it:
- * bandRange(0.0421, 0.0775, energy) is '42.1 .. 77.5 mWh modelled'.
+ * bandRange(0.0421, 0.0775, energy) is '42.1 .. 77.5 mWh modelled' (`word`: what follows the
+ * range; '' where a tag beside the figure already says modelled).
  */
-export function bandRange(low: number, high: number, unit: (value: number) => string): string {
+export function bandRange(
+  low: number,
+  high: number,
+  unit: (value: number) => string,
+  word = ' modelled'
+): string {
   let lowText = unit(low);
   const highText = unit(high);
   const [number, suffix] = [lowText.split(' ')[0], lowText.split(' ').slice(1).join(' ')];
   if (suffix && highText.endsWith(' ' + suffix)) {
     lowText = number;
   }
-  return `${lowText} .. ${highText} modelled`;
+  return `${lowText} .. ${highText}${word}`;
 }
 
 /** Energy given in Wh. */

@@ -19,12 +19,24 @@ export const PROTOCOL_VERSION = 2;
 /** The only code the front end ever runs in a kernel: the load button's action. */
 export const LOAD_CODE = '%load_ext carbon_magic';
 
-export interface ITotals {
+/**
+ * The kernel's totals and, all four or none, their band (the modelled components' band,
+ * equal to the figures when all is measured). The band was added to version 2: an older
+ * kernel's state has none and shows no band.
+ */
+export interface ITotals extends Partial<ITotalsBand> {
   energy_wh: number;
   co2_g: number;
   water_ml: number;
   duration_s: number;
   count: number;
+}
+
+export interface ITotalsBand {
+  energy_low_wh: number;
+  energy_high_wh: number;
+  co2_low_g: number;
+  co2_high_g: number;
 }
 
 export interface IRunning {
@@ -76,6 +88,11 @@ export interface IKernelState {
   power_w: Record<string, number>;
   measured: string[];
   methods: Record<string, string>;
+  /**
+   * The (low, high) ratio band of each modelled component's power that has one. Added to
+   * version 2: an older kernel's state has none ({} here).
+   */
+  bands: Record<string, [number, number]>;
   intensity: IIntensity | null;
   location: string | null;
   auto: boolean;
@@ -185,18 +202,33 @@ function complete<T>(fields: Record<string, unknown>): T | undefined {
   return Object.values(fields).every(v => v !== undefined) ? (fields as T) : undefined;
 }
 
+const TOTALS_BAND_KEYS = ['energy_low_wh', 'energy_high_wh', 'co2_low_g', 'co2_high_g'] as const;
+
+/** The totals' band: null when the kernel sent none (older kernels), undefined when malformed. */
+function parseTotalsBand(value: Record<string, Json>): ITotalsBand | null | undefined {
+  if (TOTALS_BAND_KEYS.every(key => value[key] === undefined)) {
+    return null;
+  }
+  const band = Object.fromEntries(TOTALS_BAND_KEYS.map(key => [key, num(value[key])]));
+  return complete<ITotalsBand>(band);
+}
+
 function parseTotals(value: Json): ITotals | undefined {
   if (!isObject(value)) {
     return undefined;
   }
-  const totals = {
+  const totals = complete<ITotals>({
     energy_wh: num(value.energy_wh),
     co2_g: num(value.co2_g),
     water_ml: num(value.water_ml),
     duration_s: num(value.duration_s),
     count: num(value.count)
-  };
-  return complete<ITotals>(totals);
+  });
+  const band = parseTotalsBand(value);
+  if (totals === undefined || band === undefined) {
+    return undefined;
+  }
+  return band === null ? totals : { ...totals, ...band };
 }
 
 function parseRunning(value: Json): IRunning | undefined {
@@ -228,8 +260,9 @@ function parseCell(value: Json): ICell | undefined {
     status: text(value.status),
     duration_s: num(value.duration_s),
     energy_wh: num(value.energy_wh),
-    energy_low_wh: num(value.energy_low_wh),
-    energy_high_wh: num(value.energy_high_wh),
+    // an older version 2 kernel sends no band: the figure alone (low = high)
+    energy_low_wh: num(value.energy_low_wh ?? value.energy_wh),
+    energy_high_wh: num(value.energy_high_wh ?? value.energy_wh),
     co2_g: num(value.co2_g),
     water_ml: num(value.water_ml),
     provisional: value.provisional
@@ -262,6 +295,25 @@ function parseIntensity(value: Json): IIntensity | null | undefined {
   return g === undefined || source === undefined ? undefined : { g_per_kwh: g, source };
 }
 
+/** The power bands: {} when the kernel sent none (older kernels), undefined when malformed. */
+function bandMap(value: Json): Record<string, [number, number]> | undefined {
+  if (value === undefined) {
+    return Object.create(null);
+  }
+  if (!isObject(value)) {
+    return undefined;
+  }
+  const out: Record<string, [number, number]> = Object.create(null); // no prototype to pollute
+  for (const [key, raw] of Object.entries(value).slice(0, MAX_ITEMS)) {
+    const pair = list(raw, num);
+    if (pair === undefined || pair.length !== 2) {
+      return undefined;
+    }
+    out[key.slice(0, 32)] = [pair[0], pair[1]];
+  }
+  return out;
+}
+
 /** The kernel's state, or undefined if anything in it does not fit the schema. */
 export function parseState(value: Json): IKernelState | undefined {
   if (!isObject(value) || typeof value.auto !== 'boolean') {
@@ -276,6 +328,7 @@ export function parseState(value: Json): IKernelState | undefined {
     power_w: numberMap(value.power_w),
     measured: list(value.measured, text),
     methods: textMap(value.methods),
+    bands: bandMap(value.bands),
     intensity: parseIntensity(value.intensity),
     location: optionalText(value.location),
     auto: value.auto,

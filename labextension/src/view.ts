@@ -15,6 +15,7 @@ import {
   duration,
   energy,
   power,
+  scaled,
   scaledParts,
   water
 } from './format';
@@ -126,7 +127,8 @@ function figureTile(
   label: string,
   value: number,
   parts: [string, string],
-  className: string
+  className: string,
+  band: HTMLElement | null = null
 ): HTMLElement {
   const tile = el('div', `cm-Tile ${className}`);
   tile.append(el('div', 'cm-Tile-label', label));
@@ -134,7 +136,26 @@ function figureTile(
   figure.append(el('span', 'cm-Tile-number', parts[0]), ' ', el('span', 'cm-Tile-unit', parts[1]));
   figure.dataset.value = String(value);
   tile.append(figure);
+  if (band) {
+    tile.append(band);
+  }
   return tile;
+}
+
+/** A modelled total's range, exact values in `data-low` / `data-high`; null when all is
+ * measured (low equals high) or the kernel sent no band. */
+function totalBand(
+  low: number | undefined,
+  high: number | undefined,
+  unit: (v: number) => string
+): HTMLElement | null {
+  if (low === undefined || high === undefined || low === high) {
+    return null;
+  }
+  const node = el('div', 'cm-Tile-band', bandRange(low, high, unit));
+  node.dataset.low = String(low);
+  node.dataset.high = String(high);
+  return node;
 }
 
 function totals(state: IKernelState): HTMLElement {
@@ -142,8 +163,20 @@ function totals(state: IKernelState): HTMLElement {
   const tiles = el('div', 'cm-Tiles');
   const t = state.totals;
   tiles.append(
-    figureTile('Energy', t.energy_wh, scaledParts(t.energy_wh, 'Wh', 4), 'cm-Total-energy'),
-    figureTile('CO₂e', t.co2_g, scaledParts(t.co2_g, 'g', 4), 'cm-Total-co2')
+    figureTile(
+      'Energy',
+      t.energy_wh,
+      scaledParts(t.energy_wh, 'Wh', 4),
+      'cm-Total-energy',
+      totalBand(t.energy_low_wh, t.energy_high_wh, energy)
+    ),
+    figureTile(
+      'CO₂e',
+      t.co2_g,
+      scaledParts(t.co2_g, 'g', 4),
+      'cm-Total-co2',
+      totalBand(t.co2_low_g, t.co2_high_g, g => scaled(g, 'g'))
+    )
   );
   if (t.water_ml > 0) {
     tiles.append(
@@ -216,7 +249,18 @@ function powerNow(state: IKernelState): HTMLElement {
     const label = el('span', 'cm-Row-label', componentName(component));
     label.append(' ', el('span', `cm-How-tag cm-How-${how}`, how));
     row.dataset.how = how;
-    row.append(label, bar, el('span', 'cm-Row-figure', power(watts)));
+    const figure = el('span', 'cm-Row-figure', power(watts));
+    const band = how === 'modelled' ? state.bands[component] : undefined;
+    if (band) {
+      const range = el(
+        'span',
+        'cm-Row-band',
+        bandRange(watts * band[0], watts * band[1], power, '')
+      );
+      range.title = 'modelled: the range of the model’s validated error';
+      figure.append(range);
+    }
+    row.append(label, bar, figure);
     node.append(row);
   }
   const spark = state.spark;

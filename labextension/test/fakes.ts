@@ -137,6 +137,7 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
     power_w: { cpu: 8.0, ram: 20.0 },
     measured: [],
     methods: { cpu: 'TDP model x CPU load', ram: 'DIMM model' },
+    bands: {},
     intensity: { g_per_kwh: 56.039, source: 'country table: France' },
     location: 'France',
     auto: false,

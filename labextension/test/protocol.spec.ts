@@ -60,6 +60,42 @@ describe('protocol', () => {
     expect(parseState(withoutTotals)).toBeUndefined();
   });
 
+  it('reads the totals band when the kernel sends it, and a state without it (older kernels)', () => {
+    const band = { energy_low_wh: 0.04, energy_high_wh: 0.08, co2_low_g: 0.002, co2_high_g: 0.004 };
+    const good = kernelState();
+    const withBand = parseState({ ...good, totals: { ...good.totals, ...band } });
+    expect(withBand?.totals).toEqual({ ...good.totals, ...band });
+    const older = parseState(good);
+    expect(older?.totals).toEqual(good.totals);
+    expect(older?.totals.energy_low_wh).toBeUndefined();
+    const { energy_low_wh, energy_high_wh, ...olderCell } = good.cells[0];
+    expect([energy_low_wh, energy_high_wh]).not.toContain(undefined);
+    const cell = parseState({ ...good, cells: [olderCell] })?.cells[0];
+    expect([cell?.energy_low_wh, cell?.energy_high_wh]).toEqual([
+      olderCell.energy_wh,
+      olderCell.energy_wh
+    ]);
+    // a band is all four figures or none, each a number
+    expect(
+      parseState({ ...good, totals: { ...good.totals, energy_low_wh: 0.04 } })
+    ).toBeUndefined();
+    expect(
+      parseState({ ...good, totals: { ...good.totals, ...band, co2_high_g: 'x' } })
+    ).toBeUndefined();
+  });
+
+  it('reads the power bands when sent, none from an older kernel, and drops malformed ones', () => {
+    const { bands, ...older } = kernelState();
+    expect(bands).toEqual({});
+    expect(parseState(older)?.bands).toEqual({});
+    expect(parseState({ ...older, bands: { cpu: [0.6, 1.8] } })?.bands).toEqual({
+      cpu: [0.6, 1.8]
+    });
+    for (const bad of [{ cpu: [0.6] }, { cpu: [0.6, 'x'] }, { cpu: 0.6 }, [0.6, 1.8]]) {
+      expect(parseState({ ...older, bands: bad })).toBeUndefined();
+    }
+  });
+
   it('bounds lists and texts from a kernel, and keeps keys off prototypes', () => {
     const many = Array.from({ length: 500 }, () => kernelState().cells[0]);
     const hostile: any = { ...kernelState(), cells: many };

@@ -56,6 +56,42 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Intensity')!.textContent).toBe('56 g CO₂e/kWh');
   });
 
+  it('shows the band of modelled totals on the Energy and CO2 tiles, none when all is measured', () => {
+    const band = {
+      energy_low_wh: 0.0421,
+      energy_high_wh: 0.0775,
+      co2_low_g: 0.00236,
+      co2_high_g: 0.00435
+    };
+    const totals = { ...kernelState().totals, ...band };
+    const modelled = renderSidebar(view({ state: kernelState({ totals }) }));
+    const energyBand = modelled.querySelector('.cm-Total-energy .cm-Tile-band') as HTMLElement;
+    expect(energyBand.textContent).toBe('42.1 .. 77.5 mWh modelled');
+    expect([energyBand.dataset.low, energyBand.dataset.high]).toEqual(['0.0421', '0.0775']);
+    expect(modelled.querySelector('.cm-Total-co2 .cm-Tile-band')!.textContent).toBe(
+      '2.36 .. 4.35 mg modelled'
+    );
+    const measured = { ...kernelState().totals, energy_low_wh: 0.0583, energy_high_wh: 0.0583 };
+    const exact = renderSidebar(
+      view({
+        state: kernelState({ totals: { ...measured, co2_low_g: 0.00327, co2_high_g: 0.00327 } })
+      })
+    );
+    expect(exact.querySelector('.cm-Tile-band')).toBeNull();
+    // an older kernel's version 2 state has no band: the tiles show the figures alone
+    expect(renderSidebar(view()).querySelector('.cm-Tile-band')).toBeNull();
+  });
+
+  it('shows the band of each modelled power figure, none for a measured one', () => {
+    const bands = { cpu: [0.62, 1.79] as [number, number], ram: [0.5, 2.0] as [number, number] };
+    const root = renderSidebar(view({ state: kernelState({ bands, measured: ['ram'] }) }));
+    const band = (component: string) =>
+      root.querySelector(`.cm-Power-row[data-component="${component}"] .cm-Row-band`)?.textContent;
+    expect(band('cpu')).toBe('4.96 .. 14.3 W'); // the row's tag says modelled
+    expect(band('ram')).toBeUndefined(); // a counter measures it: no band, whatever was sent
+    expect(renderSidebar(view()).querySelector('.cm-Row-band')).toBeNull(); // an older kernel: none sent
+  });
+
   it('shows no water tile for the structural zero of an unset WUE, and one once water is counted', () => {
     const unset = renderSidebar(view());
     expect(unset.querySelector('.cm-Total-water')).toBeNull();

@@ -43,6 +43,17 @@ def show_sidebar(page) -> None:
     page.wait_for_selector(f"{SIDEBAR} .cm-Sidebar", state="visible")
 
 
+def load_in_new_notebook(lab, page, name: str, width_px: int) -> None:
+    """A new notebook in a ``width_px`` wide page, the sidebar shown, carbon_magic loaded by its button."""
+    path = lab.new_notebook(name, ["x = 1"])
+    page.set_viewport_size({"width": width_px, "height": 900})
+    open_notebook(page, lab, path)
+    show_sidebar(page)
+    wait_status(page, "not-loaded")
+    page.click(f"{SIDEBAR} .cm-LoadButton")
+    wait_status(page, "connected")
+
+
 def test_sidebar_follows_a_kernel_live_through_a_long_cell_and_a_restart(lab, page):
     path = lab.new_notebook("sidebar.ipynb", ["x = 1"])
     open_notebook(page, lab, path)
@@ -328,13 +339,7 @@ def test_every_sidebar_text_reads_in_both_themes(lab, page, width):
     problems box) at least 4.5:1 against its rendered background, light and dark; and the
     power sparkline's line (a graphic, WCAG 1.4.11) at least 3:1 against its background and
     against the area under it."""
-    path = lab.new_notebook(f"contrast-{width}.ipynb", ["x = 1"])
-    page.set_viewport_size({"width": width, "height": 900})
-    open_notebook(page, lab, path)
-    show_sidebar(page)
-    wait_status(page, "not-loaded")
-    page.click(f"{SIDEBAR} .cm-LoadButton")
-    wait_status(page, "connected")
+    load_in_new_notebook(lab, page, f"contrast-{width}.ipynb", width)
     run_cell(page, "%%carbon --quiet\nsum(range(100_000))", timeout_ms=180_000)  # after the panel's imports
     run_cell(page, "from carbon_magic.core.problems import problems\nproblems.note('test meter', OSError('sensor unplugged'))")
     page.wait_for_selector(f"{SIDEBAR} .cm-Problem", state="attached")

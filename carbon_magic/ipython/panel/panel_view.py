@@ -123,6 +123,12 @@ def _power_parts(snapshot: Snapshot, inline: bool) -> list[str]:
     ]
 
 
+def _co2_band(data: "EmissionsData") -> list[str]:
+    """['36.6 .. 105 µg modelled'] when something in the CO2 is modelled, else []."""
+    ratios = band_of(data.emissions, data.emissions_low, data.emissions_high)
+    return [] if ratios is None else [band_range(data.emissions, ratios, co2_mass)]
+
+
 def header_html(snapshot: Snapshot, inline: bool = True) -> str:
     """The title line, the four figures, the equivalents and where the intensity came from.
 
@@ -143,7 +149,7 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
         figure_html("energy", f"Energy · {whose}", energy(data.energy_consumed), ENERGY.of(data.energy_consumed),
                     ENERGY.unit, html.escape(" · ".join(energy_parts[:4])), inline),
         figure_html("co2", "CO₂e", co2_mass(data.emissions), CO2.of(data.emissions), CO2.unit,
-                    f"{data.intensity_g_per_kwh:.0f} g/kWh", inline),
+                    html.escape(" · ".join(_co2_band(data) + [f"{data.intensity_g_per_kwh:.0f} g/kWh"])), inline),
     ]
     if data.wue:  # without a WUE, water is a structural zero: not a figure (the source line says so)
         figures.append(figure_html("water", "Water", water(data.water_consumed), WATER.of(data.water_consumed),

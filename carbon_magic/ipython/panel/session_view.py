@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import base64
 import html
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .equivalents import equivalents
 from .chart_layout import HEIGHT_PX, WIDTH_PX
 from .chart_png import bars_png
 from .panel_view import BOX_STYLE, figure_html
-from .presentation import CO2, ENERGY, MUTED, WATER, co2_mass, duration, energy, water
+from .presentation import CO2, ENERGY, MUTED, WATER, band_range, co2_mass, duration, energy, water
 from ..totals import Totals
 
 if TYPE_CHECKING:
@@ -47,6 +47,11 @@ def bar_labels(records: Sequence["CellRecord"]) -> list[str]:
     return labels
 
 
+def _band(value: float, band: tuple[float, float] | None, unit: Callable[[float], str]) -> list[str]:
+    """['5.4 .. 15.4 mWh modelled'] for a modelled total, [] for a measured one."""
+    return [] if band is None else [band_range(value, band, unit)]
+
+
 def totals_html(totals: Totals, recent: Sequence["CellRecord"], show_equivalents: bool = True) -> str:
     """The totals' tiles; ``recent``: the latest records (the last one is named)."""
     plural = "" if totals.count == 1 else "s"
@@ -57,9 +62,11 @@ def totals_html(totals: Totals, recent: Sequence["CellRecord"], show_equivalents
         f'<span style="margin-left:auto;{MUTED};font-size:11px">carbon_magic</span></div>',
         '<div style="display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:6px 18px;margin:8px 0 4px">',
         figure_html("energy", "Energy", energy(totals.energy_kwh), ENERGY.of(totals.energy_kwh), ENERGY.unit,
-                " · ".join(f"{k.upper()} {energy(v)}" for k, v in totals.energy_by_kind_kwh.items() if v > 0)),
+                    html.escape(" · ".join(_band(totals.energy_kwh, totals.energy_band(), energy) + [
+                        f"{k.upper()} {energy(v)}" for k, v in totals.energy_by_kind_kwh.items() if v > 0]))),
         figure_html("co2", "CO₂e", co2_mass(totals.emissions_kg), CO2.of(totals.emissions_kg), CO2.unit,
-                    f"{totals.intensity_g_per_kwh:.0f} g/kWh on average"),
+                    html.escape(" · ".join(_band(totals.emissions_kg, totals.emissions_band(), co2_mass)
+                                           + [f"{totals.intensity_g_per_kwh:.0f} g/kWh on average"]))),
         *([figure_html("water", "Water", water(totals.water_l), WATER.of(totals.water_l), WATER.unit, "")]
           if totals.water_l > 0 else []),  # zero is what an unset wue gives: no tile (see below)
         figure_html("runs", "Tracked", str(totals.count), float(totals.count), "runs",

@@ -277,7 +277,8 @@ class SidebarChannel:
                 self._subscription = None
                 if self.peers and not self._closed:
                     self._subscribe(discovery.sampler)
-            self._meta = {**self._meta, "methods": _methods(discovery.sampler)}  # thread-safe part
+            self._meta = {**self._meta, "methods": _methods(discovery.sampler),  # thread-safe part
+                          "bands": _bands(discovery.sampler)}
 
     def _subscribe(self, sampler: Any) -> None:
         if sampler is None:  # discovery failed (shown by %carbon status): no live power
@@ -318,6 +319,7 @@ class SidebarChannel:
         which is not thread-safe)."""
         meta: dict[str, Any] = {
             "methods": _methods(self.sources.discovery.sampler),
+            "bands": _bands(self.sources.discovery.sampler),
             "location": None,
             "intensity": None,
             "config_error": None,
@@ -431,6 +433,11 @@ def _methods(sampler: Any) -> dict[str, str]:
     if sampler is None:
         return {}
     return protocol.methods_entry({c: short_method(m) for c, m in sampler.methods().items()})
+
+
+def _bands(sampler: Any) -> dict[str, list[float]]:
+    """The power band of each modelled component ({} until hardware discovery is done)."""
+    return {} if sampler is None else protocol.bands_entry(sampler.bands())
 
 
 def attach(shell: Any, sources: KernelSources) -> SidebarChannel | None:

@@ -113,12 +113,15 @@ class KernelHistory:
                 return None
             totals = self.totals.totals()
             energy_kwh, emissions_kg, water_l = totals.energy_kwh, totals.emissions_kg, totals.water_l
+            band = [totals.energy_low_kwh, totals.energy_high_kwh, totals.emissions_low_kg, totals.emissions_high_kg]
             entries: list[dict[str, Any]] = []
             for window, data in live:
                 if data is not None and counted(window.kind):
                     energy_kwh += data.energy_consumed
                     emissions_kg += data.emissions
                     water_l += data.water_consumed
+                    band = [total + part for total, part in zip(band, (
+                        data.energy_low, data.energy_high, data.emissions_low, data.emissions_high))]
                 if len(entries) < protocol.MAX_RUNNING:
                     entries.append(_running_entry(window, data, now_wall))
             return {
@@ -127,6 +130,7 @@ class KernelHistory:
                 "totals": {
                     "energy_wh": ENERGY.of(energy_kwh), "co2_g": CO2.of(emissions_kg), "water_ml": WATER.of(water_l),
                     "duration_s": protocol.figure(totals.duration_s), "count": totals.count,
+                    **protocol.totals_band_entry(*band),
                 },
                 "running": entries,
                 "running_count": len(live),

@@ -141,6 +141,15 @@ def cell_entry(record: "CellRecord") -> dict[str, Any]:
     }
 
 
+def totals_band_entry(energy_low_kwh: float, energy_high_kwh: float, emissions_low_kg: float,
+                      emissions_high_kg: float) -> dict[str, float]:
+    """The band of the kernel's totals (the sums of the records' bands: equal to the totals when
+    all is measured), in the totals' units. Added in version 2 without a new number: a front
+    end reads a state without them as one without a band."""
+    return {"energy_low_wh": ENERGY.of(energy_low_kwh), "energy_high_wh": ENERGY.of(energy_high_kwh),
+            "co2_low_g": CO2.of(emissions_low_kg), "co2_high_g": CO2.of(emissions_high_kg)}
+
+
 def power_entry(power_w: Mapping[str, float]) -> dict[str, float]:
     """Latest power per component (W), at most MAX_COMPONENTS of them."""
     return {short(name, 16): figure(watts) for name, watts in list(power_w.items())[:MAX_COMPONENTS]}
@@ -149,6 +158,13 @@ def power_entry(power_w: Mapping[str, float]) -> dict[str, float]:
 def measured_entry(measured: frozenset[str], power_w: Mapping[str, float]) -> list[str]:
     """Which of the components shown a hardware energy counter measures (the rest are modelled)."""
     return [short(name, 16) for name in list(power_w)[:MAX_COMPONENTS] if name in measured]
+
+
+def bands_entry(bands: Mapping[str, tuple[float, float]]) -> dict[str, list[float]]:
+    """The (low, high) ratio band of each modelled component's power that has one (a measured
+    component has none). Added in version 2 without a new number: a front end reads a state
+    without it as one without bands."""
+    return {short(name, 16): [figure(low), figure(high)] for name, (low, high) in list(bands.items())[:MAX_COMPONENTS]}
 
 
 def methods_entry(methods: Mapping[str, str]) -> dict[str, str]:

@@ -1,0 +1,68 @@
+"""The sidebar's modelled figures in a real JupyterLab in headless Chromium, at 900 px.
+
+This VM has no energy counter, so everything is modelled (issue 18): the kernel-total tiles
+(Energy, CO2e) carry the band the cell rows do, and the power rows name every component
+(CPU, RAM, PLATFORM) in full with its measured/modelled tag and its power's band, not cut by
+an ellipsis, in the light and the dark theme. Screenshots: tests/artifacts/sidebar-bands-{light,dark}-900.png.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .lab import run_cell, screenshot, set_theme
+from .test_sidebar import SIDEBAR, load_in_new_notebook
+
+WIDTH_PX = 900
+
+# The tiles' figures and bands, and every text of the tiles and power rows whose content is
+# wider than its box (clipped, or cut with an ellipsis).
+_READ = """(root) => {
+    const tile = (name) => {
+        const value = root.querySelector(`.cm-Total-${name} .cm-Tile-value`);
+        const band = root.querySelector(`.cm-Total-${name} .cm-Tile-band`);
+        return {value: Number(value.dataset.value), text: band ? band.textContent : null,
+                low: band ? Number(band.dataset.low) : null, high: band ? Number(band.dataset.high) : null};
+    };
+    const clipped = [];
+    for (const node of root.querySelectorAll(
+            '.cm-Tile-label, .cm-Tile-value, .cm-Tile-band, .cm-Power-row .cm-Row-label, .cm-Power-row .cm-How-tag,'
+            + ' .cm-Power-row .cm-Row-figure, .cm-Power-row .cm-Row-band')) {
+        if (node.scrollWidth > node.clientWidth || node.textContent.includes('…')) {
+            clipped.push({text: node.textContent, scroll: node.scrollWidth, client: node.clientWidth});
+        }
+    }
+    const rows = Array.from(root.querySelectorAll('.cm-Power-row')).map((row) => {
+        const label = row.querySelector('.cm-Row-label').getBoundingClientRect();
+        const bar = row.querySelector('.cm-Bar').getBoundingClientRect();
+        const band = row.querySelector('.cm-Row-band');
+        return {component: row.dataset.component, label: row.querySelector('.cm-Row-label').innerText,
+                overlap: label.right > bar.left + 0.5, bar: bar.width, band: band ? band.textContent : null};
+    });
+    return {energy: tile('energy'), co2: tile('co2'), clipped, rows};
+}"""
+
+
+def test_modelled_totals_show_their_band_and_power_rows_name_every_component(lab, page):
+    load_in_new_notebook(lab, page, "sidebar-bands.ipynb", WIDTH_PX)
+    run_cell(page, "%%carbon --quiet\nsum(range(300_000))", timeout_ms=180_000)  # after the panel's imports
+    page.wait_for_selector(f"{SIDEBAR} .cm-Total-energy .cm-Tile-band", state="attached")
+    page.wait_for_selector(f'{SIDEBAR} .cm-Power-row[data-component="platform"]', state="attached")
+    for dark in (False, True):
+        set_theme(page, dark)
+        time.sleep(1.2)  # the next state message re-renders the panel in the new theme's styles
+        theme = "dark" if dark else "light"
+        screenshot(page, f"sidebar-bands-{theme}-{WIDTH_PX}")
+        found = page.evaluate(_READ, page.query_selector(SIDEBAR))
+        for name in ("energy", "co2"):
+            tile = found[name]
+            assert tile["text"] and tile["text"].endswith(" modelled"), (theme, name, tile)
+            assert 0 < tile["low"] < tile["value"] < tile["high"], (theme, name, tile)
+        assert found["clipped"] == [], (theme, found["clipped"])
+        rows = {row["component"]: row for row in found["rows"]}
+        assert {"cpu", "ram", "platform"} <= set(rows), rows
+        for component, row in rows.items():
+            assert component.split(":")[0].upper() in row["label"] and "modelled" in row["label"], (theme, row)
+            assert not row["overlap"] and row["bar"] > 20, (theme, row)
+            assert row["band"] and " .. " in row["band"] and row["band"].endswith(" W"), (theme, row)  # no counter here
+    set_theme(page, False)
