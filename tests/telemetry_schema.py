@@ -120,9 +120,7 @@ EXTENSIVE_ONLY: dict[str, Callable[[Any], bool]] = {
     "tracking_mode": _one_of("machine", "process", "hybrid"),
     "api_mode": _one_of("offline", "online", "both"),
     "output_methods": _list_of("file", "api", "logger", "prometheus", "logfire"),
-    # the request's "cpu, gpu, ram (combinations)", and "platform": the machine power model's rest of the
-    # machine (board, fans, disks, power supply), a component CodeCarbon does not have (issue 18)
-    "hardware_tracked": _list_of("cpu", "gpu", "ram", "platform"),
+    "hardware_tracked": _list_of("cpu", "gpu", "ram"),
     "task_tracking_used": lambda v: isinstance(v, bool),
     "decorator_vs_context": _one_of("decorator", "context_manager", "direct", "magic"),
     "measure_power_interval_secs": lambda v: _number(v) and v > 0,

@@ -146,7 +146,7 @@ def test_payload_from_a_session_carries_the_ledger_and_nothing_private(fresh_tel
     assert telemetry_schema.problems(built) == []
     assert built["country_iso_code"] == "FRA" and built["country_name"] == "France"
     assert built["api_mode"] == "offline" and built["output_methods"] == []
-    assert built["decorator_vs_context"] == "magic" and built["hardware_tracked"] == ["cpu", "ram", "platform"]
+    assert built["decorator_vs_context"] == "magic" and built["hardware_tracked"] == ["cpu", "ram"]
     assert built["energy_consumed_kwh"] >= record.energy_consumed > 0
     assert built["total_emissions_kg"] > 0 and built["duration_seconds"] >= record.duration
     assert built["first_measurement_time_ms"] > 0
@@ -194,19 +194,21 @@ def test_without_any_sampler_the_session_figures_are_zero_and_none_is_created(fr
 def test_cells_tracked_with_other_hardware_options_still_count(fresh_telemetry, tmp_path, samplers):
     tracked_cell(measured_config(force_cpu_power=55.0), seconds=0.1)  # e.g. %%carbon --force-cpu-power 55
     built = gather.build_payload("extensive", measured_config(), ConsentStore(tmp_path / "t.json"), samplers=samplers)
-    assert built["energy_consumed_kwh"] > 0 and built["hardware_tracked"] == ["cpu", "ram", "platform"]
+    assert built["energy_consumed_kwh"] > 0 and built["hardware_tracked"] == ["cpu", "ram"]
     assert len(samplers.all()) == 1  # telemetry made none
 
 
 @pytest.mark.parametrize("count_platform", [True, False])
-def test_hardware_tracked_names_the_platform_when_it_counts(fresh_telemetry, tmp_path, samplers, count_platform):
-    """The modelled platform is a tracked component (inside energy_consumed_kwh) unless
-    count_platform=False; the schema has no field of its own for its energy: the difference."""
+def test_the_platform_counts_in_the_energy_but_not_in_hardware_tracked(fresh_telemetry, tmp_path, samplers,
+                                                                      count_platform):
+    """The modelled platform is inside energy_consumed_kwh unless count_platform=False; the
+    request's hardware_tracked takes only cpu, gpu and ram, so it is not named there, and the
+    schema has no field of its own for its energy: the difference."""
     config = measured_config(count_platform=count_platform)
     tracked_cell(config)
     built = gather.build_payload("extensive", config, ConsentStore(tmp_path / "t.json"), samplers=samplers)
     assert telemetry_schema.problems(built) == []
-    assert built["hardware_tracked"] == (["cpu", "ram", "platform"] if count_platform else ["cpu", "ram"])
+    assert built["hardware_tracked"] == ["cpu", "ram"]
     platform_kwh = (built["energy_consumed_kwh"] - built["cpu_energy_kwh"] - built["gpu_energy_kwh"]
                     - built["ram_energy_kwh"])
     assert (platform_kwh > 1e-12 * built["energy_consumed_kwh"]) is count_platform
@@ -222,6 +224,6 @@ def test_gpu_facts_from_the_samplers_nvml(fresh_telemetry, monkeypatch, tmp_path
     assert built["gpu_count"] == 2 and built["gpu_model"] == "2 x NVIDIA H100 80GB HBM3"
     assert built["gpu_driver_version"] == "580.159.04" and built["cuda_version"] == "13.0"
     assert built["gpu_memory_total_gb"] == pytest.approx(2 * 80 * 1024**3 / 1e9, abs=0.1)
-    assert built["hardware_tracked"] == ["cpu", "gpu", "ram", "platform"]
+    assert built["hardware_tracked"] == ["cpu", "gpu", "ram"]
     assert built["gpu_detection_method"] == "nvidia-smi"
     assert built["gpu_energy_kwh"] > 0 and built["gpu_utilization_avg"] == pytest.approx(50, abs=1)

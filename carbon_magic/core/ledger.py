@@ -182,9 +182,6 @@ def _process_share(start: Reading, end: Reading, component: str) -> float:
     return min(max(numerator / denominator, 0.0), 1.0)
 
 
-COMPONENT_KINDS = ("cpu", "gpu", "ram", "platform")  # what kind_of gives, in reporting order
-
-
 def kind_of(component: str) -> str:
     """'gpu:1' -> 'gpu'."""
     return component.split(":", 1)[0]

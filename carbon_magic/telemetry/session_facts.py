@@ -23,7 +23,7 @@ from ..core.config import Config
 from ..core.location import Intensity, Location
 from ..core.location.intensity import choose_intensity
 from ..core.location.parameters import offline_mode, parameter_location
-from ..core.ledger import COMPONENT_KINDS, Window, kind_of
+from ..core.ledger import Window, kind_of
 from ..core.logs import warning_count
 from ..core.meters import HardwareSpec
 from ..core.problems import problems
@@ -34,6 +34,7 @@ from ..core import tracker
 # output_methods parameter values -> the feature request's vocabulary
 _OUTPUT_NAMES = {"csv": "file", "api": "api", "logger": "logger", "prometheus": "prometheus", "logfire": "logfire"}
 _STARTS = ("magic", "decorator", "context_manager", "direct")
+TELEMETRY_HARDWARE = ("cpu", "gpu", "ram")  # the values the request accepts in hardware_tracked
 # Problem places that mean a hardware source did not work as discovered.
 _HARDWARE_PLACES = ("meter", "fallback", "poll", "load probe", "sampler")
 MAX_ERROR_TYPES = 20
@@ -140,7 +141,7 @@ def collect(config: Config, latest: EmissionsData | None, samplers: SamplerRegis
     startup_s = sampler.startup_s
     return SessionFacts(
         record=session_record(sampler, config, latest),
-        hardware_tracked=tuple(kind for kind in COMPONENT_KINDS if kind in kinds),
+        hardware_tracked=tuple(kind for kind in TELEMETRY_HARDWARE if kind in kinds),
         rapl_available=bool(sampler.rapl_available),
         gpu_count=len(sampler.gpus),
         hardware_detection_success=not hardware_failed,
