@@ -7,9 +7,10 @@ energy_kWh x PUE, then x intensity (kg/kWh) for CO2 and x WUE (L/kWh) for water.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .._version import __version__
 from .location import Intensity, Location
@@ -107,7 +108,13 @@ class EmissionsData:
         return dataclasses.replace(self, **changes)
 
 
-def gpu_model_text(names: list[str]) -> str:
+@functools.lru_cache(maxsize=4)  # records come within the same few seconds
+def timestamp_text(second: int) -> str:
+    """CodeCarbon's timestamp (local time, to the second) of ``second`` since the epoch."""
+    return time.strftime(TIMESTAMP_FORMAT, time.localtime(second))
+
+
+def gpu_model_text(names: Sequence[str]) -> str:
     """CodeCarbon's style: '2 x NVIDIA A100-SXM4-40GB' (several models joined by ', ')."""
     counts: dict[str, int] = {}
     for name in names:
@@ -172,7 +179,7 @@ def build_record(window: Window, run: RunInfo) -> EmissionsData:
     location = run.location
     facts = run.facts
     return EmissionsData(
-        timestamp=time.strftime(TIMESTAMP_FORMAT, time.localtime(window.end.t_wall)),
+        timestamp=timestamp_text(int(window.end.t_wall)),
         project_name=run.project_name,
         run_id=run.run_id,
         experiment_id=run.experiment_id,
@@ -198,7 +205,7 @@ def build_record(window: Window, run: RunInfo) -> EmissionsData:
         cpu_count=facts.cpu_count,
         cpu_model=facts.cpu_model,
         gpu_count=len(run.gpu_names),
-        gpu_model=gpu_model_text(list(run.gpu_names)),
+        gpu_model=gpu_model_text(run.gpu_names),
         longitude=location.longitude,
         latitude=location.latitude,
         ram_total_size=facts.ram_total_gb,
