@@ -69,3 +69,14 @@ def test_the_summary_formats_each_figure_once(ip, monkeypatch, capsys):
     record = get_session(ip).records[-1]
     assert len(durations) == len(energies) == 1
     assert display.summary_views(record) == (display.summary_text(record), display.summary_html(record))
+
+
+def test_a_record_final_at_once_is_weighed_once_by_the_running_totals(ip, monkeypatch):
+    """A record whose figures are final when the cell ends is counted in the session's totals
+    once: its final call does not weigh the same record again."""
+    from carbon_magic.ipython import totals
+
+    shares = _counting(monkeypatch, totals.Share, "of")
+    ip.run_cell("%%carbon --quiet\nx = 1", store_history=True)
+    assert len(shares) == 1  # the session panel's totals
+    assert get_session(ip).records[-1].provisional is False
