@@ -6,7 +6,8 @@ CSV writes (on another thread, sharing the GIL) land in the time of the followin
 they are counted. For context, two more forms: a cell magic that only executes its body
 (IPython's own cost of any ``%%magic``) and ``%%carbon`` with no CSV output, and the core's
 Tracker start+stop pair measured alone.
-Target: median added time <= 0.5 ms (with or without the printed summary).
+Targets: ``%%carbon --quiet`` adds <= 0.25 ms (issue 17), with the printed summary <= 0.5 ms;
+the CPU time added is held to the same targets (it is less sensitive to a loaded machine).
 
 Also, less sensitive to a loaded machine: the CPU time of the process (all threads: the
 output lanes' writes included) per cell, over blocks of cells of one form, the blocks of
@@ -26,6 +27,7 @@ import time
 from common import row
 
 CELL = "x = 1"
+TARGET_US = {"%%carbon": 500.0, "%%carbon --quiet": 250.0}
 
 
 def shell_with_extension():
@@ -77,10 +79,10 @@ def main(cells: int = 3000) -> dict:
     print(f"%%carbon on a trivial cell ({CELL!r}), {cells} cells of each form, interleaved")
     row("untracked cell, median", f"{base:.0f} us", "-", True)
     result = {"untracked_us": base}
-    for name in ("%%carbon", "%%carbon --quiet"):
+    for name, target_us in TARGET_US.items():
         added = medians[name] - base
         row(f"{name}: median added per cell (summary {'off' if 'quiet' in name else 'printed'})",
-            f"{added:.0f} us", "<= 500 us", added <= 500)
+            f"{added:.0f} us", f"<= {target_us:.0f} us", added <= target_us)
         result[name] = added
     print("  context:")
     row("  a bare cell magic (IPython's own %%magic cost), added", f"{medians['%%bare'] - base:.0f} us", "-", True)
@@ -92,7 +94,9 @@ def main(cells: int = 3000) -> dict:
     print("  process CPU time per cell (all threads), blocks of cells interleaved; added to untracked:")
     for name, added_us in cpu_us.items():
         low, median, high = statistics.quantiles(added_us, n=4)
-        row(f"  {name}: CPU added per cell (blocks {low:.0f}..{high:.0f})", f"{median:.0f} us", "-", True)
+        target_us = TARGET_US.get(name)
+        row(f"  {name}: CPU added per cell (blocks {low:.0f}..{high:.0f})", f"{median:.0f} us",
+            "-" if target_us is None else f"<= {target_us:.0f} us", target_us is None or median <= target_us)
         result[f"{name} cpu"] = median
     return result
 

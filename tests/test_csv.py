@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import gc
 import os
 import subprocess
 import sys
@@ -255,6 +256,68 @@ def test_append_now_leaves_rows_held_from_a_failed_write_to_go_first(tmp_path, m
     assert not appender.append_now([row("r3")])  # r2 is held: it must come first
     appender.append([row("r3")])
     assert [r["run_id"] for r in read(path)] == ["r1", "r2", "r3"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the descriptor is kept open on POSIX only")
+def test_append_now_keeps_one_descriptor_open_and_follows_the_file_at_its_path(tmp_path, monkeypatch):
+    """Cell after cell, rows go through one descriptor kept open (no open/close per row); a file
+    replaced, rewritten or appended to by another writer meanwhile is noticed at the next row."""
+    path = tmp_path / "emissions.csv"
+    appender = csv_file.RowAppender(path, CSV_COLUMNS, forks=current_runtime().forks)
+    appender.append([row("r0")])
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(csv_file.os, "open", lambda *args: opened.append(args[0]) or real_open(*args))
+    assert all(appender.append_now([row(f"r{index}")]) for index in range(1, 6))
+    assert opened == [path]
+    append_rows(path, CSV_COLUMNS, [row("other")])  # another kernel's row: ours go after it
+    assert appender.append_now([row("r6")])
+    replacement = tmp_path / "new.csv"
+    append_rows(replacement, CSV_COLUMNS, [row("n0")])
+    os.replace(replacement, path)  # the file at the path is another one now
+    opened.clear()
+    assert appender.append_now([row("n1")]) and opened == [path]  # opened anew
+    assert [r["run_id"] for r in read(path)] == ["n0", "n1"]
+    size = path.stat().st_size
+    path.write_bytes(b"a" * (size - 2) + b"\n")  # rewritten in place, same size, another layout
+    os.utime(path, ns=(0, 0))
+    assert not appender.append_now([row("n2")]) and path.read_bytes() == b"a" * (size - 2) + b"\n"
+    path.unlink()
+    assert not appender.append_now([row("n2")]) and not path.exists()  # gone: the lane makes it anew
+    held = appender._held.fd
+    del appender
+    gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(held)  # closed with its appender
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this OS (Windows)")
+def test_a_forked_child_lets_go_of_the_descriptor_kept_open(tmp_path):
+    """The child closes the inherited descriptor (its lock stays the parent's) and opens its own."""
+    path = tmp_path / "emissions.csv"
+    appender = csv_file.RowAppender(path, CSV_COLUMNS, forks=current_runtime().forks)
+    appender.append([row("r0")])
+    assert appender.append_now([row("r1")])
+    inherited = appender._held.fd
+    child = os.fork()
+    if child == 0:
+        code = 0 if appender._held.fd == -1 and appender.append_now([row("child")]) else 1
+        os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+    assert appender._held.fd == inherited and appender.append_now([row("r2")])
+    assert [r["run_id"] for r in read(path)] == ["r0", "r1", "child", "r2"]
+
+
+def test_rows_are_encoded_as_the_csv_module_writes_them():
+    """The direct encoding of plain rows gives the csv module's bytes, field for field; rows
+    with a field to quote go through the csv module."""
+    values = [None, 0.1, 1e-300, float("nan"), float("inf"), -0.0, -1.5, 3, 2**70, True, False, "", "a", "=1+2",
+              "-x", "@x", "a,b", 'q"t', "l\nb", "c\rr", "\tx", "é ü", Path("p"), 1.5e22]
+    rows = [[a, b, c] for a in values for b in values[::3] for c in values[::5]] + [[value] for value in values]
+    for index in range(0, len(rows), 7):
+        chunk = rows[index:index + 7]
+        expected = csv_file.csv_bytes([[format_cell(value) for value in fields] for fields in chunk])
+        assert csv_file.encode_rows(chunk) == expected, chunk
 
 
 def test_rows_for_a_network_disk_always_go_to_the_lane(tmp_path, monkeypatch):

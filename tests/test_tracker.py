@@ -329,3 +329,19 @@ def test_record_band_counts_measured_components_at_their_value_and_modelled_ones
     assert (data.emissions_low, data.emissions_high) == pytest.approx((low_kwh * 0.5, high_kwh * 0.5))
     measured = tracker.record(Window(_reading(0.0, {"cpu": 0.0}), _reading(3600.0, {"cpu": 3.6e6}), ("cpu",)), "cpu")
     assert measured.energy_low == measured.energy_consumed == measured.energy_high == pytest.approx(1.2)
+
+
+def test_run_ids_are_the_version_4_uuids_of_their_random_bits():
+    """Run ids are written directly from 128 random bits, exactly as uuid.UUID(version=4) writes them."""
+    import random
+    import uuid
+
+    from carbon_magic.core.tracker import RunIds
+
+    ids = RunIds()
+    ids._random.seed(7)
+    expected = random.Random(7)
+    for _ in range(200):
+        run_id = ids.new()
+        assert run_id == str(uuid.UUID(int=expected.getrandbits(128), version=4))
+        assert uuid.UUID(run_id).version == 4

@@ -7,9 +7,11 @@ energy_kWh x PUE, then x intensity (kg/kWh) for CO2 and x WUE (L/kWh) for water.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .._version import __version__
 from .location import Intensity, Location
@@ -97,7 +99,7 @@ class EmissionsData:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def csv_values(self) -> list[Any]:
-        return [getattr(self, name) for name in CSV_COLUMNS]
+        return list(_CSV_FIELDS(self))
 
     def as_dict(self) -> dict[str, Any]:
         """CodeCarbon's fields (the CSV columns) as a dict."""
@@ -107,7 +109,16 @@ class EmissionsData:
         return dataclasses.replace(self, **changes)
 
 
-def gpu_model_text(names: list[str]) -> str:
+@functools.lru_cache(maxsize=4)  # records come within the same few seconds
+def timestamp_text(second: int) -> str:
+    """CodeCarbon's timestamp (local time, to the second) of ``second`` since the epoch."""
+    return time.strftime(TIMESTAMP_FORMAT, time.localtime(second))
+
+
+_CSV_FIELDS = operator.attrgetter(*CSV_COLUMNS)  # one call for the 38 values of a row
+
+
+def gpu_model_text(names: Sequence[str]) -> str:
     """CodeCarbon's style: '2 x NVIDIA A100-SXM4-40GB' (several models joined by ', ')."""
     counts: dict[str, int] = {}
     for name in names:
@@ -172,7 +183,7 @@ def build_record(window: Window, run: RunInfo) -> EmissionsData:
     location = run.location
     facts = run.facts
     return EmissionsData(
-        timestamp=time.strftime(TIMESTAMP_FORMAT, time.localtime(window.end.t_wall)),
+        timestamp=timestamp_text(int(window.end.t_wall)),
         project_name=run.project_name,
         run_id=run.run_id,
         experiment_id=run.experiment_id,
@@ -198,7 +209,7 @@ def build_record(window: Window, run: RunInfo) -> EmissionsData:
         cpu_count=facts.cpu_count,
         cpu_model=facts.cpu_model,
         gpu_count=len(run.gpu_names),
-        gpu_model=gpu_model_text(list(run.gpu_names)),
+        gpu_model=gpu_model_text(run.gpu_names),
         longitude=location.longitude,
         latitude=location.latitude,
         ram_total_size=facts.ram_total_gb,

@@ -56,7 +56,14 @@ class RunIds:
         if os.getpid() != self._pid:
             self._pid = os.getpid()
             self._random.seed()
-        return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
+        # str(uuid.UUID(int=bits, version=4)), written directly (a third of the cost)
+        text = "%032x" % ((self._random.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET)
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+# The variant (RFC 4122) and version (4) bits of a version 4 UUID, as uuid.UUID(version=4) sets them.
+_UUID4_CLEAR = ~(0xC000 << 48) & ~(0xF000 << 64)
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
 
 
 _run_ids = RunIds()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from IPython.core.display_functions import display
@@ -80,17 +81,43 @@ def _basis_parts(record: "CellRecord") -> list[tuple[str, str, bool]]:
     return [(kind, kind.upper(), kind in record.measured_kinds) for kind, _ in _kinds(record)]
 
 
-def summary_text(record: "CellRecord") -> str:
+@dataclass(frozen=True)
+class _Figures:
+    """A record's figures as the summary shows them, formatted once for its text and HTML."""
+
+    duration: str
+    energy: str
+    co2: str
+    water: str
+    power: str
+    basis: list[tuple[str, str, bool]]
+    intensity: str
+
+    @classmethod
+    def of(cls, record: "CellRecord") -> "_Figures":
+        return cls(
+            duration=duration(record.duration_s),
+            energy=energy_text(record),
+            co2=co2_text(record),
+            water=f"water {water(record.water_l)}" if record.water_l else "",  # 0: wue unset, nothing measured
+            power=", ".join(_power_parts(record)),
+            basis=_basis_parts(record),
+            intensity=intensity(record.intensity_g_per_kwh, record.intensity_source),
+        )
+
+
+def summary_text(record: "CellRecord", figures: _Figures | None = None) -> str:
     """One line: what the cell cost and why (status only when it did not end well)."""
+    shown = figures or _Figures.of(record)
     items = [
         f"carbon: {record.label}",
-        duration(record.duration_s),
-        energy_text(record),
-        co2_text(record),
-        *([f"water {water(record.water_l)}"] if record.water_l else []),  # 0: wue unset, nothing measured
-        "avg " + ", ".join(_power_parts(record)),
-        f"{whose_figures(record.machine_wide)}: {', '.join(basis_text(n, m) for _, n, m in _basis_parts(record))}",
-        intensity(record.intensity_g_per_kwh, record.intensity_source),
+        shown.duration,
+        shown.energy,
+        shown.co2,
+        *([shown.water] if shown.water else []),
+        "avg " + shown.power,
+        f"{whose_figures(record.machine_wide)}: {', '.join(basis_text(n, m) for _, n, m in shown.basis)}",
+        shown.intensity,
     ]
     if record.status != "ok":
         items.append(record.status.upper())
@@ -99,23 +126,30 @@ def summary_text(record: "CellRecord") -> str:
     return " | ".join(items)
 
 
-def summary_html(record: "CellRecord") -> str:
+def summary_html(record: "CellRecord", figures: _Figures | None = None) -> str:
+    shown = figures or _Figures.of(record)
     colour = status_colour(record.status)
     status = "" if record.status == "ok" else f' <b style="color:{colour}">{record.status}</b>'
     return (
         f'<div class="carbon-magic-summary" style="{_BOX}border-left-color:{colour}">'
-        f"<b>{html.escape(record.label)}</b>{status} &middot; {duration(record.duration_s)} &middot; "
-        f"<b>{html.escape(energy_text(record))}</b> &middot; <b>{html.escape(co2_text(record))}</b> &middot; "
-        f"{f'water {water(record.water_l)} &middot; ' if record.water_l else ''}"
-        f"avg {html.escape(', '.join(_power_parts(record)))}"
-        f'<br><span style="opacity:.7">{basis_html(record.machine_wide, _basis_parts(record))} &middot; '
-        f"{html.escape(intensity(record.intensity_g_per_kwh, record.intensity_source))}"
+        f"<b>{html.escape(record.label)}</b>{status} &middot; {shown.duration} &middot; "
+        f"<b>{html.escape(shown.energy)}</b> &middot; <b>{html.escape(shown.co2)}</b> &middot; "
+        f"{f'{shown.water} &middot; ' if shown.water else ''}"
+        f"avg {html.escape(shown.power)}"
+        f'<br><span style="opacity:.7">{basis_html(record.machine_wide, shown.basis)} &middot; '
+        f"{html.escape(shown.intensity)}"
         f"{' (provisional: a slow counter will settle it)' if record.provisional else ''}</span></div>"
     )
 
 
+def summary_views(record: "CellRecord") -> tuple[str, str]:
+    """``summary_text`` and ``summary_html`` of ``record``, its figures formatted once."""
+    figures = _Figures.of(record)
+    return summary_text(record, figures), summary_html(record, figures)
+
+
 def show_summary(record: "CellRecord") -> None:
-    show(summary_text(record), summary_html(record))
+    show(*summary_views(record))
 
 
 # -- tables ------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -154,6 +155,7 @@ class CellRecord:
         }
 
 
+@functools.lru_cache(maxsize=32)  # the same few (components, measured) pairs, cell after cell
 def measured_kinds(components: tuple[str, ...], measured: frozenset[str]) -> frozenset[str]:
     """The kinds of ``components`` whose every component is in ``measured`` (``Reading.measured``:
     read from a hardware counter); 'gpu' covers 'gpu:0', 'gpu:1'."""

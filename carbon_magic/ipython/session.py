@@ -26,7 +26,7 @@ import re
 import sys
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import IPython
 
@@ -41,6 +41,13 @@ from .pending_clear import PendingClear
 from .pool import TrackerPool
 from .records import CellInfo, CellRecord, TrackedWindow, first_line
 from .route import publish_in_order
+
+if TYPE_CHECKING:
+    from ..core.tracker import Tracker
+    from ..outputs.cells_file import CellsFile
+
+# A stopped tracker and its per-cell file, taken from the pool for a window (Session.reserve).
+Reserved = tuple["Tracker", "CellsFile | None"]
 
 # A cell that %carbon on leaves to the magics: a %%carbon cell that tracked_cells did not mark
 # (the cell magic runs it and records it: nested, or options it reports as wrong), or
@@ -161,9 +168,11 @@ class Session:
                 problems.note(f"listener {type(listener).__name__}.{method}", error)
 
     # -- windows -----------------------------------------------------------------------------
-    def open(self, kind: str, options: TrackOptions, cell: CellInfo, label: str | None = None) -> TrackedWindow:
-        """Start tracking a window; ConfigError for a bad configuration (nothing started)."""
-        tracker, cells_file = self.pool.acquire(options)
+    def open(self, kind: str, options: TrackOptions, cell: CellInfo, label: str | None = None,
+             reserved: Reserved | None = None) -> TrackedWindow:
+        """Start tracking a window; ConfigError for a bad configuration (nothing started).
+        ``reserved``: the tracker ``reserve`` gave for these options this cell."""
+        tracker, cells_file = reserved or self.pool.acquire(options)
         window = TrackedWindow(
             kind=kind,
             label=options.name or label or f"{kind} {cell.execution_count or ''}".strip(),
@@ -229,7 +238,7 @@ class Session:
         clear that still waits (see pending_clear.py)."""
         if record is None or not self._summary_due(window) or window.summary_shown:
             return
-        text, html_text = display.summary_text(record), display.summary_html(record)
+        text, html_text = display.summary_views(record)
         footnote = self.log_route.footnote() if self.log_route is not None else ""
         if footnote:  # what went wrong in the background, here rather than in some cell's stderr
             text += f"\n{footnote}"
@@ -276,7 +285,14 @@ class Session:
     # -- the cell being run (IPython events) -------------------------------------------------
     def mark(self, cell: Any) -> None:
         """The cell about to run is a ``%%carbon`` cell (a tracked_cells.MarkedCell)."""
+        self._unmark()
         self._marked = cell
+
+    def _unmark(self) -> None:
+        """Forget the marked cell (not the one run); the tracker reserved for it back to the pool."""
+        marked, self._marked = self._marked, None
+        if marked is not None:
+            self.pool.release(marked.reserved[0])
 
     def pre_run_cell(self, info: Any) -> None:
         """IPython's pre_run_cell: remember the cell; open its window if it is a ``%%carbon``
@@ -292,15 +308,17 @@ class Session:
             self._wait_for_rows()
             self.pending_clear.new_cell()
             raw = info.raw_cell or ""
-            marked, self._marked = self._marked, None
+            marked = self._marked
             if marked is not None and not marked.is_cell(raw):
+                self._unmark()  # marked, then not run: its tracker back to the pool
                 marked = None
+            self._marked = None
             line = marked.first_line if marked is not None else first_line(raw)
             self.cell = CellInfo(execution_count(self.shell, info), getattr(info, "cell_id", None), line)
             options = marked.options if marked is not None else None if left_to_magics(raw) else self.auto
             if options is not None and self._auto_window is None:
                 try:
-                    self._auto_window = self.open("cell", options, self.cell)
+                    self._auto_window = self.open("cell", options, self.cell, reserved=marked.reserved if marked else None)
                 except ConfigError as error:
                     print(f"carbon_magic: not tracking this cell: {error}", file=sys.stderr)
                 except Exception as error:
@@ -336,8 +354,14 @@ class Session:
     def check(self, options: TrackOptions) -> None:
         """ConfigError now if ``options`` make a bad configuration (a tracker checks its location
         and GPUs when built; it waits in the pool for the cell)."""
-        tracker, _ = self.pool.acquire(options)
+        tracker, _ = self.reserve(options)
         self.pool.release(tracker)
+
+    def reserve(self, options: TrackOptions) -> Reserved:
+        """A stopped tracker for ``options`` and its per-cell file (ConfigError if bad), for a
+        window opened in this same cell (``open(..., reserved=)``: the configuration is not
+        looked up twice); ``pool.release`` it if the window is not opened after all."""
+        return self.pool.acquire(options)
 
     def start_auto(self, options: TrackOptions) -> None:
         """``%carbon on``: check the configuration now, then track every following cell."""

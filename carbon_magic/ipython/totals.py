@@ -127,7 +127,8 @@ class RunningTotals:
         self._count = 0
         self._measured_runs = dict.fromkeys(KINDS, 0)
         self._machine_wide_runs = 0
-        self._pending: dict[str, Share] = {}  # run_id -> share counted until its final figures
+        # run_id -> the record counted and its share, until its final figures
+        self._pending: dict[str, tuple["CellRecord", Share]] = {}
 
     def cell_finished(self, record: "CellRecord", data: object = None) -> None:
         if not counted(record.kind):
@@ -136,12 +137,12 @@ class RunningTotals:
         with self._lock:
             self._add(share, 1)
             self._count += 1
-            self._pending[record.run_id] = share
+            self._pending[record.run_id] = (record, share)
 
     def cell_finalized(self, record: "CellRecord", data: object = None) -> None:
         with self._lock:
-            old = self._pending.pop(record.run_id, None)
-            if old is None:
+            counted_record, old = self._pending.pop(record.run_id, (None, None))
+            if old is None or counted_record is record:  # final at once: counted as it is
                 return
             new = Share.of(record)
             if new != old:

@@ -42,13 +42,15 @@ _EVENTS = ("pre_execute", "post_execute")
 @dataclass(frozen=True)
 class MarkedCell:
     """A cell the transformer took a ``%%carbon`` line from: that line, its options, the
-    first line of the body (the cell's first line in records), and ``stop_before_code()``,
-    for a Ctrl-C that came while its window opened."""
+    first line of the body (the cell's first line in records), ``stop_before_code()``, for a
+    Ctrl-C that came while its window opened, and the tracker reserved for it when its
+    options were checked (``Session.reserve``)."""
 
     magic_line: str
     options: TrackOptions
     first_line: str
     stop_before_code: Callable[[], None]
+    reserved: tuple[Any, Any]
 
     def is_cell(self, raw_cell: str) -> bool:
         """True if ``raw_cell`` (as ``pre_run_cell`` sees it) is the cell that was marked."""
@@ -100,12 +102,12 @@ class TrackedCells:
         match = _MAGIC_LINE.match(lines[0])
         if match is None:
             return lines
-        options = self._options(match.group(1) or "")
-        if options is None:
+        checked = self._options(match.group(1) or "")
+        if checked is None:
             return lines
         body = lines[1:]
         magic_line = lines[0].rstrip("\r\n")
-        self.session.mark(MarkedCell(magic_line, options, first_line("".join(body)), self.stop_before_code))
+        self.session.mark(MarkedCell(magic_line, checked[0], first_line("".join(body)), self.stop_before_code, checked[1]))
         first = next((index for index, line in enumerate(body) if line.strip()), len(body))
         if first < len(body) and body[first].startswith("%%"):
             return body[first:]  # another cell magic: it must be the first line to be one
@@ -116,14 +118,14 @@ class TrackedCells:
     # cell magic does.
     transform.has_side_effects = True  # type: ignore[attr-defined]  # a flag IPython reads off the function
 
-    def _options(self, text: str) -> TrackOptions | None:
-        """The line's options, expanded as IPython expands a cell magic's line; None if invalid."""
+    def _options(self, text: str) -> tuple[TrackOptions, Any] | None:
+        """The line's options, expanded as IPython expands a cell magic's line, and the tracker
+        reserved for them; None if invalid."""
         try:
             options, _ = parse_options(_expand(self.shell, text), "%%carbon")
-            self.session.check(options)
+            return options, self.session.reserve(options)
         except Exception:  # UsageError, ConfigError or worse: never an error before the cell
             return None  # the cell magic runs instead, says what is wrong, and runs nothing
-        return options
 
 
 def _expand(shell: Any, text: str) -> str:

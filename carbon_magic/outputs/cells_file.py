@@ -18,6 +18,7 @@ cost one file write, not one each.
 
 from __future__ import annotations
 
+import operator
 import threading
 from pathlib import Path
 from typing import Any, Mapping
@@ -35,9 +36,12 @@ RECORD_COLUMNS: tuple[str, ...] = ("intensity_g_per_kwh", "intensity_source", "p
 CELLS_CSV_COLUMNS: tuple[str, ...] = CELL_COLUMNS + CSV_COLUMNS + RECORD_COLUMNS
 
 
+_RECORD_FIELDS = operator.attrgetter(*RECORD_COLUMNS)
+
+
 def cells_row(cell: Mapping[str, Any], data: EmissionsData) -> list[Any]:
     """One row: ``cell``'s CELL_COLUMNS values, then ``data``'s figures."""
-    return [*(cell.get(name) for name in CELL_COLUMNS), *data.csv_values(), *(getattr(data, n) for n in RECORD_COLUMNS)]
+    return [*(cell.get(name) for name in CELL_COLUMNS), *data.csv_values(), *_RECORD_FIELDS(data)]
 
 
 class CellsFile:

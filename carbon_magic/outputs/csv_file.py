@@ -19,7 +19,10 @@
 - ``RowAppender.append_now`` appends on the caller's thread when that is one plain append
   (a local disk, the lock free at once, a file with the right header and no torn row, no
   rows held back), so that a cell's rows are on disk when it ends, with no thread to wait
-  for; anything else is left to the output lane, which does all of the above.
+  for; anything else is left to the output lane, which does all of the above. Its descriptor
+  stays open from row to row (POSIX): the file is re-opened when the one at the path is
+  another (renamed, replaced, deleted), and the header and last row are checked again when
+  the file changed since its last row (size or modification time).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import csv
 import functools
 import io
 import os
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -78,10 +82,40 @@ def csv_bytes(rows: Iterable[Sequence[str]]) -> bytes:
 # Written by the csv module as format_cell writes them (None empty, floats by repr, ints and
 # bools by str): only other values need format_cell.
 _WRITTEN_AS_IS = frozenset({type(None), float, int, bool})
+# Characters that make the csv module quote a field (a carriage return: by Python version);
+# in a joined line, a comma more than the separators is one.
+_QUOTED = re.compile('["\r\n]')
+
+
+def _plain_line(row: Sequence[Any]) -> str | None:
+    """``row`` as one CSV line, each field as ``format_cell`` writes it, when no field needs
+    quoting (the usual record: numbers, names, ids); None when one does."""
+    fields = []
+    for value in row:
+        kind = type(value)
+        if kind is str:
+            fields.append("'" + value if value.startswith(_FORMULA_START) else value)
+        elif kind is float:
+            fields.append(repr(value))
+        elif value is None:
+            fields.append("")
+        elif kind is int or kind is bool:
+            fields.append(str(value))
+        else:
+            fields.append(format_cell(value))
+    line = ",".join(fields)
+    if line.count(",") != len(fields) - 1 or _QUOTED.search(line) or line == "":
+        return None  # a field with a comma, quote or line break; or one empty field (written "")
+    return line + "\n"
 
 
 def encode_rows(rows: Iterable[Sequence[Any]]) -> bytes:
-    """Rows of values, each field as ``format_cell`` writes it."""
+    """Rows of values, each field as ``format_cell`` writes it: the bytes the csv module
+    writes, joined directly when no field needs quoting (several times cheaper per row)."""
+    rows = list(rows)
+    lines = [_plain_line(row) for row in rows]
+    if None not in lines:
+        return "".join(lines).encode("utf-8")  # type: ignore[arg-type]  # no None, checked
     as_is = _WRITTEN_AS_IS
     return csv_bytes([v if type(v) in as_is else format_cell(v) for v in row] for row in rows)
 
@@ -142,21 +176,26 @@ class LockBusy(Exception):
 class LockedFile:
     """An exclusive lock on the file now at ``path`` (re-opened if it was renamed meanwhile).
     ``blocking=False``: an existing file only (FileNotFoundError), and LockBusy instead of
-    waiting for another writer's lock.
+    waiting for another writer's lock. ``keep_open``: the descriptor stays open between uses
+    (only the lock is let go), re-opened when the file at ``path`` is another one (renamed,
+    replaced, deleted); POSIX only (an open file on Windows cannot be renamed or deleted).
     A child forked while it is open closes its copy of the descriptor (through ``forks``, when
     given)."""
 
-    def __init__(self, path: Path, forks: ForkGuard | None = None, blocking: bool = True):
+    def __init__(self, path: Path, forks: ForkGuard | None = None, blocking: bool = True, keep_open: bool = False):
         self.path = path
         self.fd = -1
+        self.opened: os.stat_result | None = None  # the file's status when it was locked
         self._open_flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if blocking else 0)
         self._blocking = blocking
+        self._keep_open = keep_open and os.name == "posix"
         if forks is not None:
             forks.watch(self)
 
     def __enter__(self) -> "LockedFile":
         while True:
-            self.fd = os.open(self.path, self._open_flags, 0o644)
+            if self.fd < 0:
+                self.fd = os.open(self.path, self._open_flags, 0o644)
             try:
                 lock(self.fd, wait=self._blocking)
             except OSError:
@@ -164,23 +203,31 @@ class LockedFile:
                 if self._blocking:
                     raise
                 raise LockBusy(self.path) from None
+            opened = os.fstat(self.fd)
             try:
-                same = os.path.samestat(os.fstat(self.fd), os.stat(self.path))
+                same = os.path.samestat(opened, os.stat(self.path))
             except FileNotFoundError:
                 same = False
             if same:
+                self.opened = opened
                 return self
+            if self._keep_open:
+                unlock(self.fd)
             self._close()  # someone renamed or replaced the file while we waited: retry
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.fd >= 0:
             unlock(self.fd)
-        self._close()
+        if not self._keep_open:
+            self._close()
 
     def _close(self) -> None:
         fd, self.fd = self.fd, -1
         if fd >= 0:
             os.close(fd)
+
+    def __del__(self) -> None:  # a descriptor kept open goes with its object
+        self._close()
 
     def after_fork_in_child(self) -> None:
         """In a forked child: let go of the inherited descriptor (the parent keeps the lock)."""
@@ -208,9 +255,10 @@ class LockedFile:
             end = start
         return 0
 
-    def append(self, data: bytes) -> None:
-        """All of ``data`` or nothing: a short or failed write is truncated back."""
-        size = self.size()
+    def append(self, data: bytes, size: int | None = None) -> None:
+        """All of ``data`` or nothing: a short or failed write is truncated back (to ``size``,
+        the file's size now, when the caller knows it)."""
+        size = self.size() if size is None else size
         try:
             _write_all(self.fd, data)
         except OSError:
@@ -275,6 +323,11 @@ class RowsDropped(Exception):
     """Rows that could not be written for so long that the oldest had to be let go."""
 
 
+def _end_of(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What tells whether a file changed since a write: its device, inode, size and modification time."""
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
 class RowAppender:
     """Appends rows to one CSV file. A write that fails (OSError: read-only folder, full disk)
     keeps its rows, which go first with the next write: a passing fault loses no row. A
@@ -296,6 +349,11 @@ class RowAppender:
         self._unwritten: list[Sequence[Any]] = []
         self._places: OrderedDict[str, tuple[int, bytes]] = OrderedDict()  # key -> (offset, row bytes)
         self._on_local_disk: bool | None = None
+        # append_now's descriptor, kept open between rows, and the file's (device, inode, size,
+        # modification time) after its last row: while they hold, nobody else wrote since, and
+        # the file still has our header and ends with our whole row
+        self._held = LockedFile(path, forks, blocking=False, keep_open=True)
+        self._held_end: tuple[int, int, int, int] | None = None
         forks.watch(self)
 
     def after_fork_in_child(self) -> None:
@@ -319,10 +377,13 @@ class RowAppender:
         try:
             if self._unwritten or not self._local():
                 return False
-            with LockedFile(self.path, self._forks, blocking=False) as locked:
-                if not appends_plainly(locked, self._header_bytes):
+            with self._held as locked:
+                opened = locked.opened
+                assert opened is not None  # set by entering
+                if _end_of(opened) != self._held_end and not appends_plainly(locked, self._header_bytes):
                     return False
-                locked.append(encode_rows(rows))
+                locked.append(encode_rows(rows), opened.st_size)
+                self._held_end = _end_of(os.fstat(locked.fd))
             return True
         except Exception:  # written whole or not at all (LockBusy, OSError): the lane tries again,
             return False  # and counts what fails there
