@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 
@@ -36,7 +37,7 @@ def test_counter_gpu_window_energy_once_settled(monkeypatch, samplers):
     install(monkeypatch, [FakeGpu(profile, update_s=0.1)])
     sampler = samplers.get(SPEC)
     assert sampler.components == ("cpu", "ram", "platform", "gpu:0")  # platform: the modelled rest of the machine
-    assert sampler.methods()["gpu:0"] == "NVML energy counter (NVIDIA H100 80GB HBM3)"
+    assert sampler.methods()["gpu:0"] == "measured: NVML energy counter (NVIDIA H100 80GB HBM3)"
     assert sampler.exact()["gpu:0"]
     start, end = settled_window(sampler, 0.5)
     assert not start.provisional and not end.provisional
@@ -76,9 +77,11 @@ def test_short_window_between_counter_updates_is_provisional_then_settled(monkey
 
 def test_no_nvml_means_no_gpu_components_said_once(monkeypatch):
     install(monkeypatch, [], init_error=NVML_ERROR_LIBRARY_NOT_FOUND)
+    monkeypatch.setitem(sys.modules, "amdsmi", None)  # amdsmi not installed either
     discovery = discover(SPEC, machine_facts(), time.monotonic())
     assert [m.component for m in discovery.meters] == ["cpu", "ram", "platform"]
-    assert discovery.notes == ["No NVIDIA GPU measured: NVML did not start (NVML Shared Library Not Found)."]
+    assert discovery.notes == ["No NVIDIA GPU measured: NVML did not start (NVML Shared Library Not Found).",
+                               "No AMD GPU measured: amdsmi is not installed."]
 
 
 def test_gpu_lost_mid_run_keeps_the_rest_counting(monkeypatch, samplers):

@@ -16,6 +16,12 @@ instant:
 
 ``energy_at(t)`` splits the energy of the update interval holding ``t`` in proportion to
 the power of its neighbours: exact when power is constant, and when it steps at ``t``.
+
+How often a counter updates is measured, whatever the vendor: ``measure_update_period`` reads
+it back to back for a few milliseconds when its meter starts. A counter that updates at least
+every ``FINAL_WITHIN_S`` (AMD MI300's, about every millisecond) needs no settling: a read is
+final at once (the last change plus recent power x the time since, which is less than one
+update); slower ones (NVML's ~100 ms, older AMD cards') are settled as above.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import bisect
 import math
 import statistics
 from collections import deque
+from typing import Callable
 
 # Changes kept: at 100 ms per change, a little under two minutes.
 HISTORY = 1024
@@ -34,6 +41,33 @@ MIN_FIT = 8
 DEFAULT_UPDATE_PERIOD_S = 0.1
 # A fitted grid is trusted when its phase is pinned to within this fraction of the period.
 MAX_PHASE_SPREAD = 0.05
+# A counter updating at least this often is final at once: a boundary is then off by at most
+# power x half an update (0.35 J at 700 W for a 1 ms counter: 1 % of a 50 ms window, 0.1 % of
+# a 0.5 s one). Settling could not do better: the poller (every ~7 ms) cannot bracket its changes.
+FINAL_WITHIN_S = 0.005
+# Measuring a counter's period at start: reads back to back for at most this long, and the
+# changes it must see (fewer: a counter slower than about a third of the budget, left to the
+# polls to learn).
+MEASURE_BUDGET_S = 0.02
+MEASURE_CHANGES = 4
+
+
+def measure_update_period(read: Callable[[], float], clock: Callable[[], float],
+                          budget_s: float = MEASURE_BUDGET_S) -> float | None:
+    """A counter's update period, from reading it back to back for at most ``budget_s``: the
+    shortest gap between the changes seen (a read delayed by a busy machine only lengthens
+    gaps); None when fewer than MEASURE_CHANGES changes were seen."""
+    started = clock()
+    last = read()
+    seen: list[float] = []
+    while len(seen) < MEASURE_CHANGES and clock() - started < budget_s:
+        value = read()
+        if value != last:
+            seen.append(clock())
+            last = value
+    if len(seen) < MEASURE_CHANGES:
+        return None
+    return min(b - a for a, b in zip(seen, seen[1:]))
 
 
 class CounterTimeline:
@@ -51,8 +85,15 @@ class CounterTimeline:
         self._values: deque[float] = deque(maxlen=HISTORY)
         self._instants: list[float] | None = None  # cache of estimated change instants
         self.update_period_s = DEFAULT_UPDATE_PERIOD_S
+        self.final_at_once = False  # a fast counter: see FINAL_WITHIN_S
         self.grid: tuple[float, float] | None = None  # (phase, period) of the update grid
         self._anchors: deque[tuple[int, float, float]] = deque(maxlen=FIT_WINDOW)  # (n, lo, hi)
+
+    def set_update_period(self, period_s: float | None) -> None:
+        """The counter's update period as measured (``measure_update_period``; None: unknown)."""
+        if period_s is not None and period_s > 0:
+            self.update_period_s = period_s
+            self.final_at_once = period_s <= FINAL_WITHIN_S
 
     @property
     def last_value_j(self) -> float:
@@ -88,6 +129,8 @@ class CounterTimeline:
     # -- the update grid --------------------------------------------------------------------
     def _learn(self, lo: float, hi: float) -> None:
         """Add a narrow bracket to the grid's constraints and refit."""
+        if self.final_at_once:
+            return  # polls slower than the counter cannot pin its grid, nor need to
         if hi - lo > self.update_period_s / 2:
             if self.grid is None:
                 self._anchors.clear()  # a first fit needs consecutive changes
@@ -151,8 +194,13 @@ class CounterTimeline:
         the average power of the interval before and the one after: exact when the power
         steps at ``t`` (a cell starting or ending its GPU work, synchronised) and the same as
         linear interpolation when it does not change. This needs the change after next, so a
-        boundary is final about two counter updates after it.
+        boundary is final about two counter updates after it. A counter final at once gives,
+        after its last change, that change plus recent power x the time since.
         """
+        if self.final_at_once and t >= self.last_change_t:
+            if t > self._last_poll_t:
+                return None
+            return self._last_value + (self.recent_power_w() or 0.0) * (t - self.last_change_t)
         instants = self.instants()
         values = self._values
         position = bisect.bisect_left(instants, t)  # first change at or after t
