@@ -8,7 +8,6 @@ import os
 import sys
 import threading
 import time
-import types
 
 import pytest
 
@@ -19,7 +18,7 @@ from carbon_magic.core.meters.counter_timeline import FINAL_WITHIN_S
 from carbon_magic.core.meters.gpu import GpuInfo, select_gpus
 from carbon_magic.core.problems import problems
 from carbon_magic.core.sampler import settler
-from tests.fakes import fake_amdsmi, fake_pynvml
+from tests.fakes import fake_amdsmi, fake_pynvml, fake_torch
 from tests.fakes.fake_amdsmi import AMDSMI_STATUS_DRIVER_NOT_LOADED, FakeAmdGpu
 from tests.fakes.profiles import Constant
 from tests.polling import eventually
@@ -90,7 +89,7 @@ def test_the_settle_rule_follows_the_measured_period_not_the_vendor(monkeypatch,
     sampler = samplers.get(SPEC)
     nvidia, amd_gpu = (sampler.keeper.slots[c].meter for c in ("gpu:0", "gpu:1"))
     assert nvidia.timeline.final_at_once and nvidia.timeline.update_period_s <= FINAL_WITHIN_S
-    assert not amd_gpu.timeline.final_at_once
+    assert not nvidia.settles and amd_gpu.settles and not amd_gpu.timeline.final_at_once
     reading = sampler.read()
     assert reading.provisional == {"gpu:1"}
 
@@ -124,7 +123,7 @@ def test_a_counter_reset_counts_on_from_the_new_value_and_is_noted(monkeypatch, 
     time.sleep(0.15)
     end = sampler.read()
     energy_j = end.energy_j["gpu:0"] - start.energy_j["gpu:0"]
-    # the interval around the reset counts 0 J: at most one poll's worth is lost
+    # at most the energy since the read before the reset is lost (0 J for that interval)
     assert 400.0 * (end.t_mono - start.t_mono) - 400.0 * 0.16 <= energy_j <= 400.0 * (end.t_mono - start.t_mono) * 1.01
     [problem] = [p for p in problems.all() if p.where == "gpu:0 meter"]
     assert problem.error_type == "CounterWentBackwards" and "amdsmi energy counter of GPU 0" in problem.message
@@ -280,10 +279,23 @@ def test_a_machine_with_nvidia_and_amd_gpus_measures_both(monkeypatch, samplers)
 # -- processes and frameworks ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("process_handles", [False, True], ids=["amdsmi 6.1+", "older amdsmi"])
-def test_process_mode_counts_a_gpu_only_where_the_tree_uses_it(monkeypatch, samplers, no_nvidia, process_handles):
-    amd(monkeypatch, FakeAmdGpu(Constant(100.0), pids=(os.getpid(),)),
-        FakeAmdGpu(Constant(100.0), uuid="1cff74a1", pids=(os.getpid() + 100_000,)), process_handles=process_handles)
+def install_two_gpus(monkeypatch, library: str, mine: int, other: int) -> None:
+    """Two GPUs at 100 W, the first used by process ``mine``, the second by ``other``."""
+    if library == "nvml":
+        fake_pynvml.install(monkeypatch, [fake_pynvml.FakeGpu(Constant(100.0), update_s=0.01, pids=(mine,)),
+                                          fake_pynvml.FakeGpu(Constant(100.0), update_s=0.01, uuid="GPU-1", pids=(other,))])
+        monkeypatch.setitem(sys.modules, "amdsmi", None)
+        return
+    fake_pynvml.install(monkeypatch, [])
+    amd(monkeypatch, FakeAmdGpu(Constant(100.0), pids=(mine,)), FakeAmdGpu(Constant(100.0), uuid="1cff74a1", pids=(other,)),
+        process_handles=library == "older amdsmi")
+
+
+@pytest.mark.parametrize("library", ["nvml", "amdsmi 6.1+", "older amdsmi"])
+def test_process_mode_counts_a_gpu_only_where_the_tree_uses_it(monkeypatch, samplers, library):
+    """Whatever the vendor: NVML's compute processes, amdsmi's process list (dicts since 6.1,
+    process handles to ask about before)."""
+    install_two_gpus(monkeypatch, library, mine=os.getpid(), other=os.getpid() + 100_000)
     sampler = samplers.get(SPEC)
     lease = sampler.request_interval(0.05, process_tree=True)
     start = sampler.read(tick=True)
@@ -295,29 +307,10 @@ def test_process_mode_counts_a_gpu_only_where_the_tree_uses_it(monkeypatch, samp
     assert mine > 20 and other == 0.0
 
 
-class RocmCuda:
-    """torch.cuda as torch built for ROCm has it (HIP behind CUDA's names)."""
-
-    def __init__(self):
-        self.synchronised: list[int] = []
-
-    def is_initialized(self) -> bool:
-        return True
-
-    def device_count(self) -> int:
-        return 1
-
-    def synchronize(self, device: int) -> None:
-        self.synchronised.append(device)
-
-
 def test_torch_on_rocm_is_synchronised_at_the_boundaries_of_an_amd_gpu_window(monkeypatch, no_nvidia):
     amd(monkeypatch, FakeAmdGpu(Constant(300.0)))
-    torch = types.ModuleType("torch")
-    torch.version = types.SimpleNamespace(hip="6.2.41133", cuda=None)
-    torch.cuda = RocmCuda()
-    monkeypatch.setitem(sys.modules, "torch", torch)
+    cuda = fake_torch.install(monkeypatch, delay_s=0.0, hip="6.2.41133")
     tracker = EmissionsTracker(**BASE)
     tracker.start()
     tracker.stop()
-    assert torch.cuda.synchronised == [0, 0]
+    assert cuda.synchronised == [0, 0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -114,19 +113,3 @@ def test_select_gpus_by_index_uuid_prefix_and_env():
 def test_select_unknown_gpu_lists_the_gpus_there_are():
     with pytest.raises(ValueError, match=r"no GPU matches 7.*0 \(GPU-aaaa1111-0000, A100\)"):
         select_gpus((7,), GPUS, {})
-
-
-def test_process_mode_counts_a_gpu_only_where_the_tree_holds_a_context(monkeypatch, samplers):
-    install(
-        monkeypatch,
-        [FakeGpu(Constant(100.0), update_s=0.01, pids=(os.getpid(),)), FakeGpu(Constant(100.0), update_s=0.01, uuid="GPU-1")],
-    )
-    sampler = samplers.get(SPEC)
-    lease = sampler.request_interval(0.05, process_tree=True)
-    start = sampler.read(tick=True)
-    time.sleep(0.4)
-    end = sampler.read(tick=True)
-    lease.release()
-    mine = end.process_energy_j["gpu:0"] - start.process_energy_j["gpu:0"]
-    other = end.process_energy_j["gpu:1"] - start.process_energy_j["gpu:1"]
-    assert mine > 20 and other == 0.0

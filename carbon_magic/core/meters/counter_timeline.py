@@ -19,9 +19,10 @@ the power of its neighbours: exact when power is constant, and when it steps at 
 
 How often a counter updates is measured, whatever the vendor: ``measure_update_period`` reads
 it back to back for a few milliseconds when its meter starts. A counter that updates at least
-every ``FINAL_WITHIN_S`` (AMD MI300's, about every millisecond) needs no settling: a read is
-final at once (the last change plus recent power x the time since, which is less than one
-update); slower ones (NVML's ~100 ms, older AMD cards') are settled as above.
+every ``FINAL_WITHIN_S`` (AMD MI300's, about every millisecond) needs no settling
+(``final_at_once``: its meter does not declare ``settles``): a read, the last change plus
+recent power x the time since, is final; slower ones (NVML's ~100 ms, older AMD cards') are
+settled as above.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import bisect
 import math
 import statistics
+import time
 from collections import deque
 from typing import Callable
 
@@ -45,22 +47,26 @@ MAX_PHASE_SPREAD = 0.05
 # power x half an update (0.35 J at 700 W for a 1 ms counter: 1 % of a 50 ms window, 0.1 % of
 # a 0.5 s one). Settling could not do better: the poller (every ~7 ms) cannot bracket its changes.
 FINAL_WITHIN_S = 0.005
-# Measuring a counter's period at start: reads back to back for at most this long, and the
-# changes it must see (fewer: a counter slower than about a third of the budget, left to the
-# polls to learn).
+# Recent power is averaged over at least this long (and one update period).
+POWER_SPAN_S = 0.02
+# Measuring a counter's period at start: reads back to back for at most this much CPU time
+# (a thread descheduled on a busy machine spends none), and the changes it must see (fewer: a
+# counter slower than about an eighth of the budget, left to the polls to learn).
 MEASURE_BUDGET_S = 0.02
-MEASURE_CHANGES = 4
+MEASURE_CHANGES = 8
 
 
 def measure_update_period(read: Callable[[], float], clock: Callable[[], float],
-                          budget_s: float = MEASURE_BUDGET_S) -> float | None:
-    """A counter's update period, from reading it back to back for at most ``budget_s``: the
-    shortest gap between the changes seen (a read delayed by a busy machine only lengthens
-    gaps); None when fewer than MEASURE_CHANGES changes were seen."""
-    started = clock()
+                          budget_s: float = MEASURE_BUDGET_S,
+                          cpu_clock: Callable[[], float] = time.thread_time) -> float | None:
+    """A counter's update period, from reading it back to back for at most ``budget_s`` of
+    this thread's CPU time: the shortest gap (by ``clock``) between the changes seen (a read
+    delayed by a busy machine only lengthens gaps); None when fewer than MEASURE_CHANGES
+    changes were seen."""
+    spent = cpu_clock()
     last = read()
     seen: list[float] = []
-    while len(seen) < MEASURE_CHANGES and clock() - started < budget_s:
+    while len(seen) < MEASURE_CHANGES and cpu_clock() - spent < budget_s:
         value = read()
         if value != last:
             seen.append(clock())
@@ -160,11 +166,18 @@ class CounterTimeline:
 
     # -- estimates --------------------------------------------------------------------------
     def recent_power_w(self) -> float | None:
-        """Average power between the last two changes (None before two changes)."""
+        """Average power from the latest change back over about one update period (and
+        POWER_SPAN_S) or more: two changes seen by reads a moment apart would otherwise divide
+        up to a period's energy by that moment. None until the changes kept span half of that."""
         instants = self.instants()
-        if len(instants) < 2 or instants[-1] <= instants[-2]:
+        last = len(instants) - 1
+        span_s = max(self.update_period_s, POWER_SPAN_S)
+        first = last - 1
+        while first > 0 and instants[last] - instants[first] < span_s:
+            first -= 1
+        if first < 0 or instants[last] - instants[first] < span_s / 2:
             return None
-        return (self._values[-1] - self._values[-2]) / (instants[-1] - instants[-2])
+        return (self._values[last] - self._values[first]) / (instants[last] - instants[first])
 
     def instants(self) -> list[float]:
         """Estimated instant of every change kept."""
@@ -194,13 +207,8 @@ class CounterTimeline:
         the average power of the interval before and the one after: exact when the power
         steps at ``t`` (a cell starting or ending its GPU work, synchronised) and the same as
         linear interpolation when it does not change. This needs the change after next, so a
-        boundary is final about two counter updates after it. A counter final at once gives,
-        after its last change, that change plus recent power x the time since.
+        boundary is final about two counter updates after it.
         """
-        if self.final_at_once and t >= self.last_change_t:
-            if t > self._last_poll_t:
-                return None
-            return self._last_value + (self.recent_power_w() or 0.0) * (t - self.last_change_t)
         instants = self.instants()
         values = self._values
         position = bisect.bisect_left(instants, t)  # first change at or after t

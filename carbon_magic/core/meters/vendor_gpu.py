@@ -6,7 +6,7 @@ counter value plus recent power x elapsed time (provisional), and ``settled_ener
 value interpolated between the two changes that bracket an instant (see CounterTimeline),
 final once the later change has been seen. How slow the counter is, is measured, not assumed
 per vendor (``counter_timeline.measure_update_period``): one that updates every millisecond or
-so (AMD MI300) is final at once.
+so (AMD MI300) is final at once, its meter does not settle (nor is it polled between reads).
 
 A counter that stands still while the GPU draws power (amdsmi before ROCm 6.1 on some cards)
 is not trusted: after ``STUCK_UPDATES`` update periods (at least ``STUCK_MIN_S``) the meter
@@ -63,6 +63,7 @@ class VendorGpuMeter(GpuMeter):
         self.timeline = CounterTimeline(now, 0.0)
         if info.has_counter:
             self.timeline.set_update_period(measure_update_period(self._read_counter_j, time.monotonic))
+            self.settles = not self.timeline.final_at_once  # a fast counter needs no settling
 
     # -- the library ------------------------------------------------------------------------
     @abstractmethod
