@@ -45,7 +45,8 @@ class GpuLibraryUnavailable(Exception):
 
 class GpuMeter(Meter):
     """One GPU (ledger component ``gpu:<index>``): its energy settles after the fact (slow
-    counters), its utilisation and the process tree's contexts are slow figures to refresh."""
+    counters; a meter whose counter is fast says it does not), its utilisation and the process
+    tree's use of it are slow figures to refresh."""
 
     settles = True
     refreshes = True
