@@ -14,7 +14,7 @@ import pytest
 from carbon_magic import EmissionsTracker
 from carbon_magic.core.machine import machine_facts
 from carbon_magic.core.meters import HardwareSpec, discover
-from carbon_magic.core.meters.counter_timeline import FINAL_WITHIN_S
+from carbon_magic.core.meters.counter_timeline import FINAL_WITHIN_S, measure_update_period
 from carbon_magic.core.meters.gpu import GpuInfo, select_gpus
 from carbon_magic.core.problems import problems
 from carbon_magic.core.sampler import settler
@@ -94,11 +94,40 @@ def test_the_settle_rule_follows_the_measured_period_not_the_vendor(monkeypatch,
     assert reading.provisional == {"gpu:1"}
 
 
+class SteppingCounter:
+    """A counter stepping every ``period_s`` of a simulated clock that each read advances by
+    ``read_s`` (``pause_s`` more on every ``pause_every``-th read: a thread descheduled)."""
+
+    def __init__(self, period_s: float, read_s: float = 1e-4, pause_s: float = 0.0, pause_every: int = 0):
+        self.t, self.reads = 0.0, 0
+        self.period_s, self.read_s, self.pause_s, self.pause_every = period_s, read_s, pause_s, pause_every
+
+    def read(self) -> float:
+        self.reads += 1
+        self.t += self.read_s + (self.pause_s if self.pause_every and self.reads % self.pause_every == 0 else 0.0)
+        return float(int(self.t / self.period_s))
+
+    def clock(self) -> float:
+        return self.t
+
+
+def test_a_counters_period_is_measured_by_reading_it_back_to_back():
+    fast = SteppingCounter(0.001)
+    assert measure_update_period(fast.read, fast.clock, cpu_clock=fast.clock) == pytest.approx(0.001, abs=1.5e-4)
+    # a busy machine (a 3 ms pause every 3 ms of reads) touches some gaps, not the median
+    busy = SteppingCounter(0.001, pause_s=0.003, pause_every=30)
+    assert measure_update_period(busy.read, busy.clock, cpu_clock=lambda: busy.reads * 1e-4) == pytest.approx(
+        0.001, abs=1.5e-4)
+    slow = SteppingCounter(0.1)  # NVML's: not within the budget, left to the polls
+    assert measure_update_period(slow.read, slow.clock, cpu_clock=slow.clock) is None
+    assert slow.t == pytest.approx(0.02, abs=2e-4)  # it stopped at its budget
+
+
 def test_old_amdsmi_energy_key_is_read(monkeypatch, samplers, no_nvidia):
     """Before amdsmi 6.2.1 the accumulator was under 'power' only."""
     amd(monkeypatch, FakeAmdGpu(Constant(400.0)), old_api=True)
     sampler = samplers.get(SPEC)
-    energy_j, duration_s, _ = window_j(sampler, 0.2)
+    energy_j, duration_s, _ = window_j(sampler, 0.5)
     assert energy_j == pytest.approx(400.0 * duration_s, rel=0.01)
 
 

@@ -60,9 +60,10 @@ def measure_update_period(read: Callable[[], float], clock: Callable[[], float],
                           budget_s: float = MEASURE_BUDGET_S,
                           cpu_clock: Callable[[], float] = time.thread_time) -> float | None:
     """A counter's update period, from reading it back to back for at most ``budget_s`` of
-    this thread's CPU time: the shortest gap (by ``clock``) between the changes seen (a read
-    delayed by a busy machine only lengthens gaps); None when fewer than MEASURE_CHANGES
-    changes were seen."""
+    this thread's CPU time: the median gap (by ``clock``) between the changes seen. A read
+    delayed by a busy machine lengthens the gap it ends and may shorten the next one; the
+    median keeps the period while fewer than half the gaps are touched. None when fewer than
+    MEASURE_CHANGES changes were seen."""
     spent = cpu_clock()
     last = read()
     seen: list[float] = []
@@ -73,7 +74,7 @@ def measure_update_period(read: Callable[[], float], clock: Callable[[], float],
             last = value
     if len(seen) < MEASURE_CHANGES:
         return None
-    return min(b - a for a, b in zip(seen, seen[1:]))
+    return statistics.median(b - a for a, b in zip(seen, seen[1:]))
 
 
 class CounterTimeline:
