@@ -12,6 +12,7 @@ import time
 import pytest
 
 from carbon_magic import EmissionsTracker
+from carbon_magic.core.config import ConfigError
 from carbon_magic.core.machine import machine_facts
 from carbon_magic.core.meters import HardwareSpec, discover
 from carbon_magic.core.meters.counter_timeline import FINAL_WITHIN_S, measure_update_period
@@ -285,6 +286,13 @@ def test_two_amd_gpus_one_chosen_by_hip_visible_devices_in_the_record(monkeypatc
     data = tracker.final_emissions_data
     assert data.gpu_count == 1 and data.gpu_model == "1 x AMD Instinct MI300X"
     assert data.gpu_energy * 3.6e6 == pytest.approx(200.0 * data.duration, rel=0.05)  # GPU 1 alone (GPU 0 draws 3x)
+
+
+def test_a_visible_devices_variable_naming_no_gpu_stops_the_tracker_with_what_there_is(monkeypatch, no_nvidia):
+    amd(monkeypatch, FakeAmdGpu(Constant(600.0)), FakeAmdGpu(Constant(200.0), uuid="1cff74a1"))
+    monkeypatch.setenv("HIP_VISIBLE_DEVICES", "5")
+    with pytest.raises(ConfigError, match=r"HIP_VISIBLE_DEVICES: no GPU matches 5\. GPUs here: 0 \(9cff74a1.*1 \(1cff74a1"):
+        EmissionsTracker(**BASE)
 
 
 def test_a_machine_with_nvidia_and_amd_gpus_measures_both(monkeypatch, samplers):
