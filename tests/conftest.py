@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from carbon_magic.core.meters.gpu import VISIBLE_DEVICES
 from carbon_magic.core.problems import problems
 from carbon_magic.core.sampler import SamplerRegistry
 from carbon_magic.runtime import current_runtime, reset_runtime
@@ -22,14 +23,16 @@ pytest_plugins = ["tests.reliability.plugin", "tests.outputs_support", "tests.te
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """No real ~/.codecarbon.config, no CODECARBON_* from the machine, cwd in a temp folder."""
+    """No real ~/.codecarbon.config, no CODECARBON_* or *_VISIBLE_DEVICES from the machine, cwd
+    in a temp folder."""
+    machine_only = {"DO_NOT_TRACK", *(name for stages in VISIBLE_DEVICES.values() for names in stages for name in names)}
     home = tmp_path / "home"
     work = tmp_path / "work"
     home.mkdir()
     work.mkdir()
     monkeypatch.setenv("HOME", str(home))
     for name in list(os.environ):
-        if name.upper().startswith("CODECARBON_") or name in ("CUDA_VISIBLE_DEVICES", "DO_NOT_TRACK"):
+        if name.upper().startswith("CODECARBON_") or name in machine_only:
             monkeypatch.delenv(name)
     monkeypatch.chdir(work)
     problems.clear()

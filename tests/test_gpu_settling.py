@@ -6,13 +6,13 @@ import csv
 import sys
 import threading
 import time
-import types
 
 import pytest
 
 from carbon_magic import EmissionsTracker
 from carbon_magic.core.sampler import settler
 from carbon_magic.runtime import current_runtime
+from tests.fakes import fake_torch
 from tests.fakes.fake_pynvml import FakeGpu, install
 from tests.fakes.profiles import Constant, Step
 from tests.polling import eventually
@@ -119,31 +119,8 @@ def test_a_boundary_that_never_settles_is_finalised_after_the_timeout(gpu, monke
     assert tracker.final_emissions_data.provisional
 
 
-class FakeCuda:
-    def __init__(self, delay_s: float):
-        self.delay_s = delay_s
-        self.synchronised: list[int] = []
-
-    def is_initialized(self) -> bool:
-        return True
-
-    def device_count(self) -> int:
-        return 1
-
-    def synchronize(self, device: int) -> None:
-        time.sleep(self.delay_s)  # queued kernels finishing
-        self.synchronised.append(device)
-
-
-def fake_torch(monkeypatch, delay_s: float = 0.05) -> FakeCuda:
-    module = types.ModuleType("torch")
-    module.cuda = FakeCuda(delay_s)
-    monkeypatch.setitem(sys.modules, "torch", module)
-    return module.cuda
-
-
 def test_imported_framework_is_synchronised_and_its_time_is_the_windows(gpu, monkeypatch):
-    cuda = fake_torch(monkeypatch)
+    cuda = fake_torch.install(monkeypatch)
     tracker = EmissionsTracker(**BASE)
     tracker.start()
     tracker.stop()
@@ -155,7 +132,7 @@ def test_imported_framework_is_synchronised_and_its_time_is_the_windows(gpu, mon
 
 
 def test_sync_can_be_turned_off(gpu, monkeypatch):
-    cuda = fake_torch(monkeypatch)
+    cuda = fake_torch.install(monkeypatch)
     tracker = EmissionsTracker(sync_frameworks=False, **BASE)
     tracker.start()
     tracker.stop()
@@ -163,7 +140,7 @@ def test_sync_can_be_turned_off(gpu, monkeypatch):
 
 
 def test_no_gpu_tracked_means_no_sync(monkeypatch):
-    cuda = fake_torch(monkeypatch)
+    cuda = fake_torch.install(monkeypatch)
     install(monkeypatch, [])
     tracker = EmissionsTracker(**BASE)
     tracker.start()
@@ -172,7 +149,7 @@ def test_no_gpu_tracked_means_no_sync(monkeypatch):
 
 
 def test_a_failing_synchronise_is_counted_not_raised(gpu, monkeypatch):
-    cuda = fake_torch(monkeypatch)
+    cuda = fake_torch.install(monkeypatch)
 
     def broken(device):
         raise RuntimeError("CUDA error: an illegal memory access was encountered")

@@ -24,7 +24,7 @@ from carbon_magic.telemetry.environment import Probe, StaticEnvironment
 from carbon_magic.telemetry.payload import Context, Gpu, PayloadInputs
 from carbon_magic.telemetry.session_facts import SessionFacts, collect
 from tests import telemetry_schema
-from tests.fakes import fake_pynvml
+from tests.fakes import fake_amdsmi, fake_pynvml
 from tests.fakes.profiles import Constant
 from tests.telemetry_support import measured_config, tracked_cell
 
@@ -227,3 +227,16 @@ def test_gpu_facts_from_the_samplers_nvml(fresh_telemetry, monkeypatch, tmp_path
     assert built["hardware_tracked"] == ["cpu", "gpu", "ram"]
     assert built["gpu_detection_method"] == "nvidia-smi"
     assert built["gpu_energy_kwh"] > 0 and built["gpu_utilization_avg"] == pytest.approx(50, abs=1)
+
+
+def test_gpu_facts_of_amd_gpus_say_rocm_and_no_nvidia_driver(fresh_telemetry, monkeypatch, tmp_path, samplers):
+    fake_pynvml.install(monkeypatch, [])  # nvidia-ml-py installed, no NVIDIA GPU
+    fake_amdsmi.install(monkeypatch, [fake_amdsmi.FakeAmdGpu(Constant(300.0))])
+    config = measured_config()
+    tracked_cell(config)
+    built = gather.build_payload("extensive", config, ConsentStore(tmp_path / "t.json"), samplers=samplers,
+                                 probe=replace(Probe.current(), environ={}))
+    assert telemetry_schema.problems(built) == []
+    assert built["gpu_count"] == 1 and built["gpu_model"] == "1 x AMD Instinct MI300X"
+    assert built["gpu_detection_method"] == "rocm" and built["gpu_driver_version"] is None
+    assert built["gpu_energy_kwh"] > 0 and built["gpu_utilization_avg"] == pytest.approx(40, abs=1)

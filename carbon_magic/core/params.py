@@ -480,7 +480,8 @@ _TABLE: tuple[Param, ...] = (
     # Hardware
     Param(
         "gpu_ids", "gpu_ids", None,
-        "GPUs to track: indexes or UUID prefixes; CUDA_VISIBLE_DEVICES when unset.",
+        "GPUs to track: indexes (gpu:N, NVIDIA's first, then AMD's) or UUID prefixes; when unset, "
+        "CUDA_VISIBLE_DEVICES (NVIDIA), ROCR_VISIBLE_DEVICES then HIP_VISIBLE_DEVICES or CUDA_VISIBLE_DEVICES (AMD).",
         "hardware",
         affects="measurement",
     ),

@@ -2,7 +2,9 @@
 
 GPU work is asynchronous: a cell can end while its kernels still run, and that energy would
 land in the next cell. Only frameworks the user has already imported AND initialised are
-synchronised; none is ever imported here (importing torch alone takes seconds).
+synchronised; none is ever imported here (importing torch alone takes seconds). torch built for
+ROCm (``torch.version.hip`` set) keeps ``torch.cuda``'s names for AMD GPUs: the same calls
+synchronise them.
 """
 
 from __future__ import annotations

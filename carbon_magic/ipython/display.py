@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import os
 from dataclasses import dataclass
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from IPython.core.display_functions import display
@@ -201,22 +202,19 @@ def short_method(method: str) -> str:
     return method.strip()
 
 
-def hardware_phrase(methods: dict[str, str], exact: dict[str, bool]) -> str:
-    """'CPU by TDP model x CPU load, RAM by DIMM model, 2 GPUs by NVML energy counter'."""
+def hardware_phrase(methods: dict[str, str]) -> str:
+    """'CPU by TDP model x CPU load, RAM by DIMM model, 2 GPUs by NVML energy counter (measured)'
+    (GPUs grouped by how they are measured: a machine may have NVIDIA and AMD GPUs)."""
     from ..core.ledger import kind_of
 
     parts = []
-    gpus = [c for c in methods if kind_of(c) == "gpu"]
     for component in ("cpu", "ram", "platform"):
         if component in methods:
             parts.append(f"{component.upper()} by {short_method(methods[component])}")
-    if gpus:
-        counted = sum(1 for c in gpus if exact.get(c))
-        plural = "s" if len(gpus) > 1 else ""
-        hows = {short_method(methods[c]) for c in gpus}  # "NVML energy counter", "IOReport ... (measured)"
-        how = hows.pop() if len(hows) == 1 else f"NVML ({counted} by energy counter, {len(gpus) - counted} by power x time)"
-        parts.append(f"{len(gpus)} GPU{plural} by {how}")
-    else:
+    gpu_methods = Counter(short_method(m) for c, m in methods.items() if kind_of(c) == "gpu")
+    for how, count in gpu_methods.items():
+        parts.append(f"{count} GPU{'s' if count > 1 else ''} by {how}")
+    if not gpu_methods:
         parts.append("no GPU")
     return ", ".join(parts)
 

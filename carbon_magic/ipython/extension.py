@@ -163,7 +163,7 @@ class CarbonExtension:
         warmup = self.warmup
         if warmup.sampler is None or warmup.location is None:
             return None
-        hardware = display.hardware_phrase(warmup.sampler.methods(), warmup.sampler.exact())
+        hardware = display.hardware_phrase(warmup.sampler.methods())
         return hardware, display.location_phrase(warmup.location, warmup.intensity)
 
     def load_line(self) -> str:

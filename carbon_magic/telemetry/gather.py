@@ -65,7 +65,8 @@ def build_payload(
     probe = probe or Probe.current()
     sampler = session_sampler(config, samplers)
     gpus = sampler.gpus if sampler is not None else []
-    nvml = sys.modules.get("pynvml") if gpus else None  # loaded by the sampler, never by us
+    # loaded by the sampler, never by us; its driver and CUDA versions are NVIDIA GPUs' only
+    nvml = sys.modules.get("pynvml") if any(gpu.vendor == "NVIDIA" for gpu in gpus) else None
     static = static_environment(probe, nvml)
     extensive = level == EXTENSIVE
     fingerprint = None

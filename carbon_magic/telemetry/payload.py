@@ -167,6 +167,18 @@ def _emissions(session: SessionFacts) -> dict[str, Any]:
     }
 
 
+# The request's names for how GPUs were found: NVML is the library nvidia-smi is built on,
+# amdsmi ROCm's.
+GPU_DETECTION_METHODS = {"NVIDIA": "nvidia-smi", "AMD": "rocm"}
+
+
+def _gpu_detection_method(session: SessionFacts) -> str:
+    if not session.gpu_count:
+        return "none"
+    vendor = session.gpu_vendors[0] if session.gpu_vendors else "NVIDIA"
+    return GPU_DETECTION_METHODS.get(vendor, "none")
+
+
 def extensive_only(inputs: PayloadInputs) -> dict[str, Any]:
     """The fields the extensive tier adds to the minimal ones."""
     session, context, environment = inputs.session, inputs.context, inputs.environment
@@ -178,8 +190,7 @@ def extensive_only(inputs: PayloadInputs) -> dict[str, Any]:
     fields.update({
         "hardware_detection_success": session.hardware_detection_success,
         "rapl_available": session.rapl_available,
-        # NVML is the library nvidia-smi is built on: the request's name for this method.
-        "gpu_detection_method": "nvidia-smi" if session.gpu_count else "none",
+        "gpu_detection_method": _gpu_detection_method(session),
         "first_measurement_time_ms": None if session.first_measurement_time_ms is None
         else round(max(session.first_measurement_time_ms, 0.0), 3),
         "tracking_overhead_percent": round(min(max(session.tracking_overhead_percent, 0.0), 100.0), 4),

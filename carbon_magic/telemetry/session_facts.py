@@ -54,6 +54,7 @@ class SessionFacts:
     usage: Mapping[str, Any]
     error_types: tuple[str, ...]
     warning_count: int
+    gpu_vendors: tuple[str, ...] = ()  # the measured GPUs' vendors ("NVIDIA", "AMD"), once each
 
 
 def location_of(latest: EmissionsData | None, config: Config) -> Location:
@@ -150,4 +151,5 @@ def collect(config: Config, latest: EmissionsData | None, samplers: SamplerRegis
         usage=usage(config),
         error_types=error_types,
         warning_count=warning_count(),
+        gpu_vendors=tuple(dict.fromkeys(gpu.vendor for gpu in sampler.gpus)),
     )

@@ -1,4 +1,4 @@
-"""Choosing the meters for this machine: CPU (RAPL or the machine model), RAM, platform, each NVIDIA GPU;
+"""Choosing the meters for this machine: CPU (RAPL or the machine model), RAM, platform, each GPU;
 on Apple silicon its energy counters (``apple``: CPU, RAM, GPU, ANE) where usable.
 
 Without RAPL, CPU, RAM and platform come from this machine's modelled power curve
@@ -6,13 +6,14 @@ Without RAPL, CPU, RAM and platform come from this machine's modelled power curv
 and the platform (no platform meter when the psys domain, which holds it, is measured).
 ``force_cpu_power`` / ``force_ram_power`` keep CodeCarbon's meaning (TDP x load curve, constant
 RAM watts); ``count_platform=False`` leaves the platform out (CodeCarbon's cpu+gpu+ram).
+GPUs come from each vendor's library in ``GPU_LIBRARIES`` (NVIDIA's first, numbered on).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..guest import detect_guest
 from ..machine import MachineFacts
@@ -20,8 +21,11 @@ from .apple import apple_meters, is_apple_silicon, open_soc_source
 from .base import Meter
 from .cpu_model import CpuModelMeter
 from .curve import CurveMeter, RamCurveMeter
-from .gpu import GpuInfo, GpuMeter
-from .nvml import NvmlGpuMeter, NvmlUnavailable, gpu_infos, load_nvml
+from .amdsmi import AmdSmiGpuMeter, load_amdsmi
+from .amdsmi import gpu_infos as amd_gpu_infos
+from .gpu import GpuInfo, GpuLibraryUnavailable, GpuMeter
+from .nvml import NvmlGpuMeter, load_nvml
+from .nvml import gpu_infos as nvidia_gpu_infos
 from .machine_curve import MachineCurve, machine_curve
 from .ram import RamMeter
 from .rapl import RaplDomain, RaplMeter, RaplUnavailable, discover_domains
@@ -110,6 +114,37 @@ def _platform_meter(spec: HardwareSpec, model: MachineCurve, rapl: list[RaplDoma
     return CurveMeter("platform", model.curve, model.method(reason), model.band)
 
 
+# Each vendor: its name, its library's, how to load the library (raising GpuLibraryUnavailable
+# when it cannot be used), its GPUs (library, first component index, notes) and their meter.
+GPU_LIBRARIES: tuple[tuple[str, str, Callable[[], Any], Callable[[Any, int, list[str]], list[tuple[GpuInfo, Any]]],
+                           Callable[[Any, Any, GpuInfo, float], GpuMeter]], ...] = (
+    ("NVIDIA", "NVML", load_nvml, nvidia_gpu_infos, NvmlGpuMeter),
+    ("AMD", "amdsmi", load_amdsmi, amd_gpu_infos, AmdSmiGpuMeter),
+)
+
+
+def _gpu_meters(now: float, notes: list[str]) -> list[GpuMeter]:
+    """Every vendor's GPUs, numbered on across vendors. Why a vendor's were not measured is
+    said, but a library that is simply not installed only where no GPU at all was found."""
+    meters: list[GpuMeter] = []
+    not_installed: list[str] = []
+    for vendor, library, load, infos, meter in GPU_LIBRARIES:
+        try:
+            module = load()
+            for info, handle in infos(module, len(meters), notes):
+                meters.append(meter(module, handle, info, now))
+                if not info.has_counter:
+                    notes.append(f"GPU {info.index} ({info.name}) has no energy counter in {library}: "
+                                 "integrating its power.")
+        except GpuLibraryUnavailable as why:
+            (notes if why.installed else not_installed).append(f"No {vendor} GPU measured: {why}.")
+        except Exception as error:  # a broken driver must not stop CPU/RAM tracking
+            notes.append(f"No {vendor} GPU measured: {library} failed ({type(error).__name__}: {error}).")
+    if not meters:
+        notes += not_installed
+    return meters
+
+
 def discover(spec: HardwareSpec, facts: MachineFacts, now: float, guest_root: str = "/") -> Discovery:
     """Build every meter this machine supports; ``notes`` are said to the user once.
     ``guest_root``: where the files telling a guest (``core.guest``) are read."""
@@ -128,15 +163,7 @@ def discover(spec: HardwareSpec, facts: MachineFacts, now: float, guest_root: st
     if platform is not None:
         meters.append(platform)
     meters += soc_meters[2:]  # the chip's GPU and ANE
-    try:
-        nvml = load_nvml()
-        for info, handle in gpu_infos(nvml):
-            meters.append(NvmlGpuMeter(nvml, handle, info, now))
-            gpus.append(info)
-            if not info.has_counter:
-                notes.append(f"GPU {info.index} ({info.name}) has no energy counter: integrating its power.")
-    except NvmlUnavailable as why:
-        notes.append(f"No NVIDIA GPU measured: {why}.")
-    except Exception as error:  # a broken driver must not stop CPU/RAM tracking
-        notes.append(f"No NVIDIA GPU measured: NVML failed ({type(error).__name__}: {error}).")
+    gpu_meters = _gpu_meters(now, notes)
+    meters += gpu_meters
+    gpus += [meter.info for meter in gpu_meters]
     return Discovery(meters=meters, gpus=gpus, notes=notes, rapl_available=rapl_available)

@@ -16,6 +16,13 @@ instant:
 
 ``energy_at(t)`` splits the energy of the update interval holding ``t`` in proportion to
 the power of its neighbours: exact when power is constant, and when it steps at ``t``.
+
+How often a counter updates is measured, whatever the vendor: ``measure_update_period`` reads
+it back to back for a few milliseconds when its meter starts. A counter that updates at least
+every ``FINAL_WITHIN_S`` (AMD MI300's, about every millisecond) needs no settling
+(``final_at_once``: its meter does not declare ``settles``): a read, the last change plus
+recent power x the time since, is final; slower ones (NVML's ~100 ms, older AMD cards') are
+settled as above.
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from __future__ import annotations
 import bisect
 import math
 import statistics
+import time
 from collections import deque
+from typing import Callable
 
 # Changes kept: at 100 ms per change, a little under two minutes.
 HISTORY = 1024
@@ -34,6 +43,38 @@ MIN_FIT = 8
 DEFAULT_UPDATE_PERIOD_S = 0.1
 # A fitted grid is trusted when its phase is pinned to within this fraction of the period.
 MAX_PHASE_SPREAD = 0.05
+# A counter updating at least this often is final at once: a boundary is then off by at most
+# power x half an update (0.35 J at 700 W for a 1 ms counter: 1 % of a 50 ms window, 0.1 % of
+# a 0.5 s one). Settling could not do better: the poller (every ~7 ms) cannot bracket its changes.
+FINAL_WITHIN_S = 0.005
+# Recent power is averaged over at least this long (and one update period).
+POWER_SPAN_S = 0.02
+# Measuring a counter's period at start: reads back to back for at most this much CPU time
+# (a thread descheduled on a busy machine spends none), and the changes it must see (fewer: a
+# counter slower than about an eighth of the budget, left to the polls to learn).
+MEASURE_BUDGET_S = 0.02
+MEASURE_CHANGES = 8
+
+
+def measure_update_period(read: Callable[[], float], clock: Callable[[], float],
+                          budget_s: float = MEASURE_BUDGET_S,
+                          cpu_clock: Callable[[], float] = time.thread_time) -> float | None:
+    """A counter's update period, from reading it back to back for at most ``budget_s`` of
+    this thread's CPU time: the median gap (by ``clock``) between the changes seen. A read
+    delayed by a busy machine lengthens the gap it ends and may shorten the next one; the
+    median keeps the period while fewer than half the gaps are touched. None when fewer than
+    MEASURE_CHANGES changes were seen."""
+    spent = cpu_clock()
+    last = read()
+    seen: list[float] = []
+    while len(seen) < MEASURE_CHANGES and cpu_clock() - spent < budget_s:
+        value = read()
+        if value != last:
+            seen.append(clock())
+            last = value
+    if len(seen) < MEASURE_CHANGES:
+        return None
+    return statistics.median(b - a for a, b in zip(seen, seen[1:]))
 
 
 class CounterTimeline:
@@ -51,8 +92,15 @@ class CounterTimeline:
         self._values: deque[float] = deque(maxlen=HISTORY)
         self._instants: list[float] | None = None  # cache of estimated change instants
         self.update_period_s = DEFAULT_UPDATE_PERIOD_S
+        self.final_at_once = False  # a fast counter: see FINAL_WITHIN_S
         self.grid: tuple[float, float] | None = None  # (phase, period) of the update grid
         self._anchors: deque[tuple[int, float, float]] = deque(maxlen=FIT_WINDOW)  # (n, lo, hi)
+
+    def set_update_period(self, period_s: float | None) -> None:
+        """The counter's update period as measured (``measure_update_period``; None: unknown)."""
+        if period_s is not None and period_s > 0:
+            self.update_period_s = period_s
+            self.final_at_once = period_s <= FINAL_WITHIN_S
 
     @property
     def last_value_j(self) -> float:
@@ -88,6 +136,8 @@ class CounterTimeline:
     # -- the update grid --------------------------------------------------------------------
     def _learn(self, lo: float, hi: float) -> None:
         """Add a narrow bracket to the grid's constraints and refit."""
+        if self.final_at_once:
+            return  # polls slower than the counter cannot pin its grid, nor need to
         if hi - lo > self.update_period_s / 2:
             if self.grid is None:
                 self._anchors.clear()  # a first fit needs consecutive changes
@@ -117,11 +167,18 @@ class CounterTimeline:
 
     # -- estimates --------------------------------------------------------------------------
     def recent_power_w(self) -> float | None:
-        """Average power between the last two changes (None before two changes)."""
+        """Average power from the latest change back over about one update period (and
+        POWER_SPAN_S) or more: two changes seen by reads a moment apart would otherwise divide
+        up to a period's energy by that moment. None until the changes kept span half of that."""
         instants = self.instants()
-        if len(instants) < 2 or instants[-1] <= instants[-2]:
+        last = len(instants) - 1
+        span_s = max(self.update_period_s, POWER_SPAN_S)
+        first = last - 1
+        while first > 0 and instants[last] - instants[first] < span_s:
+            first -= 1
+        if first < 0 or instants[last] - instants[first] < span_s / 2:
             return None
-        return (self._values[-1] - self._values[-2]) / (instants[-1] - instants[-2])
+        return (self._values[last] - self._values[first]) / (instants[last] - instants[first])
 
     def instants(self) -> list[float]:
         """Estimated instant of every change kept."""
