@@ -128,7 +128,7 @@ class Sampler:
         """The thread's tick (lock held): a Reading for listeners, else the ledger only advances."""
         if with_reading:
             return self.keeper.read(tick=True, refresh_tree=False)
-        self.keeper.advance(self._clock(), tick=True)
+        self.keeper.keep_up(self._clock())
         return None
 
     def weigh_by(self, signal: IntensitySignal) -> None:
