@@ -190,7 +190,8 @@ class LoadProbe:
         self._ram_used_gb, self._ram_util = read_memory()
 
     def sample(self, now: float, full: bool) -> LoadSample:
-        """The LoadSample of the interval up to ``now`` (after the ``marked()`` ones, if any)."""
+        """The LoadSample of the interval up to ``now``; instants noted by ``mark`` are taken
+        (``marked()``) first."""
         if full:
             self.refresh_slow()
         return self._interval(now, self._stat.parse(self._snapshot(now)), self._process_cpu_s())
