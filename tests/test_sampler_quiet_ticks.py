@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -121,3 +122,20 @@ def test_a_meter_that_must_be_read_at_its_instant_is_read_on_quiet_ticks():
         clock[0] += TICK_S
         sampler._tick(False)
     assert counter.reads == before + 3
+
+
+def test_the_energy_of_quiet_ticks_is_weighed_by_the_live_signal_at_the_next_reading():
+    clock = [time.monotonic() + 100.0]  # after the probe's own start
+    sampler, _ = modelled_sampler(clock)
+    signal = SimpleNamespace(key="live grid", g_per_kwh=300.0)
+    sampler.weigh_by(signal)  # what Weighing reads of an IntensitySignal: its key and value
+    start = sampler.read()
+    for _ in range(5):
+        clock[0] += TICK_S
+        sampler._tick(False)
+    end = sampler.read()
+    used_j = {c: end.energy_j[c] - start.energy_j[c] for c in end.energy_j}
+    before, after = start.weighed["live grid"], end.weighed["live grid"]
+    for component, joules in used_j.items():
+        assert after.known_j[component] - before.known_j[component] == pytest.approx(joules, rel=1e-12)
+        assert after.known_j_g[component] - before.known_j_g[component] == pytest.approx(joules * 300.0, rel=1e-12)
