@@ -2,6 +2,8 @@
 
     python benchmarks/vs_codecarbon.py            # the full run (``make bench``), ~12 minutes
     python benchmarks/vs_codecarbon.py --quick    # a short run, printed only
+    python benchmarks/vs_codecarbon.py --idle-only  # CPU while idle only (~7 min; with --quick
+                                                    # ~1 min), printed only
     python benchmarks/vs_codecarbon.py --from-json benchmarks/vs_codecarbon.json --write
                                                   # rewrite the reports from saved results
 
@@ -220,10 +222,26 @@ def load_average() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
+def tool_pythons() -> dict[str, str]:
+    return {report.OURS: sys.executable, report.THEIRS: str(codecarbon_env.ensure(REPO))}
+
+
+def measure_idle_only(plan: Plan) -> int:
+    """The CPU while idle of both tools, printed with each tool's CPU per sample; writes nothing."""
+    print("carbon_magic vs CodeCarbon, CPU while idle only" + (" (quick)" if plan.quick else ""), flush=True)
+    idle = measure_idle(Probes(tool_pythons()), plan)
+    figures = {tool: report.idle_figures(idle[tool]) for tool in TOOLS}
+    print(report.console(report.idle_rows(figures)))
+    for tool in TOOLS:
+        per_sample = ", ".join(f"{rate} Hz {figures[tool][f'{rate}hz_pct'] / 100 / rate * 1e6:.0f} µs" for rate in (1, 10))
+        print(f"  {tool}: CPU per sample above baseline: {per_sample} (load average now {load_average()})")
+    return 0
+
+
 def measure(plan: Plan) -> dict[str, Any]:
     """Every measurement of both tools; the raw results (saved as vs_codecarbon.json)."""
     print("carbon_magic vs CodeCarbon, same run, same machine" + (" (quick)" if plan.quick else ""), flush=True)
-    probes = Probes({report.OURS: sys.executable, report.THEIRS: str(codecarbon_env.ensure(REPO))})
+    probes = Probes(tool_pythons())
     started = time.monotonic()
     results: dict[str, Any] = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -245,7 +263,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="a short run; printed, not written")
     parser.add_argument("--write", action="store_true", help="write RESULTS.md and README.md even with --quick")
     parser.add_argument("--from-json", metavar="PATH", help="measure nothing: report the results saved in PATH")
+    parser.add_argument("--idle-only", action="store_true", help="measure only the CPU while idle; printed, not written")
     args = parser.parse_args(argv)
+    if args.idle_only:
+        return measure_idle_only(Plan(args.quick))
     if args.from_json:
         results = json.loads(Path(args.from_json).read_text())
     else:

@@ -11,9 +11,12 @@ class CountingStat:
     def __init__(self, inner):
         self.inner, self.reads = inner, 0
 
-    def busy_total(self):
+    def snapshot(self):
         self.reads += 1
-        return self.inner.busy_total()
+        return self.inner.snapshot()
+
+    def parse(self, snapshot):
+        return self.inner.parse(snapshot)
 
 
 def test_boundaries_within_one_tick_reuse_the_last_read():

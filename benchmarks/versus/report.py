@@ -141,30 +141,35 @@ class Row:
     met: bool | None  # None: no target, context only
 
 
+def ratio_row(measure: str, ours: float, theirs: float, unit: Callable[[float], str], target: float | None) -> Row:
+    """A row comparing ours with theirs by their ratio (lower is better), against ``target``."""
+    times = ratio(theirs, ours)
+    if math.isinf(times):
+        comparison = "ours not measurable above baseline"
+    else:
+        comparison = f"{times:.1f}x lower" if times >= 1 else f"{1 / times:.1f}x higher"
+    met = None if target is None else times >= target
+    return Row(measure, unit(ours), unit(theirs), comparison, f">= {target:g}x lower" if target else "-", met)
+
+
+def idle_rows(idle: dict[str, dict[str, float]]) -> list[Row]:
+    """The CPU of an idle tracker at 1 and 10 Hz (``idle_figures`` of both tools)."""
+    return [ratio_row(f"idle tracker, {rate} Hz sampling: CPU (% of one core)", idle[OURS][f"{rate}hz_pct"],
+                      idle[THEIRS][f"{rate}hz_pct"], percent, IDLE_RATIO) for rate in (1, 10)]
+
+
 def headline(figures: dict[str, Any]) -> list[Row]:
     cells, idle, memory, accuracy = (figures[k] for k in ("cells", "idle", "memory", "accuracy"))
     rows = []
-
-    def ratio_row(measure: str, ours: float, theirs: float, unit: Callable[[float], str], target: float | None) -> None:
-        times = ratio(theirs, ours)
-        if math.isinf(times):
-            comparison = "ours not measurable above baseline"
-        else:
-            comparison = f"{times:.1f}x lower" if times >= 1 else f"{1 / times:.1f}x higher"
-        met = None if target is None else times >= target
-        rows.append(Row(measure, unit(ours), unit(theirs), comparison, f">= {target:g}x lower" if target else "-", met))
-
-    ratio_row("warm tracked cell: time added", cells[OURS]["warm_added_us"], cells[THEIRS]["warm_added_us"], micro, WARM_RATIO)
-    ratio_row("first tracked cell: time added", cells[OURS]["first_added_ms"] * 1e3, cells[THEIRS]["first_added_ms"] * 1e3, micro, FIRST_RATIO)
-    for rate in (1, 10):
-        key = f"{rate}hz_pct"
-        ratio_row(f"idle tracker, {rate} Hz sampling: CPU (% of one core)", idle[OURS][key], idle[THEIRS][key], percent, IDLE_RATIO)
-    ratio_row("import + load (`%load_ext` / tracker construction)", cells[OURS]["load_ms"] * 1e3, cells[THEIRS]["load_ms"] * 1e3, micro, None)
+    rows.append(ratio_row("warm tracked cell: time added", cells[OURS]["warm_added_us"], cells[THEIRS]["warm_added_us"], micro, WARM_RATIO))
+    rows.append(ratio_row("first tracked cell: time added", cells[OURS]["first_added_ms"] * 1e3, cells[THEIRS]["first_added_ms"] * 1e3, micro, FIRST_RATIO))
+    rows.extend(idle_rows(idle))
+    rows.append(ratio_row("import + load (`%load_ext` / tracker construction)", cells[OURS]["load_ms"] * 1e3, cells[THEIRS]["load_ms"] * 1e3, micro, None))
     counts = {memory[tool]["cells"] for tool in (OURS, THEIRS)}
     cells_text = f"{memory[OURS]['cells']:,}" if len(counts) == 1 else f"{memory[OURS]['cells']:,} / {memory[THEIRS]['cells']:,}"
-    ratio_row(f"memory (RSS) after {cells_text} tracked cells", memory[OURS]["rss_after_mb"],
-              memory[THEIRS]["rss_after_mb"], megabytes, None)
-    ratio_row("memory growth per tracked cell", memory[OURS]["per_cell_kb"], memory[THEIRS]["per_cell_kb"], kilobytes, None)
+    rows.append(ratio_row(f"memory (RSS) after {cells_text} tracked cells", memory[OURS]["rss_after_mb"],
+                          memory[THEIRS]["rss_after_mb"], megabytes, None))
+    rows.append(ratio_row("memory growth per tracked cell", memory[OURS]["per_cell_kb"], memory[THEIRS]["per_cell_kb"], kilobytes, None))
     ours_acc, theirs_acc = accuracy[OURS].get(ACCURACY_WINDOW_S), accuracy[THEIRS].get(ACCURACY_WINDOW_S)
     if ours_acc and theirs_acc:
         rows.append(Row(

@@ -25,6 +25,8 @@ except ImportError:  # Windows
 WINDOWS_LOCK_OFFSET = 2**40
 _POLL_FIRST_S = 0.001
 _POLL_MAX_S = 0.05
+# Looked up once: the sampler reads /proc/stat through read_at on every tick.
+_PREAD: Callable[[int, int, int], bytes] | None = getattr(os, "pread", None)
 
 
 def lock(fd: int, *, wait: bool = True) -> None:
@@ -56,9 +58,8 @@ def unlock(fd: int) -> None:
 
 def read_at(fd: int, size: int, offset: int) -> bytes:
     """Up to ``size`` bytes of ``fd`` from ``offset`` (``os.pread`` where the OS has it)."""
-    pread: Callable[[int, int, int], bytes] | None = getattr(os, "pread", None)
-    if pread is not None:
-        return pread(fd, size, offset)
+    if _PREAD is not None:
+        return _PREAD(fd, size, offset)
     chunks = []
     with _at(fd, offset):
         while size > 0:

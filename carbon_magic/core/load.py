@@ -64,16 +64,36 @@ class _ProcStat:
             return None
 
     def busy_total(self) -> tuple[float, float]:
+        parsed = self.parse(self.snapshot())
+        return parsed if parsed is not None else self._psutil_busy_total()
+
+    def snapshot(self) -> bytes | tuple[float, float]:
+        """The counters now, at the least cost: the head of /proc/stat as read (``parse``
+        makes it a pair, later if need be), or psutil's (busy, total) pair."""
         if self._fd is not None:
             try:
-                line = read_at(self._fd, 256, 0).split(b"\n", 1)[0]
-                # cpu user nice system idle iowait irq softirq steal guest guest_nice
-                fields = [int(x) for x in line.split()[1:9]]
-                idle = fields[3] + fields[4]
-                total = sum(fields)
-                return float(total - idle), float(total)
-            except (OSError, ValueError, IndexError):
+                return read_at(self._fd, 256, 0)
+            except OSError:
                 self._fd = None
+        return self._psutil_busy_total()
+
+    def parse(self, snapshot: bytes | tuple[float, float] | None) -> tuple[float, float] | None:
+        """(busy, total) ticks of a ``snapshot``; None for None, or for a /proc/stat head not in
+        the known format (psutil is used from then on)."""
+        if not isinstance(snapshot, bytes):
+            return snapshot
+        try:
+            # cpu user nice system idle iowait irq softirq steal guest guest_nice: the first
+            # line is at most ~220 bytes; split() stops after steal.
+            user, nice, system, idle, iowait, irq, softirq, steal = map(int, snapshot.split(None, 9)[1:9])
+        except ValueError:
+            self._fd = None
+            return None
+        busy = user + nice + system + irq + softirq + steal
+        return busy, busy + idle + iowait
+
+    @staticmethod
+    def _psutil_busy_total() -> tuple[float, float]:
         import psutil
 
         times = psutil.cpu_times()
@@ -108,16 +128,19 @@ def read_memory() -> tuple[float, float]:
 
 
 class LoadProbe:
-    """Produces a LoadSample per call; ``full`` refreshes the slow figures too."""
+    """Produces a LoadSample per ``sample`` call (``full`` refreshes the slow figures too), or
+    notes an instant's counters (``mark``) to make its LoadSample later (``marked``)."""
 
-    def __init__(self, total_ram_bytes: int):
-        self._stat = _ProcStat()
+    def __init__(self, total_ram_bytes: int, stat: _ProcStat | None = None):
+        self._stat = stat or _ProcStat()
         self._total_ram_bytes = max(total_ram_bytes, 1)
         self._cpu_count = os.cpu_count() or 1
         self.process_tree = False
         self._last_now = time.monotonic()
         self._last_busy, self._last_total = self._stat.busy_total()
         self._last_stat_now = self._last_now
+        # Instants noted by mark(): (monotonic time, counters snapshot or None, process CPU seconds).
+        self._marks: list[tuple[float, bytes | tuple[float, float] | None, float]] = []
         self._children_cpu_s = 0.0
         self._last_process_cpu_s = self._process_cpu_s()
         self._rss_share = 0.0
@@ -167,15 +190,36 @@ class LoadProbe:
         self._ram_used_gb, self._ram_util = read_memory()
 
     def sample(self, now: float, full: bool) -> LoadSample:
+        """The LoadSample of the interval up to ``now``; instants noted by ``mark`` are taken
+        (``marked()``) first."""
         if full:
             self.refresh_slow()
-        if now - self._last_stat_now >= _TICK_S:
-            busy, total = self._stat.busy_total()
-            self._last_stat_now = now
-        else:  # within a tick of the last read: the counters have not moved in any telling way
-            busy, total = self._last_busy, self._last_total
+        return self._interval(now, self._stat.parse(self._snapshot(now)), self._process_cpu_s())
+
+    def mark(self, now: float) -> None:
+        """Note the counters at ``now`` only (unparsed); ``marked()`` makes the LoadSample
+        later. A quiet tick's whole work when the meters are load models (``Meter.replayable``)."""
+        self._marks.append((now, self._snapshot(now), self._process_cpu_s()))
+
+    def marked(self) -> list[LoadSample]:
+        """The LoadSamples of the instants marked since the last call, in order: the same as
+        ``sample(now, full=False)`` at each of them would have returned."""
+        if not self._marks:
+            return []
+        marks, self._marks = self._marks, []
+        return [self._interval(now, self._stat.parse(snapshot), cpu_s) for now, snapshot, cpu_s in marks]
+
+    def _snapshot(self, now: float) -> bytes | tuple[float, float] | None:
+        """The machine's CPU counters now (``_ProcStat.snapshot``); None within a tick of the
+        last read (its counters, of 10 ms resolution, could not have told anything more)."""
+        if now - self._last_stat_now < _TICK_S:
+            return None
+        self._last_stat_now = now
+        return self._stat.snapshot()
+
+    def _interval(self, now: float, stat: tuple[float, float] | None, process_cpu_s: float) -> LoadSample:
+        busy, total = (self._last_busy, self._last_total) if stat is None else stat
         d_busy, d_total = busy - self._last_busy, total - self._last_total
-        process_cpu_s = self._process_cpu_s()
         dt = max(now - self._last_now, 0.0)
         if d_total > 0:
             cpu_load = min(max(d_busy / d_total, 0.0), 1.0)

@@ -32,7 +32,10 @@ class Meter(ABC):
     Capabilities, declared here and set by the meters that have them (the sampler asks these
     flags, never ``hasattr``): ``settles`` (reads are provisional until ``settled_energy_j``
     knows better; the sampler's fast poller calls ``poll`` meanwhile) and ``refreshes`` (slow
-    figures such as utilisation, refreshed by ``refresh`` at most every second on ticks).
+    figures such as utilisation, refreshed by ``refresh`` at most every second on ticks) and
+    ``replayable`` (a model of the load: ``read`` depends only on its arguments and the meter's
+    own state, so the sampler may make a quiet tick's read later, in order, with the same
+    arguments; a hardware counter must be read at its instant).
     """
 
     component: str
@@ -42,6 +45,7 @@ class Meter(ABC):
     max_interval_s: float = math.inf
     settles: bool = False
     refreshes: bool = False
+    replayable: bool = False
 
     @abstractmethod
     def read(self, now: float, load: LoadSample) -> float:

@@ -27,6 +27,7 @@ class CpuModelMeter(Meter):
 
     component = "cpu"
     exact = False
+    replayable = True
 
     def __init__(self, force_cpu_power_w: float, reason_no_counter: str):
         self.tdp_w = force_cpu_power_w

@@ -22,6 +22,7 @@ class CurveMeter(Meter):
     """Integrates one component of a PowerCurve over each interval between reads."""
 
     exact = False
+    replayable = True
 
     def __init__(self, component: str, curve: PowerCurve, method: str, band: tuple[float, float] | None):
         self.component = component

@@ -14,6 +14,7 @@ class RamMeter(Meter):
 
     component = "ram"
     exact = False
+    replayable = True
 
     def __init__(self, force_ram_power_w: float):
         self._power_w = force_ram_power_w

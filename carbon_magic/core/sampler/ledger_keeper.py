@@ -49,6 +49,7 @@ class LedgerKeeper:
         self._probe = probe
         self.slots = {m.component: Slot(m) for m in meters}
         self.measured = self._counted_components()
+        self._replayable = self._all_replayable()
         self._process_j = {c: 0.0 for c, s in self.slots.items() if s.meter.process_fraction(_IDLE_LOAD) is not None}
         self._gpu_util_s = {c: 0.0 for c, s in self.slots.items() if isinstance(s.meter, GpuMeter)}
         self._cpu_util_s = self._ram_util_s = self._ram_used_gb_s = 0.0
@@ -57,10 +58,15 @@ class LedgerKeeper:
         self._wall_clock = WallClock(self.last_now)
         self._last_slow_refresh = -math.inf
         self._power_w: Mapping[str, float] = EMPTY
+        self._power_stale = False  # quiet ticks read the meters since _power_w was taken
 
     def _counted_components(self) -> frozenset[str]:
         """The components measured by a hardware energy counter (``Reading.measured``)."""
         return frozenset(c for c, s in self.slots.items() if s.meter.exact)
+
+    def _all_replayable(self) -> bool:
+        """Whether every meter is a load model whose tick reads may be made later (``keep_up``)."""
+        return all(s.meter.replayable for s in self.slots.values())
 
     def settling_slots(self) -> list[Slot]:
         """The slots whose meters settle (slow counters: GPUs)."""
@@ -72,6 +78,7 @@ class LedgerKeeper:
 
     def set_process_tree(self, enabled: bool) -> None:
         """Attribute to the process tree (children's CPU time, resident memory, GPU contexts)."""
+        self._replay()  # the quiet ticks' process CPU time is of the series as it was
         if enabled and not self._probe.process_tree:
             self._last_slow_refresh = -math.inf  # GPU contexts too, at the next tick
         self._probe.set_process_tree(enabled)
@@ -108,17 +115,67 @@ class LedgerKeeper:
     def advance(self, now: float, tick: bool) -> tuple[LoadSample, dict[str, float], Mapping[str, WeighedEnergy]]:
         """Bring every meter, utilisation integral and intensity weighing up to ``now``; the
         load sample, the energy totals and the weighed totals. ``tick``: see ``Sampler.read``."""
+        self._replay()
         slow = tick and now - self._last_slow_refresh >= SLOW_REFRESH_S
         if slow:
             self._last_slow_refresh = now
             self._refresh_meters()
+        if self._power_stale and not tick:  # a boundary after quiet ticks: the power they read
+            self._keep_power()
         load = self._sample_load(now, slow)
         energy = {}
         for component, slot in self.slots.items():
             self._advance(component, slot, now, load)
             energy[component] = slot.total_j
         if tick:
-            self._power_w = MappingProxyType({c: s.meter.power_w() for c, s in self.slots.items()})
+            self._keep_power()
+        self._integrate(load)
+        self.last_now = now
+        return load, energy, self.weighings.add(energy)
+
+    def keep_up(self, now: float) -> None:
+        """A tick nobody reads (no listener), ten times a second while idle: as little as can
+        be, as the thread's wake-up makes everything run cache-cold.
+
+        When every meter is a load model (``Meter.replayable``) the tick only notes the load
+        counters (``LoadProbe.mark``); the next full advance (a reading, or this at least every
+        SLOW_REFRESH_S) makes those reads in order with the same arguments, so the ledger is
+        the same as if they had been made at each tick. Otherwise the meters and utilisation
+        integrals are brought up to ``now``. Either way the slow figures, the intensity
+        weighing and the latest power wait for the next full advance (the power is then taken
+        as of the last tick's reads: ``_power_stale``).
+        """
+        if now - self._last_slow_refresh >= SLOW_REFRESH_S:
+            self.advance(now, tick=True)
+            return
+        if self._replayable:
+            try:
+                self._probe.mark(now)
+            except Exception as error:  # the next sample spans this instant: nothing is lost
+                problems.note("load probe", error)
+        else:
+            self._add_interval(self._sample_load(now, False))
+        self._power_stale = True
+
+    def _replay(self) -> None:
+        """The reads of the quiet ticks noted since the last advance (see ``keep_up``)."""
+        for load in self._probe.marked():
+            self._add_interval(load)
+
+    def _add_interval(self, load: LoadSample) -> None:
+        """Every meter and utilisation integral up to ``load.now``; no Reading."""
+        for component, slot in self.slots.items():
+            self._advance(component, slot, load.now, load)
+        self._integrate(load)
+        self.last_now = load.now
+
+    def _keep_power(self) -> None:
+        """The meters' latest power, as of their last read on a tick (``Reading.power_w``)."""
+        self._power_w = MappingProxyType({c: s.meter.power_w() for c, s in self.slots.items()})
+        self._power_stale = False
+
+    def _integrate(self, load: LoadSample) -> None:
+        """Add the interval of ``load`` to the utilisation integrals."""
         dt = load.dt_s
         if not math.isnan(load.cpu_load):
             self._cpu_util_s += load.cpu_load * dt
@@ -128,8 +185,6 @@ class LedgerKeeper:
             utilisation = self.slots[component].meter.utilisation()
             if utilisation is not None:
                 self._gpu_util_s[component] += utilisation * dt
-        self.last_now = now
-        return load, energy, self.weighings.add(energy)
 
     def _sample_load(self, now: float, full: bool) -> LoadSample:
         try:
@@ -178,6 +233,7 @@ class LedgerKeeper:
         slot.meter = replacement
         slot.offset_j = slot.total_j
         self.measured = self._counted_components()
+        self._replayable = self._all_replayable()
         replacement.read(now, replace(load, dt_s=0.0))
 
     @staticmethod

@@ -125,10 +125,11 @@ class Sampler:
             return self.keeper.read(tick, refresh_tree)
 
     def _tick(self, with_reading: bool) -> Reading | None:
-        """The thread's tick (lock held): a Reading for listeners, else the ledger only advances."""
+        """The thread's tick (lock held): a Reading for listeners, else a quiet tick
+        (``LedgerKeeper.keep_up``)."""
         if with_reading:
             return self.keeper.read(tick=True, refresh_tree=False)
-        self.keeper.advance(self._clock(), tick=True)
+        self.keeper.keep_up(self._clock())
         return None
 
     def weigh_by(self, signal: IntensitySignal) -> None:

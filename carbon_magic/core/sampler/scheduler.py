@@ -96,6 +96,10 @@ class Scheduler:
         self._wake = WakeSignal()
         self._leases: list[Lease] = []
         self._subscriptions: list[Subscription] = []
+        # Leases or listeners changed since the thread last looked: it recomputes its interval
+        # and listeners only then (run cold ten times a second, that costs more than the tick).
+        # A meter swapped for its fallback (a model) only relaxes the meters' limit.
+        self._changed = True
         self._thread: threading.Thread | None = None
         self.ticks = 0
         # CPU seconds used by the background thread, all its runs together (the sampler's
@@ -124,6 +128,7 @@ class Scheduler:
         lease = Lease(self, float(interval_s), process_tree, watch_gpus)
         sooner = lease.interval_s < self.interval_s
         self._leases.append(lease)
+        self._changed = True
         if process_tree:
             self._set_process_tree(True)
         self._ensure_thread()
@@ -135,6 +140,7 @@ class Scheduler:
         subscription = Subscription(self, callback)
         with self._lock:
             self._subscriptions.append(subscription)
+            self._changed = True
             self._ensure_thread()
         return subscription
 
@@ -144,6 +150,7 @@ class Scheduler:
         with self._lock:
             if lease in self._leases:
                 self._leases.remove(lease)
+                self._changed = True
             if lease.process_tree:
                 self._set_process_tree(any(other.process_tree for other in self._leases))
 
@@ -154,6 +161,7 @@ class Scheduler:
         with self._lock:
             if subscription in self._subscriptions:
                 self._subscriptions.remove(subscription)
+                self._changed = True
 
     # -- the thread -----------------------------------------------------------------------
     def _wanted(self) -> bool:
@@ -180,6 +188,7 @@ class Scheduler:
         with self._lock:
             self._leases.clear()
             self._subscriptions.clear()
+            self._changed = True
             thread = self._thread
         self._wake.set()
         if thread is not None and thread is not threading.current_thread():
@@ -189,15 +198,19 @@ class Scheduler:
         started_cpu = time.thread_time()
         earlier_runs_cpu_s = self.thread_cpu_s
         interval_s = self.interval_s
+        listeners: list[Subscription] = []
+        self._changed = True  # this thread has not looked yet
         while True:
             self._wake.wait(interval_s)
             with self._lock:
-                if not self._wanted():
-                    self._thread = None
-                    break
-                interval_s = self.interval_s
-                listeners = [s for s in self._subscriptions if not s.closed]
-                try:  # without listeners, the ledger only advances (cheaper than a Reading)
+                if self._changed:
+                    if not self._wanted():
+                        self._thread = None
+                        break
+                    self._changed = False
+                    interval_s = self.interval_s
+                    listeners = [s for s in self._subscriptions if not s.closed]
+                try:  # without listeners, the ledger only keeps up (cheaper than a Reading)
                     reading = self._tick(bool(listeners))
                 except Exception as error:  # the ledger guards meters; this is a last resort
                     problems.note("sampler", error)
@@ -224,5 +237,6 @@ class Scheduler:
         self._wake = WakeSignal()
         self._thread = None
         self._subscriptions = []
+        self._changed = True
         if self._leases:
             self._ensure_thread()
