@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..guest import detect_guest
+from ..footprint import disks
+from ..guest import GuestFacts, detect_guest
 from ..machine import MachineFacts
 from .base import Meter
 from .cpu_model import CpuModelMeter
@@ -52,6 +53,9 @@ class Discovery:
     gpus: list[GpuInfo]
     notes: list[str] = field(default_factory=list)
     rapl_available: bool = False
+    # what the embodied emissions need to know of this machine (core.footprint)
+    guest: GuestFacts = field(default_factory=GuestFacts)
+    disks: tuple[float, int] = (0.0, 0)
 
 
 def _cpu_meter(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve,
@@ -92,7 +96,8 @@ def discover(spec: HardwareSpec, facts: MachineFacts, now: float, guest_root: st
     """Build every meter this machine supports; ``notes`` are said to the user once.
     ``guest_root``: where the files telling a guest (``core.guest``) are read."""
     notes: list[str] = []
-    model = machine_curve(facts, detect_guest(guest_root))
+    guest = detect_guest(guest_root)
+    model = machine_curve(facts, guest)
     cpu, rapl, rapl_available = _cpu_meter(spec, facts, model, notes)
     meters: list[Meter] = [cpu, _ram_meter(spec, facts, model, rapl)]
     platform = _platform_meter(spec, model, rapl)
@@ -110,4 +115,5 @@ def discover(spec: HardwareSpec, facts: MachineFacts, now: float, guest_root: st
         notes.append(f"No NVIDIA GPU measured: {why}.")
     except Exception as error:  # a broken driver must not stop CPU/RAM tracking
         notes.append(f"No NVIDIA GPU measured: NVML failed ({type(error).__name__}: {error}).")
-    return Discovery(meters=meters, gpus=gpus, notes=notes, rapl_available=rapl_available)
+    return Discovery(meters=meters, gpus=gpus, notes=notes, rapl_available=rapl_available, guest=guest,
+                     disks=disks(guest_root))
