@@ -60,22 +60,25 @@ class WaterBasis:
     onsite: OnsiteWue
 
     def offsite_text(self) -> str:
-        """'2.19 L/kWh (0.645 .. 6.01): United States, country: generation mix x ...'; 'off'."""
+        """'France (country): 3.58 L/kWh (1.25 .. 9.01), generation mix x ... 2023'; 'off: ...'.
+
+        The text before the first ':' names the place (or 'off', or the parameter) on its own.
+        """
         figure = self.offsite
         if figure is None:
-            return "off (offsite_water=False)"
+            return "off: offsite_water=False"
         year = f" {figure.year}" if figure.year else ""
-        return (f"{figure.l_per_kwh:.3g} L/kWh ({figure.low_l_per_kwh:.3g} .. {figure.high_l_per_kwh:.3g}): "
-                f"{figure.label}, {figure.scope}: {figure.source}{year}")
+        return (f"{figure.label} ({figure.scope}): {figure.l_per_kwh:.3g} L/kWh "
+                f"({figure.low_l_per_kwh:.3g} .. {figure.high_l_per_kwh:.3g}), {figure.source}{year}")
 
     def onsite_text(self) -> str:
-        """'0.25 L/kWh: provider fleet, AWS ... 2021 (not written into water_consumed)'."""
+        """'provider fleet: 0.25 L/kWh, AWS ... 2021; ...'; the text before ':' is the source alone."""
         onsite = self.onsite
         if onsite.source == "provider fleet":
-            return (f"{onsite.l_per_kwh:.3g} L/kWh: provider fleet, {onsite.detail} {onsite.year}; wue unset, "
-                    "so CodeCarbon's water_consumed stays 0")
+            return (f"provider fleet: {onsite.l_per_kwh:.3g} L/kWh, {onsite.detail} {onsite.year}; wue unset, so "
+                    "CodeCarbon's water_consumed stays 0")
         if onsite.source == "wue parameter":
-            return f"{onsite.l_per_kwh:.3g} L/kWh: the wue parameter (CodeCarbon's water_consumed)"
+            return f"wue parameter: {onsite.l_per_kwh:.3g} L/kWh (CodeCarbon's water_consumed)"
         return f"none: {onsite.detail}"
 
 

@@ -106,6 +106,18 @@ class CellRecord:
     energy_high_kwh: float
     emissions_low_kg: float
     emissions_high_kg: float
+    # the footprint beyond CodeCarbon's (core.footprint): water on-site (wue, else the provider's fleet
+    # WUE) and off-site (the grid's; None when off) with its band and sources; embodied kg CO2e (None: off)
+    water_onsite_l: float = 0.0
+    water_onsite_source: str = ""
+    water_offsite_l: float | None = None
+    water_offsite_low_l: float | None = None
+    water_offsite_high_l: float | None = None
+    water_offsite_source: str = ""
+    water_total_l: float = 0.0
+    embodied_kg: float | None = None
+    embodied_low_kg: float | None = None
+    embodied_high_kg: float | None = None
 
     @classmethod
     def finished(
@@ -141,6 +153,16 @@ class CellRecord:
             energy_high_kwh=data.energy_high,
             emissions_low_kg=data.emissions_low,
             emissions_high_kg=data.emissions_high,
+            water_onsite_l=data.water_onsite,
+            water_onsite_source=data.water_onsite_source,
+            water_offsite_l=data.water_offsite,
+            water_offsite_low_l=data.water_offsite_low,
+            water_offsite_high_l=data.water_offsite_high,
+            water_offsite_source=data.water_offsite_source,
+            water_total_l=data.water_total,
+            embodied_kg=data.embodied_emissions,
+            embodied_low_kg=data.embodied_low,
+            embodied_high_kg=data.embodied_high,
         )
 
     def cell_fields(self) -> dict[str, Any]:
