@@ -187,13 +187,14 @@ def footprint_fields(window: Window, run: RunInfo, total_kwh: float, band: list[
         return {}
     onsite = footprint.water.onsite
     fields: dict[str, Any] = {"water_onsite": total_kwh * onsite.l_per_kwh, "water_onsite_l_per_kwh": onsite.l_per_kwh,
-                              "water_onsite_source": footprint.water.onsite_text()}
+                              "water_onsite_source": footprint.water.onsite_text(),
+                              "water_offsite_source": footprint.water.offsite_text()}
     offsite = footprint.water.offsite
     if offsite is not None:
         fields.update(water_offsite=total_kwh * offsite.l_per_kwh,
                       water_offsite_low=total_kwh * band[0] * offsite.low_l_per_kwh,
                       water_offsite_high=total_kwh * band[1] * offsite.high_l_per_kwh,
-                      water_offsite_l_per_kwh=offsite.l_per_kwh, water_offsite_source=footprint.water.offsite_text())
+                      water_offsite_l_per_kwh=offsite.l_per_kwh)
     fields["water_total"] = fields["water_onsite"] + (fields.get("water_offsite") or 0.0)
     if footprint.embodied is not None:
         kinds = embodied_kg(footprint.embodied, window.duration_s, window.process_shares())
