@@ -13,6 +13,13 @@ if TYPE_CHECKING:
     from ..outputs.cells_file import CellsFile
 
 FIRST_LINE_CHARS = 120
+# CellRecord's footprint fields <- EmissionsData's (core.record; docs/footprint.md)
+FOOTPRINT_FROM_DATA = {
+    "water_onsite_l": "water_onsite", "water_onsite_source": "water_onsite_source", "water_offsite_l": "water_offsite",
+    "water_offsite_low_l": "water_offsite_low", "water_offsite_high_l": "water_offsite_high",
+    "water_offsite_source": "water_offsite_source", "water_total_l": "water_total", "embodied_kg": "embodied_emissions",
+    "embodied_low_kg": "embodied_low", "embodied_high_kg": "embodied_high",
+}
 STATUSES = ("ok", "failed", "interrupted")
 
 
@@ -153,16 +160,7 @@ class CellRecord:
             energy_high_kwh=data.energy_high,
             emissions_low_kg=data.emissions_low,
             emissions_high_kg=data.emissions_high,
-            water_onsite_l=data.water_onsite,
-            water_onsite_source=data.water_onsite_source,
-            water_offsite_l=data.water_offsite,
-            water_offsite_low_l=data.water_offsite_low,
-            water_offsite_high_l=data.water_offsite_high,
-            water_offsite_source=data.water_offsite_source,
-            water_total_l=data.water_total,
-            embodied_kg=data.embodied_emissions,
-            embodied_low_kg=data.embodied_low,
-            embodied_high_kg=data.embodied_high,
+            **{name: getattr(data, field) for name, field in FOOTPRINT_FROM_DATA.items()},
         )
 
     def cell_fields(self) -> dict[str, Any]:

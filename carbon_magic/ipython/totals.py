@@ -10,7 +10,7 @@ Calls come from the kernel's main thread and the GPU poller; one lock.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
 from .panel import presentation
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .records import CellRecord
 
 KINDS = ("cpu", "gpu", "ram", "platform")
+# CellRecord's footprint figures that the totals add up (water L, embodied kg CO2e; docs/footprint.md)
+FOOTPRINT_SUMS = ("water_total_l", "water_onsite_l", "water_offsite_l", "embodied_kg", "embodied_low_kg",
+                  "embodied_high_kg")
 
 
 def counted(kind: str) -> bool:
@@ -40,12 +43,14 @@ class Share:
     platform_energy_kwh: float
     measured: frozenset[str]  # CellRecord.measured_kinds: the kinds a counter measured
     machine_wide: bool
+    footprint: tuple[float, ...] = (0.0,) * len(FOOTPRINT_SUMS)  # FOOTPRINT_SUMS' figures (0 where off)
 
     @classmethod
     def of(cls, record: "CellRecord") -> "Share":
         return cls(record.energy_kwh, record.emissions_kg, record.water_l, record.duration_s,
                    record.cpu_energy_kwh, record.gpu_energy_kwh, record.ram_energy_kwh, record.platform_energy_kwh,
-                   record.measured_kinds, record.machine_wide)
+                   record.measured_kinds, record.machine_wide,
+                   tuple(getattr(record, name) or 0.0 for name in FOOTPRINT_SUMS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,7 @@ class Totals:
     energy_by_kind_kwh: Mapping[str, float]
     measured_runs: Mapping[str, int]  # per kind, the runs in which a counter measured it
     machine_wide_runs: int  # runs whose figures are the whole machine's (tracking_mode 'machine')
+    footprint: Mapping[str, float] = field(default_factory=dict)  # FOOTPRINT_SUMS' sums by name
 
     def basis(self) -> str:
         """Whose figures these are and, per kind with energy, whether measured or modelled."""
@@ -97,7 +103,7 @@ class RunningTotals:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sums = [0.0] * 8  # Share's fields, in order
+        self._sums = [0.0] * (8 + len(FOOTPRINT_SUMS))  # Share's fields, in order, then its footprint
         self._count = 0
         self._measured_runs = dict.fromkeys(KINDS, 0)
         self._machine_wide_runs = 0
@@ -125,7 +131,7 @@ class RunningTotals:
     def _add(self, share: Share, sign: int) -> None:
         for index, value in enumerate((share.energy_kwh, share.emissions_kg, share.water_l, share.duration_s,
                                        share.cpu_energy_kwh, share.gpu_energy_kwh, share.ram_energy_kwh,
-                                       share.platform_energy_kwh)):
+                                       share.platform_energy_kwh, *share.footprint)):
             self._sums[index] += sign * value
         for kind in share.measured:
             self._measured_runs[kind] += sign
@@ -133,7 +139,8 @@ class RunningTotals:
 
     def totals(self) -> Totals:
         with self._lock:
-            energy, emissions, water, duration, *by_kind = self._sums
+            energy, emissions, water, duration, *by_kind = self._sums[:8]
+            footprint = dict(zip(FOOTPRINT_SUMS, self._sums[8:]))
             count, measured_runs, machine_wide_runs = self._count, dict(self._measured_runs), self._machine_wide_runs
         return Totals(count, duration, energy, emissions, water, dict(zip(KINDS, by_kind)), measured_runs,
-                      machine_wide_runs)
+                      machine_wide_runs, footprint)

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ...core.problems import problems
 from ..panel.presentation import CO2, ENERGY, WATER
-from ..totals import RunningTotals, counted
+from ..records import FOOTPRINT_FROM_DATA
+from ..totals import FOOTPRINT_SUMS, RunningTotals, counted
 from . import protocol
 
 if TYPE_CHECKING:
@@ -113,12 +114,15 @@ class KernelHistory:
                 return None
             totals = self.totals.totals()
             energy_kwh, emissions_kg, water_l = totals.energy_kwh, totals.emissions_kg, totals.water_l
+            footprint = dict(totals.footprint)
             entries: list[dict[str, Any]] = []
             for window, data in live:
                 if data is not None and counted(window.kind):
                     energy_kwh += data.energy_consumed
                     emissions_kg += data.emissions
                     water_l += data.water_consumed
+                    for name in FOOTPRINT_SUMS:
+                        footprint[name] = footprint.get(name, 0.0) + (getattr(data, FOOTPRINT_FROM_DATA[name]) or 0.0)
                 if len(entries) < protocol.MAX_RUNNING:
                     entries.append(_running_entry(window, data, now_wall))
             return {
@@ -127,6 +131,7 @@ class KernelHistory:
                 "totals": {
                     "energy_wh": ENERGY.of(energy_kwh), "co2_g": CO2.of(emissions_kg), "water_ml": WATER.of(water_l),
                     "duration_s": protocol.figure(totals.duration_s), "count": totals.count,
+                    "footprint": protocol.footprint_entry(footprint),
                 },
                 "running": entries,
                 "running_count": len(live),
