@@ -15,6 +15,7 @@ import {
   duration,
   energy,
   power,
+  scaled,
   scaledParts,
   water
 } from './format';
@@ -211,7 +212,7 @@ function waterSplit(footprint: IFootprint): string {
 function embodiedBand(footprint: IFootprint): string {
   const low = footprint.embodied_low_g ?? 0;
   const high = footprint.embodied_high_g ?? 0;
-  return low === high ? '' : bandRange(low, high, co2);
+  return low === high ? '' : bandRange(low, high, g => scaled(g, 'g'));
 }
 
 function cellLabel(n: number | null, label: string): string {

@@ -79,7 +79,7 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Water-unset')).toBeNull();
     const embodied = root.querySelector('.cm-Total-embodied')!;
     expect(embodied.querySelector('.cm-Tile-value')!.textContent).toBe('12.3 mg');
-    expect(embodied.textContent).toContain('9.1 .. 18.8 mg CO₂e modelled');
+    expect(embodied.textContent).toContain('9.1 .. 18.8 mg modelled');
     expect(root.querySelector('.cm-Total-co2 .cm-Tile-value')!.textContent).toBe('3.27 mg');
     const cell = root.querySelector('.cm-Cell')!;
     expect(cell.querySelector('.cm-Cell-embodied')!.textContent).toBe('+ 12.3 mg CO₂e embodied');
