@@ -174,7 +174,7 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
             parts.append(f'<div{attrs("equivalents", inline, "cm-equivalents")}>≈ {items}</div>')
     parts.append(f'<div{attrs("source", inline, "cm-basis")}>{_basis_html(snapshot)}</div>')
     source = data.intensity_source.split(";", 1)[0]
-    water_note = "" if _water_counted(data) else " · water not counted (set wue or offsite_water)"
+    water_note = _footprint_note(data)
     parts.append(
         f'<div{attrs("source", inline, "cm-source")} title="{html.escape(data.intensity_source)}">'
         f"{data.intensity_g_per_kwh:.0f} g CO₂e/kWh · {html.escape(source)} · PUE {data.pue:g}{water_note}</div>"
@@ -187,19 +187,27 @@ def _water_counted(data: "EmissionsData") -> bool:
 
 
 def _water_sub(data: "EmissionsData") -> str:
-    """'off-site 2.1 mL France (country) · on-site 0 L (none)', 'on-site 1.2 mL (WUE 1.8 L/kWh, wue parameter)'."""
-    offsite = data.water_offsite
-    parts = [] if offsite is None else [f"off-site {water(offsite)} {source_word(data.water_offsite_source)}"]
-    wue = f"WUE {data.water_onsite_l_per_kwh:g} L/kWh, " if data.water_onsite_l_per_kwh else ""
-    parts.append(f"on-site {water(data.water_onsite)} ({wue}{source_word(data.water_onsite_source) or 'wue'})")
-    return " · ".join(parts)
+    """'off-site 2.1 mL · on-site 0 L'; 'on-site 1.2 mL · WUE 1.8 L/kWh' when off-site water is off."""
+    if data.water_offsite is None:
+        return f"on-site {water(data.water_onsite)} · WUE {data.water_onsite_l_per_kwh:g} L/kWh"
+    return f"off-site {water(data.water_offsite)} · on-site {water(data.water_onsite)}"
 
 
 def _embodied_sub(data: "EmissionsData") -> str:
-    """'0.15 .. 0.32 mg modelled · manufacture' (the band of Boavizta's inputs)."""
+    """'0.15 .. 0.32 mg modelled' (the band of Boavizta's inputs)."""
     value = data.embodied_emissions or 0.0
     ratios = band_of(value, data.embodied_low or 0.0, data.embodied_high or 0.0)
-    return " · ".join([*([band_range(value, ratios, co2_mass)] if ratios else []), "hardware manufacture"])
+    return band_range(value, ratios, co2_mass) if ratios else "modelled"
+
+
+def _footprint_note(data: "EmissionsData") -> str:
+    """' · water: France (country) grid, on-site none · embodied: hardware manufacture (Boavizta)'."""
+    if not _water_counted(data):
+        return " · water not counted (set wue or offsite_water)"
+    grid = "" if data.water_offsite is None else f"{source_word(data.water_offsite_source)} grid, "
+    onsite = source_word(data.water_onsite_source) or "wue"
+    embodied = "" if data.embodied_emissions is None else " · embodied: hardware manufacture (Boavizta)"
+    return f" · water: {grid}on-site {onsite}{embodied}"
 
 
 def _basis_html(snapshot: Snapshot) -> str:
