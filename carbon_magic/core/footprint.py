@@ -60,14 +60,14 @@ class WaterBasis:
     onsite: OnsiteWue
 
     def offsite_text(self) -> str:
-        """'France (country): 3.58 L/kWh (1.25 .. 9.01), generation mix x ... 2023'; 'off: ...'.
+        """'France (country): 3.58 L/kWh (1.25 .. 9.01), generation mix x ... (mix of 2023)'; 'off: ...'.
 
         The text before the first ':' names the place (or 'off', or the parameter) on its own.
         """
         figure = self.offsite
         if figure is None:
             return "off: offsite_water=False"
-        year = f" {figure.year}" if figure.year else ""
+        year = f" (mix of {figure.year})" if figure.year else ""
         return (f"{figure.label} ({figure.scope}): {figure.l_per_kwh:.3g} L/kWh "
                 f"({figure.low_l_per_kwh:.3g} .. {figure.high_l_per_kwh:.3g}), {figure.source}{year}")
 

@@ -17,7 +17,7 @@ from ...core.units import j_to_kwh
 from .. import display
 from .equivalents import equivalents
 from .presentation import (CO2, ENERGY, MUTED, TEXT_STYLE, WATER, band_of, band_range, co2_mass, duration, energy,
-                           group_colour, group_name, power, source_word, status_colour, water)
+                           group_colour, group_name, place_of, power, source_word, status_colour, water)
 from .series import PowerSeries
 
 if TYPE_CHECKING:
@@ -201,10 +201,10 @@ def _embodied_sub(data: "EmissionsData") -> str:
 
 
 def _footprint_note(data: "EmissionsData") -> str:
-    """' · water: France (country) grid, on-site none · embodied: hardware manufacture (Boavizta)'."""
+    """' · water: France grid, on-site none · embodied: hardware manufacture (Boavizta)'."""
     if not _water_counted(data):
         return " · water not counted (set wue or offsite_water)"
-    grid = "" if data.water_offsite is None else f"{source_word(data.water_offsite_source)} grid, "
+    grid = "" if data.water_offsite is None else f"{place_of(data.water_offsite_source)} grid, "
     onsite = source_word(data.water_onsite_source) or "wue"
     embodied = "" if data.embodied_emissions is None else " · embodied: hardware manufacture (Boavizta)"
     return f" · water: {grid}on-site {onsite}{embodied}"
