@@ -201,13 +201,11 @@ def _embodied_sub(data: "EmissionsData") -> str:
 
 
 def _footprint_note(data: "EmissionsData") -> str:
-    """' · water: France grid, on-site none · embodied: hardware manufacture (Boavizta)'."""
+    """' · water: France grid, on-site none' (where the water figure's parts come from)."""
     if not _water_counted(data):
         return " · water not counted (set wue or offsite_water)"
     grid = "" if data.water_offsite is None else f"{place_of(data.water_offsite_source)} grid, "
-    onsite = source_word(data.water_onsite_source) or "wue"
-    embodied = "" if data.embodied_emissions is None else " · embodied: hardware manufacture (Boavizta)"
-    return f" · water: {grid}on-site {onsite}{embodied}"
+    return f" · water: {grid}on-site {source_word(data.water_onsite_source) or 'wue'}"
 
 
 def _basis_html(snapshot: Snapshot) -> str:
