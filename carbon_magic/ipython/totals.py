@@ -80,6 +80,11 @@ class Totals:
                 + " · ".join(f"{k.upper()} {_how(self.measured_runs[k], self.count)}" for k in kinds))
 
     @property
+    def water_total_l(self) -> float:
+        """On-site plus the grid's off-site water (docs/footprint.md), else CodeCarbon's water alone."""
+        return self.footprint.get("water_total_l", 0.0) or self.water_l
+
+    @property
     def intensity_g_per_kwh(self) -> float:
         return self.emissions_kg * 1e3 / self.energy_kwh if self.energy_kwh > 0 else 0.0
 
@@ -88,7 +93,9 @@ class Totals:
         return (
             f"carbon_magic session: {self.count} tracked run{plural} | {presentation.duration(self.duration_s)} | "
             f"{presentation.energy(self.energy_kwh)} | {presentation.co2(self.emissions_kg)}"
-            + (f" | water {presentation.water(self.water_l)}" if self.water_l > 0 else " | water not estimated (wue unset)")
+            + (f" | embodied {presentation.co2(self.footprint['embodied_kg'])}" if self.footprint.get("embodied_kg") else "")
+            + (f" | water {presentation.water(self.water_total_l)}" if self.water_total_l > 0
+               else " | water not estimated (wue unset, offsite_water off)")
         )
 
 
