@@ -12,6 +12,7 @@ from carbon_magic.core import footprint
 from carbon_magic.core.config import ConfigError, resolve_config
 from carbon_magic.core.embodied import Band, GuestShare, Hardware, embodied_g_per_s
 from carbon_magic.core.guest import GuestFacts
+from carbon_magic.core.location import Location
 from carbon_magic.core.machine import MachineFacts
 from carbon_magic.core.meters import HardwareSpec, discover
 
@@ -93,7 +94,24 @@ def test_the_grid_water_is_resolved_once_per_location_not_per_record(monkeypatch
         assert tracker.flush() is not None
     tracker.stop()
     assert calls == [("CAN", "QC")]
-    assert tracker.final_emissions_data.water_offsite_source.startswith("Quebec, Canada (region): 15.7 L/kWh")
+    data = tracker.final_emissions_data
+    assert data.water_offsite_source.startswith("Quebec, Canada (region): 15.7 L/kWh")
+    # (0.2 x 205 + 0.3 x 826 + 0.7 x 553 + 0.01 x 1 + 92.1 x 4491) / 100.01 gal/MWh x 0.0037854 (test_water.py)
+    assert data.water_offsite == pytest.approx(data.energy_consumed * 15.681, rel=1e-9)
+
+
+@pytest.mark.parametrize("country, region", [("ZZZ", None), (None, None), ("FRA", "Atlantis")])
+def test_a_place_the_water_table_cannot_place_gets_its_country_or_the_world_figure(country, region):
+    """The location service vouches for its places; one the water table does not know falls back,
+    said in the source: the world's summed mix is 3.894 L/kWh (computed by hand in test_water.py)."""
+    footprint._grid_water.cache_clear()
+    config = resolve_config({})
+    basis = footprint.water_basis(Location(country_iso_code=country, region=region), config, wue_set=False)
+    expected = (3.576, "France (country)") if country == "FRA" else (3.894, "world")
+    assert basis.offsite.l_per_kwh == expected[0]
+    assert basis.offsite_text().startswith(expected[1])
+    if country == "ZZZ":
+        assert "(world (the water table does not know country 'ZZZ'))" in basis.offsite_text()
 
 
 def test_the_lifetime_parameter_spreads_the_same_manufacture_over_more_seconds():

@@ -28,7 +28,7 @@ from .ledger import kind_of
 from .machine import MachineFacts
 from .tables import UnknownLocation
 from .units import G_PER_KG
-from .water import OnsiteWue, WaterFigure, offsite_water_intensity, onsite_wue_l_per_kwh
+from .water import OnsiteWue, WaterFigure, offsite_water_intensity, onsite_wue_l_per_kwh, world_water_intensity
 
 if TYPE_CHECKING:
     from .location import Location
@@ -114,7 +114,7 @@ def _grid_water(country: str | None, region: str | None) -> WaterFigure:
         try:
             return offsite_water_intensity(country)
         except UnknownLocation:
-            return offsite_water_intensity()
+            return world_water_intensity(f"the water table does not know country {country!r}")
 
 
 def water_basis(location: "Location", config: Mapping[str, Any], wue_set: bool) -> WaterBasis:
