@@ -93,7 +93,10 @@ def test_widget_values_follow_the_ledger_and_freeze_on_the_exact_record(ip, monk
     assert bundle["text/plain"] == display.summary_text(record)
     assert data_value(bundle["text/html"], "energy") == record.energy_kwh * 1e3
     assert data_value(bundle["text/html"], "co2") == record.emissions_kg * 1e3
-    assert 'data-figure="water"' not in bundle["text/html"] and record.water_l == 0  # no WUE: no water figure
+    # no WUE: CodeCarbon's water is 0; the water figure is the grid's off-site water, the embodied CO2 its own figure
+    assert record.water_l == 0 and record.water_offsite_l and record.embodied_kg
+    assert data_value(bundle["text/html"], "water") == pytest.approx(record.water_total_l * 1e3, rel=1e-12)
+    assert data_value(bundle["text/html"], "embodied") == pytest.approx(record.embodied_kg * 1e3, rel=1e-12)
     assert 'data-state="ok"' in bundle["text/html"] and 'src="data:image/png;base64,' in bundle["text/html"]
     # the frozen panel is the summary: no second one after it
     assert not [p for p in published if "carbon-magic-summary" in p["data"].get("text/html", "") and not p["update"]]

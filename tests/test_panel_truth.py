@@ -34,20 +34,35 @@ def measured_marks(html_text: str) -> dict[str, str]:
     return dict(re.findall(r'data-component="([^"]+)" data-measured="(true|false)"', html_text))
 
 
-def test_frozen_panel_says_machine_wide_and_modelled_and_shows_no_water_without_wue(ip):
-    assert run(ip, LONG_CELL.format(period=0.3, options="--name modelled", seconds=1.0)).success
+def test_frozen_panel_says_machine_wide_and_modelled_and_shows_no_water_without_wue_or_the_grids(ip):
+    options = "--name modelled --offsite-water false"
+    assert run(ip, LONG_CELL.format(period=0.3, options=options, seconds=1.0)).success
     html_text = frozen_html(ip)
     # no RAPL here: CPU, RAM and the rest of the machine all modelled
     assert measured_marks(html_text) == {"cpu": "false", "ram": "false", "platform": "false"}
     assert "CPU modelled" in html_text and "whole machine" in html_text and "Energy · machine" in html_text
-    assert 'data-figure="water"' not in html_text and "water not counted (set wue)" in html_text
+    assert 'data-figure="water"' not in html_text and "water not counted (set wue or offsite_water)" in html_text
     summary = [p for p in ip.recorder.published if p["update"]][-1]["data"]["text/plain"]
     assert "water" not in summary  # a structural zero is not a measurement
 
-    assert run(ip, LONG_CELL.format(period=0.3, options="--name wet --wue 1.8", seconds=1.0)).success
+    options = "--name wet --wue 1.8 --offsite-water false"
+    assert run(ip, LONG_CELL.format(period=0.3, options=options, seconds=1.0)).success
     html_text = frozen_html(ip)
     record = get_session(ip).records[-1]
     assert record.water_l > 0 and 'data-figure="water"' in html_text and "WUE 1.8 L/kWh" in html_text
+
+
+def test_frozen_panel_shows_the_grids_water_with_its_split_and_embodied_co2_as_its_own_figure(ip):
+    assert run(ip, LONG_CELL.format(period=0.3, options="--name grid --country-iso-code DEU", seconds=1.0)).success
+    html_text = frozen_html(ip)
+    record = get_session(ip).records[-1]
+    assert record.water_l == 0 and record.water_offsite_l > 0  # CodeCarbon's column untouched, no wue
+    water_figure = html_text[html_text.index('data-figure="water"'):]
+    assert "off-site " in water_figure and "on-site 0 L" in water_figure
+    assert "water: Germany grid, on-site none</div>" in html_text
+    embodied_figure = html_text[html_text.index('data-figure="embodied"'):]
+    assert "Embodied CO₂e" in embodied_figure and " modelled</div>" in embodied_figure
+    assert 'data-figure="co2"' in html_text  # operational CO2 stays its own figure
 
 
 def test_a_counter_measured_cpu_is_marked_measured_and_process_mode_says_this_kernel(ip, tmp_path):

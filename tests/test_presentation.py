@@ -41,9 +41,11 @@ def test_a_figure_reads_the_same_in_the_summary_the_session_panel_the_plot_and_t
     ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
     ip.run_cell("%%carbon --quiet --wue 1.8\nx = sum(range(200_000))", store_history=True)
     [record] = get_session(ip).records
+    # the water a view shows is the total: on-site (wue, CodeCarbon's water) + the grid's off-site water
     energy, co2, water = (presentation.energy(record.energy_kwh), presentation.co2_mass(record.emissions_kg),
-                          presentation.water(record.water_l))
-    assert re.fullmatch(r"[\d.]+ [µmk]?Wh", energy) and record.water_l > 0
+                          presentation.water(record.water_total_l))
+    assert re.fullmatch(r"[\d.]+ [µmk]?Wh", energy) and record.water_total_l > record.water_l > 0
+    assert f"water {water} (" in display.summary_text(record)
 
     summary = display.summary_text(record)
     assert f"| {energy} (" in summary and " modelled) |" in summary  # the band of the modelled components and f"| {co2} CO2e |" in summary and f"water {water}" in summary
@@ -74,6 +76,8 @@ def test_a_figure_reads_the_same_in_the_summary_the_session_panel_the_plot_and_t
     entry = protocol.cell_entry(record)  # what the sidebar receives: the report's units
     assert entry["energy_wh"] == pytest.approx(frame["energy_wh"].iloc[0], rel=1e-4)
     assert entry["water_ml"] == pytest.approx(WATER.of(record.water_l), rel=1e-4)
+    assert entry["footprint"]["water_total_ml"] == pytest.approx(frame["water_total_ml"].iloc[0], rel=1e-4)
+    assert frame["water_total_ml"].iloc[0] == pytest.approx(WATER.of(record.water_total_l))
 
 
 def test_a_status_has_one_colour_in_the_summary_and_the_panel(ip):

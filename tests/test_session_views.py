@@ -93,17 +93,34 @@ def panel_bundle(ip) -> dict:
     return captured.outputs[-1].data
 
 
-def test_session_panel_shows_no_water_headline_for_an_unset_wue(ip):
+def test_session_panel_shows_no_water_headline_for_an_unset_wue_and_no_grid_water(ip):
     ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
+    ip.run_line_magic("config", "CarbonMagic.offsite_water = False")
     run(ip, "%%carbon --quiet\nx = 1")
     unset = panel_bundle(ip)
     assert 'data-figure="water"' not in unset["text/html"] and "Water not estimated" in unset["text/html"]
-    assert "water not estimated (wue unset)" in unset["text/plain"]
+    assert "water not estimated (wue unset, offsite_water off)" in unset["text/plain"]
     run(ip, "%%carbon --quiet --wue 1.8\nx = 2")
     counted = panel_bundle(ip)
     water_ml = float(re.search(r'data-figure="water" data-value="([^"]+)"', counted["text/html"]).group(1))
     assert water_ml == pytest.approx(sum(r.water_l for r in get_session(ip).records) * 1e3) and water_ml > 0
     assert "Water not estimated" not in counted["text/html"]
+
+
+def test_session_panel_totals_the_grids_water_with_its_split_and_the_embodied_co2(ip):
+    ip.run_line_magic("config", "CarbonMagic.panel_widgets = 'never'")
+    run(ip, "%%carbon --quiet\nx = 1")
+    run(ip, "%%carbon --quiet --country-iso-code DEU\nx = 2")
+    bundle = panel_bundle(ip)
+    records = get_session(ip).records
+    water_ml = float(re.search(r'data-figure="water" data-value="([^"]+)"', bundle["text/html"]).group(1))
+    assert water_ml == pytest.approx(sum(r.water_total_l for r in records) * 1e3) and water_ml > 0
+    assert sum(r.water_l for r in records) == 0  # CodeCarbon's water: no wue
+    embodied_g = float(re.search(r'data-figure="embodied" data-value="([^"]+)"', bundle["text/html"]).group(1))
+    assert embodied_g == pytest.approx(sum(r.embodied_kg for r in records) * 1e3) and embodied_g > 0
+    assert "off-site " in bundle["text/html"] and " modelled" in bundle["text/html"]
+    assert "Water not estimated" not in bundle["text/html"]
+    assert "| embodied " in bundle["text/plain"] and "| water " in bundle["text/plain"]
 
 
 def png_of(html_text: str) -> tuple[int, int, int]:

@@ -81,7 +81,8 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
     assert seqs == list(range(1, len(seqs) + 1))
 
     report = json.loads(sidebar.output(
-        "import json\n_r = %carbon report\nprint(json.dumps(_r[['energy_wh', 'co2_g', 'water_ml']].sum().to_dict()))"
+        "import json\n_r = %carbon report\n"
+        "print(json.dumps(_r[['energy_wh', 'co2_g', 'water_ml', 'water_total_ml', 'embodied_co2_g']].sum().to_dict()))"
     ))
     sidebar.wait_quiet(1.2)
     last = sidebar.comm_messages(comm_id)[-1].data["kernel"]
@@ -89,6 +90,13 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
     assert math.isclose(last["totals"]["energy_wh"], report["energy_wh"], rel_tol=1e-9)
     assert math.isclose(last["totals"]["co2_g"], report["co2_g"], rel_tol=1e-9)
     assert last["cells"][0]["kind"] == "cell" and last["cells"][0]["status"] == "ok"
+    # beyond CodeCarbon's figures: the grid's water and the embodied CO2e, in the totals and the cell
+    footprint = last["totals"]["footprint"]
+    assert math.isclose(footprint["water_total_ml"], report["water_total_ml"], rel_tol=1e-3)
+    assert math.isclose(footprint["embodied_g"], report["embodied_co2_g"], rel_tol=1e-3)
+    assert footprint["water_offsite_ml"] > 0 and footprint["water_onsite_ml"] == 0 and report["water_ml"] == 0
+    assert footprint["embodied_low_g"] < footprint["embodied_g"] < footprint["embodied_high_g"]
+    assert last["cells"][0]["footprint"]["embodied_g"] == footprint["embodied_g"]
     cell = last["cells"][0]  # nothing measured here: the modelled band brackets the energy
     assert cell["energy_low_wh"] < 0.8 * cell["energy_wh"] < cell["energy_wh"] < cell["energy_high_wh"]
     assert_no_top_level_state(sidebar, {announce.content["comm_id"], comm_id})

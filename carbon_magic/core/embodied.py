@@ -91,8 +91,8 @@ class GuestShare:
     guest are its own (counted whole).
     """
 
-    vcpus: int
-    host_threads: int
+    vcpus: float
+    host_threads: float
     ram_gb: float
 
     def __post_init__(self) -> None:

@@ -104,6 +104,12 @@ class Window:
             result[component] = machine * share
         return result
 
+    def process_shares(self) -> dict[str, float]:
+        """The process tree's fraction of each component in process mode; empty in machine mode."""
+        if not self.process_mode:
+            return {}
+        return {component: _process_share(self.start, self.end, component) for component in self.components}
+
     def energy_by_kind_j(self) -> dict[str, float]:
         """Joules summed into CodeCarbon's three kinds: cpu, gpu, ram."""
         totals = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0}

@@ -477,6 +477,30 @@ _TABLE: tuple[Param, ...] = (
         "wue", "float", 0.0, "Water Usage Effectiveness, litres per kWh (0 to 100).", "location", affects="measurement",
         minimum=0.0, maximum=100.0,
     ),
+    # Footprint beyond CO2 (docs/footprint.md): water where the electricity is made, embodied emissions
+    Param(
+        "offsite_water", "bool", True,
+        "Count the water consumed where the electricity is generated (the grid mix's L/kWh by country or "
+        "Canadian province, Macknick et al. 2012 factors), beside on-site water (wue). False: on-site only.",
+        "footprint", affects="measurement",
+    ),
+    Param(
+        "offsite_water_l_per_kwh", "float", None,
+        "Use this off-site water intensity (litres per kWh generated) instead of the grid mix's.",
+        "footprint", affects="measurement", minimum=0.0, maximum=100.0,
+    ),
+    Param(
+        "embodied", "bool", True,
+        "Show the hardware's manufacturing emissions (Boavizta's method) amortised per second of use, "
+        "as their own figure beside operational CO2 (never added into emissions).",
+        "footprint", affects="measurement",
+    ),
+    Param(
+        "embodied_lifetime_years", "float", None,
+        "Years over which the hardware's manufacture is amortised; unset: the embodied table's default "
+        "(4 years, Cloud Carbon Footprint's server lifespan).",
+        "footprint", affects="measurement", above=0.0, maximum=50.0,
+    ),
     # Hardware
     Param(
         "gpu_ids", "gpu_ids", None,

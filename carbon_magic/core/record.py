@@ -1,7 +1,10 @@
 """Finished measurements as CodeCarbon-shaped records (its 38 CSV columns, in order and units).
 
 Emissions and water are derived from energy here, never stored by hardware code:
-energy_kWh x PUE, then x intensity (kg/kWh) for CO2 and x WUE (L/kWh) for water.
+energy_kWh x PUE, then x intensity (kg/kWh) for CO2 and x WUE (L/kWh) for water. Beyond
+CodeCarbon's columns (``core/footprint.py``): on-site water (the user's ``wue``, else the cloud
+provider's fleet WUE), off-site water (the grid mix's L/kWh) and embodied emissions (the
+hardware's manufacture per second of use), each kept apart from CodeCarbon's figures.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from .._version import __version__
+from .embodied import Band
+from .footprint import Footprint, embodied_kg
 from .location import Intensity, Location
 from .ledger import Window, kind_of
 from .machine import MachineFacts
@@ -96,6 +101,28 @@ class EmissionsData:
     energy_high: float = 0.0
     emissions_low: float = 0.0
     emissions_high: float = 0.0
+    # Water beyond CodeCarbon's water_consumed (litres; L/kWh): on-site is the user's wue (then equal
+    # to water_consumed) or, wue unset, the cloud provider's fleet WUE; off-site is the grid's water
+    # for the kWh generated, with the band of its factors and of the energy (None: offsite_water off).
+    water_onsite: float = 0.0
+    water_onsite_l_per_kwh: float = 0.0
+    water_onsite_source: str = ""
+    water_offsite: float | None = None
+    water_offsite_low: float | None = None
+    water_offsite_high: float | None = None
+    water_offsite_l_per_kwh: float | None = None
+    water_offsite_source: str = ""
+    water_total: float = 0.0
+    # Embodied emissions (kg CO2e, the hardware's manufacture over its lifetime, per second of use),
+    # never inside emissions; the total's band and the parts by kind (None: the embodied parameter off).
+    embodied_emissions: float | None = None
+    embodied_low: float | None = None
+    embodied_high: float | None = None
+    embodied_cpu: float | None = None
+    embodied_gpu: float | None = None
+    embodied_ram: float | None = None
+    embodied_storage: float | None = None
+    embodied_platform: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def csv_values(self) -> list[Any]:
@@ -142,6 +169,8 @@ class RunInfo:
     gpu_names: tuple[str, ...]
     # component -> (low, high) ratio band of a modelled component (``Sampler.bands``)
     bands: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    # water per kWh and embodied rates (``core.footprint``); None: CodeCarbon's figures only
+    footprint: Footprint | None = None
 
 
 def _emissions(
@@ -157,6 +186,33 @@ def _emissions(
         return total_kwh * intensity.kg_per_kwh, intensity.g_per_kwh
     grams = sum(j_to_kwh(joules) * pue * by_component[c] for c, joules in energy_j.items())
     return grams / G_PER_KG, grams / total_kwh
+
+
+EMBODIED_KINDS = ("cpu", "gpu", "ram", "storage", "platform")
+
+
+def footprint_fields(window: Window, run: RunInfo, total_kwh: float, band: list[float]) -> dict[str, Any]:
+    """The record's water and embodied fields (see EmissionsData) from the run's footprint."""
+    footprint = run.footprint
+    if footprint is None:
+        return {}
+    onsite = footprint.water.onsite
+    fields: dict[str, Any] = {"water_onsite": total_kwh * onsite.l_per_kwh, "water_onsite_l_per_kwh": onsite.l_per_kwh,
+                              "water_onsite_source": footprint.water.onsite_text(),
+                              "water_offsite_source": footprint.water.offsite_text()}
+    offsite = footprint.water.offsite
+    if offsite is not None:
+        fields.update(water_offsite=total_kwh * offsite.l_per_kwh,
+                      water_offsite_low=total_kwh * band[0] * offsite.low_l_per_kwh,
+                      water_offsite_high=total_kwh * band[1] * offsite.high_l_per_kwh,
+                      water_offsite_l_per_kwh=offsite.l_per_kwh)
+    fields["water_total"] = fields["water_onsite"] + (fields.get("water_offsite") or 0.0)
+    if footprint.embodied is not None:
+        kinds = embodied_kg(footprint.embodied, window.duration_s, window.process_shares())
+        total = sum(kinds.values(), Band(0.0, 0.0, 0.0))
+        fields.update(embodied_emissions=total.value, embodied_low=total.low, embodied_high=total.high,
+                      **{f"embodied_{kind}": kinds[kind].value if kind in kinds else 0.0 for kind in EMBODIED_KINDS})
+    return fields
 
 
 def build_record(window: Window, run: RunInfo) -> EmissionsData:
@@ -230,7 +286,19 @@ def build_record(window: Window, run: RunInfo) -> EmissionsData:
         energy_high=total_kwh * band[1],
         emissions_low=emissions_kg * band[0],
         emissions_high=emissions_kg * band[1],
+        **footprint_fields(window, run, total_kwh, band),
     )
+
+
+# The footprint fields, in the order carbon_cells.csv appends them (docs/footprint.md).
+FOOTPRINT_COLUMNS: tuple[str, ...] = (
+    "water_onsite", "water_onsite_l_per_kwh", "water_onsite_source", "water_offsite", "water_offsite_low",
+    "water_offsite_high", "water_offsite_l_per_kwh", "water_offsite_source", "water_total", "embodied_emissions",
+    "embodied_low", "embodied_high", *(f"embodied_{kind}" for kind in EMBODIED_KINDS),
+)
+# Figures of a window that add up over time and may be None (their parameter off).
+ADDITIVE_OPTIONAL = ("water_offsite", "water_offsite_low", "water_offsite_high", "embodied_emissions", "embodied_low",
+                     "embodied_high", *(f"embodied_{kind}" for kind in EMBODIED_KINDS))
 
 
 def delta(total: EmissionsData, previous: EmissionsData | None) -> EmissionsData:
@@ -240,8 +308,10 @@ def delta(total: EmissionsData, previous: EmissionsData | None) -> EmissionsData
     duration = total.duration - previous.duration
     changes: dict[str, Any] = {"duration": duration}
     for name in ("emissions", "cpu_energy", "gpu_energy", "ram_energy", "platform_energy", "energy_consumed",
-                 "water_consumed", "energy_low", "energy_high", "emissions_low", "emissions_high"):
-        changes[name] = getattr(total, name) - getattr(previous, name)
+                 "water_consumed", "energy_low", "energy_high", "emissions_low", "emissions_high", "water_onsite",
+                 "water_total", *ADDITIVE_OPTIONAL):
+        now, before = getattr(total, name), getattr(previous, name)
+        changes[name] = None if now is None else now - (before or 0.0)
     for kind in ("cpu", "gpu", "ram", "platform"):
         changes[f"{kind}_power"] = (
             (getattr(total, f"{kind}_energy") - getattr(previous, f"{kind}_energy")) / total.pue * 3.6e6 / duration

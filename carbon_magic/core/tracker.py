@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from .config import Config, ConfigError
-from .ledger import Reading, Window
+from .footprint import EmbodiedBasis, Footprint, WaterBasis, embodied_basis, water_basis
+from .ledger import Reading, Window, kind_of
 from .forks import ForkGuard
 from .location import Intensity, Location, LocationService
 from .lock import MachineLock
@@ -28,6 +29,7 @@ from .meters.gpu import select_gpus
 from .record import EmissionsData, RunInfo, build_record, delta
 from .sampler import Lease, Sampler, SamplerRegistry, Subscription
 from .sampler import settler
+from .problems import problems
 from .sync import synchronize_frameworks
 
 logger = logging.getLogger("carbon_magic")
@@ -121,6 +123,8 @@ class Tracker:
         self._sampler: Sampler = samplers.get(HardwareSpec.from_config(config))
         self._components, self._gpu_names = self._select_components()
         self._location, self._intensity = self._locate()
+        self._water: tuple[Location, WaterBasis] | None = None
+        self._embodied: EmbodiedBasis | None = None
         self._lock = threading.RLock()
         self._run: _Run | None = None
         self._tasks: dict[str, _Task] = {}
@@ -150,6 +154,21 @@ class Tracker:
         if intensity.signal is not None:
             self._sampler.weigh_by(intensity.signal)
         return location, intensity
+
+    def footprint(self) -> Footprint:
+        """Water per kWh at the current location (resolved once per location) and embodied rates
+        (once per tracker; None when the ``embodied`` parameter is off or the machine cannot be described)."""
+        location = self._location
+        if self._water is None or self._water[0] != location:
+            self._water = (location, water_basis(location, self.config, self.config.source("wue") != "default"))
+        if self._embodied is None and self.config["embodied"]:
+            gpus = dict(zip((c for c in self._components if kind_of(c) == "gpu"), self._gpu_names))
+            try:
+                self._embodied = embodied_basis(self._sampler.facts, self._sampler.guest, gpus,
+                                                self.config["embodied_lifetime_years"], self._sampler.disks)
+            except ValueError as error:  # facts a machine reported oddly: no embodied figure, tracking goes on
+                problems.note("embodied emissions", error)
+        return Footprint(self._water[1], self._embodied if self.config["embodied"] else None)
 
     @property
     def sampler(self) -> Sampler:
@@ -239,6 +258,7 @@ class Tracker:
             facts=self._sampler.facts,
             gpu_names=self._gpu_names,
             bands=self._sampler.bands(),
+            footprint=self.footprint(),
         )
         return build_record(window, run)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from IPython.core.display_functions import display
 
 from .panel.presentation import (
-    BRAND_COLOUR, band_of, banded, co2, duration, energy, intensity, power, status_colour, water,
+    BRAND_COLOUR, band_of, banded, co2, duration, energy, intensity, power, status_colour, water, water_split,
 )
 
 if TYPE_CHECKING:
@@ -74,6 +74,26 @@ def co2_text(record: "CellRecord") -> str:
                   co2)
 
 
+def water_text(record: "CellRecord") -> str:
+    """Total water with its on-/off-site split and sources ('' when none is counted: wue unset and
+    offsite_water off, as CodeCarbon's 0)."""
+    if record.water_offsite_l is None and not record.water_total_l:
+        return f"water {water(record.water_l)}" if record.water_l else ""
+    band = None
+    if record.water_offsite_l is not None and record.water_offsite_low_l is not None:
+        band = band_of(record.water_offsite_l, record.water_offsite_low_l, record.water_offsite_high_l or 0.0)
+    return "water " + water_split(record.water_total_l, record.water_onsite_l, record.water_onsite_source,
+                                  record.water_offsite_l, band, record.water_offsite_source)
+
+
+def embodied_text(record: "CellRecord") -> str:
+    """'embodied 0.21 mg CO2e (0.15 .. 0.32 mg CO2e modelled)' beside the operational CO2 ('' when off)."""
+    if record.embodied_kg is None:
+        return ""
+    band = band_of(record.embodied_kg, record.embodied_low_kg or 0.0, record.embodied_high_kg or 0.0)
+    return f"embodied {banded(record.embodied_kg, band, co2)}"
+
+
 def _power_parts(record: "CellRecord") -> list[str]:
     return [f"{kind.upper()} {power(watts)}" for kind, watts in _kinds(record)]
 
@@ -89,6 +109,7 @@ class _Figures:
     duration: str
     energy: str
     co2: str
+    embodied: str
     water: str
     power: str
     basis: list[tuple[str, str, bool]]
@@ -100,7 +121,8 @@ class _Figures:
             duration=duration(record.duration_s),
             energy=energy_text(record),
             co2=co2_text(record),
-            water=f"water {water(record.water_l)}" if record.water_l else "",  # 0: wue unset, nothing measured
+            embodied=embodied_text(record),
+            water=water_text(record),
             power=", ".join(_power_parts(record)),
             basis=_basis_parts(record),
             intensity=intensity(record.intensity_g_per_kwh, record.intensity_source),
@@ -115,7 +137,7 @@ def summary_text(record: "CellRecord", figures: _Figures | None = None) -> str:
         shown.duration,
         shown.energy,
         shown.co2,
-        *([shown.water] if shown.water else []),
+        *filter(None, [shown.embodied, shown.water]),
         "avg " + shown.power,
         f"{whose_figures(record.machine_wide)}: {', '.join(basis_text(n, m) for _, n, m in shown.basis)}",
         shown.intensity,
@@ -135,7 +157,7 @@ def summary_html(record: "CellRecord", figures: _Figures | None = None) -> str:
         f'<div class="carbon-magic-summary" style="{_BOX}border-left-color:{colour}">'
         f"<b>{html.escape(record.label)}</b>{status} &middot; {shown.duration} &middot; "
         f"<b>{html.escape(shown.energy)}</b> &middot; <b>{html.escape(shown.co2)}</b> &middot; "
-        f"{f'{shown.water} &middot; ' if shown.water else ''}"
+        f"{''.join(f'{html.escape(part)} &middot; ' for part in (shown.embodied, shown.water) if part)}"
         f"avg {html.escape(shown.power)}"
         f'<br><span style="opacity:.7">{basis_html(record.machine_wide, shown.basis)} &middot; '
         f"{html.escape(shown.intensity)}"
@@ -235,10 +257,23 @@ def _method_lines(methods: dict[str, str]) -> list[str]:
     return lines + [f"{component}: {method[len(shared):].strip()}" for component, method in methods.items()]
 
 
+def footprint_lines(footprint: Any) -> list[str]:
+    """``%carbon status``: which water intensity and WUE and why, the embodied method, lifetime and hardware."""
+    lines = [f"water off-site: {footprint.water.offsite_text()}", f"water on-site: {footprint.water.onsite_text()}"]
+    embodied = footprint.embodied
+    if embodied is None:
+        return [*lines, "embodied: off (embodied=False) or the machine could not be described (see errors)"]
+    from ..core.embodied import total
+
+    per_hour = total(dict(embodied.rates_g_per_s)).scaled(3600.0 / 1000.0)
+    rate = banded(per_hour.value, band_of(per_hour.value, per_hour.low, per_hour.high), co2)
+    return [*lines, f"embodied: {rate} per hour of use; {embodied.method_text()}"]
+
+
 def status_view(
     *, version: str, sampler: Any, location: Any, intensity_figure: Any, config_error: str | None,
     location_status: Sequence[str], auto: str | None, active: Sequence["TrackedWindow"], records: int, files: Sequence[str],
-    problems: Sequence["Problem"], now: float, panel: str | None = None,
+    problems: Sequence["Problem"], now: float, panel: str | None = None, footprint: Any = None,
 ) -> tuple[str, str]:
     """``%carbon status``: how each component is measured, where, what runs, what went wrong."""
     sections: list[tuple[str, list[str]]] = []
@@ -256,6 +291,8 @@ def status_view(
         sections.append(("Measured", lines))
     if location is not None:
         sections.append(("Location and intensity", [location_phrase(location, intensity_figure), *location_status]))
+    if footprint is not None:
+        sections.append(("Water and embodied emissions", footprint_lines(footprint)))
     if config_error:
         sections.append(("Configuration problem", [config_error]))
     sections.append(("Auto mode (%carbon on)", [auto or "off"]))

@@ -207,7 +207,17 @@ class CarbonExtension:
                 from ..runtime import current_runtime
 
                 facts["sampler"] = current_runtime().samplers.get(HardwareSpec.from_config(config))
+                facts["footprint"] = _footprint(config)
         return facts
+
+
+def _footprint(config: Any) -> Any:
+    """What a tracker of ``config`` counts beyond CO2 (a tracker with no outputs; never started)."""
+    from ..core.tracker import Tracker
+    from ..runtime import current_runtime
+
+    runtime = current_runtime()
+    return Tracker(config, None, samplers=runtime.samplers, location=runtime.location).footprint()
 
 
 def _let_sampler_threads_stop() -> None:

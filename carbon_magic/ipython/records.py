@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from ..outputs.cells_file import CellsFile
 
 FIRST_LINE_CHARS = 120
+# CellRecord's footprint fields <- EmissionsData's (core.record; docs/footprint.md)
+FOOTPRINT_FROM_DATA = {
+    "water_onsite_l": "water_onsite", "water_onsite_source": "water_onsite_source", "water_offsite_l": "water_offsite",
+    "water_offsite_low_l": "water_offsite_low", "water_offsite_high_l": "water_offsite_high",
+    "water_offsite_source": "water_offsite_source", "water_total_l": "water_total", "embodied_kg": "embodied_emissions",
+    "embodied_low_kg": "embodied_low", "embodied_high_kg": "embodied_high",
+}
 STATUSES = ("ok", "failed", "interrupted")
 
 
@@ -107,6 +114,18 @@ class CellRecord:
     energy_high_kwh: float
     emissions_low_kg: float
     emissions_high_kg: float
+    # the footprint beyond CodeCarbon's (core.footprint): water on-site (wue, else the provider's fleet
+    # WUE) and off-site (the grid's; None when off) with its band and sources; embodied kg CO2e (None: off)
+    water_onsite_l: float = 0.0
+    water_onsite_source: str = ""
+    water_offsite_l: float | None = None
+    water_offsite_low_l: float | None = None
+    water_offsite_high_l: float | None = None
+    water_offsite_source: str = ""
+    water_total_l: float = 0.0
+    embodied_kg: float | None = None
+    embodied_low_kg: float | None = None
+    embodied_high_kg: float | None = None
 
     @classmethod
     def finished(
@@ -142,6 +161,7 @@ class CellRecord:
             energy_high_kwh=data.energy_high,
             emissions_low_kg=data.emissions_low,
             emissions_high_kg=data.emissions_high,
+            **{name: getattr(data, field) for name, field in FOOTPRINT_FROM_DATA.items()},
         )
 
     def cell_fields(self) -> dict[str, Any]:

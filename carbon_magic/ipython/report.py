@@ -34,6 +34,13 @@ COLUMNS = {
     "energy_low_wh": ("energy_low_kwh", ENERGY.factor), "energy_high_wh": ("energy_high_kwh", ENERGY.factor),
     "intensity_g_per_kwh": ("intensity_g_per_kwh", 1.0),
     "intensity_source": ("intensity_source", None), "run_id": ("run_id", None),
+    # the footprint beyond CodeCarbon's (docs/footprint.md); NaN where its parameter is off
+    "water_total_ml": ("water_total_l", WATER.factor), "water_onsite_ml": ("water_onsite_l", WATER.factor),
+    "water_onsite_source": ("water_onsite_source", None), "water_offsite_ml": ("water_offsite_l", WATER.factor),
+    "water_offsite_low_ml": ("water_offsite_low_l", WATER.factor),
+    "water_offsite_high_ml": ("water_offsite_high_l", WATER.factor),
+    "water_offsite_source": ("water_offsite_source", None), "embodied_co2_g": ("embodied_kg", CO2.factor),
+    "embodied_low_g": ("embodied_low_kg", CO2.factor), "embodied_high_g": ("embodied_high_kg", CO2.factor),
 }
 REPORT_COLUMNS = tuple(COLUMNS)
 EXPORT_FORMATS = (".csv", ".json", ".html")

@@ -10,7 +10,7 @@ Calls come from the kernel's main thread and the GPU poller; one lock.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
 from .panel import presentation
@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from .records import CellRecord
 
 KINDS = ("cpu", "gpu", "ram", "platform")
+# CellRecord's footprint figures that the totals add up (water L, embodied kg CO2e; docs/footprint.md)
+FOOTPRINT_SUMS = ("water_total_l", "water_onsite_l", "water_offsite_l", "embodied_kg", "embodied_low_kg",
+                  "embodied_high_kg")
+SUMMED_FIGURES = 12  # the figures of Share.sums() before its footprint
 
 
 def counted(kind: str) -> bool:
@@ -45,19 +49,21 @@ class Share:
     energy_high_kwh: float
     emissions_low_kg: float
     emissions_high_kg: float
+    footprint: tuple[float, ...] = (0.0,) * len(FOOTPRINT_SUMS)  # FOOTPRINT_SUMS' figures (0 where off)
 
     @classmethod
     def of(cls, record: "CellRecord") -> "Share":
         return cls(record.energy_kwh, record.emissions_kg, record.water_l, record.duration_s,
                    record.cpu_energy_kwh, record.gpu_energy_kwh, record.ram_energy_kwh, record.platform_energy_kwh,
                    record.measured_kinds, record.machine_wide, record.energy_low_kwh, record.energy_high_kwh,
-                   record.emissions_low_kg, record.emissions_high_kg)
+                   record.emissions_low_kg, record.emissions_high_kg,
+                   tuple(getattr(record, name) or 0.0 for name in FOOTPRINT_SUMS))
 
     def sums(self) -> tuple[float, ...]:
-        """The figures RunningTotals adds up, in its order."""
+        """The figures RunningTotals adds up, in its order (SUMMED_FIGURES, then the footprint's)."""
         return (self.energy_kwh, self.emissions_kg, self.water_l, self.duration_s, self.cpu_energy_kwh,
                 self.gpu_energy_kwh, self.ram_energy_kwh, self.platform_energy_kwh, self.energy_low_kwh,
-                self.energy_high_kwh, self.emissions_low_kg, self.emissions_high_kg)
+                self.energy_high_kwh, self.emissions_low_kg, self.emissions_high_kg, *self.footprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,7 @@ class Totals:
     energy_high_kwh: float
     emissions_low_kg: float
     emissions_high_kg: float
+    footprint: Mapping[str, float] = field(default_factory=dict)  # FOOTPRINT_SUMS' sums by name
 
     def basis(self) -> str:
         """Whose figures these are and, per kind with energy, whether measured or modelled."""
@@ -98,6 +105,17 @@ class Totals:
         """The (low, high) ratios of the CO2's band; None when a counter measured it all."""
         return presentation.band_of(self.emissions_kg, self.emissions_low_kg, self.emissions_high_kg)
 
+    def embodied_text(self) -> str:
+        """The embodied CO2e with its band (always modelled)."""
+        kg = self.footprint.get("embodied_kg", 0.0)
+        band = presentation.band_of(kg, self.footprint.get("embodied_low_kg", kg), self.footprint.get("embodied_high_kg", kg))
+        return presentation.banded(kg, band, presentation.co2)
+
+    @property
+    def water_total_l(self) -> float:
+        """On-site plus the grid's off-site water (docs/footprint.md), else CodeCarbon's water alone."""
+        return self.footprint.get("water_total_l", 0.0) or self.water_l
+
     @property
     def intensity_g_per_kwh(self) -> float:
         return self.emissions_kg * 1e3 / self.energy_kwh if self.energy_kwh > 0 else 0.0
@@ -108,7 +126,9 @@ class Totals:
             f"carbon_magic session: {self.count} tracked run{plural} | {presentation.duration(self.duration_s)} | "
             f"{presentation.banded(self.energy_kwh, self.energy_band(), presentation.energy)} | "
             f"{presentation.banded(self.emissions_kg, self.emissions_band(), presentation.co2)}"
-            + (f" | water {presentation.water(self.water_l)}" if self.water_l > 0 else " | water not estimated (wue unset)")
+            + (f" | embodied {self.embodied_text()}" if self.footprint.get("embodied_kg") else "")
+            + (f" | water {presentation.water(self.water_total_l)}" if self.water_total_l > 0
+               else " | water not estimated (wue unset, offsite_water off)")
         )
 
 
@@ -123,7 +143,7 @@ class RunningTotals:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sums = [0.0] * 12  # Share.sums(), in order
+        self._sums = [0.0] * (SUMMED_FIGURES + len(FOOTPRINT_SUMS))  # Share.sums(), in order
         self._count = 0
         self._measured_runs = dict.fromkeys(KINDS, 0)
         self._machine_wide_runs = 0
@@ -158,8 +178,9 @@ class RunningTotals:
 
     def totals(self) -> Totals:
         with self._lock:
-            energy, emissions, water, duration, *rest = self._sums
+            energy, emissions, water, duration, *rest = self._sums[:SUMMED_FIGURES]
+            footprint = dict(zip(FOOTPRINT_SUMS, self._sums[SUMMED_FIGURES:]))
             count, measured_runs, machine_wide_runs = self._count, dict(self._measured_runs), self._machine_wide_runs
         by_kind, band = rest[:len(KINDS)], rest[len(KINDS):]
         return Totals(count, duration, energy, emissions, water, dict(zip(KINDS, by_kind)), measured_runs,
-                      machine_wide_runs, *band)
+                      machine_wide_runs, *band, footprint)

@@ -30,6 +30,22 @@ export interface ITotals extends Partial<ITotalsBand> {
   water_ml: number;
   duration_s: number;
   count: number;
+  /** Water beyond CodeCarbon's and embodied CO2e; null from a kernel that sends none. */
+  footprint: IFootprint | null;
+}
+
+/**
+ * The footprint beyond CodeCarbon's (docs/footprint.md): water in mL (total, on-site,
+ * off-site: the grid's) and the hardware's embodied CO2e in g with its band; null where
+ * its parameter is off.
+ */
+export interface IFootprint {
+  water_total_ml: number;
+  water_onsite_ml: number;
+  water_offsite_ml: number | null;
+  embodied_g: number | null;
+  embodied_low_g: number | null;
+  embodied_high_g: number | null;
 }
 
 export interface ITotalsBand {
@@ -64,6 +80,7 @@ export interface ICell {
   co2_g: number;
   water_ml: number;
   provisional: boolean;
+  footprint: IFootprint | null;
 }
 
 /** One kind of problem `%carbon status` lists: where, what, how often, its first message. */
@@ -152,6 +169,28 @@ function optionalInt(value: Json): number | null | undefined {
   return n !== undefined && Number.isInteger(n) ? n : undefined;
 }
 
+function optionalNum(value: Json): number | null | undefined {
+  return value === null ? null : num(value);
+}
+
+function parseFootprint(value: Json): IFootprint | null | undefined {
+  if (value === undefined || value === null) {
+    return null; // a kernel from before the footprint
+  }
+  if (!isObject(value)) {
+    return undefined;
+  }
+  const footprint = {
+    water_total_ml: num(value.water_total_ml),
+    water_onsite_ml: num(value.water_onsite_ml),
+    water_offsite_ml: optionalNum(value.water_offsite_ml),
+    embodied_g: optionalNum(value.embodied_g),
+    embodied_low_g: optionalNum(value.embodied_low_g),
+    embodied_high_g: optionalNum(value.embodied_high_g)
+  };
+  return complete<IFootprint>(footprint);
+}
+
 function numberMap(value: Json): Record<string, number> | undefined {
   if (!isObject(value)) {
     return undefined;
@@ -222,7 +261,8 @@ function parseTotals(value: Json): ITotals | undefined {
     co2_g: num(value.co2_g),
     water_ml: num(value.water_ml),
     duration_s: num(value.duration_s),
-    count: num(value.count)
+    count: num(value.count),
+    footprint: parseFootprint(value.footprint)
   });
   const band = parseTotalsBand(value);
   if (totals === undefined || band === undefined) {
@@ -265,7 +305,8 @@ function parseCell(value: Json): ICell | undefined {
     energy_high_wh: num(value.energy_high_wh ?? value.energy_wh),
     co2_g: num(value.co2_g),
     water_ml: num(value.water_ml),
-    provisional: value.provisional
+    provisional: value.provisional,
+    footprint: parseFootprint(value.footprint)
   };
   return complete<ICell>(cell);
 }

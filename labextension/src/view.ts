@@ -20,7 +20,7 @@ import {
   water
 } from './format';
 import type { LinkStatus } from './link';
-import type { ICell, IKernelState, IProblem, IRunning } from './protocol';
+import type { ICell, IFootprint, IKernelState, IProblem, IRunning } from './protocol';
 import { LOAD_CODE } from './protocol';
 import { sparkline } from './sparkline';
 
@@ -178,10 +178,30 @@ function totals(state: IKernelState): HTMLElement {
       totalBand(t.co2_low_g, t.co2_high_g, g => scaled(g, 'g'))
     )
   );
-  if (t.water_ml > 0) {
-    tiles.append(
-      figureTile('Water', t.water_ml, scaledParts(t.water_ml / 1000, 'L', 4), 'cm-Total-water')
+  const waterMl = totalWaterMl(t.water_ml, t.footprint);
+  if (waterMl > 0) {
+    const tile = figureTile(
+      'Water',
+      waterMl,
+      scaledParts(waterMl / 1000, 'L', 4),
+      'cm-Total-water'
     );
+    if (t.footprint) {
+      tile.append(el('div', 'cm-Tile-sub cm-Water-split', waterSplit(t.footprint)));
+    }
+    tiles.append(tile);
+  }
+  const embodiedG = t.footprint?.embodied_g ?? 0;
+  if (t.footprint && embodiedG > 0) {
+    const tile = figureTile(
+      'Embodied CO₂e',
+      embodiedG,
+      scaledParts(embodiedG, 'g', 4),
+      'cm-Total-embodied'
+    );
+    tile.append(el('div', 'cm-Tile-sub', embodiedBand(t.footprint)));
+    tile.title = 'The hardware’s manufacture amortised over its lifetime (Boavizta), beside CO₂e';
+    tiles.append(tile);
   }
   node.append(tiles);
   const cells = `${t.count} tracked cell${t.count === 1 ? '' : 's'}`;
@@ -196,7 +216,7 @@ function totals(state: IKernelState): HTMLElement {
     : 'Track a cell with %%carbon, or every cell with %carbon on';
   caption.append(' ', mode);
   node.append(caption);
-  if (t.water_ml <= 0) {
+  if (waterMl <= 0) {
     // zero water is what an unset WUE gives, not a measurement: say so instead of a tile
     const note = el('div', 'cm-Caption cm-Water-unset', 'Water not estimated: set ');
     note.append(
@@ -206,6 +226,25 @@ function totals(state: IKernelState): HTMLElement {
     node.append(note);
   }
   return node;
+}
+
+/** Total water: on-site plus the grid's off-site water, or CodeCarbon's alone from an older kernel. */
+function totalWaterMl(waterMl: number, footprint: IFootprint | null): number {
+  return footprint ? footprint.water_total_ml : waterMl;
+}
+
+/** 'off-site 2.1 mL · on-site 0 L' (no off-site part when it is off). */
+function waterSplit(footprint: IFootprint): string {
+  const offsite =
+    footprint.water_offsite_ml === null ? [] : [`off-site ${water(footprint.water_offsite_ml)}`];
+  return [...offsite, `on-site ${water(footprint.water_onsite_ml)}`].join(' · ');
+}
+
+/** '0.15 .. 0.32 mg modelled', or '' without a band. */
+function embodiedBand(footprint: IFootprint): string {
+  const low = footprint.embodied_low_g ?? 0;
+  const high = footprint.embodied_high_g ?? 0;
+  return low === high ? '' : bandRange(low, high, g => scaled(g, 'g'));
 }
 
 function cellLabel(n: number | null, label: string): string {
@@ -288,11 +327,13 @@ function powerNow(state: IKernelState): HTMLElement {
 function cellRow(cell: ICell): HTMLElement {
   const row = el('button', `cm-Cell cm-Cell-${cell.status}`);
   row.type = 'button';
+  const cellWater = totalWaterMl(cell.water_ml, cell.footprint);
   const facts = [
     cell.kind,
     cell.status,
     duration(cell.duration_s),
-    ...(cell.water_ml > 0 ? [`water ${water(cell.water_ml)}`] : [])
+    ...(cellWater > 0 ? [`water ${water(cellWater)}`] : []),
+    ...(cell.footprint && cellWater > 0 ? [waterSplit(cell.footprint)] : [])
   ];
   row.title = [cell.line, facts.join(' · ')].filter(Boolean).join('\n');
   if (cell.id) {
@@ -316,6 +357,15 @@ function cellRow(cell: ICell): HTMLElement {
     );
   }
   figures.append(el('span', 'cm-Cell-co2', co2(cell.co2_g)));
+  const embodied = cell.footprint?.embodied_g ?? null;
+  if (embodied !== null && embodied > 0) {
+    const span = el('span', 'cm-Cell-embodied', `+ ${co2(embodied)} embodied`);
+    span.title = 'The hardware’s manufacture (Boavizta), not inside the CO₂e above';
+    figures.append(span);
+  }
+  if (cellWater > 0) {
+    figures.append(el('span', 'cm-Cell-water', `water ${water(cellWater)}`));
+  }
   row.append(name, figures);
   if (cell.status !== 'ok') {
     row.append(el('span', 'cm-Cell-status', cell.status));

@@ -6,7 +6,7 @@
 
 import { Signal } from '@lumino/signaling';
 
-import type { IKernelState } from '../src/protocol';
+import type { IFootprint, IKernelState } from '../src/protocol';
 
 type CommHandler = (comm: FakeComm, msg: any) => void;
 
@@ -131,7 +131,14 @@ export async function settle(): Promise<void> {
 export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState {
   return {
     time: 1700000000.5,
-    totals: { energy_wh: 0.0583, co2_g: 0.00327, water_ml: 0, duration_s: 8.0, count: 1 },
+    totals: {
+      energy_wh: 0.0583,
+      co2_g: 0.00327,
+      water_ml: 0,
+      duration_s: 8.0,
+      count: 1,
+      footprint: null
+    },
     running: [],
     running_count: 0,
     power_w: { cpu: 8.0, ram: 20.0 },
@@ -157,10 +164,24 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
         energy_high_wh: 0.0828,
         co2_g: 0.00327,
         water_ml: 0,
-        provisional: false
+        provisional: false,
+        footprint: null
       }
     ],
     spark: { step_s: 2, power_w: [21.2, 28.0, 28.1, 21.3] },
+    ...overrides
+  };
+}
+
+/** A footprint as a kernel with off-site water and embodied emissions sends it. */
+export function footprint(overrides: Partial<IFootprint> = {}): IFootprint {
+  return {
+    water_total_ml: 0.208,
+    water_onsite_ml: 0,
+    water_offsite_ml: 0.208,
+    embodied_g: 0.0123,
+    embodied_low_g: 0.0091,
+    embodied_high_g: 0.0188,
     ...overrides
   };
 }

@@ -1,5 +1,5 @@
 import { PROTOCOL_VERSION, parseKernelMessage, parseState, refreshRequest } from '../src/protocol';
-import { hello, kernelState } from './fakes';
+import { footprint, hello, kernelState } from './fakes';
 
 describe('protocol', () => {
   it('asks for data with exactly the refresh request', () => {
@@ -93,6 +93,27 @@ describe('protocol', () => {
     });
     for (const bad of [{ cpu: [0.6] }, { cpu: [0.6, 'x'] }, { cpu: 0.6 }, [0.6, 1.8]]) {
       expect(parseState({ ...older, bands: bad })).toBeUndefined();
+    }
+  });
+
+  it('reads the footprint of totals and cells, null from an older kernel, drops a mistyped one', () => {
+    const good = kernelState();
+    const totals = { ...good.totals, footprint: footprint({ water_offsite_ml: null }) };
+    const cells = [{ ...good.cells[0], footprint: footprint({ embodied_g: null }) }];
+    const parsed = parseState({ ...good, totals, cells })!;
+    expect(parsed.totals.footprint).toEqual(footprint({ water_offsite_ml: null }));
+    expect(parsed.cells[0].footprint!.embodied_g).toBeNull();
+    const { footprint: _absent, ...older } = good.totals;
+    expect(_absent).toBeNull();
+    expect(parseState({ ...good, totals: older })!.totals.footprint).toBeNull();
+    for (const broken of [
+      footprint({ water_total_ml: 'a lot' as any }),
+      footprint({ embodied_g: NaN }),
+      'wet'
+    ]) {
+      expect(
+        parseState({ ...good, totals: { ...good.totals, footprint: broken } })
+      ).toBeUndefined();
     }
   });
 

@@ -1,5 +1,5 @@
 import { ISidebarView, handleClick, renderSidebar } from '../src/view';
-import { kernelState } from './fakes';
+import { footprint, kernelState } from './fakes';
 
 function view(overrides: Partial<ISidebarView> = {}): ISidebarView {
   return {
@@ -101,6 +101,33 @@ describe('renderSidebar', () => {
     const set = renderSidebar(view({ state: kernelState({ totals }) }));
     expect(set.querySelector('.cm-Total-water .cm-Tile-value')!.textContent).toBe('12.5 mL');
     expect(set.querySelector('.cm-Water-unset')).toBeNull();
+  });
+
+  it('shows total water with its on-/off-site split and embodied CO2e beside CO2e, for the kernel and each cell', () => {
+    const base = kernelState();
+    const totals = { ...base.totals, footprint: footprint() };
+    const cells = [{ ...base.cells[0], footprint: footprint() }];
+    const root = renderSidebar(view({ state: kernelState({ totals, cells }) }));
+    expect(root.querySelector('.cm-Total-water .cm-Tile-value')!.textContent).toBe('208 µL');
+    expect(root.querySelector('.cm-Water-split')!.textContent).toBe(
+      'off-site 208 µL · on-site 0 L'
+    );
+    expect(root.querySelector('.cm-Water-unset')).toBeNull();
+    const embodied = root.querySelector('.cm-Total-embodied')!;
+    expect(embodied.querySelector('.cm-Tile-value')!.textContent).toBe('12.3 mg');
+    expect(embodied.textContent).toContain('9.1 .. 18.8 mg modelled');
+    expect(root.querySelector('.cm-Total-co2 .cm-Tile-value')!.textContent).toBe('3.27 mg');
+    const cell = root.querySelector('.cm-Cell')!;
+    expect(cell.querySelector('.cm-Cell-embodied')!.textContent).toBe('+ 12.3 mg CO₂e embodied');
+    expect(cell.querySelector('.cm-Cell-water')!.textContent).toBe('water 208 µL');
+    expect(cell.getAttribute('title')).toContain('off-site 208 µL · on-site 0 L');
+    const off = footprint({ water_total_ml: 0, water_offsite_ml: null, embodied_g: null });
+    const dry = renderSidebar(
+      view({ state: kernelState({ totals: { ...base.totals, footprint: off } }) })
+    );
+    expect(dry.querySelector('.cm-Total-water')).toBeNull();
+    expect(dry.querySelector('.cm-Total-embodied')).toBeNull();
+    expect(dry.querySelector('.cm-Water-unset')).not.toBeNull();
   });
 
   it('says per component whether a hardware counter measures it or a model estimates it', () => {

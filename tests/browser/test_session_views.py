@@ -38,7 +38,8 @@ def test_session_views_read_well_in_both_themes(lab, page, width):
             cell.scroll_into_view_if_needed()
             screenshot(cell, f"session-{name}-{theme}-{width}")
         assert "Error displaying widget" not in output_text(panel)
-        assert "3 tracked runs" in output_text(panel) and "Water not estimated" in output_text(panel)
+        assert "3 tracked runs" in output_text(panel) and "Water not estimated" not in output_text(panel)
+        assert "Embodied CO₂e" in output_text(panel) and "off-site " in output_text(panel)  # the grid's water
         assert page.evaluate(_PLOT_BACKGROUND, plot.element_handle()) == "rgba(0, 0, 0, 0)"  # no white block
         assert "label" in output_text(report).split("status")[0]
     set_theme(page, False)

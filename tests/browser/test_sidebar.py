@@ -344,6 +344,9 @@ def test_every_sidebar_text_reads_in_both_themes(lab, page, width):
     run_cell(page, "from carbon_magic.core.problems import problems\nproblems.note('test meter', OSError('sensor unplugged'))")
     page.wait_for_selector(f"{SIDEBAR} .cm-Problem", state="attached")
     page.wait_for_selector(f"{SIDEBAR} .cm-Cell", state="attached")
+    # the footprint's texts are among those checked: water with its split, embodied CO2e, per cell too
+    for part in (".cm-Total-water .cm-Water-split", ".cm-Total-embodied", ".cm-Cell-embodied", ".cm-Cell-water"):
+        page.wait_for_selector(f"{SIDEBAR} {part}", state="attached")
     for dark in (False, True):
         set_theme(page, dark)
         time.sleep(1.2)  # the next state message re-renders the panel in the new theme's styles

@@ -15,7 +15,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..guest import detect_guest
+from ..footprint import disks
+from ..guest import GuestFacts, detect_guest
 from ..machine import MachineFacts
 from .apple import apple_meters, is_apple_silicon, open_soc_source
 from .base import Meter
@@ -58,6 +59,9 @@ class Discovery:
     gpus: list[GpuInfo]
     notes: list[str] = field(default_factory=list)
     rapl_available: bool = False
+    # what the embodied emissions need to know of this machine (core.footprint)
+    guest: GuestFacts = field(default_factory=GuestFacts)
+    disks: tuple[float, int] = (0.0, 0)
 
 
 def _cpu_meter(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve,
@@ -149,7 +153,8 @@ def discover(spec: HardwareSpec, facts: MachineFacts, now: float, guest_root: st
     """Build every meter this machine supports; ``notes`` are said to the user once.
     ``guest_root``: where the files telling a guest (``core.guest``) are read."""
     notes: list[str] = []
-    model = machine_curve(facts, detect_guest(guest_root))
+    guest = detect_guest(guest_root)
+    model = machine_curve(facts, guest)
     apple = _apple_meters(spec, facts, model, notes) if is_apple_silicon(facts) else None
     if apple is not None:
         soc_meters, gpus = apple
@@ -166,4 +171,5 @@ def discover(spec: HardwareSpec, facts: MachineFacts, now: float, guest_root: st
     gpu_meters = _gpu_meters(now, notes)
     meters += gpu_meters
     gpus += [meter.info for meter in gpu_meters]
-    return Discovery(meters=meters, gpus=gpus, notes=notes, rapl_available=rapl_available)
+    return Discovery(meters=meters, gpus=gpus, notes=notes, rapl_available=rapl_available, guest=guest,
+                     disks=disks(guest_root))

@@ -46,6 +46,7 @@ class Sampler:
         self.facts = facts
         self.gpus: list[GpuInfo] = discovery.gpus
         self.rapl_available = discovery.rapl_available
+        self.guest, self.disks = discovery.guest, discovery.disks  # for the embodied emissions (core.footprint)
         self._clock = clock
         self._lock = threading.RLock()
         self.keeper = LedgerKeeper(self.id, discovery.meters, list(discovery.notes), clock,

@@ -17,7 +17,7 @@ from ...core.units import j_to_kwh
 from .. import display
 from .equivalents import equivalents
 from .presentation import (CO2, ENERGY, MUTED, TEXT_STYLE, WATER, band_of, band_range, co2_mass, duration, energy,
-                           group_colour, group_name, power, status_colour, water)
+                           group_colour, group_name, place_of, power, source_word, status_colour, water)
 from .series import PowerSeries
 
 if TYPE_CHECKING:
@@ -151,9 +151,12 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
         figure_html("co2", "CO₂e", co2_mass(data.emissions), CO2.of(data.emissions), CO2.unit,
                     html.escape(" · ".join(_co2_band(data) + [f"{data.intensity_g_per_kwh:.0f} g/kWh"])), inline),
     ]
-    if data.wue:  # without a WUE, water is a structural zero: not a figure (the source line says so)
-        figures.append(figure_html("water", "Water", water(data.water_consumed), WATER.of(data.water_consumed),
-                                   WATER.unit, f"WUE {data.wue:g} L/kWh", inline))
+    if data.embodied_emissions is not None:  # its own figure beside operational CO2, never inside it
+        figures.append(figure_html("embodied", "Embodied CO₂e", co2_mass(data.embodied_emissions),
+                                   CO2.of(data.embodied_emissions), CO2.unit, html.escape(_embodied_sub(data)), inline))
+    if _water_counted(data):  # nothing counted (wue unset, offsite_water off): a structural zero, not a figure
+        figures.append(figure_html("water", "Water", water(data.water_total), WATER.of(data.water_total),
+                                   WATER.unit, html.escape(_water_sub(data)), inline))
     figures.append(figure_html("power", f"{whose.capitalize()} {power_label}", power(total_w), total_w, "W",
                                " ".join(_power_parts(snapshot, inline)), inline))
     state_style = f"background:{colour};box-shadow:0 0 0 3px {colour}33"
@@ -177,12 +180,38 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
             parts.append(f'<div{attrs("equivalents", inline, "cm-equivalents")}>≈ {items}</div>')
     parts.append(f'<div{attrs("source", inline, "cm-basis")}>{_basis_html(snapshot)}</div>')
     source = data.intensity_source.split(";", 1)[0]
-    water_note = "" if data.wue else " · water not counted (set wue)"
+    water_note = _footprint_note(data)
     parts.append(
         f'<div{attrs("source", inline, "cm-source")} title="{html.escape(data.intensity_source)}">'
         f"{data.intensity_g_per_kwh:.0f} g CO₂e/kWh · {html.escape(source)} · PUE {data.pue:g}{water_note}</div>"
     )
     return "".join(parts)
+
+
+def _water_counted(data: "EmissionsData") -> bool:
+    return data.water_offsite is not None or data.water_total > 0 or bool(data.wue)
+
+
+def _water_sub(data: "EmissionsData") -> str:
+    """'off-site 2.1 mL · on-site 0 L'; 'on-site 1.2 mL · WUE 1.8 L/kWh' when off-site water is off."""
+    if data.water_offsite is None:
+        return f"on-site {water(data.water_onsite)} · WUE {data.water_onsite_l_per_kwh:g} L/kWh"
+    return f"off-site {water(data.water_offsite)} · on-site {water(data.water_onsite)}"
+
+
+def _embodied_sub(data: "EmissionsData") -> str:
+    """'0.15 .. 0.32 mg modelled' (the band of Boavizta's inputs)."""
+    value = data.embodied_emissions or 0.0
+    ratios = band_of(value, data.embodied_low or 0.0, data.embodied_high or 0.0)
+    return band_range(value, ratios, co2_mass) if ratios else "modelled"
+
+
+def _footprint_note(data: "EmissionsData") -> str:
+    """' · water: France grid, on-site none' (where the water figure's parts come from)."""
+    if not _water_counted(data):
+        return " · water not counted (set wue or offsite_water)"
+    grid = "" if data.water_offsite is None else f"{place_of(data.water_offsite_source)} grid, "
+    return f" · water: {grid}on-site {source_word(data.water_onsite_source) or 'wue'}"
 
 
 def _basis_html(snapshot: Snapshot) -> str:

@@ -112,6 +112,26 @@ def band_range(value: float, band: tuple[float, float], unit: Callable[[float], 
     return f"{low} .. {high} modelled"
 
 
+def source_word(source_text: str) -> str:
+    """The short name a footprint source text starts with ('France (country)', 'provider fleet')."""
+    return source_text.split(":", 1)[0]
+
+
+def place_of(source_text: str) -> str:
+    """The place alone of an off-site water source text ('France', 'United States', 'world')."""
+    return source_word(source_text).split(" (", 1)[0]
+
+
+def water_split(total_l: float, onsite_l: float, onsite_source: str, offsite_l: float | None,
+                offsite_band: tuple[float, float] | None, offsite_source: str) -> str:
+    """'3.1 mL (off-site 3.1 mL (0.9 .. 8.2 mL modelled) France grid; on-site 0 L: none)'."""
+    parts = []
+    if offsite_l is not None:
+        parts.append(f"off-site {banded(offsite_l, offsite_band, water)} {place_of(offsite_source)} grid")
+    parts.append(f"on-site {water(onsite_l)}: {source_word(onsite_source) or 'wue'}")
+    return f"{water(total_l)} ({'; '.join(parts)})"
+
+
 def duration(seconds: float) -> str:
     """'850 ms', '2.31 s', '3 min 12 s', '1 h 05 min' (0.99995 s is '1 s', never '1e+03 ms')."""
     if significant(seconds * 1000) < 1000:

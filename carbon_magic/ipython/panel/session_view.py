@@ -15,7 +15,7 @@ from .equivalents import equivalents
 from .chart_layout import HEIGHT_PX, WIDTH_PX
 from .chart_png import bars_png
 from .panel_view import BOX_STYLE, figure_html
-from .presentation import CO2, ENERGY, MUTED, WATER, band_range, co2_mass, duration, energy, water
+from .presentation import CO2, ENERGY, MUTED, WATER, band_of, band_range, co2_mass, duration, energy, water
 from ..totals import Totals
 
 if TYPE_CHECKING:
@@ -52,6 +52,23 @@ def _band(value: float, band: tuple[float, float] | None, unit: Callable[[float]
     return [] if band is None else [band_range(value, band, unit)]
 
 
+def _footprint_figures(totals: Totals) -> list[str]:
+    """The embodied CO2e and the total water (on-site + the grid's) tiles; none for a zero, which is
+    what switched-off parameters give (the water's is said below the tiles)."""
+    figures, footprint = [], totals.footprint
+    embodied_kg = footprint.get("embodied_kg", 0.0)
+    if embodied_kg > 0:
+        ratios = band_of(embodied_kg, footprint["embodied_low_kg"], footprint["embodied_high_kg"])
+        figures.append(figure_html("embodied", "Embodied CO₂e", co2_mass(embodied_kg), CO2.of(embodied_kg), CO2.unit,
+                                   band_range(embodied_kg, ratios, co2_mass) if ratios else "modelled"))
+    if totals.water_total_l > 0:
+        split = (f"off-site {water(footprint['water_offsite_l'])} · on-site {water(footprint['water_onsite_l'])}"
+                 if footprint.get("water_total_l") else "")
+        figures.append(figure_html("water", "Water", water(totals.water_total_l), WATER.of(totals.water_total_l),
+                                   WATER.unit, split))
+    return figures
+
+
 def totals_html(totals: Totals, recent: Sequence["CellRecord"], show_equivalents: bool = True) -> str:
     """The totals' tiles; ``recent``: the latest records (the last one is named)."""
     plural = "" if totals.count == 1 else "s"
@@ -67,17 +84,16 @@ def totals_html(totals: Totals, recent: Sequence["CellRecord"], show_equivalents
         figure_html("co2", "CO₂e", co2_mass(totals.emissions_kg), CO2.of(totals.emissions_kg), CO2.unit,
                     html.escape(" · ".join(_band(totals.emissions_kg, totals.emissions_band(), co2_mass)
                                            + [f"{totals.intensity_g_per_kwh:.0f} g/kWh on average"]))),
-        *([figure_html("water", "Water", water(totals.water_l), WATER.of(totals.water_l), WATER.unit, "")]
-          if totals.water_l > 0 else []),  # zero is what an unset wue gives: no tile (see below)
+        *_footprint_figures(totals),
         figure_html("runs", "Tracked", str(totals.count), float(totals.count), "runs",
                 f"latest: {html.escape(bar_labels(recent)[-1])}" if recent else "none yet"),
         "</div>",
     ]
     if totals.count:
         parts.append(f'<div class="cm-basis" style="{MUTED};font-size:11px;margin:2px 0">{html.escape(totals.basis())}</div>')
-    if totals.water_l <= 0:
+    if totals.water_total_l <= 0:
         parts.append(f'<div class="cm-water-unset" style="{MUTED}">Water not estimated: set <code>wue</code> '
-                     "(litres per kWh) to count the data centre's water.</div>")
+                     "(litres per kWh) to count the data centre's water, or <code>offsite_water</code> the grid's.</div>")
     if show_equivalents:
         found = equivalents(totals.energy_kwh, totals.emissions_kg)
         if found:

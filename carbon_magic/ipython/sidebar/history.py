@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ...core.problems import problems
 from ..panel.presentation import CO2, ENERGY, WATER
-from ..totals import RunningTotals, counted
+from ..records import FOOTPRINT_FROM_DATA
+from ..totals import FOOTPRINT_SUMS, RunningTotals, counted
 from . import protocol
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class KernelHistory:
             totals = self.totals.totals()
             energy_kwh, emissions_kg, water_l = totals.energy_kwh, totals.emissions_kg, totals.water_l
             band = [totals.energy_low_kwh, totals.energy_high_kwh, totals.emissions_low_kg, totals.emissions_high_kg]
+            footprint = dict(totals.footprint)
             entries: list[dict[str, Any]] = []
             for window, data in live:
                 if data is not None and counted(window.kind):
@@ -122,6 +124,8 @@ class KernelHistory:
                     water_l += data.water_consumed
                     band = [total + part for total, part in zip(band, (
                         data.energy_low, data.energy_high, data.emissions_low, data.emissions_high))]
+                    for name in FOOTPRINT_SUMS:
+                        footprint[name] = footprint.get(name, 0.0) + (getattr(data, FOOTPRINT_FROM_DATA[name]) or 0.0)
                 if len(entries) < protocol.MAX_RUNNING:
                     entries.append(_running_entry(window, data, now_wall))
             return {
@@ -131,6 +135,7 @@ class KernelHistory:
                     "energy_wh": ENERGY.of(energy_kwh), "co2_g": CO2.of(emissions_kg), "water_ml": WATER.of(water_l),
                     "duration_s": protocol.figure(totals.duration_s), "count": totals.count,
                     **protocol.totals_band_entry(*band),
+                    "footprint": protocol.footprint_entry(footprint),
                 },
                 "running": entries,
                 "running_count": len(live),

@@ -138,6 +138,7 @@ def cell_entry(record: "CellRecord") -> dict[str, Any]:
         "co2_g": figure(CO2.of(record.emissions_kg)),
         "water_ml": figure(WATER.of(record.water_l)),
         "provisional": record.provisional,
+        "footprint": footprint_entry({name: getattr(record, name) for name in FOOTPRINT_FIELDS}),
     }
 
 
@@ -148,6 +149,20 @@ def totals_band_entry(energy_low_kwh: float, energy_high_kwh: float, emissions_l
     end reads a state without them as one without a band."""
     return {"energy_low_wh": ENERGY.of(energy_low_kwh), "energy_high_wh": ENERGY.of(energy_high_kwh),
             "co2_low_g": CO2.of(emissions_low_kg), "co2_high_g": CO2.of(emissions_high_kg)}
+
+
+# The footprint beyond CodeCarbon's (docs/footprint.md): CellRecord / Totals.footprint name -> (key, unit)
+FOOTPRINT_FIELDS = {
+    "water_total_l": ("water_total_ml", WATER), "water_onsite_l": ("water_onsite_ml", WATER),
+    "water_offsite_l": ("water_offsite_ml", WATER), "embodied_kg": ("embodied_g", CO2),
+    "embodied_low_kg": ("embodied_low_g", CO2), "embodied_high_kg": ("embodied_high_g", CO2),
+}
+
+
+def footprint_entry(figures: Mapping[str, float | None]) -> dict[str, float | None]:
+    """Water (mL: total, on-site, off-site) and embodied CO2e (g, with its band); None where not counted."""
+    return {key: None if figures.get(name) is None else figure(unit.of(figures[name] or 0.0))
+            for name, (key, unit) in FOOTPRINT_FIELDS.items()}
 
 
 def power_entry(power_w: Mapping[str, float]) -> dict[str, float]:
