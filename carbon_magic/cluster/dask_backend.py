@@ -11,10 +11,11 @@ leader per host answers, the other workers say they are not its sampler).
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from .host_agent import DEFAULT_INTERVAL_S
-from .reading import HostAnswer, HostMissing, HostReading, by_host
+from .reading import UNKNOWN_HOST_PREFIX, HostAnswer, HostMissing, HostReading, by_host, unknown_host
 
 
 class DaskBackend:
@@ -26,6 +27,7 @@ class DaskBackend:
         self.interval_s = interval_s
         self._registered: set[str] = set()  # scheduler addresses whose workers run the plugin
         self._host_of: dict[str, str] = {}  # worker address -> host id, from earlier answers
+        self._registering = threading.Lock()  # a window's start and end may both ask at first
 
     @staticmethod
     def _client() -> Any:
@@ -48,13 +50,16 @@ class DaskBackend:
             return
         from .dask_worker import PLUGIN_NAME, HostAgentPlugin
 
-        plugin = HostAgentPlugin(self.interval_s)
-        register = getattr(client, "register_plugin", None)
-        if register is not None:
-            register(plugin, name=PLUGIN_NAME)
-        else:  # distributed before 2023.9
-            client.register_worker_plugin(plugin, name=PLUGIN_NAME)
-        self._registered.add(scheduler)
+        with self._registering:
+            if scheduler in self._registered:
+                return
+            plugin = HostAgentPlugin(self.interval_s)
+            register = getattr(client, "register_plugin", None)
+            if register is not None:
+                register(plugin, name=PLUGIN_NAME)
+            else:  # distributed before 2023.9
+                client.register_worker_plugin(plugin, name=PLUGIN_NAME)
+            self._registered.add(scheduler)
 
     def read_hosts(self, timeout_s: float) -> dict[str, HostAnswer]:
         client = self._client()
@@ -65,8 +70,8 @@ class DaskBackend:
         problems: list[HostAnswer] = []  # first: a host's reason to be missing beats "not its sampler"
         answers: list[HostAnswer] = []
         for address, result in zip(workers, results):
-            known = self._host_of.get(address, f"worker {address}")
-            if isinstance(result, (HostReading, HostMissing)) and not result.host_id.startswith("worker "):
+            known = self._host_of.get(address, unknown_host(address))
+            if isinstance(result, (HostReading, HostMissing)) and not result.host_id.startswith(UNKNOWN_HOST_PREFIX):
                 self._host_of[address] = result.host_id
                 answers.append(result)
             elif isinstance(result, HostMissing):  # the plugin does not run on that worker

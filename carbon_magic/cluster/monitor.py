@@ -30,6 +30,10 @@ from .window import cluster_window
 Answers = Mapping[str, HostAnswer]
 # Background requests at once: the start, the end and a live poll of one window, plus one.
 REQUEST_THREADS = 4
+# The share of cluster_timeout_secs a backend may wait for its hosts; the rest is left for the
+# request's own overhead (threads, the client's event loop), so that a slow host is named as
+# such and the others' answers are used.
+ASK_SHARE = 0.75
 
 
 class ClusterMonitor:
@@ -102,6 +106,7 @@ class ClusterRun:
 
     def __init__(self, monitor: ClusterMonitor, backends: list[ClusterBackend], config: Config):
         self.timeout_s: float = config["cluster_timeout_secs"]
+        self._ask_s = self.timeout_s * ASK_SHARE
         self._monitor = monitor
         self._backends = backends
         self._process_mode = config["tracking_mode"] == "process"
@@ -109,7 +114,7 @@ class ClusterRun:
         self._forced_from = config.source("force_carbon_intensity_g_co2e_kwh")
         self._start_time_s = time.time()
         _names, known = monitor.latest()
-        self._start = monitor.request(backends, self.timeout_s, known)
+        self._start = monitor.request(backends, self._ask_s, known)
         self._live: Future[dict[str, HostAnswer]] | None = None
         self._live_part: ClusterPart | None = None
 
@@ -124,13 +129,14 @@ class ClusterRun:
         if self._start.done() and (live is None or live.done()):
             if live is not None:
                 self._live_part = self._part(self._start_answers(0.0), self._answers(live, 0.0))
-            self._live = self._monitor.request(self._backends, self.timeout_s, self._start_answers(0.0))
+            self._live = self._monitor.request(self._backends, self._ask_s, self._start_answers(0.0))
         return self._live_part
 
     def finish(self, done: Callable[[RemotePart | None], None]) -> None:
         """The end answers now; ``done(part)`` on a thread of its own within ``timeout_s``."""
         deadline = time.monotonic() + self.timeout_s
-        end = self._monitor.request(self._backends, self.timeout_s, {})
+        known = self._start_answers(0.0) or self._monitor.latest()[1]  # hosts to name if the cluster is gone
+        end = self._monitor.request(self._backends, self._ask_s, known)
         waiter = threading.Thread(target=self._complete, args=(end, deadline, done), name="carbon_magic-cluster-end",
                                   daemon=True)
         waiter.start()
