@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable, Mapping
 
@@ -91,6 +91,29 @@ class ClusterMonitor:
         with self._lock:
             return self._latest_backends, dict(self._latest)
 
+    def status(self, timeout_s: float) -> list[str]:
+        """``%carbon status``'s lines: each host of the clusters in use, read now (at most
+        ``timeout_s``): measured, or missing and why; the kernel's own host says who measures it."""
+        backends = self.active_backends()
+        if not backends:
+            return ["no Dask client or Ray cluster in use (every tracked cell measures one when there is)"]
+        _names, known = self.latest()
+        try:
+            answers = self.request(backends, timeout_s * ASK_SHARE, known).result(timeout=timeout_s)
+        except (FutureTimeout, CancelledError):
+            answers = {host: HostMissing(host, f"no answer within {timeout_s:g} s") for host in known}
+        lines = [f"{', '.join(backend.name for backend in backends)}: {len(answers)} host(s)"]
+        for host, answer in sorted(answers.items()):
+            if host == self.kernel_host:
+                lines.append(f"{host}: the kernel's own machine (measured by the kernel's sampler, not twice)")
+            elif isinstance(answer, HostMissing):
+                lines.append(f"{host}: missing ({answer.reason})")
+            else:
+                where = answer.location.country_name or answer.location.country_iso_code or "location unknown"
+                lines.append(f"{host} ({answer.hostname}, {where}): measured, {len(answer.worker_cpu_s)} worker "
+                             f"process(es), sampler generation {answer.generation}")
+        return lines
+
     def close(self) -> None:
         """No more requests (threads end once the running ones return); backends forget their cluster."""
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -159,7 +182,7 @@ class ClusterRun:
         as missing: a window's rules name every host of the other side)."""
         try:
             return request.result(timeout=wait_s)
-        except FutureTimeout:
+        except (FutureTimeout, CancelledError):
             return {}
         except Exception as error:  # _read catches the backends' errors; this is the executor's
             problems.note("cluster reading", error)
@@ -170,6 +193,6 @@ def _finished_by(request: Future[dict[str, HostAnswer]], deadline: float) -> boo
     """Whether ``request`` completes before ``deadline`` (time.monotonic)."""
     try:
         request.exception(timeout=max(deadline - time.monotonic(), 0.0))
-    except FutureTimeout:
+    except (FutureTimeout, CancelledError):
         return False
     return True
