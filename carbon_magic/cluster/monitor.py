@@ -24,7 +24,7 @@ from ..core.remote import RemotePart
 from .backend import ClusterBackend, present_backends
 from .footprint import ClusterPart
 from .host_agent import host_id
-from .reading import HostAnswer, HostMissing
+from .reading import HostAnswer, HostMissing, unknown_host
 from .window import cluster_window
 
 Answers = Mapping[str, HostAnswer]
@@ -80,7 +80,9 @@ class ClusterMonitor:
             except Exception as error:  # a cluster closed or unreachable: its hosts are missing
                 problems.note(f"cluster {backend.name} reading", error)
                 why = f"{backend.name} cluster unreachable ({type(error).__name__}: {error})"
-                answers.update({host: HostMissing(host, why) for host in known if host not in answers})
+                gone = {host: HostMissing(host, why) for host in known if host not in answers}
+                cluster = unknown_host(f"{backend.name} cluster")  # hosts never heard of: the cluster stands for them
+                answers.update(gone or {cluster: HostMissing(cluster, why)})
         with self._lock:
             self._latest = answers
             self._latest_backends = tuple(backend.name for backend in backends)
