@@ -69,7 +69,7 @@ def boundary_ms(cells: int) -> dict[str, float]:
             began = time.perf_counter()
             tracker.start()
             started = time.perf_counter()
-            tracker.stop(wait=False, on_final=lambda _record: done.set())
+            tracker.stop(wait=False, on_final=lambda _record, finished=done: finished.set())
             stopped = time.perf_counter()
             done.wait(10)
             if index >= 3:  # the first cells register the plugin and start the hosts' samplers
