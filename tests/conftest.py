@@ -18,7 +18,8 @@ from tests.servers import closed_port
 # the output tests' ``server`` and ``exit_hooks_run_at_teardown``; telemetry's ``fresh_telemetry``
 # and ``shell``; real kernels (``kernel``, ``offline``, ``sidebar``); the panel tests' ``ip``.
 pytest_plugins = ["tests.reliability.plugin", "tests.outputs_support", "tests.telemetry_support",
-                  "tests.kernel_support", "tests.sidebar_support", "tests.panel_support"]
+                  "tests.kernel_support", "tests.sidebar_support", "tests.panel_support",
+                  "tests.cluster_support"]
 
 
 @pytest.fixture(autouse=True)

@@ -123,6 +123,13 @@ class EmissionsData:
     embodied_ram: float | None = None
     embodied_storage: float | None = None
     embodied_platform: float | None = None
+    # Cluster hosts that took part (``carbon_magic.cluster``), inside the totals above: their
+    # energy (kWh with PUE) and CO2 (kg, each host at its own intensity), each host's figures
+    # as JSON, and the hosts missing from it with why ("" when complete).
+    cluster_energy: float = 0.0
+    cluster_emissions: float = 0.0
+    cluster_hosts: str = ""
+    cluster_missing: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def csv_values(self) -> list[Any]:
@@ -309,7 +316,7 @@ def delta(total: EmissionsData, previous: EmissionsData | None) -> EmissionsData
     changes: dict[str, Any] = {"duration": duration}
     for name in ("emissions", "cpu_energy", "gpu_energy", "ram_energy", "platform_energy", "energy_consumed",
                  "water_consumed", "energy_low", "energy_high", "emissions_low", "emissions_high", "water_onsite",
-                 "water_total", *ADDITIVE_OPTIONAL):
+                 "water_total", "cluster_energy", "cluster_emissions", *ADDITIVE_OPTIONAL):
         now, before = getattr(total, name), getattr(previous, name)
         changes[name] = None if now is None else now - (before or 0.0)
     for kind in ("cpu", "gpu", "ram", "platform"):

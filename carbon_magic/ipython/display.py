@@ -274,6 +274,7 @@ def status_view(
     *, version: str, sampler: Any, location: Any, intensity_figure: Any, config_error: str | None,
     location_status: Sequence[str], auto: str | None, active: Sequence["TrackedWindow"], records: int, files: Sequence[str],
     problems: Sequence["Problem"], now: float, panel: str | None = None, footprint: Any = None,
+    cluster: Sequence[str] | None = None,
 ) -> tuple[str, str]:
     """``%carbon status``: how each component is measured, where, what runs, what went wrong."""
     sections: list[tuple[str, list[str]]] = []
@@ -293,6 +294,8 @@ def status_view(
         sections.append(("Location and intensity", [location_phrase(location, intensity_figure), *location_status]))
     if footprint is not None:
         sections.append(("Water and embodied emissions", footprint_lines(footprint)))
+    if cluster is not None:
+        sections.append(("Cluster hosts", list(cluster)))
     if config_error:
         sections.append(("Configuration problem", [config_error]))
     sections.append(("Auto mode (%carbon on)", [auto or "off"]))

@@ -181,6 +181,7 @@ class RunningTotals:
             energy, emissions, water, duration, *rest = self._sums[:SUMMED_FIGURES]
             footprint = dict(zip(FOOTPRINT_SUMS, self._sums[SUMMED_FIGURES:]))
             count, measured_runs, machine_wide_runs = self._count, dict(self._measured_runs), self._machine_wide_runs
-        by_kind, band = rest[:len(KINDS)], rest[len(KINDS):]
+        by_kind = rest[:len(KINDS)]
+        energy_low, energy_high, emissions_low, emissions_high = rest[len(KINDS):]
         return Totals(count, duration, energy, emissions, water, dict(zip(KINDS, by_kind)), measured_runs,
-                      machine_wide_runs, *band, footprint)
+                      machine_wide_runs, energy_low, energy_high, emissions_low, emissions_high, footprint)

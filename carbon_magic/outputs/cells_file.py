@@ -10,7 +10,8 @@ components' cross-validated error (p5..p95; a measured component counts at its v
 fully measured row has low = high = the value), then the footprint beyond CodeCarbon's
 (``core.record.FOOTPRINT_COLUMNS``): on-site and off-site water (L) with their L/kWh, band and
 source, total water, and embodied emissions (kg CO2e) with their band and parts by kind (empty
-when their parameter, ``offsite_water`` or ``embodied``, is off).
+when their parameter, ``offsite_water`` or ``embodied``, is off), then the cluster hosts' part of
+the totals (``carbon_magic.cluster``: energy kWh, CO2 kg, each host's figures as JSON, the missing hosts).
 
 Rows are written through ``csv_file.RowAppender`` (whole or not at all, never interleaved
 with another kernel's; kept for the next write when one fails): at once when that is one
@@ -36,7 +37,8 @@ CELL_COLUMNS: tuple[str, ...] = ("label", "execution_count", "cell_id", "first_l
 # EmissionsData fields after CodeCarbon's columns, by their names in the record
 RECORD_COLUMNS: tuple[str, ...] = ("intensity_g_per_kwh", "intensity_source", "platform_power", "platform_energy",
                                    "energy_low", "energy_high", "emissions_low", "emissions_high",
-                                   *FOOTPRINT_COLUMNS)
+                                   *FOOTPRINT_COLUMNS, "cluster_energy", "cluster_emissions", "cluster_hosts",
+                                   "cluster_missing")
 CELLS_CSV_COLUMNS: tuple[str, ...] = CELL_COLUMNS + CSV_COLUMNS + RECORD_COLUMNS
 
 

@@ -16,6 +16,8 @@ reads the same everywhere ('21.4 mWh'), a component has one colour, and a status
 
 from __future__ import annotations
 
+import json
+
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -130,6 +132,18 @@ def water_split(total_l: float, onsite_l: float, onsite_source: str, offsite_l: 
         parts.append(f"off-site {banded(offsite_l, offsite_band, water)} {place_of(offsite_source)} grid")
     parts.append(f"on-site {water(onsite_l)}: {source_word(onsite_source) or 'wue'}")
     return f"{water(total_l)} ({'; '.join(parts)})"
+
+
+def cluster_parts(hosts_json: str, missing: str) -> list[str]:
+    """A record's cluster hosts as shown (``cluster_hosts``, ``cluster_missing`` of a record):
+    'host-a 1.2 Wh 0.3 g' per host measured, then 'host-b missing (why)'."""
+    hosts = json.loads(hosts_json) if hosts_json else {}
+    parts = [f"{host} {energy(figures['energy_kwh'])} {co2_mass(figures['emissions_kg'])}"
+             for host, figures in hosts.items()]
+    for item in filter(None, missing.split("; ")):
+        host, _, why = item.partition(": ")
+        parts.append(f"{host} missing ({why})")
+    return parts
 
 
 def duration(seconds: float) -> str:
