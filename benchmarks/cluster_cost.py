@@ -11,11 +11,13 @@
    Target < 0.1 % of one core. The workers' whole processes, idle, are shown beside it.
 
 The workers are named as another host (``CARBON_MAGIC_HOST_ID``) than this process, so the
-cluster part is measured as for a remote cluster.
+cluster part is measured as for a remote cluster. ``--write`` puts the figures in
+benchmarks/RESULTS.md (block ``cluster-cost``). Usage: ``cluster_cost.py [IDLE_S] [--write]``.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import statistics
 import sys
@@ -23,7 +25,8 @@ import tempfile
 import threading
 import time
 
-from common import row
+from common import REPO, row
+from versus.report import put_block
 
 WORKERS = 4
 TARGET_BOUNDARY_MS = 5.0
@@ -120,5 +123,29 @@ def main(idle_s: float = 60.0, cells: int = 50) -> dict[str, float]:
         cluster.close()
 
 
+def write(figures: dict[str, float], idle_s: float) -> None:
+    """The figures as RESULTS.md's ``cluster-cost`` block."""
+    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    text = (
+        f"## Measuring a Dask cluster (issue 21)\n\n"
+        f"Measured by `benchmarks/cluster_cost.py` on {datetime.date.today().isoformat()} ({os.cpu_count()} cores, "
+        f"load average {load} at the end): a LocalCluster of {WORKERS} worker processes (1 thread each) named as "
+        f"another host than the kernel, {idle_s:g} s idle periods.\n\n"
+        "| measure | figure | target |\n|---|---|---|\n"
+        f"| time added per tracked window boundary | {figures['boundary_added_ms']:.2f} ms "
+        f"({figures['without_ms']:.3f} ms without the cluster, {figures['with_ms']:.3f} ms with; the record final "
+        f"{figures['with_final_ms']:.0f} ms after the cell, in the background) | <= {TARGET_BOUNDARY_MS:g} ms |\n"
+        f"| idle CPU of the plugin per worker, default interval | {figures['plugin_idle_pct']:.4f} % of one core "
+        f"(an idle Dask worker process itself: {figures['worker_idle_pct']:.2f} %) | < {TARGET_IDLE_PCT:g} % |"
+    )
+    path = REPO / "benchmarks" / "RESULTS.md"
+    path.write_text(put_block(path.read_text(), "cluster-cost", text))
+    print(f"  written: {path.relative_to(REPO)} (block cluster-cost)")
+
+
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 60.0)
+    arguments = [a for a in sys.argv[1:] if a != "--write"]
+    idle = float(arguments[0]) if arguments else 60.0
+    measured = main(idle)
+    if "--write" in sys.argv[1:]:
+        write(measured, idle)
