@@ -4,7 +4,8 @@ A ``Runtime`` owns the samplers (``samplers``, one per hardware setting), the lo
 service (``location``), the output lanes (``lanes``, with the exit hooks of the outputs),
 what the outputs share (``outputs``), the fork guard (``forks``: objects holding file locks or rows
 register there to let go of them in a forked child) and the kernel's telemetry
-(``telemetry``). It registers the package's one fork hook and one exit hook; both act on the
+(``telemetry``) and the cluster monitor (``cluster``: the hosts of a Dask or Ray cluster the
+kernel uses, measured into each window). It registers the package's one fork hook and one exit hook; both act on the
 runtime current at that moment. ``reset_runtime()`` closes the current one (its threads end,
 it publishes nothing more) and makes a fresh one: what tests do between tests.
 
@@ -18,6 +19,7 @@ import atexit
 import os
 import threading
 
+from .cluster.monitor import ClusterMonitor
 from .core.forks import ForkGuard
 from .core.lanes import Lanes
 from .core.location import LocationService
@@ -35,6 +37,7 @@ class Runtime:
         self.outputs = OutputServices(self.lanes, self.forks, run_exit_flush_first=_run_exit_hook_first)
         self.telemetry = TelemetryLifecycle(self.samplers)
         self.location = LocationService(samplers_running=self.samplers.any_running)
+        self.cluster = ClusterMonitor()
 
     def close(self) -> None:
         """Stop every service's threads and forget what they hold; nothing is published after."""
@@ -42,6 +45,7 @@ class Runtime:
         self.lanes.close()
         self.samplers.close()
         self.location.close()
+        self.cluster.close()
 
     def after_fork_in_child(self) -> None:
         problems.after_fork()
@@ -49,6 +53,7 @@ class Runtime:
         self.location.after_fork_in_child()
         self.lanes.after_fork_in_child()
         self.telemetry.after_fork_in_child()
+        self.cluster = ClusterMonitor()  # the parent's request threads do not exist here
         self.forks.after_fork_in_child()
 
     def at_exit(self) -> None:

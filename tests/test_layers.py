@@ -1,16 +1,17 @@
 """The layer rule, read from the package's real import graph (``tests/test_import_graph.py``:
-every import, top level, lazy or type-only): core/ imports nothing above it; outputs/ and
-telemetry/ import core/ and neither each other nor anything above; only trackers.py, ipython/
-and tests use runtime.py."""
+every import, top level, lazy or type-only): core/ imports nothing above it; outputs/,
+telemetry/ and cluster/ import core/ and none of each other nor anything above; only
+trackers.py, ipython/ and tests use runtime.py."""
 
 from __future__ import annotations
 
 from tests.test_import_graph import import_graph
 
 ABOVE = {
-    "core": {"outputs", "telemetry", "ipython", "runtime", "trackers"},
-    "outputs": {"telemetry", "ipython", "runtime", "trackers"},
-    "telemetry": {"outputs", "ipython", "runtime", "trackers"},
+    "core": {"outputs", "telemetry", "cluster", "ipython", "runtime", "trackers"},
+    "outputs": {"telemetry", "cluster", "ipython", "runtime", "trackers"},
+    "telemetry": {"outputs", "cluster", "ipython", "runtime", "trackers"},
+    "cluster": {"outputs", "telemetry", "ipython", "runtime", "trackers"},
 }
 
 
@@ -33,5 +34,6 @@ def test_the_graph_sees_each_layers_imports():
     """A check that found nothing because it read nothing would pass."""
     graph = import_graph()
     assert {layer_of(m) for m in graph["carbon_magic.outputs.api"]} >= {"core"}
-    assert {layer_of(m) for m in graph["carbon_magic.runtime"]} >= {"core", "outputs", "telemetry"}
+    assert {layer_of(m) for m in graph["carbon_magic.runtime"]} >= {"core", "outputs", "telemetry", "cluster"}
+    assert {layer_of(m) for m in graph["carbon_magic.cluster.host_agent"]} >= {"core"}
     assert "runtime" in {layer_of(m) for m in graph["carbon_magic.ipython.session"]}

@@ -527,6 +527,20 @@ _TABLE: tuple[Param, ...] = (
         flags=(("--no-sync", False),),
     ),
     Param(
+        "measure_cluster", "bool", True,
+        "Measure the cluster the kernel uses (a default Dask client, an initialised Ray) into "
+        "each tracked window: one sampler per worker host, its energy by host and component.",
+        "hardware",
+        affects="measurement", short="do not measure the Dask or Ray cluster's hosts",
+        flags=(("--no-cluster", False),),
+    ),
+    Param(
+        "cluster_timeout_secs", "float", 2.0,
+        "Longest wait for the cluster hosts' readings at a window's end; a host that has not "
+        "answered by then is left out and the record marked partial (the cell never waits).",
+        "hardware", affects="measurement", minimum=0.05, maximum=60.0,
+    ),
+    Param(
         "powercap_root", "str", None,
         "Folder of the powercap tree; default /sys/class/powercap, then /sys/devices/virtual/powercap.",
         "hardware", affects="sampler",

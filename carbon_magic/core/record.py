@@ -94,6 +94,13 @@ class EmissionsData:
     energy_high: float = 0.0
     emissions_low: float = 0.0
     emissions_high: float = 0.0
+    # Cluster hosts that took part (``carbon_magic.cluster``), inside the totals above: their
+    # energy (kWh with PUE) and CO2 (kg, each host at its own intensity), each host's figures
+    # as JSON, and the hosts missing from it with why ("" when complete).
+    cluster_energy: float = 0.0
+    cluster_emissions: float = 0.0
+    cluster_hosts: str = ""
+    cluster_missing: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def csv_values(self) -> list[Any]:
@@ -229,7 +236,8 @@ def delta(total: EmissionsData, previous: EmissionsData | None) -> EmissionsData
     duration = total.duration - previous.duration
     changes: dict[str, Any] = {"duration": duration}
     for name in ("emissions", "cpu_energy", "gpu_energy", "ram_energy", "platform_energy", "energy_consumed",
-                 "water_consumed", "energy_low", "energy_high", "emissions_low", "emissions_high"):
+                 "water_consumed", "energy_low", "energy_high", "emissions_low", "emissions_high",
+                 "cluster_energy", "cluster_emissions"):
         changes[name] = getattr(total, name) - getattr(previous, name)
     for kind in ("cpu", "gpu", "ram", "platform"):
         changes[f"{kind}_power"] = (

@@ -25,7 +25,9 @@ from .lock import MachineLock
 from .logs import configure_logger
 from .meters import HardwareSpec
 from .meters.gpu import select_gpus
+from .problems import problems
 from .record import EmissionsData, RunInfo, build_record, delta
+from .remote import RemoteMeter, RemotePart, RemoteWindow
 from .sampler import Lease, Sampler, SamplerRegistry, Subscription
 from .sampler import settler
 from .sync import synchronize_frameworks
@@ -87,6 +89,7 @@ class _Run:
     last_out: EmissionsData | None = None
     live: Subscription | None = None
     last_live_t: float = 0.0
+    remote: RemoteWindow | None = None  # the cluster's side of the window
 
 
 @dataclass
@@ -96,13 +99,41 @@ class _Task:
     end: Reading | None = None
 
 
+class _FinalJoin:
+    """Calls ``finalise(settled readings, remote part)`` once both have arrived (the remote
+    part only when ``remote``), from whichever thread brings the last one."""
+
+    def __init__(self, finalise: Callable[[tuple[Reading, ...], RemotePart | None], None], *, remote: bool):
+        self._finalise = finalise
+        self._lock = threading.Lock()
+        self._settled: tuple[Reading, ...] | None = None
+        self._remote: RemotePart | None = None
+        self._waiting_remote = remote
+
+    def settled(self, readings: tuple[Reading, ...]) -> None:
+        with self._lock:
+            self._settled = readings
+            ready = not self._waiting_remote
+        if ready:
+            self._finalise(readings, self._remote)
+
+    def remote_done(self, part: RemotePart | None) -> None:
+        with self._lock:
+            self._remote, self._waiting_remote = part, False
+            settled = self._settled
+        if settled is not None:
+            self._finalise(settled, part)
+
+
 class Tracker:
     """Measures windows between ``start()`` and ``stop()`` (and tasks inside them)."""
 
     def __init__(self, config: Config, sink: OutputSink | None = None, *, samplers: SamplerRegistry,
-                 location: LocationService, usage: str = "direct", forks: ForkGuard | None = None):
+                 location: LocationService, usage: str = "direct", forks: ForkGuard | None = None,
+                 remote: RemoteMeter | None = None):
         """``samplers``: where the shared sampler of ``config``'s hardware options comes from;
-        ``location``: the location service (both the runtime's). ``forks``: what releases the
+        ``location``: the location service (both the runtime's). ``remote``: the other machines
+        a window also measures (the runtime's cluster monitor; ``core.remote``). ``forks``: what releases the
         machine-wide lock (``allow_multiple_runs=False``) in a forked child;
         ``carbon_magic.trackers`` and the extension give the runtime's. Without one, a child
         forked while the lock is held keeps it until the child exits."""
@@ -111,6 +142,7 @@ class Tracker:
         self._location_service = location
         configure_logger(config["log_level"], config["logger_preamble"])
         self._sink = sink
+        self._remote = remote
         self._sampler: Sampler = samplers.get(HardwareSpec.from_config(config))
         self._components, self._gpu_names = self._select_components()
         self._location, self._intensity = self._locate()
@@ -190,10 +222,20 @@ class Tracker:
                 self.config["measure_power_secs"], process_tree=self._process_mode, watch_gpus=self._has_gpus
             )
             self._synchronise()
-            self._run = _Run(run_id=new_run_id(), start=self._read(), lease=lease)
+            self._run = _Run(run_id=new_run_id(), start=self._read(), lease=lease, remote=self._begin_remote())
             starts_by_usage[self.usage] += 1
             if self._sink is not None and getattr(self._sink, "wants_live", True):
                 self._run.live = self._sampler.subscribe(self._on_tick)
+
+    def _begin_remote(self) -> RemoteWindow | None:
+        """The cluster's side of a window starting now (None: no cluster); never raises."""
+        if self._remote is None:
+            return None
+        try:
+            return self._remote.begin(self.config)
+        except Exception as error:  # tracking the cluster must never stop tracking the cell
+            problems.note("cluster measurement start", error)
+            return None
 
     @property
     def _has_gpus(self) -> bool:
@@ -217,8 +259,9 @@ class Tracker:
     def window(self, start: Reading, end: Reading) -> Window:
         return Window(start, end, self._components, self._process_mode)
 
-    def record(self, window: Window, run_id: str) -> EmissionsData:
-        """The record of ``window`` with this tracker's location, intensity and options."""
+    def record(self, window: Window, run_id: str, remote: RemotePart | None = None) -> EmissionsData:
+        """The record of ``window`` with this tracker's location, intensity and options, plus
+        the other machines' ``remote`` part when given."""
         self._location, self._intensity = self._locate()
         run = RunInfo(
             project_name=self.config["project_name"],
@@ -233,14 +276,16 @@ class Tracker:
             gpu_names=self._gpu_names,
             bands=self._sampler.bands(),
         )
-        return build_record(window, run)
+        record = build_record(window, run)
+        return record if remote is None else remote.apply(record, run)
 
     def current(self) -> EmissionsData | None:
         """The running total so far (None when not running)."""
         run = self._run
         if run is None:
             return None
-        return self.record(self.window(run.start, self._read()), run.run_id)
+        remote = run.remote.so_far() if run.remote is not None else None
+        return self.record(self.window(run.start, self._read()), run.run_id, remote)
 
     def flush(self) -> float | None:
         """Send the totals so far to the outputs without stopping; returns kg CO2eq."""
@@ -286,30 +331,45 @@ class Tracker:
                 self._machine_lock.release()
             finished = threading.Event()
 
-            def finalise(settled: tuple[Reading, ...]) -> None:
-                self._finalise(run, tasks, settled, on_final)
+            def finalise(settled: tuple[Reading, ...], remote: RemotePart | None) -> None:
+                self._finalise(run, tasks, settled, on_final, remote)
                 finished.set()
 
+            join = _FinalJoin(finalise, remote=run.remote is not None)
+            if run.remote is not None:
+                self._finish_remote(run.remote, join.remote_done)
             readings = [run.start, end]
             for task in tasks:
                 assert task.end is not None  # _finish_task sets it before it lists the task as finished
                 readings += (task.start, task.end)
-            self._sampler.when_settled(tuple(readings), finalise)  # at once when nothing is provisional
-            if not finished.is_set():
-                self.final_emissions_data = self.record(self.window(run.start, end), run.run_id)
+            self._sampler.when_settled(tuple(readings), join.settled)  # at once when nothing is provisional
+            if not finished.is_set():  # provisional until the GPUs settle and the cluster answers
+                record = self.record(self.window(run.start, end), run.run_id)
+                self.final_emissions_data = record.replace(provisional=True) if run.remote is not None else record
                 self.final_emissions = self.final_emissions_data.emissions
         if wait:
-            finished.wait(settler.SETTLE_TIMEOUT_S + 1.0)
+            remote_s = run.remote.timeout_s if run.remote is not None else 0.0
+            finished.wait(max(settler.SETTLE_TIMEOUT_S, remote_s) + 1.0)
             if self._sink is not None:
                 self._sink.wait(timeout_s=10.0)
         return self.final_emissions
 
+    @staticmethod
+    def _finish_remote(remote: RemoteWindow, done: Callable[[RemotePart | None], None]) -> None:
+        """Ask for the cluster's end readings; a failure finishes the window without them."""
+        try:
+            remote.finish(done)
+        except Exception as error:
+            problems.note("cluster measurement end", error)
+            done(None)
+
     def _finalise(
         self, run: _Run, tasks: list[_Task], settled: tuple[Reading, ...],
-        on_final: Callable[[EmissionsData], None] | None,
+        on_final: Callable[[EmissionsData], None] | None, remote: RemotePart | None = None,
     ) -> None:
-        """The final records of a run and its tasks, from settled readings, to the outputs."""
-        total = self.record(self.window(settled[0], settled[1]), run.run_id)
+        """The final records of a run and its tasks, from settled readings (and the cluster's
+        part of the run), to the outputs."""
+        total = self.record(self.window(settled[0], settled[1]), run.run_id, remote)
         with self._lock:  # stop() may be setting the provisional record right now
             self.final_emissions_data = total
             self.final_emissions = total.emissions

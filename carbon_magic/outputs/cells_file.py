@@ -7,7 +7,8 @@ figures (CodeCarbon's 38 columns, then the carbon intensity used and its source)
 modelled platform's power (W) and energy (kWh, inside ``energy_consumed`` unless
 ``count_platform`` is off) and the band of the energy (kWh) and CO2 (kg) from the modelled
 components' cross-validated error (p5..p95; a measured component counts at its value, so a
-fully measured row has low = high = the value).
+fully measured row has low = high = the value), then the cluster hosts' part of the totals
+(``carbon_magic.cluster``: energy kWh, CO2 kg, each host's figures as JSON, the missing hosts).
 
 Rows are written through ``csv_file.RowAppender`` (whole or not at all, never interleaved
 with another kernel's; kept for the next write when one fails): at once when that is one
@@ -31,7 +32,8 @@ from .csv_file import RowAppender
 CELL_COLUMNS: tuple[str, ...] = ("label", "execution_count", "cell_id", "first_line", "status")
 # EmissionsData fields after CodeCarbon's columns, by their names in the record
 RECORD_COLUMNS: tuple[str, ...] = ("intensity_g_per_kwh", "intensity_source", "platform_power", "platform_energy",
-                                   "energy_low", "energy_high", "emissions_low", "emissions_high")
+                                   "energy_low", "energy_high", "emissions_low", "emissions_high",
+                                   "cluster_energy", "cluster_emissions", "cluster_hosts", "cluster_missing")
 CELLS_CSV_COLUMNS: tuple[str, ...] = CELL_COLUMNS + CSV_COLUMNS + RECORD_COLUMNS
 
 

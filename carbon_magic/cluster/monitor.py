@@ -1,0 +1,169 @@
+"""The kernel's end: the runtime's ``core.remote.RemoteMeter`` over every cluster backend in use.
+
+At a tracked window's start, ``begin`` (on the cell's thread: a few checks, no round trip)
+finds the backends whose cluster the kernel uses and asks for the hosts' readings on a
+background thread; at its end, ``ClusterRun.finish`` asks again and hands the window's
+``ClusterPart`` to the tracker within ``cluster_timeout_secs`` of the end, whatever the
+cluster does (a host that has not answered by then is named as missing). The first reading of
+a new cluster also starts its host agents (``ClusterBackend.ensure_agents``).
+Live views call ``so_far``: the part up to the latest answers, with a new request sent when
+none is in flight, so the hosts are polled at the views' pace and the cell never waits.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Callable, Mapping
+
+from ..core.config import Config
+from ..core.problems import problems
+from ..core.remote import RemotePart
+from .backend import ClusterBackend, present_backends
+from .footprint import ClusterPart
+from .host_agent import host_id
+from .reading import HostAnswer, HostMissing
+from .window import cluster_window
+
+Answers = Mapping[str, HostAnswer]
+# Background requests at once: the start, the end and a live poll of one window, plus one.
+REQUEST_THREADS = 4
+
+
+class ClusterMonitor:
+    """Backends made on first use, the requests' threads and the latest answers (``%carbon status``)."""
+
+    def __init__(self, kernel_host: str | None = None) -> None:
+        self.kernel_host = kernel_host or host_id()
+        self._made: dict[str, ClusterBackend] = {}
+        self._executor = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="carbon_magic-cluster")
+        self._lock = threading.Lock()
+        self._latest: dict[str, HostAnswer] = {}
+        self._latest_backends: tuple[str, ...] = ()
+
+    def active_backends(self) -> list[ClusterBackend]:
+        """The backends whose cluster the kernel uses now (a failing check counts as not in use)."""
+        active = []
+        for backend in present_backends(self._made):
+            try:
+                if backend.active():
+                    active.append(backend)
+            except Exception as error:
+                problems.note(f"cluster {backend.name} check", error)
+        return active
+
+    def begin(self, config: Config) -> ClusterRun | None:
+        """A ``RemoteWindow`` starting now, or None (no cluster in use, ``measure_cluster`` off)."""
+        if not config["measure_cluster"]:
+            return None
+        backends = self.active_backends()
+        if not backends:
+            return None
+        return ClusterRun(self, backends, config)
+
+    def request(self, backends: list[ClusterBackend], timeout_s: float, known: Answers) -> Future[dict[str, HostAnswer]]:
+        """The hosts' answers, read on a background thread (each backend bounded by ``timeout_s``)."""
+        return self._executor.submit(self._read, backends, timeout_s, known)
+
+    def _read(self, backends: list[ClusterBackend], timeout_s: float, known: Answers) -> dict[str, HostAnswer]:
+        answers: dict[str, HostAnswer] = {}
+        for backend in backends:
+            try:
+                backend.ensure_agents()
+                answers.update(backend.read_hosts(timeout_s))
+            except Exception as error:  # a cluster closed or unreachable: its hosts are missing
+                problems.note(f"cluster {backend.name} reading", error)
+                why = f"{backend.name} cluster unreachable ({type(error).__name__}: {error})"
+                answers.update({host: HostMissing(host, why) for host in known if host not in answers})
+        with self._lock:
+            self._latest = answers
+            self._latest_backends = tuple(backend.name for backend in backends)
+        return answers
+
+    def latest(self) -> tuple[tuple[str, ...], dict[str, HostAnswer]]:
+        """The backends and hosts of the latest request (what ``%carbon status`` lists)."""
+        with self._lock:
+            return self._latest_backends, dict(self._latest)
+
+    def close(self) -> None:
+        """No more requests (threads end once the running ones return); backends forget their cluster."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for backend in self._made.values():
+            try:
+                backend.close()
+            except Exception as error:
+                problems.note(f"cluster {backend.name} close", error)
+
+
+class ClusterRun:
+    """One window's cluster side (a ``core.remote.RemoteWindow``)."""
+
+    def __init__(self, monitor: ClusterMonitor, backends: list[ClusterBackend], config: Config):
+        self.timeout_s: float = config["cluster_timeout_secs"]
+        self._monitor = monitor
+        self._backends = backends
+        self._process_mode = config["tracking_mode"] == "process"
+        self._forced = config["force_carbon_intensity_g_co2e_kwh"]
+        self._forced_from = config.source("force_carbon_intensity_g_co2e_kwh")
+        self._start_time_s = time.time()
+        _names, known = monitor.latest()
+        self._start = monitor.request(backends, self.timeout_s, known)
+        self._live: Future[dict[str, HostAnswer]] | None = None
+        self._live_part: ClusterPart | None = None
+
+    def _part(self, start: Answers, end: Answers) -> ClusterPart:
+        window = cluster_window(start, end, kernel_host=self._monitor.kernel_host, start_time_s=self._start_time_s,
+                                process_mode=self._process_mode)
+        return ClusterPart(window, self._forced, self._forced_from)
+
+    def so_far(self) -> RemotePart | None:
+        """The part up to the latest live answers (None before the first); asks for newer ones."""
+        live = self._live
+        if self._start.done() and (live is None or live.done()):
+            if live is not None:
+                self._live_part = self._part(self._start_answers(0.0), self._answers(live, 0.0))
+            self._live = self._monitor.request(self._backends, self.timeout_s, self._start_answers(0.0))
+        return self._live_part
+
+    def finish(self, done: Callable[[RemotePart | None], None]) -> None:
+        """The end answers now; ``done(part)`` on a thread of its own within ``timeout_s``."""
+        deadline = time.monotonic() + self.timeout_s
+        end = self._monitor.request(self._backends, self.timeout_s, {})
+        waiter = threading.Thread(target=self._complete, args=(end, deadline, done), name="carbon_magic-cluster-end",
+                                  daemon=True)
+        waiter.start()
+
+    def _complete(self, end: Future[dict[str, HostAnswer]], deadline: float,
+                  done: Callable[[RemotePart | None], None]) -> None:
+        start = self._start_answers(max(deadline - time.monotonic(), 0.0))
+        if end.done() or _finished_by(end, deadline):
+            end_answers = self._answers(end, 0.0)
+        else:  # the cluster did not answer in time: every host seen at the start is missing
+            why = f"no answer within cluster_timeout_secs={self.timeout_s:g} s"
+            end_answers = {host: HostMissing(host, why) for host in start}
+        done(self._part(start, end_answers))
+
+    def _start_answers(self, wait_s: float) -> dict[str, HostAnswer]:
+        return self._answers(self._start, wait_s)
+
+    def _answers(self, request: Future[dict[str, HostAnswer]], wait_s: float) -> dict[str, HostAnswer]:
+        """A request's answers, or {} when it has none within ``wait_s`` (its hosts then count
+        as missing: a window's rules name every host of the other side)."""
+        try:
+            return request.result(timeout=wait_s)
+        except FutureTimeout:
+            return {}
+        except Exception as error:  # _read catches the backends' errors; this is the executor's
+            problems.note("cluster reading", error)
+            return {}
+
+
+def _finished_by(request: Future[dict[str, HostAnswer]], deadline: float) -> bool:
+    """Whether ``request`` completes before ``deadline`` (time.monotonic)."""
+    try:
+        request.exception(timeout=max(deadline - time.monotonic(), 0.0))
+    except FutureTimeout:
+        return False
+    return True
