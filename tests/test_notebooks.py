@@ -1,7 +1,8 @@
-"""The two notebooks shipped in notebooks/, executed headless in a real kernel (nbclient)."""
+"""The notebooks shipped in notebooks/, executed headless in a real kernel (nbclient)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,18 @@ def test_configuration_notebook_shows_every_route(isolated, monkeypatch):
     assert "UsageError" in outputs_text(bad) and "Invalid value 'lots' for 'pue'" in outputs_text(bad)
     assert "this line does not run" not in outputs_text(bad)
     assert not (isolated / ".codecarbon.config").exists()
+
+
+def test_cluster_notebook(isolated, monkeypatch, host_folders):
+    """A cell computing on a Dask LocalCluster records the cluster's host beside the kernel's."""
+    monkeypatch.setenv("CODECARBON_OFFLINE", "true")
+    monkeypatch.setenv("CODECARBON_COUNTRY_ISO_CODE", "FRA")
+    cells = execute("cluster.ipynb", isolated)
+    status = outputs_text(cell_with(cells, "%carbon status"))
+    assert "Cluster hosts:" in status and "local-cluster (" in status and "measured, 2 worker process(es)" in status
+    hosts = outputs_text(cell_with(cells, "%carbon report hosts"))
+    assert "kernel" in hosts and "local-cluster" in hosts
+    row = read_csv(isolated / "carbon_cells.csv")[1][0]
+    assert row["label"] == "dask matmul" and float(row["cluster_energy"]) > 0 and row["cluster_missing"] == ""
+    assert list(json.loads(row["cluster_hosts"])) == ["local-cluster"]
+    assert float(row["energy_consumed"]) > float(row["cluster_energy"])

@@ -11,10 +11,19 @@ leader per host answers, the other workers say they are not its sampler).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
+import time
+from concurrent.futures import Future as ConcurrentFuture
 from typing import Any
 
 from .host_agent import DEFAULT_INTERVAL_S
-from .reading import HostAnswer, HostMissing, HostReading, by_host
+from .reading import UNKNOWN_HOST_PREFIX, HostAnswer, HostMissing, HostReading, by_host, unknown_host
+
+
+# A worker's failed call is asked again after this pause, while this much time is left.
+RETRY_PAUSE_S = 0.02
+RETRY_MIN_S = 0.05
 
 
 class DaskBackend:
@@ -26,6 +35,7 @@ class DaskBackend:
         self.interval_s = interval_s
         self._registered: set[str] = set()  # scheduler addresses whose workers run the plugin
         self._host_of: dict[str, str] = {}  # worker address -> host id, from earlier answers
+        self._registering = threading.Lock()  # a window's start and end may both ask at first
 
     @staticmethod
     def _client() -> Any:
@@ -48,25 +58,28 @@ class DaskBackend:
             return
         from .dask_worker import PLUGIN_NAME, HostAgentPlugin
 
-        plugin = HostAgentPlugin(self.interval_s)
-        register = getattr(client, "register_plugin", None)
-        if register is not None:
-            register(plugin, name=PLUGIN_NAME)
-        else:  # distributed before 2023.9
-            client.register_worker_plugin(plugin, name=PLUGIN_NAME)
-        self._registered.add(scheduler)
+        with self._registering:
+            if scheduler in self._registered:
+                return
+            plugin = HostAgentPlugin(self.interval_s)
+            register = getattr(client, "register_plugin", None)
+            if register is not None:
+                register(plugin, name=PLUGIN_NAME)
+            else:  # distributed before 2023.9
+                client.register_worker_plugin(plugin, name=PLUGIN_NAME)
+            self._registered.add(scheduler)
 
     def read_hosts(self, timeout_s: float) -> dict[str, HostAnswer]:
         client = self._client()
         workers = list(_workers(client))
         if not workers:
             return {}
-        results = client.sync(_ask_all, client, workers, timeout_s, callback_timeout=timeout_s + 1.0)
+        results = _ask_all(client, workers, timeout_s)
         problems: list[HostAnswer] = []  # first: a host's reason to be missing beats "not its sampler"
         answers: list[HostAnswer] = []
         for address, result in zip(workers, results):
-            known = self._host_of.get(address, f"worker {address}")
-            if isinstance(result, (HostReading, HostMissing)) and not result.host_id.startswith("worker "):
+            known = self._host_of.get(address, unknown_host(address))
+            if isinstance(result, (HostReading, HostMissing)) and not result.host_id.startswith(UNKNOWN_HOST_PREFIX):
                 self._host_of[address] = result.host_id
                 answers.append(result)
             elif isinstance(result, HostMissing):  # the plugin does not run on that worker
@@ -91,19 +104,54 @@ def _workers(client: Any) -> list[str]:
     return list(info.get("workers", {}))
 
 
-async def _ask_all(client: Any, workers: list[str], timeout_s: float) -> list[object]:
-    """Each worker's answer (or the exception or timeout in its place), all asked at once."""
+def _ask_all(client: Any, workers: list[str], timeout_s: float) -> list[object]:
+    """Each worker's answer (or the exception or timeout in its place), all asked at once on the
+    client's event loop, each call a task of its own: distributed cancels a call whose
+    connection closes (a worker dying), and that must cost only that call. A failed call is
+    asked again while time is left: the scheduler's connections are shared, and a worker dying
+    in the same instant can close the one another worker's call was using."""
     from .dask_worker import host_answer
 
-    async def ask(address: str) -> object:
-        try:
-            result = await asyncio.wait_for(
-                client._run(host_answer, workers=[address], on_error="return"), timeout_s
-            )
-        except BaseException as error:  # noqa: BLE001 - timeouts and a worker gone are answers here
-            if isinstance(error, asyncio.CancelledError):
-                raise
-            return error
-        return result.get(address, KeyError(address))
+    loop = client.loop.asyncio_loop
+    deadline = time.monotonic() + timeout_s
 
-    return list(await asyncio.gather(*(ask(address) for address in workers)))
+    def submit(address: str) -> ConcurrentFuture:
+        try:
+            return asyncio.run_coroutine_threadsafe(client._run(host_answer, workers=[address], on_error="return"),
+                                                    loop)
+        except RuntimeError as error:  # the client closed meanwhile (its event loop too)
+            failed: ConcurrentFuture = ConcurrentFuture()
+            failed.set_exception(error)
+            return failed
+
+    calls = {address: submit(address) for address in workers}
+    answers: dict[str, object] = {}
+    while calls:
+        done, _pending = concurrent.futures.wait(calls.values(), timeout=max(deadline - time.monotonic(), 0.0),
+                                                 return_when=concurrent.futures.FIRST_COMPLETED)
+        if not done:
+            break
+        for address, call in list(calls.items()):
+            if not call.done():
+                continue
+            del calls[address]
+            answer = _answer_of(call, address)
+            if isinstance(answer, BaseException) and deadline - time.monotonic() > RETRY_MIN_S and not loop.is_closed():
+                time.sleep(RETRY_PAUSE_S)
+                calls[address] = submit(address)
+            else:
+                answers[address] = answer
+    for address, call in calls.items():
+        call.cancel()
+        answers[address] = asyncio.TimeoutError()
+    return [answers[address] for address in workers]
+
+
+def _answer_of(call: ConcurrentFuture, address: str) -> object:
+    """A finished call's answer for ``address``, or the exception (or cancellation) in its place."""
+    if call.cancelled():
+        return asyncio.CancelledError()
+    error = call.exception()
+    if error is not None:
+        return error
+    return call.result().get(address, KeyError(address))

@@ -12,7 +12,7 @@ from typing import Any
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from .host_agent import DEFAULT_INTERVAL_S, HostAgent
-from .reading import HostMissing, HostReading
+from .reading import HostMissing, HostReading, unknown_host
 
 PLUGIN_NAME = "carbon_magic-host-agent"
 
@@ -41,5 +41,5 @@ def host_answer(dask_worker: Any) -> HostReading | HostMissing:
     plugin = dask_worker.plugins.get(PLUGIN_NAME)
     agent = getattr(plugin, "agent", None)
     if agent is None:
-        return HostMissing(f"worker {dask_worker.address}", "carbon_magic's worker plugin is not running there")
+        return HostMissing(unknown_host(dask_worker.address), "carbon_magic's worker plugin is not running there")
     return agent.answer()

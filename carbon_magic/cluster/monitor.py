@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable, Mapping
 
@@ -24,12 +24,16 @@ from ..core.remote import RemotePart
 from .backend import ClusterBackend, present_backends
 from .footprint import ClusterPart
 from .host_agent import host_id
-from .reading import HostAnswer, HostMissing
+from .reading import HostAnswer, HostMissing, unknown_host
 from .window import cluster_window
 
 Answers = Mapping[str, HostAnswer]
 # Background requests at once: the start, the end and a live poll of one window, plus one.
 REQUEST_THREADS = 4
+# The share of cluster_timeout_secs a backend may wait for its hosts; the rest is left for the
+# request's own overhead (threads, the client's event loop), so that a slow host is named as
+# such and the others' answers are used.
+ASK_SHARE = 0.75
 
 
 class ClusterMonitor:
@@ -76,7 +80,9 @@ class ClusterMonitor:
             except Exception as error:  # a cluster closed or unreachable: its hosts are missing
                 problems.note(f"cluster {backend.name} reading", error)
                 why = f"{backend.name} cluster unreachable ({type(error).__name__}: {error})"
-                answers.update({host: HostMissing(host, why) for host in known if host not in answers})
+                gone = {host: HostMissing(host, why) for host in known if host not in answers}
+                cluster = unknown_host(f"{backend.name} cluster")  # hosts never heard of: the cluster stands for them
+                answers.update(gone or {cluster: HostMissing(cluster, why)})
         with self._lock:
             self._latest = answers
             self._latest_backends = tuple(backend.name for backend in backends)
@@ -86,6 +92,29 @@ class ClusterMonitor:
         """The backends and hosts of the latest request (what ``%carbon status`` lists)."""
         with self._lock:
             return self._latest_backends, dict(self._latest)
+
+    def status(self, timeout_s: float) -> list[str]:
+        """``%carbon status``'s lines: each host of the clusters in use, read now (at most
+        ``timeout_s``): measured, or missing and why; the kernel's own host says who measures it."""
+        backends = self.active_backends()
+        if not backends:
+            return ["no Dask client or Ray cluster in use (every tracked cell measures one when there is)"]
+        _names, known = self.latest()
+        try:
+            answers = self.request(backends, timeout_s * ASK_SHARE, known).result(timeout=timeout_s)
+        except (FutureTimeout, CancelledError):
+            answers = {host: HostMissing(host, f"no answer within {timeout_s:g} s") for host in known}
+        lines = [f"{', '.join(backend.name for backend in backends)}: {len(answers)} host(s)"]
+        for host, answer in sorted(answers.items()):
+            if host == self.kernel_host:
+                lines.append(f"{host}: the kernel's own machine (measured by the kernel's sampler, not twice)")
+            elif isinstance(answer, HostMissing):
+                lines.append(f"{host}: missing ({answer.reason})")
+            else:
+                where = answer.location.country_name or answer.location.country_iso_code or "location unknown"
+                lines.append(f"{host} ({answer.hostname}, {where}): measured, {len(answer.worker_cpu_s)} worker "
+                             f"process(es), sampler generation {answer.generation}")
+        return lines
 
     def close(self) -> None:
         """No more requests (threads end once the running ones return); backends forget their cluster."""
@@ -102,6 +131,7 @@ class ClusterRun:
 
     def __init__(self, monitor: ClusterMonitor, backends: list[ClusterBackend], config: Config):
         self.timeout_s: float = config["cluster_timeout_secs"]
+        self._ask_s = self.timeout_s * ASK_SHARE
         self._monitor = monitor
         self._backends = backends
         self._process_mode = config["tracking_mode"] == "process"
@@ -109,7 +139,7 @@ class ClusterRun:
         self._forced_from = config.source("force_carbon_intensity_g_co2e_kwh")
         self._start_time_s = time.time()
         _names, known = monitor.latest()
-        self._start = monitor.request(backends, self.timeout_s, known)
+        self._start = monitor.request(backends, self._ask_s, known)
         self._live: Future[dict[str, HostAnswer]] | None = None
         self._live_part: ClusterPart | None = None
 
@@ -124,13 +154,14 @@ class ClusterRun:
         if self._start.done() and (live is None or live.done()):
             if live is not None:
                 self._live_part = self._part(self._start_answers(0.0), self._answers(live, 0.0))
-            self._live = self._monitor.request(self._backends, self.timeout_s, self._start_answers(0.0))
+            self._live = self._monitor.request(self._backends, self._ask_s, self._start_answers(0.0))
         return self._live_part
 
     def finish(self, done: Callable[[RemotePart | None], None]) -> None:
         """The end answers now; ``done(part)`` on a thread of its own within ``timeout_s``."""
         deadline = time.monotonic() + self.timeout_s
-        end = self._monitor.request(self._backends, self.timeout_s, {})
+        known = self._start_answers(0.0) or self._monitor.latest()[1]  # hosts to name if the cluster is gone
+        end = self._monitor.request(self._backends, self._ask_s, known)
         waiter = threading.Thread(target=self._complete, args=(end, deadline, done), name="carbon_magic-cluster-end",
                                   daemon=True)
         waiter.start()
@@ -153,7 +184,7 @@ class ClusterRun:
         as missing: a window's rules name every host of the other side)."""
         try:
             return request.result(timeout=wait_s)
-        except FutureTimeout:
+        except (FutureTimeout, CancelledError):
             return {}
         except Exception as error:  # _read catches the backends' errors; this is the executor's
             problems.note("cluster reading", error)
@@ -164,6 +195,6 @@ def _finished_by(request: Future[dict[str, HostAnswer]], deadline: float) -> boo
     """Whether ``request`` completes before ``deadline`` (time.monotonic)."""
     try:
         request.exception(timeout=max(deadline - time.monotonic(), 0.0))
-    except FutureTimeout:
+    except (FutureTimeout, CancelledError):
         return False
     return True

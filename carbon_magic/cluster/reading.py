@@ -45,9 +45,18 @@ class HostReading:
         return sum(self.energy_j.values())
 
 
+# A worker whose host is not known (it never answered) stands for its host as "worker <address>".
+UNKNOWN_HOST_PREFIX = "worker "
+
+
+def unknown_host(worker: str) -> str:
+    """The name standing for the unknown host of ``worker`` (an address, a node id)."""
+    return f"{UNKNOWN_HOST_PREFIX}{worker}"
+
+
 @dataclass(frozen=True)
 class HostMissing:
-    """A host (or a worker whose host is not known yet) that gave no reading, and why."""
+    """A host (or a worker whose host is not known: ``unknown_host``) that gave no reading, and why."""
 
     host_id: str
     reason: str

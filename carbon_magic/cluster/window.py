@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..core.location import Location
-from .reading import HostAnswer, HostMissing, HostReading
+from .reading import UNKNOWN_HOST_PREFIX, HostAnswer, HostMissing, HostReading
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ def cluster_window(
         if host == kernel_host:
             continue
         first, last = start.get(host), end.get(host)
+        if last is None and host.startswith(UNKNOWN_HOST_PREFIX):
+            continue  # a worker unknown at the start: its host, named at the end, says what is missing
         if not isinstance(last, HostReading):
             why = last.reason if isinstance(last, HostMissing) else "no answer at the window's end"
             missing[host] = why

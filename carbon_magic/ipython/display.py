@@ -200,7 +200,7 @@ def _method_lines(methods: dict[str, str]) -> list[str]:
 def status_view(
     *, version: str, sampler: Any, location: Any, intensity_figure: Any, config_error: str | None,
     location_status: Sequence[str], auto: str | None, active: Sequence["TrackedWindow"], records: int, files: Sequence[str],
-    problems: Sequence["Problem"], now: float, panel: str | None = None,
+    problems: Sequence["Problem"], now: float, panel: str | None = None, cluster: Sequence[str] | None = None,
 ) -> tuple[str, str]:
     """``%carbon status``: how each component is measured, where, what runs, what went wrong."""
     sections: list[tuple[str, list[str]]] = []
@@ -218,6 +218,8 @@ def status_view(
         sections.append(("Measured", lines))
     if location is not None:
         sections.append(("Location and intensity", [location_phrase(location, intensity_figure), *location_status]))
+    if cluster is not None:
+        sections.append(("Cluster hosts", list(cluster)))
     if config_error:
         sections.append(("Configuration problem", [config_error]))
     sections.append(("Auto mode (%carbon on)", [auto or "off"]))

@@ -197,6 +197,10 @@ class CarbonExtension:
             config = self.session.pool.config(NO_OPTIONS)
             facts["files"] = output_files(config)
             facts["location"], facts["intensity_figure"] = locate(config)
+            if config["measure_cluster"]:
+                facts["cluster"] = current_runtime().cluster.status(config["cluster_timeout_secs"])
+            else:
+                facts["cluster"] = ["not measured (measure_cluster is off)"]
         except ConfigError as error:
             facts["config_error"] = str(error)
             config = None

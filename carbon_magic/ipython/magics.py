@@ -175,9 +175,12 @@ class CarbonMagics(Magics):
         return "on" + (f" ({' '.join(given)})" if given else "")
 
     def _report(self, rest: str) -> Any:
-        self._no_arguments("report", rest)
-        from .report import report_frame
+        from .report import hosts_frame, report_frame
 
+        if rest.split() == ["hosts"]:
+            return hosts_frame(self.session.records)
+        if rest.strip():
+            raise UsageError(f"%carbon report takes no arguments or 'hosts' (got {rest.strip()!r}).")
         return report_frame(self.session.records)
 
     def _plot(self, rest: str) -> Any:

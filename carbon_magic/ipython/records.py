@@ -75,6 +75,7 @@ class CellRecord:
     modelled rest of the machine (inside ``energy_kwh`` unless ``count_platform`` is off);
     ``energy_low_kwh`` .. ``energy_high_kwh`` and ``emissions_low_kg`` .. ``emissions_high_kg``:
     the band of the modelled components' validated error (equal to the value when all is measured).
+    ``cluster_*``: the Dask or Ray hosts' part, inside the totals (``carbon_magic.cluster``).
     """
 
     kind: str
@@ -106,6 +107,10 @@ class CellRecord:
     energy_high_kwh: float
     emissions_low_kg: float
     emissions_high_kg: float
+    cluster_energy_kwh: float = 0.0  # the cluster hosts' part of energy_kwh and emissions_kg
+    cluster_emissions_kg: float = 0.0
+    cluster_hosts: str = ""  # each host's figures, JSON (``cluster.footprint``)
+    cluster_missing: str = ""  # hosts not (fully) counted, with why
 
     @classmethod
     def finished(
@@ -141,6 +146,10 @@ class CellRecord:
             energy_high_kwh=data.energy_high,
             emissions_low_kg=data.emissions_low,
             emissions_high_kg=data.emissions_high,
+            cluster_energy_kwh=data.cluster_energy,
+            cluster_emissions_kg=data.cluster_emissions,
+            cluster_hosts=data.cluster_hosts,
+            cluster_missing=data.cluster_missing,
         )
 
     def cell_fields(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ the CodeCarbon-unit figures (kWh, kg, L) are in ``emissions.csv`` and ``carbon_c
 from __future__ import annotations
 
 import functools
+import json
 import operator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -34,7 +35,13 @@ COLUMNS = {
     "energy_low_wh": ("energy_low_kwh", ENERGY.factor), "energy_high_wh": ("energy_high_kwh", ENERGY.factor),
     "intensity_g_per_kwh": ("intensity_g_per_kwh", 1.0),
     "intensity_source": ("intensity_source", None), "run_id": ("run_id", None),
+    "cluster_energy_wh": ("cluster_energy_kwh", ENERGY.factor), "cluster_co2_g": ("cluster_emissions_kg", CO2.factor),
+    "cluster_missing": ("cluster_missing", None),
 }
+# ``%carbon report hosts``: one row per cell and host, the kernel's machine first.
+HOST_COLUMNS = ("label", "execution_count", "host", "hostname", "energy_wh", "co2_g", "intensity_g_per_kwh",
+                "country_iso_code", "cloud_region", "note")
+KERNEL_HOST = "kernel"
 REPORT_COLUMNS = tuple(COLUMNS)
 EXPORT_FORMATS = (".csv", ".json", ".html")
 SHORT_ID_CHARS = 8
@@ -81,6 +88,34 @@ def report_frame(records: Sequence["CellRecord"]) -> "pandas.DataFrame":
     data["execution_count"] = pandas.array(data["execution_count"], dtype="Int64")
     data["start_time"] = pandas.to_datetime(data["start_time"], unit="s", utc=True).tz_convert(None).floor("s")
     return _report_class()(data, columns=list(REPORT_COLUMNS))
+
+
+def hosts_frame(records: Sequence["CellRecord"]) -> "pandas.DataFrame":
+    """Each record broken down by host (HOST_COLUMNS): the kernel's machine (host ``kernel``:
+    the record less its cluster part), then each cluster host at its own intensity, then each
+    missing host with why (no figures)."""
+    import pandas
+
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        cell = {"label": record.label, "execution_count": record.execution_count}
+        kernel_kwh = record.energy_kwh - record.cluster_energy_kwh
+        kernel_kg = record.emissions_kg - record.cluster_emissions_kg
+        rows.append({**cell, "host": KERNEL_HOST, "energy_wh": kernel_kwh * ENERGY.factor,
+                     "co2_g": kernel_kg * CO2.factor,
+                     "intensity_g_per_kwh": kernel_kg * 1000.0 / kernel_kwh if kernel_kwh > 0 else None})
+        for host, figures in (json.loads(record.cluster_hosts) if record.cluster_hosts else {}).items():
+            rows.append({**cell, "host": host, "hostname": figures["hostname"],
+                         "energy_wh": figures["energy_kwh"] * ENERGY.factor, "co2_g": figures["emissions_kg"] * CO2.factor,
+                         "intensity_g_per_kwh": figures["intensity_g_per_kwh"],
+                         "country_iso_code": figures["country_iso_code"], "cloud_region": figures["cloud_region"],
+                         "note": figures.get("note")})
+        for missing in filter(None, record.cluster_missing.split("; ")):
+            host, _, why = missing.partition(": ")
+            rows.append({**cell, "host": host, "note": f"missing: {why}"})
+    frame = pandas.DataFrame(rows, columns=list(HOST_COLUMNS))
+    frame["execution_count"] = frame["execution_count"].astype("Int64")
+    return frame
 
 
 def export(records: Sequence["CellRecord"], path: str) -> Path:
