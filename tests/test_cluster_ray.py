@@ -159,9 +159,14 @@ def test_a_node_that_joins_gets_an_actor_pinned_to_it_and_a_dead_node_is_missing
 def test_the_runtimes_cluster_monitor_finds_ray_and_a_window_counts_the_nodes_host(head):
     """No extra line: with Ray initialised, the runtime's cluster monitor (what a tracked cell's
     tracker asks) reads the nodes at the window's start and end; the part has the head's host."""
-    assert eventually(lambda: answered(RayBackend(), HEAD_HOST), timeout_s=90)
     monitor = current_runtime().cluster
-    assert "ray" in [backend.name for backend in monitor.active_backends()]
+    backends = monitor.active_backends()
+    assert "ray" in [backend.name for backend in backends]
+
+    def head_answers() -> bool:  # the actor's first answers (a new handle) can be slow here
+        return isinstance(monitor.request(backends, 10.0, {}).result().get(HEAD_HOST), HostReading)
+
+    assert eventually(head_answers, timeout_s=90)
     window = monitor.begin(resolve_config({"cluster_timeout_secs": 10.0}))
     assert window is not None
     ray.get(ray.remote(lambda: sum(range(10**6))).remote())

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any
 
 from .host_agent import HostAgent
-from .reading import HostAnswer, HostMissing, by_host
+from .reading import HostAnswer, HostMissing, by_host, unknown_host
 
 ACTOR_NAME = "carbon_magic.host_agent.{node_id}"
 
@@ -71,6 +72,7 @@ class RayBackend:
         self._actors: dict[str, Any] = {}  # node id -> the actor handle of its NodeAgent
         self._hosts: dict[str, str] = {}  # node id -> host id, once its actor answered
         self._actor_class: Any = None
+        self._lock = threading.Lock()  # the kernel reads from several threads (a window's start, end, live)
 
     def active(self) -> bool:
         ray = sys.modules.get("ray")
@@ -80,38 +82,42 @@ class RayBackend:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        if self._actor_class is None:
-            self._actor_class = ray.remote(NodeAgent)
-        alive = [node for node in ray.nodes() if node["Alive"]]
-        for gone in self._actors.keys() - {node["NodeID"] for node in alive}:
-            del self._actors[gone]  # a node that left the cluster: its host is no longer asked
-        for node in alive:
-            node_id = node["NodeID"]
-            if node_id in self._actors:
-                continue
-            self._hosts.setdefault(node_id, f"ray node {node['NodeManagerHostname']} ({node_id[:8]})")
-            self._actors[node_id] = self._actor_class.options(
-                name=ACTOR_NAME.format(node_id=node_id), get_if_exists=True, num_cpus=0, max_restarts=0,
-                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-            ).remote()
+        with self._lock:
+            if self._actor_class is None:
+                self._actor_class = ray.remote(NodeAgent)
+            alive = [node for node in ray.nodes() if node["Alive"]]
+            for gone in self._actors.keys() - {node["NodeID"] for node in alive}:
+                del self._actors[gone]  # a node that left the cluster: its host is no longer asked
+            for node in alive:
+                node_id = node["NodeID"]
+                if node_id in self._actors:
+                    continue
+                self._actors[node_id] = self._actor_class.options(
+                    name=ACTOR_NAME.format(node_id=node_id), get_if_exists=True, num_cpus=0, max_restarts=0,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                ).remote()
 
     def read_hosts(self, timeout_s: float) -> dict[str, HostAnswer]:
         import ray
 
-        calls = {actor.answer.remote(): node_id for node_id, actor in self._actors.items()}
+        with self._lock:
+            actors = dict(self._actors)
+        calls = {actor.answer.remote(): node_id for node_id, actor in actors.items()}
         if not calls:
             return {}
         ready, _late = ray.wait(list(calls), num_returns=len(calls), timeout=max(timeout_s, 0.0))
         answers: list[HostAnswer] = []
         for call, node_id in calls.items():
+            host = self._hosts.get(node_id) or unknown_host(f"on Ray node {node_id[:12]}")
             if call not in ready:
-                answers.append(HostMissing(self._hosts[node_id], f"its Ray actor gave no reading within {timeout_s:g} s"))
+                answers.append(HostMissing(host, f"its Ray actor gave no reading within {timeout_s:g} s"))
                 continue
             try:
                 answer = ray.get(call)
             except ray.exceptions.RayError as error:
-                del self._actors[node_id]
-                answers.append(HostMissing(self._hosts[node_id], f"its Ray actor failed: {type(error).__name__}"))
+                with self._lock:
+                    self._actors.pop(node_id, None)
+                answers.append(HostMissing(host, f"its Ray actor failed: {type(error).__name__}"))
                 continue
             self._hosts[node_id] = answer.host_id
             answers.append(answer)
@@ -119,5 +125,6 @@ class RayBackend:
 
     def close(self) -> None:
         """Forget the actors (they end with the job)."""
-        self._actors.clear()
-        self._hosts.clear()
+        with self._lock:
+            self._actors.clear()
+            self._hosts.clear()
