@@ -191,3 +191,21 @@ def test_a_forced_intensity_applies_to_every_host():
     end = {"pl": reading("pl", {"cpu": J_PER_KWH}, location=POLAND)}
     part = ClusterPart(cluster_window({}, end, kernel_host="k", start_time_s=0.0), forced_g_per_kwh=100.0)
     assert [footprint.emissions_kg for footprint in part.footprints(1.0)] == [pytest.approx(0.1)]
+
+
+def test_the_panel_shows_each_hosts_part_and_the_missing_ones(samplers):
+    from carbon_magic.ipython.panel.panel_view import Snapshot, header_html
+    from carbon_magic.ipython.panel.series import PowerSeries
+
+    tracker = Tracker(resolve_config({"country_iso_code": "SWE"}), samplers=samplers,
+                      location=current_runtime().location)
+    end = {"fr": reading("fr", {"cpu": J_PER_KWH / 1000}), "gone": HostMissing("gone", "worker died")}
+    part = ClusterPart(cluster_window({}, end, kernel_host="k", start_time_s=0.0))
+    sampler = tracker.sampler
+    data = tracker.record(tracker.window(sampler.read(), sampler.read()), "run", part)
+    snapshot = Snapshot("cell", "running", data, {"cpu": 1.0}, PowerSeries(["cpu"]), False, {"cpu": 1.0})
+    shown = header_html(snapshot)
+    assert "cluster (inside the figures): fr 1 Wh" in shown and "gone missing (worker died)" in shown
+    without = tracker.record(tracker.window(sampler.read(), sampler.read()), "run")
+    assert "cluster" not in header_html(Snapshot("cell", "running", without, {"cpu": 1.0}, PowerSeries(["cpu"]),
+                                                 False, {"cpu": 1.0}))

@@ -102,14 +102,21 @@ def test_the_kernels_host_is_excluded_and_workers_that_join_later_are_measured(p
         client.close()
 
 
-def test_a_host_that_does_not_answer_costs_the_bound_and_is_named(process_cluster):
+def window_on_two_hosts(process_cluster, timeout_s: float) -> tuple[object, object, Tracker]:
+    """Workers 'a' (host-a) and 'b' (host-b), the default client, and a tracker whose window has
+    started with both hosts' readings: (client, worker b's process, tracker)."""
     process_cluster.add_worker("a", "host-a")
-    stuck = process_cluster.add_worker("b", "host-b")
+    worker_b = process_cluster.add_worker("b", "host-b")
     client = connect(process_cluster, 2)
+    tracker = tracked(cluster_timeout_secs=timeout_s)
+    tracker.start()
+    assert eventually(lambda: set(current_runtime().cluster.latest()[1]) == {"host-a", "host-b"}, 60)
+    return client, worker_b, tracker
+
+
+def test_a_host_that_does_not_answer_costs_the_bound_and_is_named(process_cluster):
+    client, stuck, tracker = window_on_two_hosts(process_cluster, 1.0)
     try:
-        tracker = tracked(cluster_timeout_secs=1.0)
-        tracker.start()
-        assert eventually(lambda: set(current_runtime().cluster.latest()[1]) == {"host-a", "host-b"}, 60)
         os.kill(stuck.pid, signal.SIGSTOP)
         try:
             began = time.perf_counter()
@@ -126,13 +133,8 @@ def test_a_host_that_does_not_answer_costs_the_bound_and_is_named(process_cluste
 
 
 def test_a_worker_killed_in_a_window_leaves_a_partial_record_naming_its_host(process_cluster):
-    process_cluster.add_worker("a", "host-a")
-    doomed = process_cluster.add_worker("b", "host-b")
-    client = connect(process_cluster, 2)
+    client, doomed, tracker = window_on_two_hosts(process_cluster, 2.0)
     try:
-        tracker = tracked(cluster_timeout_secs=2.0)
-        tracker.start()
-        assert eventually(lambda: set(current_runtime().cluster.latest()[1]) == {"host-a", "host-b"}, 60)
         doomed.kill()
         doomed.wait(10)
         client.submit(busy, 0.2, pure=False, workers=["a"]).result()

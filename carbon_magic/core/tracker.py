@@ -284,8 +284,12 @@ class Tracker:
         run = self._run
         if run is None:
             return None
-        remote = run.remote.so_far() if run.remote is not None else None
-        return self.record(self.window(run.start, self._read()), run.run_id, remote)
+        return self.record(self.window(run.start, self._read()), run.run_id, self.remote_so_far())
+
+    def remote_so_far(self) -> RemotePart | None:
+        """The running window's remote part up to the latest answers (live views; never waits)."""
+        run = self._run
+        return run.remote.so_far() if run is not None and run.remote is not None else None
 
     def flush(self) -> float | None:
         """Send the totals so far to the outputs without stopping; returns kg CO2eq."""

@@ -22,8 +22,7 @@ USAGE = """Usage::
   %carbon start [NAME] [options]  start a span across cells (spans may overlap)
   %carbon stop [NAME]             stop the named span (default: the latest started)
   %carbon status                  what is measured and how, location, errors so far
-  %carbon report                  a pandas DataFrame, one row per tracked cell or span
-  %carbon report hosts            one row per cell and host (the kernel's, each cluster host)
+  %carbon report [hosts]          a pandas DataFrame, one row per tracked cell or span (or per host)
   %carbon plot                    a figure: energy and CO2 per cell, by component
   %carbon panel                   this kernel's totals and a bar per tracked cell
   %carbon config [NAME...]        every parameter's value and where it came from

@@ -201,7 +201,7 @@ class LiveCell:
     def _snapshot(self, reading: "Reading") -> Snapshot:
         """The running window up to ``reading``: the record's own arithmetic (lock held)."""
         window = self.tracker.window(self.start, reading)
-        data = self.tracker.record(window, self.run_id)
+        data = self.tracker.record(window, self.run_id, self.tracker.remote_so_far())
         energy_j = window.energy_j()
         self.series.add(window.duration_s, energy_j, data.emissions * 1e3)
         self.measured = reading.measured

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Mapping
 from ...core.units import j_to_kwh
 from .. import display
 from .equivalents import equivalents
-from .presentation import (CO2, ENERGY, MUTED, TEXT_STYLE, WATER, band_of, band_range, co2_mass, duration, energy,
-                           group_colour, group_name, power, status_colour, water)
+from .presentation import (CO2, ENERGY, MUTED, TEXT_STYLE, WATER, band_of, band_range, cluster_parts, co2_mass,
+                           duration, energy, group_colour, group_name, power, status_colour, water)
 from .series import PowerSeries
 
 if TYPE_CHECKING:
@@ -169,6 +169,10 @@ def header_html(snapshot: Snapshot, inline: bool = True) -> str:
                 for e in found
             )
             parts.append(f'<div{attrs("equivalents", inline, "cm-equivalents")}>≈ {items}</div>')
+    cluster = cluster_parts(data.cluster_hosts, data.cluster_missing)
+    if cluster:  # the Dask or Ray hosts' part, inside the figures above, each at its own intensity
+        parts.append(f'<div{attrs("source", inline, "cm-cluster")}>cluster (inside the figures): '
+                     f'{html.escape(" · ".join(cluster))}</div>')
     parts.append(f'<div{attrs("source", inline, "cm-basis")}>{_basis_html(snapshot)}</div>')
     source = data.intensity_source.split(";", 1)[0]
     water_note = "" if data.wue else " · water not counted (set wue)"

@@ -16,6 +16,8 @@ reads the same everywhere ('21.4 mWh'), a component has one colour, and a status
 
 from __future__ import annotations
 
+import json
+
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -110,6 +112,18 @@ def band_range(value: float, band: tuple[float, float], unit: Callable[[float], 
     if suffix and high.endswith(" " + suffix):
         low = number  # '5.4 .. 15.4 W', not '5.4 W .. 15.4 W'
     return f"{low} .. {high} modelled"
+
+
+def cluster_parts(hosts_json: str, missing: str) -> list[str]:
+    """A record's cluster hosts as shown (``cluster_hosts``, ``cluster_missing`` of a record):
+    'host-a 1.2 Wh 0.3 g' per host measured, then 'host-b missing (why)'."""
+    hosts = json.loads(hosts_json) if hosts_json else {}
+    parts = [f"{host} {energy(figures['energy_kwh'])} {co2_mass(figures['emissions_kg'])}"
+             for host, figures in hosts.items()]
+    for item in filter(None, missing.split("; ")):
+        host, _, why = item.partition(": ")
+        parts.append(f"{host} missing ({why})")
+    return parts
 
 
 def duration(seconds: float) -> str:
