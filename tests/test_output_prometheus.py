@@ -1,6 +1,7 @@
 """Prometheus against a real push gateway (Debian's prometheus-pushgateway, installed by
-``make test``, started here on a free loopback port): the series a tracked run leaves on the
-gateway, equal to the record, with every CodeCarbon label filled; gone after exit."""
+``make test``, started on a free loopback port by tests/pushgateway_support.py): the series a
+tracked run leaves on the gateway, equal to the record, with every CodeCarbon label filled, in
+a group of its own per process; gone after exit."""
 
 from __future__ import annotations
 
