@@ -133,6 +133,23 @@ def test_a_second_backend_of_the_job_finds_the_same_actors(head):
     assert len(ray.util.list_named_actors()) == len(alive_nodes()) == 1
 
 
+def test_an_actor_that_does_not_answer_is_missing_after_the_bound_then_answers_again(head):
+    backend = RayBackend()
+    assert eventually(lambda: answered(backend, HEAD_HOST), timeout_s=90)
+    [actor_pid] = [pid for pid in readings(backend)[HEAD_HOST].worker_cpu_s
+                   if psutil.Process(pid).cmdline()[0].startswith("ray::NodeAgent")]
+    os.kill(actor_pid, signal.SIGSTOP)  # a hung node: its actor takes no call
+    try:
+        started = time.monotonic()
+        answers = backend.read_hosts(1.0)
+        assert time.monotonic() - started < 1.0 + 5.0  # the bound, plus a loaded machine's slack
+        assert isinstance(answers[HEAD_HOST], HostMissing)
+        assert answers[HEAD_HOST].reason == "its Ray actor gave no reading within 1 s"
+    finally:
+        os.kill(actor_pid, signal.SIGCONT)
+    assert eventually(lambda: answered(backend, HEAD_HOST), timeout_s=60)  # the same actor, answering again
+
+
 def test_a_node_that_joins_gets_an_actor_pinned_to_it_and_a_dead_node_is_missing(head):
     address, folder = head
     backend = RayBackend()
