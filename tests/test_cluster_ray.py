@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -92,6 +93,7 @@ def head():
     finally:
         ray.shutdown()
         node.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _connect(address: str) -> bool:
