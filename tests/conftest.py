@@ -15,11 +15,11 @@ from tests.servers import closed_port
 
 # The shared fixture modules, registered here so that no test file imports a fixture:
 # reliability cases (tests/reliability/ and @pytest.mark.reliability anywhere) -> RELIABILITY.md;
-# the output tests' ``server`` and ``exit_hooks_run_at_teardown``; telemetry's ``fresh_telemetry``
+# the output tests' ``server``, ``exit_hooks_run_at_teardown`` and ``gateway``; telemetry's ``fresh_telemetry``
 # and ``shell``; real kernels (``kernel``, ``offline``, ``sidebar``); the panel tests' ``ip``.
 pytest_plugins = ["tests.reliability.plugin", "tests.outputs_support", "tests.telemetry_support",
                   "tests.kernel_support", "tests.sidebar_support", "tests.panel_support",
-                  "tests.cluster_support"]
+                  "tests.cluster_support", "tests.pushgateway_support"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,19 +1,20 @@
 """Prometheus against a real push gateway (Debian's prometheus-pushgateway, installed by
-``make test``, started here on a free loopback port): the series a tracked run leaves on the
-gateway, equal to the record, with every CodeCarbon label filled; gone after exit."""
+``make test``, started on a free loopback port by tests/pushgateway_support.py): the series a
+tracked run leaves on the gateway, equal to the record, with every CodeCarbon label filled, in
+a group of its own per process; gone after exit."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
-import shutil
+import socket
 import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -21,80 +22,19 @@ from carbon_magic import OfflineEmissionsTracker
 from carbon_magic.core.problems import problems
 from carbon_magic.core.record import delta
 from carbon_magic.outputs import PrometheusOutput
-from carbon_magic.outputs.prometheus import GAUGES, LABELS, job_name
+from carbon_magic.outputs.prometheus import COUNTERS, GAUGES, LABELS, job_name
 from carbon_magic.runtime import current_runtime
 from tests.outputs_support import MEASURED, Recorder, problem_count, tracker_on
 from tests.polling import eventually
+from tests.pushgateway_support import samples, series
 from tests.servers import closed_port, status
 
 REPO = Path(__file__).resolve().parents[1]
-BINARY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
 
 pytestmark = pytest.mark.usefixtures("exit_hooks_run_at_teardown")  # (tests/outputs_support.py)
 
 
-def _missing_gateway() -> None:
-    message = "prometheus-pushgateway is not installed: `make test` installs it (Debian package)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture
-def gateway(tmp_path):
-    """A push gateway on 127.0.0.1:<free port>; yields its 'host:port'."""
-    if not os.path.exists(BINARY):
-        _missing_gateway()
-    port = closed_port()
-    process = subprocess.Popen(
-        [BINARY, f"--web.listen-address=127.0.0.1:{port}", f"--persistence.file={tmp_path / 'gateway.db'}",
-         "--log.level=error"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    address = f"127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://{address}/-/ready", timeout=1) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
-
-    try:
-        assert eventually(ready, timeout_s=15), process.stderr.read1(4000) if process.poll() is not None else "silent"
-        yield address
-        current_runtime().lanes.flush_at_exit(5)  # what interpreter exit does: each job pushed is deleted
-        assert all_codecarbon_jobs(address) == set()
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def series(address: str, job: str) -> dict[str, tuple[dict[str, str], float]]:
-    """Every sample of ``job`` on the gateway: name -> (labels without job/instance, value)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    found = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.labels.get("job") == job and sample.name.startswith("codecarbon_"):
-                labels = {k: v for k, v in sample.labels.items() if k not in ("job", "instance")}
-                found[sample.name] = (labels, sample.value)
-    return found
-
-
-def all_codecarbon_jobs(address: str) -> set[str]:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    return {sample.labels["job"] for family in text_string_to_metric_families(text)
-            for sample in family.samples if sample.name.startswith("codecarbon_")}
-
-
-EXPECTED_NAMES = {name for name, _ in GAUGES.values()} | {"codecarbon_energy_total"}
+EXPECTED_NAMES = {name for name, _ in (*GAUGES.values(), *COUNTERS.values())} | {"codecarbon_runs_total"}
 
 
 def test_a_tracked_run_leaves_codecarbon_series_equal_to_the_record(gateway):
@@ -110,7 +50,9 @@ def test_a_tracked_run_leaves_codecarbon_series_equal_to_the_record(gateway):
     for field, (name, _help) in GAUGES.items():
         assert found[name][1] == pytest.approx(getattr(record, field), rel=1e-12, abs=1e-300), name
     assert found["codecarbon_water_consumed"][1] > 0  # CodeCarbon has no water metric; we do
-    assert found["codecarbon_energy_total"][1] == pytest.approx(record.energy_consumed, rel=1e-12)
+    for field, (name, _help) in COUNTERS.items():
+        assert found[name][1] == pytest.approx(getattr(record, field), rel=1e-12), name
+    assert found["codecarbon_runs_total"][1] == 1
     labels = found["codecarbon_duration"][0]
     assert set(labels) == set(LABELS)
     assert labels == {name: "" if getattr(record, name) is None else str(getattr(record, name)) for name in LABELS}
@@ -196,13 +138,17 @@ def test_job_is_deleted_from_the_gateway_at_interpreter_exit(gateway, tmp_path):
 def test_basic_auth_comes_from_the_environment_and_the_password_stays_secret(server, monkeypatch, caplog):
     monkeypatch.setenv("PROMETHEUS_USERNAME", "pusher")
     monkeypatch.setenv("PROMETHEUS_PASSWORD", "gateway-pass-42")
-    server.then("/metrics/job/auth", status(500, "bad gateway-pass-42"))
+    monkeypatch.setenv("JUPYTERHUB_USER", "ada")
+    monkeypatch.setenv("JPY_SESSION_NAME", "n.ipynb")
+    kernel = quote_plus(f"{socket.gethostname()}:{os.getpid()}")
+    path = f"/metrics/job/auth/kernel/{kernel}/notebook/n.ipynb/user/ada"  # the group, its labels sorted
+    server.then(path, status(500, "bad gateway-pass-42"))
     tracker = tracker_on(PrometheusOutput(server.address, job="auth", retry_delays_s=(0.05,)))
     tracker.start()
     tracker.stop(wait=False)
-    assert server.wait_for(lambda requests: len(requests) == 2)
+    assert server.wait_for(lambda requests: len(requests) == 2), [(r.method, r.path) for r in server.requests]
     [first, retry] = server.requests
-    assert (first.method, first.path) == ("PUT", "/metrics/job/auth")
+    assert (first.method, first.path) == ("PUT", path)
     assert first.headers["authorization"] == "Basic " + base64.b64encode(b"pusher:gateway-pass-42").decode()
     assert b"codecarbon_energy_total" in retry.body
     assert problem_count("output prometheus", "DeliveryError") == 1
@@ -216,3 +162,39 @@ def test_a_gateway_that_is_down_is_counted_never_raised():
     tracker.start()
     assert tracker.stop() > 0
     assert problem_count("output prometheus", "DeliveryError") == 1
+
+
+def test_each_process_pushes_its_own_group_so_kernels_of_one_project_keep_their_series(gateway, monkeypatch,
+                                                                                          tmp_path):
+    """Two processes of one project (a JupyterHub's kernels, both under the default project):
+    a push replaces its group on the gateway, so each keeps its own (kernel, user, notebook)."""
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    monkeypatch.setenv("JPY_SESSION_NAME", "work/train.ipynb")
+    tracker = OfflineEmissionsTracker(country_iso_code="FRA", save_to_prometheus=True, prometheus_url=gateway,
+                                      **MEASURED)
+    tracker.start()
+    tracker.stop()
+    script = textwrap.dedent(f"""
+        from carbon_magic import OfflineEmissionsTracker
+        tracker = OfflineEmissionsTracker(country_iso_code="FRA", save_to_prometheus=True,
+                                          prometheus_url={gateway!r}, **{MEASURED!r})
+        tracker.start()
+        tracker.stop()
+        input()  # the test reads the gateway, then lets us exit (which deletes our group)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdin=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(REPO), "JUPYTERHUB_USER": "bob",
+                                  "JPY_SESSION_NAME": "eval.ipynb"})
+    try:
+        def groups() -> dict[tuple[str, str], str]:
+            return {(s.labels["user"], s.labels["notebook"]): s.labels["kernel"]
+                    for s in samples(gateway) if s.name == "codecarbon_runs_total" and s.labels["job"] == "codecarbon"}
+
+        assert eventually(lambda: len(groups()) == 2, timeout_s=30), groups()
+        kernels = groups()
+        assert set(kernels) == {("alice", "work/train.ipynb"), ("bob", "eval.ipynb")}
+        assert kernels["alice", "work/train.ipynb"] == f"{socket.gethostname()}:{os.getpid()}"
+        assert kernels["bob", "eval.ipynb"] == f"{socket.gethostname()}:{child.pid}"
+    finally:
+        child.communicate("\n", timeout=30)
+    assert child.returncode == 0

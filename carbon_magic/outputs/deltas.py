@@ -21,6 +21,10 @@ class RunDeltas:
         self.keep_runs = keep_runs
         self._last: OrderedDict[str, EmissionsData] = OrderedDict()
 
+    def reported(self, run_id: str) -> bool:
+        """True if a part of run ``run_id`` was reported (among the latest ``keep_runs`` runs)."""
+        return run_id in self._last
+
     def since_last(self, total: EmissionsData) -> EmissionsData | None:
         """The part of ``total`` not reported yet, now counted as reported; None if ``total``
         is not newer than what was reported for its run (a late or repeated call)."""

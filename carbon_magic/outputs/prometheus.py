@@ -11,10 +11,15 @@ Pushed at every flush(), stop() and live tick, under job ``<project>_<experiment
   the modelled rest of the machine (board, fans, disks, power supply losses), which CodeCarbon
   has no component for: ``energy_consumed = cpu + gpu + ram + platform energy`` (the platform
   gauges are 0 with ``count_platform=False``, and the sum is CodeCarbon's cpu + gpu + ram);
-- counter codecarbon_energy_total (kWh), the energy of every push added up.
+- counter codecarbon_energy_total (kWh), the energy of every push added up; likewise
+  codecarbon_co2_total (kg) and codecarbon_water_total (L), and codecarbon_runs_total,
+  the runs (tracked cells, spans, tracker runs) that pushed: a fleet's totals over any time
+  range are ``increase()`` of these, which the gauges cannot give.
 
 Every series carries CodeCarbon's 14 labels, all filled from the record (CodeCarbon fills
-only project_name). HTTP basic auth comes from ``PROMETHEUS_USERNAME`` and
+only project_name). Each process pushes its own group, ``job`` plus ``kernel``, ``user`` and
+``notebook`` (``grouping_key``), so the kernels of one project, a JupyterHub's, do not
+replace each other's series (CodeCarbon groups by job only). HTTP basic auth comes from ``PROMETHEUS_USERNAME`` and
 ``PROMETHEUS_PASSWORD``, read at each push. At interpreter exit the job is deleted from
 the gateway. ``prometheus_client`` is imported at the first push, on the prometheus lane.
 """
@@ -22,8 +27,10 @@ the gateway. ``prometheus_client`` is imported at the first push, on the prometh
 from __future__ import annotations
 
 import functools
+import getpass
 import os
 import re
+import socket
 from typing import Any, Iterable
 
 from ..core.http_transport import READ_TIMEOUT_S, DeliveryError, basic_auth_token, safe_url, scrub, url_secrets
@@ -53,7 +60,27 @@ GAUGES = {
                        "Average platform power (board, fans, disks, power supply losses; modelled) since the previous push (W)"),
     "platform_energy": ("codecarbon_platform_energy", "Platform energy since the previous push (kWh)"),
 }
-ENERGY_TOTAL = ("codecarbon_energy_total", "CPU + GPU + RAM + platform energy, accumulated over pushes (kWh)")
+# record field -> (counter name, help): the field of every push added up
+COUNTERS = {
+    "energy_consumed": ("codecarbon_energy_total", "CPU + GPU + RAM + platform energy, accumulated over pushes (kWh)"),
+    "emissions": ("codecarbon_co2_total", "Emissions, CO2-equivalents, accumulated over pushes (kg)"),
+    "water_consumed": ("codecarbon_water_total", "Water consumed, accumulated over pushes (L)"),
+}
+RUNS_TOTAL = ("codecarbon_runs_total", "Runs (tracked cells, spans, tracker runs) that pushed")
+GROUPING_LABELS = ("kernel", "user", "notebook")
+
+
+def grouping_key() -> dict[str, str]:
+    """This process's group on the gateway: ``kernel`` '<host>:<pid>', ``user`` the JupyterHub
+    user (``JUPYTERHUB_USER``), else the login name, ``notebook`` the notebook's path on the
+    Jupyter server that started this kernel (``JPY_SESSION_NAME``; '' elsewhere)."""
+    try:
+        login = getpass.getuser()
+    except Exception:  # no passwd entry (a container's random uid)
+        login = ""
+    return {"kernel": f"{socket.gethostname()}:{os.getpid()}",
+            "user": os.environ.get("JUPYTERHUB_USER") or login,
+            "notebook": os.environ.get("JPY_SESSION_NAME", "")}
 
 
 def job_name(project_name: str, experiment: str | None) -> str:
@@ -78,7 +105,10 @@ class _JobMetrics:
         self.registry = CollectorRegistry()
         self.gauges = {field: Gauge(name, help_text, LABELS, registry=self.registry)
                        for field, (name, help_text) in GAUGES.items()}
-        self.energy_total = Counter(*ENERGY_TOTAL, LABELS, registry=self.registry)
+        self.counters = {field: Counter(name, help_text, LABELS, registry=self.registry)
+                         for field, (name, help_text) in COUNTERS.items()}
+        self.runs_total = Counter(*RUNS_TOTAL, LABELS, registry=self.registry)
+        self.grouping = grouping_key()
 
 
 def _auth_handler(url: str, method: str, timeout: float | None, headers: list, data: bytes) -> Any:
@@ -93,12 +123,12 @@ def _secrets(url: str) -> tuple[str | None, ...]:
     return (password, basic_auth_token(os.environ.get("PROMETHEUS_USERNAME"), password), *url_secrets(url))
 
 
-def delete_job(prometheus_url: str, job: str, timeout_s: float = READ_TIMEOUT_S) -> None:
-    """Delete ``job`` from the gateway (raises DeliveryError, scrubbed, on failure)."""
+def delete_job(prometheus_url: str, job: str, grouping: dict[str, str], timeout_s: float = READ_TIMEOUT_S) -> None:
+    """Delete ``job``'s group ``grouping`` from the gateway (raises DeliveryError, scrubbed, on failure)."""
     from prometheus_client import delete_from_gateway
 
     try:
-        delete_from_gateway(prometheus_url, job=job, timeout=timeout_s, handler=_auth_handler)
+        delete_from_gateway(prometheus_url, job=job, grouping_key=grouping, timeout=timeout_s, handler=_auth_handler)
     except Exception as error:
         raise DeliveryError(scrub(f"deleting job {job!r} from {safe_url(prometheus_url)}: "
                                   f"{type(error).__name__}: {error}", _secrets(prometheus_url))[:300]) from None
@@ -135,11 +165,14 @@ class PrometheusOutput(RetryingOutput):
         """The job's registry, one per process (``services.shared``); the job is deleted
         from the gateway at exit."""
         key = ("prometheus job", self.prometheus_url, self.job)
-        self.services.lanes.on_exit(functools.partial(delete_job, self.prometheus_url, self.job, self.timeout_s),
+        metrics = self.services.shared(key, _JobMetrics)
+        self.services.lanes.on_exit(functools.partial(delete_job, self.prometheus_url, self.job, metrics.grouping,
+                                                      self.timeout_s),
                                     lane_name=self.lane, key=key)
-        return self.services.shared(key, _JobMetrics)
+        return metrics
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
+        new_run = not self._deltas.reported(total.run_id)
         part = self._deltas.since_last(total)
         if part is None:
             return
@@ -147,7 +180,10 @@ class PrometheusOutput(RetryingOutput):
         labels = label_values(total)
         for field, gauge in metrics.gauges.items():
             gauge.labels(**labels).set(getattr(part, field))
-        metrics.energy_total.labels(**labels).inc(max(part.energy_consumed, 0.0))
+        for field, counter in metrics.counters.items():
+            counter.labels(**labels).inc(max(getattr(part, field), 0.0))
+        if new_run:
+            metrics.runs_total.labels(**labels).inc()
         self._unpushed = True
         self._send()
 
@@ -158,8 +194,9 @@ class PrometheusOutput(RetryingOutput):
         from prometheus_client import push_to_gateway
 
         if self._unpushed:
-            push_to_gateway(self.prometheus_url, job=self.job, registry=self._metrics().registry,
-                            timeout=self.timeout_s, handler=_auth_handler)
+            metrics = self._metrics()
+            push_to_gateway(self.prometheus_url, job=self.job, registry=metrics.registry,
+                            grouping_key=metrics.grouping, timeout=self.timeout_s, handler=_auth_handler)
             self._unpushed = False
         return False
 
