@@ -6,7 +6,7 @@
 
 import { Signal } from '@lumino/signaling';
 
-import type { ICluster, IFootprint, IKernelState } from '../src/protocol';
+import type { ICluster, IFootprint, IKernelState, IRunning } from '../src/protocol';
 
 type CommHandler = (comm: FakeComm, msg: any) => void;
 
@@ -183,6 +183,21 @@ export function footprint(overrides: Partial<IFootprint> = {}): IFootprint {
     embodied_g: 0.0123,
     embodied_low_g: 0.0091,
     embodied_high_g: 0.0188,
+    ...overrides
+  };
+}
+
+/** A window running now as a kernel sends it (`overrides` replace its fields). */
+export function runningWindow(overrides: Partial<IRunning> = {}): IRunning {
+  return {
+    n: 4,
+    id: 'c4',
+    label: 'cell 4',
+    kind: 'cell',
+    elapsed_s: 3.2,
+    energy_wh: 0.0123,
+    co2_g: 0.0007,
+    cluster: null,
     ...overrides
   };
 }

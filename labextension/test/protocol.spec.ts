@@ -1,5 +1,5 @@
 import { PROTOCOL_VERSION, parseKernelMessage, parseState, refreshRequest } from '../src/protocol';
-import { cluster, footprint, hello, kernelState } from './fakes';
+import { cluster, footprint, hello, kernelState, runningWindow } from './fakes';
 
 describe('protocol', () => {
   it('asks for data with exactly the refresh request', () => {
@@ -119,16 +119,7 @@ describe('protocol', () => {
 
   it('reads the cluster part of cells and running windows, null from an older kernel', () => {
     const good = kernelState();
-    const running = {
-      n: 4,
-      id: 'c4',
-      label: 'cell 4',
-      kind: 'cell',
-      elapsed_s: 3.2,
-      energy_wh: 0.0123,
-      co2_g: 0.0007,
-      cluster: cluster({ missing: [] })
-    };
+    const running = runningWindow({ cluster: cluster({ missing: [] }) });
     const parsed = parseState({
       ...good,
       cells: [{ ...good.cells[0], cluster: cluster() }],

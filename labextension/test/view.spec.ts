@@ -1,5 +1,5 @@
 import { ISidebarView, handleClick, renderSidebar } from '../src/view';
-import { cluster, footprint, kernelState } from './fakes';
+import { cluster, footprint, kernelState, runningWindow } from './fakes';
 
 function view(overrides: Partial<ISidebarView> = {}): ISidebarView {
   return {
@@ -23,18 +23,7 @@ function click(node: Element | null) {
 describe('renderSidebar', () => {
   it('shows totals with their exact values, the running cells and the power', () => {
     const state = kernelState({
-      running: [
-        {
-          n: 4,
-          id: 'c4',
-          label: 'cell 4',
-          kind: 'cell',
-          elapsed_s: 3.2,
-          energy_wh: 0.0123,
-          co2_g: 0.0007,
-          cluster: null
-        }
-      ],
+      running: [runningWindow()],
       running_count: 6
     });
     const root = renderSidebar(view({ state }));
@@ -184,19 +173,12 @@ describe('renderSidebar', () => {
     const base = kernelState();
     const cells = [{ ...base.cells[0], cluster: cluster() }];
     const running = [
-      {
-        n: 4,
-        id: 'c4',
-        label: 'cell 4',
-        kind: 'cell',
-        elapsed_s: 3.2,
-        energy_wh: 0.0123,
-        co2_g: 0.0007,
+      runningWindow({
         cluster: cluster({
           hosts: [{ host: 'host-c', energy_wh: 0.0031, co2_g: 0.001 }],
           missing: []
         })
-      }
+      })
     ];
     const root = renderSidebar(view({ state: kernelState({ cells, running, running_count: 1 }) }));
     const line = root.querySelector('.cm-Cell .cm-Cell-cluster') as HTMLElement;

@@ -9,10 +9,8 @@ readable in the light and the dark theme. Screenshots: tests/artifacts/sidebar-c
 
 from __future__ import annotations
 
-import time
-
 from .lab import LOW_CONTRAST_JS, run_cell, screenshot, set_theme
-from .test_sidebar import SIDEBAR, load_in_new_notebook
+from .test_sidebar import SIDEBAR, load_in_new_notebook, sidebar_in_each_theme
 
 WIDTH_PX = 900
 HOST = "local-cluster"
@@ -59,11 +57,7 @@ def test_a_cell_on_a_dask_cluster_names_its_host_live_and_in_its_row(lab, page):
 
         page.wait_for_selector(f'{SIDEBAR} .cm-Cell-cluster .cm-Cluster-host[data-host="{HOST}"]', state="attached",
                                timeout=120_000)
-        for dark in (False, True):
-            set_theme(page, dark)
-            time.sleep(1.2)  # the next state message re-renders the panel in the new theme's styles
-            theme = "dark" if dark else "light"
-            screenshot(page, f"sidebar-cluster-{theme}-{WIDTH_PX}")
+        for theme in sidebar_in_each_theme(page, f"sidebar-cluster-{{theme}}-{WIDTH_PX}"):
             lines = page.evaluate(_READ, page.query_selector(SIDEBAR))
             assert len(lines) == 1 and lines[0]["text"].startswith(f"cluster: {HOST} "), (theme, lines)
             assert lines[0]["text"].endswith("Wh"), (theme, lines)
