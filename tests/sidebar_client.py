@@ -68,17 +68,25 @@ class SidebarClient:
     def close_comm(self, comm_id: str) -> None:
         self.client.shell_channel.send(self.client.session.msg("comm_close", {"comm_id": comm_id, "data": {}}))
 
-    def execute(self, code: str, timeout_s: float = 60.0) -> list[Received]:
-        """Run ``code`` as JupyterLab does and read IOPub until the kernel is idle again;
-        the IOPub messages of that request."""
+    def submit(self, code: str) -> str:
+        """Send ``code`` to run as JupyterLab does, without waiting; the request's msg_id."""
         content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
                    "allow_stdin": False, "stop_on_error": True}
         message = self.client.session.msg("execute_request", content)
         self.client.shell_channel.send(message)
-        msg_id = message["header"]["msg_id"]
-        start = len(self.log)
+        return message["header"]["msg_id"]
+
+    def wait_idle(self, msg_id: str, timeout_s: float = 60.0) -> None:
+        """Read IOPub until the kernel is idle after the request ``msg_id``."""
         self.pump(lambda r: r.kind == "status" and r.content["execution_state"] == "idle"
                   and r.message["parent_header"].get("msg_id") == msg_id, timeout_s)
+
+    def execute(self, code: str, timeout_s: float = 60.0) -> list[Received]:
+        """Run ``code`` as JupyterLab does and read IOPub until the kernel is idle again;
+        the IOPub messages of that request."""
+        start = len(self.log)
+        msg_id = self.submit(code)
+        self.wait_idle(msg_id, timeout_s)
         return [r for r in self.log[start:] if r.message["parent_header"].get("msg_id") == msg_id]
 
     def output(self, code: str) -> str:

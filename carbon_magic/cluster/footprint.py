@@ -22,6 +22,7 @@ from ..core.units import G_PER_KG, J_PER_KWH, j_to_kwh
 from .window import ClusterWindow, HostWindow
 
 KINDS = ("cpu", "gpu", "ram", "platform")
+MISSING_SEPARATOR = "; "  # between the hosts of ``cluster_missing``
 
 
 @dataclass(frozen=True)
@@ -116,5 +117,16 @@ class ClusterPart:
             cluster_energy=cluster_kwh,
             cluster_emissions=cluster_kg,
             cluster_hosts=json.dumps({f.host.host_id: f.as_json() for f in footprints}, sort_keys=True),
-            cluster_missing="; ".join(f"{host}: {why}" for host, why in self.window.missing.items()),
+            cluster_missing=MISSING_SEPARATOR.join(f"{host}: {why}" for host, why in self.window.missing.items()),
         )
+
+
+def read_hosts(hosts_json: str) -> dict[str, dict[str, Any]]:
+    """A record's ``cluster_hosts`` read back: host id -> its figures (``HostFootprint.as_json``)."""
+    return json.loads(hosts_json) if hosts_json else {}
+
+
+def read_missing(missing: str) -> list[tuple[str, str]]:
+    """A record's ``cluster_missing`` read back: (host id, why) of each host not fully counted."""
+    return [(host, why) for host, _, why in
+            (item.partition(": ") for item in filter(None, missing.split(MISSING_SEPARATOR)))]

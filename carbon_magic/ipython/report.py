@@ -8,11 +8,11 @@ the CodeCarbon-unit figures (kWh, kg, L) are in ``emissions.csv`` and ``carbon_c
 from __future__ import annotations
 
 import functools
-import json
 import operator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ..cluster.footprint import read_hosts, read_missing
 from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS
 from ..outputs.cells_file import CELLS_CSV_COLUMNS
 from ..outputs.csv_file import defuse_formula, is_records_file
@@ -111,14 +111,13 @@ def hosts_frame(records: Sequence["CellRecord"]) -> "pandas.DataFrame":
         rows.append({**cell, "host": KERNEL_HOST, "energy_wh": kernel_kwh * ENERGY.factor,
                      "co2_g": kernel_kg * CO2.factor,
                      "intensity_g_per_kwh": kernel_kg * 1000.0 / kernel_kwh if kernel_kwh > 0 else None})
-        for host, figures in (json.loads(record.cluster_hosts) if record.cluster_hosts else {}).items():
+        for host, figures in read_hosts(record.cluster_hosts).items():
             rows.append({**cell, "host": host, "hostname": figures["hostname"],
                          "energy_wh": figures["energy_kwh"] * ENERGY.factor, "co2_g": figures["emissions_kg"] * CO2.factor,
                          "intensity_g_per_kwh": figures["intensity_g_per_kwh"],
                          "country_iso_code": figures["country_iso_code"], "cloud_region": figures["cloud_region"],
                          "note": figures.get("note")})
-        for missing in filter(None, record.cluster_missing.split("; ")):
-            host, _, why = missing.partition(": ")
+        for host, why in read_missing(record.cluster_missing):
             rows.append({**cell, "host": host, "note": f"missing: {why}"})
     frame = pandas.DataFrame(rows, columns=list(HOST_COLUMNS))
     frame["execution_count"] = frame["execution_count"].astype("Int64")

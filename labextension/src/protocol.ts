@@ -55,6 +55,30 @@ export interface ITotalsBand {
   co2_high_g: number;
 }
 
+/**
+ * The Dask or Ray hosts' part of a cell or running window, inside its figures (each host's
+ * CO2 at that host's intensity): at most MAX_HOSTS measured hosts and MAX_HOSTS missing ones
+ * (`more`: how many the kernel left off). Added to version 2: an older kernel's state has
+ * none (null here), as has a window that used no cluster.
+ */
+export interface ICluster {
+  hosts: IClusterHost[];
+  missing: IClusterMissing[];
+  more: number;
+}
+
+export interface IClusterHost {
+  host: string;
+  energy_wh: number;
+  co2_g: number;
+}
+
+/** A host not counted (no answer in time, died or left mid-cell), with why. */
+export interface IClusterMissing {
+  host: string;
+  why: string;
+}
+
 export interface IRunning {
   n: number | null;
   id: string | null;
@@ -63,6 +87,8 @@ export interface IRunning {
   elapsed_s: number;
   energy_wh: number;
   co2_g: number;
+  /** The cluster hosts' part so far; null without one. */
+  cluster: ICluster | null;
 }
 
 export interface ICell {
@@ -81,6 +107,7 @@ export interface ICell {
   water_ml: number;
   provisional: boolean;
   footprint: IFootprint | null;
+  cluster: ICluster | null;
 }
 
 /** One kind of problem `%carbon status` lists: where, what, how often, its first message. */
@@ -142,6 +169,9 @@ export function refreshRequest(): { request: 'refresh'; version: number } {
 // Bounds a little above the kernel's own, so that a message cannot make the panel huge.
 const MAX_ITEMS = 64;
 const MAX_TEXT = 400;
+// A cell's cluster hosts: the kernel's own bound (8 measured, 8 missing) and host ids of 64 characters.
+const MAX_HOSTS = 8;
+const HOST_CHARS = 64;
 
 type Json = unknown;
 
@@ -221,12 +251,16 @@ function textMap(value: Json): Record<string, string> | undefined {
   return out;
 }
 
-function list<T>(value: Json, item: (v: Json) => T | undefined): T[] | undefined {
+function list<T>(
+  value: Json,
+  item: (v: Json) => T | undefined,
+  limit = MAX_ITEMS
+): T[] | undefined {
   if (!Array.isArray(value)) {
     return undefined;
   }
   const out: T[] = [];
-  for (const raw of value.slice(0, MAX_ITEMS)) {
+  for (const raw of value.slice(0, limit)) {
     const parsed = item(raw);
     if (parsed === undefined) {
       return undefined;
@@ -271,6 +305,50 @@ function parseTotals(value: Json): ITotals | undefined {
   return band === null ? totals : { ...totals, ...band };
 }
 
+function hostText(value: Json): string | undefined {
+  return text(value)?.slice(0, HOST_CHARS);
+}
+
+function parseClusterHost(value: Json): IClusterHost | undefined {
+  if (!isObject(value)) {
+    return undefined;
+  }
+  return complete<IClusterHost>({
+    host: hostText(value.host),
+    energy_wh: num(value.energy_wh),
+    co2_g: num(value.co2_g)
+  });
+}
+
+function parseClusterMissing(value: Json): IClusterMissing | undefined {
+  if (!isObject(value)) {
+    return undefined;
+  }
+  return complete<IClusterMissing>({ host: hostText(value.host), why: text(value.why) });
+}
+
+/** A window's cluster part: null when the kernel sent none (no cluster, older kernels),
+ * undefined when malformed. Hosts beyond MAX_HOSTS count in `more`. */
+function parseCluster(value: Json): ICluster | null | undefined {
+  if (value === undefined || value === null) {
+    return null;
+  }
+  if (!isObject(value)) {
+    return undefined;
+  }
+  const hosts = list(value.hosts, parseClusterHost, MAX_HOSTS);
+  const missing = list(value.missing, parseClusterMissing, MAX_HOSTS);
+  const more = num(value.more);
+  if (!hosts || !missing || more === undefined || !Number.isInteger(more) || more < 0) {
+    return undefined;
+  }
+  const leftOff = [value.hosts, value.missing].reduce(
+    (sum: number, sent) => sum + Math.max((sent as Json[]).length - MAX_HOSTS, 0),
+    0
+  );
+  return { hosts, missing, more: more + leftOff };
+}
+
 function parseRunning(value: Json): IRunning | undefined {
   if (!isObject(value)) {
     return undefined;
@@ -282,7 +360,8 @@ function parseRunning(value: Json): IRunning | undefined {
     kind: text(value.kind),
     elapsed_s: num(value.elapsed_s),
     energy_wh: num(value.energy_wh),
-    co2_g: num(value.co2_g)
+    co2_g: num(value.co2_g),
+    cluster: parseCluster(value.cluster)
   };
   return complete<IRunning>(running);
 }
@@ -306,7 +385,8 @@ function parseCell(value: Json): ICell | undefined {
     co2_g: num(value.co2_g),
     water_ml: num(value.water_ml),
     provisional: value.provisional,
-    footprint: parseFootprint(value.footprint)
+    footprint: parseFootprint(value.footprint),
+    cluster: parseCluster(value.cluster)
   };
   return complete<ICell>(cell);
 }

@@ -20,7 +20,7 @@ import {
   water
 } from './format';
 import type { LinkStatus } from './link';
-import type { ICell, IFootprint, IKernelState, IProblem, IRunning } from './protocol';
+import type { ICell, ICluster, IFootprint, IKernelState, IProblem, IRunning } from './protocol';
 import { LOAD_CODE } from './protocol';
 import { sparkline } from './sparkline';
 
@@ -251,6 +251,34 @@ function cellLabel(n: number | null, label: string): string {
   return n === null ? label : `[${n}] ${label}`;
 }
 
+/**
+ * 'cluster: host-a 1.2 mWh · host-b missing': the cluster hosts' part of a window, inside its
+ * figures; each host's exact energy in `data-value`, its CO2e (or why it is missing) in `title`.
+ */
+function clusterLine(cluster: ICluster, className: string): HTMLElement {
+  const node = el('span', `cm-Cluster ${className}`, 'cluster: ');
+  node.title = 'The Dask or Ray hosts’ part, inside the figures, each at its own intensity';
+  const parts: HTMLElement[] = [];
+  for (const host of cluster.hosts) {
+    const part = el('span', 'cm-Cluster-host', `${host.host} ${energy(host.energy_wh)}`);
+    part.dataset.host = host.host;
+    part.dataset.value = String(host.energy_wh);
+    part.title = `${host.host}: ${energy(host.energy_wh)}, ${co2(host.co2_g)}`;
+    parts.push(part);
+  }
+  for (const host of cluster.missing) {
+    const part = el('span', 'cm-Cluster-missing', `${host.host} missing`);
+    part.dataset.host = host.host;
+    part.title = `${host.host} not counted: ${host.why}`;
+    parts.push(part);
+  }
+  if (cluster.more > 0) {
+    parts.push(el('span', 'cm-Cluster-more', `${cluster.more} more`));
+  }
+  parts.forEach((part, index) => node.append(...(index > 0 ? [' · ', part] : [part])));
+  return node;
+}
+
 function running(items: IRunning[], total: number): HTMLElement {
   const node = section('Running now', 'cm-Running');
   for (const item of items) {
@@ -261,6 +289,9 @@ function running(items: IRunning[], total: number): HTMLElement {
       el('span', 'cm-Row-figure cm-Row-energy', energy(item.energy_wh))
     );
     node.append(row);
+    if (item.cluster) {
+      node.append(clusterLine(item.cluster, 'cm-Running-cluster'));
+    }
   }
   if (total > items.length) {
     node.append(el('div', 'cm-Caption', `and ${total - items.length} more`));
@@ -367,6 +398,9 @@ function cellRow(cell: ICell): HTMLElement {
     figures.append(el('span', 'cm-Cell-water', `water ${water(cellWater)}`));
   }
   row.append(name, figures);
+  if (cell.cluster) {
+    row.append(clusterLine(cell.cluster, 'cm-Cell-cluster'));
+  }
   if (cell.status !== 'ok') {
     row.append(el('span', 'cm-Cell-status', cell.status));
   } else if (cell.provisional) {

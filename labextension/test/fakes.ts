@@ -6,7 +6,7 @@
 
 import { Signal } from '@lumino/signaling';
 
-import type { IFootprint, IKernelState } from '../src/protocol';
+import type { ICluster, IFootprint, IKernelState, IRunning } from '../src/protocol';
 
 type CommHandler = (comm: FakeComm, msg: any) => void;
 
@@ -165,7 +165,8 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
         co2_g: 0.00327,
         water_ml: 0,
         provisional: false,
-        footprint: null
+        footprint: null,
+        cluster: null
       }
     ],
     spark: { step_s: 2, power_w: [21.2, 28.0, 28.1, 21.3] },
@@ -182,6 +183,31 @@ export function footprint(overrides: Partial<IFootprint> = {}): IFootprint {
     embodied_g: 0.0123,
     embodied_low_g: 0.0091,
     embodied_high_g: 0.0188,
+    ...overrides
+  };
+}
+
+/** A window running now as a kernel sends it (`overrides` replace its fields). */
+export function runningWindow(overrides: Partial<IRunning> = {}): IRunning {
+  return {
+    n: 4,
+    id: 'c4',
+    label: 'cell 4',
+    kind: 'cell',
+    elapsed_s: 3.2,
+    energy_wh: 0.0123,
+    co2_g: 0.0007,
+    cluster: null,
+    ...overrides
+  };
+}
+
+/** A cell's cluster part as a kernel sends it: one host measured, one missing. */
+export function cluster(overrides: Partial<ICluster> = {}): ICluster {
+  return {
+    hosts: [{ host: 'host-a', energy_wh: 0.0012, co2_g: 0.00041 }],
+    missing: [{ host: 'host-b', why: 'no answer within 2 s' }],
+    more: 0,
     ...overrides
   };
 }

@@ -1,5 +1,5 @@
 import { PROTOCOL_VERSION, parseKernelMessage, parseState, refreshRequest } from '../src/protocol';
-import { footprint, hello, kernelState } from './fakes';
+import { cluster, footprint, hello, kernelState, runningWindow } from './fakes';
 
 describe('protocol', () => {
   it('asks for data with exactly the refresh request', () => {
@@ -115,6 +115,66 @@ describe('protocol', () => {
         parseState({ ...good, totals: { ...good.totals, footprint: broken } })
       ).toBeUndefined();
     }
+  });
+
+  it('reads the cluster part of cells and running windows, null from an older kernel', () => {
+    const good = kernelState();
+    const running = runningWindow({ cluster: cluster({ missing: [] }) });
+    const parsed = parseState({
+      ...good,
+      cells: [{ ...good.cells[0], cluster: cluster() }],
+      running: [running]
+    })!;
+    expect(parsed.cells[0].cluster).toEqual(cluster());
+    expect(parsed.running[0].cluster).toEqual(cluster({ missing: [] }));
+    // an older kernel sends no `cluster` key at all; a cell without a cluster sends null
+    const { cluster: _absent, ...olderCell } = good.cells[0];
+    expect(_absent).toBeNull();
+    const { cluster: _none, ...olderRunning } = running;
+    expect(_none).not.toBeNull();
+    const older = parseState({ ...good, cells: [olderCell], running: [olderRunning] })!;
+    expect(older.cells[0].cluster).toBeNull();
+    expect(older.running[0].cluster).toBeNull();
+  });
+
+  it('drops a state whose cluster part is malformed', () => {
+    const good = kernelState();
+    const host = cluster().hosts[0];
+    for (const broken of [
+      'host-a 1.2 mWh',
+      [cluster()],
+      { ...cluster(), hosts: 'host-a' },
+      { ...cluster(), hosts: [{ ...host, energy_wh: '1.2' }] },
+      { ...cluster(), hosts: [{ ...host, co2_g: Infinity }] },
+      { ...cluster(), hosts: [{ energy_wh: 1, co2_g: 1 }] },
+      { ...cluster(), missing: [{ host: 'host-b' }] },
+      { ...cluster(), missing: [{ host: 7, why: 'gone' }] },
+      { ...cluster(), more: -1 },
+      { ...cluster(), more: 1.5 },
+      { hosts: [], missing: [] }
+    ]) {
+      const cells = [{ ...good.cells[0], cluster: broken }];
+      expect(parseState({ ...good, cells })).toBeUndefined();
+    }
+  });
+
+  it('bounds a cluster part to 8 hosts and 8 missing, counting the rest, and cuts host ids', () => {
+    const good = kernelState();
+    const hosts = Array.from({ length: 12 }, (_, i) => ({
+      host: `h${i}`,
+      energy_wh: 0.001,
+      co2_g: 0.0001
+    }));
+    const missing = Array.from({ length: 10 }, (_, i) => ({ host: `m${i}`, why: 'gone' }));
+    hosts[0].host = 'x'.repeat(1000);
+    const cells = [{ ...good.cells[0], cluster: { hosts, missing, more: 3 } }];
+    const parsed = parseState({ ...good, cells })!.cells[0].cluster!;
+    expect(parsed.hosts.map(h => h.host)).toEqual([
+      'x'.repeat(64),
+      ...hosts.slice(1, 8).map(h => h.host)
+    ]);
+    expect(parsed.missing).toHaveLength(8);
+    expect(parsed.more).toBe(3 + 4 + 2);
   });
 
   it('bounds lists and texts from a kernel, and keeps keys off prototypes', () => {

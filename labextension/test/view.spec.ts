@@ -1,5 +1,5 @@
 import { ISidebarView, handleClick, renderSidebar } from '../src/view';
-import { footprint, kernelState } from './fakes';
+import { cluster, footprint, kernelState, runningWindow } from './fakes';
 
 function view(overrides: Partial<ISidebarView> = {}): ISidebarView {
   return {
@@ -23,17 +23,7 @@ function click(node: Element | null) {
 describe('renderSidebar', () => {
   it('shows totals with their exact values, the running cells and the power', () => {
     const state = kernelState({
-      running: [
-        {
-          n: 4,
-          id: 'c4',
-          label: 'cell 4',
-          kind: 'cell',
-          elapsed_s: 3.2,
-          energy_wh: 0.0123,
-          co2_g: 0.0007
-        }
-      ],
+      running: [runningWindow()],
       running_count: 6
     });
     const root = renderSidebar(view({ state }));
@@ -179,6 +169,46 @@ describe('renderSidebar', () => {
     expect(measured.querySelector('.cm-Cell-band')).toBeNull();
   });
 
+  it("shows a cell's cluster hosts under its figures, live for a running window, none without", () => {
+    const base = kernelState();
+    const cells = [{ ...base.cells[0], cluster: cluster() }];
+    const running = [
+      runningWindow({
+        cluster: cluster({
+          hosts: [{ host: 'host-c', energy_wh: 0.0031, co2_g: 0.001 }],
+          missing: []
+        })
+      })
+    ];
+    const root = renderSidebar(view({ state: kernelState({ cells, running, running_count: 1 }) }));
+    const line = root.querySelector('.cm-Cell .cm-Cell-cluster') as HTMLElement;
+    expect(line.textContent).toBe('cluster: host-a 1.2 mWh · host-b missing');
+    const host = line.querySelector('.cm-Cluster-host') as HTMLElement;
+    expect([host.dataset.host, host.dataset.value]).toEqual(['host-a', '0.0012']);
+    expect(host.title).toBe('host-a: 1.2 mWh, 410 µg CO₂e');
+    expect(line.querySelector('.cm-Cluster-missing')!.getAttribute('title')).toBe(
+      'host-b not counted: no answer within 2 s'
+    );
+    // under the figures: after them in the row, on a line of its own
+    const row = root.querySelector('.cm-Cell')!;
+    expect(Array.from(row.children).map(child => child.className)).toEqual([
+      'cm-Cell-name',
+      'cm-Cell-figures',
+      'cm-Cluster cm-Cell-cluster'
+    ]);
+    expect(root.querySelector('.cm-Running .cm-Running-cluster')!.textContent).toBe(
+      'cluster: host-c 3.1 mWh'
+    );
+    const more = renderSidebar(
+      view({ state: kernelState({ cells: [{ ...base.cells[0], cluster: cluster({ more: 5 }) }] }) })
+    );
+    expect(more.querySelector('.cm-Cell-cluster')!.textContent).toBe(
+      'cluster: host-a 1.2 mWh · host-b missing · 5 more'
+    );
+    // no cluster (or a kernel from before it): no line
+    expect(renderSidebar(view()).querySelector('.cm-Cluster')).toBeNull();
+  });
+
   it('lists the last cells; a click on one asks to show it by cell id', () => {
     const cells = [
       { ...kernelState().cells[0], id: 'cell-b', n: 5, label: 'train', status: 'failed' },
@@ -231,7 +261,14 @@ describe('renderSidebar', () => {
     const state = kernelState({
       location: nasty,
       methods: { cpu: nasty },
-      cells: [{ ...kernelState().cells[0], label: nasty, line: nasty }]
+      cells: [
+        {
+          ...kernelState().cells[0],
+          label: nasty,
+          line: nasty,
+          cluster: cluster({ hosts: [{ host: nasty, energy_wh: 1, co2_g: 1 }] })
+        }
+      ]
     });
     const root = renderSidebar(view({ state, notebook: nasty }));
     expect(root.querySelector('img')).toBeNull();

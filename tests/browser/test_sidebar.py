@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Iterator
 
 import pytest
 
@@ -36,6 +37,17 @@ def sidebar_energy_wh(page) -> float | None:
         SIDEBAR,
     )
     return None if value is None else float(value)
+
+
+def sidebar_in_each_theme(page, screenshot_name: str) -> Iterator[str]:
+    """The light theme, then the dark one: yields "light", "dark", each once the sidebar has
+    re-rendered in it and been saved as the screenshot ``screenshot_name`` (with ``{theme}``)."""
+    for dark in (False, True):
+        set_theme(page, dark)
+        time.sleep(1.2)  # the next state message re-renders the panel in the new theme's styles
+        theme = "dark" if dark else "light"
+        screenshot(page, screenshot_name.format(theme=theme))
+        yield theme
 
 
 def show_sidebar(page) -> None:

@@ -8,10 +8,8 @@ an ellipsis, in the light and the dark theme. Screenshots: tests/artifacts/sideb
 
 from __future__ import annotations
 
-import time
-
-from .lab import run_cell, screenshot, set_theme
-from .test_sidebar import SIDEBAR, load_in_new_notebook
+from .lab import run_cell, set_theme
+from .test_sidebar import SIDEBAR, load_in_new_notebook, sidebar_in_each_theme
 
 WIDTH_PX = 900
 
@@ -48,11 +46,7 @@ def test_modelled_totals_show_their_band_and_power_rows_name_every_component(lab
     run_cell(page, "%%carbon --quiet\nsum(range(300_000))", timeout_ms=180_000)  # after the panel's imports
     page.wait_for_selector(f"{SIDEBAR} .cm-Total-energy .cm-Tile-band", state="attached")
     page.wait_for_selector(f'{SIDEBAR} .cm-Power-row[data-component="platform"]', state="attached")
-    for dark in (False, True):
-        set_theme(page, dark)
-        time.sleep(1.2)  # the next state message re-renders the panel in the new theme's styles
-        theme = "dark" if dark else "light"
-        screenshot(page, f"sidebar-bands-{theme}-{WIDTH_PX}")
+    for theme in sidebar_in_each_theme(page, f"sidebar-bands-{{theme}}-{WIDTH_PX}"):
         found = page.evaluate(_READ, page.query_selector(SIDEBAR))
         for name in ("energy", "co2"):
             tile = found[name]

@@ -16,12 +16,11 @@ reads the same everywhere ('21.4 mWh'), a component has one colour, and a status
 
 from __future__ import annotations
 
-import json
-
 import math
 from dataclasses import dataclass
 from typing import Callable
 
+from ...cluster.footprint import read_hosts, read_missing
 from ...core.ledger import kind_of
 
 
@@ -137,13 +136,9 @@ def water_split(total_l: float, onsite_l: float, onsite_source: str, offsite_l: 
 def cluster_parts(hosts_json: str, missing: str) -> list[str]:
     """A record's cluster hosts as shown (``cluster_hosts``, ``cluster_missing`` of a record):
     'host-a 1.2 Wh 0.3 g' per host measured, then 'host-b missing (why)'."""
-    hosts = json.loads(hosts_json) if hosts_json else {}
     parts = [f"{host} {energy(figures['energy_kwh'])} {co2_mass(figures['emissions_kg'])}"
-             for host, figures in hosts.items()]
-    for item in filter(None, missing.split("; ")):
-        host, _, why = item.partition(": ")
-        parts.append(f"{host} missing ({why})")
-    return parts
+             for host, figures in read_hosts(hosts_json).items()]
+    return parts + [f"{host} missing ({why})" for host, why in read_missing(missing)]
 
 
 def duration(seconds: float) -> str:

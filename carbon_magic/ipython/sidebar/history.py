@@ -168,4 +168,5 @@ def _running_entry(window: "TrackedWindow", data: "EmissionsData | None", now_wa
         "elapsed_s": protocol.figure(max(now_wall - window.started_at, 0.0)),
         "energy_wh": protocol.figure(ENERGY.of(data.energy_consumed)) if data is not None else 0.0,
         "co2_g": protocol.figure(CO2.of(data.emissions)) if data is not None else 0.0,
+        "cluster": protocol.cluster_entry(data.cluster_hosts, data.cluster_missing) if data is not None else None,
     }

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from ...cluster.footprint import read_hosts, read_missing
 from ..panel.presentation import CO2, ENERGY, WATER
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ MAX_CELLS = 8
 MAX_RUNNING = 4
 MAX_COMPONENTS = 16
 MAX_PROBLEMS = 8
+MAX_HOSTS = 8            # cluster hosts measured, and missing, per cell
 LABEL_CHARS = 32
 LINE_CHARS = 48
 TEXT_CHARS = 120
@@ -139,6 +141,7 @@ def cell_entry(record: "CellRecord") -> dict[str, Any]:
         "water_ml": figure(WATER.of(record.water_l)),
         "provisional": record.provisional,
         "footprint": footprint_entry({name: getattr(record, name) for name in FOOTPRINT_FIELDS}),
+        "cluster": cluster_entry(record.cluster_hosts, record.cluster_missing),
     }
 
 
@@ -163,6 +166,23 @@ def footprint_entry(figures: Mapping[str, float | None]) -> dict[str, float | No
     """Water (mL: total, on-site, off-site) and embodied CO2e (g, with its band); None where not counted."""
     return {key: None if figures.get(name) is None else figure(unit.of(figures[name] or 0.0))
             for name, (key, unit) in FOOTPRINT_FIELDS.items()}
+
+
+def cluster_entry(hosts_json: str, missing: str) -> dict[str, Any] | None:
+    """The Dask or Ray hosts' part of a record or running window (its ``cluster_hosts`` and
+    ``cluster_missing``), inside its figures: each host's energy (Wh) and CO2 (g), and each host
+    missing with why, at most MAX_HOSTS of each (``more``: how many were left off); None when
+    the window used no cluster. Added in version 2 without a new number: a front end reads a
+    state without it as one without a cluster part."""
+    hosts, gone = list(read_hosts(hosts_json).items()), read_missing(missing)
+    if not hosts and not gone:
+        return None
+    return {
+        "hosts": [{"host": short(host, LABEL_CHARS), "energy_wh": figure(ENERGY.of(figures["energy_kwh"])),
+                   "co2_g": figure(CO2.of(figures["emissions_kg"]))} for host, figures in hosts[:MAX_HOSTS]],
+        "missing": [{"host": short(host, LABEL_CHARS), "why": short(why, LINE_CHARS)} for host, why in gone[:MAX_HOSTS]],
+        "more": max(len(hosts) - MAX_HOSTS, 0) + max(len(gone) - MAX_HOSTS, 0),
+    }
 
 
 def power_entry(power_w: Mapping[str, float]) -> dict[str, float]:
