@@ -36,7 +36,9 @@ def test_cells_on_a_cluster_of_processes_and_its_faults(process_cluster, kernel,
     status = cell(client, "%carbon status")
     assert "host-a (" in status and "host-b (" in status and f"{kernel_host}: the kernel's own machine" in status
 
-    cell(client, f"%%carbon --quiet --name killed --cluster-timeout-secs 1\nimport os, signal, time\n"
+    # a bound that leaves host-a's call time to be asked again: the worker dying can close the
+    # connection another worker's call was using (the 1 s bound itself is tested in test_cluster_dask)
+    cell(client, f"%%carbon --quiet --name killed --cluster-timeout-secs 5\nimport os, signal, time\n"
                  f"os.kill({doomed.pid}, signal.SIGKILL)\nclient.submit(sum, range(10**6), workers=['a']).result()\n"
                  "while len(client.scheduler_info()['workers']) > 2:  # the scheduler notices\n    time.sleep(0.05)")
     cell(client, "%%carbon --quiet --name closed --cluster-timeout-secs 1\nclient.close()")
