@@ -19,7 +19,7 @@ from tests.servers import closed_port
 # and ``shell``; real kernels (``kernel``, ``offline``, ``sidebar``); the panel tests' ``ip``.
 pytest_plugins = ["tests.reliability.plugin", "tests.outputs_support", "tests.telemetry_support",
                   "tests.kernel_support", "tests.sidebar_support", "tests.panel_support",
-                  "tests.cluster_support", "tests.pushgateway_support"]
+                  "tests.cluster_support", "tests.pushgateway_support", "tests.apple_support"]
 
 
 @pytest.fixture(autouse=True)

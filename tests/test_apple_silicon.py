@@ -16,7 +16,7 @@ from carbon_magic.core.guest import GuestFacts
 from carbon_magic.core.ledger import Window
 from carbon_magic.core.load import LoadSample
 from carbon_magic.core.machine import machine_facts
-from carbon_magic.core.meters import HardwareSpec, apple, apple_powermetrics, discover
+from carbon_magic.core.meters import HardwareSpec, apple, discover
 from carbon_magic.core.meters.apple_ioreport import IOReportBinding
 from carbon_magic.core.meters.apple_powermetrics import PowermetricsBinding, powermetrics_command
 from carbon_magic.core.meters.apple_soc import SocUnavailable, soc_part
@@ -30,10 +30,7 @@ POWERMETRICS = str(BIN / "powermetrics")
 SPEC = HardwareSpec(powercap_root="/nonexistent")
 
 
-@pytest.fixture(autouse=True)
-def patient_powermetrics(monkeypatch):
-    """A loaded test machine may take seconds to start the fake powermetrics."""
-    monkeypatch.setattr(apple_powermetrics, "FIRST_SAMPLE_TIMEOUT_S", 120.0)
+pytestmark = pytest.mark.usefixtures("patient_powermetrics")  # tests/apple_support.py
 
 
 class Clock:

@@ -148,10 +148,10 @@ def disks(root: str = "/") -> tuple[float, int]:
     ssd_gb, hdds = 0.0, 0
     for name in filter(_is_disk, names):
         try:
-            with open(os.path.join(block, name, "size"), encoding="ascii") as handle:
+            with open(os.path.join(block, name, "size"), "rb") as handle:  # bytes: no codec to look up
                 size_gb = int(handle.read().strip() or 0) * SECTOR_BYTES / BYTES_PER_GB
-            with open(os.path.join(block, name, "queue", "rotational"), encoding="ascii") as handle:
-                rotational = handle.read().strip() == "1"
+            with open(os.path.join(block, name, "queue", "rotational"), "rb") as handle:
+                rotational = handle.read().strip() == b"1"
         except (OSError, ValueError):
             continue
         if size_gb <= 0:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_apple_silicon import patient_powermetrics  # noqa: F401  (autouse: a loaded machine is slow)
 from tests.test_cpu_identity import status_output
+
+pytestmark = pytest.mark.usefixtures("patient_powermetrics")  # tests/apple_support.py: a loaded machine is slow
 
 
 def tracked_cell_record(monkeypatch):
