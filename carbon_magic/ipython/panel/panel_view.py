@@ -76,10 +76,10 @@ STYLES = {
     "figure": "min-width:0",
     "label": f"{MUTED};font-size:11px;letter-spacing:.03em",
     "value": "font-size:19px;font-weight:600;font-variant-numeric:tabular-nums;white-space:nowrap",
-    "sub": f"{MUTED};font-size:11px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis",
+    "sub": f"{MUTED};font-size:11px;overflow-wrap:anywhere",  # wraps: a band or split is never cut off
     "dot": "display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:4px",
     "equivalents": f"{MUTED};margin:2px 0",
-    "source": f"{MUTED};font-size:11px;margin-top:2px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis",
+    "source": f"{MUTED};font-size:11px;margin-top:2px;overflow-wrap:anywhere",
 }
 
 
