@@ -19,7 +19,8 @@ from tests.servers import closed_port
 # and ``shell``; real kernels (``kernel``, ``offline``, ``sidebar``); the panel tests' ``ip``.
 pytest_plugins = ["tests.reliability.plugin", "tests.outputs_support", "tests.telemetry_support",
                   "tests.kernel_support", "tests.sidebar_support", "tests.panel_support",
-                  "tests.cluster_support", "tests.pushgateway_support", "tests.apple_support"]
+                  "tests.cluster_support", "tests.pushgateway_support", "tests.apple_support",
+                  "tests.simulated_platforms_support"]
 
 
 @pytest.fixture(autouse=True)
