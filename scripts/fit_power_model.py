@@ -70,8 +70,8 @@ LAD_ITERATIONS = 50
 LAD_SMALLEST_RESIDUAL = 1e-3
 # The ridge penalties on the microarchitecture offsets that the inner cross-validation chooses
 # from, per level (besides no offsets); in units of the least-absolute-deviations objective
-# (the sum of |log W residuals|), so 100 shrinks an offset of 0.1 as much as 1 W in 100 W costs
-# on one server.
+# (the sum of |log W residuals|): at 100, an offset of 0.1 (10 %) costs as much as a 1 % error
+# on each of 100 servers.
 GENERATION_PENALTIES = (1.0, 3.0, 10.0, 30.0, 100.0)
 COVERAGE_PERCENT = 90
 SIGNIFICANT_DIGITS = 6
