@@ -104,6 +104,9 @@ export interface ICell {
   energy_low_wh: number;
   energy_high_wh: number;
   co2_g: number;
+  /** The band of its CO2e (the modelled components'); equal to co2_g when all is measured. */
+  co2_low_g: number;
+  co2_high_g: number;
   water_ml: number;
   provisional: boolean;
   footprint: IFootprint | null;
@@ -379,10 +382,12 @@ function parseCell(value: Json): ICell | undefined {
     status: text(value.status),
     duration_s: num(value.duration_s),
     energy_wh: num(value.energy_wh),
-    // an older version 2 kernel sends no band: the figure alone (low = high)
+    // an older version 2 kernel sends no bands: the figures alone (low = high)
     energy_low_wh: num(value.energy_low_wh ?? value.energy_wh),
     energy_high_wh: num(value.energy_high_wh ?? value.energy_wh),
     co2_g: num(value.co2_g),
+    co2_low_g: num(value.co2_low_g ?? value.co2_g),
+    co2_high_g: num(value.co2_high_g ?? value.co2_g),
     water_ml: num(value.water_ml),
     provisional: value.provisional,
     footprint: parseFootprint(value.footprint),

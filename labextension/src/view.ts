@@ -355,6 +355,23 @@ function powerNow(state: IKernelState): HTMLElement {
   return node;
 }
 
+/** A modelled cell figure's range under it (exact values in `data-low` / `data-high`);
+ * nothing when all is measured (low equals high) or the kernel sent no band. */
+function cellBand(
+  low: number,
+  high: number,
+  unit: (v: number) => string,
+  className: string
+): HTMLElement[] {
+  if (low === high) {
+    return [];
+  }
+  const node = el('span', `cm-Cell-band ${className}`, bandRange(low, high, unit));
+  node.dataset.low = String(low);
+  node.dataset.high = String(high);
+  return [node];
+}
+
 function cellRow(cell: ICell): HTMLElement {
   const row = el('button', `cm-Cell cm-Cell-${cell.status}`);
   row.type = 'button';
@@ -382,12 +399,11 @@ function cellRow(cell: ICell): HTMLElement {
   const wh = el('span', 'cm-Cell-energy', energy(cell.energy_wh));
   wh.dataset.value = String(cell.energy_wh);
   figures.append(wh);
-  if (cell.energy_low_wh !== cell.energy_high_wh) {
-    figures.append(
-      el('span', 'cm-Cell-band', bandRange(cell.energy_low_wh, cell.energy_high_wh, energy))
-    );
-  }
-  figures.append(el('span', 'cm-Cell-co2', co2(cell.co2_g)));
+  figures.append(
+    ...cellBand(cell.energy_low_wh, cell.energy_high_wh, energy, 'cm-Cell-energy-band'),
+    el('span', 'cm-Cell-co2', co2(cell.co2_g)),
+    ...cellBand(cell.co2_low_g, cell.co2_high_g, g => scaled(g, 'g'), 'cm-Cell-co2-band')
+  );
   const embodied = cell.footprint?.embodied_g ?? null;
   if (embodied !== null && embodied > 0) {
     const span = el('span', 'cm-Cell-embodied', `+ ${co2(embodied)} embodied`);

@@ -163,6 +163,8 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
         energy_low_wh: 0.045,
         energy_high_wh: 0.0828,
         co2_g: 0.00327,
+        co2_low_g: 0.00252,
+        co2_high_g: 0.00464,
         water_ml: 0,
         provisional: false,
         footprint: null,

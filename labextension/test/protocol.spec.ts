@@ -84,6 +84,20 @@ describe('protocol', () => {
     ).toBeUndefined();
   });
 
+  it("reads a cell's CO2e band, the figure alone from an older kernel, and drops a mistyped one", () => {
+    const good = kernelState();
+    const [sent] = good.cells;
+    const cell = parseState(good)?.cells[0];
+    expect([cell?.co2_low_g, cell?.co2_high_g]).toEqual([0.00252, 0.00464]);
+    const { co2_low_g, co2_high_g, ...olderCell } = sent;
+    expect([co2_low_g, co2_high_g]).not.toContain(undefined);
+    const older = parseState({ ...good, cells: [olderCell] })?.cells[0];
+    expect([older?.co2_low_g, older?.co2_high_g]).toEqual([sent.co2_g, sent.co2_g]);
+    for (const bad of [{ co2_low_g: 'x' }, { co2_high_g: [1] }, { co2_low_g: Infinity }]) {
+      expect(parseState({ ...good, cells: [{ ...sent, ...bad }] })).toBeUndefined();
+    }
+  });
+
   it('reads the power bands when sent, none from an older kernel, and drops malformed ones', () => {
     const { bands, ...older } = kernelState();
     expect(bands).toEqual({});

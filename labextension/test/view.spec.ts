@@ -155,17 +155,30 @@ describe('renderSidebar', () => {
     expect(renderSidebar(view()).querySelector('.cm-Problems')).toBeNull();
   });
 
-  it("shows a modelled cell's energy band, and none for a measured cell", () => {
+  it("shows a modelled cell's energy and CO2e bands under each figure, none for a measured cell", () => {
     const modelled = renderSidebar(view());
     expect(modelled.querySelector('.cm-Cell-energy')!.textContent).toBe('58.3 mWh');
-    expect(modelled.querySelector('.cm-Cell-band')!.textContent).toBe('45 .. 82.8 mWh modelled');
+    const figures = Array.from(modelled.querySelector('.cm-Cell-figures')!.children);
+    expect(figures.map(node => [node.className, node.textContent])).toEqual([
+      ['cm-Cell-energy', '58.3 mWh'],
+      ['cm-Cell-band cm-Cell-energy-band', '45 .. 82.8 mWh modelled'],
+      ['cm-Cell-co2', '3.27 mg CO₂e'],
+      ['cm-Cell-band cm-Cell-co2-band', '2.52 .. 4.64 mg modelled']
+    ]);
+    const co2Band = modelled.querySelector('.cm-Cell-co2-band') as HTMLElement;
+    expect([co2Band.dataset.low, co2Band.dataset.high]).toEqual(['0.00252', '0.00464']);
     const [cell] = kernelState().cells;
+    const exact = {
+      energy_low_wh: 0.0583,
+      energy_high_wh: 0.0583,
+      co2_low_g: 0.00327,
+      co2_high_g: 0.00327
+    };
     const measured = renderSidebar(
-      view({
-        state: kernelState({ cells: [{ ...cell, energy_low_wh: 0.0583, energy_high_wh: 0.0583 }] })
-      })
+      view({ state: kernelState({ cells: [{ ...cell, ...exact }] }) })
     );
     expect(measured.querySelector('.cm-Cell-energy')!.textContent).toBe('58.3 mWh');
+    expect(measured.querySelector('.cm-Cell-co2')!.textContent).toBe('3.27 mg CO₂e');
     expect(measured.querySelector('.cm-Cell-band')).toBeNull();
   });
 

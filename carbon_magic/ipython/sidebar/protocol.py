@@ -138,6 +138,8 @@ def cell_entry(record: "CellRecord") -> dict[str, Any]:
         "energy_low_wh": figure(ENERGY.of(record.energy_low_kwh)),
         "energy_high_wh": figure(ENERGY.of(record.energy_high_kwh)),
         "co2_g": figure(CO2.of(record.emissions_kg)),
+        "co2_low_g": figure(CO2.of(record.emissions_low_kg)),  # its band, as energy's
+        "co2_high_g": figure(CO2.of(record.emissions_high_kg)),
         "water_ml": figure(WATER.of(record.water_l)),
         "provisional": record.provisional,
         "footprint": footprint_entry({name: getattr(record, name) for name in FOOTPRINT_FIELDS}),
