@@ -207,9 +207,11 @@ export function runningWindow(overrides: Partial<IRunning> = {}): IRunning {
 /** A cell's cluster part as a kernel sends it: one host measured, one missing. */
 export function cluster(overrides: Partial<ICluster> = {}): ICluster {
   return {
+    energy_wh: 0.0012,
     hosts: [{ host: 'host-a', energy_wh: 0.0012, co2_g: 0.00041 }],
     missing: [{ host: 'host-b', why: 'no answer within 2 s' }],
     more: 0,
+    more_missing: 0,
     ...overrides
   };
 }

@@ -151,6 +151,27 @@ describe('protocol', () => {
     expect(older.running[0].cluster).toBeNull();
   });
 
+  it("reads a cluster part's counts and energy, null from a kernel from before them", () => {
+    const good = kernelState();
+    const counted = cluster({
+      energy_wh: 0.35,
+      hosts: [],
+      missing: [],
+      more: 64,
+      more_missing: 40
+    });
+    const cells = [{ ...good.cells[0], cluster: counted }];
+    expect(parseState({ ...good, cells })!.cells[0].cluster).toEqual(counted);
+    const { energy_wh: _energy, more_missing: _missing, ...older } = cluster({ more: 5 });
+    expect([_energy, _missing]).toEqual([0.0012, 0]);
+    const olderCells = [{ ...good.cells[0], cluster: older }];
+    expect(parseState({ ...good, cells: olderCells })!.cells[0].cluster).toEqual({
+      ...older,
+      energy_wh: null,
+      more_missing: null
+    });
+  });
+
   it('drops a state whose cluster part is malformed', () => {
     const good = kernelState();
     const host = cluster().hosts[0];
@@ -165,6 +186,9 @@ describe('protocol', () => {
       { ...cluster(), missing: [{ host: 7, why: 'gone' }] },
       { ...cluster(), more: -1 },
       { ...cluster(), more: 1.5 },
+      { ...cluster(), more_missing: -1 },
+      { ...cluster(), more: 2, more_missing: 3 },
+      { ...cluster(), energy_wh: 'x' },
       { hosts: [], missing: [] }
     ]) {
       const cells = [{ ...good.cells[0], cluster: broken }];

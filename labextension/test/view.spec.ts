@@ -1,5 +1,6 @@
 import { ISidebarView, handleClick, renderSidebar } from '../src/view';
 import { cluster, footprint, kernelState, runningWindow } from './fakes';
+import type { ICluster } from '../src/protocol';
 
 function view(overrides: Partial<ISidebarView> = {}): ISidebarView {
   return {
@@ -212,12 +213,28 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Running .cm-Running-cluster')!.textContent).toBe(
       'cluster: host-c 3.1 mWh'
     );
-    const more = renderSidebar(
-      view({ state: kernelState({ cells: [{ ...base.cells[0], cluster: cluster({ more: 5 }) }] }) })
-    );
-    expect(more.querySelector('.cm-Cell-cluster')!.textContent).toBe(
+    const lineOf = (part: ICluster) =>
+      renderSidebar(
+        view({ state: kernelState({ cells: [{ ...base.cells[0], cluster: part }] }) })
+      ).querySelector('.cm-Cell-cluster')!.textContent;
+    // a kernel from before the counts: how many the lists left off
+    expect(lineOf(cluster({ more: 5, more_missing: null, energy_wh: null }))).toBe(
       'cluster: host-a 1.2 mWh · host-b missing · 5 more'
     );
+    // the newest window of a large cluster: its largest hosts, its first missing ones, counts
+    expect(lineOf(cluster({ energy_wh: 0.35, more: 61, more_missing: 39 }))).toBe(
+      'cluster: host-a 1.2 mWh · host-b missing · 22 more hosts · 39 more missing'
+    );
+    // the others: counts and the hosts' energy only
+    const counted = cluster({
+      energy_wh: 0.35,
+      hosts: [],
+      missing: [],
+      more: 64,
+      more_missing: 40
+    });
+    expect(lineOf(counted)).toBe('cluster: 24 hosts 350 mWh · 40 missing');
+    expect(lineOf({ ...counted, more: 1, more_missing: 0 })).toBe('cluster: 1 host 350 mWh');
     // no cluster (or a kernel from before it): no line
     expect(renderSidebar(view()).querySelector('.cm-Cluster')).toBeNull();
   });
