@@ -1,5 +1,5 @@
 import { PROTOCOL_VERSION, parseKernelMessage, parseState, refreshRequest } from '../src/protocol';
-import { cluster, footprint, hello, kernelState, runningWindow } from './fakes';
+import { cluster, countedCluster, footprint, hello, kernelState, runningWindow } from './fakes';
 
 describe('protocol', () => {
   it('asks for data with exactly the refresh request', () => {
@@ -153,13 +153,7 @@ describe('protocol', () => {
 
   it("reads a cluster part's counts and energy, null from a kernel from before them", () => {
     const good = kernelState();
-    const counted = cluster({
-      energy_wh: 0.35,
-      hosts: [],
-      missing: [],
-      more: 64,
-      more_missing: 40
-    });
+    const counted = countedCluster();
     const cells = [{ ...good.cells[0], cluster: counted }];
     expect(parseState({ ...good, cells })!.cells[0].cluster).toEqual(counted);
     const { energy_wh: _energy, more_missing: _missing, ...older } = cluster({ more: 5 });

@@ -1,5 +1,5 @@
 import { ISidebarView, handleClick, renderSidebar } from '../src/view';
-import { cluster, footprint, kernelState, runningWindow } from './fakes';
+import { cluster, countedCluster, footprint, kernelState, runningWindow } from './fakes';
 import type { ICluster } from '../src/protocol';
 
 function view(overrides: Partial<ISidebarView> = {}): ISidebarView {
@@ -226,13 +226,7 @@ describe('renderSidebar', () => {
       'cluster: host-a 1.2 mWh · host-b missing · 22 more hosts · 39 more missing'
     );
     // the others: counts and the hosts' energy only
-    const counted = cluster({
-      energy_wh: 0.35,
-      hosts: [],
-      missing: [],
-      more: 64,
-      more_missing: 40
-    });
+    const counted = countedCluster();
     expect(lineOf(counted)).toBe('cluster: 24 hosts 350 mWh · 40 missing');
     expect(lineOf({ ...counted, more: 1, more_missing: 0 })).toBe('cluster: 1 host 350 mWh');
     // no cluster (or a kernel from before it): no line
