@@ -80,6 +80,7 @@ STYLES = {
     "value": "font-size:19px;font-weight:600;font-variant-numeric:tabular-nums;white-space:nowrap",
     "sub": f"{MUTED};font-size:11px;overflow-wrap:anywhere",  # wraps: a band or split is never cut off
     "dot": "display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:4px",
+    "keep": "white-space:nowrap",  # a part's dot and name stay on one line
     "equivalents": f"{MUTED};margin:2px 0",
     "source": f"{MUTED};font-size:11px;margin-top:2px;overflow-wrap:anywhere",
 }
@@ -129,7 +130,8 @@ def _power_parts(snapshot: Snapshot, inline: bool) -> list[str]:
     """The total's band when something in it is modelled, then each part, a modelled one with its band."""
     bands = _power_bands(snapshot)
     parts = [
-        f"{_dot(group_colour(component), inline)}{group_name(component)} {html.escape(banded(watts, bands.get(component), power))}"
+        f'<span{attrs("keep", inline)}>{_dot(group_colour(component), inline)}{group_name(component)}</span> '
+        f"{html.escape(banded(watts, bands.get(component), power))}"
         for component, watts in snapshot.power_now_w.items()
     ]
     total = sum_band(snapshot.power_now_w, bands)
