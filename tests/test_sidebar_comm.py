@@ -70,6 +70,8 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
     energies = [r.data["kernel"]["totals"]["energy_wh"] for r in running]
     assert all(later > earlier for earlier, later in zip(energies, energies[1:])), energies
     assert running[-1].data["kernel"]["running"][0]["elapsed_s"] > 2
+    window = running[-1].data["kernel"]["running"][0]  # nothing measured here: its energy so far has its band
+    assert window["energy_low_wh"] < window["energy_wh"] < window["energy_high_wh"], window
 
     sidebar.wait_quiet(1.5)
     messages = sidebar.comm_messages(comm_id)

@@ -90,6 +90,9 @@ export interface IRunning {
   kind: string;
   elapsed_s: number;
   energy_wh: number;
+  /** The band of its energy so far; equal to energy_wh when all is measured. */
+  energy_low_wh: number;
+  energy_high_wh: number;
   co2_g: number;
   /** The cluster hosts' part so far; null without one. */
   cluster: ICluster | null;
@@ -389,6 +392,9 @@ function parseRunning(value: Json): IRunning | undefined {
     kind: text(value.kind),
     elapsed_s: num(value.elapsed_s),
     energy_wh: num(value.energy_wh),
+    // an older version 2 kernel sends no band: the figure alone (low = high)
+    energy_low_wh: num(value.energy_low_wh ?? value.energy_wh),
+    energy_high_wh: num(value.energy_high_wh ?? value.energy_wh),
     co2_g: num(value.co2_g),
     cluster: parseCluster(value.cluster)
   };

@@ -322,6 +322,11 @@ function running(items: IRunning[], total: number): HTMLElement {
       el('span', 'cm-Row-figure cm-Row-energy', energy(item.energy_wh))
     );
     node.append(row);
+    if (item.energy_low_wh !== item.energy_high_wh) {
+      node.append(
+        el('div', 'cm-Running-band', bandRange(item.energy_low_wh, item.energy_high_wh, energy))
+      );
+    }
     if (item.cluster) {
       node.append(clusterLine(item.cluster, 'cm-Running-cluster'));
     }

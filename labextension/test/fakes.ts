@@ -198,6 +198,8 @@ export function runningWindow(overrides: Partial<IRunning> = {}): IRunning {
     kind: 'cell',
     elapsed_s: 3.2,
     energy_wh: 0.0123,
+    energy_low_wh: 0.0095,
+    energy_high_wh: 0.0175,
     co2_g: 0.0007,
     cluster: null,
     ...overrides

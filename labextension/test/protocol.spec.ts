@@ -131,6 +131,17 @@ describe('protocol', () => {
     }
   });
 
+  it("reads a running window's energy band, the figure alone from an older kernel", () => {
+    const good = kernelState();
+    const running = runningWindow();
+    expect(parseState({ ...good, running: [running] })!.running[0]).toEqual(running);
+    const { energy_low_wh, energy_high_wh, ...older } = running;
+    expect([energy_low_wh, energy_high_wh]).toEqual([0.0095, 0.0175]);
+    const parsed = parseState({ ...good, running: [older] })!.running[0];
+    expect([parsed.energy_low_wh, parsed.energy_high_wh]).toEqual([0.0123, 0.0123]);
+    expect(parseState({ ...good, running: [{ ...running, energy_low_wh: 'x' }] })).toBeUndefined();
+  });
+
   it('reads the cluster part of cells and running windows, null from an older kernel', () => {
     const good = kernelState();
     const running = runningWindow({ cluster: cluster({ missing: [] }) });

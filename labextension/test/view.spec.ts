@@ -183,6 +183,23 @@ describe('renderSidebar', () => {
     expect(measured.querySelector('.cm-Cell-band')).toBeNull();
   });
 
+  it("shows a running window's energy band under its row, none when all is measured", () => {
+    const state = (overrides = {}) =>
+      kernelState({ running: [runningWindow(overrides)], running_count: 1 });
+    const modelled = renderSidebar(view({ state: state() }));
+    const rows = Array.from(modelled.querySelector('.cm-Running')!.children);
+    expect(rows.map(node => node.className)).toEqual([
+      'cm-Section-title',
+      'cm-Row cm-Running-row',
+      'cm-Running-band'
+    ]);
+    expect(rows[2].textContent).toBe('9.5 .. 17.5 mWh modelled');
+    const exact = { energy_low_wh: 0.0123, energy_high_wh: 0.0123 };
+    expect(
+      renderSidebar(view({ state: state(exact) })).querySelector('.cm-Running-band')
+    ).toBeNull();
+  });
+
   it("shows a cell's cluster hosts under its figures, live for a running window, none without", () => {
     const base = kernelState();
     const cells = [{ ...base.cells[0], cluster: cluster() }];

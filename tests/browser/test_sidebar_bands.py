@@ -81,3 +81,31 @@ def test_modelled_totals_and_cell_rows_show_their_bands_and_power_rows_name_ever
             assert not row["overlap"] and row["bar"] > 20, (theme, row)
             assert row["band"] and " .. " in row["band"] and row["band"].endswith(" W"), (theme, row)  # no counter here
     set_theme(page, False)
+
+
+# A cell that runs until the test has looked at it (at most 3 minutes).
+WAITING_CELL = ("%%carbon --quiet\nimport pathlib, time\nt0 = time.time()\n"
+                "while not pathlib.Path('stop-running-band').exists() and time.time() - t0 < 180:\n    time.sleep(0.05)")
+_READ_RUNNING = """(root) => {
+    const band = root.querySelector('.cm-Running-band');
+    const box = band.getBoundingClientRect(), side = root.getBoundingClientRect();
+    return {text: band.textContent, clipped: band.scrollWidth > band.clientWidth + 0.5 || band.textContent.includes('…'),
+            inside: box.left >= side.left - 0.5 && box.right <= side.right + 0.5};
+}"""
+
+
+def test_a_running_cells_energy_shows_its_band_under_its_row(lab, page):
+    load_in_new_notebook(lab, page, "sidebar-running-band.ipynb", WIDTH_PX)
+    stop = lab.root / "stop-running-band"
+    try:
+        run_cell(page, WAITING_CELL, wait=False)
+        page.wait_for_selector(f"{SIDEBAR} .cm-Running-band", state="attached", timeout=180_000)
+        for theme in sidebar_in_each_theme(page, f"sidebar-running-band-{{theme}}-{WIDTH_PX}"):
+            screenshot(page.locator(f"{SIDEBAR} .cm-Running"), f"sidebar-running-row-{theme}-{WIDTH_PX}")
+            found = page.evaluate(_READ_RUNNING, page.query_selector(SIDEBAR))
+            assert found["text"].endswith("Wh modelled") and " .. " in found["text"], (theme, found)
+            assert not found["clipped"] and found["inside"], (theme, found)
+            assert page.locator(f"{SIDEBAR} .cm-Running").evaluate(LOW_CONTRAST_JS) == [], theme
+    finally:
+        stop.touch()
+        set_theme(page, False)

@@ -169,6 +169,9 @@ def _running_entry(window: "TrackedWindow", data: "EmissionsData | None", now_wa
         "kind": window.kind,
         "elapsed_s": protocol.figure(max(now_wall - window.started_at, 0.0)),
         "energy_wh": protocol.figure(ENERGY.of(data.energy_consumed)) if data is not None else 0.0,
+        # its band so far (equal to energy_wh when all is measured)
+        "energy_low_wh": protocol.figure(ENERGY.of(data.energy_low)) if data is not None else 0.0,
+        "energy_high_wh": protocol.figure(ENERGY.of(data.energy_high)) if data is not None else 0.0,
         "co2_g": protocol.figure(CO2.of(data.emissions)) if data is not None else 0.0,
         "cluster": protocol.cluster_entry(data.cluster_hosts, data.cluster_missing, detail) if data is not None else None,
     }
