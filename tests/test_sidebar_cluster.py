@@ -112,9 +112,9 @@ def test_a_cell_on_a_dask_worker_shows_its_host_live_and_when_it_is_done(process
 
 
 # The most the cluster parts add to one message: one part listing its hosts (4 hosts and 2
-# missing, the longest ids and reasons: 650 bytes) and 11 counting them (84 bytes each),
-# computed as tests/test_sidebar_cluster.py's first test builds them; it was ~18 KB (12 parts of
-# 8 hosts and 8 missing each).
+# missing, the longest ids and reasons: 650 bytes) and 9 counting them (84 bytes each; 6 cells
+# and 4 running windows at most): 1,406 bytes, computed as tests/test_sidebar_cluster.py's first
+# test builds them; it was ~18 KB (12 parts of 8 hosts and 8 missing each).
 CLUSTER_MESSAGE_BYTES = 1_600
 
 
@@ -126,7 +126,7 @@ def test_a_large_failing_cluster_adds_at_most_1_6_kb_to_a_message(sidebar: Sideb
     """64 hosts (more than this machine can start: tests/many_hosts.py stands for them in the
     kernel's real cluster monitor), 40 of them failing with long error texts, under 8 finished
     cells and a running one: the cluster parts of every message the kernel sends add at most
-    CLUSTER_MESSAGE_BYTES. The newest window's part lists the largest hosts and the first missing
+    CLUSTER_MESSAGE_BYTES (MAX_CELLS cells and MAX_RUNNING windows at most). The newest window's part lists the largest hosts and the first missing
     ones; every part counts its hosts; `%carbon report hosts` keeps the full detail."""
     load(sidebar)
     comm_id = sidebar.open_comm()
@@ -145,7 +145,7 @@ def test_a_large_failing_cluster_adds_at_most_1_6_kb_to_a_message(sidebar: Sideb
     running = [r.data["kernel"]["running"] for r in messages if r.data["kernel"]["running"]]
     assert running and running[-1][0]["cluster"] is not None  # the running window's part was sent too
     last = messages[-1].data["kernel"]
-    assert len(last["cells"]) == 8 and all(c["cluster"] for c in last["cells"])
+    assert len(last["cells"]) == protocol.MAX_CELLS and all(c["cluster"] for c in last["cells"])
     for entry in [c["cluster"] for c in last["cells"]] + [w[0]["cluster"] for w in running]:
         measured = len(entry["hosts"]) + entry["more"] - entry["more_missing"]
         missing = len(entry["missing"]) + entry["more_missing"]

@@ -201,7 +201,7 @@ class SidebarChannel:
             return
         for old in dropped:
             self._close_comm(old.comm, "replaced")
-        self._flush(time.monotonic(), main_thread=True)
+        self._flush(main_thread=True)
 
     def _over_limit(self) -> list[Peer]:
         """Peers beyond MAX_PEERS, the longest silent first (removed from ``peers``)."""
@@ -222,7 +222,7 @@ class SidebarChannel:
         with self._lock:
             peer.parent = _parent_of(message)
             peer.silent_s = peer.silent_total_s = 0.0
-        self._flush(time.monotonic(), main_thread=True)
+        self._flush(main_thread=True)
 
     def _on_comm_close(self, message: dict) -> None:
         comm_id = str((message.get("content") or {}).get("comm_id"))
@@ -237,7 +237,7 @@ class SidebarChannel:
     def _post_execute(self) -> None:
         self._executing = False
         if self.peers:
-            self._flush(time.monotonic(), main_thread=True)
+            self._flush(main_thread=True)
 
     # A window opens and closes inside a cell, after or before nothing that could change the
     # configuration: the meta refreshed at the last post_execute (or comm message) holds,
@@ -245,14 +245,14 @@ class SidebarChannel:
     def cell_started(self, window: "TrackedWindow") -> None:
         self.history.cell_started(window)
         if self.peers:
-            self._flush(time.monotonic(), main_thread=False)
+            self._flush(main_thread=False)
 
     def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:
         self.history.cell_finished(record, data)
         if self.peers:
             with self._lock:
                 self._meta = {**self._meta, "intensity": self._latest_intensity() or self._meta.get("intensity")}
-            self._flush(time.monotonic(), main_thread=False)
+            self._flush(main_thread=False)
 
     def cell_finalized(self, record: "CellRecord", data: "EmissionsData") -> None:
         self.history.cell_finalized(record, data)  # the next tick sends it
@@ -311,7 +311,7 @@ class SidebarChannel:
                 self._stop_live()
         for peer in expired:
             self._close_comm(peer.comm, "expired")
-        self._flush(time.monotonic(), main_thread=False)
+        self._flush(main_thread=False)
 
     # -- sending -------------------------------------------------------------------------------
     def _refresh_meta(self) -> None:
@@ -348,7 +348,7 @@ class SidebarChannel:
         return {"auto": self.sources.auto_on(),
                 "problems": protocol.problems_entry(problems.all())}
 
-    def _flush(self, now: float, main_thread: bool) -> None:
+    def _flush(self, main_thread: bool) -> None:
         """Send the state to every peer not sent anything for MIN_INTERVAL_S; those sent
         something more recently get it when they are due (a timer). On the main
         thread the configuration's part is refreshed first, whether or not a peer is due, so
@@ -356,6 +356,7 @@ class SidebarChannel:
         if main_thread and self.peers:
             self._refresh_meta()
         with self._lock:
+            now = time.monotonic()  # read under the lock: a caller may have waited for it
             due = [peer for peer in self.peers.values() if now - peer.last_sent >= protocol.MIN_INTERVAL_S]
             if len(due) < len(self.peers):
                 self._flush_later(min(p.last_sent for p in self.peers.values()) + protocol.MIN_INTERVAL_S - now)
@@ -364,6 +365,7 @@ class SidebarChannel:
             state = self.history.state({**self._meta, **self._live_meta()})
             if state is None:  # a window started or finished meanwhile: the next call sends
                 return
+            built = time.monotonic()  # after the state's own clock: the next one is a second later
             for peer in due:
                 peer.seq += 1
                 if peer.greeted:
@@ -372,7 +374,7 @@ class SidebarChannel:
                     data = protocol.hello(__version__, peer.seq, state)
                     peer.greeted = True
                 if self._send(peer, data):
-                    peer.last_sent = now
+                    peer.last_sent = built
 
     def _flush_later(self, delay_s: float) -> None:
         """Flush again after ``delay_s``: a peer greeted between two sampler ticks (the announce
@@ -386,7 +388,7 @@ class SidebarChannel:
     def _timed_flush(self) -> None:
         with self._lock:
             self._timer = None
-        self._flush(time.monotonic(), main_thread=False)
+        self._flush(main_thread=False)
 
     def _send(self, peer: Peer, data: dict) -> bool:
         """One comm_msg on IOPub with the peer's latest request as parent (module docstring)."""

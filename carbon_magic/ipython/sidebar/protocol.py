@@ -37,7 +37,7 @@ GOODBYE_REASONS = ("unloaded", "expired", "replaced", "invalid request")
 
 MIN_INTERVAL_S = 1.0     # at most one message a second on each comm
 KEEPALIVE_S = 10.0       # a front end says "refresh" this often while the kernel is idle
-MAX_CELLS = 8
+MAX_CELLS = 6
 MAX_RUNNING = 4
 MAX_COMPONENTS = 16
 MAX_PROBLEMS = 8
