@@ -341,10 +341,12 @@ class Session:
 
     def code_ended(self, change: Any) -> None:
         """IPython's ``last_execution_result`` was set: a cell's code has run (or failed to
-        compile). For the top-level tracked cell, Ctrl-C is held until post_run_cell closed it."""
+        compile). For the top-level cell, Ctrl-C is held until post_run_cell has run: it closes
+        a tracked cell's window, and an untracked cell's skipped post_run_cell would leave
+        ``_depth`` counting a cell that ended, every later cell taken for a nested one."""
         self.code_starts()  # a silent cell that did not compile: nothing held any longer
         info = getattr(change["new"], "info", None)
-        if info is not None and info is self._cell_info and self._auto_window is not None and self._closing is None:
+        if info is not None and info is self._cell_info and self._closing is None:
             self._closing = InterruptsHeld().hold()
 
     def pre_run_cell(self, info: Any) -> None:

@@ -225,6 +225,27 @@ def test_ctrl_c_where_ipython_opens_or_closes_a_tracked_cell(isolated, figures, 
     kernel.rows_are_whole(isolated, count=2)
 
 
+def test_ctrl_c_after_an_untracked_cells_code_leaves_tracking_on(isolated, figures, kernel_notebook):
+    """Ctrl-C between an untracked cell's post_execute callbacks (where it used to leave the
+    kernel without a reply and skip the post_run_cell hook, so the extension took every later
+    cell for one nested in it: ``%carbon on`` tracked nothing): the user's KeyboardInterrupt,
+    and the cells after it tracked."""
+    figures.fault("SIGINT from a sys.settrace hook at the post_execute trigger of an untracked cell")
+    kernel = kernel_notebook()
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(CTRL_C_AT)
+    kernel.run("ctrl_c_at.arm('IPython/core/events.py', 'trigger', True)")
+    kernel.run("print('untracked')", raises="KeyboardInterrupt")
+    kernel.run("sys.settrace(None)\nassert ctrl_c_at.state == 'fired', ctrl_c_at.target")
+    kernel.run("%carbon on --quiet")
+    kernel.run("print('after')", expect_output="after")
+    kernel.run("%carbon off")
+    shown = kernel.run(RECORDS_CODE)
+    assert json.loads(shown.split("RECORDS ", 1)[1].splitlines()[0]) == [["print('after')", "ok"]]
+    assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
+    kernel.rows_are_whole(isolated, count=1)
+
+
 CTRL_C_LISTENER = """import os, signal
 from carbon_magic.ipython.extension import get_session
 class CtrlC:
