@@ -133,16 +133,16 @@ RECORDS_CODE = ("import json\nfrom carbon_magic.ipython.extension import get_ses
 
 
 def test_interrupts_at_random_moments_of_short_tracked_cells(isolated, figures, kernel_notebook):
-    """Ctrl-C at random moments of 60 short tracked cells, so that it also lands while the
+    """Ctrl-C at random moments of 30 short tracked cells, so that it also lands while the
     extension opens or closes a record: each cell finishes or raises the user's
     KeyboardInterrupt (nothing else), every cell whose code started has a whole record, no
     window is left open, and tracking goes on."""
-    figures.fault("SIGINT 0-20 ms (seeded random) after sending each of 60 tracked 5 ms cells")
+    figures.fault("SIGINT 0-20 ms (seeded random) after sending each of 30 tracked 5 ms cells")
     kernel = kernel_notebook()
     kernel.run("%load_ext carbon_magic")
     chance = random.Random(10)
     started = []
-    for index in range(60):
+    for index in range(30):
         cell = TRACKED + f"print('started', {index})\nimport time\ntime.sleep(0.005)\nprint('ended', {index})"
         message_id = kernel.send(cell)
         time.sleep(chance.uniform(0.0, 0.02))
