@@ -200,6 +200,18 @@ FRAGILE_MOMENTS = [
 ]
 
 
+def ctrl_c_at(kernel, moment: tuple[str, str, bool], cell: str):
+    """Load the extension in ``kernel`` and run ``cell`` with a SIGINT at ``moment`` (file,
+    function, after the code?); the cell must raise the user's KeyboardInterrupt. The kernel
+    and what the cell showed."""
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(CTRL_C_AT)
+    kernel.run(f"ctrl_c_at.arm{moment!r}")
+    shown = kernel.run(cell, raises="KeyboardInterrupt")
+    kernel.run("sys.settrace(None)\nassert ctrl_c_at.state == 'fired', ctrl_c_at.target")
+    return kernel, shown
+
+
 @pytest.mark.parametrize("file, function, after_code", FRAGILE_MOMENTS, ids=[m[1] for m in FRAGILE_MOMENTS])
 def test_ctrl_c_where_ipython_opens_or_closes_a_tracked_cell(isolated, figures, kernel_notebook, file, function,
                                                               after_code):
@@ -210,12 +222,7 @@ def test_ctrl_c_where_ipython_opens_or_closes_a_tracked_cell(isolated, figures, 
     no window left open, and the next cell tracked as usual."""
     figures.fault("SIGINT from a sys.settrace hook at the first line of IPython's or the extension's "
                   "function around a tracked cell's hooks")
-    kernel = kernel_notebook()
-    kernel.run("%load_ext carbon_magic")
-    kernel.run(CTRL_C_AT)
-    kernel.run(f"ctrl_c_at.arm({file!r}, {function!r}, {after_code})")
-    shown = kernel.run(TRACKED + "print('ran')", raises="KeyboardInterrupt")
-    kernel.run("sys.settrace(None)\nassert ctrl_c_at.state == 'fired', ctrl_c_at.target")
+    kernel, shown = ctrl_c_at(kernel_notebook(), (file, function, after_code), TRACKED + "print('ran')")
     assert ("ran" in shown.splitlines()) == after_code, shown  # the cell's own output line
     kernel.run(TRACKED + "print('after')", expect_output="after")
     shown = kernel.run(RECORDS_CODE)
@@ -231,12 +238,7 @@ def test_ctrl_c_after_an_untracked_cells_code_leaves_tracking_on(isolated, figur
     cell for one nested in it: ``%carbon on`` tracked nothing): the user's KeyboardInterrupt,
     and the cells after it tracked."""
     figures.fault("SIGINT from a sys.settrace hook at the post_execute trigger of an untracked cell")
-    kernel = kernel_notebook()
-    kernel.run("%load_ext carbon_magic")
-    kernel.run(CTRL_C_AT)
-    kernel.run("ctrl_c_at.arm('IPython/core/events.py', 'trigger', True)")
-    kernel.run("print('untracked')", raises="KeyboardInterrupt")
-    kernel.run("sys.settrace(None)\nassert ctrl_c_at.state == 'fired', ctrl_c_at.target")
+    kernel, _ = ctrl_c_at(kernel_notebook(), ("IPython/core/events.py", "trigger", True), "print('untracked')")
     kernel.run("%carbon on --quiet")
     kernel.run("print('after')", expect_output="after")
     kernel.run("%carbon off")
