@@ -103,12 +103,15 @@ class KernelHistory:
 
     def state(self, meta: Mapping[str, Any]) -> dict[str, Any] | None:
         """The state for a message (protocol.state_message), with the figures so far of the
-        windows running now; None if a window started or finished meanwhile (ask again)."""
+        windows running now; None if a window started or finished meanwhile (ask again),
+        or is finishing: its tracker stopped, its record not told yet, the totals would lack it."""
         with self._lock:
             generation = self.generation
             running = list(self._running.items())
         now_wall = time.time()
         live = [(window, _so_far(run_id, window)) for run_id, window in running]
+        if any(data is None and not _still_running(run_id, window) for (run_id, window), (_, data) in zip(running, live)):
+            return None
         with self._lock:
             if generation != self.generation:
                 return None
@@ -144,6 +147,11 @@ class KernelHistory:
                 "cells": [protocol.cell_entry(cell) for cell in reversed(self._cells)],
                 "spark": protocol.spark_entry(self._trail.step_s, self._trail.points),
             }
+
+
+def _still_running(run_id: str, window: "TrackedWindow") -> bool:
+    """The window's tracker is still measuring the run it started as."""
+    return window.tracker.running and window.tracker.run_id == run_id
 
 
 def _so_far(run_id: str, window: "TrackedWindow") -> "EmissionsData | None":
