@@ -37,3 +37,20 @@ def test_a_state_never_drops_a_window_whose_tracker_stopped_before_its_record_ca
     during = history.state({})
     assert during is None, during["totals"]
     session.close(window, "ok")  # its tracker already stopped: nothing more is recorded
+
+
+def test_a_window_whose_record_never_comes_stops_holding_states_back(ip, monkeypatch):
+    """A window whose tracker stopped but whose record never came (its tracker failed while
+    stopping) holds states back only FINISHING_WAIT_S; then it is no longer running."""
+    from carbon_magic.ipython.sidebar import history as history_module
+
+    session = get_session(ip)
+    history = KernelHistory()
+    window = session.open("cell", NO_OPTIONS, session.cell)
+    history.cell_started(window)
+    window.tracker.stop(wait=False)
+    assert history.state({}) is None
+    monkeypatch.setattr(history_module, "FINISHING_WAIT_S", 0.0)
+    assert eventually(lambda: history.state({}) is not None)
+    assert history.state({})["running"] == []
+    session.close(window, "ok")
