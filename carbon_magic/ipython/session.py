@@ -90,8 +90,8 @@ def execution_count(shell: Any, info: Any) -> int:
 
 
 def _cell_error(result: Any) -> BaseException | None:
-    """The exception a cell ended with, from post_run_cell's ``result``: None when an exception
-    (a Ctrl-C) left IPython's ``_run_cell`` after the cell's code, the one still propagating."""
+    """The exception a cell ended with, from post_run_cell's ``result``; a ``result`` of None
+    means an exception (a Ctrl-C) left IPython's ``_run_cell``: the one still propagating."""
     if result is None:
         return sys.exc_info()[1] or KeyboardInterrupt()
     return result.error_in_exec or result.error_before_exec
