@@ -80,25 +80,34 @@ def test_window_energy_matches_injected_truth(tmp_path, window_s, samplers):
 
 
 def test_step_profile_is_followed(tmp_path, samplers):
+    """A window over a 10 W -> 90 W step measures the step's energy (within 2 %), not either
+    power alone. The step's moment is fixed before the writer process starts, and a spawned
+    process takes 0.4-0.7 s to start on a busy 2-core machine (measured): a try whose window
+    would start less than 0.3 s before the step is made again with twice the lead, not judged."""
     domains = make_tree(tmp_path)
-    errors = []
-    for _ in range(3):  # the writer is a process: on a busy machine one try may lag behind
-        at = time.monotonic() + 0.6
+    errors: list[float] = []
+    lead_s, tries = 0.6, 0
+    while tries < 3 and lead_s < 20:  # the writer is a process: on a busy machine it may lag behind
+        at = time.monotonic() + lead_s
         profile = Step(10.0, 90.0, at)
         with RaplWriter({"p": (domains["package-0"], profile)}):
             sampler = samplers.get(spec(tmp_path))
             start = sampler.read()
-            time.sleep(1.2)
+            if start.t_mono > at - 0.3:
+                lead_s *= 2
+                continue
+            tries += 1
+            time.sleep(at + 0.6 - time.monotonic())
             end = sampler.read()
         measured = end.energy_j["cpu"] - start.energy_j["cpu"]
         truth = profile.energy_j(start.t_mono, end.t_mono)
         duration = end.t_mono - start.t_mono
         for flat_w in (10.0, 90.0):  # either power alone over the window would be far off
-            assert abs(measured - flat_w * duration) > 15
+            assert abs(measured - flat_w * duration) > 15, (flat_w, measured, duration)
         errors.append(abs(measured - truth) / truth)
         if errors[-1] <= 0.02:
             break
-    assert min(errors) <= 0.02, errors
+    assert errors and min(errors) <= 0.02, (errors, lead_s)
 
 
 def test_counter_wrap_is_never_missed(tmp_path, samplers):

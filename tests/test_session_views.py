@@ -1,5 +1,6 @@
-"""``%carbon report``, ``%carbon plot`` and ``%carbon panel`` in a real InteractiveShell:
-the columns people read first, the panel's look and units, totals kept per record."""
+"""``%carbon report``, ``%carbon plot``, ``%carbon panel`` and the sidebar's kernel history in a
+real InteractiveShell: the columns people read first, the panel's look and units, totals kept
+per record."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ pandas = pytest.importorskip("pandas")
 pytest.importorskip("plotly")
 
 from carbon_magic.ipython.extension import get_session  # noqa: E402
+from carbon_magic.ipython.options import NO_OPTIONS  # noqa: E402
+from carbon_magic.ipython.sidebar.history import KernelHistory  # noqa: E402
 
 from .ipython_helpers import loaded_shell  # noqa: E402
+from .polling import eventually  # noqa: E402
 
 CELL_ID = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
 
@@ -206,3 +210,38 @@ def test_session_panel_totals_carry_the_band_of_modelled_runs(ip):
         r'data-figure="(\w+)".*?<div[^>]*>[^<]*</div><div[^>]*>[^<]*</div><div[^>]*>([^<]*)</div>', bundle["text/html"])}
     assert tiles["energy"].startswith(band_range(energy_kwh, energy_band, energy) + " · CPU ")
     assert tiles["co2"].startswith(band_range(co2_kg, co2_band, co2_mass) + " · ")
+
+
+def test_a_state_never_drops_a_window_whose_tracker_stopped_before_its_record_came(ip):
+    """Between a window's tracker stopping and the session telling its record (the kernel's
+    thread closing a cell while the sampler's thread builds a state), the window is still
+    listed as running but has no figures so far: a state then would show the totals without
+    that cell's energy, less than the state before. No state is made then (the next one is)."""
+    session = get_session(ip)
+    history = KernelHistory()
+    window = session.open("cell", NO_OPTIONS, session.cell)  # as pre_run_cell opens a cell's window
+    history.cell_started(window)
+    assert eventually(lambda: (history.state({}) or {"totals": {"energy_wh": 0}})["totals"]["energy_wh"] > 0)
+    before = history.state({})
+    assert before is not None and before["totals"]["energy_wh"] > 0 and before["running"]
+    window.tracker.stop(wait=False)  # what Session.close does first, before telling listeners
+    during = history.state({})
+    assert during is None, during["totals"]
+    session.close(window, "ok")  # its tracker already stopped: nothing more is recorded
+
+
+def test_a_window_whose_record_never_comes_stops_holding_states_back(ip, monkeypatch):
+    """A window whose tracker stopped but whose record never came (its tracker failed while
+    stopping) holds states back only FINISHING_WAIT_S; then it is no longer running."""
+    from carbon_magic.ipython.sidebar import history as history_module
+
+    session = get_session(ip)
+    history = KernelHistory()
+    window = session.open("cell", NO_OPTIONS, session.cell)
+    history.cell_started(window)
+    window.tracker.stop(wait=False)
+    assert history.state({}) is None
+    monkeypatch.setattr(history_module, "FINISHING_WAIT_S", 0.0)
+    assert eventually(lambda: history.state({}) is not None)
+    assert history.state({})["running"] == []
+    session.close(window, "ok")

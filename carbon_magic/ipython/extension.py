@@ -44,7 +44,7 @@ THREAD_EXIT_WAIT_S = 0.1
 LOAD_HINT = "%%carbon tracks a cell, %carbon on every cell; %carbon? for help."
 STILL_FINDING = ("still finding how to measure CPU, RAM and GPUs (%carbon status tells how each is measured "
                  "and the carbon intensity used)")
-_EVENTS = ("pre_run_cell", "post_run_cell")
+_EVENTS = ("pre_execute", "pre_run_cell", "post_run_cell")
 
 # The extension of each shell. Not the runtime's: IPython's load/unload hooks give only the
 # shell, and an extension lives as long as its shell's loading, across runtimes.
@@ -76,11 +76,12 @@ class CarbonExtension:
         self.warmup = Warmup(self._load_config())
         from .panel.live_panel import LivePanel
         from .magics import CarbonMagics
-        from .session import Session
+        from .session import CodeStarts, Session
         from .panel.session_panel import SessionPanel
         from .tracked_cells import TrackedCells
 
         self.session = Session(shell, self.settings, self.log_route)
+        self.code_starts = CodeStarts(self.session)
         self.tracked_cells = TrackedCells(shell, self.session)
         self.live_panel = LivePanel(shell, self.session, lambda: self.warmup.sampler)
         self.session_panel = SessionPanel(shell, self.session, self.live_panel)
@@ -101,8 +102,11 @@ class CarbonExtension:
 
         self.shell.configurables.append(self.settings)
         self.shell.register_magics(self.magics)
+        self.shell.events.register("pre_execute", self.session.pre_execute)
         self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
+        self.shell.ast_transformers.append(self.code_starts)
+        self.shell.observe(self.session.code_ended, "last_execution_result")
         self.tracked_cells.attach()
         self.session.pending_clear.attach()
         self.session.add_listener(self.live_panel)
@@ -138,7 +142,11 @@ class CarbonExtension:
         telemetry.on_extension_unloaded()
         for record in self.session.shutdown():
             print(f"carbon_magic: stopped running span: {display.summary_text(record)}")
-        unregister_events(self.shell.events, zip(_EVENTS, (self.session.pre_run_cell, self.session.post_run_cell)))
+        unregister_events(self.shell.events, zip(_EVENTS, (self.session.pre_execute, self.session.pre_run_cell,
+                                                           self.session.post_run_cell)))
+        if self.code_starts in self.shell.ast_transformers:
+            self.shell.ast_transformers.remove(self.code_starts)
+        self.shell.unobserve(self.session.code_ended, "last_execution_result")
         self.tracked_cells.detach()
         self.session.pending_clear.detach()
         self.live_panel.detach()

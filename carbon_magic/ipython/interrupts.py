@@ -25,12 +25,18 @@ class InterruptsHeld:
 
     def __init__(self) -> None:
         self.received = False
+        self._holding = False
         self._previous: Any = None
 
     def __enter__(self) -> "InterruptsHeld":
-        if threading.current_thread() is threading.main_thread():
+        return self.hold()
+
+    def hold(self) -> "InterruptsHeld":
+        """Start holding interrupts back, if not already (``release`` ends it; ``with`` does both)."""
+        if not self._holding and threading.current_thread() is threading.main_thread():
             try:
                 self._previous = _signal.signal(signal.SIGINT, self._note)
+                self._holding = True
             except (ValueError, OSError):  # no signals here (an embedded interpreter)
                 self._previous = None
         return self
@@ -39,8 +45,14 @@ class InterruptsHeld:
         self.received = True
 
     def __exit__(self, *exc_info: Any) -> None:
-        if self._previous is not None:
-            _signal.signal(signal.SIGINT, self._previous)
+        self.release()
+
+    def release(self) -> None:
+        """Stop holding interrupts back (the handler held is back in place); ``deliver`` next."""
+        if self._holding:
+            self._holding = False
+            if self._previous is not None:  # None: a handler set outside Python, not ours to restore
+                _signal.signal(signal.SIGINT, self._previous)
 
     def deliver(self) -> None:
         """Raise the interrupt held back, if one came, as the handler in place would."""

@@ -89,11 +89,31 @@ def execution_count(shell: Any, info: Any) -> int:
     return shell.execution_count
 
 
+def _cell_error(result: Any) -> BaseException | None:
+    """The exception a cell ended with, from post_run_cell's ``result``; a ``result`` of None
+    means an exception (a Ctrl-C) left IPython's ``_run_cell``: the one still propagating."""
+    if result is None:
+        return sys.exc_info()[1] or KeyboardInterrupt()
+    return result.error_in_exec or result.error_before_exec
+
+
 def status_of(error: BaseException | None) -> str:
     """ok, failed or interrupted, from the exception a cell ended with (if any)."""
     if error is None:
         return "ok"
     return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+
+
+class CodeStarts:
+    """IPython AST transformer (``shell.ast_transformers``) telling ``Session.code_starts`` that
+    a cell's code is about to run; the code is left as it is."""
+
+    def __init__(self, session: "Session"):
+        self.session = session
+
+    def visit(self, tree: Any) -> Any:
+        self.session.code_starts()
+        return tree
 
 
 class _Finaliser:
@@ -145,6 +165,9 @@ class Session:
         self._since_catch_up = 0  # records made since the worker was last waited for
         self._worker_behind = False
         self._depth = 0  # cells running: a cell run inside a cell (%%capture's body) makes 2
+        self._cell_info: Any = None  # the top-level cell's ExecutionInfo (pre_run_cell's argument)
+        self._opening: InterruptsHeld | None = None  # Ctrl-C held: see pre_execute
+        self._closing: InterruptsHeld | None = None  # Ctrl-C held: see code_ended
         self.pending_clear = PendingClear(shell)
 
     # -- listeners ---------------------------------------------------------------------------
@@ -294,6 +317,38 @@ class Session:
         if marked is not None:
             self.pool.release(marked.reserved[0])
 
+    # A Ctrl-C (SIGINT) that IPython's own code receives between a tracked cell's hooks would
+    # drop its record: one landing in the pre_run_cell hook before the window opens is reported
+    # by IPython as an error in the hook and the cell runs untracked; one landing after the code
+    # (returning from IPython's _run_cell, between post_execute callbacks, or in post_run_cell
+    # before the window is taken) skips the post_run_cell hook or loses the window. So from
+    # pre_execute to the window's opening, and from the end of the cell's code (code_ended)
+    # to the end of post_run_cell, a Ctrl-C is held (interrupts.py), then raised.
+    def pre_execute(self) -> None:
+        """IPython's pre_execute: a top-level cell that may be tracked holds Ctrl-C until its
+        window is open (pre_run_cell), or its code starts (code_starts: a silent cell has no
+        pre_run_cell)."""
+        if self._depth == 0 and self._opening is None and (self._marked is not None or self.auto is not None):
+            self._opening = InterruptsHeld().hold()
+
+    def code_starts(self) -> None:
+        """The cell's code is about to run (its AST is transformed): a Ctrl-C held since
+        pre_execute and not yet raised (a silent cell) is raised now, before the code."""
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            opening.release()
+            opening.deliver()
+
+    def code_ended(self, change: Any) -> None:
+        """IPython's ``last_execution_result`` was set: a cell's code has run (or failed to
+        compile). For the top-level cell, Ctrl-C is held until post_run_cell has run: it closes
+        a tracked cell's window, and an untracked cell's skipped post_run_cell would leave
+        ``_depth`` counting a cell that ended, every later cell taken for a nested one."""
+        self.code_starts()  # a silent cell that did not compile: nothing held any longer
+        info = getattr(change["new"], "info", None)
+        if info is not None and info is self._cell_info and self._closing is None:
+            self._closing = InterruptsHeld().hold()
+
     def pre_run_cell(self, info: Any) -> None:
         """IPython's pre_run_cell: remember the cell; open its window if it is a ``%%carbon``
         cell (tracked_cells took its magic line) or while ``%carbon on``.
@@ -304,7 +359,9 @@ class Session:
         self._depth += 1
         if self._depth > 1:
             return
-        with InterruptsHeld() as opening:  # a Ctrl-C in the wait or the opening: see below
+        self._cell_info = info
+        opening, self._opening = self._opening or InterruptsHeld().hold(), None  # held since pre_execute
+        with opening:  # a Ctrl-C in the wait or the opening: see below
             self._wait_for_rows()
             self.pending_clear.new_cell()
             raw = info.raw_cell or ""
@@ -334,12 +391,14 @@ class Session:
         self._depth = max(self._depth - 1, 0)  # the cell that loaded the extension had no pre_run_cell
         if self._depth > 0:
             return
-        window, self._auto_window = self._auto_window, None
-        if window is None:
+        self._cell_info = None
+        closing, self._closing = self._closing, None  # held since code_ended
+        if closing is None and self._auto_window is None:
             return
-        error = result.error_in_exec or result.error_before_exec
-        with InterruptsHeld() as closing:
-            self.show_summary(window, self.close(window, status_of(error)))
+        with closing or InterruptsHeld() as closing:
+            window, self._auto_window = self._auto_window, None
+            if window is not None:
+                self.show_summary(window, self.close(window, status_of(_cell_error(result))))
         closing.deliver()  # the cell is recorded; IPython reports the interrupt as an error in this hook
 
     def _wait_for_rows(self) -> None:

@@ -14,6 +14,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from carbon_magic.outputs.cells_file import CELLS_CSV_COLUMNS, CELLS_FILE_NAME
 from tests.ipython_helpers import collect, texts
 from tests.polling import eventually
@@ -159,6 +161,91 @@ def test_interrupts_at_random_moments_of_short_tracked_cells(isolated, figures, 
     assert all(status in ("ok", "interrupted") for _, status in records)
     assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
     kernel.rows_are_whole(isolated, count=len(records))
+
+
+CTRL_C_AT = """import os, signal, sys
+class CtrlCAt:
+    '''Sends this kernel a SIGINT as it runs the first line of ``function`` (in a file ending
+    with ``file``) in the next cell: from the cell's start, or once its code has run. Python
+    takes the signal at once, so the KeyboardInterrupt lands on that line unless held.'''
+    def arm(self, file, function, after_code):
+        self.target, self.after_code, self.state = (file, function), after_code, "armed"
+        sys.settrace(self.trace)
+    def trace(self, frame, event, arg):
+        if event == "call" and frame.f_code.co_name == "run_cell" and self.state == "armed":
+            self.state = "in code" if self.after_code else "aiming"  # the next cell starts
+        return self.line
+    def line(self, frame, event, arg):
+        code = frame.f_code
+        if event == "return" and code.co_name == "<module>" and self.state == "in code":
+            self.state = "aiming"  # the cell's code has run
+        elif event == "line" and self.state == "aiming" \\
+                and code.co_name == self.target[1] and code.co_filename.endswith(self.target[0]):
+            self.state = "fired"
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.line
+ctrl_c_at = CtrlCAt()
+"""
+
+# Where a Ctrl-C in IPython's own code used to drop a %%carbon cell's record: (file, function,
+# after the cell's code ran?). Before the window opened, IPython reported it as an error in the
+# pre_run_cell hook and ran the cell untracked; after the code, it left _run_cell (post_run_cell
+# got no result), skipped the post_run_cell hook (between post_execute callbacks) or came before
+# post_run_cell took the window.
+FRAGILE_MOMENTS = [
+    ("carbon_magic/ipython/session.py", "pre_run_cell", False),
+    ("IPython/core/interactiveshell.py", "_run_cell", True),
+    ("IPython/core/events.py", "trigger", True),
+    ("carbon_magic/ipython/session.py", "post_run_cell", True),
+]
+
+
+def ctrl_c_at(kernel, moment: tuple[str, str, bool], cell: str):
+    """Load the extension in ``kernel`` and run ``cell`` with a SIGINT at ``moment`` (file,
+    function, after the code?); the cell must raise the user's KeyboardInterrupt. The kernel
+    and what the cell showed."""
+    kernel.run("%load_ext carbon_magic")
+    kernel.run(CTRL_C_AT)
+    kernel.run(f"ctrl_c_at.arm{moment!r}")
+    shown = kernel.run(cell, raises="KeyboardInterrupt")
+    kernel.run("sys.settrace(None)\nassert ctrl_c_at.state == 'fired', ctrl_c_at.target")
+    return kernel, shown
+
+
+@pytest.mark.parametrize("file, function, after_code", FRAGILE_MOMENTS, ids=[m[1] for m in FRAGILE_MOMENTS])
+def test_ctrl_c_where_ipython_opens_or_closes_a_tracked_cell(isolated, figures, kernel_notebook, file, function,
+                                                              after_code):
+    """Ctrl-C exactly where IPython's own code runs around a ``%%carbon`` cell's hooks (the
+    pre_run_cell hook before the window opens; returning from ``_run_cell``, between
+    post_execute callbacks and entering post_run_cell after the code): the user's
+    KeyboardInterrupt, the cell recorded whole (interrupted before its code, or its code run),
+    no window left open, and the next cell tracked as usual."""
+    figures.fault("SIGINT from a sys.settrace hook at the first line of IPython's or the extension's "
+                  "function around a tracked cell's hooks")
+    kernel, shown = ctrl_c_at(kernel_notebook(), (file, function, after_code), TRACKED + "print('ran')")
+    assert ("ran" in shown.splitlines()) == after_code, shown  # the cell's own output line
+    kernel.run(TRACKED + "print('after')", expect_output="after")
+    shown = kernel.run(RECORDS_CODE)
+    records = json.loads(shown.split("RECORDS ", 1)[1].splitlines()[0])
+    assert records == [["print('ran')", "ok" if after_code else "interrupted"], ["print('after')", "ok"]]
+    assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
+    kernel.rows_are_whole(isolated, count=2)
+
+
+def test_ctrl_c_after_an_untracked_cells_code_leaves_tracking_on(isolated, figures, kernel_notebook):
+    """Ctrl-C between an untracked cell's post_execute callbacks (where it used to leave the
+    kernel without a reply and skip the post_run_cell hook, so the extension took every later
+    cell for one nested in it: ``%carbon on`` tracked nothing): the user's KeyboardInterrupt,
+    and the cells after it tracked."""
+    figures.fault("SIGINT from a sys.settrace hook at the post_execute trigger of an untracked cell")
+    kernel, _ = ctrl_c_at(kernel_notebook(), ("IPython/core/events.py", "trigger", True), "print('untracked')")
+    kernel.run("%carbon on --quiet")
+    kernel.run("print('after')", expect_output="after")
+    kernel.run("%carbon off")
+    shown = kernel.run(RECORDS_CODE)
+    assert json.loads(shown.split("RECORDS ", 1)[1].splitlines()[0]) == [["print('after')", "ok"]]
+    assert "Tracking now:\n  nothing" in kernel.run("%carbon status")
+    kernel.rows_are_whole(isolated, count=1)
 
 
 CTRL_C_LISTENER = """import os, signal

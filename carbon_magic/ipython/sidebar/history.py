@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 SPARK_POINTS = 60
 SPARK_STEP_S = 2.0
+# A window whose tracker has stopped is told finished moments later (the kernel's thread is
+# making its record); no state is made meanwhile. One not told after this long never will be.
+FINISHING_WAIT_S = 5.0
 
 
 class PowerTrail:
@@ -63,6 +66,7 @@ class KernelHistory:
         self._measured: frozenset[str] = frozenset()
         self._trail = PowerTrail()
         self.generation = 0  # changes whenever a window starts or finishes
+        self._finishing_since: dict[str, float] = {}  # run_id -> when first seen stopped (see state)
 
     # -- Session listener ----------------------------------------------------------------------
     def cell_started(self, window: "TrackedWindow") -> None:
@@ -76,6 +80,7 @@ class KernelHistory:
     def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:
         with self._lock:
             self._running.pop(record.run_id, None)
+            self._finishing_since.pop(record.run_id, None)
             self.generation += 1
             self._cells.append(record)
             self.totals.cell_finished(record)  # with the running window's removal: one step
@@ -96,6 +101,21 @@ class KernelHistory:
             self._measured = measured
             self._trail.add(t_mono, sum(power_w.values()))
 
+    def _finishing(self, run_ids: list[str]) -> bool:
+        """Whether windows ``run_ids`` (trackers stopped, records not told) are still awaited;
+        one awaited longer than FINISHING_WAIT_S (its record never came: the tracker failed)
+        is dropped from the running windows instead."""
+        if not run_ids:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            for run_id in run_ids:
+                since = self._finishing_since.setdefault(run_id, now)
+                if now - since > FINISHING_WAIT_S and self._running.pop(run_id, None) is not None:
+                    self._finishing_since.pop(run_id)
+                    self.generation += 1
+        return True
+
     # -- what is sent --------------------------------------------------------------------------
     def latest(self) -> "CellRecord | None":
         with self._lock:
@@ -103,12 +123,16 @@ class KernelHistory:
 
     def state(self, meta: Mapping[str, Any]) -> dict[str, Any] | None:
         """The state for a message (protocol.state_message), with the figures so far of the
-        windows running now; None if a window started or finished meanwhile (ask again)."""
+        windows running now; None if a window started or finished meanwhile (ask again),
+        or is finishing: its tracker stopped, its record not told yet, the totals would lack it."""
         with self._lock:
             generation = self.generation
             running = list(self._running.items())
         now_wall = time.time()
         live = [(window, _so_far(run_id, window)) for run_id, window in running]
+        if self._finishing([run_id for (run_id, window), (_, data) in zip(running, live)
+                            if data is None and not _still_running(run_id, window)]):
+            return None
         with self._lock:
             if generation != self.generation:
                 return None
@@ -145,6 +169,11 @@ class KernelHistory:
                 "cells": [protocol.cell_entry(cell, detail) for cell in reversed(self._cells)],
                 "spark": protocol.spark_entry(self._trail.step_s, self._trail.points),
             }
+
+
+def _still_running(run_id: str, window: "TrackedWindow") -> bool:
+    """The window's tracker is still measuring the run it started as."""
+    return window.tracker.running and window.tracker.run_id == run_id
 
 
 def _so_far(run_id: str, window: "TrackedWindow") -> "EmissionsData | None":
