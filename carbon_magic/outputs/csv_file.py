@@ -85,11 +85,18 @@ _WRITTEN_AS_IS = frozenset({type(None), float, int, bool})
 # Characters that make the csv module quote a field (a carriage return: by Python version);
 # in a joined line, a comma more than the separators is one.
 _QUOTED = re.compile('["\r\n]')
+_LINE_BREAK = re.compile("[\r\n]")
+
+
+def _quoted(field: str) -> str:
+    """A field as the csv module writes it (minimal quoting, quotes doubled), line breaks aside."""
+    return '"' + field.replace('"', '""') + '"' if "," in field or '"' in field else field
 
 
 def _plain_line(row: Sequence[Any]) -> str | None:
-    """``row`` as one CSV line, each field as ``format_cell`` writes it, when no field needs
-    quoting (the usual record: numbers, names, ids); None when one does."""
+    """``row`` as one CSV line, each field as ``format_cell`` writes it, quoting a field with a
+    comma or a quote as the csv module does (the usual record: numbers, names, ids, a source
+    text with commas); None for a line break in a field or a row of one empty field."""
     fields = []
     for value in row:
         kind = type(value)
@@ -104,14 +111,16 @@ def _plain_line(row: Sequence[Any]) -> str | None:
         else:
             fields.append(format_cell(value))
     line = ",".join(fields)
-    if line.count(",") != len(fields) - 1 or _QUOTED.search(line) or line == "":
-        return None  # a field with a comma, quote or line break; or one empty field (written "")
-    return line + "\n"
+    if line.count(",") == len(fields) - 1 and not _QUOTED.search(line) and line != "":
+        return line + "\n"
+    if line == "" or _LINE_BREAK.search(line):
+        return None  # one empty field (written ""), or a line break (quoted by Python version)
+    return ",".join(map(_quoted, fields)) + "\n"
 
 
 def encode_rows(rows: Iterable[Sequence[Any]]) -> bytes:
     """Rows of values, each field as ``format_cell`` writes it: the bytes the csv module
-    writes, joined directly when no field needs quoting (several times cheaper per row)."""
+    writes, joined directly unless a field holds a line break (several times cheaper per row)."""
     rows = list(rows)
     lines = [_plain_line(row) for row in rows]
     if None not in lines:
