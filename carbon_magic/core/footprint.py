@@ -213,10 +213,12 @@ def embodied_kg(basis: EmbodiedBasis, duration_s: float, shares: Mapping[str, fl
     ``shares``: the process tree's share of each ledger component (empty in machine mode); parts
     without a component of their own (storage, an uncounted platform) follow the CPU's.
     """
-    kinds: dict[str, Band] = {}
+    follow = shares.get(SHARED_PARTS_FOLLOW, 1.0)
+    sums: dict[str, list[float]] = {}  # kind -> [value, low, high], summed as floats (once per cell)
     for part, rate in basis.rates_g_per_s.items():
-        share = shares.get(part, shares.get(SHARED_PARTS_FOLLOW, 1.0))
-        kg = rate.scaled(duration_s * share / G_PER_KG)
-        kind = kind_of(part)
-        kinds[kind] = kinds[kind] + kg if kind in kinds else kg
-    return kinds
+        factor = duration_s * shares.get(part, follow) / G_PER_KG
+        kg = sums.setdefault(kind_of(part), [0.0, 0.0, 0.0])
+        kg[0] += rate.value * factor
+        kg[1] += rate.low * factor
+        kg[2] += rate.high * factor
+    return {kind: Band(*kg) for kind, kg in sums.items()}

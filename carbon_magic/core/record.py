@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from .._version import __version__
-from .embodied import Band
 from .footprint import Footprint, embodied_kg
 from .location import Intensity, Location
 from .ledger import Window, kind_of
@@ -216,8 +215,9 @@ def footprint_fields(window: Window, run: RunInfo, total_kwh: float, band: list[
     fields["water_total"] = fields["water_onsite"] + (fields.get("water_offsite") or 0.0)
     if footprint.embodied is not None:
         kinds = embodied_kg(footprint.embodied, window.duration_s, window.process_shares())
-        total = sum(kinds.values(), Band(0.0, 0.0, 0.0))
-        fields.update(embodied_emissions=total.value, embodied_low=total.low, embodied_high=total.high,
+        bands = kinds.values()
+        fields.update(embodied_emissions=sum(b.value for b in bands), embodied_low=sum(b.low for b in bands),
+                      embodied_high=sum(b.high for b in bands),
                       **{f"embodied_{kind}": kinds[kind].value if kind in kinds else 0.0 for kind in EMBODIED_KINDS})
     return fields
 
