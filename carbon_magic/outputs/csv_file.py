@@ -194,6 +194,7 @@ class LockedFile:
     def __init__(self, path: Path, forks: ForkGuard | None = None, blocking: bool = True, keep_open: bool = False):
         self.path = path
         self.fd = -1
+        self._identity: tuple[int, int] | None = None  # the open file's (device, inode)
         self.opened: os.stat_result | None = None  # the file's status when it was locked
         self._open_flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if blocking else 0)
         self._blocking = blocking
@@ -212,13 +213,16 @@ class LockedFile:
                 if self._blocking:
                     raise
                 raise LockBusy(self.path) from None
-            opened = os.fstat(self.fd)
+            if self._identity is None:  # a descriptor's file never changes: asked once per open
+                opened = os.fstat(self.fd)
+                self._identity = (opened.st_dev, opened.st_ino)
             try:
-                same = os.path.samestat(opened, os.stat(self.path))
+                at_path = os.stat(self.path)  # the same file: its status is the descriptor's
+                same = (at_path.st_dev, at_path.st_ino) == self._identity
             except FileNotFoundError:
                 same = False
             if same:
-                self.opened = opened
+                self.opened = at_path
                 return self
             if self._keep_open:
                 unlock(self.fd)
@@ -232,6 +236,7 @@ class LockedFile:
 
     def _close(self) -> None:
         fd, self.fd = self.fd, -1
+        self._identity = None
         if fd >= 0:
             os.close(fd)
 
