@@ -56,7 +56,7 @@ class EmissionsTracker(Tracker):
         self._check(config)
         runtime = current_runtime()
         super().__init__(config, Dispatcher(build_outputs(config), runtime.outputs), samplers=runtime.samplers,
-                         location=runtime.location, forks=runtime.forks)
+                         location=runtime.location, forks=runtime.forks, remote=runtime.cluster)
 
     def _check(self, config: Config) -> None:
         """Class-specific rules on the resolved config (none here)."""

@@ -16,6 +16,11 @@ What it fits (docs/power-model.md explains why):
   absolute deviations (the median in log W), the terms of
   ``carbon_magic.core.power_model.model_terms``; the range of each fact in the data (the model
   clamps facts to it);
+- per load level, whether to add an offset per CPU microarchitecture (one indicator column per
+  microarchitecture of the fitted servers, fitted jointly with the terms, ridge-penalised towards
+  0) and how strongly to shrink it: the choice among ``GENERATION_PENALTIES`` (or none) with the
+  lowest inner cross-validated median absolute error at that level, on the fitted servers only
+  (nested in the validation, as the term selection);
 - RAM W per GB = r x exp(g x (launch year - 2012)), one figure for all loads: the slope of the
   mean wall W over the levels against RAM GB among servers of the same CPU model and sockets
   (within-group least squares: what more RAM adds to otherwise alike servers), with the yearly
@@ -63,6 +68,11 @@ SELECTION_GAIN = 0.001
 # smallest residual (in log W) a weight divides by.
 LAD_ITERATIONS = 50
 LAD_SMALLEST_RESIDUAL = 1e-3
+# The ridge penalties on the microarchitecture offsets that the inner cross-validation chooses
+# from, per level (besides no offsets); in units of the least-absolute-deviations objective
+# (the sum of |log W residuals|): at 100, an offset of 0.1 (10 %) costs as much as a 1 % error
+# on each of 100 servers.
+GENERATION_PENALTIES = (1.0, 3.0, 10.0, 30.0, 100.0)
 COVERAGE_PERCENT = 90
 SIGNIFICANT_DIGITS = 6
 # The yearly log changes of RAM W per GB that ram_model tries (its default grid).
@@ -81,6 +91,7 @@ class Server:
     ram_gb: float
     tdp_w: float | None
     launch_year: int | None
+    microarchitecture: str | None
     power_w: tuple[float, ...]
 
     def facts(self) -> dict[str, Any]:
@@ -103,6 +114,7 @@ def load_servers(path: Path = SOURCE_CSV) -> list[Server]:
                 sockets=int(row["cpu_chips"]), cores=int(row["cpu_cores"]), threads=int(row["cpu_threads"]),
                 ram_gb=float(row["ram_gb"]), tdp_w=None if match else csv_tdp,
                 launch_year=generation.launch_year if generation else None,
+                microarchitecture=generation.microarchitecture if generation else None,
                 power_w=tuple(float(row[column]) for column in LOAD_COLUMNS)))
     return servers
 
@@ -124,7 +136,7 @@ def _facts(servers: list[Server], fallbacks: dict[str, Any]) -> list[dict[str, f
     """The ``FITTED_FACTS`` of each server, through the package's own TDP and launch year choices."""
     unbounded = {name: [-math.inf, math.inf] for name in FITTED_FACTS}
     stub = {"fallbacks": fallbacks, "load_levels": list(LOAD_LEVELS), "fitted_ranges": unbounded, "features": [],
-            "log_power_coefficients": [], "split_coefficients": []}
+            "log_power_coefficients": [], "generation_offsets": [], "split_coefficients": []}
     facts = []
     for server in servers:
         model = machine_power_model(**server.facts(), table=stub)
@@ -170,14 +182,16 @@ def _weighted_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(x * weight[:, None], y * weight, rcond=None)[0]
 
 
-def least_absolute_deviations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The coefficients b minimising sum(|x.b - y|) (iteratively reweighted least squares from
-    the least-squares start). In log W, |x.b - y| is the relative error's size to first order, and
-    the fit predicts the median, which is what the benchmark's median absolute error scores."""
-    coefficients = np.linalg.lstsq(x, y, rcond=None)[0]
+def least_absolute_deviations(x: np.ndarray, y: np.ndarray, penalty: np.ndarray | None = None) -> np.ndarray:
+    """The coefficients b minimising sum(|x.b - y|) + sum(penalty x b^2) (iteratively reweighted
+    least squares from the (ridge) least-squares start; ``penalty`` per column, None: 0). In log W,
+    |x.b - y| is the relative error's size to first order, and the fit predicts the median, which
+    is what the benchmark's median absolute error scores."""
+    ridge = np.diag(np.zeros(x.shape[1]) if penalty is None else penalty)
+    coefficients = np.linalg.solve(x.T @ x + ridge, x.T @ y)
     for _ in range(LAD_ITERATIONS):
-        weight = np.sqrt(1 / np.maximum(np.abs(y - x @ coefficients), LAD_SMALLEST_RESIDUAL))
-        coefficients = np.linalg.lstsq(x * weight[:, None], y * weight, rcond=None)[0]
+        weighted = x * (1 / np.maximum(np.abs(y - x @ coefficients), LAD_SMALLEST_RESIDUAL))[:, None]
+        coefficients = np.linalg.solve(weighted.T @ x + ridge, weighted.T @ y)
     return coefficients
 
 
@@ -232,6 +246,40 @@ def select_terms(servers: list[Server], terms: np.ndarray, log_power: np.ndarray
     return [names[column] for column in chosen[len(BASE_TERMS):]], best
 
 
+def generation_columns(servers: list[Server], names: list[str]) -> np.ndarray:
+    """One indicator column per microarchitecture of ``names``: 1 where the server's CPU is of it."""
+    return np.array([[float(s.microarchitecture == name) for name in names] for s in servers]).reshape(
+        len(servers), len(names))
+
+
+def _level_fit(x: np.ndarray, generations: np.ndarray, log_power: np.ndarray,
+               penalty: float | None) -> np.ndarray:
+    """Coefficients of the terms, then of the microarchitecture offsets (none where ``penalty`` is None)."""
+    if penalty is None:
+        return least_absolute_deviations(x, log_power)
+    ridge = np.concatenate([np.zeros(x.shape[1]), np.full(generations.shape[1], penalty)])
+    return least_absolute_deviations(np.hstack([x, generations]), log_power, ridge)
+
+
+def select_generation_penalty(servers: list[Server], x: np.ndarray, generations: np.ndarray,
+                              log_power: np.ndarray) -> float | None:
+    """At one level: no microarchitecture offsets (None) or the ``GENERATION_PENALTIES`` value whose
+    inner cross-validation (folds grouped by CPU model, as ``select_terms``) on these servers has
+    the lowest median absolute error. Ties go to no offsets, then to the stronger penalty."""
+    inner = np.array([inner_fold_of(s.cpu_group) for s in servers])
+    choices: tuple[float | None, ...] = (None,) + tuple(sorted(GENERATION_PENALTIES, reverse=True))
+    errors = []
+    for penalty in choices:
+        predicted = np.zeros_like(log_power)
+        for fold in range(INNER_FOLDS):
+            train, test = inner != fold, inner == fold
+            coefficients = _level_fit(x[train], generations[train], log_power[train], penalty)
+            columns = x[test] if penalty is None else np.hstack([x[test], generations[test]])
+            predicted[test] = columns @ coefficients
+        errors.append(float(np.median(np.abs(np.exp(predicted - log_power) - 1))))
+    return choices[errors.index(min(errors))]
+
+
 def fit_table(servers: list[Server], validation: dict[str, Any] | None = None) -> dict[str, Any]:
     """The fitted table for these servers (``validation`` is added as given): the candidate terms
     selected by cross-validation within these servers, the coefficients by least absolute
@@ -249,16 +297,24 @@ def fit_table(servers: list[Server], validation: dict[str, Any] | None = None) -
     sockets = np.array([s.sockets for s in servers], dtype=float)
     split_x = np.column_stack([sockets, sockets * tdp])
     ram = ram_model(servers)
-    log_coefficients, split = [], []
+    microarchitectures = sorted({s.microarchitecture for s in servers if s.microarchitecture})
+    generations = generation_columns(servers, microarchitectures)
+    log_coefficients, offsets, penalties, split = [], [], [], []
     for level in range(len(LOAD_LEVELS)):
-        log_coefficients.append([_round(c) for c in least_absolute_deviations(x, log_power[:, level])])
+        penalty = select_generation_penalty(servers, x, generations, log_power[:, level])
+        coefficients = _level_fit(x, generations, log_power[:, level], penalty)
+        log_coefficients.append([_round(c) for c in coefficients[: x.shape[1]]])
+        offsets.append({name: _round(c) for name, c in zip(microarchitectures, coefficients[x.shape[1]:])})
+        penalties.append(penalty)
         platform, cpu = _weighted_fit(split_x, power[:, level])
         if min(platform, cpu, ram["w_per_gb_at_2012"]) <= 0:
             raise SystemExit(f"the split at load {LOAD_LEVELS[level]:.0%} has a coefficient <= 0: platform "
                              f"{platform:.3g} W/socket, cpu {cpu:.3g} W/W, ram {ram['w_per_gb_at_2012']:.3g} W/GB")
         split.append({"platform_w_per_socket": _round(platform), "cpu_w_per_tdp_w": _round(cpu)})
     table = {"features": list(features), "load_levels": list(LOAD_LEVELS), "log_power_coefficients": log_coefficients,
-             "split_coefficients": split, "ram": ram,
+             "generation_offsets": offsets, "split_coefficients": split, "ram": ram,
+             "generation_selection": {"candidates": list(GENERATION_PENALTIES), "penalty_by_level": penalties,
+                                      "inner_folds": INNER_FOLDS},
              "term_selection": {"candidates": list(CANDIDATE_TERMS), "added": added, "inner_folds": INNER_FOLDS,
                                 "inner_median_abs_error": _round(inner_error), "min_gain": SELECTION_GAIN}, "fallbacks": fallbacks, "fitted_ranges": ranges,
              "data": {"servers": len(servers), "cpu_models": len({s.cpu_group for s in servers}),

@@ -19,7 +19,9 @@ from carbon_magic.cluster.reading import HostMissing, HostReading
 from carbon_magic.core.config import resolve_config
 from carbon_magic.core.record import EmissionsData
 from carbon_magic.core.tracker import Tracker
+from carbon_magic.outputs.base import BaseOutput
 from carbon_magic.runtime import current_runtime
+from carbon_magic.trackers import EmissionsTracker
 from tests.cluster_support import connect
 from tests.polling import eventually
 
@@ -77,6 +79,57 @@ def test_a_cell_on_a_local_cluster_gets_its_hosts_energy(local_cluster):
     assert record.energy_consumed > record.cluster_energy  # the kernel's machine counts too
     _backends, latest = current_runtime().cluster.latest()
     assert set(latest) == {"cluster-a"}
+
+
+class TaskRecords(BaseOutput):
+    """A user's output handler: the task records a run hands over at stop()."""
+
+    def __init__(self) -> None:
+        self.tasks: list[EmissionsData] = []
+        self.arrived = threading.Event()
+
+    def task_out(self, data: list[EmissionsData], experiment_name: str) -> None:
+        self.tasks += data
+        self.arrived.set()
+
+
+def assert_cluster_part(record: EmissionsData) -> None:
+    """``record`` has the cluster fields a cell on local_cluster gets: host cluster-a's energy, none missing."""
+    hosts = json.loads(record.cluster_hosts)
+    assert list(hosts) == ["cluster-a"] and record.cluster_missing == "", (record.cluster_hosts, record.cluster_missing)
+    assert record.cluster_energy > 0 and hosts["cluster-a"]["energy_kwh"] == pytest.approx(record.cluster_energy)
+    assert 0 < record.cluster_emissions < record.emissions
+    assert record.energy_consumed > record.cluster_energy  # the kernel's machine counts too
+
+
+def test_tasks_on_a_local_cluster_get_the_cluster_fields_of_a_cell(local_cluster):
+    """EmissionsTracker.start_task/stop_task with measure_cluster on (the default): a task
+    stopped by stop_task and one still running at stop() both carry the hosts' part, as a cell."""
+    handler = TaskRecords()
+    tracker = EmissionsTracker(country_iso_code="SWE", save_to_file=False, output_handlers=[handler])
+    tracker.start()
+    tracker.start_task("first")
+    local_cluster.submit(busy, 0.5, pure=False).result()
+    first = tracker.stop_task()
+    assert_cluster_part(first)
+    tracker.start_task("second")
+    local_cluster.submit(busy, 0.5, pure=False).result()
+    tracker.stop()  # "second" ends with the run
+    assert handler.arrived.wait(30)
+    assert [task.extra["task_name"] for task in handler.tasks] == ["first", "second"]
+    for task in handler.tasks:
+        assert_cluster_part(task)
+    assert tracker.final_emissions_data.cluster_energy > handler.tasks[0].cluster_energy
+
+
+def test_a_task_with_measure_cluster_off_has_no_cluster_part(local_cluster):
+    tracker = EmissionsTracker(country_iso_code="SWE", save_to_file=False, measure_cluster=False)
+    tracker.start()
+    tracker.start_task()
+    local_cluster.submit(busy, 0.2, pure=False).result()
+    task = tracker.stop_task()
+    tracker.stop()
+    assert (task.cluster_energy, task.cluster_hosts, task.cluster_missing) == (0.0, "", "")
 
 
 def test_the_kernels_host_is_excluded_and_workers_that_join_later_are_measured(process_cluster, kernel_host):

@@ -212,6 +212,39 @@ def test_summary_says_whose_figures_and_which_components_a_counter_measures(ip, 
     assert records(ip)[-1].measured_kinds == frozenset({"cpu"}) and not records(ip)[-1].machine_wide
 
 
+def test_the_summarys_average_power_has_a_band_where_modelled_and_none_where_a_counter_measures(ip, monkeypatch,
+                                                                                               tmp_path):
+    """Issue 18: each modelled component's average power carries its band, as the energy does;
+    a component a counter measures (the CPU, by RAPL) has none."""
+    import html
+
+    from carbon_magic.ipython.panel.presentation import banded, power
+
+    from .fakes.powercap import make_tree
+
+    bundles = []
+    original = ip.display_pub.publish
+    monkeypatch.setattr(ip.display_pub, "publish", lambda data, *a, **k: (bundles.append(data), original(data, *a, **k)))
+
+    def average_power(options: str, counted: frozenset[str]) -> None:
+        bundles.clear()
+        run(ip, f"%%carbon {options}\nx = sum(range(100_000))")
+        [summary] = [b for b in bundles if "text/html" in b]
+        record = records(ip)[-1]
+        bands = dict(record.bands)
+        parts = [f"{kind.upper()} {power(watts) if kind in counted else banded(watts, bands[kind], power)}"
+                 for kind, watts in (("cpu", record.cpu_power_w), ("ram", record.ram_power_w),
+                                     ("platform", record.platform_power_w))]
+        expected = "avg " + ", ".join(parts)
+        assert f"| {expected} |" in summary["text/plain"], summary["text/plain"]
+        assert html.escape(expected) in summary["text/html"]
+        assert summary["text/plain"].count(" W modelled)") == 3 - len(counted)
+
+    average_power("--name modelled", frozenset())  # no RAPL here: all modelled, each with its band
+    make_tree(tmp_path)
+    average_power(f"--name counted --powercap-root {tmp_path}", frozenset({"cpu"}))
+
+
 def test_cell_id_from_the_front_end_is_recorded(ip):
     run(ip, "%%carbon --quiet\nx = 1", cell_id="cell-abc-123")
     assert records(ip)[-1].cell_id == "cell-abc-123"

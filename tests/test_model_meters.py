@@ -34,7 +34,8 @@ def test_without_counters_cpu_ram_and_platform_follow_the_machine_curve(tmp_path
             assert meter.power_w() == pytest.approx(curve.power_w(load)[component])
     for meter in meters.values():
         assert not meter.exact and meter.band == (band.measured_low_ratio, band.measured_high_ratio)
-        assert meter.method.startswith("modelled: SPECpower machine model (cross-validated p5..p95 band x0.77..x1.42")
+        assert meter.method.startswith("modelled: SPECpower machine model (cross-validated p5..p95 band "
+                                       f"x{band.measured_low_ratio:.2f}..x{band.measured_high_ratio:.2f}")
     # not CodeCarbon's: 150 W TDP x 2 x (0.1 + 0.9 x 0.35^3) = 41.6 W at load 0.35, and 8 DIMMs x 5 W
     assert meters["cpu"].power_w() != pytest.approx(41.6, rel=0.05)
 

@@ -137,3 +137,43 @@ def test_jupyterlite_gets_one_sentence_not_a_traceback(monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert err == "" and out.count("\n") == 1 and "JupyterLite" in out and "Traceback" not in out
     assert "carbon" not in shell.magics_manager.magics["cell"]
+
+
+
+def power_sub(html_text: str) -> str:
+    """The text under the panel's power figure (its total's band, then each part)."""
+    figure = html_text[html_text.index('data-figure="power"'):]
+    subs = re.findall(r"<div[^>]*>(.*?)</div>", figure.split("</div></div>", 1)[0] + "</div>", re.S)
+    return re.sub(r"<[^>]+>", "", subs[-1])
+
+
+def test_the_power_figure_carries_the_band_of_its_modelled_parts_live_and_frozen(ip, monkeypatch, tmp_path):
+    """Issue 18: every modelled figure carries its band. Live (power now) and frozen (average
+    power), the panel's power figure gives each modelled part its band and the total the band
+    of its parts; a part a counter measures (the CPU, by RAPL) has none."""
+    from carbon_magic.ipython.panel.presentation import band_range, banded, power, sum_band
+
+    from .test_panel import Watcher
+
+    watcher = Watcher(monkeypatch)
+    assert run(ip, LONG_CELL.format(period=0.3, options="--name modelled", seconds=1.5)).success
+    record = get_session(ip).records[-1]
+    bands = dict(record.bands)
+    assert set(bands) == {"cpu", "ram", "platform"}  # no counter here: all modelled, each with its band
+    cell, reading, header, _ = [u for u in watcher.updates if u[2] is not None][-1]
+    power_now = {component: reading.power_w[component] for component in cell.tracker.components}  # machine mode
+    live = power_sub(header)
+    assert live.startswith(band_range(sum(power_now.values()), sum_band(power_now, bands), power) + " ·"), live
+    for component, watts in power_now.items():
+        assert f"{component.upper()} {banded(watts, bands[component], power)}" in live, live
+    frozen = power_sub(frozen_html(ip))
+    for kind, watts in (("cpu", record.cpu_power_w), ("ram", record.ram_power_w), ("platform", record.platform_power_w)):
+        assert f"{kind.upper()} {banded(watts, bands[kind], power)}" in frozen, frozen
+    assert " modelled ·" in frozen
+
+    make_tree(tmp_path)
+    assert run(ip, LONG_CELL.format(period=0.3, options=f"--name counted --powercap-root {tmp_path}", seconds=1.0)).success
+    record = get_session(ip).records[-1]
+    frozen = power_sub(frozen_html(ip))
+    assert f"CPU {power(record.cpu_power_w)} " in frozen + " " and f"CPU {power(record.cpu_power_w)} (" not in frozen
+    assert f"RAM {banded(record.ram_power_w, dict(record.bands)['ram'], power)}" in frozen, frozen

@@ -73,7 +73,7 @@ def test_a_figure_reads_the_same_in_the_summary_the_session_panel_the_plot_and_t
     frame = ip.run_line_magic("carbon", "report")
     assert frame["energy_wh"].iloc[0] == pytest.approx(ENERGY.of(record.energy_kwh))
     assert frame["co2_g"].iloc[0] == pytest.approx(CO2.of(record.emissions_kg))
-    entry = protocol.cell_entry(record)  # what the sidebar receives: the report's units
+    entry = protocol.cell_entry(record, protocol.ClusterDetail())  # what the sidebar receives: the report's units
     assert entry["energy_wh"] == pytest.approx(frame["energy_wh"].iloc[0], rel=1e-4)
     assert entry["water_ml"] == pytest.approx(WATER.of(record.water_l), rel=1e-4)
     assert entry["footprint"]["water_total_ml"] == pytest.approx(frame["water_total_ml"].iloc[0], rel=1e-4)

@@ -70,6 +70,8 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
     energies = [r.data["kernel"]["totals"]["energy_wh"] for r in running]
     assert all(later > earlier for earlier, later in zip(energies, energies[1:])), energies
     assert running[-1].data["kernel"]["running"][0]["elapsed_s"] > 2
+    window = running[-1].data["kernel"]["running"][0]  # nothing measured here: its energy so far has its band
+    assert window["energy_low_wh"] < window["energy_wh"] < window["energy_high_wh"], window
 
     sidebar.wait_quiet(1.5)
     messages = sidebar.comm_messages(comm_id)
@@ -142,8 +144,8 @@ def test_the_next_state_after_a_cell_says_what_the_cell_changed(sidebar):
 def test_the_totals_carry_the_band_of_the_modelled_records(sidebar):
     """Nothing is measured by a counter here: the kernel's totals carry the band of their
     records (the sums of %carbon report's energy_low_wh / energy_high_wh; CO2 with the same
-    ratios, one intensity), so the sidebar's Energy and CO2 tiles can show it; and the power
-    of each component its band."""
+    ratios, one intensity), so the sidebar's Energy and CO2 tiles can show it; each cell its
+    CO2e's band (%carbon report's co2_low_g / co2_high_g); and the power of each component its band."""
     load(sidebar)
     comm_id = sidebar.open_comm()
     assert sidebar.wait_comm(comm_id).data["type"] == "hello"
@@ -153,8 +155,17 @@ def test_the_totals_carry_the_band_of_the_modelled_records(sidebar):
         "import json\n_r = %carbon report\n"
         "print(json.dumps(_r[['energy_wh', 'energy_low_wh', 'energy_high_wh', 'co2_g']].sum().to_dict()))"
     ))
+    rows = json.loads(sidebar.output(
+        "print(_r[['co2_g', 'co2_low_g', 'co2_high_g']].iloc[::-1].to_json(orient='records'))"))
     sidebar.wait_quiet(1.2)
     totals = sidebar.comm_messages(comm_id)[-1].data["kernel"]["totals"]
+    # each cell row's CO2e carries its band too, as %carbon report has it (newest first)
+    cells = sidebar.comm_messages(comm_id)[-1].data["kernel"]["cells"]
+    assert len(cells) == len(rows) == 2
+    for cell, row in zip(cells, rows):
+        assert cell["co2_low_g"] < cell["co2_g"] < cell["co2_high_g"], cell
+        for key in ("co2_g", "co2_low_g", "co2_high_g"):
+            assert math.isclose(cell[key], row[key], rel_tol=1e-4), (key, cell, row)
     assert totals["count"] == 2
     assert math.isclose(totals["energy_low_wh"], report["energy_low_wh"], rel_tol=1e-9)
     assert math.isclose(totals["energy_high_wh"], report["energy_high_wh"], rel_tol=1e-9)

@@ -7,7 +7,9 @@ The model (fitted by ``scripts/fit_power_model.py`` on SPEC power_ssj2008 result
   power is linear in a few terms of its facts: log sockets, log TDP per socket, log cores,
   log threads, log RAM GB, the CPU's launch year (and its square), and the candidate terms
   (squares, a cube, interactions: ``CANDIDATE_TERMS``) that the fit's nested cross-validation
-  selected (the table's ``features``);
+  selected (the table's ``features``), plus, at the levels where the fit's inner cross-validation
+  chose them, an offset per CPU microarchitecture (the table's ``generation_offsets``; shrunk
+  towards 0, and 0 for a microarchitecture the data lacks);
 - between levels, power is interpolated linearly in the machine's CPU load (0.0 to 1.0); a
   level never draws less than the level below it;
 - facts below the range of the data (a 1-core VM, a 2003 launch year) and launch years after
@@ -252,13 +254,16 @@ def _tdp_per_socket(table: dict[str, Any], cpu_model: str, tdp_w: float | None,
             f"not in the CPU table: {per_core:g} W per core assumed (the data's median), at most {largest:g} W")
 
 
-def launch_year_of(table: dict[str, Any], cpu_model: str) -> tuple[float, str]:
-    """The CPU's launch year by its model number (else the table's fallback), and where it came from."""
+def launch_year_of(table: dict[str, Any], cpu_model: str) -> tuple[float, str, str | None]:
+    """The CPU's launch year by its model number (else the table's fallback), where it came from,
+    and the CPU's microarchitecture (None where the model number is unknown)."""
     generation = cpu_generation(cpu_model)
     if generation is not None:
-        return float(generation.launch_year), f"{generation.microarchitecture} by its model number"
+        return (float(generation.launch_year), f"{generation.microarchitecture} by its model number",
+                generation.microarchitecture)
     year = table["fallbacks"]["launch_year_unknown"]
-    return year, "unknown model number: the data's latest launch year assumed (a CPU missing from the tables is likely new)"
+    return (year, "unknown model number: the data's latest launch year assumed (a CPU missing from the tables is "
+            "likely new)", None)
 
 
 def machine_power_model(*, cpu_model: str, sockets: int, cores: int, threads: int, ram_gb: float,
@@ -282,7 +287,7 @@ def machine_power_model(*, cpu_model: str, sockets: int, cores: int, threads: in
                          "accepted; expected sockets <= cores <= threads (cores and threads are machine totals)")
     table = model_table() if table is None else table
     tdp_per_socket, tdp_source = _tdp_per_socket(table, cpu_model, tdp_w, cores / sockets)
-    year, year_source = launch_year_of(table, cpu_model)
+    year, year_source, microarchitecture = launch_year_of(table, cpu_model)
     facts = {"sockets": sockets, "tdp_w_per_socket": tdp_per_socket, "cores": cores, "threads": threads,
              "ram_gb": ram_gb, "launch_year": year}
     fitted, inside = bounded_facts(facts, table["fitted_ranges"])
@@ -290,8 +295,10 @@ def machine_power_model(*, cpu_model: str, sockets: int, cores: int, threads: in
     features = [terms[name] for name in table["features"]]
     levels: list[tuple[float, float, float]] = []
     floor_w = 0.0
-    for coefficients, split in zip(table["log_power_coefficients"], table["split_coefficients"]):
-        floor_w = max(floor_w, math.exp(sum(c * f for c, f in zip(coefficients, features))))
+    for coefficients, offsets, split in zip(table["log_power_coefficients"], table["generation_offsets"],
+                                            table["split_coefficients"]):
+        offset = offsets.get(microarchitecture, 0.0) if microarchitecture else 0.0
+        floor_w = max(floor_w, math.exp(sum(c * f for c, f in zip(coefficients, features)) + offset))
         parts = (split["cpu_w_per_tdp_w"] * fitted["sockets"] * fitted["tdp_w_per_socket"],
                  ram_w_per_gb(table, fitted["launch_year"]) * fitted["ram_gb"],
                  split["platform_w_per_socket"] * fitted["sockets"])

@@ -14,6 +14,8 @@ import random
 import threading
 import uuid
 from collections import Counter
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -104,33 +106,52 @@ class _Run:
 class _Task:
     name: str
     start: Reading
+    remote: RemoteWindow | None = None  # the cluster's side of the task, as a run's
     end: Reading | None = None
+    part: "Future[RemotePart | None] | None" = None  # its cluster part, once asked for at its end
+
+    def remote_part(self, wait_s: float = 0.0) -> RemotePart | None:
+        """The task's cluster part when it has arrived within ``wait_s`` (None: no cluster, or not yet)."""
+        if self.part is None:
+            return None
+        try:
+            return self.part.result(timeout=wait_s)
+        except FutureTimeout:
+            return None
 
 
 class _FinalJoin:
-    """Calls ``finalise(settled readings, remote part)`` once both have arrived (the remote
-    part only when ``remote``), from whichever thread brings the last one."""
+    """Calls ``finalise(settled readings, the run's remote part)`` once the readings are settled
+    and the ``remotes`` remote parts awaited (the run's, its tasks') have all arrived, from
+    whichever thread brings the last one."""
 
-    def __init__(self, finalise: Callable[[tuple[Reading, ...], RemotePart | None], None], *, remote: bool):
+    def __init__(self, finalise: Callable[[tuple[Reading, ...], RemotePart | None], None], *, remotes: int):
         self._finalise = finalise
         self._lock = threading.Lock()
         self._settled: tuple[Reading, ...] | None = None
         self._remote: RemotePart | None = None
-        self._waiting_remote = remote
+        self._waiting = remotes
 
     def settled(self, readings: tuple[Reading, ...]) -> None:
         with self._lock:
             self._settled = readings
-            ready = not self._waiting_remote
+            ready = self._waiting == 0
         if ready:
             self._finalise(readings, self._remote)
 
     def remote_done(self, part: RemotePart | None) -> None:
+        """The run's remote part."""
         with self._lock:
-            self._remote, self._waiting_remote = part, False
-            settled = self._settled
+            self._remote = part
+        self.one_done()
+
+    def one_done(self) -> None:
+        """One awaited remote part arrived."""
+        with self._lock:
+            self._waiting -= 1
+            settled = self._settled if self._waiting == 0 else None
         if settled is not None:
-            self._finalise(settled, part)
+            self._finalise(settled, self._remote)
 
 
 class _Finished:
@@ -388,9 +409,12 @@ class Tracker:
                 self._finalise(run, tasks, settled, on_final, remote)
                 finished.set()
 
-            join = _FinalJoin(finalise, remote=run.remote is not None)
+            task_parts = [task.part for task in tasks if task.part is not None]
+            join = _FinalJoin(finalise, remotes=(run.remote is not None) + len(task_parts))
             if run.remote is not None:
                 self._finish_remote(run.remote, join.remote_done)
+            for part in task_parts:  # at once for a part already there
+                part.add_done_callback(lambda _part: join.one_done())
             readings = [run.start, end]
             for task in tasks:
                 assert task.end is not None  # _finish_task sets it before it lists the task as finished
@@ -401,7 +425,7 @@ class Tracker:
                 self.final_emissions_data = record.replace(provisional=True) if run.remote is not None else record
                 self.final_emissions = self.final_emissions_data.emissions
         if wait:
-            remote_s = run.remote.timeout_s if run.remote is not None else 0.0
+            remote_s = max([r.timeout_s for r in (run.remote, *(t.remote for t in tasks)) if r is not None], default=0.0)
             finished.wait(max(settler.SETTLE_TIMEOUT_S, remote_s) + 1.0)
             if self._sink is not None:
                 self._sink.wait(timeout_s=10.0)
@@ -429,8 +453,8 @@ class Tracker:
         self._emit_out(run, total)
         if tasks and self._sink is not None:
             task_readings = settled[2:]
-            records = [
-                self._task_record(task.name, task_readings[2 * i], task_readings[2 * i + 1], run.run_id)
+            records = [  # the join waited for every task's cluster part
+                self._task_record(task, task_readings[2 * i], task_readings[2 * i + 1], run.run_id)
                 for i, task in enumerate(tasks)
             ]
             self._sink.task_out(records, self.config["experiment_name"] or self.config["project_name"])
@@ -461,29 +485,39 @@ class Tracker:
             name = task_name or f"task_{uuid.uuid4().hex[:8]}"
             if name in self._tasks:
                 raise ValueError(f"task {name!r} is already running; give another name")
-            self._tasks[name] = _Task(name, self._read())
+            self._tasks[name] = _Task(name, self._read(), self._begin_remote())
             starts_by_usage["task"] += 1
             return name
 
     def stop_task(self, task_name: str | None = None) -> EmissionsData:
-        """Stop a task (the latest started if no name); returns its record."""
+        """Stop a task (the latest started if no name); returns its record, with the cluster's
+        part when a cluster is measured (waiting for its hosts at most ``cluster_timeout_secs``)."""
         with self._lock:
             if not self._tasks:
                 raise ValueError("no task is running")
             name = task_name if task_name is not None else next(reversed(self._tasks))
             if name not in self._tasks:
                 raise ValueError(f"no running task named {name!r}; running: {', '.join(self._tasks)}")
-            return self._finish_task(name, self._read())
+            task = self._finish_task(name, self._read())
+            run_id = self._run.run_id if self._run else new_run_id()
+        assert task.end is not None  # _finish_task sets it
+        wait_s = task.remote.timeout_s + 1.0 if task.remote is not None else 0.0  # its finish calls back within timeout_s
+        task.remote_part(wait_s)
+        return self._task_record(task, task.start, task.end, run_id)
 
-    def _finish_task(self, name: str, end: Reading) -> EmissionsData:
+    def _finish_task(self, name: str, end: Reading) -> _Task:
+        """End a task at ``end`` and ask for its cluster part (which arrives in the background)."""
         task = self._tasks.pop(name)
         task.end = end
+        if task.remote is not None:
+            task.part = Future()
+            self._finish_remote(task.remote, task.part.set_result)
         self._finished_tasks.append(task)
-        run_id = self._run.run_id if self._run else new_run_id()
-        return self._task_record(name, task.start, end, run_id)
+        return task
 
-    def _task_record(self, name: str, start: Reading, end: Reading, run_id: str) -> EmissionsData:
-        return self.record(self.window(start, end), run_id).replace(extra={"task_name": name})
+    def _task_record(self, task: _Task, start: Reading, end: Reading, run_id: str) -> EmissionsData:
+        record = self.record(self.window(start, end), run_id, task.remote_part())
+        return record.replace(extra={"task_name": task.name})
 
     # -- context manager ------------------------------------------------------------------
     def __enter__(self) -> "Tracker":

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from IPython.core.display_functions import display
 
 from .panel.presentation import (
-    BRAND_COLOUR, band_of, banded, co2, duration, energy, intensity, power, status_colour, water, water_split,
+    BRAND_COLOUR, band_of, banded, bands_of, co2, duration, energy, intensity, power, status_colour, water,
+    water_split,
 )
 
 if TYPE_CHECKING:
@@ -95,7 +96,10 @@ def embodied_text(record: "CellRecord") -> str:
 
 
 def _power_parts(record: "CellRecord") -> list[str]:
-    return [f"{kind.upper()} {power(watts)}" for kind, watts in _kinds(record)]
+    """'CPU 3.05 W (1.91 .. 5.48 W modelled)' per kind; a measured kind's power alone."""
+    kinds = _kinds(record)
+    bands = bands_of(record.bands, (kind for kind, _ in kinds if kind not in record.measured_kinds))
+    return [f"{kind.upper()} {banded(watts, bands.get(kind), power)}" for kind, watts in kinds]
 
 
 def _basis_parts(record: "CellRecord") -> list[tuple[str, str, bool]]:

@@ -84,6 +84,8 @@ class CellRecord:
     ``energy_low_kwh`` .. ``energy_high_kwh`` and ``emissions_low_kg`` .. ``emissions_high_kg``:
     the band of the modelled components' validated error (equal to the value when all is measured).
     ``cluster_*``: the Dask or Ray hosts' part, inside the totals (``carbon_magic.cluster``).
+    ``bands``: the (low, high) ratio band of each modelled component's power (the views show the
+    average power of a kind with it: ``presentation.bands_of``).
     """
 
     kind: str
@@ -131,6 +133,8 @@ class CellRecord:
     cluster_emissions_kg: float = 0.0
     cluster_hosts: str = ""  # each host's figures, JSON (``cluster.footprint``)
     cluster_missing: str = ""  # hosts not (fully) counted, with why
+    # (component, (low, high)): the ratio band of each modelled component's power (``Sampler.bands``)
+    bands: tuple[tuple[str, tuple[float, float]], ...] = ()
 
     @classmethod
     def finished(
@@ -171,6 +175,7 @@ class CellRecord:
             cluster_emissions_kg=data.cluster_emissions,
             cluster_hosts=data.cluster_hosts,
             cluster_missing=data.cluster_missing,
+            bands=tuple(window.tracker.sampler.bands().items()),
         )
 
     def cell_fields(self) -> dict[str, Any]:

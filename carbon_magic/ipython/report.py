@@ -33,6 +33,7 @@ COLUMNS = {
     "cpu_energy_wh": ("cpu_energy_kwh", ENERGY.factor), "gpu_energy_wh": ("gpu_energy_kwh", ENERGY.factor),
     "ram_energy_wh": ("ram_energy_kwh", ENERGY.factor), "platform_energy_wh": ("platform_energy_kwh", ENERGY.factor),
     "energy_low_wh": ("energy_low_kwh", ENERGY.factor), "energy_high_wh": ("energy_high_kwh", ENERGY.factor),
+    "co2_low_g": ("emissions_low_kg", CO2.factor), "co2_high_g": ("emissions_high_kg", CO2.factor),
     "intensity_g_per_kwh": ("intensity_g_per_kwh", 1.0),
     "intensity_source": ("intensity_source", None), "run_id": ("run_id", None),
     # the footprint beyond CodeCarbon's (docs/footprint.md); NaN where its parameter is off

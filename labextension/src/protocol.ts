@@ -57,14 +57,18 @@ export interface ITotalsBand {
 
 /**
  * The Dask or Ray hosts' part of a cell or running window, inside its figures (each host's
- * CO2 at that host's intensity): at most MAX_HOSTS measured hosts and MAX_HOSTS missing ones
- * (`more`: how many the kernel left off). Added to version 2: an older kernel's state has
- * none (null here), as has a window that used no cluster.
+ * CO2 at that host's intensity): the largest hosts and the first missing ones, in the newest
+ * window of a message only (`more`: how many hosts the lists left off, `more_missing` how many
+ * of those are missing), and the hosts' energy. Added to version 2: an older kernel's state has
+ * none (null here), as has a window that used no cluster; a kernel from before the counts sends
+ * no `energy_wh` and `more_missing` (null here).
  */
 export interface ICluster {
+  energy_wh: number | null;
   hosts: IClusterHost[];
   missing: IClusterMissing[];
   more: number;
+  more_missing: number | null;
 }
 
 export interface IClusterHost {
@@ -86,6 +90,9 @@ export interface IRunning {
   kind: string;
   elapsed_s: number;
   energy_wh: number;
+  /** The band of its energy so far; equal to energy_wh when all is measured. */
+  energy_low_wh: number;
+  energy_high_wh: number;
   co2_g: number;
   /** The cluster hosts' part so far; null without one. */
   cluster: ICluster | null;
@@ -104,6 +111,9 @@ export interface ICell {
   energy_low_wh: number;
   energy_high_wh: number;
   co2_g: number;
+  /** The band of its CO2e (the modelled components'); equal to co2_g when all is measured. */
+  co2_low_g: number;
+  co2_high_g: number;
   water_ml: number;
   provisional: boolean;
   footprint: IFootprint | null;
@@ -338,15 +348,37 @@ function parseCluster(value: Json): ICluster | null | undefined {
   }
   const hosts = list(value.hosts, parseClusterHost, MAX_HOSTS);
   const missing = list(value.missing, parseClusterMissing, MAX_HOSTS);
-  const more = num(value.more);
-  if (!hosts || !missing || more === undefined || !Number.isInteger(more) || more < 0) {
+  const more = count(value.more);
+  const moreMissing = value.more_missing === undefined ? null : count(value.more_missing);
+  const energyWh = value.energy_wh === undefined ? null : num(value.energy_wh);
+  if (
+    !hosts ||
+    !missing ||
+    more === undefined ||
+    moreMissing === undefined ||
+    energyWh === undefined
+  ) {
     return undefined;
   }
-  const leftOff = [value.hosts, value.missing].reduce(
-    (sum: number, sent) => sum + Math.max((sent as Json[]).length - MAX_HOSTS, 0),
-    0
+  if (moreMissing !== null && moreMissing > more) {
+    return undefined;
+  }
+  const [hostsLeft, missingLeft] = [value.hosts, value.missing].map(sent =>
+    Math.max((sent as Json[]).length - MAX_HOSTS, 0)
   );
-  return { hosts, missing, more: more + leftOff };
+  return {
+    energy_wh: energyWh,
+    hosts,
+    missing,
+    more: more + hostsLeft + missingLeft,
+    more_missing: moreMissing === null ? null : moreMissing + missingLeft
+  };
+}
+
+/** A count: an integer >= 0, else undefined. */
+function count(value: Json): number | undefined {
+  const n = num(value);
+  return n !== undefined && Number.isInteger(n) && n >= 0 ? n : undefined;
 }
 
 function parseRunning(value: Json): IRunning | undefined {
@@ -360,6 +392,9 @@ function parseRunning(value: Json): IRunning | undefined {
     kind: text(value.kind),
     elapsed_s: num(value.elapsed_s),
     energy_wh: num(value.energy_wh),
+    // an older version 2 kernel sends no band: the figure alone (low = high)
+    energy_low_wh: num(value.energy_low_wh ?? value.energy_wh),
+    energy_high_wh: num(value.energy_high_wh ?? value.energy_wh),
     co2_g: num(value.co2_g),
     cluster: parseCluster(value.cluster)
   };
@@ -379,10 +414,12 @@ function parseCell(value: Json): ICell | undefined {
     status: text(value.status),
     duration_s: num(value.duration_s),
     energy_wh: num(value.energy_wh),
-    // an older version 2 kernel sends no band: the figure alone (low = high)
+    // an older version 2 kernel sends no bands: the figures alone (low = high)
     energy_low_wh: num(value.energy_low_wh ?? value.energy_wh),
     energy_high_wh: num(value.energy_high_wh ?? value.energy_wh),
     co2_g: num(value.co2_g),
+    co2_low_g: num(value.co2_low_g ?? value.co2_g),
+    co2_high_g: num(value.co2_high_g ?? value.co2_g),
     water_ml: num(value.water_ml),
     provisional: value.provisional,
     footprint: parseFootprint(value.footprint),

@@ -251,13 +251,48 @@ function cellLabel(n: number | null, label: string): string {
   return n === null ? label : `[${n}] ${label}`;
 }
 
+/** '3 hosts', '1 host'. */
+function hostCount(n: number, what = 'host'): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
 /**
- * 'cluster: host-a 1.2 mWh · host-b missing': the cluster hosts' part of a window, inside its
- * figures; each host's exact energy in `data-value`, its CO2e (or why it is missing) in `title`.
+ * What a cluster part's lists left off: '58 more hosts · 38 more missing', or, for a part
+ * that only counts its hosts, '24 hosts 350 mWh · 40 missing'; '5 more' from an older kernel.
+ */
+function clusterCounts(cluster: ICluster): HTMLElement[] {
+  if (cluster.more_missing === null) {
+    return cluster.more > 0 ? [el('span', 'cm-Cluster-more', `${cluster.more} more`)] : [];
+  }
+  const listed = cluster.hosts.length + cluster.missing.length > 0;
+  const hostsLeft = cluster.more - cluster.more_missing;
+  const parts: HTMLElement[] = [];
+  if (hostsLeft > 0) {
+    const hosts = hostCount(hostsLeft, listed ? 'more host' : 'host');
+    const total = !listed && cluster.energy_wh !== null ? ` ${energy(cluster.energy_wh)}` : '';
+    parts.push(el('span', 'cm-Cluster-more', hosts + total));
+  }
+  if (cluster.more_missing > 0) {
+    const missing = `${cluster.more_missing} ${listed ? 'more ' : ''}missing`;
+    parts.push(el('span', 'cm-Cluster-more cm-Cluster-more-missing', missing));
+  }
+  return parts;
+}
+
+/**
+ * 'cluster: host-a 1.2 mWh · host-b missing · 20 more hosts · 3 more missing': the cluster
+ * hosts' part of a window, inside its figures (the largest hosts and the first missing ones
+ * in the newest window, counts in the others); each host's exact energy in `data-value`, its
+ * CO2e (or why it is missing) in `title`.
  */
 function clusterLine(cluster: ICluster, className: string): HTMLElement {
   const node = el('span', `cm-Cluster ${className}`, 'cluster: ');
-  node.title = 'The Dask or Ray hosts’ part, inside the figures, each at its own intensity';
+  node.title =
+    'The Dask or Ray hosts’ part, inside the figures, each at its own intensity' +
+    ' (%carbon report hosts lists every host)';
+  if (cluster.energy_wh !== null) {
+    node.dataset.value = String(cluster.energy_wh);
+  }
   const parts: HTMLElement[] = [];
   for (const host of cluster.hosts) {
     const part = el('span', 'cm-Cluster-host', `${host.host} ${energy(host.energy_wh)}`);
@@ -272,9 +307,7 @@ function clusterLine(cluster: ICluster, className: string): HTMLElement {
     part.title = `${host.host} not counted: ${host.why}`;
     parts.push(part);
   }
-  if (cluster.more > 0) {
-    parts.push(el('span', 'cm-Cluster-more', `${cluster.more} more`));
-  }
+  parts.push(...clusterCounts(cluster));
   parts.forEach((part, index) => node.append(...(index > 0 ? [' · ', part] : [part])));
   return node;
 }
@@ -289,6 +322,11 @@ function running(items: IRunning[], total: number): HTMLElement {
       el('span', 'cm-Row-figure cm-Row-energy', energy(item.energy_wh))
     );
     node.append(row);
+    if (item.energy_low_wh !== item.energy_high_wh) {
+      node.append(
+        el('div', 'cm-Running-band', bandRange(item.energy_low_wh, item.energy_high_wh, energy))
+      );
+    }
     if (item.cluster) {
       node.append(clusterLine(item.cluster, 'cm-Running-cluster'));
     }
@@ -355,6 +393,23 @@ function powerNow(state: IKernelState): HTMLElement {
   return node;
 }
 
+/** A modelled cell figure's range under it (exact values in `data-low` / `data-high`);
+ * nothing when all is measured (low equals high) or the kernel sent no band. */
+function cellBand(
+  low: number,
+  high: number,
+  unit: (v: number) => string,
+  className: string
+): HTMLElement[] {
+  if (low === high) {
+    return [];
+  }
+  const node = el('span', `cm-Cell-band ${className}`, bandRange(low, high, unit));
+  node.dataset.low = String(low);
+  node.dataset.high = String(high);
+  return [node];
+}
+
 function cellRow(cell: ICell): HTMLElement {
   const row = el('button', `cm-Cell cm-Cell-${cell.status}`);
   row.type = 'button';
@@ -382,12 +437,11 @@ function cellRow(cell: ICell): HTMLElement {
   const wh = el('span', 'cm-Cell-energy', energy(cell.energy_wh));
   wh.dataset.value = String(cell.energy_wh);
   figures.append(wh);
-  if (cell.energy_low_wh !== cell.energy_high_wh) {
-    figures.append(
-      el('span', 'cm-Cell-band', bandRange(cell.energy_low_wh, cell.energy_high_wh, energy))
-    );
-  }
-  figures.append(el('span', 'cm-Cell-co2', co2(cell.co2_g)));
+  figures.append(
+    ...cellBand(cell.energy_low_wh, cell.energy_high_wh, energy, 'cm-Cell-energy-band'),
+    el('span', 'cm-Cell-co2', co2(cell.co2_g)),
+    ...cellBand(cell.co2_low_g, cell.co2_high_g, g => scaled(g, 'g'), 'cm-Cell-co2-band')
+  );
   const embodied = cell.footprint?.embodied_g ?? null;
   if (embodied !== null && embodied > 0) {
     const span = el('span', 'cm-Cell-embodied', `+ ${co2(embodied)} embodied`);

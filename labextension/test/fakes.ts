@@ -163,6 +163,8 @@ export function kernelState(overrides: Partial<IKernelState> = {}): IKernelState
         energy_low_wh: 0.045,
         energy_high_wh: 0.0828,
         co2_g: 0.00327,
+        co2_low_g: 0.00252,
+        co2_high_g: 0.00464,
         water_ml: 0,
         provisional: false,
         footprint: null,
@@ -196,6 +198,8 @@ export function runningWindow(overrides: Partial<IRunning> = {}): IRunning {
     kind: 'cell',
     elapsed_s: 3.2,
     energy_wh: 0.0123,
+    energy_low_wh: 0.0095,
+    energy_high_wh: 0.0175,
     co2_g: 0.0007,
     cluster: null,
     ...overrides
@@ -205,11 +209,18 @@ export function runningWindow(overrides: Partial<IRunning> = {}): IRunning {
 /** A cell's cluster part as a kernel sends it: one host measured, one missing. */
 export function cluster(overrides: Partial<ICluster> = {}): ICluster {
   return {
+    energy_wh: 0.0012,
     hosts: [{ host: 'host-a', energy_wh: 0.0012, co2_g: 0.00041 }],
     missing: [{ host: 'host-b', why: 'no answer within 2 s' }],
     more: 0,
+    more_missing: 0,
     ...overrides
   };
+}
+
+/** A cluster part that only counts its hosts: 24 measured (350 mWh) and 40 missing. */
+export function countedCluster(): ICluster {
+  return cluster({ energy_wh: 0.35, hosts: [], missing: [], more: 64, more_missing: 40 });
 }
 
 export function hello(state: IKernelState = kernelState(), seq = 1) {

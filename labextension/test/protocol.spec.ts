@@ -1,5 +1,5 @@
 import { PROTOCOL_VERSION, parseKernelMessage, parseState, refreshRequest } from '../src/protocol';
-import { cluster, footprint, hello, kernelState, runningWindow } from './fakes';
+import { cluster, countedCluster, footprint, hello, kernelState, runningWindow } from './fakes';
 
 describe('protocol', () => {
   it('asks for data with exactly the refresh request', () => {
@@ -84,6 +84,20 @@ describe('protocol', () => {
     ).toBeUndefined();
   });
 
+  it("reads a cell's CO2e band, the figure alone from an older kernel, and drops a mistyped one", () => {
+    const good = kernelState();
+    const [sent] = good.cells;
+    const cell = parseState(good)?.cells[0];
+    expect([cell?.co2_low_g, cell?.co2_high_g]).toEqual([0.00252, 0.00464]);
+    const { co2_low_g, co2_high_g, ...olderCell } = sent;
+    expect([co2_low_g, co2_high_g]).not.toContain(undefined);
+    const older = parseState({ ...good, cells: [olderCell] })?.cells[0];
+    expect([older?.co2_low_g, older?.co2_high_g]).toEqual([sent.co2_g, sent.co2_g]);
+    for (const bad of [{ co2_low_g: 'x' }, { co2_high_g: [1] }, { co2_low_g: Infinity }]) {
+      expect(parseState({ ...good, cells: [{ ...sent, ...bad }] })).toBeUndefined();
+    }
+  });
+
   it('reads the power bands when sent, none from an older kernel, and drops malformed ones', () => {
     const { bands, ...older } = kernelState();
     expect(bands).toEqual({});
@@ -117,6 +131,17 @@ describe('protocol', () => {
     }
   });
 
+  it("reads a running window's energy band, the figure alone from an older kernel", () => {
+    const good = kernelState();
+    const running = runningWindow();
+    expect(parseState({ ...good, running: [running] })!.running[0]).toEqual(running);
+    const { energy_low_wh, energy_high_wh, ...older } = running;
+    expect([energy_low_wh, energy_high_wh]).toEqual([0.0095, 0.0175]);
+    const parsed = parseState({ ...good, running: [older] })!.running[0];
+    expect([parsed.energy_low_wh, parsed.energy_high_wh]).toEqual([0.0123, 0.0123]);
+    expect(parseState({ ...good, running: [{ ...running, energy_low_wh: 'x' }] })).toBeUndefined();
+  });
+
   it('reads the cluster part of cells and running windows, null from an older kernel', () => {
     const good = kernelState();
     const running = runningWindow({ cluster: cluster({ missing: [] }) });
@@ -137,6 +162,21 @@ describe('protocol', () => {
     expect(older.running[0].cluster).toBeNull();
   });
 
+  it("reads a cluster part's counts and energy, null from a kernel from before them", () => {
+    const good = kernelState();
+    const counted = countedCluster();
+    const cells = [{ ...good.cells[0], cluster: counted }];
+    expect(parseState({ ...good, cells })!.cells[0].cluster).toEqual(counted);
+    const { energy_wh: _energy, more_missing: _missing, ...older } = cluster({ more: 5 });
+    expect([_energy, _missing]).toEqual([0.0012, 0]);
+    const olderCells = [{ ...good.cells[0], cluster: older }];
+    expect(parseState({ ...good, cells: olderCells })!.cells[0].cluster).toEqual({
+      ...older,
+      energy_wh: null,
+      more_missing: null
+    });
+  });
+
   it('drops a state whose cluster part is malformed', () => {
     const good = kernelState();
     const host = cluster().hosts[0];
@@ -151,6 +191,9 @@ describe('protocol', () => {
       { ...cluster(), missing: [{ host: 7, why: 'gone' }] },
       { ...cluster(), more: -1 },
       { ...cluster(), more: 1.5 },
+      { ...cluster(), more_missing: -1 },
+      { ...cluster(), more: 2, more_missing: 3 },
+      { ...cluster(), energy_wh: 'x' },
       { hosts: [], missing: [] }
     ]) {
       const cells = [{ ...good.cells[0], cluster: broken }];

@@ -1,5 +1,6 @@
 import { ISidebarView, handleClick, renderSidebar } from '../src/view';
-import { cluster, footprint, kernelState, runningWindow } from './fakes';
+import { cluster, countedCluster, footprint, kernelState, runningWindow } from './fakes';
+import type { ICluster } from '../src/protocol';
 
 function view(overrides: Partial<ISidebarView> = {}): ISidebarView {
   return {
@@ -155,18 +156,48 @@ describe('renderSidebar', () => {
     expect(renderSidebar(view()).querySelector('.cm-Problems')).toBeNull();
   });
 
-  it("shows a modelled cell's energy band, and none for a measured cell", () => {
+  it("shows a modelled cell's energy and CO2e bands under each figure, none for a measured cell", () => {
     const modelled = renderSidebar(view());
     expect(modelled.querySelector('.cm-Cell-energy')!.textContent).toBe('58.3 mWh');
-    expect(modelled.querySelector('.cm-Cell-band')!.textContent).toBe('45 .. 82.8 mWh modelled');
+    const figures = Array.from(modelled.querySelector('.cm-Cell-figures')!.children);
+    expect(figures.map(node => [node.className, node.textContent])).toEqual([
+      ['cm-Cell-energy', '58.3 mWh'],
+      ['cm-Cell-band cm-Cell-energy-band', '45 .. 82.8 mWh modelled'],
+      ['cm-Cell-co2', '3.27 mg CO₂e'],
+      ['cm-Cell-band cm-Cell-co2-band', '2.52 .. 4.64 mg modelled']
+    ]);
+    const co2Band = modelled.querySelector('.cm-Cell-co2-band') as HTMLElement;
+    expect([co2Band.dataset.low, co2Band.dataset.high]).toEqual(['0.00252', '0.00464']);
     const [cell] = kernelState().cells;
+    const exact = {
+      energy_low_wh: 0.0583,
+      energy_high_wh: 0.0583,
+      co2_low_g: 0.00327,
+      co2_high_g: 0.00327
+    };
     const measured = renderSidebar(
-      view({
-        state: kernelState({ cells: [{ ...cell, energy_low_wh: 0.0583, energy_high_wh: 0.0583 }] })
-      })
+      view({ state: kernelState({ cells: [{ ...cell, ...exact }] }) })
     );
     expect(measured.querySelector('.cm-Cell-energy')!.textContent).toBe('58.3 mWh');
+    expect(measured.querySelector('.cm-Cell-co2')!.textContent).toBe('3.27 mg CO₂e');
     expect(measured.querySelector('.cm-Cell-band')).toBeNull();
+  });
+
+  it("shows a running window's energy band under its row, none when all is measured", () => {
+    const state = (overrides = {}) =>
+      kernelState({ running: [runningWindow(overrides)], running_count: 1 });
+    const modelled = renderSidebar(view({ state: state() }));
+    const rows = Array.from(modelled.querySelector('.cm-Running')!.children);
+    expect(rows.map(node => node.className)).toEqual([
+      'cm-Section-title',
+      'cm-Row cm-Running-row',
+      'cm-Running-band'
+    ]);
+    expect(rows[2].textContent).toBe('9.5 .. 17.5 mWh modelled');
+    const exact = { energy_low_wh: 0.0123, energy_high_wh: 0.0123 };
+    expect(
+      renderSidebar(view({ state: state(exact) })).querySelector('.cm-Running-band')
+    ).toBeNull();
   });
 
   it("shows a cell's cluster hosts under its figures, live for a running window, none without", () => {
@@ -199,12 +230,22 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Running .cm-Running-cluster')!.textContent).toBe(
       'cluster: host-c 3.1 mWh'
     );
-    const more = renderSidebar(
-      view({ state: kernelState({ cells: [{ ...base.cells[0], cluster: cluster({ more: 5 }) }] }) })
-    );
-    expect(more.querySelector('.cm-Cell-cluster')!.textContent).toBe(
+    const lineOf = (part: ICluster) =>
+      renderSidebar(
+        view({ state: kernelState({ cells: [{ ...base.cells[0], cluster: part }] }) })
+      ).querySelector('.cm-Cell-cluster')!.textContent;
+    // a kernel from before the counts: how many the lists left off
+    expect(lineOf(cluster({ more: 5, more_missing: null, energy_wh: null }))).toBe(
       'cluster: host-a 1.2 mWh · host-b missing · 5 more'
     );
+    // the newest window of a large cluster: its largest hosts, its first missing ones, counts
+    expect(lineOf(cluster({ energy_wh: 0.35, more: 61, more_missing: 39 }))).toBe(
+      'cluster: host-a 1.2 mWh · host-b missing · 22 more hosts · 39 more missing'
+    );
+    // the others: counts and the hosts' energy only
+    const counted = countedCluster();
+    expect(lineOf(counted)).toBe('cluster: 24 hosts 350 mWh · 40 missing');
+    expect(lineOf({ ...counted, more: 1, more_missing: 0 })).toBe('cluster: 1 host 350 mWh');
     // no cluster (or a kernel from before it): no line
     expect(renderSidebar(view()).querySelector('.cm-Cluster')).toBeNull();
   });

@@ -48,6 +48,7 @@ from .chart_png import chart_img
 from ..frontend import FrontEnd
 from ..options import NO_OPTIONS
 from .panel_view import Snapshot, frozen_bundle, header_html
+from .presentation import bands_of
 from ..records import measured_kinds
 from ..route import Route, publish_in_order
 from .series import PowerSeries, chart_groups
@@ -211,7 +212,7 @@ class LiveCell:
         else:
             power_now = {c: reading.power_w.get(c, 0.0) for c in self.tracker.components}
         return Snapshot(self.window.label, "running", data, power_now, self.series, self.equivalents, energy_j,
-                        self.measured)
+                        self.measured, bands_of(self.tracker.sampler.bands().items(), power_now))
 
     # -- frozen -------------------------------------------------------------------------------
     def finish(self, record: "CellRecord", data: "EmissionsData") -> bool:
@@ -277,7 +278,7 @@ class LiveCell:
         energy_j = {kind: kwh_to_j(getattr(data, f"{kind}_energy") / data.pue) for kind in average_w}
         measured = measured_kinds(self.tracker.components, self.measured).intersection(average_w)
         snapshot = Snapshot(record.label, record.status, data, average_w, self.series, self.equivalents, energy_j,
-                            measured)
+                            measured, bands_of(record.bands, average_w))
         return frozen_bundle(snapshot, display.summary_text(record), chart_img(self.series, theme))
 
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Mapping
 from ...core.units import j_to_kwh
 from .. import display
 from .equivalents import equivalents
-from .presentation import (CO2, ENERGY, MUTED, TEXT_STYLE, WATER, band_of, band_range, cluster_parts, co2_mass,
-                           duration, energy, group_colour, group_name, place_of, power, source_word, status_colour,
-                           water)
+from .presentation import (CO2, ENERGY, MUTED, TEXT_STYLE, WATER, band_of, band_range, banded, cluster_parts,
+                           co2_mass, duration, energy, group_colour, group_name, place_of, power, source_word,
+                           status_colour, sum_band, water)
 from .series import PowerSeries
 
 if TYPE_CHECKING:
@@ -37,7 +37,8 @@ class Snapshot:
     ``state``: 'running', or how the window ended ('ok', 'failed', 'interrupted').
     ``data``: the record so far (running) or the final one. ``power_now_w``: per component.
     ``measured``: the components a hardware counter measures (``Reading.measured``); the
-    others are modelled, and the panel says which.
+    others are modelled, and the panel says which. ``bands``: the (low, high) ratio band of each
+    modelled key of ``power_now_w`` (``presentation.bands_of``).
     """
 
     label: str
@@ -48,6 +49,7 @@ class Snapshot:
     show_equivalents: bool = True
     energy_by_component_j: Mapping[str, float] = field(default_factory=dict)
     measured: frozenset[str] = frozenset()
+    bands: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def machine_wide(self) -> bool:
@@ -78,6 +80,7 @@ STYLES = {
     "value": "font-size:19px;font-weight:600;font-variant-numeric:tabular-nums;white-space:nowrap",
     "sub": f"{MUTED};font-size:11px;overflow-wrap:anywhere",  # wraps: a band or split is never cut off
     "dot": "display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:4px",
+    "keep": "white-space:nowrap",  # a part's dot and name stay on one line
     "equivalents": f"{MUTED};margin:2px 0",
     "source": f"{MUTED};font-size:11px;margin-top:2px;overflow-wrap:anywhere",
 }
@@ -117,11 +120,24 @@ def _state_text(snapshot: Snapshot) -> str:
     return text + (" · provisional (a GPU counter will settle it)" if snapshot.provisional else "")
 
 
+def _power_bands(snapshot: Snapshot) -> dict[str, tuple[float, float]]:
+    """The bands of the modelled parts of the power figure (a measured part has none)."""
+    return {key: band for key, band in snapshot.bands.items()
+            if key in snapshot.power_now_w and key not in snapshot.measured}
+
+
 def _power_parts(snapshot: Snapshot, inline: bool) -> list[str]:
-    return [
-        f"{_dot(group_colour(component), inline)}{group_name(component)} {power(watts)}"
+    """The total's band when something in it is modelled, then each part, a modelled one with its band."""
+    bands = _power_bands(snapshot)
+    parts = [
+        f'<span{attrs("keep", inline)}>{_dot(group_colour(component), inline)}{group_name(component)}</span> '
+        f"{html.escape(banded(watts, bands.get(component), power))}"
         for component, watts in snapshot.power_now_w.items()
     ]
+    total = sum_band(snapshot.power_now_w, bands)
+    if total is not None:
+        parts.insert(0, html.escape(band_range(sum(snapshot.power_now_w.values()), total, power)) + " ·")
+    return parts
 
 
 def _co2_band(data: "EmissionsData") -> list[str]:

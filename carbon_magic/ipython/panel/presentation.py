@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 from ...cluster.footprint import read_hosts, read_missing
 from ...core.ledger import kind_of
@@ -95,6 +95,29 @@ def banded(value: float, band: tuple[float, float] | None, unit: Callable[[float
     if band is None:
         return unit(value)
     return f"{unit(value)} ({band_range(value, band, unit)})"
+
+
+def bands_of(bands: Iterable[tuple[str, tuple[float, float]]], keys: Iterable[str]) -> dict[str, tuple[float, float]]:
+    """The (low, high) ratio band of each of ``keys`` (a component, or a kind: 'gpu' for every GPU)
+    from ``bands``, those of the modelled components (``Sampler.bands``): the widest of its
+    components'; none for a key whose components are all measured."""
+    wanted = set(keys)
+    found: dict[str, tuple[float, float]] = {}
+    for component, (low, high) in bands:
+        for key in {component, kind_of(component)} & wanted:
+            known = found.get(key, (low, high))
+            found[key] = (min(known[0], low), max(known[1], high))
+    return found
+
+
+def sum_band(power_w: Mapping[str, float], bands: Mapping[str, tuple[float, float]]) -> tuple[float, float] | None:
+    """The ratio band of the sum of ``power_w``, whose parts in ``bands`` are modelled (the others
+    measured: exact); None when none is."""
+    total = sum(power_w.values())
+    if total <= 0 or not bands.keys() & power_w.keys():
+        return None
+    ends = [sum(watts * bands.get(part, (1.0, 1.0))[end] for part, watts in power_w.items()) for end in (0, 1)]
+    return ends[0] / total, ends[1] / total
 
 
 def band_of(value: float, low: float, high: float) -> tuple[float, float] | None:

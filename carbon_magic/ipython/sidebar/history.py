@@ -117,6 +117,7 @@ class KernelHistory:
             band = [totals.energy_low_kwh, totals.energy_high_kwh, totals.emissions_low_kg, totals.emissions_high_kg]
             footprint = dict(totals.footprint)
             entries: list[dict[str, Any]] = []
+            detail = protocol.ClusterDetail()  # running windows first, then the newest cells
             for window, data in live:
                 if data is not None and counted(window.kind):
                     energy_kwh += data.energy_consumed
@@ -127,7 +128,7 @@ class KernelHistory:
                     for name in FOOTPRINT_SUMS:
                         footprint[name] = footprint.get(name, 0.0) + (getattr(data, FOOTPRINT_FROM_DATA[name]) or 0.0)
                 if len(entries) < protocol.MAX_RUNNING:
-                    entries.append(_running_entry(window, data, now_wall))
+                    entries.append(_running_entry(window, data, now_wall, detail))
             return {
                 **meta,
                 "time": now_wall,
@@ -141,7 +142,7 @@ class KernelHistory:
                 "running_count": len(live),
                 "power_w": protocol.power_entry(self._power_w),
                 "measured": protocol.measured_entry(self._measured, self._power_w),
-                "cells": [protocol.cell_entry(cell) for cell in reversed(self._cells)],
+                "cells": [protocol.cell_entry(cell, detail) for cell in reversed(self._cells)],
                 "spark": protocol.spark_entry(self._trail.step_s, self._trail.points),
             }
 
@@ -159,7 +160,8 @@ def _so_far(run_id: str, window: "TrackedWindow") -> "EmissionsData | None":
     return data if tracker.run_id == run_id else None
 
 
-def _running_entry(window: "TrackedWindow", data: "EmissionsData | None", now_wall: float) -> dict[str, Any]:
+def _running_entry(window: "TrackedWindow", data: "EmissionsData | None", now_wall: float,
+                   detail: protocol.ClusterDetail) -> dict[str, Any]:
     return {
         "n": window.cell.execution_count,
         "id": protocol.cell_id(window.cell.cell_id),
@@ -167,6 +169,9 @@ def _running_entry(window: "TrackedWindow", data: "EmissionsData | None", now_wa
         "kind": window.kind,
         "elapsed_s": protocol.figure(max(now_wall - window.started_at, 0.0)),
         "energy_wh": protocol.figure(ENERGY.of(data.energy_consumed)) if data is not None else 0.0,
+        # its band so far (equal to energy_wh when all is measured)
+        "energy_low_wh": protocol.figure(ENERGY.of(data.energy_low)) if data is not None else 0.0,
+        "energy_high_wh": protocol.figure(ENERGY.of(data.energy_high)) if data is not None else 0.0,
         "co2_g": protocol.figure(CO2.of(data.emissions)) if data is not None else 0.0,
-        "cluster": protocol.cluster_entry(data.cluster_hosts, data.cluster_missing) if data is not None else None,
+        "cluster": protocol.cluster_entry(data.cluster_hosts, data.cluster_missing, detail) if data is not None else None,
     }

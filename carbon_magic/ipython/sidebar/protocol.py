@@ -41,7 +41,14 @@ MAX_CELLS = 8
 MAX_RUNNING = 4
 MAX_COMPONENTS = 16
 MAX_PROBLEMS = 8
-MAX_HOSTS = 8            # cluster hosts measured, and missing, per cell
+# A window's cluster part: its hosts counted, and in the first CLUSTER_DETAILED windows of a
+# message that have one (running windows first, then the newest cells) the largest hosts and the
+# first missing ones listed (a large failing cluster under every cell would otherwise make a
+# message of ~20 KB; `%carbon report hosts` has every host and the whole error text).
+CLUSTER_DETAILED = 1
+CLUSTER_HOSTS_SHOWN = 4
+CLUSTER_MISSING_SHOWN = 2
+WHY_CHARS = 40
 LABEL_CHARS = 32
 LINE_CHARS = 48
 TEXT_CHARS = 120
@@ -123,8 +130,22 @@ def cell_id(value: str | None) -> str | None:
     return None
 
 
-def cell_entry(record: "CellRecord") -> dict[str, Any]:
-    """One finished cell, statement or span for the sidebar's list (units of ``%carbon report``)."""
+class ClusterDetail:
+    """Which windows of one message list their cluster hosts: the first CLUSTER_DETAILED that
+    have a cluster part, in the order they are asked (the others give counts only)."""
+
+    def __init__(self, windows: int = CLUSTER_DETAILED):
+        self.left = windows
+
+    def take(self) -> bool:
+        """Whether the next window with a cluster part lists its hosts."""
+        self.left -= 1
+        return self.left >= 0
+
+
+def cell_entry(record: "CellRecord", detail: ClusterDetail) -> dict[str, Any]:
+    """One finished cell, statement or span for the sidebar's list (units of ``%carbon report``);
+    ``detail``: the message's ClusterDetail."""
     return {
         "n": record.execution_count,
         "id": cell_id(record.cell_id),
@@ -138,10 +159,12 @@ def cell_entry(record: "CellRecord") -> dict[str, Any]:
         "energy_low_wh": figure(ENERGY.of(record.energy_low_kwh)),
         "energy_high_wh": figure(ENERGY.of(record.energy_high_kwh)),
         "co2_g": figure(CO2.of(record.emissions_kg)),
+        "co2_low_g": figure(CO2.of(record.emissions_low_kg)),  # its band, as energy's
+        "co2_high_g": figure(CO2.of(record.emissions_high_kg)),
         "water_ml": figure(WATER.of(record.water_l)),
         "provisional": record.provisional,
         "footprint": footprint_entry({name: getattr(record, name) for name in FOOTPRINT_FIELDS}),
-        "cluster": cluster_entry(record.cluster_hosts, record.cluster_missing),
+        "cluster": cluster_entry(record.cluster_hosts, record.cluster_missing, detail),
     }
 
 
@@ -168,20 +191,29 @@ def footprint_entry(figures: Mapping[str, float | None]) -> dict[str, float | No
             for name, (key, unit) in FOOTPRINT_FIELDS.items()}
 
 
-def cluster_entry(hosts_json: str, missing: str) -> dict[str, Any] | None:
+def cluster_entry(hosts_json: str, missing: str, detail: ClusterDetail) -> dict[str, Any] | None:
     """The Dask or Ray hosts' part of a record or running window (its ``cluster_hosts`` and
-    ``cluster_missing``), inside its figures: each host's energy (Wh) and CO2 (g), and each host
-    missing with why, at most MAX_HOSTS of each (``more``: how many were left off); None when
-    the window used no cluster. Added in version 2 without a new number: a front end reads a
-    state without it as one without a cluster part."""
-    hosts, gone = list(read_hosts(hosts_json).items()), read_missing(missing)
+    ``cluster_missing``), inside its figures; None when the window used no cluster.
+
+    ``energy_wh``: the hosts' energy; where ``detail`` allows, ``hosts``: the largest
+    CLUSTER_HOSTS_SHOWN hosts with their energy (Wh) and CO2 (g), and ``missing``: the first
+    CLUSTER_MISSING_SHOWN hosts missing with why (else both empty); ``more``: how many hosts
+    (measured or missing) the lists left off, ``more_missing`` how many of them are missing.
+    Added in version 2 without a new number: a front end reads a state without it as one
+    without a cluster part (and one without ``energy_wh``, ``more_missing`` as "N more")."""
+    hosts, gone = read_hosts(hosts_json), read_missing(missing)
     if not hosts and not gone:
         return None
+    listed = detail.take()
+    largest = sorted(hosts.items(), key=lambda item: -item[1]["energy_kwh"])[:CLUSTER_HOSTS_SHOWN if listed else 0]
+    first_gone = gone[:CLUSTER_MISSING_SHOWN if listed else 0]
     return {
+        "energy_wh": figure(ENERGY.of(sum(figures["energy_kwh"] for figures in hosts.values()))),
         "hosts": [{"host": short(host, LABEL_CHARS), "energy_wh": figure(ENERGY.of(figures["energy_kwh"])),
-                   "co2_g": figure(CO2.of(figures["emissions_kg"]))} for host, figures in hosts[:MAX_HOSTS]],
-        "missing": [{"host": short(host, LABEL_CHARS), "why": short(why, LINE_CHARS)} for host, why in gone[:MAX_HOSTS]],
-        "more": max(len(hosts) - MAX_HOSTS, 0) + max(len(gone) - MAX_HOSTS, 0),
+                   "co2_g": figure(CO2.of(figures["emissions_kg"]))} for host, figures in largest],
+        "missing": [{"host": short(host, LABEL_CHARS), "why": short(why, WHY_CHARS)} for host, why in first_gone],
+        "more": len(hosts) + len(gone) - len(largest) - len(first_gone),
+        "more_missing": len(gone) - len(first_gone),
     }
 
 
