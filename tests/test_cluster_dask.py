@@ -232,3 +232,24 @@ def test_a_worker_without_the_plugin_is_named(local_cluster):
     answers = DaskBackend().read_hosts(5.0)  # nobody registered the plugin
     assert answers and all(isinstance(answer, HostMissing) for answer in answers.values())
     assert all("plugin" in answer.reason for answer in answers.values() if isinstance(answer, HostMissing))
+
+
+def test_a_client_closed_while_a_host_is_asked_names_the_close(process_cluster):
+    """The user closes the client while the window's end reading still waits for a host: that
+    host is missing because the client closed, said so, and the record is final at once."""
+    client, stuck, tracker = window_on_two_hosts(process_cluster, 20.0)
+    os.kill(stuck.pid, signal.SIGSTOP)
+    try:
+        finals: list[EmissionsData] = []
+        tracker.stop(wait=False, on_final=finals.append)
+        time.sleep(0.5)  # the end reading is out, host-b's call waits
+        assert not finals
+        began = time.perf_counter()
+        client.close()
+        assert eventually(lambda: bool(finals), 10)
+        assert time.perf_counter() - began < 10.0  # not the 20 s bound
+    finally:
+        os.kill(stuck.pid, signal.SIGCONT)
+    [record] = finals
+    assert "host-b: " in record.cluster_missing
+    assert "the Dask client closed before it answered" in record.cluster_missing, record.cluster_missing

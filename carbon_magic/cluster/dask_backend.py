@@ -86,6 +86,8 @@ class DaskBackend:
                 problems.append(HostMissing(known, result.reason))
             elif isinstance(result, asyncio.TimeoutError):
                 problems.append(HostMissing(known, f"worker {address}: no answer within {timeout_s:g} s"))
+            elif client.status != "running":  # closed by the user while this call was out
+                problems.append(HostMissing(known, f"worker {address}: the Dask client closed before it answered"))
             else:
                 problems.append(HostMissing(known, f"worker {address} failed ({type(result).__name__}: {result})"))
         return by_host(problems + answers)
@@ -116,10 +118,11 @@ def _ask_all(client: Any, workers: list[str], timeout_s: float) -> list[object]:
     deadline = time.monotonic() + timeout_s
 
     def submit(address: str) -> ConcurrentFuture:
+        call = client._run(host_answer, workers=[address], on_error="return")
         try:
-            return asyncio.run_coroutine_threadsafe(client._run(host_answer, workers=[address], on_error="return"),
-                                                    loop)
+            return asyncio.run_coroutine_threadsafe(call, loop)
         except RuntimeError as error:  # the client closed meanwhile (its event loop too)
+            call.close()  # never to run
             failed: ConcurrentFuture = ConcurrentFuture()
             failed.set_exception(error)
             return failed
