@@ -354,3 +354,37 @@ def test_rows_for_a_network_disk_always_go_to_the_lane(tmp_path, monkeypatch):
     from_mountinfo = local_disk.file_system_of(tmp_path)
     monkeypatch.setattr(local_disk, "MOUNTINFO", str(tmp_path / "absent"))  # Windows, macOS: psutil's mounts
     assert local_disk.file_system_of(tmp_path) == from_mountinfo is not None
+
+
+def a_record(**values):
+    import dataclasses
+
+    from carbon_magic.core.record import EmissionsData
+
+    required = {f.name: None for f in dataclasses.fields(EmissionsData)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    return EmissionsData(**{**required, "run_id": "r1", "project_name": "=p", "duration": 1.0,
+                            "emissions": 2e-6, "intensity_g_per_kwh": 56.0, **values})
+
+
+def test_a_records_fields_encoded_for_one_row_are_encoded_again_when_it_changes_before_the_next():
+    """emissions.csv's row and carbon_cells.csv's share the encoding of the CodeCarbon fields
+    while the record is the same; a record changed in between (an output handler that sets a
+    field) is written as it is then, in both rows' encoding (1 and 1.0 stay apart)."""
+    from carbon_magic.outputs.cells_file import cells_row
+
+    def expected(values):
+        return csv_file.csv_bytes([[format_cell(value) for value in values]])
+
+    data = a_record()
+    cell = {"label": "c1", "execution_count": 3}
+    emissions_row = csv_file.encode_rows([[csv_file.codecarbon_fields(data)]])
+    assert emissions_row == expected(data.csv_values())
+    plain_cells_row = [cell.get("label"), cell.get("execution_count"), None, None, None, *data.csv_values(),
+                       *cells_row(cell, data)[6:]]
+    assert csv_file.encode_rows([cells_row(cell, data)]) == expected(plain_cells_row)
+    data.duration = 1  # equal to 1.0, written "1"
+    data.project_name = "a,b\nc"  # a line break: the csv module's path
+    changed = csv_file.encode_rows([cells_row(cell, data)])
+    assert changed == expected([*plain_cells_row[:5], *data.csv_values(), *plain_cells_row[5 + 38:]])
+    assert b",1," in changed and b'"a,b\nc"' in changed

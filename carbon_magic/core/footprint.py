@@ -59,6 +59,7 @@ class WaterBasis:
     offsite: WaterFigure | None
     onsite: OnsiteWue
 
+    @functools.cached_property  # the same for every record of the tracker
     def offsite_text(self) -> str:
         """'France (country): 3.58 L/kWh (1.25 .. 9.01), generation mix x ... (mix of 2023)'; 'off: ...'.
 
@@ -71,6 +72,7 @@ class WaterBasis:
         return (f"{figure.label} ({figure.scope}): {figure.l_per_kwh:.3g} L/kWh "
                 f"({figure.low_l_per_kwh:.3g} .. {figure.high_l_per_kwh:.3g}), {figure.source}{year}")
 
+    @functools.cached_property  # the same for every record of the tracker
     def onsite_text(self) -> str:
         """'provider fleet: 0.25 L/kWh, AWS ... 2021; ...'; the text before ':' is the source alone."""
         onsite = self.onsite

@@ -14,7 +14,7 @@ import functools
 import operator
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .._version import __version__
 from .footprint import Footprint, embodied_kg
@@ -149,6 +149,7 @@ def timestamp_text(second: int) -> str:
 
 
 _CSV_FIELDS = operator.attrgetter(*CSV_COLUMNS)  # one call for the 38 values of a row
+codecarbon_values: Callable[[EmissionsData], tuple[Any, ...]] = _CSV_FIELDS  # a record's CSV_COLUMNS values
 
 
 def gpu_model_text(names: Sequence[str]) -> str:
@@ -204,8 +205,8 @@ def footprint_fields(window: Window, run: RunInfo, total_kwh: float, band: list[
         return {}
     onsite = footprint.water.onsite
     fields: dict[str, Any] = {"water_onsite": total_kwh * onsite.l_per_kwh, "water_onsite_l_per_kwh": onsite.l_per_kwh,
-                              "water_onsite_source": footprint.water.onsite_text(),
-                              "water_offsite_source": footprint.water.offsite_text()}
+                              "water_onsite_source": footprint.water.onsite_text,
+                              "water_offsite_source": footprint.water.offsite_text}
     offsite = footprint.water.offsite
     if offsite is not None:
         fields.update(water_offsite=total_kwh * offsite.l_per_kwh,

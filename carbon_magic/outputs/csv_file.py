@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import operator
 import os
 import re
 import threading
@@ -41,7 +42,7 @@ from ..core.file_lock import lock, read_at, unlock
 from ..core.forks import ForkGuard
 from ..core.paths import file_name_part, is_records_header, not_records_message
 from ..core.problems import problems
-from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData
+from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData, codecarbon_values
 from .base import BaseOutput
 from .local_disk import on_local_disk
 
@@ -79,6 +80,40 @@ def csv_bytes(rows: Iterable[Sequence[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+class EncodedFields(tuple):
+    """Several fields of a row already as ``format_cell`` writes them (one item of a row,
+    written as those fields): a record's CodeCarbon fields, encoded once for both its rows."""
+
+    __slots__ = ()
+
+
+class FieldsMemo:
+    """The latest values encoded, kept while the very same objects come again: a record's
+    CodeCarbon fields are encoded for its ``emissions.csv`` row and reused for its
+    ``carbon_cells.csv`` row. Compared by identity, at each row, with the values the record
+    has then (a record changed in between is encoded again; equal values of other types,
+    1 and 1.0, never share a text)."""
+
+    def __init__(self) -> None:
+        self._latest: tuple[tuple[Any, ...], EncodedFields] = ((), EncodedFields())
+
+    def encode(self, values: tuple[Any, ...]) -> EncodedFields:
+        known, fields = self._latest  # one tuple: threads never see one's values with another's texts
+        if len(known) == len(values) and all(map(operator.is_, known, values)):
+            return fields
+        fields = EncodedFields(_field_texts(values))
+        self._latest = (values, fields)
+        return fields
+
+
+_CODECARBON_FIELDS = FieldsMemo()
+
+
+def codecarbon_fields(data: EmissionsData) -> EncodedFields:
+    """``data``'s CodeCarbon columns (CSV_COLUMNS) as one row item, encoded from its values now."""
+    return _CODECARBON_FIELDS.encode(codecarbon_values(data))
+
+
 # Written by the csv module as format_cell writes them (None empty, floats by repr, ints and
 # bools by str): only other values need format_cell.
 _WRITTEN_AS_IS = frozenset({type(None), float, int, bool})
@@ -93,11 +128,9 @@ def _quoted(field: str) -> str:
     return '"' + field.replace('"', '""') + '"' if "," in field or '"' in field else field
 
 
-def _plain_line(row: Sequence[Any]) -> str | None:
-    """``row`` as one CSV line, each field as ``format_cell`` writes it, quoting a field with a
-    comma or a quote as the csv module does (the usual record: numbers, names, ids, a source
-    text with commas); None for a line break in a field or a row of one empty field."""
-    fields = []
+def _field_texts(row: Iterable[Any]) -> list[str]:
+    """Each field of ``row`` as ``format_cell`` writes it (inlined for the usual types), EncodedFields spread."""
+    fields: list[str] = []
     for value in row:
         kind = type(value)
         if kind is str:
@@ -108,8 +141,18 @@ def _plain_line(row: Sequence[Any]) -> str | None:
             fields.append("")
         elif kind is int or kind is bool:
             fields.append(str(value))
+        elif kind is EncodedFields:
+            fields.extend(value)
         else:
             fields.append(format_cell(value))
+    return fields
+
+
+def _plain_line(row: Sequence[Any]) -> str | None:
+    """``row`` as one CSV line, each field as ``format_cell`` writes it, quoting a field with a
+    comma or a quote as the csv module does (the usual record: numbers, names, ids, a source
+    text with commas); None for a line break in a field or a row of one empty field."""
+    fields = _field_texts(row)
     line = ",".join(fields)
     if line.count(",") == len(fields) - 1 and not _QUOTED.search(line) and line != "":
         return line + "\n"
@@ -125,8 +168,18 @@ def encode_rows(rows: Iterable[Sequence[Any]]) -> bytes:
     lines = [_plain_line(row) for row in rows]
     if None not in lines:
         return "".join(lines).encode("utf-8")  # type: ignore[arg-type]  # no None, checked
-    as_is = _WRITTEN_AS_IS
-    return csv_bytes([v if type(v) in as_is else format_cell(v) for v in row] for row in rows)
+    return csv_bytes(map(_written_fields, rows))
+
+
+def _written_fields(row: Sequence[Any]) -> list[Any]:
+    """``row``'s fields as the csv module is given them (EncodedFields spread)."""
+    fields: list[Any] = []
+    for value in row:
+        if type(value) is EncodedFields:
+            fields.extend(value)
+        else:
+            fields.append(value if type(value) in _WRITTEN_AS_IS else format_cell(value))
+    return fields
 
 
 @functools.lru_cache(maxsize=64)
@@ -547,13 +600,13 @@ class FileOutput(BaseOutput):
     def out_now(self, total: EmissionsData, delta: EmissionsData) -> bool:
         """``out`` on the caller's thread when it is one plain append (``RowAppender.append_now``);
         False when it must go to the lane."""
-        return self._rows().append_now([total.csv_values()])
+        return self._rows().append_now([[codecarbon_fields(total)]])
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
         if self.on_csv_write == "update":
             self._rows().update(total.csv_values())
         else:
-            self._rows().append([total.csv_values()])
+            self._rows().append([[codecarbon_fields(total)]])
 
     def task_out(self, data: list[EmissionsData], experiment_name: str) -> None:
         if not data:
