@@ -94,6 +94,14 @@ class EmbodiedBasis:
     guest: GuestShare | None
     hardware_text: str
 
+    @functools.cached_property  # once per tracker: a record only multiplies them
+    def rates_by_kind(self) -> dict[str, tuple[tuple[str, float, float, float], ...]]:
+        """kind (cpu, gpu, ...) -> its parts' (part, value, low, high) g/s, in ``rates_g_per_s``'s order."""
+        kinds: dict[str, list[tuple[str, float, float, float]]] = {}
+        for part, rate in self.rates_g_per_s.items():
+            kinds.setdefault(kind_of(part), []).append((part, rate.value, rate.low, rate.high))
+        return {kind: tuple(parts) for kind, parts in kinds.items()}
+
     def method_text(self) -> str:
         return (f"Boavizta component method (manufacture only), amortised over {self.lifetime_years:g} years; "
                 f"{self.hardware_text}")
@@ -216,11 +224,13 @@ def embodied_kg(basis: EmbodiedBasis, duration_s: float, shares: Mapping[str, fl
     without a component of their own (storage, an uncounted platform) follow the CPU's.
     """
     follow = shares.get(SHARED_PARTS_FOLLOW, 1.0)
-    sums: dict[str, list[float]] = {}  # kind -> [value, low, high], summed as floats (once per cell)
-    for part, rate in basis.rates_g_per_s.items():
-        factor = duration_s * shares.get(part, follow) / G_PER_KG
-        kg = sums.setdefault(kind_of(part), [0.0, 0.0, 0.0])
-        kg[0] += rate.value * factor
-        kg[1] += rate.low * factor
-        kg[2] += rate.high * factor
-    return {kind: Band(*kg) for kind, kg in sums.items()}
+    kg_by_kind = {}
+    for kind, parts in basis.rates_by_kind.items():
+        value = low = high = 0.0  # summed as floats (once per cell)
+        for part, value_g_per_s, low_g_per_s, high_g_per_s in parts:
+            factor = duration_s * shares.get(part, follow) / G_PER_KG
+            value += value_g_per_s * factor
+            low += low_g_per_s * factor
+            high += high_g_per_s * factor
+        kg_by_kind[kind] = Band(value, low, high)
+    return kg_by_kind

@@ -196,6 +196,7 @@ def _emissions(
 
 
 EMBODIED_KINDS = ("cpu", "gpu", "ram", "storage", "platform")
+_EMBODIED_FIELDS = tuple((kind, f"embodied_{kind}") for kind in EMBODIED_KINDS)  # kind, its EmissionsData field
 
 
 def footprint_fields(window: Window, run: RunInfo, total_kwh: float, band: list[float]) -> dict[str, Any]:
@@ -219,7 +220,7 @@ def footprint_fields(window: Window, run: RunInfo, total_kwh: float, band: list[
         bands = kinds.values()
         fields.update(embodied_emissions=sum(b.value for b in bands), embodied_low=sum(b.low for b in bands),
                       embodied_high=sum(b.high for b in bands),
-                      **{f"embodied_{kind}": kinds[kind].value if kind in kinds else 0.0 for kind in EMBODIED_KINDS})
+                      **{name: kinds[kind].value if kind in kinds else 0.0 for kind, name in _EMBODIED_FIELDS})
     return fields
 
 
