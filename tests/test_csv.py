@@ -309,15 +309,29 @@ def test_a_forked_child_lets_go_of_the_descriptor_kept_open(tmp_path):
 
 
 def test_rows_are_encoded_as_the_csv_module_writes_them():
-    """The direct encoding of plain rows gives the csv module's bytes, field for field; rows
-    with a field to quote go through the csv module."""
+    """The direct encoding of rows gives the csv module's bytes, field for field; only rows
+    with a line break in a field go through the csv module."""
     values = [None, 0.1, 1e-300, float("nan"), float("inf"), -0.0, -1.5, 3, 2**70, True, False, "", "a", "=1+2",
-              "-x", "@x", "a,b", 'q"t', "l\nb", "c\rr", "\tx", "é ü", Path("p"), 1.5e22]
+              "-x", "@x", "a,b", 'q"t', '"', ',', '",""', "l\nb", "c\rr", "\tx", "é ü", Path("p,q"), 1.5e22]
     rows = [[a, b, c] for a in values for b in values[::3] for c in values[::5]] + [[value] for value in values]
     for index in range(0, len(rows), 7):
         chunk = rows[index:index + 7]
         expected = csv_file.csv_bytes([[format_cell(value) for value in fields] for fields in chunk])
         assert csv_file.encode_rows(chunk) == expected, chunk
+
+
+def test_a_record_with_commas_in_its_texts_is_encoded_without_the_csv_module(monkeypatch):
+    """A carbon_cells.csv row's water source text has commas: it is quoted directly, not handed
+    to the csv module (several times slower per row)."""
+    def no_csv_module(rows):
+        raise AssertionError("the csv module was used")
+
+    monkeypatch.setattr(csv_file, "csv_bytes", no_csv_module)
+    fields = ["cell 1", 1, None, "x = 1", "ok", 0.5, "France (country): 3.58 L/kWh (1.25 .. 9.01), mix x factors",
+              'a "quoted" word', "=SUM(A1)"]
+    assert csv_file.encode_rows([fields]) == (
+        b'cell 1,1,,x = 1,ok,0.5,"France (country): 3.58 L/kWh (1.25 .. 9.01), mix x factors",'
+        b'"a ""quoted"" word",\'=SUM(A1)\n')
 
 
 def test_rows_for_a_network_disk_always_go_to_the_lane(tmp_path, monkeypatch):
@@ -340,3 +354,37 @@ def test_rows_for_a_network_disk_always_go_to_the_lane(tmp_path, monkeypatch):
     from_mountinfo = local_disk.file_system_of(tmp_path)
     monkeypatch.setattr(local_disk, "MOUNTINFO", str(tmp_path / "absent"))  # Windows, macOS: psutil's mounts
     assert local_disk.file_system_of(tmp_path) == from_mountinfo is not None
+
+
+def a_record(**values):
+    import dataclasses
+
+    from carbon_magic.core.record import EmissionsData
+
+    required = {f.name: None for f in dataclasses.fields(EmissionsData)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    return EmissionsData(**{**required, "run_id": "r1", "project_name": "=p", "duration": 1.0,
+                            "emissions": 2e-6, "intensity_g_per_kwh": 56.0, **values})
+
+
+def test_a_records_fields_encoded_for_one_row_are_encoded_again_when_it_changes_before_the_next():
+    """emissions.csv's row and carbon_cells.csv's share the encoding of the CodeCarbon fields
+    while the record is the same; a record changed in between (an output handler that sets a
+    field) is written as it is then, in both rows' encoding (1 and 1.0 stay apart)."""
+    from carbon_magic.outputs.cells_file import cells_row
+
+    def expected(values):
+        return csv_file.csv_bytes([[format_cell(value) for value in values]])
+
+    data = a_record()
+    cell = {"label": "c1", "execution_count": 3}
+    emissions_row = csv_file.encode_rows([[csv_file.codecarbon_fields(data)]])
+    assert emissions_row == expected(data.csv_values())
+    plain_cells_row = [cell.get("label"), cell.get("execution_count"), None, None, None, *data.csv_values(),
+                       *cells_row(cell, data)[6:]]
+    assert csv_file.encode_rows([cells_row(cell, data)]) == expected(plain_cells_row)
+    data.duration = 1  # equal to 1.0, written "1"
+    data.project_name = "a,b\nc"  # a line break: the csv module's path
+    changed = csv_file.encode_rows([cells_row(cell, data)])
+    assert changed == expected([*plain_cells_row[:5], *data.csv_values(), *plain_cells_row[5 + 38:]])
+    assert b",1," in changed and b'"a,b\nc"' in changed

@@ -109,9 +109,9 @@ def test_a_place_the_water_table_cannot_place_gets_its_country_or_the_world_figu
     basis = footprint.water_basis(Location(country_iso_code=country, region=region), config, wue_set=False)
     expected = (3.576, "France (country)") if country == "FRA" else (3.894, "world")
     assert basis.offsite.l_per_kwh == expected[0]
-    assert basis.offsite_text().startswith(expected[1])
+    assert basis.offsite_text.startswith(expected[1])
     if country == "ZZZ":
-        assert "(world (the water table does not know country 'ZZZ'))" in basis.offsite_text()
+        assert "(world (the water table does not know country 'ZZZ'))" in basis.offsite_text
 
 
 def test_the_lifetime_parameter_spreads_the_same_manufacture_over_more_seconds():

@@ -59,6 +59,7 @@ class WaterBasis:
     offsite: WaterFigure | None
     onsite: OnsiteWue
 
+    @functools.cached_property  # the same for every record of the tracker
     def offsite_text(self) -> str:
         """'France (country): 3.58 L/kWh (1.25 .. 9.01), generation mix x ... (mix of 2023)'; 'off: ...'.
 
@@ -71,6 +72,7 @@ class WaterBasis:
         return (f"{figure.label} ({figure.scope}): {figure.l_per_kwh:.3g} L/kWh "
                 f"({figure.low_l_per_kwh:.3g} .. {figure.high_l_per_kwh:.3g}), {figure.source}{year}")
 
+    @functools.cached_property  # the same for every record of the tracker
     def onsite_text(self) -> str:
         """'provider fleet: 0.25 L/kWh, AWS ... 2021; ...'; the text before ':' is the source alone."""
         onsite = self.onsite
@@ -91,6 +93,14 @@ class EmbodiedBasis:
     hardware: Hardware
     guest: GuestShare | None
     hardware_text: str
+
+    @functools.cached_property  # once per tracker: a record only multiplies them
+    def rates_by_kind(self) -> dict[str, tuple[tuple[str, float, float, float], ...]]:
+        """kind (cpu, gpu, ...) -> its parts' (part, value, low, high) g/s, in ``rates_g_per_s``'s order."""
+        kinds: dict[str, list[tuple[str, float, float, float]]] = {}
+        for part, rate in self.rates_g_per_s.items():
+            kinds.setdefault(kind_of(part), []).append((part, rate.value, rate.low, rate.high))
+        return {kind: tuple(parts) for kind, parts in kinds.items()}
 
     def method_text(self) -> str:
         return (f"Boavizta component method (manufacture only), amortised over {self.lifetime_years:g} years; "
@@ -213,10 +223,14 @@ def embodied_kg(basis: EmbodiedBasis, duration_s: float, shares: Mapping[str, fl
     ``shares``: the process tree's share of each ledger component (empty in machine mode); parts
     without a component of their own (storage, an uncounted platform) follow the CPU's.
     """
-    kinds: dict[str, Band] = {}
-    for part, rate in basis.rates_g_per_s.items():
-        share = shares.get(part, shares.get(SHARED_PARTS_FOLLOW, 1.0))
-        kg = rate.scaled(duration_s * share / G_PER_KG)
-        kind = kind_of(part)
-        kinds[kind] = kinds[kind] + kg if kind in kinds else kg
-    return kinds
+    follow = shares.get(SHARED_PARTS_FOLLOW, 1.0)
+    kg_by_kind = {}
+    for kind, parts in basis.rates_by_kind.items():
+        value = low = high = 0.0  # summed as floats (once per cell)
+        for part, value_g_per_s, low_g_per_s, high_g_per_s in parts:
+            factor = duration_s * shares.get(part, follow) / G_PER_KG
+            value += value_g_per_s * factor
+            low += low_g_per_s * factor
+            high += high_g_per_s * factor
+        kg_by_kind[kind] = Band(value, low, high)
+    return kg_by_kind

@@ -14,10 +14,9 @@ import functools
 import operator
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .._version import __version__
-from .embodied import Band
 from .footprint import Footprint, embodied_kg
 from .location import Intensity, Location
 from .ledger import Window, kind_of
@@ -150,6 +149,7 @@ def timestamp_text(second: int) -> str:
 
 
 _CSV_FIELDS = operator.attrgetter(*CSV_COLUMNS)  # one call for the 38 values of a row
+codecarbon_values: Callable[[EmissionsData], tuple[Any, ...]] = _CSV_FIELDS  # a record's CSV_COLUMNS values
 
 
 def gpu_model_text(names: Sequence[str]) -> str:
@@ -196,6 +196,7 @@ def _emissions(
 
 
 EMBODIED_KINDS = ("cpu", "gpu", "ram", "storage", "platform")
+_EMBODIED_FIELDS = tuple((kind, f"embodied_{kind}") for kind in EMBODIED_KINDS)  # kind, its EmissionsData field
 
 
 def footprint_fields(window: Window, run: RunInfo, total_kwh: float, band: list[float]) -> dict[str, Any]:
@@ -205,8 +206,8 @@ def footprint_fields(window: Window, run: RunInfo, total_kwh: float, band: list[
         return {}
     onsite = footprint.water.onsite
     fields: dict[str, Any] = {"water_onsite": total_kwh * onsite.l_per_kwh, "water_onsite_l_per_kwh": onsite.l_per_kwh,
-                              "water_onsite_source": footprint.water.onsite_text(),
-                              "water_offsite_source": footprint.water.offsite_text()}
+                              "water_onsite_source": footprint.water.onsite_text,
+                              "water_offsite_source": footprint.water.offsite_text}
     offsite = footprint.water.offsite
     if offsite is not None:
         fields.update(water_offsite=total_kwh * offsite.l_per_kwh,
@@ -216,9 +217,10 @@ def footprint_fields(window: Window, run: RunInfo, total_kwh: float, band: list[
     fields["water_total"] = fields["water_onsite"] + (fields.get("water_offsite") or 0.0)
     if footprint.embodied is not None:
         kinds = embodied_kg(footprint.embodied, window.duration_s, window.process_shares())
-        total = sum(kinds.values(), Band(0.0, 0.0, 0.0))
-        fields.update(embodied_emissions=total.value, embodied_low=total.low, embodied_high=total.high,
-                      **{f"embodied_{kind}": kinds[kind].value if kind in kinds else 0.0 for kind in EMBODIED_KINDS})
+        bands = kinds.values()
+        fields.update(embodied_emissions=sum(b.value for b in bands), embodied_low=sum(b.low for b in bands),
+                      embodied_high=sum(b.high for b in bands),
+                      **{name: kinds[kind].value if kind in kinds else 0.0 for kind, name in _EMBODIED_FIELDS})
     return fields
 
 

@@ -154,6 +154,29 @@ class _FinalJoin:
             self._finalise(settled, self._remote)
 
 
+class _Finished:
+    """Whether a run's final record is out; an Event to wait on only for a caller that waits
+    (``stop(wait=True)``): the magics' cells, which never wait, make no Event per cell."""
+
+    __slots__ = ("_done", "_event")
+
+    def __init__(self, waitable: bool):
+        self._done = False
+        self._event = threading.Event() if waitable else None
+
+    def set(self) -> None:
+        self._done = True
+        if self._event is not None:
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._done
+
+    def wait(self, timeout_s: float) -> bool:
+        assert self._event is not None, "made without an Event: stop(wait=False)"
+        return self._event.wait(timeout_s)
+
+
 class Tracker:
     """Measures windows between ``start()`` and ``stop()`` (and tasks inside them)."""
 
@@ -380,7 +403,7 @@ class Tracker:
             tasks, self._finished_tasks = self._finished_tasks, []
             if self._machine_lock is not None:
                 self._machine_lock.release()
-            finished = threading.Event()
+            finished = _Finished(wait)
 
             def finalise(settled: tuple[Reading, ...], remote: RemotePart | None) -> None:
                 self._finalise(run, tasks, settled, on_final, remote)

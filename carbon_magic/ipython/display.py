@@ -263,7 +263,7 @@ def _method_lines(methods: dict[str, str]) -> list[str]:
 
 def footprint_lines(footprint: Any) -> list[str]:
     """``%carbon status``: which water intensity and WUE and why, the embodied method, lifetime and hardware."""
-    lines = [f"water off-site: {footprint.water.offsite_text()}", f"water on-site: {footprint.water.onsite_text()}"]
+    lines = [f"water off-site: {footprint.water.offsite_text}", f"water on-site: {footprint.water.onsite_text}"]
     embodied = footprint.embodied
     if embodied is None:
         return [*lines, "embodied: off (embodied=False) or the machine could not be described (see errors)"]

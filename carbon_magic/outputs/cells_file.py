@@ -31,7 +31,7 @@ from ..core.forks import ForkGuard
 from ..core.lanes import OutputWorker
 from ..core.paths import CELLS_FILE_NAME
 from ..core.record import CSV_COLUMNS, FOOTPRINT_COLUMNS, EmissionsData
-from .csv_file import RowAppender
+from .csv_file import RowAppender, codecarbon_fields
 
 CELL_COLUMNS: tuple[str, ...] = ("label", "execution_count", "cell_id", "first_line", "status")
 # EmissionsData fields after CodeCarbon's columns, by their names in the record
@@ -47,7 +47,7 @@ _RECORD_FIELDS = operator.attrgetter(*RECORD_COLUMNS)
 
 def cells_row(cell: Mapping[str, Any], data: EmissionsData) -> list[Any]:
     """One row: ``cell``'s CELL_COLUMNS values, then ``data``'s figures."""
-    return [*(cell.get(name) for name in CELL_COLUMNS), *data.csv_values(), *_RECORD_FIELDS(data)]
+    return [*(cell.get(name) for name in CELL_COLUMNS), codecarbon_fields(data), *_RECORD_FIELDS(data)]
 
 
 class CellsFile:

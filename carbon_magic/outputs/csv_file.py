@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import operator
 import os
 import re
 import threading
@@ -41,7 +42,7 @@ from ..core.file_lock import lock, read_at, unlock
 from ..core.forks import ForkGuard
 from ..core.paths import file_name_part, is_records_header, not_records_message
 from ..core.problems import problems
-from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData
+from ..core.record import CSV_COLUMNS, TASK_CSV_COLUMNS, EmissionsData, codecarbon_values
 from .base import BaseOutput
 from .local_disk import on_local_disk
 
@@ -79,18 +80,57 @@ def csv_bytes(rows: Iterable[Sequence[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+class EncodedFields(tuple):
+    """Several fields of a row already as ``format_cell`` writes them (one item of a row,
+    written as those fields): a record's CodeCarbon fields, encoded once for both its rows."""
+
+    __slots__ = ()
+
+
+class FieldsMemo:
+    """The latest values encoded, kept while the very same objects come again: a record's
+    CodeCarbon fields are encoded for its ``emissions.csv`` row and reused for its
+    ``carbon_cells.csv`` row. Compared by identity, at each row, with the values the record
+    has then (a record changed in between is encoded again; equal values of other types,
+    1 and 1.0, never share a text)."""
+
+    def __init__(self) -> None:
+        self._latest: tuple[tuple[Any, ...], EncodedFields] = ((), EncodedFields())
+
+    def encode(self, values: tuple[Any, ...]) -> EncodedFields:
+        known, fields = self._latest  # one tuple: threads never see one's values with another's texts
+        if len(known) == len(values) and all(map(operator.is_, known, values)):
+            return fields
+        fields = EncodedFields(_field_texts(values))
+        self._latest = (values, fields)
+        return fields
+
+
+_CODECARBON_FIELDS = FieldsMemo()
+
+
+def codecarbon_fields(data: EmissionsData) -> EncodedFields:
+    """``data``'s CodeCarbon columns (CSV_COLUMNS) as one row item, encoded from its values now."""
+    return _CODECARBON_FIELDS.encode(codecarbon_values(data))
+
+
 # Written by the csv module as format_cell writes them (None empty, floats by repr, ints and
 # bools by str): only other values need format_cell.
 _WRITTEN_AS_IS = frozenset({type(None), float, int, bool})
 # Characters that make the csv module quote a field (a carriage return: by Python version);
 # in a joined line, a comma more than the separators is one.
 _QUOTED = re.compile('["\r\n]')
+_LINE_BREAK = re.compile("[\r\n]")
 
 
-def _plain_line(row: Sequence[Any]) -> str | None:
-    """``row`` as one CSV line, each field as ``format_cell`` writes it, when no field needs
-    quoting (the usual record: numbers, names, ids); None when one does."""
-    fields = []
+def _quoted(field: str) -> str:
+    """A field as the csv module writes it (minimal quoting, quotes doubled), line breaks aside."""
+    return '"' + field.replace('"', '""') + '"' if "," in field or '"' in field else field
+
+
+def _field_texts(row: Iterable[Any]) -> list[str]:
+    """Each field of ``row`` as ``format_cell`` writes it (inlined for the usual types), EncodedFields spread."""
+    fields: list[str] = []
     for value in row:
         kind = type(value)
         if kind is str:
@@ -101,23 +141,45 @@ def _plain_line(row: Sequence[Any]) -> str | None:
             fields.append("")
         elif kind is int or kind is bool:
             fields.append(str(value))
+        elif kind is EncodedFields:
+            fields.extend(value)
         else:
             fields.append(format_cell(value))
+    return fields
+
+
+def _plain_line(row: Sequence[Any]) -> str | None:
+    """``row`` as one CSV line, each field as ``format_cell`` writes it, quoting a field with a
+    comma or a quote as the csv module does (the usual record: numbers, names, ids, a source
+    text with commas); None for a line break in a field or a row of one empty field."""
+    fields = _field_texts(row)
     line = ",".join(fields)
-    if line.count(",") != len(fields) - 1 or _QUOTED.search(line) or line == "":
-        return None  # a field with a comma, quote or line break; or one empty field (written "")
-    return line + "\n"
+    if line.count(",") == len(fields) - 1 and not _QUOTED.search(line) and line != "":
+        return line + "\n"
+    if line == "" or _LINE_BREAK.search(line):
+        return None  # one empty field (written ""), or a line break (quoted by Python version)
+    return ",".join(map(_quoted, fields)) + "\n"
 
 
 def encode_rows(rows: Iterable[Sequence[Any]]) -> bytes:
     """Rows of values, each field as ``format_cell`` writes it: the bytes the csv module
-    writes, joined directly when no field needs quoting (several times cheaper per row)."""
+    writes, joined directly unless a field holds a line break (several times cheaper per row)."""
     rows = list(rows)
     lines = [_plain_line(row) for row in rows]
     if None not in lines:
         return "".join(lines).encode("utf-8")  # type: ignore[arg-type]  # no None, checked
-    as_is = _WRITTEN_AS_IS
-    return csv_bytes([v if type(v) in as_is else format_cell(v) for v in row] for row in rows)
+    return csv_bytes(map(_written_fields, rows))
+
+
+def _written_fields(row: Sequence[Any]) -> list[Any]:
+    """``row``'s fields as the csv module is given them (EncodedFields spread)."""
+    fields: list[Any] = []
+    for value in row:
+        if type(value) is EncodedFields:
+            fields.extend(value)
+        else:
+            fields.append(value if type(value) in _WRITTEN_AS_IS else format_cell(value))
+    return fields
 
 
 @functools.lru_cache(maxsize=64)
@@ -185,6 +247,7 @@ class LockedFile:
     def __init__(self, path: Path, forks: ForkGuard | None = None, blocking: bool = True, keep_open: bool = False):
         self.path = path
         self.fd = -1
+        self._identity: tuple[int, int] | None = None  # the open file's (device, inode)
         self.opened: os.stat_result | None = None  # the file's status when it was locked
         self._open_flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if blocking else 0)
         self._blocking = blocking
@@ -203,13 +266,16 @@ class LockedFile:
                 if self._blocking:
                     raise
                 raise LockBusy(self.path) from None
-            opened = os.fstat(self.fd)
+            if self._identity is None:  # a descriptor's file never changes: asked once per open
+                opened = os.fstat(self.fd)
+                self._identity = (opened.st_dev, opened.st_ino)
             try:
-                same = os.path.samestat(opened, os.stat(self.path))
+                at_path = os.stat(self.path)  # the same file: its status is the descriptor's
+                same = (at_path.st_dev, at_path.st_ino) == self._identity
             except FileNotFoundError:
                 same = False
             if same:
-                self.opened = opened
+                self.opened = at_path
                 return self
             if self._keep_open:
                 unlock(self.fd)
@@ -223,6 +289,7 @@ class LockedFile:
 
     def _close(self) -> None:
         fd, self.fd = self.fd, -1
+        self._identity = None
         if fd >= 0:
             os.close(fd)
 
@@ -533,13 +600,13 @@ class FileOutput(BaseOutput):
     def out_now(self, total: EmissionsData, delta: EmissionsData) -> bool:
         """``out`` on the caller's thread when it is one plain append (``RowAppender.append_now``);
         False when it must go to the lane."""
-        return self._rows().append_now([total.csv_values()])
+        return self._rows().append_now([[codecarbon_fields(total)]])
 
     def out(self, total: EmissionsData, delta: EmissionsData) -> None:
         if self.on_csv_write == "update":
             self._rows().update(total.csv_values())
         else:
-            self._rows().append([total.csv_values()])
+            self._rows().append([[codecarbon_fields(total)]])
 
     def task_out(self, data: list[EmissionsData], experiment_name: str) -> None:
         if not data:
