@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..core.config import CONFIG_FILE_NAME, Config, resolve_config
 from .options import OPTION_SOURCE, TrackOptions
@@ -56,10 +56,11 @@ def _stat_key(path: str) -> tuple | None:
     return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_dev)
 
 
-def _environment_snapshot() -> Any:
-    """Something equal for equal environments, cheap to build (the raw os.environ data)."""
+def _environment_data() -> Mapping[Any, Any]:
+    """The environment's contents as a mapping compared in C (os.environ's raw data where it
+    has one: no copy per cell)."""
     data = getattr(os.environ, "_data", None)
-    return tuple(data.items()) if isinstance(data, dict) else tuple(os.environ.items())
+    return data if isinstance(data, dict) else os.environ
 
 
 class TrackerPool:
@@ -68,14 +69,14 @@ class TrackerPool:
     def __init__(self, settings: Any):
         self.settings = settings
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
-        self._environment: Any = None
+        self._environment: dict[Any, Any] | None = None
         self._environment_version = 0
         self._home_file = ""  # ~/.codecarbon.config under this environment (HOME is part of it)
 
     def _fingerprint(self, options: TrackOptions) -> tuple:
-        snapshot = _environment_snapshot()
-        if snapshot != self._environment:
-            self._environment = snapshot
+        environment = _environment_data()
+        if environment != self._environment:  # a copy is kept only when it changed
+            self._environment = dict(environment)
             self._environment_version += 1
             self._home_file = os.path.join(os.path.expanduser("~"), CONFIG_FILE_NAME)
         # The working folder's file by its relative name: its device and inode tell folders apart
