@@ -10,7 +10,10 @@ load even on a busy machine:
 - untracked (the extension loaded, ``%carbon off``): the baseline of the same run;
 - ``%carbon on --quiet`` and ``%carbon on`` (every cell tracked; the second shows a summary);
 - ``%%carbon --quiet`` and ``%%carbon`` on the cell;
-- for context, ``%carbon on --quiet --save-to-file false`` (no CSV rows to write).
+- for context, ``%carbon on --quiet --save-to-file false`` (no CSV rows to write), and an
+  untracked cell that sends one tiny display message the way the summary is sent: the cost of
+  the message itself (serialised, sent by ipykernel's IO thread, parsed by the client), which
+  no summary can go below.
 
 Reported: the median time per cell of each form, and each tracked form's median minus the
 untracked median (the time added per cell), with the quartiles of that difference over rounds;
@@ -50,6 +53,12 @@ FORMS = {
     "%%carbon": ("%carbon off", f"%%carbon\n{CELL}"),
     # context: what the CSV rows (emissions.csv, carbon_cells.csv, written on the output thread) cost
     "%carbon on --quiet --save-to-file false": ("%carbon on --quiet --save-to-file false", CELL),
+    # context: the floor of any summary, one display message of a few bytes sent as the summary
+    # is (publish_in_order), from an untracked cell
+    "one display message, untracked": (
+        "%carbon off\nfrom carbon_magic.ipython.route import publish_in_order as one_display",
+        "one_display(get_ipython(), {'text/plain': 'x'})",
+    ),
 }
 TARGET_US = 500.0
 
