@@ -195,6 +195,7 @@ class Tracker:
         configure_logger(config["log_level"], config["logger_preamble"])
         self._sink = sink
         self._remote = remote
+        self._process_mode = config["tracking_mode"] == "process"  # asked at every boundary
         self._sampler: Sampler = samplers.get(HardwareSpec.from_config(config))
         self._components, self._gpu_names = self._select_components()
         self._location, self._intensity = self._locate()
@@ -319,11 +320,6 @@ class Tracker:
     def _read(self) -> Reading:
         """A boundary reading; in process mode the tree's live children are re-read first."""
         return self._sampler.read(refresh_tree=self._process_mode)
-
-    @property
-    def _process_mode(self) -> bool:
-        mode: str = self.config["tracking_mode"]
-        return mode == "process"
 
     def window(self, start: Reading, end: Reading) -> Window:
         return Window(start, end, self._components, self._process_mode)
