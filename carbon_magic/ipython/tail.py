@@ -1,0 +1,102 @@
+"""A tracked cell's bookkeeping, left for right after the kernel's reply.
+
+The front end waits for a cell until the kernel says it is idle. Of what the extension does
+when a tracked cell ends, only the window's end reading (the measurement) must happen before
+that; the record, its CSV rows (``emissions.csv``, ``carbon_cells.csv``), the listeners
+(running totals, the session panel, the sidebar) can wait a moment, and a cell showing a
+summary needs only its record before the reply. A ``Tail`` holds that work, in order, and
+runs it:
+
+- right after the reply: ``post_run_cell`` runs inside ipykernel's ``dispatch_shell``, which
+  sends the reply and publishes idle with no ``await`` in between (ipykernel 7.4
+  ``Kernel.execute_request`` / ``dispatch_shell``); a callback put on the kernel's asyncio loop
+  with ``call_soon`` runs when that task step ends, before the next queued request: that one
+  waits for ``shell_main``'s asyncio lock, and the lock wakes it through the loop's queue,
+  behind the callback. ipykernel 6 can take the next request from its queue without a trip
+  through the loop, so:
+- first thing in the next cell's ``pre_run_cell``, if the callback has not run yet: the rows
+  of every finished cell are on disk before the next cell's code runs (a kernel crashing in it
+  loses at most the cell in flight), and the tracker of a cell is back in the pool only then
+  (``Session.close``), so it is never reused while its work waits;
+- whenever the session's records are read on the kernel's thread (``Session.records``:
+  ``%carbon report``, ``status``, ``plot``, ``export``, the session panel), at extension
+  unload and at interpreter exit (``Runtime.before_exit``), before the output lanes flush.
+
+Outside a kernel (terminal IPython, an ``InteractiveShell`` with no running loop) there is no
+reply to answer first: ``for_shell`` gives no tail and the work runs inline as before.
+Ctrl-C: work run from the loop runs after ipykernel's ``post_handler_hook`` put back the
+kernel's SIGINT handler, which ignores it; work run in a cell's hooks or magics is held from
+Ctrl-C here (``interrupts.py``), so a record is never left half made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from typing import Any, Callable
+
+from ..core.problems import problems
+from .interrupts import InterruptsHeld
+
+Work = Callable[[], None]
+
+
+class Tail:
+    """Work for right after the kernel's reply, run in order on the kernel's thread (see the
+    module docstring). Made by ``for_shell``: inside a running kernel only."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+        self._thread = threading.get_ident()  # the kernel's shell thread, where work is added and run
+        self._work: deque[Work] = deque()
+        self._callback: asyncio.Handle | None = None
+        self._running = False
+
+    @classmethod
+    def for_shell(cls, shell: Any) -> "Tail | None":
+        """A tail for ``shell``'s kernel, called on its thread while a cell runs; None outside a
+        kernel (no ``shell.kernel``, or no asyncio loop running the cell)."""
+        if getattr(shell, "kernel", None) is None:
+            return None
+        try:
+            return cls(asyncio.get_running_loop())
+        except RuntimeError:
+            return None
+
+    def add(self, work: Work) -> None:
+        """Run ``work`` after the reply (kernel thread), after the work added before it."""
+        self._work.append(work)
+        if self._callback is None:
+            self._callback = self._loop.call_soon(self.run)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._work)
+
+    def run(self) -> None:
+        """Run every pending work now, in order; one that raises is counted in ``core.problems``
+        and the rest still runs. A call from within the work (a listener reading the records)
+        returns at once: the work in progress goes on in order."""
+        if self._callback is not None:
+            self._callback.cancel()
+            self._callback = None
+        if self._running or not self._work:
+            return
+        self._running = True
+        try:
+            with InterruptsHeld() as held:
+                while self._work:
+                    work = self._work.popleft()
+                    try:
+                        work()
+                    except Exception as error:  # tracking never breaks a cell, nor the next one
+                        problems.note("carbon_magic cell bookkeeping", error)
+        finally:
+            self._running = False
+        held.deliver()
+
+    def settle(self) -> None:
+        """``run``, when called on the kernel's thread (elsewhere the work waits for it)."""
+        if self._work and threading.get_ident() == self._thread:
+            self.run()
