@@ -277,6 +277,8 @@ class Session:
             ending = tracker.end()
         except Exception as error:  # tracking must never break the cell
             problems.note(f"carbon_magic {window.kind}", error)
+            ending = None
+        if ending is None:
             self.pool.release(tracker)
             return None
         shown_now = self._asked("cell_ended", window)  # a live panel freezes into the record before the reply

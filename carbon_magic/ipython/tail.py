@@ -39,7 +39,7 @@ from typing import Any, Callable
 from ..core.problems import problems
 from .interrupts import InterruptsHeld
 
-Work = Callable[[], None]
+Work = Callable[[], object]
 
 
 class Tail:
