@@ -12,7 +12,11 @@ runs it:
   ``Kernel.execute_request`` / ``dispatch_shell``); a callback put on the kernel's asyncio loop
   with ``call_soon`` runs when that task step ends, before the next queued request: that one
   waits for ``shell_main``'s asyncio lock, and the lock wakes it through the loop's queue,
-  behind the callback. ipykernel 6 can take the next request from its queue without a trip
+  behind the callback. The idle status is only queued for the kernel's IOPub thread by then,
+  and that thread needs the GIL this work would hold (a few hundred microseconds later to the
+  front end): the callback first waits, bounded, until the IOPub thread has sent what was
+  queued before it (``IOPUB_WAIT_S``), time the kernel would spend waiting for the front end's
+  next request anyway. ipykernel 6 can take the next request from its queue without a trip
   through the loop, so:
 - first thing in the next cell's ``pre_run_cell``, if the callback has not run yet: the rows
   of every finished cell are on disk before the next cell's code runs (a kernel crashing in it
@@ -41,13 +45,19 @@ from .interrupts import InterruptsHeld
 
 Work = Callable[[], object]
 
+# How long the callback after the reply waits for the IOPub thread to send the idle status.
+IOPUB_WAIT_S = 0.005
+
 
 class Tail:
     """Work for right after the kernel's reply, run in order on the kernel's thread (see the
     module docstring). Made by ``for_shell``: inside a running kernel only."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
+    def __init__(self, loop: asyncio.AbstractEventLoop, iopub: Any = None):
+        """``iopub``: the kernel's IOPub thread (``schedule(function)`` runs ``function`` there,
+        after what was queued before), or None."""
         self._loop = loop
+        self._iopub = iopub
         self._thread = threading.get_ident()  # the kernel's shell thread, where work is added and run
         self._work: deque[Work] = deque()
         self._callback: asyncio.Handle | None = None
@@ -57,22 +67,37 @@ class Tail:
     def for_shell(cls, shell: Any) -> "Tail | None":
         """A tail for ``shell``'s kernel, called on its thread while a cell runs; None outside a
         kernel (no ``shell.kernel``, or no asyncio loop running the cell)."""
-        if getattr(shell, "kernel", None) is None:
+        kernel = getattr(shell, "kernel", None)
+        if kernel is None:
             return None
         try:
-            return cls(asyncio.get_running_loop())
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             return None
+        iopub = getattr(kernel, "iopub_thread", None)
+        return cls(loop, iopub if callable(getattr(iopub, "schedule", None)) else None)
 
     def add(self, work: Work) -> None:
         """Run ``work`` after the reply (kernel thread), after the work added before it."""
         self._work.append(work)
         if self._callback is None:
-            self._callback = self._loop.call_soon(self.run)
+            self._callback = self._loop.call_soon(self._after_reply)
 
     @property
     def pending(self) -> bool:
         return bool(self._work)
+
+    def _after_reply(self) -> None:
+        """The loop's callback: once the IOPub thread has sent the reply's idle status, run."""
+        self._callback = None
+        if self._iopub is not None and self._work:
+            sent = threading.Event()
+            try:
+                self._iopub.schedule(sent.set)
+                sent.wait(IOPUB_WAIT_S)
+            except Exception as error:  # a kernel whose IOPub thread works otherwise: run at once
+                problems.note("carbon_magic waiting for IOPub", error)
+        self.run()
 
     def run(self) -> None:
         """Run every pending work now, in order; one that raises is counted in ``core.problems``
