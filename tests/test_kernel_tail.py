@@ -200,3 +200,40 @@ def test_a_shell_outside_a_kernel_records_and_writes_inline_even_in_a_running_lo
     finally:
         shell.run_cell("%carbon off", store_history=True)
         shell.extension_manager.unload_extension("carbon_magic")
+
+
+def test_work_left_for_after_the_reply_runs_before_the_next_cell_and_holds_its_tracker(isolated, monkeypatch):
+    """The mechanics without a kernel's timing: an InteractiveShell taken for a kernel's, its
+    cells run inside a running loop that is never let run its callbacks (as ipykernel 6 may
+    take queued cells): each cell's work waits, and runs first thing in the next cell, when
+    the records are read and at unload; a tracker goes back to the pool only with its work."""
+    from carbon_magic.ipython.extension import get_session
+
+    from .ipython_helpers import drain_outputs
+
+    shell = loaded_shell(monkeypatch)
+    session = get_session(shell)
+    assert session is not None
+    monkeypatch.setattr(shell, "kernel", object(), raising=False)
+
+    def rows() -> list[str]:
+        drain_outputs()
+        path = isolated / "carbon_cells.csv"
+        return [row["first_line"] for row in read_csv(path)[1]] if path.exists() else []
+
+    async def cells() -> None:
+        shell.run_cell("%%carbon --quiet\nfirst = 1", store_history=True)
+        (entry,) = session.pool._entries.values()
+        assert session._tail is not None and session._tail.pending
+        assert entry.idle == [] and session._records == [] and rows() == []  # its tracker waits with its work
+        shell.run_cell("%%carbon --quiet\nsecond = 2", store_history=True)  # a second tracker: the first is not free
+        assert [r.first_line for r in session._records] == ["first = 1"] and rows() == ["first = 1"]
+        assert len(entry.idle) == 1 and session._tail.pending
+        assert [r.first_line for r in session.records] == ["first = 1", "second = 2"]  # a reader settles first
+        assert len(entry.idle) == 2 and rows() == ["first = 1", "second = 2"]
+        shell.run_cell("%%carbon --quiet\nthird = 3", store_history=True)
+        assert session._tail.pending
+        shell.extension_manager.unload_extension("carbon_magic")
+        assert rows() == ["first = 1", "second = 2", "third = 3"]
+
+    asyncio.run(cells())
