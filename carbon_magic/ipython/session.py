@@ -70,9 +70,10 @@ _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 OUTPUT_BACKLOG_RECORDS = 256
 OUTPUT_CATCH_UP_S = 5.0
 # A cell's rows are usually on disk right after it ends (appended on the kernel's thread, in a
-# kernel right after its reply: see csv_file.RowAppender.append_now and tail.py). Rows left to the worker (the file's lock busy, a header to
-# write, a network disk, ...) are waited for (bounded) before the next cell runs, so that a
-# kernel dying in that cell (a segfault, the OOM killer) loses at most the cell in flight.
+# kernel right after its reply: see csv_file.RowAppender.append_now and tail.py). Rows left to
+# the worker (the file's lock busy, a header to write, a network disk, ...) are waited for
+# (bounded) before the next cell runs, so that a kernel dying in that cell (a segfault, the OOM
+# killer) loses at most the cell in flight.
 # A wait that timed out (a hung disk) is not repeated until the worker has caught up.
 ROWS_WRITTEN_WAIT_S = 2.0
 
