@@ -175,17 +175,22 @@ def test_a_shell_outside_a_kernel_records_and_writes_inline_even_in_a_running_lo
     from carbon_magic.ipython.extension import get_session
     from carbon_magic.ipython.tail import Tail
 
+    from .ipython_helpers import drain_outputs
+
     shell = loaded_shell(monkeypatch)
     try:
         shell.run_cell("%carbon on --quiet", store_history=True)
         shell.run_cell("first = 1", store_history=True)
         session = get_session(shell)
         assert session is not None
-        result = shell.run_cell("import asyncio\nawait asyncio.sleep(0)", store_history=True)  # in IPython's loop
-        assert result.success
-        assert len(session._records) == 2  # recorded inline: nothing left for later
-        rows = read_csv(isolated / "carbon_cells.csv")[1]
-        assert [row["first_line"] for row in rows][-1] == "import asyncio"
+
+        async def cell_in_a_running_loop() -> list[str]:
+            shell.run_cell("second = 2", store_history=True)
+            drain_outputs()  # (a new file's header goes through the lane) before anything else runs
+            return [row["first_line"] for row in read_csv(isolated / "carbon_cells.csv")[1]]
+
+        assert asyncio.run(cell_in_a_running_loop()) == ["first = 1", "second = 2"]  # written inline
+        assert len(session._records) == 2 and session._tail is None
 
         async def tail_of(target):
             return Tail.for_shell(target)
