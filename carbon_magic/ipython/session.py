@@ -244,14 +244,14 @@ class Session:
         """One record per closed window, in order. Read on the kernel's thread, the records whose
         bookkeeping waits for after the kernel's reply are made first (tail.py): no reader sees
         a window closed and not recorded."""
-        if self._tail is not None:
-            self._tail.settle()
+        self.settle()
         return self._records
 
     def settle(self) -> None:
-        """Finish the bookkeeping of closed windows now (``tail.py``): records, rows, listeners."""
+        """Finish the bookkeeping of closed windows now (``tail.py``): records, rows, listeners
+        (on the kernel's thread; elsewhere it runs there, right after the reply)."""
         if self._tail is not None:
-            self._tail.run()
+            self._tail.settle()
 
     def close(self, window: TrackedWindow, status: str, line: str | None = None, *,
               after_reply: bool = False) -> CellRecord | None:
@@ -295,7 +295,7 @@ class Session:
             self._tail = Tail.for_shell(self.shell)
             if self._tail is not None:
                 current_runtime().before_exit(("carbon_magic session", id(self)), self._tail.run)
-        return self._tail
+        return self._tail if self._tail is not None and self._tail.on_its_thread() else None
 
     def _record_ending(self, finaliser: "_Finaliser", ending: "Ending", tail: Tail | None = None) -> CellRecord | None:
         """The record of an ended window; with ``tail``, its outputs and bookkeeping are left there."""

@@ -27,7 +27,8 @@ runs it:
   unload and at interpreter exit (``Runtime.before_exit``), before the output lanes flush.
 
 Outside a kernel (terminal IPython, an ``InteractiveShell`` with no running loop) there is no
-reply to answer first: ``for_shell`` gives no tail and the work runs inline as before.
+reply to answer first: ``for_shell`` gives no tail and the work runs inline as before; so does
+a cell run on another thread than the tail's (an ipykernel 7 subshell).
 Ctrl-C: work run from the loop runs after ipykernel's ``post_handler_hook`` put back the
 kernel's SIGINT handler, which ignores it; work run in a cell's hooks or magics is held from
 Ctrl-C here (``interrupts.py``), so a record is never left half made.
@@ -121,7 +122,12 @@ class Tail:
             self._running = False
         held.deliver()
 
+    def on_its_thread(self) -> bool:
+        """Whether the caller is on the thread this tail's work runs on (the kernel's shell
+        thread; an ipykernel 7 subshell runs cells on a thread and loop of its own)."""
+        return threading.get_ident() == self._thread
+
     def settle(self) -> None:
-        """``run``, when called on the kernel's thread (elsewhere the work waits for it)."""
-        if self._work and threading.get_ident() == self._thread:
+        """``run``, when called on the tail's thread (elsewhere the work waits for it)."""
+        if self._work and self.on_its_thread():
             self.run()
