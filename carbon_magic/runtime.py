@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from typing import Callable, Hashable
 
 from .cluster.monitor import ClusterMonitor
 from .core.forks import ForkGuard
@@ -38,6 +39,16 @@ class Runtime:
         self.telemetry = TelemetryLifecycle(self.samplers)
         self.location = LocationService(samplers_running=self.samplers.any_running)
         self.cluster = ClusterMonitor()
+        self._before_exit: dict[Hashable, Callable[[], None]] = {}
+
+    def before_exit(self, key: Hashable, hook: Callable[[], None] | None) -> None:
+        """Run ``hook`` first at interpreter exit, before the lanes flush: work that still makes
+        records (a kernel's cell bookkeeping left for after its reply, ``ipython/tail.py``);
+        ``hook=None`` forgets the hook of ``key``."""
+        if hook is None:
+            self._before_exit.pop(key, None)
+        else:
+            self._before_exit[key] = hook
 
     def close(self) -> None:
         """Stop every service's threads and forget what they hold; nothing is published after."""
@@ -57,8 +68,13 @@ class Runtime:
         self.forks.after_fork_in_child()
 
     def at_exit(self) -> None:
-        """Interpreter exit: the telemetry summary (at most 2 s), then the lanes' flush and
-        the outputs' exit hooks (bounded, see ``core.lanes``)."""
+        """Interpreter exit: the ``before_exit`` hooks, the telemetry summary (at most 2 s), then
+        the lanes' flush and the outputs' exit hooks (bounded, see ``core.lanes``)."""
+        for key, hook in list(self._before_exit.items()):
+            try:
+                hook()
+            except Exception as error:
+                problems.note(f"exit hook {key}", error)
         self.telemetry.at_exit()
         self.lanes.flush_at_exit()
 

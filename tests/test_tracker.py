@@ -345,3 +345,45 @@ def test_run_ids_are_the_version_4_uuids_of_their_random_bits():
         run_id = ids.new()
         assert run_id == str(uuid.UUID(int=expected.getrandbits(128), version=4))
         assert uuid.UUID(run_id).version == 4
+
+
+def test_a_stop_split_in_end_and_finish_leaves_the_outputs_to_later():
+    """``end`` reads the window's end; ``finish(later=)`` makes the record now and hands the
+    outputs' calls of a record final at once to ``later`` (the extension's tail, after the
+    kernel's reply), in order: the run's record, then its tasks'."""
+    from carbon_magic.core.config import resolve_config
+    from carbon_magic.core.tracker import Tracker
+    from carbon_magic.runtime import current_runtime
+
+    class Sink:
+        wants_live = False
+
+        def __init__(self):
+            self.calls = []
+
+        def out(self, total, delta):
+            self.calls.append(("out", total.run_id))
+
+        def task_out(self, tasks, experiment_name):
+            self.calls.append(("task_out", [task.extra["task_name"] for task in tasks]))
+
+        def wait(self, timeout_s):
+            return True
+
+    runtime = current_runtime()
+    sink = Sink()
+    tracker = Tracker(resolve_config(MEASURED), sink, samplers=runtime.samplers, location=runtime.location)
+    tracker.start()
+    tracker.start_task("t1")
+    ending = tracker.end()
+    assert ending is not None and not tracker.running
+    later = []
+    tracker.finish(ending, wait=False, later=later.append)
+    data = tracker.final_emissions_data
+    assert data is not None and data.run_id == ending.run.run_id and not data.provisional
+    assert sink.calls == [] and len(later) == 1
+    later[0]()
+    assert sink.calls == [("out", data.run_id), ("task_out", ["t1"])]
+    tracker.start()  # the outputs waited; the tracker did not
+    assert tracker.stop(wait=False) is not None
+    assert sink.calls[-1] == ("out", tracker.final_emissions_data.run_id)  # no later: at once

@@ -8,6 +8,7 @@ Outputs are reached through an OutputSink (built above core, in ``carbon_magic.o
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -175,6 +176,18 @@ class _Finished:
     def wait(self, timeout_s: float) -> bool:
         assert self._event is not None, "made without an Event: stop(wait=False)"
         return self._event.wait(timeout_s)
+
+
+@dataclass(frozen=True)
+class Ending:
+    """A window whose end is read (``Tracker.end``) and whose record is not yet made
+    (``Tracker.finish``): its run, end reading, finished tasks and the cluster's part (asked
+    for at the end; None without a cluster)."""
+
+    run: _Run
+    end: Reading
+    tasks: list[_Task]
+    remote_part: "Future[RemotePart | None] | None" = None
 
 
 class Tracker:
@@ -379,7 +392,19 @@ class Tracker:
         is read, for a location still being resolved (at most ``location_timeout_secs`` +
         LOCATION_WAIT_MARGIN_S; a record built without it says the location was pending);
         the magics pass False so a cell never waits.
+
+        ``stop`` is ``end`` (the window's end reading) then ``finish`` (its record and outputs):
+        the extension calls the two itself, so that in a kernel what can wait for the kernel's
+        reply does (``carbon_magic.ipython.tail``).
         """
+        ending = self.end()
+        if ending is None:
+            return None
+        return self.finish(ending, wait, on_final)
+
+    def end(self) -> "Ending | None":
+        """The window's end: read it and end the run (the tracker can start again at once);
+        None (with a warning) if it was not running. ``finish`` makes its record."""
         with self._lock:
             run = self._run
             if run is None:
@@ -387,9 +412,6 @@ class Tracker:
                 return None
             self._synchronise()
             end = self._read()
-            if wait:  # a script: build the record on the location, not on one still pending
-                wait_s = self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S
-                self._location_service.wait_for(self.config, wait_s)
             for name in list(self._tasks):
                 self._finish_task(name, end)
             self._run = None
@@ -399,16 +421,36 @@ class Tracker:
             tasks, self._finished_tasks = self._finished_tasks, []
             if self._machine_lock is not None:
                 self._machine_lock.release()
+            remote_part: Future[RemotePart | None] | None = None
+            if run.remote is not None:  # the cluster's end readings are asked for now, at the end
+                remote_part = Future()
+                self._finish_remote(run.remote, remote_part.set_result)
+            return Ending(run, end, tasks, remote_part)
+
+    def finish(self, ending: "Ending", wait: bool = True, on_final: Callable[[EmissionsData], None] | None = None,
+               later: Callable[[Callable[[], None]], None] | None = None) -> float | None:
+        """The record of an ended window (``end``) and its outputs; ``wait`` and ``on_final`` as
+        for ``stop``. ``later``: where the outputs' calls of a record final at once go (called
+        with one function, to run soon on this thread: the extension's tail), so the record is
+        ready now and its rows are written when the caller chooses; a record finalised later,
+        on another thread, goes to the outputs from there as always."""
+        run, end, tasks = ending.run, ending.end, ending.tasks
+        with self._lock:
+            if wait:  # a script: build the record on the location, not on one still pending
+                wait_s = self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S
+                self._location_service.wait_for(self.config, wait_s)
             finished = _Finished(wait)
+            caller = threading.get_ident()
 
             def finalise(settled: tuple[Reading, ...], remote: RemotePart | None) -> None:
-                self._finalise(run, tasks, settled, on_final, remote)
+                defer = later if threading.get_ident() == caller else None  # final at once, inside when_settled
+                self._finalise(run, tasks, settled, on_final, remote, defer)
                 finished.set()
 
             task_parts = [task.part for task in tasks if task.part is not None]
             join = _FinalJoin(finalise, remotes=(run.remote is not None) + len(task_parts))
-            if run.remote is not None:
-                self._finish_remote(run.remote, join.remote_done)
+            if ending.remote_part is not None:  # at once for a part already there
+                ending.remote_part.add_done_callback(lambda part: join.remote_done(part.result()))
             for part in task_parts:  # at once for a part already there
                 part.add_done_callback(lambda _part: join.one_done())
             readings = [run.start, end]
@@ -416,6 +458,7 @@ class Tracker:
                 assert task.end is not None  # _finish_task sets it before it lists the task as finished
                 readings += (task.start, task.end)
             self._sampler.when_settled(tuple(readings), join.settled)  # at once when nothing is provisional
+            later = None  # from here on, a record finalised on this thread is a later one: outputs at once
             if not finished.is_set():  # provisional until the GPUs settle and the cluster answers
                 record = self.record(self.window(run.start, end), run.run_id)
                 self.final_emissions_data = record.replace(provisional=True) if run.remote is not None else record
@@ -439,23 +482,33 @@ class Tracker:
     def _finalise(
         self, run: _Run, tasks: list[_Task], settled: tuple[Reading, ...],
         on_final: Callable[[EmissionsData], None] | None, remote: RemotePart | None = None,
+        later: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         """The final records of a run and its tasks, from settled readings (and the cluster's
-        part of the run), to the outputs."""
+        part of the run), to the outputs (through ``later`` when given: see ``finish``)."""
         total = self.record(self.window(settled[0], settled[1]), run.run_id, remote)
         with self._lock:  # stop() may be setting the provisional record right now
             self.final_emissions_data = total
             self.final_emissions = total.emissions
-        self._emit_out(run, total)
+        task_records = None
         if tasks and self._sink is not None:
             task_readings = settled[2:]
-            records = [  # the join waited for every task's cluster part
+            task_records = [  # the join waited for every task's cluster part
                 self._task_record(task, task_readings[2 * i], task_readings[2 * i + 1], run.run_id)
                 for i, task in enumerate(tasks)
             ]
-            self._sink.task_out(records, self.config["experiment_name"] or self.config["project_name"])
+        if later is None:
+            self._send_final(run, total, task_records)
+        else:
+            later(functools.partial(self._send_final, run, total, task_records))
         if on_final is not None:
             on_final(total)
+
+    def _send_final(self, run: _Run, total: EmissionsData, task_records: list[EmissionsData] | None) -> None:
+        """A run's final record, and its tasks', to the outputs."""
+        self._emit_out(run, total)
+        if task_records and self._sink is not None:
+            self._sink.task_out(task_records, self.config["experiment_name"] or self.config["project_name"])
 
     def _emit_out(self, run: _Run, total: EmissionsData) -> None:
         if self._sink is not None:

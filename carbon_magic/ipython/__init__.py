@@ -4,7 +4,8 @@ Modules, one job each: ``extension`` (load/unload, hooks), ``shell_events`` (our
 off IPython's events at unload), ``magics`` (the magics) with ``magic_help`` (their short and
 full help), ``options`` (their command-line options; ``history_scrub`` takes a refused secret
 out of the input history), ``traitlets_config`` (the configuration class),
-``session`` (the kernel's cell history), ``records`` (what it holds), ``pool`` (reused
+``session`` (the kernel's cell history), ``tail`` (a cell's bookkeeping, right after the
+kernel's reply), ``records`` (what it holds), ``pool`` (reused
 configs and trackers), ``tracked_cells`` (a ``%%carbon`` cell run as the plain cell it wraps),
 ``execute`` (a ``%carbon`` statement or nested body run as IPython runs a cell), ``interrupts``
 (Ctrl-C held back around a record), ``route`` (output from other threads), ``log_route`` (background warnings to the

@@ -134,6 +134,7 @@ class CarbonExtension:
         from ..runtime import current_runtime
         from . import display
 
+        self.session.settle()  # the last cell's bookkeeping, while every listener still listens (tail.py)
         if self.sidebar is not None:
             self.sidebar.close()
             self.sidebar = None

@@ -8,11 +8,17 @@ through the output lanes, and tells its listeners.
 Listeners (the live panel, the JupyterLab sidebar's comm) are objects with any of::
 
     cell_started(window: TrackedWindow)                    # a window opened (tracker running)
+    cell_ended(window: TrackedWindow) -> bool              # its end is read; True: the listener
+                                                           # shows its record in the cell (the
+                                                           # live panel), so it is made at once
     cell_finished(record: CellRecord, data: EmissionsData)    # it closed; data = full record,
                                                               # provisional for GPUs (see below)
     cell_finalized(record: CellRecord, data: EmissionsData)   # its final figures
 
-``cell_started`` and ``cell_finished`` are called on the kernel's main thread.
+``cell_started``, ``cell_ended`` and ``cell_finished`` are called on the kernel's main thread.
+In a kernel, a cell's ``cell_finished`` (with its record and CSV rows) comes right after the
+kernel's reply to it, before anything else runs (``tail.py``), unless a ``cell_ended`` asked
+for the record at once.
 ``cell_finalized`` follows ``cell_finished``: at once (same thread) when the figures are
 already final, else from the GPU poller thread about two counter updates later (NVML's
 energy counter changes only every ~100 ms). A listener that raises is counted in
@@ -21,6 +27,7 @@ energy counter changes only every ~100 ms). A listener that raises is counted in
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import sys
@@ -41,9 +48,10 @@ from .pending_clear import PendingClear
 from .pool import TrackerPool
 from .records import CellInfo, CellRecord, TrackedWindow, first_line
 from .route import publish_in_order
+from .tail import Tail
 
 if TYPE_CHECKING:
-    from ..core.tracker import Tracker
+    from ..core.tracker import Ending, Tracker
     from ..outputs.cells_file import CellsFile
 
 # A stopped tracker and its per-cell file, taken from the pool for a window (Session.reserve).
@@ -61,10 +69,11 @@ _LINE_MAGIC = re.compile(r"(?:[\w.]+\s*=\s*)?%carbon(\s|$)")
 # queue would grow without bound; every so many records the session waits (bounded) for it.
 OUTPUT_BACKLOG_RECORDS = 256
 OUTPUT_CATCH_UP_S = 5.0
-# A cell's rows are usually on disk when it ends (appended on the kernel's thread: see
-# csv_file.RowAppender.append_now). Rows left to the worker (the file's lock busy, a header to
-# write, a network disk, ...) are waited for (bounded) before the next cell runs, so that a
-# kernel dying in that cell (a segfault, the OOM killer) loses at most the cell in flight.
+# A cell's rows are usually on disk right after it ends (appended on the kernel's thread, in a
+# kernel right after its reply: see csv_file.RowAppender.append_now and tail.py). Rows left to
+# the worker (the file's lock busy, a header to write, a network disk, ...) are waited for
+# (bounded) before the next cell runs, so that a kernel dying in that cell (a segfault, the OOM
+# killer) loses at most the cell in flight.
 # A wait that timed out (a hung disk) is not repeated until the worker has caught up.
 ROWS_WRITTEN_WAIT_S = 2.0
 
@@ -152,7 +161,8 @@ class Session:
         self.settings = settings
         self.log_route = log_route
         self.pool = TrackerPool(settings)
-        self.records: list[CellRecord] = []
+        self._records: list[CellRecord] = []
+        self._tail: Tail | None = None  # in a kernel: cells' bookkeeping for after the reply (tail.py)
         self.spans: dict[str, TrackedWindow] = {}
         self.auto: TrackOptions | None = None
         self.cell = CellInfo(None, None, "")
@@ -179,6 +189,19 @@ class Session:
     def remove_listener(self, listener: Any) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
+
+    def _asked(self, method: str, *args: Any) -> bool:
+        """Whether a listener's ``method(*args)`` returned True (one that raises is counted)."""
+        asked = False
+        for listener in list(self._listeners):
+            function: Callable | None = getattr(listener, method, None)
+            if function is None:
+                continue
+            try:
+                asked = bool(function(*args)) or asked
+            except Exception as error:
+                problems.note(f"listener {type(listener).__name__}.{method}", error)
+        return asked
 
     def _tell(self, method: str, *args: Any) -> None:
         for listener in list(self._listeners):
@@ -216,12 +239,33 @@ class Session:
         self._tell("cell_started", window)
         return window
 
-    def close(self, window: TrackedWindow, status: str, line: str | None = None) -> CellRecord | None:
+    @property
+    def records(self) -> list[CellRecord]:
+        """One record per closed window, in order. Read on the kernel's thread, the records whose
+        bookkeeping waits for after the kernel's reply are made first (tail.py): no reader sees
+        a window closed and not recorded."""
+        self.settle()
+        return self._records
+
+    def settle(self) -> None:
+        """Finish the bookkeeping of closed windows now (``tail.py``): records, rows, listeners
+        (on the kernel's thread; elsewhere it runs there, right after the reply)."""
+        if self._tail is not None:
+            self._tail.settle()
+
+    def close(self, window: TrackedWindow, status: str, line: str | None = None, *,
+              after_reply: bool = False) -> CellRecord | None:
         """Stop a window and record it (None if its tracker could not measure it).
 
         The record is provisional while a GPU counter has not yet been seen to change after
         both boundaries (about two updates); it is replaced by the final one, written to the
         per-cell file and told to listeners as ``cell_finalized`` when that arrives.
+
+        ``after_reply`` (a cell's own window, from ``post_run_cell``): inside a kernel only the
+        window's end is read now; what can wait for the kernel's reply waits (``tail.py``): a
+        quiet window is recorded then (None now), a window with a summary has its record now
+        and its rows, listeners and per-cell row then. Its tracker goes back to the pool then.
+        A window whose record a listener shows in the cell (``cell_ended``) is recorded now.
         """
         if self._summary_due(window):
             self.pending_clear.summaries_due -= 1
@@ -231,24 +275,58 @@ class Session:
             return None
         finaliser = _Finaliser(self, window, status, line if line is not None else window.cell.first_line)
         try:
-            tracker.stop(wait=False, on_final=finaliser.final)
-            data = tracker.final_emissions_data
+            ending = tracker.end()
         except Exception as error:  # tracking must never break the cell
             problems.note(f"carbon_magic {window.kind}", error)
-            return None
-        finally:
+            ending = None
+        if ending is None:
             self.pool.release(tracker)
+            return None
+        shown_now = self._asked("cell_ended", window)  # a live panel freezes into the record before the reply
+        tail = self._tail_for_cell() if after_reply and not shown_now else None
+        if tail is not None and not self._summary_due(window):
+            tail.add(functools.partial(self._record_ending, finaliser, ending))
+            return None
+        return self._record_ending(finaliser, ending, tail)
+
+    def _tail_for_cell(self) -> Tail | None:
+        """The kernel's tail (made once, on the kernel's thread while a cell runs); None outside a kernel."""
+        if self._tail is None:
+            self._tail = Tail.for_shell(self.shell)
+            if self._tail is not None:
+                current_runtime().before_exit(("carbon_magic session", id(self)), self._tail.run)
+        return self._tail if self._tail is not None and self._tail.on_its_thread() else None
+
+    def _record_ending(self, finaliser: "_Finaliser", ending: "Ending", tail: Tail | None = None) -> CellRecord | None:
+        """The record of an ended window; with ``tail``, its outputs and bookkeeping are left there."""
+        tracker = finaliser.window.tracker
+        try:
+            tracker.finish(ending, wait=False, on_final=finaliser.final, later=tail.add if tail is not None else None)
+            data = tracker.final_emissions_data
+        except Exception as error:  # tracking must never break the cell
+            problems.note(f"carbon_magic {finaliser.window.kind}", error)
+            data = None
         if data is None:
+            self.pool.release(tracker)
             return None
         record = self._record(finaliser, data)
-        self.records.append(record)
+        if tail is None:
+            self._keep(finaliser, record, data)
+        else:
+            tail.add(functools.partial(self._keep, finaliser, record, data))
+        return record
+
+    def _keep(self, finaliser: "_Finaliser", record: CellRecord, data: Any) -> None:
+        """A window's record into the history, told to the listeners, its per-cell row written
+        (now if final); its tracker back to the pool for the next window."""
+        self.pool.release(finaliser.window.tracker)
+        self._records.append(record)
         self._tell("cell_finished", record, data)
-        finaliser.attach(len(self.records) - 1, record, data)
+        finaliser.attach(len(self._records) - 1, record, data)
         self._since_catch_up += 1
         if self._since_catch_up >= OUTPUT_BACKLOG_RECORDS:
             self._since_catch_up = 0
             current_runtime().lanes.main.drain(OUTPUT_CATCH_UP_S)  # at once when the worker is idle, as it is between cells
-        return record
 
     @staticmethod
     def _summary_due(window: TrackedWindow) -> bool:
@@ -279,7 +357,7 @@ class Session:
         """A window's final figures: replace its record, write its row, tell the listeners."""
         if record is None:
             record = self._record(finaliser, data)
-            self.records[index] = record
+            self._records[index] = record
         if finaliser.window.cells_file is not None:
             finaliser.window.cells_file.add(record.cell_fields(), data)
         self._send_as_task(finaliser.window, record, data)
@@ -362,6 +440,7 @@ class Session:
         self._cell_info = info
         opening, self._opening = self._opening or InterruptsHeld().hold(), None  # held since pre_execute
         with opening:  # a Ctrl-C in the wait or the opening: see below
+            self.settle()  # the last cell's bookkeeping, if the loop has not run it yet (tail.py)
             self._wait_for_rows()
             self.pending_clear.new_cell()
             raw = info.raw_cell or ""
@@ -398,7 +477,7 @@ class Session:
         with closing or InterruptsHeld() as closing:
             window, self._auto_window = self._auto_window, None
             if window is not None:
-                self.show_summary(window, self.close(window, status_of(_cell_error(result))))
+                self.show_summary(window, self.close(window, status_of(_cell_error(result)), after_reply=True))
         closing.deliver()  # the cell is recorded; IPython reports the interrupt as an error in this hook
 
     def _wait_for_rows(self) -> None:
@@ -463,7 +542,11 @@ class Session:
         return windows
 
     def shutdown(self) -> list[CellRecord]:
-        """Extension unload: stop auto mode, close running spans (recorded), forget trackers."""
+        """Extension unload: finish the bookkeeping left for after the reply, stop auto mode,
+        close running spans (recorded), forget trackers."""
+        self.settle()
+        if self._tail is not None:
+            current_runtime().before_exit(("carbon_magic session", id(self)), None)
         self.auto = None
         closed = [record for name in list(self.spans) if (record := self.stop_span(name)[1]) is not None]
         if self._auto_window is not None:

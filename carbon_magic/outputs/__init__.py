@@ -1,7 +1,9 @@
 """Outputs: where finished and live measurements go. All of them run on output lanes
 (``core.lanes``), never on the cell's thread; none can slow or break a cell. The one
 exception, a CSV row that is one plain append to a local file whose lock is free, is
-written at once (``_Route``): no thread to wake, no row left in flight.
+written at once on the caller's thread (``_Route``): no thread to wake, no row left in flight.
+The caller chooses when: a kernel's cell writes its rows right after the kernel's reply
+(``Tracker.finish(later=)``, queued by the IPython extension).
 
 Selected as CodeCarbon selects them: ``output_methods`` (csv, api, logger, prometheus,
 logfire) or else the ``save_to_*`` flags; ``emissions_endpoint`` adds the HTTP output;

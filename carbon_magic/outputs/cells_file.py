@@ -15,7 +15,8 @@ the totals (``carbon_magic.cluster``: energy kWh, CO2 kg, each host's figures as
 
 Rows are written through ``csv_file.RowAppender`` (whole or not at all, never interleaved
 with another kernel's; kept for the next write when one fails): at once when that is one
-plain append (``append_now``: a cell's row is on disk when the cell ends), else on the main
+plain append (``append_now``: a cell's row is on disk when the cell's bookkeeping runs, in a
+kernel right after its reply and before the next cell), else on the main
 output lane. Rows that arrive while a write is pending join it, so cells in quick succession
 cost one file write, not one each.
 """

@@ -22,6 +22,9 @@ How updates flow, so that a cell never waits for the panel:
 - ``update`` (panel lane): the running window ``tracker.window(start, reading)`` and its
   record ``tracker.record(window, run_id)``, the same arithmetic as the final record;
   then the widgets change (two small messages, a bounded series).
+- ``cell_ended`` (kernel thread, the window's end just read): a panel still pending is never
+  shown; a shown one asks the session for the record at once (``Session.close``), so that it
+  freezes before the kernel's reply rather than after it (``ipython/tail.py``).
 - ``cell_finished`` (kernel thread): stop the ticks, and replace the widgets in the output
   with the frozen panel (static HTML of the final, exact figures, with the one-line summary
   as its text), which outlives the kernel; the widgets go back to the pool.
@@ -215,6 +218,14 @@ class LiveCell:
                         self.measured, bands_of(self.tracker.sampler.bands().items(), power_now))
 
     # -- frozen -------------------------------------------------------------------------------
+    def end(self) -> bool:
+        """Kernel thread, at the window's end: a panel not shown yet never is; True if one is
+        shown (``finish`` freezes it)."""
+        with self.lock:
+            if self.state == "pending":
+                self.state = "frozen"
+            return self.state == "live"
+
     def finish(self, record: "CellRecord", data: "EmissionsData") -> bool:
         """Kernel thread, as the cell ends: stop updates; freeze the panel if it was shown.
         True if the frozen panel now stands in the output (it carries the summary)."""
@@ -380,6 +391,11 @@ class LivePanel:
         if not window.quiet:  # a quiet cell has no summary to fill a place it never shows
             cell.keep_place()
         current_runtime().lanes.lane(LANE).submit_after(cell.update_s, "live panel", cell.begin)
+
+    def cell_ended(self, window: "TrackedWindow") -> bool:
+        """True when this window's panel is shown: its record is wanted before the reply."""
+        cell = self._active
+        return cell is not None and cell.window is window and cell.end()
 
     def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:
         with self._lock:
