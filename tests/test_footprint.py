@@ -234,3 +234,14 @@ def test_a_records_figures_are_exactly_the_sums_of_its_parts_footprint_on_or_off
     defaults = {f.name: f.default for f in dataclasses.fields(EmissionsData)}
     assert [getattr(off, name) for name in FOOTPRINT_COLUMNS] == [defaults[name] for name in FOOTPRINT_COLUMNS]
     assert dataclasses.replace(off, **{name: getattr(data, name) for name in FOOTPRINT_COLUMNS}) == data
+
+
+def test_a_trackers_footprint_is_kept_between_records_and_follows_a_new_location():
+    import dataclasses
+
+    tracker = EmissionsTracker(**OFFLINE, country_iso_code="FRA")
+    first = tracker.footprint()
+    assert tracker.footprint() is first and first.embodied is not None
+    tracker._location = dataclasses.replace(tracker._location, country_iso_code="CAN", region="QC")
+    moved = tracker.footprint()
+    assert moved is not first and moved.water.offsite.label.startswith("Quebec") and moved.embodied is first.embodied
