@@ -35,7 +35,6 @@ def p10_us(call: Callable[[], Any], batch: int = BATCH, batches: int = BATCHES) 
 def pieces() -> dict[str, Callable[[], Any]]:
     """Each piece of the record and rows path as a call, on a tracker of this machine."""
     from carbon_magic.core.config import resolve_config
-    from carbon_magic.core.record import build_record
     from carbon_magic.core.tracker import Tracker
     from carbon_magic.ipython.records import CellInfo, CellRecord, TrackedWindow
     from carbon_magic.ipython.totals import RunningTotals, Share
@@ -56,7 +55,6 @@ def pieces() -> dict[str, Callable[[], Any]]:
     record = CellRecord.finished(tracked, "ok", two[0], "x = 1", two[0].intensity_source)
     fields = record.cell_fields()
     totals = RunningTotals()
-    run = tracker.run_info("run-a") if hasattr(tracker, "run_info") else None
     turn = [0]
 
     def both_rows() -> bytes:
@@ -64,16 +62,13 @@ def pieces() -> dict[str, Callable[[], Any]]:
         data = two[turn[0]]
         return encode_rows([[codecarbon_fields(data)]]) + encode_rows([cells_row(fields, data)])
 
-    found: dict[str, Callable[[], Any]] = {
+    return {
         "Tracker.record (build_record included)": lambda: tracker.record(window, "run-a"),
         "CellRecord.finished": lambda: CellRecord.finished(tracked, "ok", two[0], "x = 1", "source"),
         "emissions.csv + carbon_cells.csv rows (encoded)": both_rows,
         "Share.of": lambda: Share.of(record),
         "RunningTotals.cell_finished": lambda: totals.cell_finished(record),
     }
-    if run is not None:
-        found["build_record alone"] = lambda: build_record(window, run)
-    return found
 
 
 def main() -> dict[str, float]:

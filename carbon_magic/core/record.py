@@ -208,6 +208,7 @@ _MEASURED = (1.0, 1.0)  # the ratio band of a component without one (measured: l
 _NO_WATER_OFFSITE = (None, None, None, None)  # water_offsite, its low, high and L/kWh: offsite_water off
 _NO_EMBODIED = (None,) * (3 + len(EMBODIED_KINDS))  # embodied_emissions, low, high and per kind: embodied off
 _NO_POWER = (0.0, 0.0, 0.0, 0.0)  # a window of no duration: no average power
+_NO_KG = (0.0, 0.0, 0.0)  # the embodied kg of a kind the machine has none of
 
 
 def footprint_values(window: Window, run: RunInfo, total_kwh: float, low: float, high: float) -> tuple[Any, ...]:
@@ -234,9 +235,13 @@ def _embodied_values(window: Window, basis: EmbodiedBasis | None) -> tuple[float
     if basis is None:
         return _NO_EMBODIED
     kinds = embodied_kg_by_kind(basis, window.duration_s, window.process_shares())
-    bands = kinds.values()
-    return (sum([band[0] for band in bands]), sum([band[1] for band in bands]), sum([band[2] for band in bands]),
-            *[kinds[kind][0] if kind in kinds else 0.0 for kind in EMBODIED_KINDS])
+    value = low = high = 0.0  # the kinds' sums, in their order (as sum() adds them)
+    for kind_value, kind_low, kind_high in kinds.values():
+        value += kind_value
+        low += kind_low
+        high += kind_high
+    get = kinds.get
+    return (value, low, high, *[get(kind, _NO_KG)[0] for kind in EMBODIED_KINDS])
 
 
 def build_record(window: Window, run: RunInfo) -> EmissionsData:
