@@ -320,6 +320,38 @@ def test_rows_are_encoded_as_the_csv_module_writes_them():
         assert csv_file.encode_rows(chunk) == expected, chunk
 
 
+def test_fields_encoded_once_are_written_as_the_csv_module_writes_them():
+    """A row holding EncodedFields (a record's CodeCarbon fields, joined once for both its rows)
+    gives the csv module's bytes for the fields spread: quoted, defused, a line break or a lone
+    empty field handed to the csv module, alone or between other fields."""
+    values = [None, 0.1, -0.0, 3, True, "", "a", "=1+2", "-x", "a,b", 'q"t', ",", "l\nb", "c\rr", "\tx", Path("p,q")]
+    groups = [tuple(values[i:i + n]) for n in (0, 1, 2, 3) for i in range(len(values) - n + 1)]
+    for group in groups:
+        for row in ([csv_file.EncodedFields(group)], ["x", csv_file.EncodedFields(group), None],
+                    [csv_file.EncodedFields(group), csv_file.EncodedFields(group[::-1])]):
+            spread = [field for item in row
+                      for field in (item.values if isinstance(item, csv_file.EncodedFields) else (item,))]
+            expected = csv_file.csv_bytes([[format_cell(value) for value in spread]])
+            assert csv_file.encode_rows([row]) == expected, row
+
+
+def test_a_records_texts_that_need_quoting_are_quoted_in_both_rows_without_the_csv_module(monkeypatch):
+    """A comma, a quote or a formula in a CodeCarbon text (the project name, the CPU model) is
+    quoted and defused in the fields encoded once, as the csv module would, in both rows."""
+    from carbon_magic.outputs.cells_file import CELL_COLUMNS, cells_row
+
+    data = a_record(project_name='=a, "b"', cpu_model="Xeon, 8 cores", run_id="-r")
+    cell = {"label": "c,1", "execution_count": 3, "first_line": 'print("x")'}
+    expected = [csv_file.csv_bytes([[format_cell(value) for value in values]])
+                for values in (data.csv_values(), [*map(cell.get, CELL_COLUMNS), *data.csv_values(),
+                                                   *cells_row(cell, data)[6:]])]
+    monkeypatch.setattr(csv_file, "csv_bytes", lambda rows: pytest.fail("the csv module was used"))
+    emissions_row = csv_file.encode_rows([[csv_file.codecarbon_fields(data)]])
+    assert [emissions_row, csv_file.encode_rows([cells_row(cell, data)])] == expected
+    assert b',"\'=a, ""b""",' in emissions_row and b',"Xeon, 8 cores",' in emissions_row
+    assert b",'-r," in emissions_row
+
+
 def test_a_record_with_commas_in_its_texts_is_encoded_without_the_csv_module(monkeypatch):
     """A carbon_cells.csv row's water source text has commas: it is quoted directly, not handed
     to the csv module (several times slower per row)."""

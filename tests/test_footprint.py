@@ -197,3 +197,51 @@ def test_a_process_mode_record_has_less_embodied_than_the_machines():
     per_second_machine = machine.embodied_emissions / machine.duration
     per_second_process = process.embodied_emissions / process.duration
     assert 0 < per_second_process < per_second_machine
+
+
+def test_a_records_figures_are_exactly_the_sums_of_its_parts_footprint_on_or_off():
+    """build_record's per-kind lists and positional fields (issue 17) keep every figure's
+    arithmetic: kWh per kind with PUE, their sum, the band, water and embodied by kind."""
+    import dataclasses
+
+    from carbon_magic.core.record import FOOTPRINT_COLUMNS, EmissionsData, RunInfo, build_record
+    from carbon_magic.core.units import j_to_kwh
+
+    tracker = EmissionsTracker(**OFFLINE, country_iso_code="FRA", pue=1.3, wue=1.7)
+    tracker.start()
+    time.sleep(0.02)
+    window = tracker.window(tracker.start_reading, tracker.sampler.read())
+    tracker.stop()
+    bands = {"cpu": (0.5, 2.0)}
+    run = RunInfo("p", "r", None, "machine", 1.3, 1.7, tracker._location, tracker._intensity, tracker.sampler.facts,
+                  ("A", "B", "A"), bands, tracker.footprint())
+    data = build_record(window, run)
+    energy_j = window.energy_j()
+    kwh = {kind: j_to_kwh(sum(j for c, j in energy_j.items() if c.split(":")[0] == kind)) * 1.3
+           for kind in ("cpu", "gpu", "ram", "platform")}
+    assert (data.cpu_energy, data.gpu_energy, data.ram_energy, data.platform_energy) == tuple(kwh.values())
+    assert data.energy_consumed == sum(kwh.values()) and data.water_consumed == data.energy_consumed * 1.7
+    low = sum(j * bands.get(c, (1.0, 1.0))[0] for c, j in energy_j.items()) / sum(energy_j.values())
+    assert data.energy_low == data.energy_consumed * low and data.emissions_low == data.emissions * low
+    assert (data.gpu_count, data.gpu_model) == (3, "2 x A, 1 x B")
+    water = run.footprint.water
+    assert data.water_offsite_low == data.energy_consumed * low * water.offsite.low_l_per_kwh
+    assert data.water_total == data.water_onsite + data.water_offsite
+    kinds = footprint.embodied_kg(run.footprint.embodied, window.duration_s, window.process_shares())
+    assert data.embodied_emissions == sum(band.value for band in kinds.values())
+    assert [data.embodied_storage, data.embodied_gpu] == [kinds["storage"].value, 0.0]
+    off = build_record(window, dataclasses.replace(run, footprint=None))
+    defaults = {f.name: f.default for f in dataclasses.fields(EmissionsData)}
+    assert [getattr(off, name) for name in FOOTPRINT_COLUMNS] == [defaults[name] for name in FOOTPRINT_COLUMNS]
+    assert dataclasses.replace(off, **{name: getattr(data, name) for name in FOOTPRINT_COLUMNS}) == data
+
+
+def test_a_trackers_footprint_is_kept_between_records_and_follows_a_new_location():
+    import dataclasses
+
+    tracker = EmissionsTracker(**OFFLINE, country_iso_code="FRA")
+    first = tracker.footprint()
+    assert tracker.footprint() is first and first.embodied is not None
+    tracker._location = dataclasses.replace(tracker._location, country_iso_code="CAN", region="QC")
+    moved = tracker.footprint()
+    assert moved is not first and moved.water.offsite.label.startswith("Quebec") and moved.embodied is first.embodied

@@ -223,6 +223,13 @@ def embodied_kg(basis: EmbodiedBasis, duration_s: float, shares: Mapping[str, fl
     ``shares``: the process tree's share of each ledger component (empty in machine mode); parts
     without a component of their own (storage, an uncounted platform) follow the CPU's.
     """
+    return {kind: Band(*kg) for kind, kg in embodied_kg_by_kind(basis, duration_s, shares).items()}
+
+
+def embodied_kg_by_kind(basis: EmbodiedBasis, duration_s: float,
+                        shares: Mapping[str, float]) -> dict[str, tuple[float, float, float]]:
+    """``embodied_kg``'s (value, low, high) as plain tuples: what a record takes, once per cell
+    (a frozen Band per kind costs more than the arithmetic)."""
     follow = shares.get(SHARED_PARTS_FOLLOW, 1.0)
     kg_by_kind = {}
     for kind, parts in basis.rates_by_kind.items():
@@ -232,5 +239,5 @@ def embodied_kg(basis: EmbodiedBasis, duration_s: float, shares: Mapping[str, fl
             value += value_g_per_s * factor
             low += low_g_per_s * factor
             high += high_g_per_s * factor
-        kg_by_kind[kind] = Band(value, low, high)
+        kg_by_kind[kind] = (value, low, high)
     return kg_by_kind

@@ -14,10 +14,10 @@ import functools
 import operator
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 from .._version import __version__
-from .footprint import Footprint, embodied_kg
+from .footprint import EmbodiedBasis, Footprint, embodied_kg_by_kind
 from .location import Intensity, Location
 from .ledger import Window, kind_of
 from .machine import MachineFacts
@@ -152,7 +152,8 @@ _CSV_FIELDS = operator.attrgetter(*CSV_COLUMNS)  # one call for the 38 values of
 codecarbon_values: Callable[[EmissionsData], tuple[Any, ...]] = _CSV_FIELDS  # a record's CSV_COLUMNS values
 
 
-def gpu_model_text(names: Sequence[str]) -> str:
+@functools.lru_cache(maxsize=8)  # a tracker's GPUs: the same names at every record
+def gpu_model_text(names: tuple[str, ...]) -> str:
     """CodeCarbon's style: '2 x NVIDIA A100-SXM4-40GB' (several models joined by ', ')."""
     counts: dict[str, int] = {}
     for name in names:
@@ -160,9 +161,13 @@ def gpu_model_text(names: Sequence[str]) -> str:
     return ", ".join(f"{count} x {name}" for name, count in counts.items())
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RunInfo:
-    """The parts of a record that do not come from the window."""
+    """The parts of a record that do not come from the window.
+
+    Treat it as read-only; not frozen because a tracker makes one per record, and a frozen
+    dataclass of this width costs about a microsecond more to build (issue 17).
+    """
 
     project_name: str
     run_id: str
@@ -196,106 +201,87 @@ def _emissions(
 
 
 EMBODIED_KINDS = ("cpu", "gpu", "ram", "storage", "platform")
-_EMBODIED_FIELDS = tuple((kind, f"embodied_{kind}") for kind in EMBODIED_KINDS)  # kind, its EmissionsData field
+# Where each kind's energy goes in build_record's per-kind figures (cpu, gpu, ram, platform: the
+# order of EmissionsData's fields and of the kWh summed into energy_consumed).
+_KIND_INDEX = {"cpu": 0, "gpu": 1, "ram": 2, "platform": 3}
+_MEASURED = (1.0, 1.0)  # the ratio band of a component without one (measured: low = high = value)
+_NO_WATER_OFFSITE = (None, None, None, None)  # water_offsite, its low, high and L/kWh: offsite_water off
+_NO_EMBODIED = (None,) * (3 + len(EMBODIED_KINDS))  # embodied_emissions, low, high and per kind: embodied off
+_NO_POWER = (0.0, 0.0, 0.0, 0.0)  # a window of no duration: no average power
+_NO_KG = (0.0, 0.0, 0.0)  # the embodied kg of a kind the machine has none of
 
 
-def footprint_fields(window: Window, run: RunInfo, total_kwh: float, band: list[float]) -> dict[str, Any]:
-    """The record's water and embodied fields (see EmissionsData) from the run's footprint."""
+def footprint_values(window: Window, run: RunInfo, total_kwh: float, low: float, high: float) -> tuple[Any, ...]:
+    """The record's water and embodied fields (see EmissionsData), in FOOTPRINT_COLUMNS' order, from
+    the run's footprint; ``low``, ``high``: the energy's band ratios. A tuple, not a dict: the record
+    takes them positionally (once per cell)."""
     footprint = run.footprint
     if footprint is None:
-        return {}
-    onsite = footprint.water.onsite
-    fields: dict[str, Any] = {"water_onsite": total_kwh * onsite.l_per_kwh, "water_onsite_l_per_kwh": onsite.l_per_kwh,
-                              "water_onsite_source": footprint.water.onsite_text,
-                              "water_offsite_source": footprint.water.offsite_text}
-    offsite = footprint.water.offsite
-    if offsite is not None:
-        fields.update(water_offsite=total_kwh * offsite.l_per_kwh,
-                      water_offsite_low=total_kwh * band[0] * offsite.low_l_per_kwh,
-                      water_offsite_high=total_kwh * band[1] * offsite.high_l_per_kwh,
-                      water_offsite_l_per_kwh=offsite.l_per_kwh)
-    fields["water_total"] = fields["water_onsite"] + (fields.get("water_offsite") or 0.0)
-    if footprint.embodied is not None:
-        kinds = embodied_kg(footprint.embodied, window.duration_s, window.process_shares())
-        bands = kinds.values()
-        fields.update(embodied_emissions=sum(b.value for b in bands), embodied_low=sum(b.low for b in bands),
-                      embodied_high=sum(b.high for b in bands),
-                      **{name: kinds[kind].value if kind in kinds else 0.0 for kind, name in _EMBODIED_FIELDS})
-    return fields
+        return _NO_FOOTPRINT
+    water = footprint.water
+    onsite_l_per_kwh = water.onsite.l_per_kwh
+    onsite = total_kwh * onsite_l_per_kwh
+    offsite = water.offsite
+    offsite_values = _NO_WATER_OFFSITE if offsite is None else (
+        total_kwh * offsite.l_per_kwh, total_kwh * low * offsite.low_l_per_kwh,
+        total_kwh * high * offsite.high_l_per_kwh, offsite.l_per_kwh)
+    return (onsite, onsite_l_per_kwh, water.onsite_text, *offsite_values, water.offsite_text,
+            onsite + (offsite_values[0] or 0.0), *_embodied_values(window, footprint.embodied))
+
+
+def _embodied_values(window: Window, basis: EmbodiedBasis | None) -> tuple[float | None, ...]:
+    """embodied_emissions, its low and high, then the kg of each of EMBODIED_KINDS (0 for a kind
+    the machine has none of); all None when the ``embodied`` parameter is off."""
+    if basis is None:
+        return _NO_EMBODIED
+    kinds = embodied_kg_by_kind(basis, window.duration_s, window.process_shares())
+    value = low = high = 0.0  # the kinds' sums, in their order (as sum() adds them)
+    for kind_value, kind_low, kind_high in kinds.values():
+        value += kind_value
+        low += kind_low
+        high += kind_high
+    get = kinds.get
+    return (value, low, high, *[get(kind, _NO_KG)[0] for kind in EMBODIED_KINDS])
 
 
 def build_record(window: Window, run: RunInfo) -> EmissionsData:
     """The record of one window: energy with PUE, then CO2 and water.
 
     ``intensity_g_per_kwh`` is the intensity the emissions were computed with: for a live
-    intensity, the window's energy-weighted average of the values in effect.
+    intensity, the window's energy-weighted average of the values in effect. Built with
+    positional arguments and per-kind lists (it runs once per cell, on the cell's thread).
     """
     duration = window.duration_s
     energy_j = window.energy_j()
-    energy_by_kind_j = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0, "platform": 0.0}
-    band_j = [0.0, 0.0]
+    by_kind_j = [0.0, 0.0, 0.0, 0.0]  # _KIND_INDEX's order
+    low_j = high_j = 0.0
+    bands = run.bands
     for component, joules in energy_j.items():
-        energy_by_kind_j[kind_of(component)] += joules
-        low, high = run.bands.get(component, (1.0, 1.0))
-        band_j[0] += joules * low
-        band_j[1] += joules * high
-    energy_kwh = {kind: j_to_kwh(joules) * run.pue for kind, joules in energy_by_kind_j.items()}
-    total_kwh = sum(energy_kwh.values())
-    emissions_kg, intensity_g_per_kwh = _emissions(window, energy_j, total_kwh, run.pue, run.intensity)
+        by_kind_j[_KIND_INDEX[kind_of(component)]] += joules
+        low, high = bands.get(component, _MEASURED)
+        low_j += joules * low
+        high_j += joules * high
+    pue = run.pue
+    cpu_kwh, gpu_kwh, ram_kwh, platform_kwh = by_kind_kwh = [j_to_kwh(joules) * pue for joules in by_kind_j]
+    total_kwh = sum(by_kind_kwh)
+    emissions_kg, intensity_g_per_kwh = _emissions(window, energy_j, total_kwh, pue, run.intensity)
     total_j = sum(energy_j.values())
-    band = [joules / total_j if total_j > 0 else 1.0 for joules in band_j]
-    power = {kind: joules / duration if duration > 0 else 0.0 for kind, joules in energy_by_kind_j.items()}
+    low, high = (low_j / total_j, high_j / total_j) if total_j > 0 else _MEASURED
+    cpu_w, gpu_w, ram_w, platform_w = [joules / duration for joules in by_kind_j] if duration > 0 else _NO_POWER
     location = run.location
     facts = run.facts
     return EmissionsData(
-        timestamp=timestamp_text(int(window.end.t_wall)),
-        project_name=run.project_name,
-        run_id=run.run_id,
-        experiment_id=run.experiment_id,
-        duration=duration,
-        emissions=emissions_kg,
-        emissions_rate=emissions_kg / duration if duration > 0 else 0.0,
-        cpu_power=power["cpu"],
-        gpu_power=power["gpu"],
-        ram_power=power["ram"],
-        cpu_energy=energy_kwh["cpu"],
-        gpu_energy=energy_kwh["gpu"],
-        ram_energy=energy_kwh["ram"],
-        energy_consumed=total_kwh,
-        water_consumed=total_kwh * run.wue,
-        country_name=location.country_name,
-        country_iso_code=location.country_iso_code,
-        region=location.region,
-        cloud_provider=location.cloud_provider,
-        cloud_region=location.cloud_region,
-        os=facts.os,
-        python_version=facts.python_version,
-        codecarbon_version=__version__,
-        cpu_count=facts.cpu_count,
-        cpu_model=facts.cpu_model,
-        gpu_count=len(run.gpu_names),
-        gpu_model=gpu_model_text(run.gpu_names),
-        longitude=location.longitude,
-        latitude=location.latitude,
-        ram_total_size=facts.ram_total_gb,
-        tracking_mode=run.tracking_mode,
-        cpu_utilization_percent=window.cpu_utilisation * 100,
-        gpu_utilization_percent=window.gpu_utilisation * 100,
-        ram_utilization_percent=window.ram_utilisation * 100,
-        ram_used_gb=window.ram_used_gb,
-        on_cloud="Y" if location.on_cloud else "N",
-        pue=run.pue,
-        wue=run.wue,
-        intensity_g_per_kwh=intensity_g_per_kwh,
-        intensity_source=run.intensity.source,
-        provisional=window.provisional,
-        platform_power=power["platform"],
-        platform_energy=energy_kwh["platform"],
-        energy_low=total_kwh * band[0],
-        energy_high=total_kwh * band[1],
-        emissions_low=emissions_kg * band[0],
-        emissions_high=emissions_kg * band[1],
-        **footprint_fields(window, run, total_kwh, band),
+        timestamp_text(int(window.end.t_wall)), run.project_name, run.run_id, run.experiment_id, duration,
+        emissions_kg, emissions_kg / duration if duration > 0 else 0.0, cpu_w, gpu_w, ram_w,
+        cpu_kwh, gpu_kwh, ram_kwh, total_kwh, total_kwh * run.wue,
+        location.country_name, location.country_iso_code, location.region, location.cloud_provider,
+        location.cloud_region, facts.os, facts.python_version, __version__, facts.cpu_count, facts.cpu_model,
+        len(run.gpu_names), gpu_model_text(run.gpu_names), location.longitude, location.latitude,
+        facts.ram_total_gb, run.tracking_mode, window.cpu_utilisation * 100, window.gpu_utilisation * 100,
+        window.ram_utilisation * 100, window.ram_used_gb, "Y" if location.on_cloud else "N", pue, run.wue,
+        intensity_g_per_kwh, run.intensity.source, window.provisional, platform_w, platform_kwh,
+        total_kwh * low, total_kwh * high, emissions_kg * low, emissions_kg * high,
+        *footprint_values(window, run, total_kwh, low, high),
     )
 
 
@@ -305,6 +291,8 @@ FOOTPRINT_COLUMNS: tuple[str, ...] = (
     "water_offsite_high", "water_offsite_l_per_kwh", "water_offsite_source", "water_total", "embodied_emissions",
     "embodied_low", "embodied_high", *(f"embodied_{kind}" for kind in EMBODIED_KINDS),
 )
+_NO_FOOTPRINT: tuple[Any, ...] = tuple(  # the footprint fields' defaults (no footprint), in that order
+    {f.name: f.default for f in dataclasses.fields(EmissionsData)}[name] for name in FOOTPRINT_COLUMNS)
 # Figures of a window that add up over time and may be None (their parameter off).
 ADDITIVE_OPTIONAL = ("water_offsite", "water_offsite_low", "water_offsite_high", "embodied_emissions", "embodied_low",
                      "embodied_high", *(f"embodied_{kind}" for kind in EMBODIED_KINDS))

@@ -214,6 +214,7 @@ class Tracker:
         self._location, self._intensity = self._locate()
         self._water: tuple[Location, WaterBasis] | None = None
         self._embodied: EmbodiedBasis | None = None
+        self._footprint: Footprint | None = None  # of _water and _embodied (footprint())
         self._lock = threading.RLock()
         self._run: _Run | None = None
         self._tasks: dict[str, _Task] = {}
@@ -246,18 +247,23 @@ class Tracker:
 
     def footprint(self) -> Footprint:
         """Water per kWh at the current location (resolved once per location) and embodied rates
-        (once per tracker; None when the ``embodied`` parameter is off or the machine cannot be described)."""
-        location = self._location
-        if self._water is None or self._water[0] != location:
-            self._water = (location, water_basis(location, self.config, self.config.source("wue") != "default"))
+        (once per tracker; None when the ``embodied`` parameter is off or the machine cannot be described).
+        The same Footprint while neither changes: a record asks at every cell."""
+        location, water = self._location, self._water
+        if water is None or (water[0] is not location and water[0] != location):
+            water = self._water = (location, water_basis(location, self.config, self.config.source("wue") != "default"))
+            self._footprint = None
         if self._embodied is None and self.config["embodied"]:
             gpus = dict(zip((c for c in self._components if kind_of(c) == "gpu"), self._gpu_names))
             try:
                 self._embodied = embodied_basis(self._sampler.facts, self._sampler.guest, gpus,
                                                 self.config["embodied_lifetime_years"], self._sampler.disks)
+                self._footprint = None
             except ValueError as error:  # facts a machine reported oddly: no embodied figure, tracking goes on
                 problems.note("embodied emissions", error)
-        return Footprint(self._water[1], self._embodied if self.config["embodied"] else None)
+        if self._footprint is None:
+            self._footprint = Footprint(water[1], self._embodied if self.config["embodied"] else None)
+        return self._footprint
 
     @property
     def sampler(self) -> Sampler:
@@ -341,20 +347,10 @@ class Tracker:
         """The record of ``window`` with this tracker's location, intensity and options, plus
         the other machines' ``remote`` part when given."""
         self._location, self._intensity = self._locate()
-        run = RunInfo(
-            project_name=self.config["project_name"],
-            run_id=run_id,
-            experiment_id=self.config["experiment_id"],
-            tracking_mode=self.config["tracking_mode"],
-            pue=self.config["pue"],
-            wue=self.config["wue"],
-            location=self._location,
-            intensity=self._intensity,
-            facts=self._sampler.facts,
-            gpu_names=self._gpu_names,
-            bands=self._sampler.bands(),
-            footprint=self.footprint(),
-        )
+        config = self.config
+        run = RunInfo(config["project_name"], run_id, config["experiment_id"], config["tracking_mode"], config["pue"],
+                      config["wue"], self._location, self._intensity, self._sampler.facts, self._gpu_names,
+                      self._sampler.bands(), self.footprint())
         record = build_record(window, run)
         return record if remote is None else remote.apply(record, run)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import operator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.ledger import kind_of
 
@@ -21,6 +22,12 @@ FOOTPRINT_FROM_DATA = {
     "water_offsite_source": "water_offsite_source", "water_total_l": "water_total", "embodied_kg": "embodied_emissions",
     "embodied_low_kg": "embodied_low", "embodied_high_kg": "embodied_high",
 }
+# The EmissionsData values of CellRecord's footprint and cluster fields, in its order (given positionally;
+# typed by position so that the type checker still counts CellRecord's arguments)
+_FootprintAndCluster = tuple[float, str, float | None, float | None, float | None, str, float, float | None,
+                             float | None, float | None, float, float, str, str]
+_FOOTPRINT_AND_CLUSTER: Callable[[EmissionsData], _FootprintAndCluster] = operator.attrgetter(
+    *FOOTPRINT_FROM_DATA.values(), "cluster_energy", "cluster_emissions", "cluster_hosts", "cluster_missing")
 STATUSES = ("ok", "failed", "interrupted")
 
 
@@ -70,9 +77,12 @@ class TrackedWindow:
     summary_place: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CellRecord:
     """One finished tracked cell, statement or span: one row of ``%carbon report``.
+
+    Treat it as read-only (it is hashed and shared by the views); not frozen because a frozen
+    dataclass of 46 fields costs ~3 us more to build, once per cell (issue 17), as EmissionsData.
 
     Units as CodeCarbon's: duration s, energy kWh (PUE included), emissions kg CO2e,
     water litres, power W (average over the window), intensity g CO2e/kWh.
@@ -140,42 +150,15 @@ class CellRecord:
     def finished(
         cls, window: TrackedWindow, status: str, data: "EmissionsData", first_line: str, intensity_source: str
     ) -> "CellRecord":
+        cell, tracker = window.cell, window.tracker
         return cls(
-            kind=window.kind,
-            label=window.label,
-            execution_count=window.cell.execution_count,
-            cell_id=window.cell.cell_id,
-            first_line=first_line,
-            status=status,
-            started_at=window.started_at,
-            run_id=data.run_id,
-            duration_s=data.duration,
-            cpu_energy_kwh=data.cpu_energy,
-            gpu_energy_kwh=data.gpu_energy,
-            ram_energy_kwh=data.ram_energy,
-            energy_kwh=data.energy_consumed,
-            emissions_kg=data.emissions,
-            water_l=data.water_consumed,
-            cpu_power_w=data.cpu_power,
-            gpu_power_w=data.gpu_power,
-            ram_power_w=data.ram_power,
-            intensity_g_per_kwh=data.intensity_g_per_kwh,
-            intensity_source=intensity_source,
-            provisional=data.provisional,
-            measured_kinds=measured_kinds(window.tracker.components, window.tracker.sampler.measured),
-            machine_wide=data.tracking_mode != "process",
-            platform_energy_kwh=data.platform_energy,
-            platform_power_w=data.platform_power,
-            energy_low_kwh=data.energy_low,
-            energy_high_kwh=data.energy_high,
-            emissions_low_kg=data.emissions_low,
-            emissions_high_kg=data.emissions_high,
-            **{name: getattr(data, field) for name, field in FOOTPRINT_FROM_DATA.items()},
-            cluster_energy_kwh=data.cluster_energy,
-            cluster_emissions_kg=data.cluster_emissions,
-            cluster_hosts=data.cluster_hosts,
-            cluster_missing=data.cluster_missing,
-            bands=tuple(window.tracker.sampler.bands().items()),
+            window.kind, window.label, cell.execution_count, cell.cell_id, first_line, status, window.started_at,
+            data.run_id, data.duration, data.cpu_energy, data.gpu_energy, data.ram_energy, data.energy_consumed,
+            data.emissions, data.water_consumed, data.cpu_power, data.gpu_power, data.ram_power,
+            data.intensity_g_per_kwh, intensity_source, data.provisional,
+            measured_kinds(tracker.components, tracker.sampler.measured), data.tracking_mode != "process",
+            data.platform_energy, data.platform_power, data.energy_low, data.energy_high, data.emissions_low,
+            data.emissions_high, *_FOOTPRINT_AND_CLUSTER(data), tuple(tracker.sampler.bands().items()),
         )
 
     def cell_fields(self) -> dict[str, Any]:

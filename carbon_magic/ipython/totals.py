@@ -9,6 +9,7 @@ Calls come from the kernel's main thread and the GPU poller; one lock.
 
 from __future__ import annotations
 
+import operator
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
@@ -23,6 +24,7 @@ KINDS = ("cpu", "gpu", "ram", "platform")
 FOOTPRINT_SUMS = ("water_total_l", "water_onsite_l", "water_offsite_l", "embodied_kg", "embodied_low_kg",
                   "embodied_high_kg")
 SUMMED_FIGURES = 12  # the figures of Share.sums() before its footprint
+_FOOTPRINT_FIGURES = operator.attrgetter(*FOOTPRINT_SUMS)  # a record's FOOTPRINT_SUMS, None where off
 
 
 def counted(kind: str) -> bool:
@@ -30,9 +32,12 @@ def counted(kind: str) -> bool:
     return kind != "span"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Share:
-    """What one record adds to the totals (CodeCarbon units: kWh, kg, L, s)."""
+    """What one record adds to the totals (CodeCarbon units: kWh, kg, L, s).
+
+    Treat it as read-only; not frozen because a frozen dataclass sets each field through
+    object.__setattr__, and one is built per cell (issue 17)."""
 
     energy_kwh: float
     emissions_kg: float
@@ -57,7 +62,7 @@ class Share:
                    record.cpu_energy_kwh, record.gpu_energy_kwh, record.ram_energy_kwh, record.platform_energy_kwh,
                    record.measured_kinds, record.machine_wide, record.energy_low_kwh, record.energy_high_kwh,
                    record.emissions_low_kg, record.emissions_high_kg,
-                   tuple(getattr(record, name) or 0.0 for name in FOOTPRINT_SUMS))
+                   tuple([figure or 0.0 for figure in _FOOTPRINT_FIGURES(record)]))
 
     def sums(self) -> tuple[float, ...]:
         """The figures RunningTotals adds up, in its order (SUMMED_FIGURES, then the footprint's)."""
@@ -170,8 +175,7 @@ class RunningTotals:
                 self._add(new, 1)
 
     def _add(self, share: Share, sign: int) -> None:
-        for index, value in enumerate(share.sums()):
-            self._sums[index] += sign * value
+        self._sums = list(map(operator.add if sign > 0 else operator.sub, self._sums, share.sums()))
         for kind in share.measured:
             self._measured_runs[kind] += sign
         self._machine_wide_runs += sign * share.machine_wide

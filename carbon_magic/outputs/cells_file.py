@@ -48,7 +48,7 @@ _RECORD_FIELDS = operator.attrgetter(*RECORD_COLUMNS)
 
 def cells_row(cell: Mapping[str, Any], data: EmissionsData) -> list[Any]:
     """One row: ``cell``'s CELL_COLUMNS values, then ``data``'s figures."""
-    return [*(cell.get(name) for name in CELL_COLUMNS), codecarbon_fields(data), *_RECORD_FIELDS(data)]
+    return [*map(cell.get, CELL_COLUMNS), codecarbon_fields(data), *_RECORD_FIELDS(data)]
 
 
 class CellsFile:

@@ -32,7 +32,6 @@ import functools
 import io
 import operator
 import os
-import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -80,11 +79,20 @@ def csv_bytes(rows: Iterable[Sequence[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-class EncodedFields(tuple):
-    """Several fields of a row already as ``format_cell`` writes them (one item of a row,
-    written as those fields): a record's CodeCarbon fields, encoded once for both its rows."""
+class EncodedFields:
+    """Several fields of a row encoded once (one item of a row, written as those fields): a
+    record's CodeCarbon fields, encoded once for both its rows. ``line``: the fields as they
+    stand in a CSV line (formulas defused, quoted as the csv module quotes them), joined by
+    commas, so that a row holding them copies one text instead of 38; None when only the csv
+    module can write them (a line break in a field, or fewer than two fields, whose lone empty
+    field it writes as ``""``). ``values``: what was encoded, for that path and for the memo."""
 
-    __slots__ = ()
+    __slots__ = ("values", "line")
+
+    def __init__(self, values: tuple[Any, ...]):
+        self.values = values
+        parts = _csv_fields(values) if len(values) > 1 else None
+        self.line = None if parts is None else ",".join(parts)
 
 
 class FieldsMemo:
@@ -95,14 +103,14 @@ class FieldsMemo:
     1 and 1.0, never share a text)."""
 
     def __init__(self) -> None:
-        self._latest: tuple[tuple[Any, ...], EncodedFields] = ((), EncodedFields())
+        self._latest = EncodedFields(())
 
     def encode(self, values: tuple[Any, ...]) -> EncodedFields:
-        known, fields = self._latest  # one tuple: threads never see one's values with another's texts
+        fields = self._latest  # one object: threads never see one's values with another's texts
+        known = fields.values
         if len(known) == len(values) and all(map(operator.is_, known, values)):
             return fields
-        fields = EncodedFields(_field_texts(values))
-        self._latest = (values, fields)
+        fields = self._latest = EncodedFields(values)
         return fields
 
 
@@ -117,48 +125,48 @@ def codecarbon_fields(data: EmissionsData) -> EncodedFields:
 # Written by the csv module as format_cell writes them (None empty, floats by repr, ints and
 # bools by str): only other values need format_cell.
 _WRITTEN_AS_IS = frozenset({type(None), float, int, bool})
-# Characters that make the csv module quote a field (a carriage return: by Python version);
-# in a joined line, a comma more than the separators is one.
-_QUOTED = re.compile('["\r\n]')
-_LINE_BREAK = re.compile("[\r\n]")
 
 
-def _quoted(field: str) -> str:
-    """A field as the csv module writes it (minimal quoting, quotes doubled), line breaks aside."""
-    return '"' + field.replace('"', '""') + '"' if "," in field or '"' in field else field
-
-
-def _field_texts(row: Iterable[Any]) -> list[str]:
-    """Each field of ``row`` as ``format_cell`` writes it (inlined for the usual types), EncodedFields spread."""
+def _csv_fields(row: Iterable[Any]) -> list[str] | None:
+    """Each field of ``row`` as it stands in a CSV line: as ``format_cell`` writes it, quoted
+    as the csv module quotes it (a comma or a quote: quotes around, quotes doubled), an
+    EncodedFields' line as one item; None for a line break in a field (the csv module quotes
+    a carriage return or not by Python version). Inlined per type: once per field of a row."""
     fields: list[str] = []
     for value in row:
         kind = type(value)
-        if kind is str:
-            fields.append("'" + value if value.startswith(_FORMULA_START) else value)
-        elif kind is float:
+        if kind is float:
             fields.append(repr(value))
-        elif value is None:
+            continue
+        if value is None:
             fields.append("")
+            continue
+        if kind is EncodedFields:
+            if value.line is None:
+                return None
+            fields.append(value.line)
+            continue
+        if kind is str:
+            text = "'" + value if value.startswith(_FORMULA_START) else value
         elif kind is int or kind is bool:
             fields.append(str(value))
-        elif kind is EncodedFields:
-            fields.extend(value)
+            continue
         else:
-            fields.append(format_cell(value))
+            text = format_cell(value)
+        if "\n" in text or "\r" in text:
+            return None
+        fields.append('"' + text.replace('"', '""') + '"' if "," in text or '"' in text else text)
     return fields
 
 
 def _plain_line(row: Sequence[Any]) -> str | None:
-    """``row`` as one CSV line, each field as ``format_cell`` writes it, quoting a field with a
-    comma or a quote as the csv module does (the usual record: numbers, names, ids, a source
-    text with commas); None for a line break in a field or a row of one empty field."""
-    fields = _field_texts(row)
+    """``row`` as one CSV line, the csv module's text written directly (see ``_csv_fields``);
+    None for a line break in a field or a row of one empty field (the csv module's then)."""
+    fields = _csv_fields(row)
+    if fields is None:
+        return None
     line = ",".join(fields)
-    if line.count(",") == len(fields) - 1 and not _QUOTED.search(line) and line != "":
-        return line + "\n"
-    if line == "" or _LINE_BREAK.search(line):
-        return None  # one empty field (written ""), or a line break (quoted by Python version)
-    return ",".join(map(_quoted, fields)) + "\n"
+    return None if line == "" else line + "\n"
 
 
 def encode_rows(rows: Iterable[Sequence[Any]]) -> bytes:
@@ -176,7 +184,7 @@ def _written_fields(row: Sequence[Any]) -> list[Any]:
     fields: list[Any] = []
     for value in row:
         if type(value) is EncodedFields:
-            fields.extend(value)
+            fields.extend(_written_fields(value.values))
         else:
             fields.append(value if type(value) in _WRITTEN_AS_IS else format_cell(value))
     return fields

@@ -124,7 +124,7 @@ def minimal(inputs: PayloadInputs) -> dict[str, Any]:
         "cpu_model": machine.cpu_model,
         "cpu_architecture": machine.cpu_architecture,
         "gpu_count": len(gpus),
-        "gpu_model": gpu_model_text([gpu.name for gpu in gpus]) or None,
+        "gpu_model": gpu_model_text(tuple(gpu.name for gpu in gpus)) or None,
         "gpu_driver_version": inputs.gpu_driver_version if gpus else None,
         "gpu_memory_total_gb": round(sum(gpu.memory_total_gb for gpu in gpus), 1) if gpus else None,
         "ram_total_size_gb": round(max(machine.ram_total_gb, 0.0), 1),
