@@ -80,7 +80,7 @@ def test_a_quiet_tick_reads_no_meter_and_the_next_reading_makes_its_reads():
     before = [meter.reads for meter in meters]
     for _ in range(5):
         clock[0] += TICK_S
-        assert sampler._tick(False) is None
+        sampler.keeper.keep_up()
     assert [meter.reads for meter in meters] == before  # the ticks only noted the load
     sampler.read()
     assert [meter.reads for meter in meters] == [reads + 6 for reads in before]  # 5 ticks, then now
@@ -95,8 +95,8 @@ def test_quiet_ticks_give_the_ledger_of_ticks_that_read_every_meter():
     starts = quiet.read(), listened.read()
     for _ in range(int(2.5 / TICK_S)):
         clock[0] += TICK_S
-        quiet._tick(False)
-        listened._tick(True)
+        quiet.keeper.keep_up()  # the thread's tick without listeners
+        listened.read(tick=True)  # with listeners
     clock[0] += TICK_S / 3
     ends = quiet.read(), listened.read()
     (quiet_window, listened_window) = (Window(start, end, ("cpu", "ram")) for start, end in zip(starts, ends))
@@ -120,7 +120,7 @@ def test_a_meter_that_must_be_read_at_its_instant_is_read_on_quiet_ticks():
     before = counter.reads
     for _ in range(3):
         clock[0] += TICK_S
-        sampler._tick(False)
+        sampler.keeper.keep_up()
     assert counter.reads == before + 3
 
 
@@ -132,7 +132,7 @@ def test_the_energy_of_quiet_ticks_is_weighed_by_the_live_signal_at_the_next_rea
     start = sampler.read()
     for _ in range(5):
         clock[0] += TICK_S
-        sampler._tick(False)
+        sampler.keeper.keep_up()
     end = sampler.read()
     used_j = {c: end.energy_j[c] - start.energy_j[c] for c in end.energy_j}
     before, after = start.weighed["live grid"], end.weighed["live grid"]

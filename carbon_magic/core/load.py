@@ -13,8 +13,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-
-from .file_lock import read_at
+from typing import Callable
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _TICK_S = 1.0 / _CLOCK_TICKS
@@ -71,8 +70,8 @@ class _ProcStat:
         """The counters now, at the least cost: the head of /proc/stat as read (``parse``
         makes it a pair, later if need be), or psutil's (busy, total) pair."""
         if self._fd is not None:
-            try:
-                return read_at(self._fd, 256, 0)
+            try:  # /proc is Linux's, which has pread: one C call, no read_at frame per tick
+                return os.pread(self._fd, 256, 0)
             except OSError:
                 self._fd = None
         return self._psutil_busy_total()
@@ -142,14 +141,15 @@ class LoadProbe:
         # Instants noted by mark(): (monotonic time, counters snapshot or None, process CPU seconds).
         self._marks: list[tuple[float, bytes | tuple[float, float] | None, float]] = []
         self._children_cpu_s = 0.0
+        # CPU seconds of this process, or of its tree (``set_process_tree``): outside process
+        # mode, the C clock itself, with no Python frame on a quiet tick.
+        self._process_cpu_s: Callable[[], float] = time.process_time
         self._last_process_cpu_s = self._process_cpu_s()
         self._rss_share = 0.0
         self._ram_used_gb, self._ram_util = read_memory()
 
-    def _process_cpu_s(self) -> float:
-        """CPU seconds of this process, plus its children's when attributing to the tree."""
-        if not self.process_tree:
-            return time.process_time()
+    def _tree_cpu_s(self) -> float:
+        """CPU seconds of this process and its children (the live ones as of ``refresh_tree``)."""
         times = os.times()
         return time.process_time() + times.children_user + times.children_system + self._children_cpu_s
 
@@ -179,6 +179,7 @@ class LoadProbe:
         if enabled == self.process_tree:
             return
         self.process_tree = enabled
+        self._process_cpu_s = self._tree_cpu_s if enabled else time.process_time
         if enabled:
             self.refresh_tree()
         self._last_process_cpu_s = self._process_cpu_s()  # the series changes definition here
@@ -198,8 +199,16 @@ class LoadProbe:
 
     def mark(self, now: float) -> None:
         """Note the counters at ``now`` only (unparsed); ``marked()`` makes the LoadSample
-        later. A quiet tick's whole work when the meters are load models (``Meter.replayable``)."""
-        self._marks.append((now, self._snapshot(now), self._process_cpu_s()))
+        later. A quiet tick's whole work when the meters are load models (``Meter.replayable``).
+
+        ``_snapshot`` written out: run cache-cold ten times a second, each Python call costs
+        a few microseconds."""
+        if now - self._last_stat_now < _TICK_S:
+            snapshot = None
+        else:
+            self._last_stat_now = now
+            snapshot = self._stat.snapshot()
+        self._marks.append((now, snapshot, self._process_cpu_s()))
 
     def marked(self) -> list[LoadSample]:
         """The LoadSamples of the instants marked since the last call, in order: the same as

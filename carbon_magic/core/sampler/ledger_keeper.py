@@ -133,7 +133,7 @@ class LedgerKeeper:
         self.last_now = now
         return load, energy, self.weighings.add(energy)
 
-    def keep_up(self, now: float) -> None:
+    def keep_up(self) -> None:
         """A tick nobody reads (no listener), ten times a second while idle: as little as can
         be, as the thread's wake-up makes everything run cache-cold.
 
@@ -145,6 +145,7 @@ class LedgerKeeper:
         weighing and the latest power wait for the next full advance (the power is then taken
         as of the last tick's reads: ``_power_stale``).
         """
+        now = self._clock()
         if now - self._last_slow_refresh >= SLOW_REFRESH_S:
             self.advance(now, tick=True)
             return

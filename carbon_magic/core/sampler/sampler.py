@@ -47,11 +47,11 @@ class Sampler:
         self.gpus: list[GpuInfo] = discovery.gpus
         self.rapl_available = discovery.rapl_available
         self.guest, self.disks = discovery.guest, discovery.disks  # for the embodied emissions (core.footprint)
-        self._clock = clock
         self._lock = threading.RLock()
         self.keeper = LedgerKeeper(self.id, discovery.meters, list(discovery.notes), clock,
                                    probe or LoadProbe(facts.ram_total_bytes))
-        self._scheduler = Scheduler(self._lock, self._tick, self.keeper.max_interval_s, self.keeper.set_process_tree)
+        self._scheduler = Scheduler(self._lock, self._tick, self.keeper.keep_up, self.keeper.max_interval_s,
+                                    self.keeper.set_process_tree)
         self._settler = Settler(self._lock, clock, self.keeper, self._scheduler.watching_gpus)
         # Seconds from asking for this sampler to its first reading (discovery included),
         # when created by a SamplerRegistry.
@@ -125,13 +125,10 @@ class Sampler:
         with self._lock:
             return self.keeper.read(tick, refresh_tree)
 
-    def _tick(self, with_reading: bool) -> Reading | None:
-        """The thread's tick (lock held): a Reading for listeners, else a quiet tick
-        (``LedgerKeeper.keep_up``)."""
-        if with_reading:
-            return self.keeper.read(tick=True, refresh_tree=False)
-        self.keeper.keep_up(self._clock())
-        return None
+    def _tick(self) -> Reading:
+        """The thread's tick for listeners (lock held); without listeners it only keeps the
+        ledger up (``LedgerKeeper.keep_up``)."""
+        return self.keeper.read(tick=True, refresh_tree=False)
 
     def weigh_by(self, signal: IntensitySignal) -> None:
         """Also weigh energy by ``signal.g_per_kwh`` (an intensity.IntensitySignal) from now on.

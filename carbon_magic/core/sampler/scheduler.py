@@ -8,6 +8,7 @@ Reading to the listeners; it never does blocking I/O.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import TYPE_CHECKING, Callable
@@ -58,18 +59,18 @@ class Subscription:
 class WakeSignal:
     """Wakes the sampler thread early; coalesces like ``threading.Event`` set-then-clear.
 
-    A bare lock held while no wake-up is pending: waiting is one ``acquire`` with a timeout,
-    about half the CPU of ``Event.wait`` (a Condition, a fresh lock and a deque per call),
-    which matters at 10 samples a second.
+    ``wait(timeout_s)`` sleeps until ``set()`` or ``timeout_s``; a wake-up set before it ends
+    it at once. A bare lock held while no wake-up is pending: waiting is one ``acquire`` with
+    a timeout, about half the CPU of ``Event.wait`` (a Condition, a fresh lock and a deque per
+    call), which matters at 10 samples a second.
     """
 
     def __init__(self) -> None:
         self._pending = threading.Lock()
         self._pending.acquire()
-
-    def wait(self, timeout_s: float) -> None:
-        """Sleep until ``set()`` or ``timeout_s``; a wake-up set before this call ends it at once."""
-        self._pending.acquire(timeout=timeout_s)  # re-arms itself when a wake-up is taken
+        # The lock's own acquire, with no Python frame around it: run cold on every tick, a
+        # frame costs microseconds. Taking a wake-up re-arms the lock.
+        self.wait: Callable[[float], bool] = functools.partial(self._pending.acquire, True)
 
     def set(self) -> None:
         try:
@@ -82,15 +83,17 @@ class Scheduler:
     """Runs the background thread while a lease or listener wants it, at the smallest interval
     asked for (bounded by ``meter_limit_s()``, the meters' own need).
 
-    ``tick(with_reading)`` advances the ledger under ``lock`` and returns the Reading when
-    ``with_reading`` (listeners are waiting for it), else None. ``set_process_tree`` is told
-    whether any lease still attributes to the process tree.
+    Under ``lock``, a tick is ``tick()``, which advances the ledger and returns the Reading the
+    listeners wait for, or without listeners ``keep_up()``, which only keeps the ledger up
+    (cheaper than a Reading). ``set_process_tree`` is told whether any lease still attributes
+    to the process tree.
     """
 
-    def __init__(self, lock: threading.RLock, tick: Callable[[bool], Reading | None],
+    def __init__(self, lock: threading.RLock, tick: Callable[[], Reading], keep_up: Callable[[], None],
                  meter_limit_s: Callable[[], float], set_process_tree: Callable[[bool], None]):
         self._lock = lock
         self._tick = tick
+        self._keep_up = keep_up
         self._meter_limit_s = meter_limit_s
         self._set_process_tree = set_process_tree
         self._wake = WakeSignal()
@@ -210,13 +213,16 @@ class Scheduler:
                     self._changed = False
                     interval_s = self.interval_s
                     listeners = [s for s in self._subscriptions if not s.closed]
-                try:  # without listeners, the ledger only keeps up (cheaper than a Reading)
-                    reading = self._tick(bool(listeners))
+                try:
+                    if listeners:
+                        reading = self._tick()
+                    else:
+                        self._keep_up()
                 except Exception as error:  # the ledger guards meters; this is a last resort
                     problems.note("sampler", error)
                     continue
             self.ticks += 1
-            if reading is not None:
+            if listeners:
                 self._hand_out(reading, listeners)
             self.thread_cpu_s = earlier_runs_cpu_s + time.thread_time() - started_cpu
 
