@@ -12,6 +12,7 @@ in order, even with several cells sent at once (Run All) and with ipykernel 6.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -20,6 +21,25 @@ pytest.importorskip("ipykernel")
 
 from .ipython_helpers import collect, loaded_shell, read_csv, texts  # noqa: E402
 from .test_panel_kernel import kernel_environment  # noqa: E402
+
+@contextlib.contextmanager
+def no_loop_marked_running():
+    """The main thread with no asyncio loop marked as running: the browser tests' shared browser
+    (Playwright's sync API, open for the whole session) keeps its own loop marked between its
+    calls. The mark is set aside, then put back."""
+    marked = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(marked)
+
+
+def run_in_a_loop_of_its_own(coroutine):
+    """``asyncio.run(coroutine)``, whatever loop another fixture marks as running (see above)."""
+    with no_loop_marked_running():
+        return asyncio.run(coroutine)
+
 
 # Kernel side: rows on disk (emissions.csv, carbon_cells.csv) when each cell's last
 # post_run_cell hook runs (registered after the extension's: the kernel's reply comes next),
@@ -189,19 +209,20 @@ def test_a_shell_outside_a_kernel_records_and_writes_inline_even_in_a_running_lo
             drain_outputs()  # (a new file's header goes through the lane) before anything else runs
             return [row["first_line"] for row in read_csv(isolated / "carbon_cells.csv")[1]]
 
-        assert asyncio.run(cell_in_a_running_loop()) == ["first = 1", "second = 2"]  # written inline
+        assert run_in_a_loop_of_its_own(cell_in_a_running_loop()) == ["first = 1", "second = 2"]  # written inline
         assert len(session._records) == 2 and session._tail is None
 
         async def tail_of(target):
             return Tail.for_shell(target)
 
-        assert asyncio.run(tail_of(shell)) is None  # a running loop, but no kernel
+        assert run_in_a_loop_of_its_own(tail_of(shell)) is None  # a running loop, but no kernel
 
         class KernelShell:
             kernel = object()
 
-        assert Tail.for_shell(KernelShell()) is None  # a kernel, but no running loop
-        assert isinstance(asyncio.run(tail_of(KernelShell())), Tail)
+        with no_loop_marked_running():
+            assert Tail.for_shell(KernelShell()) is None  # a kernel, but no running loop
+        assert isinstance(run_in_a_loop_of_its_own(tail_of(KernelShell())), Tail)
     finally:
         shell.run_cell("%carbon off", store_history=True)
         shell.extension_manager.unload_extension("carbon_magic")
@@ -241,4 +262,4 @@ def test_work_left_for_after_the_reply_runs_before_the_next_cell_and_holds_its_t
         shell.extension_manager.unload_extension("carbon_magic")
         assert rows() == ["first = 1", "second = 2", "third = 3"]
 
-    asyncio.run(cells())
+    run_in_a_loop_of_its_own(cells())
