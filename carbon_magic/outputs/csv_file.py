@@ -18,8 +18,8 @@
   with the next row (``RowAppender``); a deleted output folder is made again (and counted).
 - ``RowAppender.append_now`` appends on the caller's thread when that is one plain append
   (a local disk, the lock free at once, a file with the right header and no torn row, no
-  rows held back), so that a cell's rows are on disk when it ends, with no thread to wait
-  for; anything else is left to the output lane, which does all of the above. Its descriptor
+  rows held back), so that a cell's rows are on disk once its bookkeeping runs (in a kernel,
+  right after the reply: ``ipython/tail.py``), with no thread to wait for; anything else is left to the output lane, which does all of the above. Its descriptor
   stays open from row to row (POSIX): the file is re-opened when the one at the path is
   another (renamed, replaced, deleted), and the header and last row are checked again when
   the file changed since its last row (size or modification time).
