@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from carbon_magic.core.ledger import Window
+from carbon_magic.core.ledger import Reading, Window
 from carbon_magic.core.load import LoadSample
 from carbon_magic.core.machine import machine_facts
 from carbon_magic.core.meters import Discovery, HardwareSpec, Meter
@@ -44,6 +44,16 @@ def test_readings_are_immutable_and_cumulative(samplers):
     # RAM at a forced 6 W: the window's energy is exactly power x time, whatever the interval
     window = Window(first, second, ("ram",))
     assert window.energy_j()["ram"] == pytest.approx(6.0 * window.duration_s, rel=1e-9)
+
+
+def test_a_full_loads_average_stays_a_fraction_whatever_the_rounding():
+    # The integral and the clock are summed apart: 0.1 + 0.2 s at full load gives an integral of
+    # 0.30000000000000004 over 0.3 s, which CI once wrote as 100.00000000000004 %.
+    start = Reading(1, 0.0, 0.0, {}, {}, {}, 0.0, {"gpu:0": 0.0}, 0.0, 0.0, 0.0, 0.0)
+    end = Reading(1, 0.3, 0.3, {}, {}, {}, 0.1 + 0.2, {"gpu:0": 0.1 + 0.2}, 0.1 + 0.2, 0.0, 0.0, 0.0)
+    window = Window(start, end, ("gpu:0",))
+    assert 0.1 + 0.2 > 0.3
+    assert window.cpu_utilisation == window.ram_utilisation == window.gpu_utilisation == 1.0
 
 
 def test_nested_and_overlapping_windows_add_up(samplers):

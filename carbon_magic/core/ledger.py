@@ -143,13 +143,18 @@ class Window:
         duration = self.duration_s
         return (end - start) / duration if duration > 0 else 0.0
 
+    def _average_fraction(self, start: float, end: float) -> float:
+        """The average of a fraction's integral, kept in [0, 1]: the integral and the clock
+        are summed separately, so their rounding can put a full load at 1.0000000000000004."""
+        return min(max(self._average(start, end), 0.0), 1.0)
+
     @property
     def cpu_utilisation(self) -> float:
-        return self._average(self.start.cpu_util_s, self.end.cpu_util_s)
+        return self._average_fraction(self.start.cpu_util_s, self.end.cpu_util_s)
 
     @property
     def ram_utilisation(self) -> float:
-        return self._average(self.start.ram_util_s, self.end.ram_util_s)
+        return self._average_fraction(self.start.ram_util_s, self.end.ram_util_s)
 
     @property
     def ram_used_gb(self) -> float:
@@ -161,7 +166,7 @@ class Window:
         if not gpus:
             return 0.0
         return sum(
-            self._average(self.start.gpu_util_s.get(c, 0.0), self.end.gpu_util_s[c]) for c in gpus
+            self._average_fraction(self.start.gpu_util_s.get(c, 0.0), self.end.gpu_util_s[c]) for c in gpus
         ) / len(gpus)
 
     @property
