@@ -269,14 +269,14 @@ def test_append_now_keeps_one_descriptor_open_and_follows_the_file_at_its_path(t
     real_open = os.open
     monkeypatch.setattr(csv_file.os, "open", lambda *args: opened.append(args[0]) or real_open(*args))
     assert all(appender.append_now([row(f"r{index}")]) for index in range(1, 6))
-    assert opened == [path]
+    assert opened == [str(path)]
     append_rows(path, CSV_COLUMNS, [row("other")])  # another kernel's row: ours go after it
     assert appender.append_now([row("r6")])
     replacement = tmp_path / "new.csv"
     append_rows(replacement, CSV_COLUMNS, [row("n0")])
     os.replace(replacement, path)  # the file at the path is another one now
     opened.clear()
-    assert appender.append_now([row("n1")]) and opened == [path]  # opened anew
+    assert appender.append_now([row("n1")]) and opened == [str(path)]  # opened anew
     assert [r["run_id"] for r in read(path)] == ["n0", "n1"]
     size = path.stat().st_size
     path.write_bytes(b"a" * (size - 2) + b"\n")  # rewritten in place, same size, another layout

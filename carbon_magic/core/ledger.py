@@ -162,6 +162,8 @@ class Window:
 
     @property
     def gpu_utilisation(self) -> float:
+        if not self.end.gpu_util_s:  # no GPU: no list made (once per record)
+            return 0.0
         gpus = [c for c in self.components if c in self.end.gpu_util_s]
         if not gpus:
             return 0.0

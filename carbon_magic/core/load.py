@@ -240,16 +240,9 @@ class LoadProbe:
             d_process = max(process_cpu_s - self._last_process_cpu_s, 0.0)
             cpu_load = min(d_process / dt / self._cpu_count, 1.0) if dt > 0 else 0.0
         self._last_now = now
-        return LoadSample(
-            now=now,
-            dt_s=dt,
-            cpu_load=cpu_load,
-            machine_busy_s=busy / _CLOCK_TICKS,
-            process_cpu_s=process_cpu_s,
-            rss_share=self._rss_share,
-            ram_used_gb=self._ram_used_gb,
-            ram_util=self._ram_util,
-        )
+        # positional, in the fields' order (built at every boundary)
+        return LoadSample(now, dt, cpu_load, busy / _CLOCK_TICKS, process_cpu_s, self._rss_share, self._ram_used_gb,
+                          self._ram_util)
 
     def after_fork(self) -> None:
         self._stat.reopen_after_fork()

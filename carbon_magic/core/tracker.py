@@ -431,6 +431,11 @@ class Tracker:
         ready now and its rows are written when the caller chooses; a record finalised later,
         on another thread, goes to the outputs from there as always."""
         run, end, tasks = ending.run, ending.end, ending.tasks
+        if not (wait or tasks or run.remote is not None or run.start.provisional or end.provisional):
+            # a cell's window on this machine alone, final at once: no join to wait on (the path below
+            # comes to this same call when nothing is provisional and nothing remote is awaited)
+            self._finalise(run, tasks, (run.start, end), on_final, None, later)
+            return self.final_emissions
         with self._lock:
             if wait:  # a script: build the record on the location, not on one still pending
                 wait_s = self.config["location_timeout_secs"] + LOCATION_WAIT_MARGIN_S

@@ -254,6 +254,7 @@ class LockedFile:
 
     def __init__(self, path: Path, forks: ForkGuard | None = None, blocking: bool = True, keep_open: bool = False):
         self.path = path
+        self._path_text = os.fspath(path)  # asked at every use: no Path conversion each time
         self.fd = -1
         self._identity: tuple[int, int] | None = None  # the open file's (device, inode)
         self.opened: os.stat_result | None = None  # the file's status when it was locked
@@ -266,7 +267,7 @@ class LockedFile:
     def __enter__(self) -> "LockedFile":
         while True:
             if self.fd < 0:
-                self.fd = os.open(self.path, self._open_flags, 0o644)
+                self.fd = os.open(self._path_text, self._open_flags, 0o644)
             try:
                 lock(self.fd, wait=self._blocking)
             except OSError:
@@ -278,7 +279,7 @@ class LockedFile:
                 opened = os.fstat(self.fd)
                 self._identity = (opened.st_dev, opened.st_ino)
             try:
-                at_path = os.stat(self.path)  # the same file: its status is the descriptor's
+                at_path = os.stat(self._path_text)  # the same file: its status is the descriptor's
                 same = (at_path.st_dev, at_path.st_ino) == self._identity
             except FileNotFoundError:
                 same = False

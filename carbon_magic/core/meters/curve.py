@@ -29,19 +29,22 @@ class CurveMeter(Meter):
         self.method = method
         self.band = band
         index = COMPONENTS.index(component)
-        self._loads = curve.load_levels
-        self._watts = tuple(level[index] for level in curve.levels_w)
+        loads = curve.load_levels
+        watts = tuple(level[index] for level in curve.levels_w)
+        self._loads = loads
+        # Per segment, from load level i - 1 to i (i >= 1, at index i - 1): (x0, w0, w1 - w0, x1 - x0);
+        # the same arithmetic as interpolating from the two levels, with less of it at each read.
+        self._segments = tuple((loads[i - 1], watts[i - 1], watts[i] - watts[i - 1], loads[i] - loads[i - 1])
+                               for i in range(1, len(loads)))
+        self._last_level = len(loads) - 1
         self._total_j = 0.0
-        self._power_w = self._watts[0]
+        self._power_w = watts[0]
 
     def _at(self, load: float) -> float:
-        if math.isnan(load):
-            load = UNKNOWN_LOAD
-        load = min(max(load, 0.0), 1.0)
-        upper = min(max(bisect.bisect_left(self._loads, load), 1), len(self._loads) - 1)
-        x0, x1 = self._loads[upper - 1], self._loads[upper]
-        w0, w1 = self._watts[upper - 1], self._watts[upper]
-        return w0 + (w1 - w0) * (load - x0) / (x1 - x0)
+        if not 0.0 <= load <= 1.0:  # NaN too
+            load = UNKNOWN_LOAD if math.isnan(load) else min(max(load, 0.0), 1.0)
+        x0, w0, dw, dx = self._segments[bisect.bisect_left(self._loads, load, 1, self._last_level) - 1]
+        return w0 + dw * (load - x0) / dx
 
     def read(self, now: float, load: LoadSample) -> float:
         self._power_w = self._at(load.cpu_load)

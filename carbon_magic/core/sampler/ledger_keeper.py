@@ -48,8 +48,7 @@ class LedgerKeeper:
         self._clock = clock
         self._probe = probe
         self.slots = {m.component: Slot(m) for m in meters}
-        self.measured = self._counted_components()
-        self._replayable = self._all_replayable()
+        self._meters_changed()
         self._process_j = {c: 0.0 for c, s in self.slots.items() if s.meter.process_fraction(_IDLE_LOAD) is not None}
         self._gpu_util_s = {c: 0.0 for c, s in self.slots.items() if isinstance(s.meter, GpuMeter)}
         self._cpu_util_s = self._ram_util_s = self._ram_used_gb_s = 0.0
@@ -60,13 +59,14 @@ class LedgerKeeper:
         self._power_w: Mapping[str, float] = EMPTY
         self._power_stale = False  # quiet ticks read the meters since _power_w was taken
 
-    def _counted_components(self) -> frozenset[str]:
-        """The components measured by a hardware energy counter (``Reading.measured``)."""
-        return frozenset(c for c, s in self.slots.items() if s.meter.exact)
-
-    def _all_replayable(self) -> bool:
-        """Whether every meter is a load model whose tick reads may be made later (``keep_up``)."""
-        return all(s.meter.replayable for s in self.slots.values())
+    def _meters_changed(self) -> None:
+        """What the meters declare, kept for every read: the components measured by a hardware
+        energy counter (``Reading.measured``); whether every meter is a load model whose tick
+        reads may be made later (``keep_up``); the meters that settle (``Reading.provisional``)."""
+        meters = [(c, s.meter) for c, s in self.slots.items()]
+        self.measured = frozenset(c for c, meter in meters if meter.exact)
+        self._replayable = all(meter.replayable for _, meter in meters)
+        self._settling = [(c, meter) for c, meter in meters if meter.settles]
 
     def settling_slots(self) -> list[Slot]:
         """The slots whose meters settle (slow counters: GPUs)."""
@@ -91,25 +91,14 @@ class LedgerKeeper:
         now = self._clock()
         load, energy, weighed = self.advance(now, tick)
         provisional = _NONE
-        for component, slot in self.slots.items():
-            if slot.meter.settles and slot.meter.settled_energy_j(now) is None:
+        for component, meter in self._settling:
+            if meter.settled_energy_j(now) is None:
                 provisional = provisional | {component}
-        return Reading(
-            sampler_id=self._sampler_id,
-            t_mono=now,
-            t_wall=self._wall_clock.stamp(now),
-            energy_j=MappingProxyType(energy),
-            process_energy_j=frozen(self._process_j) if self._process_j else EMPTY,
-            power_w=self._power_w,
-            cpu_util_s=self._cpu_util_s,
-            gpu_util_s=frozen(self._gpu_util_s) if self._gpu_util_s else EMPTY,
-            ram_util_s=self._ram_util_s,
-            ram_used_gb_s=self._ram_used_gb_s,
-            process_cpu_s=load.process_cpu_s,
-            machine_busy_s=load.machine_busy_s,
-            provisional=provisional,
-            weighed=weighed,
-            measured=self.measured,
+        return Reading(  # positional, in the fields' order (built at every boundary)
+            self._sampler_id, now, self._wall_clock.stamp(now), MappingProxyType(energy),
+            frozen(self._process_j) if self._process_j else EMPTY, self._power_w, self._cpu_util_s,
+            frozen(self._gpu_util_s) if self._gpu_util_s else EMPTY, self._ram_util_s, self._ram_used_gb_s,
+            load.process_cpu_s, load.machine_busy_s, provisional, weighed, self.measured,
         )
 
     def advance(self, now: float, tick: bool) -> tuple[LoadSample, dict[str, float], Mapping[str, WeighedEnergy]]:
@@ -123,10 +112,8 @@ class LedgerKeeper:
         if self._power_stale and not tick:  # a boundary after quiet ticks: the power they read
             self._keep_power()
         load = self._sample_load(now, slow)
-        energy = {}
-        for component, slot in self.slots.items():
-            self._advance(component, slot, now, load)
-            energy[component] = slot.total_j
+        self._advance_meters(now, load)
+        energy = {component: slot.total_j for component, slot in self.slots.items()}
         if tick:
             self._keep_power()
         self._integrate(load)
@@ -165,8 +152,7 @@ class LedgerKeeper:
 
     def _add_interval(self, load: LoadSample) -> None:
         """Every meter and utilisation integral up to ``load.now``; no Reading."""
-        for component, slot in self.slots.items():
-            self._advance(component, slot, load.now, load)
+        self._advance_meters(load.now, load)
         self._integrate(load)
         self.last_now = load.now
 
@@ -206,21 +192,24 @@ class LedgerKeeper:
             except Exception as error:
                 problems.note(f"{component} meter", error)
 
-    def _advance(self, component: str, slot: Slot, now: float, load: LoadSample) -> None:
-        meter = slot.meter
-        try:
-            total = slot.offset_j + meter.read(now, load)
-        except Exception as error:
-            problems.note(f"{component} meter", error)
-            self._swap_to_fallback(component, slot, now, load)
-            return
-        added = total - slot.total_j
-        if added < 0:  # a meter must never run backwards; keep the ledger monotonic
-            added = 0.0
-            total = slot.total_j
-        slot.total_j = total
-        if component in self._process_j:
-            self._process_j[component] += added * (meter.process_fraction(load) or 0.0)
+    def _advance_meters(self, now: float, load: LoadSample) -> None:
+        """Every meter up to ``now`` over ``load``'s interval (one loop: run at every boundary)."""
+        process_j = self._process_j
+        for component, slot in self.slots.items():
+            meter = slot.meter
+            try:
+                total = slot.offset_j + meter.read(now, load)
+            except Exception as error:
+                problems.note(f"{component} meter", error)
+                self._swap_to_fallback(component, slot, now, load)
+                continue
+            added = total - slot.total_j
+            if added < 0:  # a meter must never run backwards; keep the ledger monotonic
+                added = 0.0
+                total = slot.total_j
+            slot.total_j = total
+            if component in process_j:
+                process_j[component] += added * (meter.process_fraction(load) or 0.0)
 
     def _swap_to_fallback(self, component: str, slot: Slot, now: float, load: LoadSample) -> None:
         try:
@@ -233,8 +222,7 @@ class LedgerKeeper:
         self.notes.append(f"{component}: switched to {replacement.method}")
         slot.meter = replacement
         slot.offset_j = slot.total_j
-        self.measured = self._counted_components()
-        self._replayable = self._all_replayable()
+        self._meters_changed()
         replacement.read(now, replace(load, dt_s=0.0))
 
     @staticmethod
