@@ -186,6 +186,8 @@ function totals(state: IKernelState): HTMLElement {
       scaledParts(waterMl / 1000, 'L', 4),
       'cm-Total-water'
     );
+    tile.firstElementChild!.append(' ', el('span', 'cm-How-tag cm-How-modelled', 'modelled'));
+    tile.title = WATER_HOW;
     if (t.footprint) {
       tile.append(el('div', 'cm-Tile-sub cm-Water-split', waterSplit(t.footprint)));
     }
@@ -226,6 +228,15 @@ function totals(state: IKernelState): HTMLElement {
     node.append(note);
   }
   return node;
+}
+
+/** Water is never measured: what every water figure's tag and title say. */
+const WATER_HOW =
+  'Modelled: energy × litres per kWh (on-site from the WUE, off-site from the grid’s generation mix), never measured';
+
+/** 'water 208 µL modelled': a cell's water, which is always modelled. */
+function cellWaterText(ml: number): string {
+  return `water ${water(ml)} modelled`;
 }
 
 /** Total water: on-site plus the grid's off-site water, or CodeCarbon's alone from an older kernel. */
@@ -418,7 +429,7 @@ function cellRow(cell: ICell): HTMLElement {
     cell.kind,
     cell.status,
     duration(cell.duration_s),
-    ...(cellWater > 0 ? [`water ${water(cellWater)}`] : []),
+    ...(cellWater > 0 ? [cellWaterText(cellWater)] : []),
     ...(cell.footprint && cellWater > 0 ? [waterSplit(cell.footprint)] : [])
   ];
   row.title = [cell.line, facts.join(' · ')].filter(Boolean).join('\n');
@@ -449,7 +460,9 @@ function cellRow(cell: ICell): HTMLElement {
     figures.append(span);
   }
   if (cellWater > 0) {
-    figures.append(el('span', 'cm-Cell-water', `water ${water(cellWater)}`));
+    const span = el('span', 'cm-Cell-water', cellWaterText(cellWater));
+    span.title = WATER_HOW;
+    figures.append(span);
   }
   row.append(name, figures);
   if (cell.cluster) {

@@ -91,6 +91,8 @@ describe('renderSidebar', () => {
     const totals = { ...kernelState().totals, water_ml: 12.5 };
     const set = renderSidebar(view({ state: kernelState({ totals }) }));
     expect(set.querySelector('.cm-Total-water .cm-Tile-value')!.textContent).toBe('12.5 mL');
+    expect(set.querySelector('.cm-Total-water .cm-Tile-label')!.textContent).toBe('Water modelled');
+    expect(set.querySelector('.cm-Total-water')!.getAttribute('title')).toContain('never measured');
     expect(set.querySelector('.cm-Water-unset')).toBeNull();
   });
 
@@ -110,8 +112,11 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Total-co2 .cm-Tile-value')!.textContent).toBe('3.27 mg');
     const cell = root.querySelector('.cm-Cell')!;
     expect(cell.querySelector('.cm-Cell-embodied')!.textContent).toBe('+ 12.3 mg CO₂e embodied');
-    expect(cell.querySelector('.cm-Cell-water')!.textContent).toBe('water 208 µL');
-    expect(cell.getAttribute('title')).toContain('off-site 208 µL · on-site 0 L');
+    expect(cell.querySelector('.cm-Cell-water')!.textContent).toBe('water 208 µL modelled');
+    expect(cell.querySelector('.cm-Cell-water')!.getAttribute('title')).toContain('never measured');
+    expect(cell.getAttribute('title')).toContain(
+      'water 208 µL modelled · off-site 208 µL · on-site 0 L'
+    );
     const off = footprint({ water_total_ml: 0, water_offsite_ml: null, embodied_g: null });
     const dry = renderSidebar(
       view({ state: kernelState({ totals: { ...base.totals, footprint: off } }) })
