@@ -15,7 +15,8 @@ import pytest
 
 from carbon_magic.cluster.footprint import ClusterPart
 from carbon_magic.cluster.host_agent import HostAgent, host_id
-from carbon_magic.cluster.reading import HostMissing, HostReading, by_host
+from carbon_magic.cluster.monitor import GONE_WHY, ClusterMonitor
+from carbon_magic.cluster.reading import HostAnswer, HostMissing, HostReading, by_host
 from carbon_magic.cluster.window import cluster_window
 from carbon_magic.core.config import resolve_config
 from carbon_magic.core.location import Location
@@ -134,6 +135,46 @@ def test_a_host_missing_at_the_end_makes_the_part_partial_and_is_named():
     window = cluster_window(start, end, kernel_host="k", start_time_s=50.0)
     assert window.total_energy_j == pytest.approx(3.0)
     assert window.missing == {"h2": "no answer within 2 s"}
+
+
+def test_a_host_gone_before_the_windows_start_and_absent_at_its_end_is_named_with_why():
+    start = {"h1": reading("h1", {"cpu": 1.0}), "h2": HostMissing("h2", GONE_WHY)}
+    window = cluster_window(start, {"h1": reading("h1", {"cpu": 4.0})}, kernel_host="k", start_time_s=50.0)
+    assert window.total_energy_j == pytest.approx(3.0) and window.missing == {"h2": GONE_WHY}
+
+
+class _ListedHosts:
+    """A cluster backend that lists the hosts it is given (no engine)."""
+
+    name = "fake"
+
+    def __init__(self, answers: dict[str, HostAnswer]):
+        self.answers = answers
+
+    def active(self) -> bool:
+        return True
+
+    def ensure_agents(self) -> None:
+        pass
+
+    def read_hosts(self, timeout_s: float) -> dict[str, HostAnswer]:
+        return dict(self.answers)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_host_measured_by_the_reading_before_and_not_listed_now_is_named_once():
+    monitor = ClusterMonitor(kernel_host="k")
+    try:
+        backend = _ListedHosts({"h1": reading("h1", {"cpu": 1.0})})
+        known = {"h1": reading("h1", {"cpu": 0.5}), "h2": reading("h2", {"cpu": 0.5}),
+                 "h3": HostMissing("h3", "no answer within 2 s")}
+        answers = monitor.request([backend], 1.0, known).result(5)
+        assert answers == {"h1": backend.answers["h1"], "h2": HostMissing("h2", GONE_WHY)}  # h3: named before
+        assert monitor.request([backend], 1.0, answers).result(5) == backend.answers  # named once, then gone
+    finally:
+        monitor.close()
 
 
 def test_a_restarted_sampler_counts_since_the_restart_and_is_partial():

@@ -199,6 +199,27 @@ def test_a_worker_killed_in_a_window_leaves_a_partial_record_naming_its_host(pro
         client.close()
 
 
+def test_a_worker_gone_before_a_windows_start_reading_is_named_in_that_window_only(process_cluster):
+    """A host measured by the reading before a window and no longer listed when the window's start
+    is read (killed before its cell's readings reached it) is named as missing in that window, with
+    why, not dropped unseen; the next window, which it had no part in, does not name it again."""
+    client, doomed, tracker = window_on_two_hosts(process_cluster, 2.0)
+    try:
+        final_record(tracker)  # the cell before: both hosts answered
+        doomed.kill()
+        doomed.wait(10)
+        assert eventually(lambda: len(client.scheduler_info()["workers"]) == 1, 30)
+        tracker.start()
+        record, _ = final_record(tracker)
+        assert list(json.loads(record.cluster_hosts)) == ["host-a"]
+        assert record.cluster_missing.startswith("host-b: answered the reading before this one, not this one")
+        tracker.start()
+        record, _ = final_record(tracker)
+        assert list(json.loads(record.cluster_hosts)) == ["host-a"] and record.cluster_missing == ""
+    finally:
+        client.close()
+
+
 def test_a_cluster_closed_in_a_window_leaves_a_partial_record(process_cluster):
     process_cluster.add_worker("a", "host-a")
     client = connect(process_cluster, 1)

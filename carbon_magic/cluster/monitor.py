@@ -4,7 +4,8 @@ At a tracked window's start, ``begin`` (on the cell's thread: a few checks, no r
 finds the backends whose cluster the kernel uses and asks for the hosts' readings on a
 background thread; at its end, ``ClusterRun.finish`` asks again and hands the window's
 ``ClusterPart`` to the tracker within ``cluster_timeout_secs`` of the end, whatever the
-cluster does (a host that has not answered by then is named as missing). The first reading of
+cluster does (a host that has not answered by then is named as missing, and so is a host that
+answered the request before and is no longer listed: ``GONE_WHY``). The first reading of
 a new cluster also starts its host agents (``ClusterBackend.ensure_agents``).
 Live views call ``so_far``: the part up to the latest answers, with a new request sent when
 none is in flight, so the hosts are polled at the views' pace and the cell never waits.
@@ -24,10 +25,15 @@ from ..core.remote import RemotePart
 from .backend import ClusterBackend, present_backends
 from .footprint import ClusterPart
 from .host_agent import host_id
-from .reading import HostAnswer, HostMissing, unknown_host
+from .reading import HostAnswer, HostMissing, HostReading, unknown_host
 from .window import cluster_window
 
 Answers = Mapping[str, HostAnswer]
+# Why a host that answered the request before is missing from this one: its cluster no longer
+# lists it (a worker killed or retired). Its part since then, if any, cannot be counted; it is
+# named in the window it went missing in (at the start of the next cell when it left between cells).
+GONE_WHY = ("answered the reading before this one, not this one: it left the cluster or died "
+            "(its part since is not counted)")
 # Background requests at once: the start, the end and a live poll of one window, plus one.
 REQUEST_THREADS = 4
 # The share of cluster_timeout_secs a backend may wait for its hosts; the rest is left for the
@@ -83,6 +89,9 @@ class ClusterMonitor:
                 gone = {host: HostMissing(host, why) for host in known if host not in answers}
                 cluster = unknown_host(f"{backend.name} cluster")  # hosts never heard of: the cluster stands for them
                 answers.update(gone or {cluster: HostMissing(cluster, why)})
+        for host, answer in known.items():  # measured then, not listed now: named once, not dropped unseen
+            if host not in answers and isinstance(answer, HostReading):
+                answers[host] = HostMissing(host, GONE_WHY)
         with self._lock:
             self._latest = answers
             self._latest_backends = tuple(backend.name for backend in backends)

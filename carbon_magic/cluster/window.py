@@ -10,7 +10,8 @@ with these rules:
 - a host that answered at the end but not at the start counts all its sampler measured when
   that sampler started inside the window (a worker that joined), else it is partial;
 - a host that answered at the start but not at the end (gone, too slow) counts nothing and
-  makes the part partial, named with the reason;
+  makes the part partial, named with the reason; so does a host missing at the start (gone
+  since the reading before the window, ``monitor.GONE_WHY``) and absent at the end;
 - ``process_mode`` (``tracking_mode="process"``): each host's energy times the workers' share
   of the host's busy CPU seconds in the window, for every component (hosts report CPU time
   only; the kernel's own machine uses memory and GPU contexts too).
@@ -80,8 +81,8 @@ def cluster_window(
         if last is None and host.startswith(UNKNOWN_HOST_PREFIX):
             continue  # a worker unknown at the start: its host, named at the end, says what is missing
         if not isinstance(last, HostReading):
-            why = last.reason if isinstance(last, HostMissing) else "no answer at the window's end"
-            missing[host] = why
+            said = last if isinstance(last, HostMissing) else first if isinstance(first, HostMissing) else None
+            missing[host] = said.reason if said is not None else "no answer at the window's end"
             continue
         note = _incomplete(first, last, start_time_s)
         base = first if isinstance(first, HostReading) and first.generation == last.generation else None
