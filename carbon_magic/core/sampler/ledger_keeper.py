@@ -62,11 +62,13 @@ class LedgerKeeper:
     def _meters_changed(self) -> None:
         """What the meters declare, kept for every read: the components measured by a hardware
         energy counter (``Reading.measured``); whether every meter is a load model whose tick
-        reads may be made later (``keep_up``); the meters that settle (``Reading.provisional``)."""
+        reads may be made later (``keep_up``); the meters that settle (``Reading.provisional``);
+        the longest interval between reads they allow (a meter's is fixed when it is made)."""
         meters = [(c, s.meter) for c, s in self.slots.items()]
         self.measured = frozenset(c for c, meter in meters if meter.exact)
         self._replayable = all(meter.replayable for _, meter in meters)
         self._settling = [(c, meter) for c, meter in meters if meter.settles]
+        self._max_interval_s = min((meter.max_interval_s for _, meter in meters), default=math.inf)
 
     def settling_slots(self) -> list[Slot]:
         """The slots whose meters settle (slow counters: GPUs)."""
@@ -74,7 +76,7 @@ class LedgerKeeper:
 
     def max_interval_s(self) -> float:
         """The longest interval between reads the meters allow (a counter must not wrap unseen)."""
-        return min(s.meter.max_interval_s for s in self.slots.values())
+        return self._max_interval_s
 
     def set_process_tree(self, enabled: bool) -> None:
         """Attribute to the process tree (children's CPU time, resident memory, GPU contexts)."""
