@@ -78,7 +78,7 @@ def cell_overheads(url: str, rounds: int, cells: int) -> tuple[float, float]:
         times = {name: [] for name in forms}
         for _ in range(cells):
             for name, code in forms.items():
-                times[name].append(run_timed(shell, code))
+                times[name].append(run_timed(shell, code)[0])  # wall-clock seconds
         if index >= 2:
             added[api].append(median_us(times["tracked"]) - median_us(times["untracked"]))
     shell.run_line_magic("config", "CarbonMagic.save_to_api = False")

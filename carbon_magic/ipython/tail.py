@@ -36,13 +36,15 @@ Ctrl-C here (``interrupts.py``), so a record is never left half made.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.problems import problems
 from .interrupts import InterruptsHeld
+
+if TYPE_CHECKING:
+    import asyncio
 
 Work = Callable[[], object]
 
@@ -71,6 +73,8 @@ class Tail:
         kernel = getattr(shell, "kernel", None)
         if kernel is None:
             return None
+        import asyncio  # a kernel has it loaded; loading the extension in a terminal does not (40 ms)
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
