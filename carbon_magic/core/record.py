@@ -220,7 +220,7 @@ def footprint_values(window: Window, run: RunInfo, total_kwh: float, low: float,
         return _NO_FOOTPRINT
     water = footprint.water
     onsite_l_per_kwh = water.onsite.l_per_kwh
-    onsite = total_kwh * onsite_l_per_kwh
+    onsite = total_kwh * onsite_l_per_kwh if onsite_l_per_kwh else 0.0  # the shared 0.0: see build_record
     offsite = water.offsite
     offsite_values = _NO_WATER_OFFSITE if offsite is None else (
         total_kwh * offsite.l_per_kwh, total_kwh * low * offsite.low_l_per_kwh,
@@ -262,18 +262,22 @@ def build_record(window: Window, run: RunInfo) -> EmissionsData:
         low_j += joules * low
         high_j += joules * high
     pue = run.pue
-    cpu_kwh, gpu_kwh, ram_kwh, platform_kwh = by_kind_kwh = [j_to_kwh(joules) * pue for joules in by_kind_j]
+    # A zero stays the shared 0.0 (a kind the machine lacks, no water): records are kept by the
+    # ten thousand, and a float object each is 24 bytes.
+    cpu_kwh, gpu_kwh, ram_kwh, platform_kwh = by_kind_kwh = [j_to_kwh(joules) * pue if joules else 0.0
+                                                             for joules in by_kind_j]
     total_kwh = sum(by_kind_kwh)
     emissions_kg, intensity_g_per_kwh = _emissions(window, energy_j, total_kwh, pue, run.intensity)
     total_j = sum(energy_j.values())
     low, high = (low_j / total_j, high_j / total_j) if total_j > 0 else _MEASURED
-    cpu_w, gpu_w, ram_w, platform_w = [joules / duration for joules in by_kind_j] if duration > 0 else _NO_POWER
+    cpu_w, gpu_w, ram_w, platform_w = (
+        [joules / duration if joules else 0.0 for joules in by_kind_j] if duration > 0 else _NO_POWER)
     location = run.location
     facts = run.facts
     return EmissionsData(
         timestamp_text(int(window.end.t_wall)), run.project_name, run.run_id, run.experiment_id, duration,
         emissions_kg, emissions_kg / duration if duration > 0 else 0.0, cpu_w, gpu_w, ram_w,
-        cpu_kwh, gpu_kwh, ram_kwh, total_kwh, total_kwh * run.wue,
+        cpu_kwh, gpu_kwh, ram_kwh, total_kwh, total_kwh * run.wue if run.wue else 0.0,
         location.country_name, location.country_iso_code, location.region, location.cloud_provider,
         location.cloud_region, facts.os, facts.python_version, __version__, facts.cpu_count, facts.cpu_model,
         len(run.gpu_names), gpu_model_text(run.gpu_names), location.longitude, location.latitude,

@@ -143,7 +143,7 @@ class CellRecord:
     cluster_emissions_kg: float = 0.0
     cluster_hosts: str = ""  # each host's figures, JSON (``cluster.footprint``)
     cluster_missing: str = ""  # hosts not (fully) counted, with why
-    # (component, (low, high)): the ratio band of each modelled component's power (``Sampler.bands``)
+    # (component, (low, high)): the ratio band of each modelled component's power (``Sampler.band_items``)
     bands: tuple[tuple[str, tuple[float, float]], ...] = ()
 
     @classmethod
@@ -158,7 +158,7 @@ class CellRecord:
             data.intensity_g_per_kwh, intensity_source, data.provisional,
             measured_kinds(tracker.components, tracker.sampler.measured), data.tracking_mode != "process",
             data.platform_energy, data.platform_power, data.energy_low, data.energy_high, data.emissions_low,
-            data.emissions_high, *_FOOTPRINT_AND_CLUSTER(data), tuple(tracker.sampler.bands().items()),
+            data.emissions_high, *_FOOTPRINT_AND_CLUSTER(data), tracker.sampler.band_items,
         )
 
     def cell_fields(self) -> dict[str, Any]:

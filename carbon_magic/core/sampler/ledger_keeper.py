@@ -63,12 +63,14 @@ class LedgerKeeper:
         """What the meters declare, kept for every read: the components measured by a hardware
         energy counter (``Reading.measured``); whether every meter is a load model whose tick
         reads may be made later (``keep_up``); the meters that settle (``Reading.provisional``);
-        the longest interval between reads they allow (a meter's is fixed when it is made)."""
+        the longest interval between reads they allow (a meter's is fixed when it is made); the
+        (component, band) of each modelled one with a band (one tuple shared by every record)."""
         meters = [(c, s.meter) for c, s in self.slots.items()]
         self.measured = frozenset(c for c, meter in meters if meter.exact)
         self._replayable = all(meter.replayable for _, meter in meters)
         self._settling = [(c, meter) for c, meter in meters if meter.settles]
         self._max_interval_s = min((meter.max_interval_s for _, meter in meters), default=math.inf)
+        self.band_items = tuple((c, meter.band) for c, meter in meters if meter.band is not None)
 
     def settling_slots(self) -> list[Slot]:
         """The slots whose meters settle (slow counters: GPUs)."""

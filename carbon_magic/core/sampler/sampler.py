@@ -85,7 +85,13 @@ class Sampler:
 
     def bands(self) -> dict[str, tuple[float, float]]:
         """The (low, high) ratio band of each modelled component that has one (``Meter.band``)."""
-        return {c: s.meter.band for c, s in self.keeper.slots.items() if s.meter.band is not None}
+        return dict(self.keeper.band_items)
+
+    @property
+    def band_items(self) -> tuple[tuple[str, tuple[float, float]], ...]:
+        """``bands()`` as (component, band) pairs: one tuple, the same until a meter is swapped
+        (records keep it: one copy for thousands of them)."""
+        return self.keeper.band_items
 
     def exact(self) -> dict[str, bool]:
         return {c: s.meter.exact for c, s in self.keeper.slots.items()}
