@@ -5,7 +5,7 @@ service (``location``), the output lanes (``lanes``, with the exit hooks of the 
 what the outputs share (``outputs``), the fork guard (``forks``: objects holding file locks or rows
 register there to let go of them in a forked child) and the kernel's telemetry
 (``telemetry``) and the cluster monitor (``cluster``: the hosts of a Dask or Ray cluster the
-kernel uses, measured into each window). It registers the package's one fork hook and one exit hook; both act on the
+kernel uses, measured into each window; made when first asked for, by the first tracker). It registers the package's one fork hook and one exit hook; both act on the
 runtime current at that moment. ``reset_runtime()`` closes the current one (its threads end,
 it publishes nothing more) and makes a fresh one: what tests do between tests.
 
@@ -18,9 +18,8 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from typing import Callable, Hashable
+from typing import TYPE_CHECKING, Callable, Hashable
 
-from .cluster.monitor import ClusterMonitor
 from .core.forks import ForkGuard
 from .core.lanes import Lanes
 from .core.location import LocationService
@@ -28,6 +27,9 @@ from .core.problems import problems
 from .core.sampler import SamplerRegistry
 from .outputs.services import OutputServices
 from .telemetry.lifecycle import TelemetryLifecycle
+
+if TYPE_CHECKING:
+    from .cluster.monitor import ClusterMonitor
 
 
 class Runtime:
@@ -38,8 +40,22 @@ class Runtime:
         self.outputs = OutputServices(self.lanes, self.forks, run_exit_flush_first=_run_exit_hook_first)
         self.telemetry = TelemetryLifecycle(self.samplers)
         self.location = LocationService(samplers_running=self.samplers.any_running)
-        self.cluster = ClusterMonitor()
+        self._cluster: ClusterMonitor | None = None
+        self._cluster_lock = threading.Lock()
         self._before_exit: dict[Hashable, Callable[[], None]] = {}
+
+    @property
+    def cluster(self) -> ClusterMonitor:
+        """The cluster monitor, made on first use (loading the extension needs none of it)."""
+        cluster = self._cluster
+        if cluster is None:
+            with self._cluster_lock:
+                if self._cluster is None:
+                    from .cluster.monitor import ClusterMonitor
+
+                    self._cluster = ClusterMonitor()
+                cluster = self._cluster
+        return cluster
 
     def before_exit(self, key: Hashable, hook: Callable[[], None] | None) -> None:
         """Run ``hook`` first at interpreter exit, before the lanes flush: work that still makes
@@ -56,7 +72,8 @@ class Runtime:
         self.lanes.close()
         self.samplers.close()
         self.location.close()
-        self.cluster.close()
+        if self._cluster is not None:
+            self._cluster.close()
 
     def after_fork_in_child(self) -> None:
         problems.after_fork()
@@ -64,7 +81,8 @@ class Runtime:
         self.location.after_fork_in_child()
         self.lanes.after_fork_in_child()
         self.telemetry.after_fork_in_child()
-        self.cluster = ClusterMonitor()  # the parent's request threads do not exist here
+        self._cluster_lock = threading.Lock()
+        self._cluster = None  # the parent's request threads do not exist here: a new one when asked
         self.forks.after_fork_in_child()
 
     def at_exit(self) -> None:

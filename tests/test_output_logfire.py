@@ -102,8 +102,8 @@ def test_without_a_token_logfire_is_configured_and_nothing_raises(tmp_path):
 
 
 def test_logfire_not_installed_is_a_config_error(monkeypatch):
-    import carbon_magic.outputs as outputs
+    from carbon_magic.outputs import logfire
 
-    monkeypatch.setattr(outputs, "logfire_installed", lambda: False)
+    monkeypatch.setattr(logfire, "logfire_installed", lambda: False)
     with pytest.raises(ConfigError, match=r"pip install 'carbon_magic\[logfire\]'"):
         EmissionsTracker(save_to_logfire=True, **MEASURED)

@@ -12,9 +12,10 @@ logfire) or else the ``save_to_*`` flags; ``emissions_endpoint`` adds the HTTP o
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..core.config import ConfigError
 from ..core.lanes import Lanes, OutputWorker, Ticket, wait_all
@@ -22,20 +23,34 @@ from ..core.output_methods import selected_methods
 from ..core.params import HANDLER_METHODS
 from ..core.paths import check_records_target
 from ..core.record import EmissionsData
-from .api import CodeCarbonAPIOutput
 from .base import BaseOutput
-from .csv_file import FileOutput
-from .http import HTTPOutput
-from .logfire import LogfireOutput, logfire_installed
-from .logger import GoogleCloudLoggerOutput, LoggerOutput
-from .prometheus import PrometheusOutput, job_name
 from .services import OutputServices
+
+if TYPE_CHECKING:
+    from .api import CodeCarbonAPIOutput
+    from .csv_file import FileOutput
+    from .logfire import LogfireOutput
 
 __all__ = [
     "BaseOutput", "FileOutput", "CodeCarbonAPIOutput", "HTTPOutput", "LoggerOutput",
     "GoogleCloudLoggerOutput", "PrometheusOutput", "LogfireOutput", "Dispatcher",
     "build_outputs", "OutputServices",
 ]
+
+# The output classes, each imported from its module when first asked for: loading the extension
+# (whose runtime holds the lanes, ``services``) imports none of them; the first tracker's
+# outputs import those it uses.
+_OUTPUT_MODULES = {
+    "FileOutput": "csv_file", "CodeCarbonAPIOutput": "api", "HTTPOutput": "http", "LoggerOutput": "logger",
+    "GoogleCloudLoggerOutput": "logger", "PrometheusOutput": "prometheus", "LogfireOutput": "logfire",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _OUTPUT_MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 def _chosen_by(config: Mapping[str, Any], flag: str) -> str:
@@ -46,6 +61,8 @@ def _chosen_by(config: Mapping[str, Any], flag: str) -> str:
 
 
 def _api_output(config: Mapping[str, Any]) -> CodeCarbonAPIOutput:
+    from .api import CodeCarbonAPIOutput
+
     if not config["experiment_id"]:
         raise ConfigError(
             f"The CodeCarbon API output, selected by {_chosen_by(config, 'save_to_api')}, needs "
@@ -69,10 +86,14 @@ def _file_output(config: Mapping[str, Any]) -> FileOutput:
             f"as it is. Accepted: the name of a new file or of a records CSV file.",
             name="output_file",
         ) from None
+    from .csv_file import FileOutput
+
     return FileOutput(config["output_file"], config["output_dir"], config["on_csv_write"])
 
 
 def _logger_output(config: Mapping[str, Any]) -> Any:
+    from .logger import LoggerOutput
+
     given = config["logging_logger"]
     if isinstance(given, logging.Logger):
         return LoggerOutput(given)
@@ -88,6 +109,8 @@ def _logger_output(config: Mapping[str, Any]) -> Any:
 
 
 def _logfire_output(config: Mapping[str, Any]) -> LogfireOutput:
+    from .logfire import LogfireOutput, logfire_installed
+
     if not logfire_installed():
         raise ConfigError(
             f"The Logfire output, selected by {_chosen_by(config, 'save_to_logfire')}, needs the "
@@ -110,10 +133,14 @@ def build_outputs(config: Mapping[str, Any]) -> list[Any]:
     if "api" in methods:
         outputs.append(_api_output(config))
     if config["emissions_endpoint"]:
+        from .http import HTTPOutput
+
         outputs.append(HTTPOutput(config["emissions_endpoint"]))
     if "logger" in methods:
         outputs.append(_logger_output(config))
     if "prometheus" in methods:
+        from .prometheus import PrometheusOutput, job_name
+
         experiment = config["experiment_name"] or config["experiment_id"]
         outputs.append(PrometheusOutput(config["prometheus_url"], job_name(config["project_name"], experiment)))
     if "logfire" in methods:
