@@ -160,9 +160,10 @@ class TelemetryLifecycle:
         """Called after every tracked cell (``data``: its record): the first call of the kernel
         queues the chosen tier's payload; later calls only keep ``data`` for the exit summary
         (two attribute operations: this runs on the cell's thread)."""
+        kernel = self._kernel
         if data is not None:
-            self._kernel.latest = data
-        if not self._kernel.first_cell_done:
+            kernel.latest = data
+        if not kernel.first_cell_done:
             self._first_tracked_cell(config)
 
     def cell_finished(self, record: Any, data: EmissionsData | None = None) -> None:
