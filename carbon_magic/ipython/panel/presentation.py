@@ -46,12 +46,16 @@ PREFIXES = ((1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9,
 
 def prefix_of(value: float) -> tuple[float, str]:
     """(factor, prefix) of the SI prefix that ``value`` reads best in: 0.0214 -> (1e-3, 'm')."""
-    return next(((f, p) for f, p in PREFIXES if abs(value) >= f), PREFIXES[-1])
+    magnitude = abs(value)
+    for factor_prefix in PREFIXES:  # a loop, not a generator: a summary asks this some 30 times
+        if magnitude >= factor_prefix[0]:
+            return factor_prefix
+    return PREFIXES[-1]
 
 
-def significant(value: float, digits: int = 3) -> float:
-    """``value`` rounded to ``digits`` significant digits: 999.7 -> 1000.0."""
-    return float(f"{value:.{digits}g}")
+def significant(value: float) -> float:
+    """``value`` rounded to 3 significant digits, as every figure is shown: 999.7 -> 1000.0."""
+    return float(format(value, ".3g"))
 
 
 def scaled(value: float, unit: str) -> str:
