@@ -1,10 +1,11 @@
 """benchmarks/RESULTS.md and the README's "How it compares" table, from one run's results.
 
-Pure text: the runner reads and writes the files. Three sections of RESULTS.md are kept from
+Pure text: the runner reads and writes the files. Four sections of RESULTS.md are kept from
 the existing file: the GPU section (block ``gpu-check``), a run of benchmarks/gpu_check.py on
 real hardware, which this runner cannot make; the per-cell cost through a real kernel
-(block ``kernel-overhead``), which benchmarks/kernel_overhead.py --write writes; and the power
-model's section (block ``model-accuracy``, written by benchmarks/model_accuracy.py).
+(block ``kernel-overhead``), which benchmarks/kernel_overhead.py --write writes; the power
+model's section (block ``model-accuracy``, written by benchmarks/model_accuracy.py); and the
+notes written by hand about the other benchmarks' figures (block ``notes``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ README_BLOCK = "how-it-compares"
 GPU_BLOCK = "gpu-check"
 MODEL_BLOCK = "model-accuracy"
 KERNEL_BLOCK = "kernel-overhead"
+NOTES_BLOCK = "notes"
+NOTES_NONE = "None yet: notes on the other benchmarks' figures are written here by hand, and kept by this runner."
 KERNEL_NOT_RUN = "Not measured yet: `python benchmarks/kernel_overhead.py --write` writes it here."
 
 GPU_NOT_RUN = """\
@@ -131,6 +134,8 @@ def results_markdown(results: dict[str, Any], figures: dict[str, Any], rows: lis
     if model is not None:
         parts += ["## Wall power without counters (issue 18)", put_block("", MODEL_BLOCK, model).strip()]
     parts += [
+        "## Notes on the other benchmarks (written by hand, kept by this runner)",
+        put_block("", NOTES_BLOCK, get_block(existing, NOTES_BLOCK) or NOTES_NONE).strip(),
         "## Reproduce",
         "`make bench` runs every benchmark, this one included; `make bench-vs-codecarbon` runs this "
         "one alone (`python benchmarks/vs_codecarbon.py --quick` for a short run, printed only). "
