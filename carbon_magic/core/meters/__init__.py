@@ -12,13 +12,13 @@ GPUs come from each vendor's library in ``GPU_LIBRARIES`` (NVIDIA's first, numbe
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..footprint import disks
 from ..guest import GuestFacts, detect_guest
 from ..machine import MachineFacts
-from .apple import apple_meters, is_apple_silicon, open_soc_source
 from .base import Meter
 from .cpu_model import CpuModelMeter
 from .curve import CurveMeter, RamCurveMeter
@@ -97,10 +97,17 @@ def _model_meter(spec: HardwareSpec, model: MachineCurve, component: str, reason
     return RamCurveMeter("ram", model.curve, model.method(reason), model.band)
 
 
+def is_apple_silicon(facts: MachineFacts) -> bool:
+    """A Mac with Apple silicon: the only machine whose discovery imports the Apple meters (``apple``)."""
+    return sys.platform == "darwin" and facts.is_arm
+
+
 def _apple_meters(spec: HardwareSpec, facts: MachineFacts, model: MachineCurve,
                   notes: list[str]) -> tuple[list[Meter], list[GpuInfo]] | None:
     """CPU, RAM, GPU and ANE meters from Apple silicon's energy counters; None (said in a note)
     when no source is usable."""
+    from .apple import apple_meters, open_soc_source
+
     binding, why = open_soc_source()
     if binding is None:
         notes.append(f"No Apple silicon energy counter usable ({'; '.join(why)}): using the machine model.")

@@ -10,10 +10,8 @@ where reported (``apple_soc``). CPU and RAM fall back to the model if the source
 
 from __future__ import annotations
 
-import sys
 from typing import Callable, Mapping
 
-from ..machine import MachineFacts
 from .apple_ioreport import IOReportBinding
 from .apple_powermetrics import open_powermetrics
 from .apple_soc import AppleSocBinding, SocEnergy, SocGpuMeter, SocPartMeter, SocUnavailable
@@ -25,10 +23,6 @@ SOURCES: tuple[tuple[str, Callable[[], AppleSocBinding]], ...] = (
     ("IOReport", IOReportBinding), ("powermetrics", open_powermetrics))
 # a model meter for "cpu" or "ram", given why the counter is not used
 ModelMeter = Callable[[str, str], Meter]
-
-
-def is_apple_silicon(facts: MachineFacts) -> bool:
-    return sys.platform == "darwin" and facts.is_arm
 
 
 def open_soc_source() -> tuple[AppleSocBinding | None, list[str]]:
