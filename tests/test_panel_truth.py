@@ -59,6 +59,7 @@ def test_frozen_panel_shows_the_grids_water_with_its_split_and_embodied_co2_as_i
     assert record.water_l == 0 and record.water_offsite_l > 0  # CodeCarbon's column untouched, no wue
     water_figure = html_text[html_text.index('data-figure="water"'):]
     assert "off-site " in water_figure and "on-site 0 L" in water_figure
+    assert " modelled) · on-site" in water_figure  # the grid's water is modelled: its band beside it
     assert "water: Germany grid, on-site none</div>" in html_text
     embodied_figure = html_text[html_text.index('data-figure="embodied"'):]
     assert "Embodied CO₂e" in embodied_figure and " modelled</div>" in embodied_figure

@@ -31,12 +31,6 @@ if TYPE_CHECKING:
     from .csv_file import FileOutput
     from .logfire import LogfireOutput
 
-__all__ = [
-    "BaseOutput", "FileOutput", "CodeCarbonAPIOutput", "HTTPOutput", "LoggerOutput",
-    "GoogleCloudLoggerOutput", "PrometheusOutput", "LogfireOutput", "Dispatcher",
-    "build_outputs", "OutputServices",
-]
-
 # The output classes, each imported from its module when first asked for: loading the extension
 # (whose runtime holds the lanes, ``services``) imports none of them; the first tracker's
 # outputs import those it uses.
@@ -44,6 +38,8 @@ _OUTPUT_MODULES = {
     "FileOutput": "csv_file", "CodeCarbonAPIOutput": "api", "HTTPOutput": "http", "LoggerOutput": "logger",
     "GoogleCloudLoggerOutput": "logger", "PrometheusOutput": "prometheus", "LogfireOutput": "logfire",
 }
+
+__all__ = ["BaseOutput", *_OUTPUT_MODULES, "Dispatcher", "build_outputs", "OutputServices"]
 
 
 def __getattr__(name: str) -> Any:

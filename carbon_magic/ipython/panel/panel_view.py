@@ -214,10 +214,12 @@ def _water_counted(data: "EmissionsData") -> bool:
 
 
 def _water_sub(data: "EmissionsData") -> str:
-    """'off-site 2.1 mL · on-site 0 L'; 'on-site 1.2 mL · WUE 1.8 L/kWh' when off-site water is off."""
+    """'off-site 2.1 mL (0.6 .. 5.3 mL modelled) · on-site 0 L': the grid's water with its model's
+    band; 'on-site 1.2 mL · WUE 1.8 L/kWh' when off-site water is off."""
     if data.water_offsite is None:
         return f"on-site {water(data.water_onsite)} · WUE {data.water_onsite_l_per_kwh:g} L/kWh"
-    return f"off-site {water(data.water_offsite)} · on-site {water(data.water_onsite)}"
+    band = band_of(data.water_offsite, data.water_offsite_low or 0.0, data.water_offsite_high or 0.0)
+    return f"off-site {banded(data.water_offsite, band, water)} · on-site {water(data.water_onsite)}"
 
 
 def _embodied_sub(data: "EmissionsData") -> str:
