@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
+import importlib
 import io
 import json
 import sys
@@ -25,7 +25,6 @@ DEFAULT_SOURCE_DIR = REPO_ROOT / "data-sources" / "codecarbon-3.3.2"
 # SPEC power_ssj2008 results (cloud-energy's parse): CPU models CodeCarbon's table lacks come from here.
 SPECPOWER_CSV = REPO_ROOT / "data-sources" / "specpower" / "specpower_ssj2008.csv"
 PACKAGE_DATA_DIR = REPO_ROOT / "carbon_magic" / "data"
-CPU_CATALOG_PATH = REPO_ROOT / "carbon_magic" / "core" / "cpu_catalog.py"
 
 G_PER_KWH_PER_LB_PER_MWH = 0.453592  # 1 lb/MWh = 453.592 g / 1000 kWh
 DECIMALS = 3
@@ -143,12 +142,11 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def load_cpu_catalog():
-    """``carbon_magic.core.cpu_catalog`` from the package's own source file, without importing the package."""
-    spec = importlib.util.spec_from_file_location("_cpu_catalog_for_build", CPU_CATALOG_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up while it executes
-    spec.loader.exec_module(module)
-    return module
+    """``carbon_magic.core.cpu_catalog`` of this repository (stdlib only, as the whole of ``core``),
+    installed or not."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    return importlib.import_module("carbon_magic.core.cpu_catalog")
 
 
 def per_source_factors(raw: dict) -> dict[str, float]:

@@ -16,7 +16,7 @@ from carbon_magic import EmissionsTracker
 from carbon_magic.core.config import ConfigError
 from carbon_magic.core.machine import machine_facts
 from carbon_magic.core.meters import HardwareSpec, discover
-from carbon_magic.core.meters.counter_timeline import FINAL_WITHIN_S, measure_update_period
+from carbon_magic.core.meters.counter_timeline import FINAL_WITHIN_S, measure_update_period, median
 from carbon_magic.core.meters.gpu import GpuInfo, select_gpus
 from carbon_magic.core.problems import problems
 from carbon_magic.core.sampler import settler
@@ -369,3 +369,13 @@ def test_torch_on_rocm_is_synchronised_at_the_boundaries_of_an_amd_gpu_window(mo
     tracker.start()
     tracker.stop()
     assert cuda.synchronised == [0, 0]
+
+
+def test_the_median_is_statistics_median():
+    import random
+    import statistics
+
+    generator = random.Random(7)
+    for size in (1, 2, 3, 8, 47):
+        values = [generator.uniform(0.0, 0.2) for _ in range(size)]
+        assert median(values) == statistics.median(values)

@@ -318,3 +318,32 @@ def test_vendor_of_a_partly_named_cpu(raw, vendor):
     assert cpu_catalog.cpu_vendor(raw) == vendor
     if vendor is None:
         assert cpu_catalog.cpu_generation(raw) is None
+
+
+@pytest.mark.parametrize(("pattern", "lead"), [
+    (r"xeon e5-\d{4}[a-z]* v4", "xeon e5-"), ("ryzen( threadripper)?( pro)? \\d? ?1\\d{3}", "ryzen"),
+    ("pentium d", "pentium d"), ("epyc [0-9a-z]{3}1[a-z]*$", "epyc "), (r"^(xeon [a-z]?|[xlew])56\d\d\b", ""),
+    ("core ultra|xeon w", ""), ("xeons?", "xeon"), ("ab{2}c", "a"), ("core i[3579]-(1[34])", "core i"),
+])
+def test_the_text_every_match_starts_with(pattern, lead):
+    assert cpu_catalog.leading_text(pattern) == lead
+
+
+def test_generation_rules_not_tried_for_lack_of_their_leading_text_give_the_same_answers(monkeypatch):
+    """Every name of the CPU table and the SPEC data gets the generation it gets when every rule
+    is tried: the leading-text filter skips only rules that cannot match."""
+    with open(SPECPOWER_CSV, encoding="utf-8", newline="") as f:
+        names = [row["cpu_name"] for row in csv.DictReader(f)]
+    names += [name for name, _, _ in cpu_catalog.csv_rows(cpu_catalog.TABLE_FILE, cpu_catalog.TABLE_COLUMNS)]
+    names += ["AMD EPYC", "Intel Xeon Processor (Skylake)", "QEMU Virtual CPU version 2.5+", "Intel Xeon 3.8GHz"]
+    filtered = {name: cpu_catalog.cpu_generation(name) for name in names}
+    rules = cpu_catalog._generation_rules()
+    assert sum(rule.lead == "" for rule in rules) < len(rules) / 4  # most rules are skipped for most names
+    cpu_catalog.cpu_generation.cache_clear()
+    every_rule = tuple(rule._replace(lead="") for rule in rules)
+    monkeypatch.setattr(cpu_catalog, "_generation_rules", lambda: every_rule)
+    try:
+        assert {name: cpu_catalog.cpu_generation(name) for name in names} == filtered
+        assert sum(generation is not None for generation in filtered.values()) > len(names) / 3  # not vacuous
+    finally:
+        cpu_catalog.cpu_generation.cache_clear()

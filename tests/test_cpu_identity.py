@@ -31,6 +31,12 @@ def linux_identity(tmp_path, monkeypatch, cpuinfo: str) -> CpuIdentity:
     return dataclasses.replace(identity, source=identity.source.replace(str(path), "/proc/cpuinfo"))
 
 
+# Two sockets of two cores, the first core with two threads (hyper-threading siblings).
+TWO_SOCKETS = "".join(f"processor\t: {n}\nmodel name\t: Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz\n"
+                      f"physical id\t: {socket}\nsiblings\t: 3\ncore id\t\t: {core}\n\n"
+                      for n, (socket, core) in enumerate([(0, 0), (0, 0), (0, 1), (1, 0), (1, 1)]))
+
+
 def facts_for(identity: CpuIdentity, threads: int) -> MachineFacts:
     return MachineFacts(cpu_model=identity.model, cpu_count=threads, cpu_physical_count=threads, cpu_sockets=1,
                         cpu_architecture="aarch64", ram_total_bytes=8 << 30, os="Linux", python_version="3.11",
@@ -108,3 +114,46 @@ def status_output(monkeypatch, capsys) -> str:
 def test_status_names_this_machines_cpu_and_where_it_was_read(isolated, monkeypatch, capsys):
     out = status_output(monkeypatch, capsys)
     assert f"CPU: {read_cpu_identity().description}" in out and "(/proc/cpuinfo model name)" in out
+
+
+def test_sockets_and_physical_cores_are_counted_from_proc_cpuinfo(tmp_path, monkeypatch):
+    identity = linux_identity(tmp_path, monkeypatch, TWO_SOCKETS)
+    assert (identity.sockets, identity.physical_cores) == (2, 4)
+    assert linux_identity(tmp_path, monkeypatch, GRAVITON3).physical_cores == 0  # ARM's cpuinfo does not say
+
+
+def test_this_machines_facts_are_psutils_and_platforms_without_their_cost(monkeypatch):
+    """The physical cores and memory from /proc (psutil's figures), the os column as
+    platform.platform() says it, made without it (it starts a `uname -p` subprocess)."""
+    import platform
+
+    import psutil
+
+    from carbon_magic.core import machine
+
+    def not_called(*args, **kwargs):
+        raise AssertionError("platform.platform() was called")
+
+    expected_os = platform.platform()
+    machine.machine_facts.cache_clear()
+    monkeypatch.setattr(platform, "platform", not_called)
+    try:
+        facts = machine.machine_facts()
+    finally:
+        machine.machine_facts.cache_clear()
+    assert facts.cpu_physical_count == psutil.cpu_count(logical=False)
+    assert facts.ram_total_bytes == psutil.virtual_memory().total
+    assert facts.os == expected_os and facts.os.startswith("Linux-")
+
+
+def test_a_cpu_whose_cores_the_os_reader_does_not_count_gets_psutils_count(monkeypatch):
+    import psutil
+
+    from carbon_magic.core import machine
+
+    monkeypatch.setattr(machine, "read_cpu_identity", lambda: CpuIdentity("Neoverse-V1", "test", physical_cores=0))
+    machine.machine_facts.cache_clear()
+    try:
+        assert machine.machine_facts().cpu_physical_count == psutil.cpu_count(logical=False)
+    finally:
+        machine.machine_facts.cache_clear()

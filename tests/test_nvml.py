@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from carbon_magic.core.meters import HardwareSpec, discover
+from carbon_magic.core.meters import HardwareSpec, discover, nvml
 from carbon_magic.core.meters.gpu import GpuInfo, select_gpus
 from carbon_magic.core.machine import machine_facts
 from tests.fakes.fake_pynvml import NVML_ERROR_LIBRARY_NOT_FOUND, FakeGpu, install
@@ -81,6 +81,29 @@ def test_no_nvml_means_no_gpu_components_said_once(monkeypatch):
     assert [m.component for m in discovery.meters] == ["cpu", "ram", "platform"]
     assert discovery.notes == ["No NVIDIA GPU measured: NVML did not start (NVML Shared Library Not Found).",
                                "No AMD GPU measured: amdsmi is not installed."]
+
+
+def test_without_nvidias_driver_pynvml_is_not_even_imported(monkeypatch, tmp_path):
+    """A Linux machine without /dev/nvidiactl (or WSL's /dev/dxg) has no GPU NVML could start on."""
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    monkeypatch.setattr(nvml, "LINUX_DRIVER_FILES", (str(tmp_path / "nvidiactl"), str(tmp_path / "dxg")))
+    monkeypatch.setitem(sys.modules, "amdsmi", None)
+    discovery = discover(SPEC, machine_facts(), time.monotonic())
+    assert "pynvml" not in sys.modules
+    assert [m.component for m in discovery.meters] == ["cpu", "ram", "platform"]
+    assert discovery.notes == [f"No NVIDIA GPU measured: no NVIDIA driver ({tmp_path}/nvidiactl and {tmp_path}/dxg "
+                               "absent).", "No AMD GPU measured: amdsmi is not installed."]
+
+
+def test_with_a_driver_file_nvml_is_imported_and_asked(monkeypatch, tmp_path):
+    (tmp_path / "nvidiactl").touch()
+    (tmp_path / "pynvml.py").write_text("def nvmlInit():\n    raise RuntimeError('the driver says no')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    monkeypatch.setattr(nvml, "LINUX_DRIVER_FILES", (str(tmp_path / "nvidiactl"),))
+    with pytest.raises(nvml.NvmlUnavailable, match=r"^NVML did not start \(the driver says no\)$"):
+        nvml.load_nvml()
+    assert sys.modules["pynvml"].__file__ == str(tmp_path / "pynvml.py")
 
 
 def test_gpu_lost_mid_run_keeps_the_rest_counting(monkeypatch, samplers):

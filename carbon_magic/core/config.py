@@ -10,8 +10,6 @@ the value (never a secret), where it came from and what is accepted.
 
 from __future__ import annotations
 
-import configparser
-import difflib
 import io
 import logging
 import os
@@ -63,6 +61,8 @@ class Setting:
 
 def unknown_parameter_error(name: str, source: str) -> ConfigError:
     """The error for a name that is no parameter, with the closest valid names."""
+    import difflib
+
     close = difflib.get_close_matches(name.lower(), PARAMS, n=3, cutoff=0.6)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     return ConfigError(
@@ -192,17 +192,23 @@ def _read_regular_file(path: Path) -> str:
 
 def _file_values(path: Path) -> dict[str, str]:
     """The ``[codecarbon]`` section of an INI file ({} if the file does not exist)."""
-    parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read_file(io.StringIO(_read_regular_file(path), newline=None), str(path))
+        text = _read_regular_file(path)
     except FileNotFoundError:
         return {}
-    except (configparser.Error, UnicodeDecodeError) as error:
-        first_line = str(error).splitlines()[0].rstrip(".")
-        raise _unreadable(path, first_line) from None
+    except UnicodeDecodeError as error:
+        raise _unreadable(path, str(error)) from None
     except OSError as error:
         logger.warning("carbon_magic: cannot read %s (%s); ignoring it.", path, error.strerror)
         return {}
+    import configparser  # where a file exists only: most machines have none
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_file(io.StringIO(text, newline=None), str(path))
+    except configparser.Error as error:
+        first_line = str(error).splitlines()[0].rstrip(".")
+        raise _unreadable(path, first_line) from None
     if not parser.has_section(SECTION):
         return {}
     return dict(parser.items(SECTION))

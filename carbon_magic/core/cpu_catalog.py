@@ -21,12 +21,12 @@ Stdlib only. The table is read on the first lookup (not at import) and kept; res
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
 from dataclasses import dataclass
-from importlib import resources
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
+
+from .package_data import csv_rows
 
 TABLE_FILE = "cpu_tdp.csv"
 TABLE_COLUMNS = ("name", "tdp_w", "key")
@@ -115,19 +115,10 @@ def _model_tokens(tokens: frozenset[str]) -> frozenset[str]:
     return frozenset(t for t in tokens if len(t) > 1 and _DIGIT.search(t))
 
 
-def packaged_csv_rows(file: str, columns: tuple[str, ...]) -> Iterator[list[str]]:
-    """The rows of ``carbon_magic/data/<file>`` after its header, which must be ``columns``."""
-    path = resources.files("carbon_magic").joinpath("data").joinpath(file)
-    records = csv.reader(path.read_text(encoding="utf-8").splitlines())
-    if next(records) != list(columns):
-        raise ValueError(f"{file}: expected the columns {', '.join(columns)}")
-    return records
-
-
 @functools.lru_cache(maxsize=1)
 def _rows_by_key() -> dict[str, _Row]:
     """The packaged table, read once, by normalised name (the file's ``key`` column)."""
-    return {key: _Row(name, float(tdp_w), key) for name, tdp_w, key in packaged_csv_rows(TABLE_FILE, TABLE_COLUMNS)}
+    return {key: _Row(name, float(tdp_w), key) for name, tdp_w, key in csv_rows(TABLE_FILE, TABLE_COLUMNS)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -205,15 +196,28 @@ def _clock_named(raw_model: str, key: str) -> CpuMatch | None:
 
 
 class _GenerationRule(NamedTuple):
-    pattern: re.Pattern[str]
+    pattern: str
+    lead: str  # the text every match starts with: a name without it is not tried (nor its pattern compiled)
     generation: CpuGeneration
+
+
+def leading_text(pattern: str) -> str:
+    """The text every match of the regular expression ``pattern`` starts with: "xeon e5-" for
+    "xeon e5-\\d{4}", "ryzen" for "ryzen( pro)?", "" for "^(xeon|[xlew])56" or "a|b"."""
+    depth = 0
+    for char in pattern:  # an alternation outside parentheses: no text is common to all matches
+        depth += (char == "(") - (char == ")")
+        if char == "|" and depth == 0:
+            return ""
+    lead = re.match(r"[^\\.^$*+?{}\[\]()|]*", pattern).group()  # type: ignore[union-attr]
+    return lead[:-1] if pattern[len(lead):len(lead) + 1] in ("*", "?", "{") else lead
 
 
 @functools.lru_cache(maxsize=1)
 def _generation_rules() -> tuple[_GenerationRule, ...]:
     """The naming rules of ``cpu_generations.csv``, in file order."""
-    return tuple(_GenerationRule(re.compile(pattern), CpuGeneration(vendor, arch, int(year)))
-                 for pattern, vendor, arch, year in packaged_csv_rows(GENERATIONS_FILE, GENERATION_COLUMNS))
+    return tuple(_GenerationRule(pattern, leading_text(pattern), CpuGeneration(vendor, arch, int(year)))
+                 for pattern, vendor, arch, year in csv_rows(GENERATIONS_FILE, GENERATION_COLUMNS))
 
 
 @functools.lru_cache(maxsize=256)
@@ -225,7 +229,8 @@ def cpu_generation(raw_model: str) -> CpuGeneration | None:
     """
     match = lookup_tdp(raw_model)
     key = normalise_cpu_name(match.name if match else (raw_model or ""))
-    return next((rule.generation for rule in _generation_rules() if rule.pattern.search(key)), None)
+    return next((rule.generation for rule in _generation_rules() if rule.lead in key and re.search(rule.pattern, key)),
+                None)
 
 
 def cpu_vendor(raw_model: str) -> str | None:

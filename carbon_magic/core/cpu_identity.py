@@ -20,10 +20,10 @@ import functools
 import importlib
 import platform
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
-from importlib import resources
+
+from .package_data import data_text
 
 ARM_PARTS_FILE = "arm_cpu_parts.csv"
 CPUINFO_PATH = "/proc/cpuinfo"
@@ -35,13 +35,15 @@ SYSCTL_TIMEOUT_S = 30.0  # answers at once on a Mac; discovery runs off the cell
 @dataclass(frozen=True)
 class CpuIdentity:
     """``model`` the CPU's name ("" if unknown), ``source`` where it was read (or looked for);
-    ``performance_cores``/``efficiency_cores`` are 0 where the OS does not tell them apart."""
+    ``performance_cores``/``efficiency_cores`` are 0 where the OS does not tell them apart;
+    ``physical_cores`` is 0 where the reader does not count them (psutil does)."""
 
     model: str
     source: str
     sockets: int = 1
     performance_cores: int = 0
     efficiency_cores: int = 0
+    physical_cores: int = 0
 
     @property
     def description(self) -> str:
@@ -66,16 +68,22 @@ def _linux() -> CpuIdentity:
             cpuinfo = handle.read()
     except OSError as error:
         return CpuIdentity("", f"{CPUINFO_PATH} unreadable: {error.strerror or error}")
-    sockets = max(len(set(re.findall(r"^physical id\s*:\s*(\d+)$", cpuinfo, re.MULTILINE))), 1)
+    # Each processor's block says its "physical id" (socket) and "core id" (core in that socket);
+    # ARM's says neither, and then psutil counts the cores (from sysfs).
+    processors = [dict(re.findall(r"^(physical id|core id)\s*:\s*(\d+)$", block, re.MULTILINE))
+                  for block in cpuinfo.split("\n\n")]
+    cores = {(ids["physical id"], ids["core id"]) for ids in processors if len(ids) == 2}
+    counted = {"sockets": max(len({ids["physical id"] for ids in processors if "physical id" in ids}), 1),
+               "physical_cores": len(cores)}
     name = _cpuinfo_field(cpuinfo, "model name")
     if name:
-        return CpuIdentity(name, f"{CPUINFO_PATH} model name", sockets)
+        return CpuIdentity(name, f"{CPUINFO_PATH} model name", **counted)
     implementer, part = _cpuinfo_field(cpuinfo, "CPU implementer"), _cpuinfo_field(cpuinfo, "CPU part")
     if not (implementer and part):
-        return CpuIdentity("", f"{CPUINFO_PATH} names no model", sockets)
+        return CpuIdentity("", f"{CPUINFO_PATH} names no model", **counted)
     ids = f"{CPUINFO_PATH} CPU implementer {implementer} part {part}"
     name = arm_part_name(implementer, part)
-    return CpuIdentity(name, ids if name else f"{ids}: not in {ARM_PARTS_FILE}", sockets)
+    return CpuIdentity(name, ids if name else f"{ids}: not in {ARM_PARTS_FILE}", **counted)
 
 
 def _cpuinfo_field(cpuinfo: str, field: str) -> str:
@@ -94,11 +102,13 @@ def arm_part_name(implementer: str, part: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _arm_parts() -> dict[tuple[int, int], str]:
-    text = resources.files("carbon_magic.data").joinpath(ARM_PARTS_FILE).read_text(encoding="utf-8")
+    text = data_text(ARM_PARTS_FILE)
     return {(int(row["implementer"], 16), int(row["part"], 16)): row["name"] for row in csv.DictReader(text.splitlines())}
 
 
 def _macos() -> CpuIdentity:
+    import subprocess
+
     source = f"sysctl {MACOS_KEYS[0]}"
     try:  # an unknown key (perflevels on an Intel Mac) is reported on stderr; the others still print
         output = subprocess.run(["sysctl", *MACOS_KEYS], capture_output=True, text=True,

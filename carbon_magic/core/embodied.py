@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-from carbon_magic.core import tables
 from carbon_magic.core.ledger import kind_of
+from carbon_magic.core.package_data import data_text
 
 EMBODIED_FILE = "embodied.json"
 SECONDS_PER_YEAR = 365.25 * 24 * 3600
@@ -109,7 +109,7 @@ class GuestShare:
 @functools.lru_cache(maxsize=1)
 def _table() -> dict[str, Any]:
     """embodied.json, read once."""
-    table: dict[str, Any] = json.loads(tables._data_text(EMBODIED_FILE))
+    table: dict[str, Any] = json.loads(data_text(EMBODIED_FILE))
     return table
 
 

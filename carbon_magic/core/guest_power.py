@@ -24,7 +24,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from .cpu_catalog import cpu_generation, cpu_vendor, packaged_csv_rows
+from .cpu_catalog import cpu_generation, cpu_vendor
+from .package_data import csv_rows
 from .power_model import (
     PowerCurve, launch_year_of, machine_power_model, model_table, ram_w_per_gb, require_positive,
 )
@@ -60,7 +61,7 @@ class VcpuPower:
 def _vcpu_rows() -> dict[str, tuple[str, float, float]]:
     """microarchitecture -> (vendor, min W, max W), read once."""
     return {arch: (vendor, float(low), float(high))
-            for arch, vendor, low, high in packaged_csv_rows(VCPU_FILE, VCPU_COLUMNS)}
+            for arch, vendor, low, high in csv_rows(VCPU_FILE, VCPU_COLUMNS)}
 
 
 def vcpu_power(cpu_model: str) -> VcpuPower:

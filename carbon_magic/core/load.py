@@ -105,8 +105,8 @@ class _ProcStat:
         self._fd = self._open()
 
 
-def read_memory() -> tuple[float, float]:
-    """(used GB, used fraction) of machine memory."""
+def memory_bytes() -> tuple[int, int]:
+    """(total, available) bytes of machine memory: ``/proc/meminfo``, else psutil."""
     try:
         info = read_small("/proc/meminfo").split(b"\n")
         values = {}
@@ -116,12 +116,17 @@ def read_memory() -> tuple[float, float]:
                 values[key] = int(rest.split()[0]) * 1024
             if len(values) == 2:
                 break
-        total, available = values[b"MemTotal"], values[b"MemAvailable"]
+        return values[b"MemTotal"], values[b"MemAvailable"]
     except (OSError, KeyError, ValueError, IndexError):
         import psutil
 
         memory = psutil.virtual_memory()
-        total, available = memory.total, memory.available
+        return memory.total, memory.available
+
+
+def read_memory() -> tuple[float, float]:
+    """(used GB, used fraction) of machine memory."""
+    total, available = memory_bytes()
     used = max(total - available, 0)
     return used / 1e9, (used / total if total else 0.0)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import sys
 from dataclasses import dataclass
 
 from .cpu_identity import CpuIdentity, read_cpu_identity
+from .load import memory_bytes
 
 
 @dataclass(frozen=True)
@@ -33,18 +35,45 @@ class MachineFacts:
 
 @functools.lru_cache(maxsize=1)
 def machine_facts() -> MachineFacts:
-    import psutil
-
     cpu = read_cpu_identity()
     threads = os.cpu_count() or 1
     return MachineFacts(
         cpu_model=cpu.model,
         cpu_count=threads,
-        cpu_physical_count=psutil.cpu_count(logical=False) or threads,
+        cpu_physical_count=cpu.physical_cores or _psutil_physical_cores() or threads,
         cpu_sockets=cpu.sockets,
         cpu_architecture=platform.machine(),
-        ram_total_bytes=psutil.virtual_memory().total,
-        os=platform.platform(),
+        ram_total_bytes=memory_bytes()[0],
+        os=os_description(),
         python_version=platform.python_version(),
         cpu_identity=cpu,
     )
+
+
+def _psutil_physical_cores() -> int | None:
+    import psutil
+
+    return psutil.cpu_count(logical=False)
+
+
+# What platform.platform() replaces in its parts (it makes a file name of them).
+_FILE_NAME_OBSTACLES = str.maketrans({" ": "_", "/": "-", "\\": "-", ":": "-", ";": "-", '"': "-", "(": "-", ")": "-"})
+
+
+def os_description() -> str:
+    """``platform.platform()`` (CodeCarbon's "os" column: "Linux-6.8.0-45-generic-x86_64-with-glibc2.39").
+
+    On Linux it is made here, because ``platform.platform()`` starts a ``uname -p`` subprocess
+    (a fork and an exec, ~8 ms) for a processor name that it then drops: Linux's ``uname``
+    answers "unknown", or repeats the machine ("x86_64").
+    """
+    if not sys.platform.startswith("linux"):
+        return platform.platform()
+    uname = os.uname()
+    libc, version = platform.libc_ver()
+    joined = "-".join(part.strip() for part in (uname.sysname, uname.release, uname.machine, "with", libc + version)
+                      if part)
+    cleaned = joined.translate(_FILE_NAME_OBSTACLES).replace("unknown", "")
+    while "--" in cleaned:
+        cleaned = cleaned.replace("--", "-")
+    return cleaned.rstrip("-")

@@ -36,10 +36,10 @@ import functools
 import json
 import math
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, cast
 
 from .cpu_catalog import cpu_generation, lookup_tdp
+from .package_data import data_text
 
 TABLE_FILE = "power_model.json"
 COMPONENTS = ("cpu", "ram", "platform")
@@ -93,8 +93,7 @@ def bounded_facts(facts: dict[str, float], ranges: dict[str, list[float]]) -> tu
 @functools.lru_cache(maxsize=1)
 def model_table() -> dict[str, Any]:
     """The packaged, fitted table (``carbon_magic/data/power_model.json``), read once."""
-    path = resources.files("carbon_magic").joinpath("data").joinpath(TABLE_FILE)
-    table: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    table: dict[str, Any] = json.loads(data_text(TABLE_FILE))
     unknown = set(table["features"]) - set(BASE_TERMS + CANDIDATE_TERMS)
     if unknown:
         raise ValueError(f"{TABLE_FILE}: its features {sorted(unknown)} are not terms of this version "

@@ -15,14 +15,14 @@ with the closest valid values and how to list them all.
 from __future__ import annotations
 
 import csv
-import difflib
 import functools
 import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Callable
+
+from .package_data import data_text
 
 GRID_FILE = "grid.json"
 COUNTRIES_FILE = "countries.csv"
@@ -104,15 +104,10 @@ def _key(text: str) -> str:
     return " ".join(words)
 
 
-def _data_text(filename: str) -> str:
-    """A packaged data file's text."""
-    return resources.files("carbon_magic").joinpath("data").joinpath(filename).read_text(encoding="utf-8")
-
-
 @functools.lru_cache(maxsize=1)
 def _grid() -> dict[str, Any]:
     """grid.json, read once."""
-    grid: dict[str, Any] = json.loads(_data_text(GRID_FILE))
+    grid: dict[str, Any] = json.loads(data_text(GRID_FILE))
     return grid
 
 
@@ -121,7 +116,7 @@ def _countries() -> _CountryIndex:
     """countries.csv, read once and indexed by ISO3, ISO2 and name/alias key."""
     by_iso3: dict[str, _Country] = {}
     by_key: dict[str, str] = {}
-    for row in csv.DictReader(_data_text(COUNTRIES_FILE).splitlines()):
+    for row in csv.DictReader(data_text(COUNTRIES_FILE).splitlines()):
         aliases = tuple(a for a in (row.get("aliases") or "").split(";") if a)
         country = _Country(row["iso3"], row["iso2"], row["name"], aliases)
         by_iso3[country.iso3] = country
@@ -139,6 +134,8 @@ def _closest(value: str, choices: dict[str, str]) -> list[str]:
     """
     key = _key(value)
     pool = list(choices)
+    import difflib
+
     matches = difflib.get_close_matches(key, pool, n=4 * MAX_SUGGESTIONS, cutoff=0.6)
     matches = matches or difflib.get_close_matches(key, pool, n=4 * MAX_SUGGESTIONS, cutoff=0.0)
     return list(dict.fromkeys(choices[m] for m in matches))[:MAX_SUGGESTIONS]
@@ -396,7 +393,7 @@ def _cloud_regions() -> dict[str, dict[str, CloudRegion]]:
     table: dict[str, dict[str, CloudRegion]] = {provider: {} for provider in CLOUD_PROVIDERS}
     for name, row in _grid()["gcp_regions"].items():
         table["gcp"][name] = CloudRegion("gcp", name, row["country_iso3"], row["city"])
-    for row in csv.DictReader(_data_text(CLOUD_REGIONS_FILE).splitlines()):
+    for row in csv.DictReader(data_text(CLOUD_REGIONS_FILE).splitlines()):
         table[row["provider"]][row["region"]] = CloudRegion(
             row["provider"], row["region"], row["country_iso3"], row["place"], row["grid_region"] or None
         )

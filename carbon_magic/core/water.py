@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from carbon_magic.core import tables
+from carbon_magic.core.package_data import data_text
 
 WATER_FILE = "water.json"
 ONSITE_WUE_FILE = "onsite_wue.csv"
@@ -60,14 +61,14 @@ class OnsiteWue:
 @functools.lru_cache(maxsize=1)
 def _water() -> dict[str, Any]:
     """water.json, read once."""
-    water: dict[str, Any] = json.loads(tables._data_text(WATER_FILE))
+    water: dict[str, Any] = json.loads(data_text(WATER_FILE))
     return water
 
 
 @functools.lru_cache(maxsize=1)
 def _fleet_wue() -> dict[str, dict[str, str]]:
     """onsite_wue.csv as provider -> row, read once."""
-    return {row["provider"]: row for row in csv.DictReader(tables._data_text(ONSITE_WUE_FILE).splitlines())}
+    return {row["provider"]: row for row in csv.DictReader(data_text(ONSITE_WUE_FILE).splitlines())}
 
 
 def _figure(row: dict[str, Any], label: str, scope: str, iso3: str | None, year: int | None) -> WaterFigure:

@@ -14,7 +14,6 @@ Secrets (``api_key``, tokens) are refused: a magic line is saved in the notebook
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 import shlex
 from dataclasses import dataclass
@@ -190,6 +189,8 @@ def _unknown_message(prog: str, extras: list[str]) -> str:
     for extra in extras:
         if extra.startswith("-"):
             option = extra.split("=", 1)[0]
+            import difflib
+
             close = difflib.get_close_matches(option, known, n=3, cutoff=0.6)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             parts.append(f"unknown option {option}{hint}")

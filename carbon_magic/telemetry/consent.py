@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -137,8 +135,12 @@ class ConsentStore:
 
     def secret(self) -> bytes:
         """The local salt (32 random bytes), created on first use; never sent."""
+        import secrets
+
         return bytes.fromhex(self._local("secret", lambda: secrets.token_hex(32), _is_secret))
 
     def install_id(self) -> str:
         """A random id for this installation, created on first use; never sent."""
+        import uuid
+
         return self._local("install_id", lambda: str(uuid.uuid4()), bool)

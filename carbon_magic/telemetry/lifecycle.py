@@ -138,8 +138,6 @@ class TelemetryLifecycle:
         ``environ``/``stdin`` replace the process's (tests). Returns the tier in effect after
         asking (a widget's answer comes later, by click).
         """
-        from .prompt import ask
-
         with self._lock:
             self._kernel.environ = environ
             self._kernel.config = config
@@ -147,6 +145,8 @@ class TelemetryLifecycle:
             self._kernel.loaded = True
         resolution = self.current_level(config)
         if not resolution.chosen and not self._kernel.asked:
+            from .prompt import ask
+
             _how, self._kernel.asked = ask(shell, self._environ(), lambda level: self.choose(level, "prompt"), stdin)
         return self.current_level(config)
 

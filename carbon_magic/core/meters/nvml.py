@@ -7,10 +7,19 @@ The counter changes only every 10-100 ms, so readings are settled (``vendor_gpu`
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from .gpu import GpuInfo, GpuLibraryUnavailable
 from .vendor_gpu import VendorGpuMeter
+
+
+# Where NVIDIA's Linux driver shows itself: its control device (on a host, and in a container
+# given GPUs), or WSL 2's GPU device. Without either NVML cannot start, so a Linux machine that
+# has neither is not asked (pynvml takes ~10 ms to import, on every %load_ext of a machine with
+# no NVIDIA GPU) unless pynvml was imported already.
+LINUX_DRIVER_FILES = ("/dev/nvidiactl", "/dev/dxg")
 
 
 class NvmlUnavailable(GpuLibraryUnavailable):
@@ -19,6 +28,9 @@ class NvmlUnavailable(GpuLibraryUnavailable):
 
 def load_nvml() -> Any:
     """Import and initialise pynvml, or raise NvmlUnavailable."""
+    if (sys.platform.startswith("linux") and "pynvml" not in sys.modules
+            and not any(map(os.path.exists, LINUX_DRIVER_FILES))):
+        raise NvmlUnavailable(f"no NVIDIA driver ({' and '.join(LINUX_DRIVER_FILES)} absent)", installed=False)
     try:
         import pynvml
     except ImportError:

@@ -47,10 +47,8 @@ from ...core.ledger import kind_of
 from ...core.units import kwh_to_j
 from ...runtime import current_runtime
 from .. import display
-from .chart_png import chart_img
 from ..frontend import FrontEnd
 from ..options import NO_OPTIONS
-from .panel_view import Snapshot, frozen_bundle, header_html
 from .presentation import bands_of
 from ..records import measured_kinds
 from ..route import Route, publish_in_order
@@ -60,6 +58,7 @@ from .themed import LANE, ThemedDisplays, publish
 if TYPE_CHECKING:
     from ...core.ledger import Reading
     from ...core.record import EmissionsData
+    from .panel_view import Snapshot
     from ..records import CellRecord, TrackedWindow
     from ..session import Session
 
@@ -176,7 +175,9 @@ class LiveCell:
             self.lease = sampler.request_interval(self.update_s)
             self.subscription = sampler.subscribe(self.on_tick)
 
-    def _show(self, view: Any, snapshot: Snapshot, widgets: Any) -> None:
+    def _show(self, view: Any, snapshot: "Snapshot", widgets: Any) -> None:
+        from .panel_view import header_html
+
         view.reset(self.panel.frontend.theme)
         view.show(snapshot)
         fallback = header_html(snapshot) + (
@@ -202,8 +203,10 @@ class LiveCell:
             self.route.run(self.view.show, snapshot)
             self.updates += 1
 
-    def _snapshot(self, reading: "Reading") -> Snapshot:
+    def _snapshot(self, reading: "Reading") -> "Snapshot":
         """The running window up to ``reading``: the record's own arithmetic (lock held)."""
+        from .panel_view import Snapshot  # drawing is imported on the panel lane, by the first panel
+
         window = self.tracker.window(self.start, reading)
         data = self.tracker.record(window, self.run_id, self.tracker.remote_so_far())
         energy_j = window.energy_j()
@@ -281,6 +284,9 @@ class LiveCell:
         self.panel.themed.follow(self.display_id, render)
 
     def _frozen(self, record: "CellRecord", data: "EmissionsData", theme: str | None) -> dict[str, str]:
+        from .chart_png import chart_img
+        from .panel_view import Snapshot, frozen_bundle
+
         average_w = {"cpu": data.cpu_power, "ram": data.ram_power}
         if data.gpu_count or data.gpu_power:
             average_w["gpu"] = data.gpu_power

@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
-from ...cluster.footprint import read_hosts, read_missing
 from ...core.ledger import kind_of
 
 
@@ -163,6 +162,10 @@ def water_split(total_l: float, onsite_l: float, onsite_source: str, offsite_l: 
 def cluster_parts(hosts_json: str, missing: str) -> list[str]:
     """A record's cluster hosts as shown (``cluster_hosts``, ``cluster_missing`` of a record):
     'host-a 1.2 Wh 0.3 g' per host measured, then 'host-b missing (why)'."""
+    if not hosts_json and not missing:
+        return []
+    from ...cluster.footprint import read_hosts, read_missing  # the cluster's code, with its first record
+
     parts = [f"{host} {energy(figures['energy_kwh'])} {co2_mass(figures['emissions_kg'])}"
              for host, figures in read_hosts(hosts_json).items()]
     return parts + [f"{host} missing ({why})" for host, why in read_missing(missing)]

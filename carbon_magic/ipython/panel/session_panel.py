@@ -11,13 +11,12 @@ bars are the latest MAX_BARS: an update costs the same in a session of 100,000 r
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import TYPE_CHECKING, Any
 
 from ...runtime import current_runtime
 from .live_panel import LivePanel
 from ..options import NO_OPTIONS
-from .session_view import MAX_BARS, session_bundle
 from .themed import LANE
 from ..totals import RunningTotals
 
@@ -44,21 +43,20 @@ class SessionPanel:
         """``%carbon panel`` (kernel thread): display the panel in this cell's output."""
         self.equivalents = self.session.pool.config(NO_OPTIONS)["panel_equivalents"]
         if self.display_id is None:
-            self.display_id = f"carbon-magic-session-{uuid.uuid4().hex}"
+            self.display_id = f"carbon-magic-session-{os.urandom(16).hex()}"
         self.themed.show(self.display_id, self.bundle)
 
     def bundle(self, theme: str | None = None) -> dict[str, str]:
-        return session_bundle(self.totals.totals(), self.recent(), self.equivalents, theme)
+        from .session_view import MAX_BARS, session_bundle  # drawing is imported when first drawn
+
+        # The latest MAX_BARS records: a slice, whose cost does not grow with the session.
+        return session_bundle(self.totals.totals(), self.session.records[-MAX_BARS:], self.equivalents, theme)
 
     def plot(self) -> "PlotFigure":
         """``%carbon plot``: the records' figure in the front end's theme, following it."""
         from .plot import figure
 
         return figure(self.session.records, self.live_panel.frontend.theme, self.themed)
-
-    def recent(self) -> list["CellRecord"]:
-        """The latest MAX_BARS records (a slice: its cost does not grow with the session)."""
-        return self.session.records[-MAX_BARS:]
 
     def cell_finished(self, record: "CellRecord", data: "EmissionsData") -> None:
         self.totals.cell_finished(record)

@@ -23,7 +23,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from ...cluster.footprint import read_hosts, read_missing
 from ..panel.presentation import CO2, ENERGY, WATER
 
 if TYPE_CHECKING:
@@ -201,6 +200,10 @@ def cluster_entry(hosts_json: str, missing: str, detail: ClusterDetail) -> dict[
     (measured or missing) the lists left off, ``more_missing`` how many of them are missing.
     Added in version 2 without a new number: a front end reads a state without it as one
     without a cluster part (and one without ``energy_wh``, ``more_missing`` as "N more")."""
+    if not hosts_json and not missing:
+        return None
+    from ...cluster.footprint import read_hosts, read_missing  # the cluster's code, with its first record
+
     hosts, gone = read_hosts(hosts_json), read_missing(missing)
     if not hosts and not gone:
         return None
