@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 
-from common import REPO, row
+from common import OFFLINE_ENV, REPO, row
 from versus.report import put_block
 
 WORKERS = 4
@@ -87,6 +87,7 @@ def boundary_ms(cells: int) -> dict[str, float]:
 def main(idle_s: float = 60.0, cells: int = 50) -> dict[str, float]:
     from distributed import Client, LocalCluster
 
+    os.environ.update(OFFLINE_ENV)  # the kernel's and the workers' (inherited)
     os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="carbon_magic-bench-")
     os.environ["CARBON_MAGIC_HOST_ID"] = "bench-cluster"  # the workers' host (inherited)
     cluster = LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=None,

@@ -13,6 +13,24 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
+# Every benchmark's kernel or shell: no network (a fixed country), no RAPL, no telemetry question.
+OFFLINE_ENV = {
+    "CODECARBON_OFFLINE": "true",
+    "CODECARBON_COUNTRY_ISO_CODE": "FRA",
+    "CODECARBON_POWERCAP_ROOT": "/nonexistent",
+    "CODECARBON_TELEMETRY": "disabled",
+}
+
+
+def byte_compile_package() -> None:
+    """Write carbon_magic's bytecode caches, as pip does when it installs a package: this
+    environment sets PYTHONDONTWRITEBYTECODE, so fresh processes of a checkout would otherwise
+    time the compiler (CodeCarbon's environment, installed by pip, has its caches)."""
+    import compileall
+
+    compileall.compile_dir(str(REPO / "carbon_magic"), quiet=1)
+
+
 def rss_mb() -> float:
     """Resident memory of this process in MB (from /proc; psutil elsewhere)."""
     try:

@@ -22,19 +22,13 @@ import sys
 import tempfile
 import time
 
-from common import row
+from common import OFFLINE_ENV, row
 
 CELL_S = 12.0
 PAIRS = 3
 LONG_UPDATES = 600
 UPDATE_LIMIT_BYTES = 5_000
 CPU_TARGET_PERCENT = 1.0
-OFFLINE_ENV = {
-    "CODECARBON_OFFLINE": "true",
-    "CODECARBON_COUNTRY_ISO_CODE": "FRA",
-    "CODECARBON_POWERCAP_ROOT": "/nonexistent",
-    "CODECARBON_TELEMETRY": "disabled",
-}
 
 
 class FrontEnd:

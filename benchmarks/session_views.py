@@ -22,19 +22,13 @@ import sys
 import tempfile
 import time
 
-from common import row
+from common import OFFLINE_ENV, row
 
 BASELINE = 1_000
 RECORDS = 100_000
 NEW_RECORDS = 200
 VIEW_TARGET_S = 1.0
 PER_RECORD_RATIO = 2.0
-OFFLINE_ENV = {
-    "CODECARBON_OFFLINE": "true",
-    "CODECARBON_COUNTRY_ISO_CODE": "FRA",
-    "CODECARBON_POWERCAP_ROOT": "/nonexistent",
-    "CODECARBON_TELEMETRY": "disabled",
-}
 
 
 def shell_with_extension():

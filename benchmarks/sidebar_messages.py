@@ -19,15 +19,13 @@ import sys
 import tempfile
 import time
 
-from common import REPO, row
+from common import OFFLINE_ENV, REPO, row
 
 sys.path.insert(0, str(REPO))
 from tests.sidebar_client import SidebarClient  # noqa: E402
 
 SECONDS = 150.0
 MAX_BYTES = 5_000
-OFFLINE_ENV = {"CODECARBON_OFFLINE": "true", "CODECARBON_COUNTRY_ISO_CODE": "FRA",
-               "CODECARBON_POWERCAP_ROOT": "/nonexistent"}
 LONG_LINE = "value_with_a_rather_long_name_{i} = [x ** 2 for x in range(10)]  # " + "comment " * 20
 BUSY = "import time\n_t0 = time.time()\nwhile time.time() - _t0 < 3:\n    sum(range(10_000))"
 

@@ -42,7 +42,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from common import REPO
+from common import REPO, byte_compile_package
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "versus"))
 import codecarbon_env  # noqa: E402
@@ -242,6 +242,7 @@ def measure(plan: Plan) -> dict[str, Any]:
     """Every measurement of both tools; the raw results (saved as vs_codecarbon.json)."""
     print("carbon_magic vs CodeCarbon, same run, same machine" + (" (quick)" if plan.quick else ""), flush=True)
     probes = Probes(tool_pythons())
+    byte_compile_package()  # both tools as installed: pip byte-compiled CodeCarbon's
     started = time.monotonic()
     results: dict[str, Any] = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),

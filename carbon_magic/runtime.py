@@ -5,7 +5,9 @@ service (``location``), the output lanes (``lanes``, with the exit hooks of the 
 what the outputs share (``outputs``), the fork guard (``forks``: objects holding file locks or rows
 register there to let go of them in a forked child) and the kernel's telemetry
 (``telemetry``) and the cluster monitor (``cluster``: the hosts of a Dask or Ray cluster the
-kernel uses, measured into each window; made when first asked for, by the first tracker). It registers the package's one fork hook and one exit hook; both act on the
+kernel uses, measured into each window; made when first asked for), which trackers reach through
+``remote``: no cluster, nor its code, before the user imports Dask or Ray. It registers the
+package's one fork hook and one exit hook; both act on the
 runtime current at that moment. ``reset_runtime()`` closes the current one (its threads end,
 it publishes nothing more) and makes a fresh one: what tests do between tests.
 
@@ -25,6 +27,7 @@ from .core.lanes import Lanes
 from .core.location import LocationService
 from .core.problems import problems
 from .core.sampler import SamplerRegistry
+from .cluster.backend import WhenEngineImported
 from .outputs.services import OutputServices
 from .telemetry.lifecycle import TelemetryLifecycle
 
@@ -42,6 +45,7 @@ class Runtime:
         self.location = LocationService(samplers_running=self.samplers.any_running)
         self._cluster: ClusterMonitor | None = None
         self._cluster_lock = threading.Lock()
+        self.remote = WhenEngineImported(lambda: self.cluster)  # what trackers measure beyond this machine
         self._before_exit: dict[Hashable, Callable[[], None]] = {}
 
     @property

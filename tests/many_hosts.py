@@ -53,6 +53,8 @@ class ManyHosts:
 
 def install(monitor: object, hosts: int, failing: int) -> ManyHosts:
     """Make ``monitor`` (the runtime's ``ClusterMonitor``) use a ManyHosts cluster as its Dask one."""
+    import distributed  # noqa: F401  # as a user of a Dask cluster has (trackers ask no cluster before)
+
     backend = ManyHosts("dask", hosts, failing)
     monitor._made["dask"] = backend  # type: ignore[attr-defined]  # the backends it made, by engine
     return backend

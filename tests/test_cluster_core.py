@@ -250,3 +250,27 @@ def test_the_panel_shows_each_hosts_part_and_the_missing_ones(samplers):
     without = tracker.record(tracker.window(sampler.read(), sampler.read()), "run")
     assert "cluster" not in header_html(Snapshot("cell", "running", without, {"cpu": 1.0}, PowerSeries(["cpu"]),
                                                  False, {"cpu": 1.0}))
+
+
+def test_trackers_ask_for_a_cluster_only_once_the_user_imported_an_engine(monkeypatch):
+    """Before dask.distributed or ray is imported no cluster monitor is made (a kernel that
+    never uses a cluster loads none of its code); after, its windows are the monitor's."""
+    import types
+
+    from carbon_magic.cluster.backend import BACKENDS, WhenEngineImported
+
+    config = resolve_config({}, environ={}, files=[])
+    asked: list[object] = []
+
+    class Monitor:
+        def begin(self, given):
+            asked.append(given)
+            return "a window"
+
+    remote = WhenEngineImported(Monitor)
+    for entry in BACKENDS.values():
+        monkeypatch.delitem(sys.modules, entry.engine_module, raising=False)
+    assert remote.begin(config) is None and asked == []
+    monkeypatch.setitem(sys.modules, BACKENDS["ray"].engine_module, types.ModuleType("ray"))
+    assert remote.begin(config) == "a window" and asked == [config]
+    assert isinstance(current_runtime().remote, WhenEngineImported)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
-from .reading import HostAnswer
+if TYPE_CHECKING:
+    from ..core.config import Config
+    from ..core.remote import RemoteMeter, RemoteWindow
+    from .reading import HostAnswer
 
 
 class ClusterBackend(Protocol):
@@ -31,7 +34,7 @@ class ClusterBackend(Protocol):
         later get one too)."""
         ...
 
-    def read_hosts(self, timeout_s: float) -> dict[str, HostAnswer]:
+    def read_hosts(self, timeout_s: float) -> dict[str, "HostAnswer"]:
         """Each host's reading in one parallel round trip, never longer than ``timeout_s``;
         a host that did not answer in time is a ``HostMissing`` saying why."""
         ...
@@ -55,6 +58,22 @@ BACKENDS: Mapping[str, BackendEntry] = {
     "dask": BackendEntry("distributed", "carbon_magic.cluster.dask_backend", "DaskBackend"),
     "ray": BackendEntry("ray", "carbon_magic.cluster.ray_backend", "RayBackend"),
 }
+
+
+def engine_imported() -> bool:
+    """Whether the user has imported a cluster engine: only then may a backend apply."""
+    return any(entry.engine_module in sys.modules for entry in BACKENDS.values())
+
+
+class WhenEngineImported:
+    """The trackers' ``RemoteMeter``: ``monitor()``'s windows once the user has imported a
+    cluster engine, None before, with none of the cluster code (the monitor, its threads) loaded."""
+
+    def __init__(self, monitor: Callable[[], "RemoteMeter"]):
+        self._monitor = monitor
+
+    def begin(self, config: "Config") -> "RemoteWindow | None":
+        return self._monitor().begin(config) if engine_imported() else None
 
 
 def present_backends(made: dict[str, ClusterBackend]) -> list[ClusterBackend]:

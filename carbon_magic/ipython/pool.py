@@ -119,7 +119,7 @@ class TrackerPool:
             entry.build_outputs()
         runtime = current_runtime()
         return (Tracker(entry.config, entry.sink, samplers=runtime.samplers, location=runtime.location,
-                        usage="magic", forks=runtime.forks, remote=runtime.cluster), entry.cells_file)
+                        usage="magic", forks=runtime.forks, remote=runtime.remote), entry.cells_file)
 
     def release(self, tracker: "Tracker") -> None:
         """Give back a stopped tracker for reuse by later cells with the same configuration."""
