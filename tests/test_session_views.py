@@ -125,6 +125,15 @@ def test_session_panel_totals_the_grids_water_with_its_split_and_the_embodied_co
     assert "off-site " in bundle["text/html"] and " modelled" in bundle["text/html"]
     assert "Water not estimated" not in bundle["text/html"]
     assert "| embodied " in bundle["text/plain"] and "| water " in bundle["text/plain"]
+    # the total water's band: the grid's water model's (two grids here), on top of the on-site water
+    from carbon_magic.ipython.panel.presentation import water
+
+    high_l = sum(r.water_onsite_l + r.water_offsite_high_l for r in records)
+    low_l = sum(r.water_onsite_l + r.water_offsite_low_l for r in records)
+    assert 0 < low_l < water_ml / 1e3 < high_l
+    tile = re.search(r'data-figure="water".*?</div></div>', bundle["text/html"]).group(0)
+    assert f" .. {water(high_l)} modelled · off-site " in tile, tile
+    assert f" .. {water(high_l)} modelled)" in bundle["text/plain"], bundle["text/plain"]
 
 
 def png_of(html_text: str) -> tuple[int, int, int]:

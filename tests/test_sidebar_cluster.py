@@ -112,8 +112,8 @@ def test_a_cell_on_a_dask_worker_shows_its_host_live_and_when_it_is_done(process
 
 
 # The most the cluster parts add to one message: one part listing its hosts (4 hosts and 2
-# missing, the longest ids and reasons: 650 bytes) and 9 counting them (84 bytes each; 6 cells
-# and 4 running windows at most): 1,406 bytes, computed as tests/test_sidebar_cluster.py's first
+# missing, the longest ids and reasons: 650 bytes) and 8 counting them (84 bytes each; 5 cells
+# and 4 running windows at most): 1,322 bytes, computed as tests/test_sidebar_cluster.py's first
 # test builds them; it was ~18 KB (12 parts of 8 hosts and 8 missing each).
 CLUSTER_MESSAGE_BYTES = 1_600
 

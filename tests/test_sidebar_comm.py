@@ -84,7 +84,8 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
 
     report = json.loads(sidebar.output(
         "import json\n_r = %carbon report\n"
-        "print(json.dumps(_r[['energy_wh', 'co2_g', 'water_ml', 'water_total_ml', 'embodied_co2_g']].sum().to_dict()))"
+        "print(json.dumps(_r[['energy_wh', 'co2_g', 'water_ml', 'water_total_ml', 'water_offsite_low_ml',"
+        " 'water_offsite_high_ml', 'embodied_co2_g']].sum().to_dict()))"
     ))
     sidebar.wait_quiet(1.2)
     last = sidebar.comm_messages(comm_id)[-1].data["kernel"]
@@ -98,6 +99,11 @@ def test_loading_announces_then_hello_and_paced_states_while_a_long_cell_runs(si
     assert math.isclose(footprint["embodied_g"], report["embodied_co2_g"], rel_tol=1e-3)
     assert footprint["water_offsite_ml"] > 0 and footprint["water_onsite_ml"] == 0 and report["water_ml"] == 0
     assert footprint["embodied_low_g"] < footprint["embodied_g"] < footprint["embodied_high_g"]
+    # the grid's water model's band, as %carbon report has it, around the off-site water
+    assert footprint["water_offsite_low_ml"] < footprint["water_offsite_ml"] < footprint["water_offsite_high_ml"]
+    for key in ("water_offsite_low_ml", "water_offsite_high_ml"):
+        assert math.isclose(footprint[key], report[key], rel_tol=1e-3), key
+        assert last["cells"][0]["footprint"][key] == pytest.approx(footprint[key], rel=1e-4), key
     assert last["cells"][0]["footprint"]["embodied_g"] == footprint["embodied_g"]
     cell = last["cells"][0]  # nothing measured here: the modelled band brackets the energy
     assert cell["energy_low_wh"] < 0.8 * cell["energy_wh"] < cell["energy_wh"] < cell["energy_high_wh"]

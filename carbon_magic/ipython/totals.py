@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 KINDS = ("cpu", "gpu", "ram", "platform")
 # CellRecord's footprint figures that the totals add up (water L, embodied kg CO2e; docs/footprint.md)
-FOOTPRINT_SUMS = ("water_total_l", "water_onsite_l", "water_offsite_l", "embodied_kg", "embodied_low_kg",
-                  "embodied_high_kg")
+FOOTPRINT_SUMS = ("water_total_l", "water_onsite_l", "water_offsite_l", "water_offsite_low_l", "water_offsite_high_l",
+                  "embodied_kg", "embodied_low_kg", "embodied_high_kg")
 SUMMED_FIGURES = 12  # the figures of Share.sums() before its footprint
 _FOOTPRINT_FIGURES = operator.attrgetter(*FOOTPRINT_SUMS)  # a record's FOOTPRINT_SUMS, None where off
 
@@ -121,6 +121,16 @@ class Totals:
         """On-site plus the grid's off-site water (docs/footprint.md), else CodeCarbon's water alone."""
         return self.footprint.get("water_total_l", 0.0) or self.water_l
 
+    def water_band(self) -> tuple[float, float] | None:
+        """The (low, high) ratios of the total water's band: the grid's water model's, on top of
+        the on-site water (a WUE given, not modelled); None without the grid's water."""
+        footprint = self.footprint
+        if not footprint.get("water_offsite_l"):
+            return None
+        onsite = footprint.get("water_onsite_l", 0.0)
+        return presentation.band_of(self.water_total_l, onsite + footprint.get("water_offsite_low_l", 0.0),
+                                    onsite + footprint.get("water_offsite_high_l", 0.0))
+
     @property
     def intensity_g_per_kwh(self) -> float:
         return self.emissions_kg * 1e3 / self.energy_kwh if self.energy_kwh > 0 else 0.0
@@ -132,7 +142,8 @@ class Totals:
             f"{presentation.banded(self.energy_kwh, self.energy_band(), presentation.energy)} | "
             f"{presentation.banded(self.emissions_kg, self.emissions_band(), presentation.co2)}"
             + (f" | embodied {self.embodied_text()}" if self.footprint.get("embodied_kg") else "")
-            + (f" | water {presentation.water(self.water_total_l)}" if self.water_total_l > 0
+            + (f" | water {presentation.banded(self.water_total_l, self.water_band(), presentation.water)}"
+               if self.water_total_l > 0
                else " | water not estimated (wue unset, offsite_water off)")
         )
 

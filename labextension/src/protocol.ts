@@ -36,13 +36,16 @@ export interface ITotals extends Partial<ITotalsBand> {
 
 /**
  * The footprint beyond CodeCarbon's (docs/footprint.md): water in mL (total, on-site,
- * off-site: the grid's) and the hardware's embodied CO2e in g with its band; null where
- * its parameter is off.
+ * off-site: the grid's, with its model's band) and the hardware's embodied CO2e in g with its
+ * band; null where its parameter is off. The off-site band was added to version 2: an older
+ * kernel's footprint has none (null).
  */
 export interface IFootprint {
   water_total_ml: number;
   water_onsite_ml: number;
   water_offsite_ml: number | null;
+  water_offsite_low_ml: number | null;
+  water_offsite_high_ml: number | null;
   embodied_g: number | null;
   embodied_low_g: number | null;
   embodied_high_g: number | null;
@@ -213,6 +216,11 @@ function optionalNum(value: Json): number | null | undefined {
   return value === null ? null : num(value);
 }
 
+/** An optional number that an older kernel does not send: absent reads as null. */
+function addedNum(value: Json | undefined): number | null | undefined {
+  return value === undefined ? null : optionalNum(value);
+}
+
 function parseFootprint(value: Json): IFootprint | null | undefined {
   if (value === undefined || value === null) {
     return null; // a kernel from before the footprint
@@ -224,6 +232,8 @@ function parseFootprint(value: Json): IFootprint | null | undefined {
     water_total_ml: num(value.water_total_ml),
     water_onsite_ml: num(value.water_onsite_ml),
     water_offsite_ml: optionalNum(value.water_offsite_ml),
+    water_offsite_low_ml: addedNum(value.water_offsite_low_ml),
+    water_offsite_high_ml: addedNum(value.water_offsite_high_ml),
     embodied_g: optionalNum(value.embodied_g),
     embodied_low_g: optionalNum(value.embodied_low_g),
     embodied_high_g: optionalNum(value.embodied_high_g)

@@ -180,11 +180,13 @@ function totals(state: IKernelState): HTMLElement {
   );
   const waterMl = totalWaterMl(t.water_ml, t.footprint);
   if (waterMl > 0) {
+    const band = waterBand(t.footprint);
     const tile = figureTile(
       'Water',
       waterMl,
       scaledParts(waterMl / 1000, 'L', 4),
-      'cm-Total-water'
+      'cm-Total-water',
+      band && totalBand(band[0], band[1], water)
     );
     tile.firstElementChild!.append(' ', el('span', 'cm-How-tag cm-How-modelled', 'modelled'));
     tile.title = WATER_HOW;
@@ -237,6 +239,22 @@ const WATER_HOW =
 /** 'water 208 µL modelled': a cell's water, which is always modelled. */
 function cellWaterText(ml: number): string {
   return `water ${water(ml)} modelled`;
+}
+
+/**
+ * The band of a total water figure: on-site water plus the off-site water's band (the on-site
+ * WUE is given, not modelled); null without an off-site band (off, or an older kernel).
+ */
+function waterBand(footprint: IFootprint | null): [number, number] | null {
+  if (
+    !footprint ||
+    footprint.water_offsite_low_ml === null ||
+    footprint.water_offsite_high_ml === null
+  ) {
+    return null;
+  }
+  const onsite = footprint.water_onsite_ml;
+  return [onsite + footprint.water_offsite_low_ml, onsite + footprint.water_offsite_high_ml];
 }
 
 /** Total water: on-site plus the grid's off-site water, or CodeCarbon's alone from an older kernel. */
@@ -460,9 +478,16 @@ function cellRow(cell: ICell): HTMLElement {
     figures.append(span);
   }
   if (cellWater > 0) {
-    const span = el('span', 'cm-Cell-water', cellWaterText(cellWater));
+    // 'water 208 µL' then its band '60 .. 530 µL modelled', else 'water 208 µL modelled'
+    const band = waterBand(cell.footprint);
+    const range = band ? cellBand(band[0], band[1], water, 'cm-Cell-water-band') : [];
+    const span = el(
+      'span',
+      'cm-Cell-water',
+      range.length ? `water ${water(cellWater)}` : cellWaterText(cellWater)
+    );
     span.title = WATER_HOW;
-    figures.append(span);
+    figures.append(span, ...range);
   }
   row.append(name, figures);
   if (cell.cluster) {

@@ -182,6 +182,8 @@ export function footprint(overrides: Partial<IFootprint> = {}): IFootprint {
     water_total_ml: 0.208,
     water_onsite_ml: 0,
     water_offsite_ml: 0.208,
+    water_offsite_low_ml: 0.0458,
+    water_offsite_high_ml: 0.936,
     embodied_g: 0.0123,
     embodied_low_g: 0.0091,
     embodied_high_g: 0.0188,

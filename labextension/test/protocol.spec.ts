@@ -123,12 +123,29 @@ describe('protocol', () => {
     for (const broken of [
       footprint({ water_total_ml: 'a lot' as any }),
       footprint({ embodied_g: NaN }),
+      footprint({ water_offsite_low_ml: 'some' as any }),
       'wet'
     ]) {
       expect(
         parseState({ ...good, totals: { ...good.totals, footprint: broken } })
       ).toBeUndefined();
     }
+  });
+
+  it("reads the off-site water's band, none (null) from a kernel of version 2 that sends none", () => {
+    const good = kernelState();
+    const { water_offsite_low_ml: low, water_offsite_high_ml: high, ...unbanded } = footprint();
+    expect([low, high]).toEqual([0.0458, 0.936]);
+    const totals = { ...good.totals, footprint: footprint() };
+    const cells = [{ ...good.cells[0], footprint: unbanded }];
+    const parsed = parseState({ ...good, totals, cells })!;
+    expect(parsed.totals.footprint!.water_offsite_low_ml).toBe(0.0458);
+    expect(parsed.totals.footprint!.water_offsite_high_ml).toBe(0.936);
+    expect(parsed.cells[0].footprint).toEqual({
+      ...unbanded,
+      water_offsite_low_ml: null,
+      water_offsite_high_ml: null
+    });
   });
 
   it("reads a running window's energy band, the figure alone from an older kernel", () => {

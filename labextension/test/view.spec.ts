@@ -102,6 +102,9 @@ describe('renderSidebar', () => {
     const cells = [{ ...base.cells[0], footprint: footprint() }];
     const root = renderSidebar(view({ state: kernelState({ totals, cells }) }));
     expect(root.querySelector('.cm-Total-water .cm-Tile-value')!.textContent).toBe('208 µL');
+    expect(root.querySelector('.cm-Total-water .cm-Tile-band')!.textContent).toBe(
+      '45.8 .. 936 µL modelled'
+    );
     expect(root.querySelector('.cm-Water-split')!.textContent).toBe(
       'off-site 208 µL · on-site 0 L'
     );
@@ -112,11 +115,33 @@ describe('renderSidebar', () => {
     expect(root.querySelector('.cm-Total-co2 .cm-Tile-value')!.textContent).toBe('3.27 mg');
     const cell = root.querySelector('.cm-Cell')!;
     expect(cell.querySelector('.cm-Cell-embodied')!.textContent).toBe('+ 12.3 mg CO₂e embodied');
-    expect(cell.querySelector('.cm-Cell-water')!.textContent).toBe('water 208 µL modelled');
+    expect(cell.querySelector('.cm-Cell-water')!.textContent).toBe('water 208 µL');
+    expect(cell.querySelector('.cm-Cell-water-band')!.textContent).toBe('45.8 .. 936 µL modelled');
     expect(cell.querySelector('.cm-Cell-water')!.getAttribute('title')).toContain('never measured');
     expect(cell.getAttribute('title')).toContain(
       'water 208 µL modelled · off-site 208 µL · on-site 0 L'
     );
+    // on-site water (a WUE) is given, not modelled: the band is the off-site water's, on top of it
+    const onsite = footprint({ water_total_ml: 0.308, water_onsite_ml: 0.1 });
+    const wet = renderSidebar(
+      view({ state: kernelState({ cells: [{ ...base.cells[0], footprint: onsite }] }) })
+    );
+    expect(wet.querySelector('.cm-Cell-water-band')!.textContent).toBe(
+      '146 µL .. 1.04 mL modelled'
+    );
+    // a kernel that sends no band: the figure is still said to be modelled
+    const unbanded = footprint({ water_offsite_low_ml: null, water_offsite_high_ml: null });
+    const older = renderSidebar(
+      view({
+        state: kernelState({
+          totals: { ...base.totals, footprint: unbanded },
+          cells: [{ ...base.cells[0], footprint: unbanded }]
+        })
+      })
+    );
+    expect(older.querySelector('.cm-Cell-water')!.textContent).toBe('water 208 µL modelled');
+    expect(older.querySelector('.cm-Cell-water-band')).toBeNull();
+    expect(older.querySelector('.cm-Total-water .cm-Tile-band')).toBeNull();
     const off = footprint({ water_total_ml: 0, water_offsite_ml: null, embodied_g: null });
     const dry = renderSidebar(
       view({ state: kernelState({ totals: { ...base.totals, footprint: off } }) })

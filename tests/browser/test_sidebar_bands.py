@@ -1,7 +1,8 @@
 """The sidebar's modelled figures in a real JupyterLab in headless Chromium, at 900 px.
 
 This VM has no energy counter, so everything is modelled (issue 18): the kernel-total tiles
-(Energy, CO2e) carry their band, as each cell row's energy and CO2e do (under each figure), and
+(Energy, CO2e, and Water, which is always modelled) carry their band, as each cell row's energy,
+CO2e and water do (under each figure), and
 the power rows name every component (CPU, RAM, PLATFORM) in full with its measured/modelled tag
 and its power's band, not cut by an ellipsis, readable in the light and the dark theme.
 Screenshots: tests/artifacts/sidebar-bands-{light,dark}-900.png (the tiles and power rows) and
@@ -47,8 +48,9 @@ _READ = """(root) => {
         return {component: row.dataset.component, label: row.querySelector('.cm-Row-label').innerText,
                 overlap: label.right > bar.left + 0.5, bar: bar.width, band: band ? band.textContent : null};
     });
-    return {energy: tile('energy'), co2: tile('co2'), clipped, rows,
-            cell: {energy: cellBand('energy', 'energy-band'), co2: cellBand('co2', 'co2-band')}};
+    return {energy: tile('energy'), co2: tile('co2'), water: tile('water'), clipped, rows,
+            cell: {energy: cellBand('energy', 'energy-band'), co2: cellBand('co2', 'co2-band'),
+                   water: cellBand('water', 'water-band')}};
 }"""
 
 
@@ -59,7 +61,7 @@ def test_modelled_totals_and_cell_rows_show_their_bands_and_power_rows_name_ever
     page.wait_for_selector(f'{SIDEBAR} .cm-Power-row[data-component="platform"]', state="attached")
     for theme in sidebar_in_each_theme(page, f"sidebar-bands-{{theme}}-{WIDTH_PX}"):
         found = page.evaluate(_READ, page.query_selector(SIDEBAR))
-        for name in ("energy", "co2"):
+        for name in ("energy", "co2", "water"):
             tile = found[name]
             assert tile["text"] and tile["text"].endswith(" modelled"), (theme, name, tile)
             assert 0 < tile["low"] < tile["value"] < tile["high"], (theme, name, tile)
@@ -68,8 +70,12 @@ def test_modelled_totals_and_cell_rows_show_their_bands_and_power_rows_name_ever
         cell = found["cell"]
         assert cell["energy"]["text"].endswith("Wh modelled") and cell["co2"]["text"].endswith("g modelled"), (theme, cell)
         assert cell["co2"]["figure"].endswith("g CO₂e"), (theme, cell)
+        # water: the figure, then the grid's water model's band (on-site water: none without a WUE)
+        assert cell["water"]["figure"].startswith("water ") and cell["water"]["text"].endswith("L modelled"), cell
         for band in cell.values():
             assert 0 < band["low"] < band["high"], (theme, band)
+        assert found["water"]["high"] / found["water"]["low"] == pytest.approx(
+            cell["water"]["high"] / cell["water"]["low"], rel=1e-2), (theme, found["water"])  # one grid, one band
         assert cell["co2"]["high"] / cell["co2"]["low"] == pytest.approx(cell["energy"]["high"] / cell["energy"]["low"],
                                                                           rel=1e-3), (theme, cell)  # one intensity
         assert page.locator(f"{SIDEBAR} .cm-Cell-figures").first.evaluate(LOW_CONTRAST_JS) == [], theme

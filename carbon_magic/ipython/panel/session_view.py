@@ -65,7 +65,8 @@ def _footprint_figures(totals: Totals) -> list[str]:
         split = (f"off-site {water(footprint['water_offsite_l'])} · on-site {water(footprint['water_onsite_l'])}"
                  if footprint.get("water_total_l") else "")
         figures.append(figure_html("water", "Water", water(totals.water_total_l), WATER.of(totals.water_total_l),
-                                   WATER.unit, split))
+                                   WATER.unit, html.escape(" · ".join(
+                                       filter(None, _band(totals.water_total_l, totals.water_band(), water) + [split])))))
     return figures
 
 
