@@ -668,7 +668,7 @@ def test_core_and_loading_stay_free_of_heavy_imports(isolated):
         "secrets",  # telemetry's local salt, made when first needed
         "statistics",  # a GPU counter's median, with fractions and decimal behind it
         "difflib",  # "did you mean" of a bad name
-        "zipfile",  # importlib.resources' readers: packaged data is read by path
+        "zipfile",  # importlib.resources' readers: packaged data and tzdata are read by path
         # no Dask or Ray imported: no cluster monitor (nor its threads)
         "carbon_magic.cluster.footprint", "carbon_magic.cluster.monitor",
         # drawing a panel: on the panel lane, by the first panel shown
@@ -691,6 +691,9 @@ def test_core_and_loading_stay_free_of_heavy_imports(isolated):
         "    shell.run_line_magic('load_ext', 'carbon_magic')\n"
         "extension._loaded[id(shell)].warmup.join()\n"
         "assert shell.run_cell('%%carbon --quiet\\nx = 1').success\n"
+        # the location (time zone, then an IP lookup that fails offline) resolves in the background
+        "from carbon_magic.runtime import current_runtime\n"
+        "assert current_runtime().location.wait_resolved(30)\n"
         f"print(sorted(set({sorted(not_needed)!r}) & set(sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=isolated)

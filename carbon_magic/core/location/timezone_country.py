@@ -22,16 +22,19 @@ ZONE_TABLES = ("zone.tab", "zone1970.tab")
 
 
 def tz_data_dirs() -> list[Path]:
-    """Folders of the tz database: the system's (``zoneinfo.TZPATH``), then the tzdata package's."""
+    """Folders of the tz database: the system's (``zoneinfo.TZPATH``), then the tzdata package's
+    (found by its spec, as installed, unpacked: ``importlib.resources`` would import its readers
+    and zipfile into every kernel whose location is looked up)."""
+    import importlib.util
     import zoneinfo
 
     folders = [Path(p) for p in zoneinfo.TZPATH]
     try:
-        from importlib import resources
-
-        folders.append(Path(str(resources.files("tzdata") / "zoneinfo")))
-    except (ImportError, TypeError):
-        pass
+        tzdata = importlib.util.find_spec("tzdata")
+    except (ImportError, ValueError):
+        tzdata = None
+    if tzdata is not None and tzdata.submodule_search_locations:
+        folders += [Path(location) / "zoneinfo" for location in tzdata.submodule_search_locations]
     return [folder for folder in folders if folder.is_dir()]
 
 
