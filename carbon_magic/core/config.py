@@ -61,7 +61,7 @@ class Setting:
 
 def unknown_parameter_error(name: str, source: str) -> ConfigError:
     """The error for a name that is no parameter, with the closest valid names."""
-    import difflib
+    import difflib  # a bad name only: not at load
 
     close = difflib.get_close_matches(name.lower(), PARAMS, n=3, cutoff=0.6)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""

@@ -132,10 +132,10 @@ def _closest(value: str, choices: dict[str, str]) -> list[str]:
     ``choices`` maps comparable keys to display values; several keys may share a display.
     Always suggests something: if nothing is close, the least distant values.
     """
+    import difflib  # a bad value only: not at load
+
     key = _key(value)
     pool = list(choices)
-    import difflib
-
     matches = difflib.get_close_matches(key, pool, n=4 * MAX_SUGGESTIONS, cutoff=0.6)
     matches = matches or difflib.get_close_matches(key, pool, n=4 * MAX_SUGGESTIONS, cutoff=0.0)
     return list(dict.fromkeys(choices[m] for m in matches))[:MAX_SUGGESTIONS]

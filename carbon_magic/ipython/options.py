@@ -183,14 +183,14 @@ def parser(prog: str, positional: str | None = None) -> OptionParser:
 
 def _unknown_message(prog: str, extras: list[str]) -> str:
     """Name each unknown option (with the closest real ones) and each stray word."""
+    import difflib  # a mistyped option only: not at load
+
     known = [spec.option for spec in option_specs()] + [HELP_ALL]
     parts = []
     after_unknown_option = False
     for extra in extras:
         if extra.startswith("-"):
             option = extra.split("=", 1)[0]
-            import difflib
-
             close = difflib.get_close_matches(option, known, n=3, cutoff=0.6)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             parts.append(f"unknown option {option}{hint}")
